@@ -1,0 +1,1 @@
+"""API tokens: created by an operator, stored hashed, checked on every request."""

@@ -1,0 +1,42 @@
+"""Settings from the environment (prefix WATCHKEEPER_) or a `.env` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WATCHKEEPER_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///watchkeeper.db",
+        description="SQLAlchemy URL; a SQLite file in the working directory by default, "
+        "or postgresql+psycopg://user@host/db.",
+    )
+    minute_retention_days: int = Field(default=14, ge=1)
+    hour_retention_days: int = Field(default=396, ge=1, description="13 months")
+    idempotency_retention_days: int = Field(default=7, ge=1)
+    max_future_skew_minutes: int = Field(
+        default=24 * 60,
+        ge=0,
+        description="Records stamped further ahead of the server clock are rejected: "
+        "a supplier clock that is a day fast is a finding, not traffic.",
+    )
+    asterisk_timezone: str = Field(
+        default="UTC", description="Time zone of Asterisk Master.csv dates unless a feed says"
+    )
+    inbox_settle_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="An inbox file is taken only when unchanged this long, so a file "
+        "still being copied in is not read half-written.",
+    )
+    scheduler_tick_seconds: float = Field(default=1.0, gt=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Usage feeds: CDR and usage-record ingest, services, per-minute activity."""

@@ -1,0 +1,110 @@
+"""Fold usage records into (service, minute) and (service, hour) sums. Pure.
+
+Grouping on a string and an integer is slow in Arrow; grouping on one int64
+is fast. So the service name is dictionary-encoded and its code packed with
+the minute into a single key, and names come back from the dictionary after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_SHIFT = 32  # minutes since 1970 stay below 2**32 until the year 10136
+_LOW = (1 << _SHIFT) - 1
+_AGGREGATES = [("count", "sum"), ("quantity", "sum"), ("first", "min"), ("last", "max")]
+_RENAMES = {"count_sum": "count", "quantity_sum": "quantity", "first_min": "first", "last_max": "last"}
+
+
+@dataclass(frozen=True)
+class Folded:
+    minutes: pa.Table  # service, minute, count, quantity
+    hours: pa.Table  # service, hour, count, quantity
+    services: pa.Table  # service, count, quantity, first, last (epoch seconds)
+
+    @property
+    def records(self) -> int:
+        return int(pc.sum(self.services.column("count")).as_py() or 0)
+
+
+def _group(table: pa.Table, bucket: str) -> pa.Table:
+    """Sum `table` (service, <bucket>, count, quantity, first, last) per (service, bucket)."""
+    encoded = pc.dictionary_encode(table.column("service")).combine_chunks()
+    code = pc.cast(encoded.indices, pa.int64())
+    key = pc.add(pc.shift_left(code, _SHIFT), table.column(bucket))
+    keyed = pa.table({"key": key, **{name: table.column(name) for name, _ in _AGGREGATES}})
+    grouped = keyed.group_by("key").aggregate(_AGGREGATES).rename_columns(_RENAMES)
+    keys = grouped.column("key")
+    names = pc.take(encoded.dictionary, pc.shift_right(keys, _SHIFT))
+    return pa.table({"service": names, bucket: pc.bit_wise_and(keys, _LOW),
+                     **{name: grouped.column(name) for name, _ in _AGGREGATES}})  # fmt: skip
+
+
+def fold_partial(records: pa.Table) -> pa.Table:
+    """One chunk's records as per-minute sums, ready to be combined with others."""
+    count = records.column("count")
+    if not pc.all(pc.greater(count, 0)).as_py():
+        # Rows with count 0 say "observed, nothing happened": they add nothing.
+        records = records.filter(pc.greater(count, 0))
+    ts = records.column("ts")
+    return _group(
+        pa.table({"service": records.column("service"), "minute": pc.divide(ts, 60),
+                  "count": records.column("count"), "quantity": records.column("quantity"),
+                  "first": ts, "last": ts}),
+        "minute",
+    )  # fmt: skip
+
+
+_EMPTY = pa.table(
+    {"service": pa.array([], pa.string()), "minute": pa.array([], pa.int64()),
+     "count": pa.array([], pa.int64()), "quantity": pa.array([], pa.float64()),
+     "first": pa.array([], pa.int64()), "last": pa.array([], pa.int64())}
+)  # fmt: skip
+
+
+def combine(partials: Iterable[pa.Table]) -> Folded:
+    parts = [p for p in partials if p.num_rows] or [_EMPTY]
+    minutes = parts[0] if len(parts) == 1 else _group(pa.concat_tables(parts), "minute")
+    hourly = minutes.append_column("hour", pc.divide(minutes.column("minute"), 60))
+    hours = _group(hourly.drop_columns(["minute"]), "hour")
+    services = hours.append_column("all", pa.array([0] * hours.num_rows, pa.int64()))
+    services = _group(services.drop_columns(["hour"]), "all").drop_columns(["all"])
+    return Folded(
+        minutes=minutes.select(["service", "minute", "count", "quantity"]),
+        hours=hours.select(["service", "hour", "count", "quantity"]),
+        services=services,
+    )
+
+
+def fold(records: pa.Table) -> Folded:
+    return combine([fold_partial(records)])
+
+
+class Folder:
+    """Folds a stream of chunks with bounded memory.
+
+    A chunk comes with its own partial fold (made on a reader thread) or is
+    folded here. Partials are merged whenever they hold more than
+    `merge_rows` rows, so a file of any size needs memory for its distinct
+    (service, minute) pairs, not for its rows.
+    """
+
+    def __init__(self, merge_rows: int = 4_000_000) -> None:
+        self._merge_rows = merge_rows
+        self._partials: list[pa.Table] = []
+        self._rows = 0
+
+    def add(self, records: pa.Table, partial: pa.Table | None = None) -> None:
+        if partial is None:
+            partial = fold_partial(records)
+        self._partials.append(partial)
+        self._rows += partial.num_rows
+        if self._rows > self._merge_rows and len(self._partials) > 1:
+            self._partials = [_group(pa.concat_tables(self._partials), "minute")]
+            self._rows = self._partials[0].num_rows
+
+    def result(self) -> Folded:
+        return combine(self._partials)

@@ -1,0 +1,344 @@
+"""Usage ingest use cases: API batches and files. Callers own the transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from watchkeeper import metrics
+from watchkeeper.clock import Clock
+from watchkeeper.config import Settings
+from watchkeeper.feeds import filecontrol
+from watchkeeper.feeds.fold import Folder, fold_partial
+from watchkeeper.feeds.models import Feed, FileFinding, FileFindingKind, IngestedFile, UsageBatch
+from watchkeeper.feeds.parse import (
+    MAX_REPORTED_ERRORS,
+    AsteriskOptions,
+    Chunk,
+    Columns,
+    Format,
+    RowError,
+    UnreadableFile,
+    convert_usage,
+    detect_format,
+    read_asterisk_csv,
+    read_usage_csv,
+)
+from watchkeeper.feeds.store import write_folded
+
+Progress = Callable[[int], None]
+
+
+class BadBatch(ValueError):
+    """The request body as a whole cannot be read."""
+
+
+class IdempotencyConflict(ValueError):
+    """An Idempotency-Key came back with a different body."""
+
+
+@dataclass
+class IngestReport:
+    source: str
+    format: str
+    status: str = "ingested"  # ingested | duplicate | unreadable
+    message: str | None = None
+    rows: int = 0
+    rejected: int = 0
+    records: int = 0
+    services: int = 0
+    new_services: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return self.rows - self.rejected
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "format": self.format, "status": self.status,
+            "message": self.message, "accepted": self.accepted, "rejected": self.rejected,
+            "records": self.records, "services": self.services, "new_services": self.new_services,
+            "errors": [e.as_dict() for e in self.errors],
+            "errors_truncated": self.rejected > len(self.errors), "findings": self.findings,
+        }  # fmt: skip
+
+
+def _limits(now: datetime, settings: Settings) -> tuple[int, int, int]:
+    epoch = int(now.timestamp())
+    not_after = epoch + settings.max_future_skew_minutes * 60
+    minute_floor = (epoch - settings.minute_retention_days * 86400) // 60
+    hour_floor = (epoch - settings.hour_retention_days * 86400) // 3600
+    return not_after, minute_floor, hour_floor
+
+
+def store_chunks(
+    chunks: Iterable[Chunk],
+    report: IngestReport,
+    *,
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    on_progress: Progress | None = None,
+) -> IngestReport:
+    """Fold every chunk, then write the batch: one upsert per service per minute."""
+    folder = Folder()
+    for chunk in chunks:
+        report.rows += chunk.rows
+        report.rejected += chunk.rejected
+        room = MAX_REPORTED_ERRORS - len(report.errors)
+        report.errors.extend(chunk.errors[:room])
+        folder.add(chunk.records, chunk.partial)
+        if on_progress is not None:
+            on_progress(chunk.bytes_read)
+    folded = folder.result()
+    now = clock.now()
+    _, minute_floor, hour_floor = _limits(now, settings)
+    report.new_services = write_folded(
+        session, folded, now=now, minute_floor=minute_floor, hour_floor=hour_floor
+    )
+    report.records = folded.records
+    report.services = folded.services.num_rows
+    return report
+
+
+# -- API batches -------------------------------------------------------------------
+
+
+def _json_columns(body: bytes) -> Columns:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadBatch(f"body is not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("records"), list):
+        data = data["records"]
+    if not isinstance(data, list):
+        raise BadBatch('body must be a JSON array of records: [{"service": ..., "ts": ...}]')
+    values: dict[str, list[str]] = {"timestamp": [], "service": [], "count": [], "quantity": []}
+    for item in data:
+        record = item if isinstance(item, dict) else {}
+        values["timestamp"].append(_text(record.get("ts", record.get("timestamp"))))
+        values["service"].append(_text(record.get("service")))
+        values["count"].append(_text(record.get("count")))
+        values["quantity"].append(_text(record.get("quantity")))
+    n = len(data)
+    return Columns({k: pa.array(v, pa.string()) for k, v in values.items()}, np.arange(n), None)
+
+
+def _text(value: object) -> str:
+    # Booleans and nested values are not numbers or names: give the checks a
+    # value they will reject and quote back to the sender.
+    if value is None:
+        return ""
+    if isinstance(value, bool | dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def parse_batch(body: bytes, content_type: str, *, not_after: int) -> tuple[str, Iterator[Chunk]]:
+    if content_type.split(";")[0].strip().lower() in {"text/csv", "application/csv"}:
+        try:
+            return Format.USAGE_CSV, read_usage_csv(body, not_after=not_after)
+        except UnreadableFile as exc:
+            raise BadBatch(str(exc)) from exc
+    chunk = convert_usage(_json_columns(body), not_after=not_after)
+    return "json", iter([chunk])
+
+
+def ingest_batch(
+    body: bytes,
+    content_type: str,
+    *,
+    idempotency_key: str | None,
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+) -> tuple[dict[str, Any], bool]:
+    """Store an API batch; returns the answer and whether it is a replay of a stored one."""
+    digest = hashlib.sha256(body).hexdigest()
+    batch = None
+    if idempotency_key:
+        earlier = session.get(UsageBatch, idempotency_key)
+        if earlier is not None:
+            if earlier.body_sha256 != digest:
+                raise IdempotencyConflict(
+                    f"Idempotency-Key {idempotency_key!r} was used for a different batch; "
+                    "use a new key for new data"
+                )
+            return earlier.response, True
+        # Claimed before any count is written: a concurrent retry with the same
+        # key fails on this row and its whole transaction rolls back.
+        batch = UsageBatch(idempotency_key=idempotency_key, body_sha256=digest,
+                           response={}, created_at=clock.now())  # fmt: skip
+        session.add(batch)
+        session.flush()
+    not_after, _, _ = _limits(clock.now(), settings)
+    fmt, chunks = parse_batch(body, content_type, not_after=not_after)
+    report = store_chunks(chunks, IngestReport("api", fmt), session=session, clock=clock, settings=settings)
+    answer = report.as_dict()
+    for key in ("source", "status", "message", "findings"):
+        answer.pop(key)
+    if batch is not None:
+        batch.response = answer
+    metrics.count_ingest("api", report)
+    return answer, False
+
+
+# -- files -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    feed: str = "default"
+    format: Format | None = None
+    timezone: str | None = None
+    service_column: str | None = None
+    sequence_pattern: str | None = None
+
+    @classmethod
+    def for_feed(cls, feed: Feed | None, name: str = "default", **overrides: Any) -> FileOptions:
+        base = {}
+        if feed is not None:
+            base = {"feed": feed.name, "format": Format(feed.format) if feed.format else None,
+                    "timezone": feed.timezone, "service_column": feed.service_column,
+                    "sequence_pattern": feed.sequence_pattern}  # fmt: skip
+        else:
+            base = {"feed": name}
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+
+def _finding(session: Session, clock: Clock, feed: str, name: str, kind: FileFindingKind, detail: str) -> None:
+    session.add(FileFinding(feed=feed, file_name=name, kind=kind, detail=detail, created_at=clock.now()))
+
+
+def _sequence_checks(
+    session: Session, clock: Clock, options: FileOptions, name: str, report: IngestReport
+) -> int | None:
+    if not options.sequence_pattern:
+        return None
+    sequence = filecontrol.sequence_number(name, options.sequence_pattern)
+    if sequence is None:
+        return None
+    highest = session.scalar(
+        select(func.max(IngestedFile.sequence)).where(IngestedFile.feed == options.feed)
+    )
+    used_by = session.scalar(
+        select(IngestedFile.name).where(
+            IngestedFile.feed == options.feed, IngestedFile.sequence == sequence
+        ).limit(1)
+    )
+    for found in filecontrol.check_sequence(sequence, highest=highest, used_by=used_by):
+        _finding(session, clock, options.feed, name, found.kind, found.detail)
+        report.findings.append(f"{found.kind}: {found.detail}")
+    return sequence
+
+
+def _read_chunks(data: bytes, fmt: Format, options: FileOptions, settings: Settings, not_after: int) -> Iterator[Chunk]:
+    if fmt is Format.USAGE_CSV:
+        return read_usage_csv(data, not_after=not_after, fold=fold_partial)
+    asterisk = AsteriskOptions(
+        timezone=options.timezone or settings.asterisk_timezone,
+        service_column=options.service_column or "accountcode",
+    )
+    return read_asterisk_csv(data, options=asterisk, not_after=not_after, fold=fold_partial)
+
+
+def ingest_file(
+    path: Path,
+    *,
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    options: FileOptions = FileOptions(),
+    on_progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest one file. A duplicate or unreadable file is refused and reported, not raised."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report = IngestReport(str(path), str(options.format or "unknown"), "unreadable", str(exc))
+        _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE, str(exc))
+        return report
+    fmt = options.format or detect_format(data)
+    report = IngestReport(str(path), fmt)
+    digest = hashlib.sha256(data).hexdigest()
+    earlier = session.scalar(select(IngestedFile).where(IngestedFile.sha256 == digest))
+    if earlier is not None:
+        report.status = "duplicate"
+        report.message = (f"same content as {earlier.name} (feed {earlier.feed}), "
+                          f"ingested {earlier.received_at:%Y-%m-%d %H:%M:%S} UTC; nothing counted")  # fmt: skip
+        report.findings.append(f"{FileFindingKind.DUPLICATE_FILE}: {report.message}")
+        _finding(session, clock, options.feed, path.name, FileFindingKind.DUPLICATE_FILE, report.message)
+        metrics.FILES.labels(outcome="duplicate").inc()
+        return report
+    sequence = _sequence_checks(session, clock, options, path.name, report)
+    record = IngestedFile(feed=options.feed, name=path.name, sha256=digest, size=len(data),
+                          sequence=sequence, format=fmt, received_at=clock.now())  # fmt: skip
+    session.add(record)
+    session.flush()  # claims the hash before any count is written
+    not_after, _, _ = _limits(clock.now(), settings)
+    try:
+        chunks = _read_chunks(data, fmt, options, settings, not_after)
+        store_chunks(chunks, report, session=session, clock=clock, settings=settings, on_progress=on_progress)
+    except UnreadableFile as exc:
+        report.message = str(exc)
+    if report.message is None and report.rows and report.rejected == report.rows:
+        # Not one good row: the wrong format or a broken export, not a feed.
+        # Nothing but the file row was written, so dropping it undoes the file.
+        report.message = f"none of its {report.rows} rows could be read as {fmt}"
+    if report.message is not None:
+        session.delete(record)
+        report.status = "unreadable"
+        _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE, report.message)
+        metrics.FILES.labels(outcome="unreadable").inc()
+        return report
+    record.accepted, record.rejected = report.accepted, report.rejected
+    record.errors = [e.as_dict() for e in report.errors]
+    metrics.count_ingest("file", report)
+    metrics.FILES.labels(outcome="ingested").inc()
+    return report
+
+
+def ingest_file_in_transaction(
+    path: Path,
+    factory: Callable[[], Session],
+    *,
+    clock: Clock,
+    settings: Settings,
+    options: FileOptions = FileOptions(),
+    on_progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest a file in its own transaction, committing the outcome, whatever it is."""
+    from sqlalchemy.exc import IntegrityError
+
+    session = factory()
+    try:
+        report = ingest_file(path, session=session, clock=clock, settings=settings,
+                             options=options, on_progress=on_progress)  # fmt: skip
+        session.commit()
+        return report
+    except IntegrityError:
+        # Another process took the same file between our check and our write.
+        session.rollback()
+        return IngestReport(str(path), str(options.format or ""), "duplicate",
+                            "the same content was ingested concurrently; nothing counted")  # fmt: skip
+    finally:
+        session.close()
+
+
+def prune_batches(session: Session, *, now: datetime, settings: Settings) -> int:
+    cutoff = now - timedelta(days=settings.idempotency_retention_days)
+    result = session.execute(UsageBatch.__table__.delete().where(UsageBatch.created_at < cutoff))
+    return int(result.rowcount or 0)

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from watchkeeper.db import Base, UTCDateTime
+
+
+class ServiceStage(StrEnum):
+    NEW = "new"
+    TEST = "test"
+    PRODUCTION = "production"
+    RETIRED = "retired"
+
+
+class FileFindingKind(StrEnum):
+    DUPLICATE_FILE = "duplicate_file"
+    SEQUENCE_GAP = "sequence_gap"
+    SEQUENCE_REUSED = "sequence_reused"
+    UNREADABLE_FILE = "unreadable_file"
+
+
+class FileStatus(StrEnum):
+    INGESTED = "ingested"
+    QUARANTINED = "quarantined"
+
+
+class Service(Base):
+    """A supplier service, discovered on its first usage record."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    stage: Mapped[str] = mapped_column(String(16), default=ServiceStage.NEW)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    total_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_quantity: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MinuteCount(Base):
+    """Records per service per UTC minute; `minute` counts minutes since the Unix epoch.
+
+    Integers rather than timestamps keep the hot upsert cheap and the key
+    identical on SQLite and PostgreSQL.
+    """
+
+    __tablename__ = "minute_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[float] = mapped_column(Float)
+
+
+class HourCount(Base):
+    """Records per service per UTC hour (hours since the Unix epoch), kept 13 months."""
+
+    __tablename__ = "hour_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[float] = mapped_column(Float)
+
+
+class UsageBatch(Base):
+    """An API batch sent with an Idempotency-Key, and the answer it got."""
+
+    __tablename__ = "usage_batches"
+
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Feed(Base):
+    """How files from one supplier are read and checked."""
+
+    __tablename__ = "feeds"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    format: Mapped[str | None] = mapped_column(String(32))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    service_column: Mapped[str | None] = mapped_column(String(32))
+    sequence_pattern: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IngestedFile(Base):
+    __tablename__ = "ingested_files"
+    __table_args__ = (UniqueConstraint("sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sequence: Mapped[int | None] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=FileStatus.INGESTED)
+    accepted: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class FileFinding(Base):
+    """A revenue-assurance file control that failed: duplicate, gap, reused number."""
+
+    __tablename__ = "file_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed: Mapped[str] = mapped_column(String(100), index=True)
+    file_name: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,539 @@
+"""Vectorised parsing of usage files: bytes in, Arrow columns and row errors out.
+
+pyarrow is the engine: its multi-threaded CSV reader, compute kernels that
+turn bad values into nulls instead of failing a whole column (strptime with
+`error_is_null`, regex matches), and time-zone conversion. Polars and DuckDB
+read CSV as fast, but neither reports a bad row without failing or silently
+dropping it; pyarrow's `invalid_row_handler` does.
+
+A file is read in chunks cut at line ends. A chunk first goes through the
+fast reader; the result is trusted only if every physical line became exactly
+one row. A stray quote makes a CSV reader swallow the following lines into one
+bad row, which would lose good records, so a chunk that fails that check is
+re-read line by line (the careful path) where no row can span two lines.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+CHUNK_BYTES = 8 << 20
+MAX_SERVICE_LENGTH = 200
+MAX_REPORTED_ERRORS = 100
+
+
+class Format(StrEnum):
+    USAGE_CSV = "usage-csv"
+    ASTERISK_CSV = "asterisk-csv"
+
+
+ASTERISK_BASE_COLUMNS = (
+    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
+    "lastdata", "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
+)  # fmt: skip
+# Extra columns by count: loguniqueid adds uniqueid, loguserfield adds userfield,
+# newcdrcolumns adds peeraccount, linkedid, sequence. With 17 columns the 17th is
+# uniqueid (loguniqueid alone); a feed that logs only userfield names it "17".
+ASTERISK_LAYOUTS: dict[int, tuple[str, ...]] = {
+    16: ASTERISK_BASE_COLUMNS,
+    17: (*ASTERISK_BASE_COLUMNS, "uniqueid"),
+    18: (*ASTERISK_BASE_COLUMNS, "uniqueid", "userfield"),
+    21: (*ASTERISK_BASE_COLUMNS, "uniqueid", "userfield", "peeraccount", "linkedid", "sequence"),
+}
+USAGE_COLUMNS = ("timestamp", "service", "count", "quantity")
+RECORD_SCHEMA = pa.schema(
+    [("service", pa.string()), ("ts", pa.int64()), ("count", pa.int64()), ("quantity", pa.float64())]
+)
+
+
+class UnreadableFile(Exception):
+    """The file as a whole cannot be read in the format asked for."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One rejected row: where it is, which field, and why."""
+
+    index: int
+    field: str
+    reason: str
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"index": self.index, "line": self.line, "field": self.field, "reason": self.reason}
+
+
+@dataclass
+class Chunk:
+    """Good records of one chunk, plus how many rows it had and what was wrong."""
+
+    records: pa.Table
+    rows: int
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    bytes_read: int = 0
+    partial: pa.Table | None = None  # per-minute sums, when the reader was asked to fold
+
+
+@dataclass(frozen=True)
+class Columns:
+    """String columns of the rows to convert, and where each row came from."""
+
+    values: dict[str, pa.Array]
+    index: np.ndarray  # data-row index within the batch (0-based)
+    lines: np.ndarray | None  # physical line numbers (1-based), None for JSON
+
+
+# -- conversions shared by every input format ---------------------------------------
+
+_DIGITS = r"^\s*[0-9]{1,15}\s*$"
+_DECIMAL = r"^\s*[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*$"
+
+
+def parse_iso_timestamps(values: pa.Array) -> pa.Array:
+    """ISO 8601 strings (or Unix seconds) to int64 epoch seconds; null where invalid.
+
+    A time without an offset is taken as UTC. Sub-second parts are dropped:
+    records are binned by minute.
+    """
+    try:
+        # Fast path: every value carries a zone offset or Z.
+        return pc.divide(pc.cast(pc.cast(values, pa.timestamp("ns", tz="UTC")), pa.int64()), 10**9)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    text = pc.utf8_trim_whitespace(values)
+    text = pc.replace_substring_regex(text, r"^(\d{4}-\d{2}-\d{2}) ", r"\1T")
+    text = pc.replace_substring_regex(text, r"(T\d{2}:\d{2}:\d{2})\.\d+", r"\1")
+    aware = pc.strptime(text, format="%Y-%m-%dT%H:%M:%S%z", unit="s", error_is_null=True)
+    naive = pc.strptime(text, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
+    is_epoch = pc.match_substring_regex(text, r"^[0-9]{9,11}$")
+    epoch = pc.cast(pc.if_else(is_epoch, text, pa.scalar(None, pa.string())), pa.int64())
+    return pc.coalesce(pc.cast(aware, pa.int64()), pc.cast(naive, pa.int64()), epoch)
+
+
+def parse_local_timestamps(values: pa.Array, fmt: str, timezone: str) -> pa.Array:
+    """Local wall-clock strings in `timezone` to epoch seconds; null where invalid.
+
+    In the autumn hour that happens twice, the earlier reading is taken.
+    """
+    naive = pc.strptime(pc.utf8_trim_whitespace(values), format=fmt, unit="s", error_is_null=True)
+    if timezone != "UTC":
+        naive = pc.assume_timezone(naive, timezone, ambiguous="earliest", nonexistent="earliest")
+    return pc.cast(naive, pa.int64())
+
+
+def _all_true(n: int) -> pa.Array:
+    return pa.array(np.ones(n, dtype=bool))
+
+
+def _count_values(values: pa.Array | None, n: int) -> tuple[pa.Array, pa.Array]:
+    if values is None:
+        return pa.array(np.ones(n, dtype=np.int64)), _all_true(n)
+    try:  # fast path: a clean column casts whole
+        counts = pc.cast(values, pa.int64())
+        return counts, pc.greater_equal(counts, 0)
+    except pa.ArrowInvalid:
+        pass
+    empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0)
+    ok = pc.or_(pc.match_substring_regex(values, _DIGITS), empty)
+    cleaned = pc.if_else(pc.or_(pc.invert(ok), empty), "1", pc.utf8_trim_whitespace(values))
+    return pc.cast(cleaned, pa.int64()), ok
+
+
+def _quantity_values(values: pa.Array | None, n: int) -> tuple[pa.Array, pa.Array]:
+    if values is None:
+        return pa.array(np.zeros(n)), _all_true(n)
+    try:
+        quantities = pc.cast(values, pa.float64())
+        return quantities, pc.and_(pc.is_finite(quantities), pc.greater_equal(quantities, 0))
+    except pa.ArrowInvalid:
+        pass
+    empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0)
+    ok = pc.or_(pc.match_substring_regex(values, _DECIMAL), empty)
+    cleaned = pc.if_else(pc.or_(pc.invert(ok), empty), "0", pc.utf8_trim_whitespace(values))
+    return pc.cast(cleaned, pa.float64()), ok
+
+
+def _service_values(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    names = pc.utf8_trim_whitespace(values)
+    length = pc.utf8_length(names)
+    ok = pc.and_(pc.greater(length, 0), pc.less_equal(length, MAX_SERVICE_LENGTH))
+    return names, ok
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """A field's validity per row and what to say about a bad one."""
+
+    name: str
+    ok: pa.Array
+    raw: pa.Array | None
+    reason: Callable[[str], str]
+
+
+def assemble(
+    columns: Columns,
+    *,
+    service: pa.Array,
+    ts: pa.Array,
+    count: pa.Array,
+    quantity: pa.Array,
+    checks: Sequence[FieldCheck],
+    max_errors: int = MAX_REPORTED_ERRORS,
+) -> Chunk:
+    """Keep rows whose every check passes; report the first failing field of the rest."""
+    good = np.ones(len(service), dtype=bool)
+    oks = []
+    for check in checks:
+        ok = pc.fill_null(check.ok, False).to_numpy(zero_copy_only=False)
+        oks.append(ok)
+        good &= ok
+    bad = np.flatnonzero(~good)
+    errors = []
+    for row in bad[:max_errors]:
+        check, _ = next((c, ok) for c, ok in zip(checks, oks, strict=True) if not ok[row])
+        raw = "" if check.raw is None else str(check.raw[int(row)].as_py())
+        line = None if columns.lines is None else int(columns.lines[row])
+        errors.append(RowError(int(columns.index[row]), check.name, check.reason(raw), line))
+    mask = pa.array(good)
+    records = pa.table(
+        [service.filter(mask), ts.filter(mask), count.filter(mask), quantity.filter(mask)],
+        schema=RECORD_SCHEMA,
+    )
+    return Chunk(records=records, rows=len(service), rejected=len(bad), errors=errors)
+
+
+def _future_check(ts: pa.Array, not_after: int | None) -> pa.Array:
+    if not_after is None:
+        return _all_true(len(ts))
+    return pc.less_equal(pc.fill_null(ts, 0), not_after)
+
+
+def convert_usage(columns: Columns, *, not_after: int | None) -> Chunk:
+    """Rows of `timestamp, service, count[, quantity]` strings to checked records."""
+    values = columns.values
+    n = len(columns.index)
+    ts = parse_iso_timestamps(values["timestamp"])
+    service, service_ok = _service_values(values["service"])
+    count, count_ok = _count_values(values.get("count"), n)
+    quantity, quantity_ok = _quantity_values(values.get("quantity"), n)
+    checks = [
+        FieldCheck("timestamp", pc.is_valid(ts), values["timestamp"],
+                   lambda v: f"{v!r} is not an ISO 8601 time (e.g. 2026-11-23T09:15:00Z)"),
+        FieldCheck("timestamp", _future_check(ts, not_after), values["timestamp"],
+                   lambda v: f"{v!r} is in the future: check the sender's clock"),
+        FieldCheck("service", service_ok, values["service"],
+                   lambda v: f"must be 1 to {MAX_SERVICE_LENGTH} characters, got {v!r}"),
+        FieldCheck("count", count_ok, values.get("count"),
+                   lambda v: f"{v!r} is not a whole number >= 0"),
+        FieldCheck("quantity", quantity_ok, values.get("quantity"),
+                   lambda v: f"{v!r} is not a number >= 0"),
+    ]  # fmt: skip
+    return assemble(columns, service=service, ts=ts, count=count, quantity=quantity, checks=checks)
+
+
+@dataclass(frozen=True)
+class AsteriskOptions:
+    timezone: str = "UTC"
+    service_column: str = "accountcode"
+
+
+def convert_asterisk(
+    columns: Columns, *, options: AsteriskOptions, service_key: str, not_after: int | None
+) -> Chunk:
+    values = columns.values
+    n = len(columns.index)
+    primary = pc.utf8_trim_whitespace(values[service_key])
+    fallback = pc.utf8_trim_whitespace(values["dcontext"])
+    chosen = pc.if_else(pc.equal(pc.utf8_length(primary), 0), fallback, primary)
+    service, service_ok = _service_values(chosen)
+    ts = parse_local_timestamps(values["start"], "%Y-%m-%d %H:%M:%S", options.timezone)
+    quantity, quantity_ok = _quantity_values(values["billsec"], n)
+    count = pa.array(np.ones(n, dtype=np.int64))
+    checks = [
+        FieldCheck("start", pc.is_valid(ts), values["start"],
+                   lambda v: f"{v!r} is not a date like 2026-11-23 09:15:00"),
+        FieldCheck("start", _future_check(ts, not_after), values["start"],
+                   lambda v: f"{v!r} is in the future: check the PBX clock and feed time zone"),
+        FieldCheck(options.service_column, service_ok, chosen,
+                   lambda v: f"no service: {options.service_column} and dcontext are empty"
+                   if not v else f"service name longer than {MAX_SERVICE_LENGTH} characters"),
+        FieldCheck("billsec", quantity_ok, values["billsec"],
+                   lambda v: f"{v!r} is not a number of seconds"),
+    ]  # fmt: skip
+    return assemble(columns, service=service, ts=ts, count=count, quantity=quantity, checks=checks)
+
+
+# -- reading CSV bytes --------------------------------------------------------------
+
+
+def _line_chunks(data: bytes, first: int, chunk_bytes: int) -> Iterator[tuple[int, int]]:
+    start = first
+    while start < len(data):
+        end = min(start + chunk_bytes, len(data))
+        if end < len(data):
+            cut = data.rfind(b"\n", start, end)
+            end = cut + 1 if cut >= start else (data.find(b"\n", end) + 1 or len(data))
+        yield start, end
+        start = end
+
+
+def _count_lines(data: bytes, start: int, end: int) -> int:
+    if end <= start:
+        return 0
+    return data.count(b"\n", start, end) + (0 if data[end - 1 : end] == b"\n" else 1)
+
+
+def _fast_read(
+    data: bytes, start: int, end: int, names: Sequence[str], wanted: Sequence[str]
+) -> pa.Table | None:
+    invalid: list[object] = []
+
+    def on_invalid(row: object) -> str:
+        invalid.append(row)
+        return "skip"
+
+    try:
+        table = pcsv.read_csv(
+            pa.BufferReader(pa.py_buffer(memoryview(data)[start:end])),
+            read_options=pcsv.ReadOptions(column_names=list(names), use_threads=True),
+            parse_options=pcsv.ParseOptions(
+                newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=on_invalid
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={name: pa.string() for name in wanted},
+                include_columns=list(wanted),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    if invalid or table.num_rows != _count_lines(data, start, end):
+        return None
+    return table
+
+
+def _careful_read(
+    data: bytes, start: int, end: int, names: Sequence[str], wanted: Sequence[str],
+    first_line: int, errors: list[RowError], first_index: int,
+) -> tuple[dict[str, list[str]], list[int], list[int], int]:  # fmt: skip
+    """Line-by-line reading for a chunk the fast reader could not account for."""
+    positions = [names.index(w) for w in wanted]
+    out: dict[str, list[str]] = {w: [] for w in wanted}
+    lines: list[int] = []
+    indexes: list[int] = []
+    rejected = 0
+    index = first_index
+    for offset, raw in enumerate(data[start:end].split(b"\n")):
+        text = raw.decode("utf-8", errors="surrogateescape").rstrip("\r")
+        if not text.strip():
+            continue
+        line = first_line + offset
+        fields = next(csv.reader([text]), [])
+        problem = None
+        if len(fields) != len(names):
+            problem = ("row", f"expected {len(names)} fields, found {len(fields)}")
+        elif any(_has_surrogates(fields[p]) for p in positions):
+            problem = ("row", "not valid UTF-8")
+        if problem:
+            rejected += 1
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(RowError(index, problem[0], problem[1], line))
+        else:
+            for w, p in zip(wanted, positions, strict=True):
+                out[w].append(fields[p])
+            lines.append(line)
+            indexes.append(index)
+        index += 1
+    return out, lines, indexes, rejected
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _drop_blank_rows(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    positions = np.arange(table.num_rows)
+    if table.num_columns == 0 or pc.min(pc.binary_length(table.column(0))).as_py() != 0:
+        return table, positions
+    blank = None
+    for column in table.columns:
+        empty = pc.equal(pc.utf8_length(column), 0)
+        blank = empty if blank is None else pc.and_(blank, empty)
+    keep = pc.invert(blank) if blank is not None else None
+    if keep is None or pc.all(keep).as_py():
+        return table, positions
+    return table.filter(keep), positions[keep.to_numpy(zero_copy_only=False)]
+
+
+def _read_chunk(
+    data: bytes, start: int, end: int, first_line: int, *,
+    names: Sequence[str], wanted: Sequence[str], convert: Callable[[Columns], Chunk],
+    fold: Callable[[pa.Table], pa.Table] | None = None,
+) -> Chunk:  # fmt: skip
+    """One chunk with row indexes counted from 0; the caller shifts them."""
+    table = _fast_read(data, start, end, names, wanted)
+    errors: list[RowError] = []
+    rejected = 0
+    if table is not None:
+        table, positions = _drop_blank_rows(table)
+        values = {w: table.column(w).combine_chunks() for w in wanted}
+        lines = first_line + positions
+        indexes = np.arange(len(positions))
+    else:
+        raw, line_list, index_list, rejected = _careful_read(
+            data, start, end, names, wanted, first_line, errors, 0
+        )
+        values = {w: pa.array(raw[w], pa.string()) for w in wanted}
+        lines, indexes = np.array(line_list, dtype=np.int64), np.array(index_list, np.int64)
+    chunk = convert(Columns(values, indexes, lines))
+    chunk.rows += rejected
+    chunk.rejected += rejected
+    chunk.errors = sorted(errors + chunk.errors, key=lambda e: e.index)[:MAX_REPORTED_ERRORS]
+    chunk.bytes_read = end - start
+    if fold is not None:
+        chunk.partial = fold(chunk.records)
+    return chunk
+
+
+def read_csv_chunks(
+    data: bytes,
+    *,
+    names: Sequence[str],
+    wanted: Sequence[str],
+    convert: Callable[[Columns], Chunk],
+    skip_header: bool,
+    chunk_bytes: int = CHUNK_BYTES,
+    workers: int = 2,
+    fold: Callable[[pa.Table], pa.Table] | None = None,
+) -> Iterator[Chunk]:
+    """Chunks of checked records from CSV `data`, in file order.
+
+    Chunks are read on `workers` threads (Arrow's kernels release the GIL);
+    at most a few are in flight, so memory stays bounded for any file size.
+    """
+    begin = data.find(b"\n") + 1 if skip_header else 0
+    if skip_header and begin == 0:
+        begin = len(data)
+    line = 2 if skip_header else 1
+    index = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[Chunk]] = deque()
+        for start, end in _line_chunks(data, begin, chunk_bytes):
+            pending.append(pool.submit(_read_chunk, data, start, end, line,
+                                       names=names, wanted=wanted, convert=convert, fold=fold))  # fmt: skip
+            line += _count_lines(data, start, end)
+            while len(pending) > workers:
+                chunk = pending.popleft().result()
+                yield _shift(chunk, index)
+                index += chunk.rows
+        while pending:
+            chunk = pending.popleft().result()
+            yield _shift(chunk, index)
+            index += chunk.rows
+
+
+def _shift(chunk: Chunk, offset: int) -> Chunk:
+    if offset:
+        chunk.errors = [replace(e, index=e.index + offset) for e in chunk.errors]
+    return chunk
+
+
+def usage_header(data: bytes) -> list[str]:
+    """The usage-csv header's column names, checked."""
+    first = data[: data.find(b"\n") if b"\n" in data[:4096] else 4096]
+    try:
+        names = next(csv.reader([first.decode("utf-8").strip()]))
+    except (UnicodeDecodeError, StopIteration) as exc:
+        raise UnreadableFile("usage-csv needs a header line: timestamp,service,count[,quantity]") from exc
+    names = [n.strip().lower() for n in names]
+    names = ["timestamp" if n == "ts" else n for n in names]
+    missing = [n for n in ("timestamp", "service") if n not in names]
+    if missing:
+        raise UnreadableFile(
+            f"line 1: header {','.join(names)!r} lacks {', '.join(missing)}; "
+            "usage-csv starts with: timestamp,service,count[,quantity]"
+        )
+    return names
+
+
+Fold = Callable[[pa.Table], pa.Table]
+
+
+def read_usage_csv(
+    data: bytes, *, not_after: int | None = None, fold: Fold | None = None
+) -> Iterator[Chunk]:
+    names = usage_header(data)
+    wanted = [n for n in USAGE_COLUMNS if n in names]
+    yield from read_csv_chunks(
+        data,
+        names=names,
+        wanted=wanted,
+        convert=lambda columns: convert_usage(columns, not_after=not_after),
+        skip_header=True,
+        fold=fold,
+    )
+
+
+def asterisk_layout(data: bytes) -> tuple[str, ...]:
+    """The Master.csv column layout, from the field count most lines agree on."""
+    sample = data[: 256 * 1024].decode("utf-8", errors="replace").splitlines()[:200]
+    counts: dict[int, int] = {}
+    for fields in csv.reader(line for line in sample if line.strip()):
+        counts[len(fields)] = counts.get(len(fields), 0) + 1
+    known = {n: c for n, c in counts.items() if n in ASTERISK_LAYOUTS}
+    if not known:
+        seen = ", ".join(str(n) for n in sorted(counts)) or "no lines"
+        raise UnreadableFile(
+            f"not an Asterisk Master.csv: expected 16, 17, 18 or 21 fields per line, found {seen}"
+        )
+    return ASTERISK_LAYOUTS[max(known, key=lambda n: known[n])]
+
+
+def read_asterisk_csv(
+    data: bytes,
+    *,
+    options: AsteriskOptions = AsteriskOptions(),
+    not_after: int | None = None,
+    fold: Fold | None = None,
+) -> Iterator[Chunk]:
+    names = asterisk_layout(data)
+    column = options.service_column
+    if column.isdigit():
+        if not 1 <= int(column) <= len(names):
+            raise UnreadableFile(f"service column {column} is beyond the {len(names)} fields")
+        column = names[int(column) - 1]
+    elif column not in names:
+        raise UnreadableFile(
+            f"service column {column!r} is not in this {len(names)}-field Master.csv "
+            f"(fields: {', '.join(names)})"
+        )
+    wanted = list(dict.fromkeys([column, "dcontext", "start", "billsec"]))
+    yield from read_csv_chunks(
+        data,
+        names=names,
+        wanted=wanted,
+        convert=lambda columns: convert_asterisk(
+            columns, options=options, service_key=column, not_after=not_after
+        ),
+        skip_header=False,
+        fold=fold,
+    )
+
+
+def detect_format(data: bytes) -> Format:
+    """usage-csv files start with their header; Asterisk Master.csv has none."""
+    first = data[:4096].lstrip().split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    fields = [f.strip().lower() for f in next(csv.reader([first]), [])]
+    return Format.USAGE_CSV if fields[:1] in (["timestamp"], ["ts"]) else Format.ASTERISK_CSV

@@ -1,0 +1,107 @@
+"""API shapes for usage ingest and services."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from watchkeeper.feeds.models import ServiceStage
+
+
+class Sensitivity(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+def parse_minutes(text: str) -> int:
+    """'90', '90m', '6h', '2d' or '1h30m' to whole minutes."""
+    match = re.fullmatch(r"\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m?)?\s*", text.lower())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration like 15m, 6h or 1h30m")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return days * 1440 + hours * 60 + minutes
+
+
+class ServiceSettings(BaseModel):
+    """Per-service knobs an operator tunes; the feed model reads them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = Field(default="UTC", description="IANA zone the service's week is learned in")
+    sensitivity: Sensitivity = Sensitivity.NORMAL
+    min_silence_minutes: int | None = Field(default=None, ge=1, description="never alert sooner")
+    max_silence_minutes: int | None = Field(default=None, ge=1, description="always alert by then")
+    snooze_until: datetime | None = Field(default=None, description="no alerts before this instant")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Berlin") from exc
+        return value
+
+    @field_validator("snooze_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("snooze_until needs a time zone offset, e.g. 2026-11-24T08:00:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ServiceSettings:
+        low, high = self.min_silence_minutes, self.max_silence_minutes
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_silence_minutes must not exceed max_silence_minutes")
+        return self
+
+
+class ServiceOut(BaseModel):
+    name: str
+    stage: ServiceStage
+    first_seen: datetime
+    last_seen: datetime
+    last_received_at: datetime
+    total_count: int
+    total_quantity: float
+    created_at: datetime
+    settings: ServiceSettings
+
+
+class ServicePatch(BaseModel):
+    """Stage and settings to change; settings given are merged into the current ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: ServiceStage | None = None
+    settings: dict[str, Any] | None = None
+
+
+class CountPoint(BaseModel):
+    at: datetime
+    count: int
+    quantity: float
+
+
+class RowErrorOut(BaseModel):
+    index: int
+    line: int | None = None
+    field: str
+    reason: str
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    rejected: int
+    records: int = Field(description="usage records counted (sum of count over accepted rows)")
+    services: int
+    new_services: list[str]
+    errors: list[RowErrorOut]
+    errors_truncated: bool = False

@@ -1,0 +1,1 @@
+"""The HTTP face: the FastAPI app and its cross-cutting endpoints."""
