@@ -100,6 +100,17 @@ _DIGITS = r"^\s*[0-9]{1,15}\s*$"
 _DECIMAL = r"^\s*[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*$"
 
 
+def _real_dates(text: pa.Array) -> pa.Array:
+    """True where the leading YYYY-MM-DD is a real calendar date.
+
+    Arrow's strptime rolls 2026-11-31 over to 1 December, as C's mktime does;
+    a supplier's impossible date is an error to report, not a day to shift.
+    """
+    head = pc.utf8_slice_codeunits(text, 0, 10)
+    parsed = pc.strptime(head, format="%Y-%m-%d", unit="s", error_is_null=True)
+    return pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), head), False)
+
+
 def parse_iso_timestamps(values: pa.Array) -> pa.Array:
     """ISO 8601 strings (or Unix seconds) to int64 epoch seconds; null where invalid.
 
@@ -118,7 +129,9 @@ def parse_iso_timestamps(values: pa.Array) -> pa.Array:
     naive = pc.strptime(text, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
     is_epoch = pc.match_substring_regex(text, r"^[0-9]{9,11}$")
     epoch = pc.cast(pc.if_else(is_epoch, text, pa.scalar(None, pa.string())), pa.int64())
-    return pc.coalesce(pc.cast(aware, pa.int64()), pc.cast(naive, pa.int64()), epoch)
+    iso = pc.coalesce(pc.cast(aware, pa.int64()), pc.cast(naive, pa.int64()))
+    iso = pc.if_else(_real_dates(text), iso, pa.scalar(None, pa.int64()))
+    return pc.coalesce(iso, epoch)
 
 
 def parse_local_timestamps(values: pa.Array, fmt: str, timezone: str) -> pa.Array:
@@ -126,7 +139,10 @@ def parse_local_timestamps(values: pa.Array, fmt: str, timezone: str) -> pa.Arra
 
     In the autumn hour that happens twice, the earlier reading is taken.
     """
-    naive = pc.strptime(pc.utf8_trim_whitespace(values), format=fmt, unit="s", error_is_null=True)
+    text = pc.utf8_trim_whitespace(values)
+    naive = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+    if fmt.startswith("%Y-%m-%d"):
+        naive = pc.if_else(_real_dates(text), naive, pa.scalar(None, naive.type))
     if timezone != "UTC":
         naive = pc.assume_timezone(naive, timezone, ambiguous="earliest", nonexistent="earliest")
     return pc.cast(naive, pa.int64())

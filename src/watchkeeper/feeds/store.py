@@ -62,7 +62,7 @@ def _ids(session: Session, names: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     connection = session.connection()
     for i in range(0, len(names), _NAME_CHUNK):
-        found.update(connection.execute(_IDS, {"names": names[i : i + _NAME_CHUNK]}).tuples().all())
+        found.update((name, sid) for name, sid in connection.execute(_IDS, {"names": names[i : i + _NAME_CHUNK]}))
     return found
 
 

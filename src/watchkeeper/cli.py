@@ -1,0 +1,147 @@
+"""The `watchkeeper` command."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from watchkeeper.auth import service as tokens
+from watchkeeper.cli_common import Context, console, context, fail, print_json, when
+from watchkeeper.db import current_revision, upgrade
+from watchkeeper.feeds.cli import feeds_app, files_app, ingest, services_app
+from watchkeeper.feeds.inbox import scan_inbox
+from watchkeeper.feeds.service import apply_retention
+from watchkeeper.scheduler import Job, Scheduler
+
+app = typer.Typer(
+    help="watchkeeper: usage-feed monitoring and operations desk for billing and telecom operators.",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(help="Database schema.")
+token_app = typer.Typer(help="API bearer tokens (stored hashed; shown once).")
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+app.add_typer(services_app, name="services")
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(files_app, name="files")
+app.command()(ingest)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations to the database named by WATCHKEEPER_DATABASE_URL."""
+    ctx = context()
+    upgrade(ctx.engine)
+    console.print(f"database at revision {current_revision(ctx.engine)}")
+
+
+@db_app.command("prune")
+def db_prune() -> None:
+    """Apply retention now (serve does it hourly): old minute and hour counts, old batch keys."""
+    ctx = context()
+    with ctx.transaction() as session:
+        removed = apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
+    console.print(", ".join(f"{n:,} {table}" for table, n in removed.items()) + " removed")
+
+
+@token_app.command("create")
+def token_create(name: Annotated[str, typer.Option(help="who or what will use it")]) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            new = tokens.create_token(session=session, clock=ctx.clock, name=name)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"token {new.record.id} ({name}), shown once, keep it safe:")
+    typer.echo(new.token)
+
+
+@token_app.command("list")
+def token_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    ctx = context()
+    with ctx.transaction() as session:
+        rows = [{"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at,
+                 "revoked_at": t.revoked_at} for t in tokens.list_tokens(session=session)]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "starts with", "created", "revoked")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["prefix"] + "...", when(r["created_at"]), when(r["revoked_at"]))
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            tokens.revoke_token(session=session, clock=ctx.clock, token_id=token_id)
+    except LookupError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"token {token_id} revoked")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    inbox: Annotated[Optional[Path], typer.Option(help="watch this folder for usage files")] = None,  # noqa: UP007
+) -> None:
+    """Run the API and the scheduler (inbox, retention) in one process."""
+    import uvicorn
+
+    from watchkeeper.web.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx = context()
+    upgrade(ctx.engine)
+    with ctx.transaction() as session:
+        if not tokens.has_tokens(session=session):
+            first = tokens.create_token(session=session, clock=ctx.clock, name="first token")
+            console.print(f"no API token existed; created one (shown once): [bold]{first.token}[/bold]")
+    scheduler = build_scheduler(ctx, inbox)
+    stop = threading.Event()
+    worker = threading.Thread(target=scheduler.run_forever, args=(stop, ctx.settings.scheduler_tick_seconds),
+                              name="scheduler", daemon=True)  # fmt: skip
+    worker.start()
+    try:
+        uvicorn.run(create_app(settings=ctx.settings, clock=ctx.clock, engine=ctx.engine), host=host, port=port)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+
+
+def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
+    def retention() -> None:
+        with ctx.transaction() as session:
+            apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
+
+    def watch_inbox() -> None:
+        scan_inbox(inbox, ctx.sessions, clock=ctx.clock, settings=ctx.settings)  # type: ignore[arg-type]
+
+    jobs = [Job("retention", timedelta(hours=1), retention)]
+    if inbox is not None:
+        jobs.append(Job("inbox", timedelta(seconds=5), watch_inbox))
+    return Scheduler(jobs, clock=ctx.clock)
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(help="days of simulated history")] = 14,
+    database: Annotated[Path, typer.Option(help="SQLite file for the demo (recreated)")] = Path("watchkeeper-demo.db"),
+) -> None:
+    """Simulate supplier feeds through the real API and files, then show what watchkeeper saw."""
+    from watchkeeper.demo import run_demo
+
+    run_demo(days=days, database=database)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,71 @@
+"""What every CLI command shares: the database, the clock, and output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from watchkeeper.clock import Clock, SystemClock
+from watchkeeper.config import Settings, get_settings
+from watchkeeper.db import current_revision, make_engine, make_sessionmaker, transaction, upgrade
+
+console = Console()
+errors = Console(stderr=True)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    clock: Clock
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        engine = self.engine
+        if current_revision(engine) is None:
+            # A first command on a new database sets it up rather than failing.
+            upgrade(engine)
+        return make_sessionmaker(engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with transaction(self.sessions) as session:
+            yield session
+
+
+def context() -> Context:
+    return Context(settings=get_settings(), clock=SystemClock())
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, default=_default, indent=2))
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def when(value: datetime | None) -> str:
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")

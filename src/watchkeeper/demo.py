@@ -1,0 +1,248 @@
+"""`watchkeeper demo`: simulated supplier feeds through the real API and inbox.
+
+Starts the real server on a loopback port with a fresh SQLite file, feeds it
+two weeks of usage from six supplier services with daily and weekly rhythm
+(posted as JSON batches with idempotency keys, one retried), drops Asterisk
+Master.csv files into the inbox (one with a broken line, one duplicate, one
+after a gap in the file sequence), and shows what watchkeeper made of it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+from rich.table import Table
+
+from watchkeeper.auth.service import create_token
+from watchkeeper.cli_common import console
+from watchkeeper.clock import SystemClock
+from watchkeeper.config import Settings
+from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
+from watchkeeper.feeds.cli import _sparkline, hourly_profile
+from watchkeeper.feeds.inbox import scan_inbox
+from watchkeeper.feeds.service import add_feed, list_findings, list_services, service_counts
+from watchkeeper.feeds.parse import Format
+
+
+@dataclass(frozen=True)
+class Supplier:
+    """A simulated service: records per 5 minutes by local hour and weekday."""
+
+    name: str
+    zone: str
+    peak: float  # records per 5 minutes at the busiest hour
+    busy_hours: tuple[int, int]  # local hours of the daily peak, [start, end)
+    night_floor: float  # share of the peak at night
+    weekend: float  # share of a weekday on Saturday and Sunday
+    every_minutes: int = 5  # 60 for a supplier that drops an hourly file
+    irregular: bool = False
+
+    def expected(self, at: datetime) -> float:
+        local = at.astimezone(ZoneInfo(self.zone))
+        hour = local.hour + local.minute / 60
+        start, end = self.busy_hours
+        centre, width = (start + end) / 2, (end - start) / 2
+        day_shape = max(self.night_floor, math.exp(-(((hour - centre) / width) ** 2)))
+        scale = self.weekend if local.weekday() >= 5 else 1.0
+        return self.peak * day_shape * scale * self.every_minutes / 5
+
+
+SUPPLIERS = (
+    Supplier("voip-de-wholesale", "Europe/Berlin", 900, (8, 19), 0.03, 0.25),
+    Supplier("sms-uk-retail", "Europe/London", 400, (17, 23), 0.05, 1.3),
+    Supplier("mobile-data-fr", "Europe/Paris", 600, (6, 24), 0.35, 0.9),
+    Supplier("sip-trunk-acme-us", "America/New_York", 250, (9, 17), 0.0, 0.02),
+    Supplier("iot-metering-nl", "Europe/Amsterdam", 150, (0, 24), 1.0, 1.0, every_minutes=60),
+    Supplier("test-lab-feed", "UTC", 40, (10, 16), 0.0, 0.0, irregular=True),
+)
+
+
+def simulate(suppliers: tuple[Supplier, ...], start: datetime, end: datetime, seed: int = 42) -> list[dict[str, object]]:
+    """Usage records (one per supplier per delivery interval) between two instants."""
+    rng = random.Random(seed)
+    records = []
+    for supplier in suppliers:
+        step = timedelta(minutes=supplier.every_minutes)
+        at = start
+        while at < end:
+            mean = supplier.expected(at)
+            if supplier.irregular and rng.random() < 0.85:
+                mean = 0.0  # a test feed: short bursts on a few days, silence otherwise
+            count = _poisson(rng, mean)
+            if count:
+                records.append({"service": supplier.name, "ts": at.isoformat().replace("+00:00", "Z"),
+                                "count": count, "quantity": round(count * rng.uniform(60, 240), 1)})  # fmt: skip
+            at += step
+    return records
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean <= 0:
+        return 0
+    if mean > 30:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def asterisk_lines(account: str, start: datetime, calls: int, rng: random.Random) -> list[str]:
+    lines = []
+    for i in range(calls):
+        at = start + timedelta(seconds=rng.randrange(3600))
+        billsec = rng.randrange(5, 600)
+        stamp = at.strftime("%Y-%m-%d %H:%M:%S")
+        end = (at + timedelta(seconds=billsec + 3)).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f'"{account}","+4930{i:07d}","+4940555{i % 1000:04d}","from-pbx",'
+                     f'"""Desk {i % 40}"" <+4930{i:07d}>","PJSIP/desk-{i:08x}","PJSIP/trunk-{i:08x}",'
+                     f'"Dial","PJSIP/+4940555{i % 1000:04d}@trunk,60","{stamp}","{stamp}","{end}",'
+                     f'{billsec + 3},{billsec},"ANSWERED","DOCUMENTATION"')  # fmt: skip
+    return lines
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_server(settings: Settings, port: int) -> tuple[object, threading.Thread]:
+    import uvicorn
+
+    from watchkeeper.web.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings=settings), host="127.0.0.1", port=port,
+                                           log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the demo server did not start")
+        time.sleep(0.05)
+    return server, thread
+
+
+def run_demo(*, days: int, database: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    settings = Settings(database_url=f"sqlite:///{database}", inbox_settle_seconds=0)
+    clock = SystemClock()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    with transaction(sessions) as session:
+        token = create_token(session=session, clock=clock, name="demo").token
+    port = _free_port()
+    server, thread = _start_server(settings, port)
+    console.rule("[bold]watchkeeper demo")
+    console.print(f"API on http://127.0.0.1:{port} (docs at /docs), database {database}")
+    console.print(f"API token (shown once): [bold]{token}[/bold]\n")
+    try:
+        _feed_api(port, token, clock.now(), days)
+        _feed_inbox(database.parent / "demo-inbox", sessions, settings, clock.now())
+        _show(sessions, clock.now(), port, token)
+    finally:
+        server.should_exit = True  # type: ignore[attr-defined]
+        thread.join(timeout=10)
+
+
+def _feed_api(port: int, token: str, now: datetime, days: int) -> None:
+    end = now.replace(second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    records = simulate(SUPPLIERS, start, end)
+    console.print(f"posting {len(records):,} usage records ({days} days, {len(SUPPLIERS)} services) "
+                  "to POST /api/v1/usage ...")  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
+        batch_size = 2000
+        for n, i in enumerate(range(0, len(records), batch_size)):
+            batch = records[i : i + batch_size]
+            answer = client.post("/api/v1/usage", json=batch, headers={"Idempotency-Key": f"demo-{n}"})
+            answer.raise_for_status()
+        retry = client.post("/api/v1/usage", json=records[:batch_size], headers={"Idempotency-Key": "demo-0"})
+        console.print(f"  retried batch demo-0: replayed={retry.headers.get('idempotent-replayed')}, "
+                      "counted once")  # fmt: skip
+        bad = client.post("/api/v1/usage", json=[
+            {"service": "voip-de-wholesale", "ts": "yesterday", "count": 3},
+            {"service": "", "ts": end.isoformat(), "count": 1},
+            {"service": "voip-de-wholesale", "ts": end.isoformat(), "count": -2},
+        ]).json()  # fmt: skip
+        console.print(f"  a batch with bad rows: accepted {bad['accepted']}, rejected {bad['rejected']}:")
+        for error in bad["errors"]:
+            console.print(f"    row {error['index']} {error['field']}: {error['reason']}")
+        unauthorised = httpx.post(f"http://127.0.0.1:{port}/api/v1/usage", json=[])
+        console.print(f"  without a token: HTTP {unauthorised.status_code}\n")
+
+
+def _feed_inbox(inbox: Path, sessions: object, settings: Settings, now: datetime) -> None:
+    import shutil
+
+    shutil.rmtree(inbox, ignore_errors=True)
+    folder = inbox / "pbx-berlin"
+    folder.mkdir(parents=True)
+    clock = SystemClock()
+    with transaction(sessions) as session:  # type: ignore[arg-type]
+        add_feed(session=session, clock=clock, name="pbx-berlin", format=Format.ASTERISK_CSV,
+                 timezone="Europe/Berlin", sequence_pattern=r"Master-(?P<seq>\d+)\.csv")  # fmt: skip
+    rng = random.Random(7)
+    hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    local = ZoneInfo("Europe/Berlin")
+    files = {}
+    for seq, offset in ((1, 0), (2, 1), (4, 2)):  # number 3 never arrives
+        lines = asterisk_lines("pbx-berlin-sales", (hour + timedelta(hours=offset)).astimezone(local), 300, rng)
+        if seq == 2:
+            lines.insert(100, '"pbx-berlin-sales","+4930","+4940","from-pbx","x","y","z","Dial","",'
+                              '"2026-02-30 25:61:00","","",1,1,"ANSWERED","DOCUMENTATION"')  # fmt: skip
+        files[seq] = "\n".join(lines) + "\n"
+        (folder / f"Master-{seq:04d}.csv").write_text(files[seq])
+    # The supplier re-sends an old file under a new number: same content, refused.
+    (folder / "Master-0005.csv").write_text(files[1])
+    console.print(f"dropping 4 Asterisk Master.csv files into {folder} (feed pbx-berlin) ...")
+    for report in scan_inbox(inbox, sessions, clock=clock, settings=settings):  # type: ignore[arg-type]
+        name = Path(report.source).name
+        if report.status == "ingested":
+            console.print(f"  [green]ingested[/green] {name}: {report.accepted} calls, {report.rejected} rejected")
+            for error in report.errors:
+                console.print(f"    line {error.line} {error.field}: {error.reason}")
+        else:
+            console.print(f"  [yellow]{report.status}[/yellow] {name}: {report.message}")
+        for finding in report.findings:
+            console.print(f"    [yellow]finding[/yellow] {finding}")
+    console.print()
+
+
+def _show(sessions: object, now: datetime, port: int, token: str) -> None:
+    with transaction(sessions) as session:  # type: ignore[arg-type]
+        services = list_services(session=session)
+        table = Table("service", "stage", "last record", "records",
+                      title="services discovered (last 7 days in 6-hour steps, UTC)", title_justify="left")  # fmt: skip
+        table.add_column("last 7 days", no_wrap=True, min_width=28)
+        for s in services:
+            points = service_counts(session=session, name=s.name, resolution="hour",
+                                    since=now - timedelta(days=7), until=now)  # fmt: skip
+            week = [v for _, values in hourly_profile(points, now) for v in values]
+            daily = [sum(week[i : i + 6]) for i in range(0, len(week), 6)]
+            table.add_row(s.name, s.stage, f"{s.last_seen:%d %b %H:%M}", f"{s.total_count:,}",
+                          _sparkline(daily))  # fmt: skip
+        console.print(table)
+        findings = list_findings(session=session)
+        table = Table("feed", "file", "kind", "detail", title="file controls", title_justify="left")
+        for f in findings:
+            table.add_row(f.feed, f.file_name, f.kind, f.detail)
+        console.print(table)
+    console.print("\nAlerts and incidents on these feeds come with the feed model (issue 3) and "
+                  "incidents (issue 4). Try: [bold]watchkeeper services show voip-de-wholesale[/bold] "
+                  "with WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper-demo.db")  # fmt: skip

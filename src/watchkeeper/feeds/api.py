@@ -1,0 +1,153 @@
+"""HTTP routes for usage ingest, services, feeds' files and findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from watchkeeper.feeds import service as services
+from watchkeeper.feeds.ingest import BadBatch, IdempotencyConflict, ingest_batch
+from watchkeeper.feeds.models import ServiceStage
+from watchkeeper.feeds.schemas import CountPoint, IngestResult, ServiceOut, ServicePatch
+
+router = APIRouter(prefix="/api/v1")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_USAGE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"example": [
+                {"service": "voip-de-wholesale", "ts": "2026-11-23T09:15:00Z", "count": 12, "quantity": 734.5}
+            ]},
+            "text/csv": {"example": "timestamp,service,count,quantity\n2026-11-23T09:15:00Z,voip-de-wholesale,12,734.5\n"},
+        },
+    }
+}  # fmt: skip
+
+
+@router.post("/usage", response_model=IngestResult, openapi_extra=_USAGE_BODY, tags=["usage"])
+async def post_usage(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Ingest a batch of usage records (JSON array or `text/csv`).
+
+    Answers once the accepted rows are committed. Rejected rows are listed
+    with their index (and line, for CSV), field and reason. Send an
+    `Idempotency-Key` to make a retried batch count once.
+    """
+    body = await request.body()
+    content_type = request.headers.get("content-type", "application/json")
+    answer, replayed = await run_in_threadpool(_ingest, request, session, body, content_type, idempotency_key)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return answer
+
+
+def _ingest(
+    request: Request, session: Session, body: bytes, content_type: str, key: str | None
+) -> tuple[dict[str, Any], bool]:
+    state = request.app.state
+
+    def attempt() -> tuple[dict[str, Any], bool]:
+        return ingest_batch(body, content_type, idempotency_key=key, session=session,
+                            clock=state.clock, settings=state.settings)  # fmt: skip
+
+    try:
+        answer = attempt()
+        session.commit()
+        return answer
+    except BadBatch as exc:
+        session.rollback()
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    except IdempotencyConflict as exc:
+        session.rollback()
+        raise HTTPException(422, str(exc)) from exc
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer as it did.
+        session.rollback()
+        return attempt()
+
+
+@router.get("/services", response_model=list[ServiceOut], tags=["services"])
+def list_services(session: SessionDep, stage: ServiceStage | None = None) -> list[ServiceOut]:
+    return [services.service_out(s) for s in services.list_services(session=session, stage=stage)]
+
+
+@router.get("/services/{name}", response_model=ServiceOut, tags=["services"])
+def get_service(name: str, session: SessionDep) -> ServiceOut:
+    try:
+        return services.service_out(services.get_service(session=session, name=name))
+    except services.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.patch("/services/{name}", response_model=ServiceOut, tags=["services"])
+def patch_service(name: str, patch: ServicePatch, session: SessionDep) -> ServiceOut:
+    """Change a service's stage and merge settings (a setting given as null is cleared)."""
+    try:
+        updated = services.update_service(session=session, name=name, patch=patch)
+        out = services.service_out(updated)
+        session.commit()
+        return out
+    except services.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except services.Invalid as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+@router.get("/services/{name}/counts", response_model=list[CountPoint], tags=["services"])
+def get_counts(
+    name: str,
+    request: Request,
+    session: SessionDep,
+    resolution: Literal["minute", "hour"] = "hour",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[CountPoint]:
+    """Counts per minute (kept 14 days) or per hour (kept 13 months); empty bins are left out."""
+    now = request.app.state.clock.now()
+    until = until or now
+    since = since or until - (timedelta(hours=6) if resolution == "minute" else timedelta(days=7))
+    try:
+        return services.service_counts(session=session, name=name, resolution=resolution, since=since, until=until)
+    except services.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.get("/files", tags=["files"])
+def list_files(session: SessionDep, feed: str | None = None, limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:
+    return [
+        {"feed": f.feed, "name": f.name, "sha256": f.sha256, "size": f.size, "sequence": f.sequence,
+         "format": f.format, "accepted": f.accepted, "rejected": f.rejected, "errors": f.errors,
+         "received_at": f.received_at}
+        for f in services.list_files(session=session, feed=feed, limit=limit)
+    ]  # fmt: skip
+
+
+@router.get("/files/findings", tags=["files"])
+def list_findings(session: SessionDep, feed: str | None = None, limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:
+    """File controls that failed: duplicate files, sequence gaps, reused numbers, unreadable files."""
+    return [
+        {"feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail, "at": f.created_at}
+        for f in services.list_findings(session=session, feed=feed, limit=limit)
+    ]

@@ -1,0 +1,272 @@
+"""CLI for usage feeds: ingest files, services, feed settings, files and findings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from watchkeeper.cli_common import console, context, fail, print_json, when
+from watchkeeper.clock import monotonic
+from watchkeeper.feeds import service as services
+from watchkeeper.feeds.filecontrol import BadPattern
+from watchkeeper.feeds.ingest import FileOptions, IngestReport, ingest_file_in_transaction
+from watchkeeper.feeds.models import ServiceStage
+from watchkeeper.feeds.parse import Format
+from watchkeeper.feeds.schemas import Sensitivity, ServicePatch, parse_minutes
+
+PROGRESS_ABOVE_BYTES = 4 << 20
+SPARK = "·▁▂▃▄▅▆▇█"
+
+services_app = typer.Typer(help="Services discovered from usage: list, show, set stage and settings.")
+feeds_app = typer.Typer(help="How files from each supplier are read and checked.")
+files_app = typer.Typer(help="Ingested files and failed file controls.")
+
+
+def _print_report(report: IngestReport, seconds: float) -> None:
+    colour = {"ingested": "green", "duplicate": "yellow"}.get(report.status, "red")
+    line = f"[{colour}]{report.status}[/{colour}] {report.source} ({report.format})"
+    if report.status == "ingested":
+        rate = report.rows / seconds if seconds > 0 else 0
+        line += (f": {report.accepted:,} rows accepted, {report.rejected:,} rejected, "
+                 f"{report.records:,} records, {report.services:,} services "
+                 f"({len(report.new_services):,} new) in {seconds:.2f} s, {rate:,.0f} rows/s")  # fmt: skip
+    console.print(line)
+    if report.message:
+        console.print(f"  {report.message}")
+    for finding in report.findings:
+        console.print(f"  [yellow]finding[/yellow] {finding}")
+    if report.errors:
+        table = Table("line", "field", "reason", title=f"rejected rows in {Path(report.source).name}",
+                      title_justify="left")  # fmt: skip
+        for error in report.errors[:20]:
+            table.add_row(str(error.line if error.line is not None else error.index), error.field, error.reason)
+        console.print(table)
+        if report.rejected > 20:
+            console.print(f"  ... and {report.rejected - 20:,} more rejected rows (`--json` lists up to 100)")
+
+
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="usage-csv or Asterisk Master.csv files")],
+    format: Annotated[Optional[Format], typer.Option("--format", "-f", help="default: the feed's, else detected")] = None,  # noqa: UP007
+    feed: Annotated[str, typer.Option(help="feed whose settings apply (see `watchkeeper feeds`)")] = "default",
+    timezone: Annotated[Optional[str], typer.Option(help="time zone of Asterisk dates")] = None,  # noqa: UP007
+    service_column: Annotated[Optional[str], typer.Option(help="Asterisk column naming the service (name or 1-based number)")] = None,  # noqa: UP007
+    as_json: Annotated[bool, typer.Option("--json", help="print reports as JSON")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+) -> None:
+    """Ingest usage files. Exit status: 0 all clean, 1 some rows rejected, 2 a file refused."""
+    ctx = context()
+    with ctx.transaction() as session:
+        options = FileOptions.for_feed(services.get_feed(session=session, name=feed), feed,
+                                       format=format, timezone=timezone, service_column=service_column)  # fmt: skip
+    reports: list[dict[str, Any]] = []
+    worst = 0
+    for path in files:
+        started = monotonic()
+        report = _ingest_one(path, ctx, options, show_progress=not (quiet or as_json))
+        seconds = monotonic() - started
+        worst = max(worst, 2 if report.status != "ingested" else 1 if report.rejected else 0)
+        if as_json:
+            reports.append({**report.as_dict(), "seconds": round(seconds, 3)})
+        elif not quiet:
+            _print_report(report, seconds)
+    if as_json:
+        print_json(reports)
+    raise typer.Exit(worst)
+
+
+def _ingest_one(path: Path, ctx: Any, options: FileOptions, *, show_progress: bool) -> IngestReport:
+    size = path.stat().st_size if path.exists() else 0
+    if not show_progress or size < PROGRESS_ABOVE_BYTES:
+        return ingest_file_in_transaction(path, ctx.sessions, clock=ctx.clock, settings=ctx.settings, options=options)
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task(path.name, total=size)
+        return ingest_file_in_transaction(
+            path, ctx.sessions, clock=ctx.clock, settings=ctx.settings, options=options,
+            on_progress=lambda n: bar.advance(task, n),
+        )  # fmt: skip
+
+
+@services_app.command("list")
+def services_list(
+    stage: Annotated[Optional[ServiceStage], typer.Option(help="only this stage")] = None,  # noqa: UP007
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Services with their stage, first and last record, and totals."""
+    ctx = context()
+    with ctx.transaction() as session:
+        rows = [services.service_out(s) for s in services.list_services(session=session, stage=stage)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("service", "stage", "first seen", "last seen", "records", "quantity")
+    for s in rows:
+        table.add_row(s.name, s.stage, when(s.first_seen), when(s.last_seen), f"{s.total_count:,}",
+                      f"{s.total_quantity:,.0f}")  # fmt: skip
+    console.print(table if rows else "no services yet: they appear with their first usage record")
+
+
+def _sparkline(values: list[int]) -> str:
+    top = max(values) if values else 0
+    if top == 0:
+        return SPARK[0] * len(values)
+    return "".join(SPARK[min(8, round(v / top * 8))] if v else SPARK[0] for v in values)
+
+
+def hourly_profile(points: list[Any], now: datetime) -> list[tuple[str, list[int]]]:
+    """The last 7 days as one row of 24 hourly counts per day (UTC)."""
+    start = (now - timedelta(days=6)).replace(hour=0, minute=0, second=0, microsecond=0)
+    by_hour = {p.at: p.count for p in points}
+    rows = []
+    for day in range(7):
+        base = start + timedelta(days=day)
+        rows.append((base.strftime("%a %d %b"), [by_hour.get(base + timedelta(hours=h), 0) for h in range(24)]))
+    return rows
+
+
+@services_app.command("show")
+def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One service: stage, settings, totals and the last 7 days hour by hour."""
+    ctx = context()
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        try:
+            out = services.service_out(services.get_service(session=session, name=name))
+        except services.NotFound as exc:
+            raise fail(str(exc)) from exc
+        points = services.service_counts(session=session, name=name, resolution="hour",
+                                         since=now - timedelta(days=7), until=now)  # fmt: skip
+    if as_json:
+        print_json({"service": out, "hourly": points})
+        return
+    console.print(f"[bold]{out.name}[/bold]  stage [cyan]{out.stage}[/cyan]")
+    console.print(f"  first record {when(out.first_seen)}, last record {when(out.last_seen)}, "
+                  f"last data received {when(out.last_received_at)}")  # fmt: skip
+    console.print(f"  {out.total_count:,} records, quantity {out.total_quantity:,.1f}")
+    console.print(f"  settings: {out.settings.model_dump(mode='json')}")
+    table = Table("day (UTC)", "00h ... 23h", "records", title="last 7 days, records per hour", title_justify="left")
+    for label, values in hourly_profile(points, now):
+        table.add_row(label, _sparkline(values), f"{sum(values):,}")
+    console.print(table)
+
+
+@services_app.command("set")
+def services_set(
+    name: str,
+    stage: Annotated[Optional[ServiceStage], typer.Option(help="new, test, production or retired")] = None,  # noqa: UP007
+    timezone: Annotated[Optional[str], typer.Option(help="IANA zone the service's week is learned in")] = None,  # noqa: UP007
+    sensitivity: Annotated[Optional[Sensitivity], typer.Option()] = None,  # noqa: UP007
+    min_silence: Annotated[Optional[str], typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,  # noqa: UP007
+    max_silence: Annotated[Optional[str], typer.Option(help="always alert on silence by then, e.g. 6h")] = None,  # noqa: UP007
+    snooze_until: Annotated[Optional[datetime], typer.Option(help="no alerts before this UTC time")] = None,  # noqa: UP007
+    clear_snooze: Annotated[bool, typer.Option(help="end a snooze now")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Change a service's stage or settings; unnamed settings stay as they are."""
+    settings: dict[str, Any] = {}
+    try:
+        if timezone:
+            settings["timezone"] = timezone
+        if sensitivity:
+            settings["sensitivity"] = sensitivity
+        if min_silence:
+            settings["min_silence_minutes"] = parse_minutes(min_silence)
+        if max_silence:
+            settings["max_silence_minutes"] = parse_minutes(max_silence)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if snooze_until:
+        settings["snooze_until"] = snooze_until if snooze_until.tzinfo else snooze_until.replace(tzinfo=UTC)
+    if clear_snooze:
+        settings["snooze_until"] = None
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            patch = ServicePatch(stage=stage, settings=settings or None)
+            out = services.service_out(services.update_service(session=session, name=name, patch=patch))
+    except (services.NotFound, services.Invalid) as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print_json(out)
+    else:
+        console.print(f"{out.name}: stage {out.stage}, settings {out.settings.model_dump(mode='json')}")
+
+
+@feeds_app.command("add")
+def feeds_add(
+    name: str,
+    format: Annotated[Optional[Format], typer.Option("--format")] = None,  # noqa: UP007
+    timezone: Annotated[Optional[str], typer.Option(help="time zone of the feed's local dates")] = None,  # noqa: UP007
+    service_column: Annotated[Optional[str], typer.Option(help="Asterisk column naming the service")] = None,  # noqa: UP007
+    sequence_pattern: Annotated[Optional[str], typer.Option(help=r"regex on file names, e.g. 'cdr_(?P<seq>\d+)\.csv'")] = None,  # noqa: UP007
+) -> None:
+    """Add or replace a feed. Inbox files in a folder of the feed's name use it."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            services.add_feed(session=session, clock=ctx.clock, name=name, format=format, timezone=timezone,
+                              service_column=service_column, sequence_pattern=sequence_pattern)  # fmt: skip
+    except (services.Invalid, BadPattern) as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"feed {name} saved")
+
+
+@feeds_app.command("list")
+def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    ctx = context()
+    with ctx.transaction() as session:
+        rows = [{"name": f.name, "format": f.format, "timezone": f.timezone, "service_column": f.service_column,
+                 "sequence_pattern": f.sequence_pattern} for f in services.list_feeds(session=session)]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("feed", "format", "time zone", "service column", "sequence pattern")
+    for r in rows:
+        table.add_row(*(str(r[k] or "-") for k in ("name", "format", "timezone", "service_column", "sequence_pattern")))
+    console.print(table)
+
+
+@files_app.command("list")
+def files_list(
+    feed: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP007
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ingested files, newest first."""
+    ctx = context()
+    with ctx.transaction() as session:
+        rows = [{"feed": f.feed, "name": f.name, "sequence": f.sequence, "format": f.format, "accepted": f.accepted,
+                 "rejected": f.rejected, "received_at": f.received_at, "sha256": f.sha256}
+                for f in services.list_files(session=session, feed=feed)]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("received", "feed", "file", "seq", "accepted", "rejected")
+    for r in rows:
+        table.add_row(when(r["received_at"]), r["feed"], r["name"], str(r["sequence"] or "-"),
+                      f"{r['accepted']:,}", f"{r['rejected']:,}")  # fmt: skip
+    console.print(table)
+
+
+@files_app.command("findings")
+def files_findings(
+    feed: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP007
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Failed file controls: duplicates, sequence gaps, reused numbers, unreadable files."""
+    ctx = context()
+    with ctx.transaction() as session:
+        rows = [{"at": f.created_at, "feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail}
+                for f in services.list_findings(session=session, feed=feed)]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("at", "feed", "file", "kind", "detail")
+    for r in rows:
+        table.add_row(when(r["at"]), r["feed"], r["file"], r["kind"], r["detail"])
+    console.print(table)

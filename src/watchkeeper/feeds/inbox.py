@@ -1,0 +1,95 @@
+"""The inbox folder: files dropped by suppliers are ingested, then moved.
+
+Layout: files directly in the inbox belong to the feed named `default`;
+files in a sub-folder belong to the feed of that folder's name (configured
+with `watchkeeper feeds add`). Each folder gets `done/` and `quarantine/`.
+A duplicate or unreadable file goes to `quarantine/` with `NAME.error.txt`
+beside it saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from watchkeeper.clock import Clock
+from watchkeeper.config import Settings
+from watchkeeper.feeds.ingest import FileOptions, IngestReport, ingest_file_in_transaction
+from watchkeeper.feeds.service import get_feed
+
+log = logging.getLogger(__name__)
+
+DONE = "done"
+QUARANTINE = "quarantine"
+_SKIPPED_SUFFIXES = (".tmp", ".part", ".partial", ".error.txt")
+
+
+def _candidates(folder: Path, *, now: float, settle: float) -> Iterator[Path]:
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith(".") or path.name.endswith(_SKIPPED_SUFFIXES):
+            continue
+        try:
+            if now - path.stat().st_mtime < settle:
+                continue  # still being written
+        except FileNotFoundError:
+            continue
+        yield path
+
+
+def _feed_folders(root: Path) -> Iterator[tuple[str, Path]]:
+    yield "default", root
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and folder.name not in (DONE, QUARANTINE) and not folder.name.startswith("."):
+            yield folder.name, folder
+
+
+def _move(path: Path, folder: str) -> Path:
+    target_dir = path.parent / folder
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / path.name
+    n = 1
+    while target.exists():
+        target = target_dir / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    return path.rename(target)
+
+
+def settle_file(path: Path, report: IngestReport) -> Path:
+    """Move a handled file where its outcome says, with the reason for a refusal."""
+    if report.status == "ingested":
+        return _move(path, DONE)
+    target = _move(path, QUARANTINE)
+    target.with_name(target.name + ".error.txt").write_text(
+        f"{report.status}: {report.message}\n", encoding="utf-8"
+    )
+    return target
+
+
+def scan_inbox(
+    root: Path,
+    factory: Callable[[], Session],
+    *,
+    clock: Clock,
+    settings: Settings,
+) -> list[IngestReport]:
+    """Ingest every settled file in the inbox once; never raises for a bad file."""
+    root.mkdir(parents=True, exist_ok=True)
+    reports = []
+    now = clock.now().timestamp()
+    for feed_name, folder in _feed_folders(root):
+        with factory() as session:
+            feed = get_feed(session=session, name=feed_name)
+            options = FileOptions.for_feed(feed, feed_name)
+        for path in _candidates(folder, now=now, settle=settings.inbox_settle_seconds):
+            try:
+                report = ingest_file_in_transaction(path, factory, clock=clock, settings=settings, options=options)
+            except Exception:  # a database outage: leave the file for the next scan
+                log.exception("could not ingest %s; will retry", path)
+                continue
+            settle_file(path, report)
+            log.info("%s: %s, %d accepted, %d rejected", path.name, report.status, report.accepted, report.rejected)
+            reports.append(report)
+    return reports

@@ -1,0 +1,170 @@
+"""Services, feeds and files: reading and changing them. Callers own the transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from watchkeeper.clock import Clock
+from watchkeeper.config import Settings
+from watchkeeper.feeds.filecontrol import compile_sequence_pattern
+from watchkeeper.feeds.ingest import prune_batches
+from watchkeeper.feeds.models import (
+    Feed,
+    FileFinding,
+    HourCount,
+    IngestedFile,
+    MinuteCount,
+    Service,
+    ServiceStage,
+)
+from watchkeeper.feeds.parse import Format
+from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, ServiceSettings
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Invalid(ValueError):
+    pass
+
+
+def service_out(service: Service) -> ServiceOut:
+    return ServiceOut(
+        name=service.name, stage=ServiceStage(service.stage), first_seen=service.first_seen,
+        last_seen=service.last_seen, last_received_at=service.last_received_at,
+        total_count=service.total_count, total_quantity=service.total_quantity,
+        created_at=service.created_at, settings=ServiceSettings(**(service.settings or {})),
+    )  # fmt: skip
+
+
+def list_services(*, session: Session, stage: ServiceStage | None = None) -> list[Service]:
+    query = select(Service).order_by(Service.name)
+    if stage is not None:
+        query = query.where(Service.stage == stage)
+    return list(session.scalars(query))
+
+
+def get_service(*, session: Session, name: str) -> Service:
+    service = session.scalar(select(Service).where(Service.name == name))
+    if service is None:
+        raise NotFound(f"no service named {name!r}; services appear with their first record")
+    return service
+
+
+def update_service(*, session: Session, name: str, patch: ServicePatch) -> Service:
+    service = get_service(session=session, name=name)
+    if patch.settings is not None:
+        merged = {**(service.settings or {}), **patch.settings}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        try:
+            checked = ServiceSettings(**merged)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
+                                 for e in exc.errors())  # fmt: skip
+            raise Invalid(problems) from exc
+        service.settings = checked.model_dump(mode="json", exclude_defaults=True)
+    if patch.stage is not None:
+        service.stage = patch.stage
+    return service
+
+
+def service_counts(
+    *, session: Session, name: str, resolution: str, since: datetime, until: datetime
+) -> list[CountPoint]:
+    """Per-minute or per-hour counts of a service between two instants (empty bins left out)."""
+    service = get_service(session=session, name=name)
+    model, key, width = (
+        (MinuteCount, MinuteCount.minute, 60) if resolution == "minute" else (HourCount, HourCount.hour, 3600)
+    )
+    low, high = int(since.timestamp()) // width, int(until.timestamp()) // width
+    rows = session.execute(
+        select(key, model.count, model.quantity)
+        .where(model.service_id == service.id, key >= low, key <= high)
+        .order_by(key)
+    )
+    return [CountPoint(at=datetime.fromtimestamp(k * width, UTC), count=c, quantity=q) for k, c, q in rows]
+
+
+# -- feeds (how files from a supplier are read) -----------------------------------
+
+
+def add_feed(
+    *,
+    session: Session,
+    clock: Clock,
+    name: str,
+    format: Format | None = None,
+    timezone: str | None = None,
+    service_column: str | None = None,
+    sequence_pattern: str | None = None,
+) -> Feed:
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise Invalid(f"unknown time zone {timezone!r}; use an IANA name like Europe/Berlin") from exc
+    if sequence_pattern:
+        compile_sequence_pattern(sequence_pattern)
+    feed = session.get(Feed, name) or Feed(name=name, created_at=clock.now())
+    feed.format = format
+    feed.timezone = timezone
+    feed.service_column = service_column
+    feed.sequence_pattern = sequence_pattern
+    session.add(feed)
+    return feed
+
+
+def get_feed(*, session: Session, name: str) -> Feed | None:
+    return session.get(Feed, name)
+
+
+def list_feeds(*, session: Session) -> list[Feed]:
+    return list(session.scalars(select(Feed).order_by(Feed.name)))
+
+
+def list_files(*, session: Session, feed: str | None = None, limit: int = 100) -> list[IngestedFile]:
+    query = select(IngestedFile).order_by(IngestedFile.received_at.desc(), IngestedFile.id.desc())
+    if feed:
+        query = query.where(IngestedFile.feed == feed)
+    return list(session.scalars(query.limit(limit)))
+
+
+def list_findings(*, session: Session, feed: str | None = None, limit: int = 100) -> list[FileFinding]:
+    query = select(FileFinding).order_by(FileFinding.created_at.desc(), FileFinding.id.desc())
+    if feed:
+        query = query.where(FileFinding.feed == feed)
+    return list(session.scalars(query.limit(limit)))
+
+
+# -- retention ---------------------------------------------------------------------
+
+
+def apply_retention(*, session: Session, clock: Clock, settings: Settings) -> dict[str, int]:
+    """Drop minute counts past their retention, hour counts past theirs, old batch keys.
+
+    Deletes go service by service so each uses the (service_id, minute)
+    primary key instead of scanning the table.
+    """
+    now = clock.now()
+    minute_floor = int((now - timedelta(days=settings.minute_retention_days)).timestamp()) // 60
+    hour_floor = int((now - timedelta(days=settings.hour_retention_days)).timestamp()) // 3600
+    ids = list(session.scalars(select(Service.id)))
+    removed = {"minute_counts": 0, "hour_counts": 0}
+    for service_id in ids:
+        removed["minute_counts"] += _delete_count(session, delete(MinuteCount).where(
+            MinuteCount.service_id == service_id, MinuteCount.minute < minute_floor))  # fmt: skip
+        removed["hour_counts"] += _delete_count(session, delete(HourCount).where(
+            HourCount.service_id == service_id, HourCount.hour < hour_floor))  # fmt: skip
+    removed["usage_batches"] = prune_batches(session, now=now, settings=settings)
+    return removed
+
+
+def _delete_count(session: Session, statement: object) -> int:
+    result = session.execute(statement)  # type: ignore[call-overload]
+    return int(result.rowcount or 0)

@@ -1,0 +1,46 @@
+"""The FastAPI application: API routers, health and metrics."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+
+import watchkeeper
+from watchkeeper.auth.api import require_token
+from watchkeeper.clock import Clock, SystemClock
+from watchkeeper.config import Settings, get_settings
+from watchkeeper.db import make_engine, make_sessionmaker
+from watchkeeper.feeds.api import router as feeds_router
+
+
+def create_app(
+    *, settings: Settings | None = None, clock: Clock | None = None, engine: Engine | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    app = FastAPI(
+        title="watchkeeper",
+        version=watchkeeper.__version__,
+        description="Usage-feed monitoring and operations desk for billing and telecom operators. "
+        "Every /api route needs `Authorization: Bearer <token>`.",
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.include_router(feeds_router, dependencies=[Depends(require_token)])
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness and database reachability; open, for load balancers."""
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], dependencies=[Depends(require_token)])
+    def metrics_endpoint() -> Response:
+        """Prometheus metrics; scrape with a bearer token (`authorization: credentials`)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,72 @@
+"""Shared fixtures. Storage tests take `db` and run on SQLite and on PostgreSQL.
+
+PostgreSQL is the machine's server (127.0.0.1:5432, database `test`, or
+WATCHKEEPER_TEST_PG_URL); each test gets its own schema, dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from watchkeeper.clock import FrozenClock
+from watchkeeper.config import Settings
+from watchkeeper.db import make_engine, make_sessionmaker, upgrade
+
+PG_URL = os.environ.get("WATCHKEEPER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Db:
+    kind: str
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+    settings: Settings
+
+
+def _sqlite(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'wk.db'}"
+
+
+def _postgres() -> Iterator[str]:
+    schema = f"wk_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # pragma: no cover - environment problem, said plainly
+        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable ({exc}); start it or set WATCHKEEPER_TEST_PG_URL")
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    urls = _sqlite(tmp_path) if request.param == "sqlite" else _postgres()
+    url = next(urls)
+    engine = make_engine(url)
+    upgrade(engine)
+    try:
+        yield Db(request.param, url, engine, make_sessionmaker(engine), Settings(database_url=url))
+    finally:
+        engine.dispose()
+        next(urls, None)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)

@@ -1,0 +1,164 @@
+"""Ingest use cases against real storage: every test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from watchkeeper.db import transaction
+from watchkeeper.feeds.ingest import FileOptions, IdempotencyConflict, ingest_batch, ingest_file_in_transaction
+from watchkeeper.feeds.models import FileFinding, HourCount, MinuteCount, Service
+from watchkeeper.feeds.parse import Format
+from watchkeeper.feeds.service import apply_retention
+
+from ..conftest import NOW
+
+
+def post(db, clock, records, key=None, content_type="application/json"):
+    body = records if isinstance(records, bytes) else json.dumps(records).encode()
+    with transaction(db.sessions) as session:
+        return ingest_batch(body, content_type, idempotency_key=key, session=session, clock=clock,
+                            settings=db.settings)  # fmt: skip
+
+
+def minute_counts(db, name):
+    with transaction(db.sessions) as session:
+        service = session.scalar(select(Service).where(Service.name == name))
+        rows = session.execute(select(MinuteCount.minute, MinuteCount.count, MinuteCount.quantity)
+                               .where(MinuteCount.service_id == service.id).order_by(MinuteCount.minute))  # fmt: skip
+        return [tuple(r) for r in rows]
+
+
+def service(db, name):
+    with transaction(db.sessions) as session:
+        return session.scalar(select(Service).where(Service.name == name))
+
+
+def test_first_record_discovers_a_new_service_with_first_and_last_seen(db, clock):
+    answer, _ = post(db, clock, [{"service": "voip-de", "ts": "2026-11-23T09:15:30Z", "count": 4, "quantity": 60},
+                                 {"service": "voip-de", "ts": "2026-11-23T09:17:10Z"}])  # fmt: skip
+    assert (answer["accepted"], answer["records"], answer["new_services"]) == (2, 5, ["voip-de"])
+    s = service(db, "voip-de")
+    assert (s.stage, s.total_count, s.total_quantity) == ("new", 5, 60.0)
+    assert (s.first_seen.isoformat(), s.last_seen.isoformat()) == ("2026-11-23T09:15:30+00:00", "2026-11-23T09:17:10+00:00")
+    assert s.last_received_at == NOW
+
+
+def test_records_fold_into_one_row_per_service_minute_and_add_up_across_batches(db, clock):
+    post(db, clock, [{"service": "a", "ts": "2026-11-23T09:15:01Z", "count": 2, "quantity": 1.5},
+                     {"service": "a", "ts": "2026-11-23T09:15:59Z", "count": 3}])  # fmt: skip
+    post(db, clock, [{"service": "a", "ts": "2026-11-23T09:15:30Z", "count": 1, "quantity": 0.5}])
+    minute = int(NOW.replace(hour=9, minute=15).timestamp()) // 60
+    assert minute_counts(db, "a") == [(minute, 6, 2.0)]
+    with transaction(db.sessions) as session:
+        assert session.scalar(select(func.sum(HourCount.count))) == 6
+
+
+def test_a_retried_batch_with_the_same_idempotency_key_counts_once(db, clock):
+    batch = [{"service": "a", "ts": "2026-11-23T09:15:00Z", "count": 10}]
+    first, replayed_first = post(db, clock, batch, key="batch-1")
+    second, replayed_second = post(db, clock, batch, key="batch-1")
+    assert (replayed_first, replayed_second) == (False, True)
+    assert first == second
+    assert service(db, "a").total_count == 10
+    assert minute_counts(db, "a")[0][1] == 10
+
+
+def test_an_idempotency_key_reused_for_other_data_is_refused(db, clock):
+    post(db, clock, [{"service": "a", "ts": "2026-11-23T09:15:00Z"}], key="k")
+    with pytest.raises(IdempotencyConflict, match="different batch"):
+        post(db, clock, [{"service": "b", "ts": "2026-11-23T09:15:00Z"}], key="k")
+
+
+def test_bad_rows_are_reported_by_index_and_field_and_good_rows_kept(db, clock):
+    answer, _ = post(db, clock, [{"service": "a", "ts": "2026-11-23T09:15:00Z"}, {"service": "a", "ts": "nope"},
+                                 {"ts": "2026-11-23T09:15:00Z"}, "not an object", {"service": "a", "ts": "2026-11-23T09:16:00Z", "count": True}])  # fmt: skip
+    assert answer["accepted"] == 1
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [(1, "timestamp"), (2, "service"), (3, "timestamp"), (4, "count")]
+    assert service(db, "a").total_count == 1
+
+
+def test_csv_batches_report_rejected_rows_by_line(db, clock):
+    body = b"timestamp,service,count\n2026-11-23T09:15:00Z,a,2\n2026-11-23T09:15:00Z,a,x\n"
+    answer, _ = post(db, clock, body, content_type="text/csv")
+    assert (answer["accepted"], answer["rejected"]) == (1, 1)
+    assert (answer["errors"][0]["line"], answer["errors"][0]["field"]) == (3, "count")
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def ingest(db, clock, path, **options):
+    return ingest_file_in_transaction(path, db.sessions, clock=clock, settings=db.settings,
+                                      options=FileOptions(**options))  # fmt: skip
+
+
+def test_a_duplicate_file_is_refused_reported_and_never_double_counted(db, clock, tmp_path):
+    text = "timestamp,service,count\n2026-11-23T09:15:00Z,a,5\n"
+    first = ingest(db, clock, write(tmp_path, "one.csv", text))
+    again = ingest(db, clock, write(tmp_path, "copy-of-one.csv", text))
+    assert (first.status, again.status) == ("ingested", "duplicate")
+    assert "one.csv" in again.message
+    assert service(db, "a").total_count == 5
+    with transaction(db.sessions) as session:
+        kinds = session.scalars(select(FileFinding.kind)).all()
+    assert kinds == ["duplicate_file"]
+
+
+def test_sequence_gaps_and_reused_numbers_are_findings(db, clock, tmp_path):
+    pattern = r"cdr_(?P<seq>\d+)\.csv"
+    reports = []
+    for seq, minute in ((1, 1), (2, 2), (5, 3)):
+        reports.append(ingest(db, clock, write(tmp_path, f"cdr_{seq:03d}.csv",
+                                               f"timestamp,service\n2026-11-23T09:{minute:02d}:00Z,a\n"),
+                              sequence_pattern=pattern, feed="supplier-x"))  # fmt: skip
+    reused = ingest(db, clock, write(tmp_path / "", "cdr_002.csv.new", "x"), sequence_pattern=pattern)
+    assert reports[2].findings == ["sequence_gap: 2 file(s) missing before 5: number 3 to 4"]
+    late = ingest(db, clock, write(tmp_path, "cdr_003.csv", "timestamp,service\n2026-11-23T09:09:00Z,a\n"),
+                  sequence_pattern=pattern, feed="supplier-x")  # fmt: skip
+    assert late.findings == []  # a late file fills its gap
+    other = tmp_path / "again"
+    other.mkdir()
+    again = ingest(db, clock, write(other, "cdr_002.csv", "timestamp,service\n2026-11-23T09:30:00Z,a\n"),
+                   sequence_pattern=pattern, feed="supplier-x")  # fmt: skip
+    assert again.findings == ["sequence_reused: sequence number 2 was already used by cdr_002.csv"]
+    assert reused.status == "unreadable"
+
+
+def test_asterisk_file_with_a_bad_line_keeps_its_good_calls(db, clock, tmp_path):
+    good = '"acme","100","200","from-trunk","""Smith, J"" <100>","SIP/a","SIP/b","Dial","SIP/200,30","{}","","",5,3,"ANSWERED","DOCUMENTATION"'
+    lines = [good.format("2026-11-23 09:15:00")] * 3 + [good.format("23/11/2026 09:15")] + [good.format("2026-11-23 09:16:00")]
+    report = ingest(db, clock, write(tmp_path, "Master.csv", "\n".join(lines) + "\n"), format=Format.ASTERISK_CSV)
+    assert (report.accepted, report.rejected) == (4, 1)
+    assert (report.errors[0].line, report.errors[0].field) == (4, "start")
+    assert service(db, "acme").total_quantity == 12.0
+
+
+def test_a_file_with_no_good_row_is_unreadable_and_stores_nothing(db, clock, tmp_path):
+    report = ingest(db, clock, write(tmp_path, "junk.csv", "timestamp,service\nx,\ny,\n"))
+    assert report.status == "unreadable"
+    with transaction(db.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Service)) == 0
+    # The same bytes may be retried once the feed is fixed: nothing claimed them.
+    assert ingest(db, clock, write(tmp_path, "junk.csv", "timestamp,service\nx,\ny,\n")).status == "unreadable"
+
+
+def test_retention_drops_old_minutes_keeps_hours_and_totals(db, clock):
+    old = (NOW - timedelta(days=20)).isoformat()
+    post(db, clock, [{"service": "a", "ts": old, "count": 3}, {"service": "a", "ts": NOW.isoformat(), "count": 1}])
+    assert len(minute_counts(db, "a")) == 1  # minutes past retention are never written
+    clock.set(NOW + timedelta(days=15))
+    with transaction(db.sessions) as session:
+        removed = apply_retention(session=session, clock=clock, settings=db.settings)
+    assert removed["minute_counts"] == 1
+    assert minute_counts(db, "a") == []
+    with transaction(db.sessions) as session:
+        assert session.scalar(select(func.sum(HourCount.count))) == 4
+    assert service(db, "a").total_count == 4

@@ -1,0 +1,71 @@
+"""The watchkeeper command as a user runs it, on a SQLite file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from watchkeeper.cli import app
+from watchkeeper.config import get_settings
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("WATCHKEEPER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args))
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_ingest_then_list_and_show_services(run, tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,voip-de,5\n2026-11-23T09:01:00Z,voip-de,bad\n")
+    result = run("ingest", str(path))
+    assert result.exit_code == 1  # some rows rejected
+    assert "1 rejected" in result.output and "count" in result.output
+    listed = json.loads(run("services", "list", "--json").output)
+    assert [(s["name"], s["total_count"], s["stage"]) for s in listed] == [("voip-de", 5, "new")]
+    assert "voip-de" in run("services", "show", "voip-de").output
+
+
+def test_ingest_refuses_a_duplicate_file_with_exit_status_2(run, tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text("timestamp,service\n2026-11-23T09:00:00Z,a\n")
+    assert run("ingest", str(path)).exit_code == 0
+    again = run("ingest", str(path), "--json")
+    assert again.exit_code == 2
+    assert json.loads(again.output)[0]["status"] == "duplicate"
+    findings = json.loads(run("files", "findings", "--json").output)
+    assert [f["kind"] for f in findings] == ["duplicate_file"]
+
+
+def test_services_set_changes_stage_and_settings(run, tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text("timestamp,service\n2026-11-23T09:00:00Z,a\n")
+    run("ingest", str(path))
+    result = run("services", "set", "a", "--stage", "production", "--max-silence", "1h30m", "--timezone", "Europe/Berlin", "--json")
+    assert result.exit_code == 0, result.output
+    settings = json.loads(result.output)["settings"]
+    assert (settings["max_silence_minutes"], settings["timezone"]) == (90, "Europe/Berlin")
+    bad = run("services", "set", "a", "--timezone", "Nowhere/Land")
+    assert bad.exit_code == 1 and "unknown time zone" in bad.output
+
+
+def test_token_create_prints_a_token_once_and_stores_only_its_hash(run):
+    result = run("token", "create", "--name", "billing-platform")
+    token = result.output.strip().splitlines()[-1]
+    assert token.startswith("wk_")
+    listed = run("token", "list", "--json").output
+    assert token not in listed and "billing-platform" in listed
+
+
+def test_feeds_add_refuses_a_pattern_without_a_group(run):
+    result = run("feeds", "add", "x", "--sequence-pattern", r"cdr_\d+")
+    assert result.exit_code == 1 and "needs a group" in result.output

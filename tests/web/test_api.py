@@ -1,0 +1,116 @@
+"""The HTTP API through a real ASGI client, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from watchkeeper.auth.service import create_token
+from watchkeeper.db import transaction
+from watchkeeper.web.app import create_app
+
+
+@pytest.fixture
+def api(db, clock):
+    with transaction(db.sessions) as session:
+        token = create_token(session=session, clock=clock, name="test").token
+    client = TestClient(create_app(settings=db.settings, clock=clock, engine=db.engine))
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+RECORD = {"service": "voip-de", "ts": "2026-11-23T09:15:00Z", "count": 3, "quantity": 90}
+
+
+@pytest.mark.parametrize("method,path", [("post", "/api/v1/usage"), ("get", "/api/v1/services"),
+                                         ("get", "/api/v1/services/voip-de"), ("patch", "/api/v1/services/voip-de"),
+                                         ("get", "/api/v1/files"), ("get", "/api/v1/files/findings"),
+                                         ("get", "/metrics")])  # fmt: skip
+def test_requests_without_a_valid_token_get_401_and_touch_nothing(api, method, path):
+    api.post("/api/v1/usage", json=[RECORD])
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wk_not-a-token"}, {"Authorization": "Basic eDp5"}):
+        answer = api.request(method, path, headers=headers, json=[RECORD] if method == "post" else {"stage": "test"})
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"] == "Bearer"
+    service = api.get("/api/v1/services/voip-de").json()
+    assert (service["total_count"], service["stage"]) == (3, "new")
+
+
+def test_a_revoked_token_is_refused(api, db, clock):
+    from watchkeeper.auth.service import list_tokens, revoke_token
+
+    with transaction(db.sessions) as session:
+        revoke_token(session=session, clock=clock, token_id=list_tokens(session=session)[0].id)
+    assert api.get("/api/v1/services").status_code == 401
+
+
+def test_usage_post_answers_after_storing_and_lists_rejected_rows(api):
+    answer = api.post("/api/v1/usage", json=[RECORD, {"service": "voip-de", "ts": "2026-11-23T09:20:00Z", "count": "many"}])
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["accepted"], body["rejected"], body["records"]) == (1, 1, 3)
+    assert body["errors"] == [{"index": 1, "line": None, "field": "count", "reason": "'many' is not a whole number >= 0"}]
+    assert api.get("/api/v1/services/voip-de").json()["total_count"] == 3
+
+
+def test_usage_post_takes_csv(api):
+    answer = api.post("/api/v1/usage", content=b"timestamp,service,count\n2026-11-23T09:15:00Z,sms-uk,7\n",
+                      headers={"Content-Type": "text/csv"})  # fmt: skip
+    assert answer.json()["records"] == 7
+
+
+def test_idempotency_key_makes_a_retry_count_once(api):
+    first = api.post("/api/v1/usage", json=[RECORD], headers={"Idempotency-Key": "abc"})
+    retry = api.post("/api/v1/usage", json=[RECORD], headers={"Idempotency-Key": "abc"})
+    assert retry.json() == first.json()
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert api.get("/api/v1/services/voip-de").json()["total_count"] == 3
+    other = api.post("/api/v1/usage", json=[{**RECORD, "count": 1}], headers={"Idempotency-Key": "abc"})
+    assert other.status_code == 422
+
+
+def test_a_body_that_is_not_json_gets_400_with_the_reason(api):
+    answer = api.post("/api/v1/usage", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert "not valid JSON" in answer.json()["detail"]
+
+
+def test_patch_changes_stage_and_merges_settings(api):
+    api.post("/api/v1/usage", json=[RECORD])
+    api.patch("/api/v1/services/voip-de", json={"settings": {"timezone": "Europe/Berlin"}})
+    answer = api.patch("/api/v1/services/voip-de", json={"stage": "production", "settings": {"max_silence_minutes": 60}})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["stage"] == "production"
+    assert (body["settings"]["timezone"], body["settings"]["max_silence_minutes"]) == ("Europe/Berlin", 60)
+
+
+@pytest.mark.parametrize("settings,message", [({"timezone": "Mars/Olympus"}, "unknown time zone"),
+                                              ({"min_silence_minutes": 90, "max_silence_minutes": 30}, "must not exceed"),
+                                              ({"colour": "red"}, "colour")])  # fmt: skip
+def test_bad_settings_get_422_naming_the_problem(api, settings, message):
+    api.post("/api/v1/usage", json=[RECORD])
+    answer = api.patch("/api/v1/services/voip-de", json={"settings": settings})
+    assert answer.status_code == 422
+    assert message in answer.json()["detail"]
+
+
+def test_unknown_service_is_404(api):
+    assert api.get("/api/v1/services/nope").status_code == 404
+
+
+def test_counts_endpoint_gives_minutes_and_hours(api):
+    api.post("/api/v1/usage", json=[RECORD, {**RECORD, "ts": "2026-11-23T09:16:00Z"}])
+    minutes = api.get("/api/v1/services/voip-de/counts", params={"resolution": "minute"}).json()
+    hours = api.get("/api/v1/services/voip-de/counts").json()
+    assert [(p["at"], p["count"]) for p in minutes] == [("2026-11-23T09:15:00Z", 3), ("2026-11-23T09:16:00Z", 3)]
+    assert [(p["at"], p["count"]) for p in hours] == [("2026-11-23T09:00:00Z", 6)]
+
+
+def test_health_is_open_and_metrics_count_ingest(api):
+    api.post("/api/v1/usage", json=[RECORD, {"service": "", "ts": "x"}])
+    assert api.get("/healthz", headers={"Authorization": ""}).json() == {"status": "ok"}
+    metrics = api.get("/metrics").text
+    assert 'watchkeeper_ingest_rows_total{outcome="rejected",source="api"}' in metrics
+    assert "watchkeeper_scheduler_lag_seconds" in metrics
+    assert api.get("/docs", headers={"Authorization": ""}).status_code == 200
