@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -66,7 +66,7 @@ def token_create(name: Annotated[str, typer.Option(help="who or what will use it
 def token_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     ctx = context()
     with ctx.transaction() as session:
-        rows = [{"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at,
+        rows: list[dict[str, Any]] = [{"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at,
                  "revoked_at": t.revoked_at} for t in tokens.list_tokens(session=session)]  # fmt: skip
     if as_json:
         print_json(rows)
@@ -92,7 +92,7 @@ def token_revoke(token_id: int) -> None:
 def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
-    inbox: Annotated[Optional[Path], typer.Option(help="watch this folder for usage files")] = None,  # noqa: UP007
+    inbox: Annotated[Path | None, typer.Option(help="watch this folder for usage files")] = None,  # noqa: UP007
 ) -> None:
     """Run the API and the scheduler (inbox, retention) in one process."""
     import uvicorn

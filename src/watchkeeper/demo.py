@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,8 +29,8 @@ from watchkeeper.config import Settings
 from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
 from watchkeeper.feeds.cli import _sparkline, hourly_profile
 from watchkeeper.feeds.inbox import scan_inbox
-from watchkeeper.feeds.service import add_feed, list_findings, list_services, service_counts
 from watchkeeper.feeds.parse import Format
+from watchkeeper.feeds.service import add_feed, list_findings, list_services, service_counts
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
@@ -52,10 +52,10 @@ def _print_report(report: IngestReport, seconds: float) -> None:
 
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="usage-csv or Asterisk Master.csv files")],
-    format: Annotated[Optional[Format], typer.Option("--format", "-f", help="default: the feed's, else detected")] = None,  # noqa: UP007
+    format: Annotated[Format | None, typer.Option("--format", "-f", help="default: the feed's, else detected")] = None,  # noqa: UP007
     feed: Annotated[str, typer.Option(help="feed whose settings apply (see `watchkeeper feeds`)")] = "default",
-    timezone: Annotated[Optional[str], typer.Option(help="time zone of Asterisk dates")] = None,  # noqa: UP007
-    service_column: Annotated[Optional[str], typer.Option(help="Asterisk column naming the service (name or 1-based number)")] = None,  # noqa: UP007
+    timezone: Annotated[str | None, typer.Option(help="time zone of Asterisk dates")] = None,  # noqa: UP007
+    service_column: Annotated[str | None, typer.Option(help="Asterisk column naming the service (name or 1-based number)")] = None,  # noqa: UP007
     as_json: Annotated[bool, typer.Option("--json", help="print reports as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
 ) -> None:
@@ -95,7 +95,7 @@ def _ingest_one(path: Path, ctx: Any, options: FileOptions, *, show_progress: bo
 
 @services_app.command("list")
 def services_list(
-    stage: Annotated[Optional[ServiceStage], typer.Option(help="only this stage")] = None,  # noqa: UP007
+    stage: Annotated[ServiceStage | None, typer.Option(help="only this stage")] = None,  # noqa: UP007
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Services with their stage, first and last record, and totals."""
@@ -159,12 +159,12 @@ def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = 
 @services_app.command("set")
 def services_set(
     name: str,
-    stage: Annotated[Optional[ServiceStage], typer.Option(help="new, test, production or retired")] = None,  # noqa: UP007
-    timezone: Annotated[Optional[str], typer.Option(help="IANA zone the service's week is learned in")] = None,  # noqa: UP007
-    sensitivity: Annotated[Optional[Sensitivity], typer.Option()] = None,  # noqa: UP007
-    min_silence: Annotated[Optional[str], typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,  # noqa: UP007
-    max_silence: Annotated[Optional[str], typer.Option(help="always alert on silence by then, e.g. 6h")] = None,  # noqa: UP007
-    snooze_until: Annotated[Optional[datetime], typer.Option(help="no alerts before this UTC time")] = None,  # noqa: UP007
+    stage: Annotated[ServiceStage | None, typer.Option(help="new, test, production or retired")] = None,  # noqa: UP007
+    timezone: Annotated[str | None, typer.Option(help="IANA zone the service's week is learned in")] = None,  # noqa: UP007
+    sensitivity: Annotated[Sensitivity | None, typer.Option()] = None,  # noqa: UP007
+    min_silence: Annotated[str | None, typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,  # noqa: UP007
+    max_silence: Annotated[str | None, typer.Option(help="always alert on silence by then, e.g. 6h")] = None,  # noqa: UP007
+    snooze_until: Annotated[datetime | None, typer.Option(help="no alerts before this UTC time")] = None,  # noqa: UP007
     clear_snooze: Annotated[bool, typer.Option(help="end a snooze now")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -201,10 +201,10 @@ def services_set(
 @feeds_app.command("add")
 def feeds_add(
     name: str,
-    format: Annotated[Optional[Format], typer.Option("--format")] = None,  # noqa: UP007
-    timezone: Annotated[Optional[str], typer.Option(help="time zone of the feed's local dates")] = None,  # noqa: UP007
-    service_column: Annotated[Optional[str], typer.Option(help="Asterisk column naming the service")] = None,  # noqa: UP007
-    sequence_pattern: Annotated[Optional[str], typer.Option(help=r"regex on file names, e.g. 'cdr_(?P<seq>\d+)\.csv'")] = None,  # noqa: UP007
+    format: Annotated[Format | None, typer.Option("--format")] = None,  # noqa: UP007
+    timezone: Annotated[str | None, typer.Option(help="time zone of the feed's local dates")] = None,  # noqa: UP007
+    service_column: Annotated[str | None, typer.Option(help="Asterisk column naming the service")] = None,  # noqa: UP007
+    sequence_pattern: Annotated[str | None, typer.Option(help=r"regex on file names, e.g. 'cdr_(?P<seq>\d+)\.csv'")] = None,  # noqa: UP007
 ) -> None:
     """Add or replace a feed. Inbox files in a folder of the feed's name use it."""
     ctx = context()
@@ -221,7 +221,7 @@ def feeds_add(
 def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     ctx = context()
     with ctx.transaction() as session:
-        rows = [{"name": f.name, "format": f.format, "timezone": f.timezone, "service_column": f.service_column,
+        rows: list[dict[str, Any]] = [{"name": f.name, "format": f.format, "timezone": f.timezone, "service_column": f.service_column,
                  "sequence_pattern": f.sequence_pattern} for f in services.list_feeds(session=session)]  # fmt: skip
     if as_json:
         print_json(rows)
@@ -234,13 +234,13 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 
 @files_app.command("list")
 def files_list(
-    feed: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP007
+    feed: Annotated[str | None, typer.Option()] = None,  # noqa: UP007
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Ingested files, newest first."""
     ctx = context()
     with ctx.transaction() as session:
-        rows = [{"feed": f.feed, "name": f.name, "sequence": f.sequence, "format": f.format, "accepted": f.accepted,
+        rows: list[dict[str, Any]] = [{"feed": f.feed, "name": f.name, "sequence": f.sequence, "format": f.format, "accepted": f.accepted,
                  "rejected": f.rejected, "received_at": f.received_at, "sha256": f.sha256}
                 for f in services.list_files(session=session, feed=feed)]  # fmt: skip
     if as_json:
@@ -255,13 +255,13 @@ def files_list(
 
 @files_app.command("findings")
 def files_findings(
-    feed: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP007
+    feed: Annotated[str | None, typer.Option()] = None,  # noqa: UP007
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Failed file controls: duplicates, sequence gaps, reused numbers, unreadable files."""
     ctx = context()
     with ctx.transaction() as session:
-        rows = [{"at": f.created_at, "feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail}
+        rows: list[dict[str, Any]] = [{"at": f.created_at, "feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail}
                 for f in services.list_findings(session=session, feed=feed)]  # fmt: skip
     if as_json:
         print_json(rows)

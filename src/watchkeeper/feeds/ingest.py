@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from watchkeeper import metrics
@@ -208,7 +208,7 @@ class FileOptions:
 
     @classmethod
     def for_feed(cls, feed: Feed | None, name: str = "default", **overrides: Any) -> FileOptions:
-        base = {}
+        base: dict[str, Any] = {}
         if feed is not None:
             base = {"feed": feed.name, "format": Format(feed.format) if feed.format else None,
                     "timezone": feed.timezone, "service_column": feed.service_column,
@@ -340,5 +340,5 @@ def ingest_file_in_transaction(
 
 def prune_batches(session: Session, *, now: datetime, settings: Settings) -> int:
     cutoff = now - timedelta(days=settings.idempotency_retention_days)
-    result = session.execute(UsageBatch.__table__.delete().where(UsageBatch.created_at < cutoff))
-    return int(result.rowcount or 0)
+    result = session.execute(delete(UsageBatch).where(UsageBatch.created_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -10,6 +10,7 @@ not at all.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -87,7 +88,7 @@ def _insert_services(session: Session, rows: pa.Table, *, now: datetime) -> None
     # ON CONFLICT DO NOTHING: another ingest may discover the same service
     # between our look-up and our insert; both then add to the one row.
     connection = session.connection()
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
         first = _sqlite_times(rows.column("first"))
@@ -119,7 +120,7 @@ def _insert_services(session: Session, rows: pa.Table, *, now: datetime) -> None
 
 def _add_to_services(session: Session, rows: pa.Table, *, now: datetime) -> None:
     connection = session.connection()
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
         values = zip(
@@ -172,7 +173,7 @@ def add_counts(session: Session, table_name: str, key: str, rows: pa.Table) -> N
     if rows.num_rows == 0:
         return
     connection = session.connection()
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
         columns = [rows.column(i).to_pylist() for i in range(4)]
         _executemany_rows(
