@@ -111,6 +111,15 @@ def _real_dates(text: pa.Array) -> pa.Array:
     return pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), head), False)
 
 
+def per_distinct(values: pa.Array, parse: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """Apply `parse` once per distinct value: a supplier file of one hour holds
+    at most 3,600 distinct timestamps however many records it has."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    return pc.take(parse(encoded.dictionary), encoded.indices)
+
+
 def parse_iso_timestamps(values: pa.Array) -> pa.Array:
     """ISO 8601 strings (or Unix seconds) to int64 epoch seconds; null where invalid.
 
@@ -239,7 +248,7 @@ def convert_usage(columns: Columns, *, not_after: int | None) -> Chunk:
     """Rows of `timestamp, service, count[, quantity]` strings to checked records."""
     values = columns.values
     n = len(columns.index)
-    ts = parse_iso_timestamps(values["timestamp"])
+    ts = per_distinct(values["timestamp"], parse_iso_timestamps)
     service, service_ok = _service_values(values["service"])
     count, count_ok = _count_values(values.get("count"), n)
     quantity, quantity_ok = _quantity_values(values.get("quantity"), n)
@@ -273,7 +282,7 @@ def convert_asterisk(
     fallback = pc.utf8_trim_whitespace(values["dcontext"])
     chosen = pc.if_else(pc.equal(pc.utf8_length(primary), 0), fallback, primary)
     service, service_ok = _service_values(chosen)
-    ts = parse_local_timestamps(values["start"], "%Y-%m-%d %H:%M:%S", options.timezone)
+    ts = per_distinct(values["start"], lambda v: parse_local_timestamps(v, "%Y-%m-%d %H:%M:%S", options.timezone))
     quantity, quantity_ok = _quantity_values(values["billsec"], n)
     count = pa.array(np.ones(n, dtype=np.int64))
     checks = [
