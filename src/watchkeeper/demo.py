@@ -21,13 +21,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from watchkeeper.auth.service import create_token
 from watchkeeper.cli_common import console
 from watchkeeper.clock import SystemClock
 from watchkeeper.config import Settings
 from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
-from watchkeeper.feeds.cli import _sparkline, hourly_profile
+from watchkeeper.feeds.cli import hourly_profile, sparkline
 from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.service import add_feed, list_findings, list_services, service_counts
@@ -187,14 +188,14 @@ def _feed_api(port: int, token: str, now: datetime, days: int) -> None:
         console.print(f"  without a token: HTTP {unauthorised.status_code}\n")
 
 
-def _feed_inbox(inbox: Path, sessions: object, settings: Settings, now: datetime) -> None:
+def _feed_inbox(inbox: Path, sessions: sessionmaker[Session], settings: Settings, now: datetime) -> None:
     import shutil
 
     shutil.rmtree(inbox, ignore_errors=True)
     folder = inbox / "pbx-berlin"
     folder.mkdir(parents=True)
     clock = SystemClock()
-    with transaction(sessions) as session:  # type: ignore[arg-type]
+    with transaction(sessions) as session:
         add_feed(session=session, clock=clock, name="pbx-berlin", format=Format.ASTERISK_CSV,
                  timezone="Europe/Berlin", sequence_pattern=r"Master-(?P<seq>\d+)\.csv")  # fmt: skip
     rng = random.Random(7)
@@ -211,7 +212,7 @@ def _feed_inbox(inbox: Path, sessions: object, settings: Settings, now: datetime
     # The supplier re-sends an old file under a new number: same content, refused.
     (folder / "Master-0005.csv").write_text(files[1])
     console.print(f"dropping 4 Asterisk Master.csv files into {folder} (feed pbx-berlin) ...")
-    for report in scan_inbox(inbox, sessions, clock=clock, settings=settings):  # type: ignore[arg-type]
+    for report in scan_inbox(inbox, sessions, clock=clock, settings=settings):
         name = Path(report.source).name
         if report.status == "ingested":
             console.print(f"  [green]ingested[/green] {name}: {report.accepted} calls, {report.rejected} rejected")
@@ -224,8 +225,8 @@ def _feed_inbox(inbox: Path, sessions: object, settings: Settings, now: datetime
     console.print()
 
 
-def _show(sessions: object, now: datetime, port: int, token: str) -> None:
-    with transaction(sessions) as session:  # type: ignore[arg-type]
+def _show(sessions: sessionmaker[Session], now: datetime, port: int, token: str) -> None:
+    with transaction(sessions) as session:
         services = list_services(session=session)
         table = Table("service", "stage", "last record", "records",
                       title="services discovered (last 7 days in 6-hour steps, UTC)", title_justify="left")  # fmt: skip
@@ -236,7 +237,7 @@ def _show(sessions: object, now: datetime, port: int, token: str) -> None:
             week = [v for _, values in hourly_profile(points, now) for v in values]
             daily = [sum(week[i : i + 6]) for i in range(0, len(week), 6)]
             table.add_row(s.name, s.stage, f"{s.last_seen:%d %b %H:%M}", f"{s.total_count:,}",
-                          _sparkline(daily))  # fmt: skip
+                          sparkline(daily))  # fmt: skip
         console.print(table)
         findings = list_findings(session=session)
         table = Table("feed", "file", "kind", "detail", title="file controls", title_justify="left")

@@ -112,7 +112,7 @@ def services_list(
     console.print(table if rows else "no services yet: they appear with their first usage record")
 
 
-def _sparkline(values: list[int]) -> str:
+def sparkline(values: list[int]) -> str:
     top = max(values) if values else 0
     if top == 0:
         return SPARK[0] * len(values)
@@ -152,7 +152,7 @@ def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = 
     console.print(f"  settings: {out.settings.model_dump(mode='json')}")
     table = Table("day (UTC)", "00h ... 23h", "records", title="last 7 days, records per hour", title_justify="left")
     for label, values in hourly_profile(points, now):
-        table.add_row(label, _sparkline(values), f"{sum(values):,}")
+        table.add_row(label, sparkline(values), f"{sum(values):,}")
     console.print(table)
 
 

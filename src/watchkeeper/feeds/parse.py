@@ -351,7 +351,7 @@ def _fast_read(
 
 def _careful_read(
     data: bytes, start: int, end: int, names: Sequence[str], wanted: Sequence[str],
-    first_line: int, errors: list[RowError], first_index: int,
+    first_line: int, errors: list[RowError],
 ) -> tuple[dict[str, list[str]], list[int], list[int], int]:  # fmt: skip
     """Line-by-line reading for a chunk the fast reader could not account for."""
     positions = [names.index(w) for w in wanted]
@@ -359,7 +359,7 @@ def _careful_read(
     lines: list[int] = []
     indexes: list[int] = []
     rejected = 0
-    index = first_index
+    index = 0
     for offset, raw in enumerate(data[start:end].split(b"\n")):
         text = raw.decode("utf-8", errors="surrogateescape").rstrip("\r")
         if not text.strip():
@@ -418,7 +418,7 @@ def _read_chunk(
         indexes = np.arange(len(positions))
     else:
         raw, line_list, index_list, rejected = _careful_read(
-            data, start, end, names, wanted, first_line, errors, 0
+            data, start, end, names, wanted, first_line, errors
         )
         values = {w: pa.array(raw[w], pa.string()) for w in wanted}
         lines, indexes = np.array(line_list, dtype=np.int64), np.array(index_list, np.int64)
