@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from watchkeeper.feeds.rhythm import Sensitivity
 from watchkeeper.feeds.models import ServiceStage
-
-
-class Sensitivity(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
 
 
 def parse_minutes(text: str) -> int:

@@ -1,0 +1,450 @@
+"""The feed model: what silence, a drop and a surge mean for one service.
+
+Pure: no database, no network, no clock. Time is whole minutes since the Unix
+epoch (UTC) and the caller says what "now" is. The same code runs live (the
+scheduler advances a service's model when it has new data or is due) and in
+replay (a simulated clock over historical input).
+
+What it learns, per hour of the week (see `rhythm.py`):
+
+* **gaps**: the longest silence in progress during that hour, one value per
+  week for the last six weeks. Silence is measured as the model lived it
+  (now minus the last record known now), so a supplier that drops a file
+  every hour teaches hour-long gaps and does not alert between files.
+* **rate**: records per hour, an exponentially weighted average over weeks
+  (recent weeks weigh more, so growth is followed), plus one dispersion
+  figure for the whole service. A drop or surge compares the records of the
+  last window with what the rate expects for those same minutes.
+
+Hours in which an alert was open, or would have been but for a snooze,
+teach nothing: an outage never becomes normal.
+
+Time is processed in chunks of up to 23 whole hours, vectorised per minute.
+A chunk never holds the same hour of two days, so nothing learned inside a
+chunk could have changed a verdict inside it: the result is the same as
+stepping minute by minute, only much faster.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from watchkeeper.feeds.rhythm import (
+    LEARNING,
+    NO_GAP,
+    SLOTS,
+    WEEKS,
+    Event,
+    Kind,
+    Limits,
+    Params,
+    duration,
+    explain_limit,
+    instant,
+    silence_limits,
+    slot_at,
+)
+
+MAX_WINDOW = 240  # longest volume window, for sparse services
+SETTLE = 60  # an hour's volume is learned this long after it ends, so late files count
+LOOKBACK = MAX_WINDOW + SETTLE + 60  # minutes behind "now" the model still reads
+HORIZON = 60  # live: minutes ahead of "now" a record may be stamped and still be held
+RING = LOOKBACK + 2 * HORIZON  # per-minute history stored with the model
+MAX_SEGMENTS = 23
+_UNLEARNED = -1e9  # per-minute expectation marker: a window touching it is not judged
+
+
+class _Segment(NamedTuple):
+    slot: int
+    start: int
+    end: int
+    slot_end: int
+
+
+@dataclass
+class _Open:
+    started_at: int
+    raised_at: int
+    last_end: int = 0
+
+
+@dataclass
+class _Chunk:
+    """Per-minute views over the minute boundaries start+1 .. end of one chunk."""
+
+    start: int
+    segments: list[_Segment]
+    offsets: np.ndarray  # index of each segment's first boundary
+    times: np.ndarray
+    ends: np.ndarray  # minute after the last record known at each boundary
+    limits: Limits
+    late: np.ndarray | None = None  # silence past its limit, alerted or not (a snooze still counts)
+
+    def segment_at(self, index: int) -> int:
+        return int(np.searchsorted(self.offsets, index, side="right")) - 1
+
+
+@dataclass
+class FeedModel:
+    """The learned rhythm and the open anomalies of one service."""
+
+    params: Params
+    start: int  # minute of the first record
+    now: int = 0  # evaluated up to this minute boundary
+    last_end: int = 0  # minute after the last record known at `now`
+    base: int = 0  # minute held at counts[0]
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(RING))
+    expect: np.ndarray = field(default_factory=lambda: np.full(RING, _UNLEARNED))
+    gaps: np.ndarray = field(default_factory=lambda: np.full((SLOTS, WEEKS), NO_GAP, np.uint16))
+    rate: np.ndarray = field(default_factory=lambda: np.zeros(SLOTS))
+    weeks: np.ndarray = field(default_factory=lambda: np.zeros(SLOTS, np.uint8))
+    cv2: float = 0.1  # squared coefficient of variation of hourly volume around the rate
+    slot: int = -1  # the slot being lived through, -1 between slots
+    slot_end: int = 0
+    slot_gap: int = 0
+    slot_tainted: bool = False
+    pending: list[tuple[int, int, int]] = field(default_factory=list)  # (slot, start, end) awaiting volume
+    recovered: int = 0  # first record after the last silence alert; drops are judged on windows after it
+    open: dict[Kind, _Open] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.now == 0:
+            self.now = self.last_end = self.start
+            self.base = self.start - LOOKBACK
+        self.zone = ZoneInfo(self.params.timezone)
+
+    # -- input -------------------------------------------------------------
+
+    def observe(self, minute: int, count: float, *, replace: bool = False) -> None:
+        """Records stamped `minute` became known (live). With `replace`, `count` is the stored total.
+
+        Late minutes count; minutes too old to matter or stamped more than
+        HORIZON ahead (a supplier clock running fast) are not held.
+        """
+        if minute < self.base or minute >= self.now + HORIZON:
+            return
+        self._make_room(minute + 1)
+        index = minute - self.base
+        self.counts[index] = count if replace else self.counts[index] + count
+        if self.counts[index] > 0 and minute < self.now:
+            self.last_end = max(self.last_end, minute + 1)
+
+    def observe_ahead(self, minutes: np.ndarray, counts: np.ndarray) -> None:
+        """Replay: records for minutes at or after `now` (sorted, each minute once), any distance ahead."""
+        keep = minutes >= self.now
+        if not keep.all():
+            minutes, counts = minutes[keep], counts[keep]
+        if len(minutes) == 0:
+            return
+        self._make_room(int(minutes[-1]) + 1)
+        self.counts[minutes - self.base] += counts
+
+    def _make_room(self, end: int) -> None:
+        """Hold minutes up to `end`, forgetting those more than LOOKBACK behind `now`."""
+        if end <= self.base + len(self.counts):
+            return
+        keep = max(self.base, self.now - LOOKBACK)
+        size = max(RING, end + HORIZON - keep)
+        counts, expect = np.zeros(size), np.full(size, _UNLEARNED)
+        overlap = self.base + len(self.counts) - keep
+        if overlap > 0:
+            counts[:overlap] = self.counts[keep - self.base :]
+            expect[:overlap] = self.expect[keep - self.base :]
+        self.counts, self.expect, self.base = counts, expect, keep
+
+    # -- limits --------------------------------------------------------------
+
+    def limits(self, segments: list[_Segment]) -> Limits:
+        slots = np.array([s.slot for s in segments])
+        learned = np.array([s.start - self.start >= LEARNING for s in segments])
+        rate = np.where(self.weeks > 0, self.rate, 0.0)  # unknown hours get no rate floor
+        return silence_limits(self.gaps, rate, slots, learned, self.params)
+
+    def silence_deadline(self, *, horizon: int = 8 * 1440) -> int | None:
+        """The minute boundary at which the current silence would alert if no record came first.
+
+        Boundary t is judged by the slot holding minute t-1, as `advance` does.
+        """
+        if Kind.SILENCE in self.open:
+            return None
+        minute, stop = self.now, self.now + horizon
+        while minute < stop:
+            segments = []
+            while minute < stop and len(segments) < 24:
+                slot, slot_end = slot_at(minute, self.zone, self.params.holidays)
+                segments.append(_Segment(slot, minute, slot_end, slot_end))
+                minute = slot_end
+            limits = self.limits(segments)
+            for segment, limit in zip(segments, limits.minutes.tolist(), strict=True):
+                if limit == float("inf"):
+                    continue
+                due = max(segment.start + 1, self.last_end + int(limit) + 1, self.params.snooze_until or 0)
+                if due <= segment.end:
+                    return due
+        return None
+
+    # -- time passing --------------------------------------------------------
+
+    def advance(self, now: int) -> list[Event]:
+        """Judge every minute boundary up to `now`; returns the alerts raised and resolved."""
+        events: list[Event] = []
+        while self.now < now:
+            segments = self._segments(now)
+            end = segments[-1].end
+            self._make_room(end + HORIZON)
+            chunk = self._chunk(segments)
+            was_open = set(self.open)
+            first = len(events)
+            self._silence(chunk, events)
+            self._volume(chunk, events)
+            self._learn(chunk, was_open, events[first:])
+            self.last_end = int(chunk.ends[-1])
+            self.now = end
+        return events
+
+    def _segments(self, now: int) -> list[_Segment]:
+        segments = []
+        minute = self.now
+        if self.slot >= 0 and minute < self.slot_end:
+            segments.append(_Segment(self.slot, minute, min(self.slot_end, now), self.slot_end))
+            minute = segments[-1].end
+        while minute < now and len(segments) < MAX_SEGMENTS:
+            slot, slot_end = slot_at(minute, self.zone, self.params.holidays)
+            segments.append(_Segment(slot, minute, min(slot_end, now), slot_end))
+            minute = segments[-1].end
+        return segments
+
+    def _chunk(self, segments: list[_Segment]) -> _Chunk:
+        start, end = segments[0].start, segments[-1].end
+        lengths = [s.end - s.start for s in segments]
+        slots = [s.slot for s in segments]
+        learned = np.array([s.start - self.start >= LEARNING for s in segments])
+        rates = np.where(learned & (self.weeks[slots] >= 2), self.rate[slots] / 60.0, _UNLEARNED)
+        self.expect[start - self.base : end - self.base] = np.repeat(rates, lengths)
+        counts = self.counts[start - self.base : end - self.base]
+        times = np.arange(start + 1, end + 1)
+        ends = np.maximum.accumulate(np.where(counts > 0, times, self.last_end))
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        return _Chunk(start, segments, offsets, times, np.maximum(ends, self.last_end), self.limits(segments))
+
+    def _silence(self, chunk: _Chunk, events: list[Event]) -> None:
+        lengths = [s.end - s.start for s in chunk.segments]
+        limit = np.repeat(chunk.limits.minutes, lengths)
+        silence = chunk.times - chunk.ends
+        late = chunk.late = silence > limit
+        if self.params.snooze_until is not None:
+            late &= chunk.times >= self.params.snooze_until
+        i = 0
+        while i < len(late):
+            current = self.open.get(Kind.SILENCE)
+            if current is not None:
+                back = np.flatnonzero((chunk.ends[i:] > current.last_end) & (silence[i:] <= limit[i:]))
+                if len(back) == 0:
+                    return
+                i += int(back[0])
+                self.recovered = int(chunk.ends[i]) - 1
+                del self.open[Kind.SILENCE]
+                events.append(Event(Kind.SILENCE, False, current.started_at, int(chunk.times[i]), "records are arriving again"))
+                continue
+            hits = np.flatnonzero(late[i:])
+            if len(hits) == 0:
+                return
+            i += int(hits[0])
+            at, last = int(chunk.times[i]), int(chunk.ends[i])
+            index = chunk.segment_at(i)
+            reason = explain_limit(chunk.segments[index].slot, chunk.limits, index, self.params)
+            message = f"no records for {duration(at - last)} (last at {instant(last):%Y-%m-%d %H:%M} UTC); {reason}"
+            plausible = float(np.nan_to_num(chunk.limits.plausible[index]))
+            events.append(Event(Kind.SILENCE, True, last, at, message, expected=plausible, seen=at - last))
+            self.open[Kind.SILENCE] = _Open(last, at, last)
+            i += 1
+
+    def _volume(self, chunk: _Chunk, events: list[Event]) -> None:
+        """Drop and surge over the window of records ending at the last record known.
+
+        Only boundaries where the last record moved change the window, so only
+        those are judged, all at once.
+        """
+        # Long enough to expect about 40 records: short for busy services, up to 4 h for sparse ones.
+        rates = self.rate[[s.slot for s in chunk.segments]]
+        windows = np.clip(40 * 60 / np.maximum(rates, 1e-9), 30, MAX_WINDOW).astype(np.int64)
+        ends = chunk.ends
+        moved = np.ones(len(ends), dtype=bool)
+        moved[1:] = ends[1:] != ends[:-1]
+        window = np.repeat(windows, [s.end - s.start for s in chunk.segments])
+        pick = np.flatnonzero(moved & (ends - window >= self.base))
+        if len(pick) == 0:
+            return
+        stop, width = ends[pick] - self.base, window[pick]
+        seen_cs = np.concatenate(([0.0], np.cumsum(self.counts[: int(stop.max())])))
+        exp_cs = np.concatenate(([0.0], np.cumsum(self.expect[: int(stop.max())])))
+        seen = seen_cs[stop] - seen_cs[stop - width]
+        expected = exp_cs[stop] - exp_cs[stop - width]
+        tuning = self.params.tuning
+        # Not judged: windows reaching into unlearned minutes, and (for drops) windows
+        # still holding a silence that was alerted on, which would only say it again.
+        judged = expected >= 0
+        fresh = ends[pick] - width >= self.recovered
+        if Kind.DROP not in self.open and Kind.SURGE not in self.open and not (
+            judged & ((fresh & (seen < tuning.drop_ratio * expected)) | (seen > tuning.surge_ratio * expected))
+        ).any():
+            return  # the common case: nothing open, nothing out of line
+        z = (seen - expected) / (np.sqrt(np.maximum(expected + self.cv2 * expected * expected, 0.0)) + 1.0)
+        rules = {
+            Kind.DROP: (
+                judged & fresh & (expected >= tuning.min_expected) & (seen < tuning.drop_ratio * expected) & (z < -tuning.drop_z),
+                ~judged | (seen >= 0.75 * expected),
+            ),
+            Kind.SURGE: (
+                judged & (seen > tuning.surge_ratio * expected) & (z > tuning.surge_z) & (seen - expected >= 50),
+                ~judged | (seen <= 1.5 * expected),
+            ),
+        }
+        for kind, (bad, good) in rules.items():
+            i = 0
+            while i < len(pick):
+                current = self.open.get(kind)
+                hits = np.flatnonzero((good if current else bad)[i:])
+                if len(hits) == 0:
+                    break
+                i += int(hits[0])
+                at, last = int(chunk.times[pick[i]]), int(ends[pick[i]])
+                if current is not None or not self._snoozed(at):
+                    span = f"{seen[i]:.0f} records in the {duration(int(width[i]))} to {instant(last):%H:%M} UTC"
+                    self._volume_event(kind, current, at, last - int(width[i]), span, float(seen[i]), float(expected[i]), events)
+                i += 1
+
+    def _volume_event(
+        self, kind: Kind, current: _Open | None, at: int, started: int, span: str, seen: float, expected: float,
+        events: list[Event],
+    ) -> None:
+        if current is not None:
+            del self.open[kind]
+            message = f"volume back to normal: {span}, expected about {expected:.0f}"
+            events.append(Event(kind, False, current.started_at, at, message, expected, seen))
+            return
+        how = f"{seen / expected:.0%} of" if kind is Kind.DROP else f"{seen / max(expected, 1.0):.1f} times"
+        message = f"{span}: {how} the {expected:.0f} expected at this time of week"
+        self.open[kind] = _Open(started, at)
+        events.append(Event(kind, True, started, at, message, expected, seen))
+
+    def _snoozed(self, minute: int) -> bool:
+        return self.params.snooze_until is not None and minute < self.params.snooze_until
+
+    # -- learning ------------------------------------------------------------
+
+    def _learn(self, chunk: _Chunk, was_open: set[Kind], events: list[Event]) -> None:
+        """Close the hours this chunk finished, then learn the volume of hours that have settled."""
+        silence = chunk.times - chunk.ends
+        gaps = np.maximum.reduceat(silence, chunk.offsets)
+        tainted = self._tainted(chunk, was_open, events)
+        for index, segment in enumerate(chunk.segments):
+            gap, spoiled = int(gaps[index]), bool(tainted[index])
+            if index == 0 and segment.slot == self.slot:
+                gap, spoiled = max(gap, self.slot_gap), spoiled or self.slot_tainted
+            if segment.end < segment.slot_end:
+                self.slot, self.slot_end, self.slot_gap, self.slot_tainted = segment.slot, segment.slot_end, gap, spoiled
+                break
+            self.slot = -1
+            if spoiled:
+                continue
+            row = self.gaps[segment.slot]
+            row[:-1] = row[1:]
+            row[-1] = min(gap, NO_GAP - 1)
+            if segment.slot_end - 60 >= self.start:  # a whole hour, not the service's first part-hour
+                self.pending.append((segment.slot, segment.slot_end - 60, segment.slot_end))
+        self._learn_volume(chunk.segments[-1].end)
+
+    def _tainted(self, chunk: _Chunk, was_open: set[Kind], events: list[Event]) -> np.ndarray:
+        """Per segment: was any alert open, or a silence past its limit, during it?"""
+        spoiled = np.zeros(len(chunk.times), dtype=bool)
+        for kind in Kind:
+            opened = 0 if kind in was_open else None
+            for event in (e for e in events if e.kind is kind):
+                index = event.at - chunk.start - 1
+                if event.firing:
+                    opened = index
+                elif opened is not None:
+                    spoiled[opened : index + 1] = True
+                    opened = None
+            if opened is not None:
+                spoiled[opened:] = True
+        if chunk.late is not None:
+            spoiled |= chunk.late
+        return np.logical_or.reduceat(spoiled, chunk.offsets)
+
+    def _learn_volume(self, now: int) -> None:
+        while self.pending and self.pending[0][2] + SETTLE <= now:
+            slot, start, end = self.pending.pop(0)
+            if start < self.base:
+                continue
+            seen = float(self.counts[start - self.base : end - self.base].sum())
+            known = int(self.weeks[slot])
+            if known:
+                before = self.rate[slot]
+                spread = (seen - before) / max(before, 1.0)
+                self.cv2 += 0.02 * (min(spread * spread, 4.0) - self.cv2)
+            self.rate[slot] += max(0.3, 1.0 / (known + 1)) * (seen - self.rate[slot])
+            self.weeks[slot] = min(known + 1, 255)
+
+    # -- what an operator reads ----------------------------------------------
+
+    def profile(self) -> np.ndarray:
+        """Expected records per hour for each of the 168 slots (Monday 00:00 first), NaN where unknown."""
+        return np.where(self.weeks > 0, self.rate, np.nan)
+
+    # -- storage -------------------------------------------------------------
+
+    _HEAD = struct.Struct("<qqqqdqqq?iiq")
+
+    def to_bytes(self) -> bytes:
+        """About 7 KB: 8 h of per-minute counts and expectations, six weeks of gaps, the hourly rates."""
+        first = self.now - LOOKBACK
+        counts = np.zeros(RING, np.float32)
+        expect = np.full(RING, _UNLEARNED, np.float32)
+        lo, hi = max(first, self.base), min(first + RING, self.base + len(self.counts))
+        if hi > lo:
+            counts[lo - first : hi - first] = self.counts[lo - self.base : hi - self.base]
+            expect[lo - first : hi - first] = self.expect[lo - self.base : hi - self.base]
+        pending = np.array(self.pending, dtype=np.int64).reshape(-1, 3)
+        kinds = list(Kind)
+        opened = np.array(
+            [(kinds.index(k), o.started_at, o.raised_at, o.last_end) for k, o in self.open.items()], dtype=np.int64
+        ).reshape(-1, 4)
+        head = self._HEAD.pack(
+            self.start, self.now, self.last_end, first, self.cv2, self.slot, self.slot_end, self.slot_gap,
+            self.slot_tainted, len(pending), len(opened), self.recovered,
+        )
+        parts = [head, pending, opened, counts, expect, self.gaps, self.rate.astype(np.float32), self.weeks]
+        return b"".join(p if isinstance(p, bytes) else p.tobytes() for p in parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, params: Params) -> FeedModel:
+        head = cls._HEAD.unpack_from(data)
+        start, now, last_end, base, cv2, slot, slot_end, slot_gap, tainted, n_pending, n_open, recovered = head
+        offset = cls._HEAD.size
+
+        def take(dtype: type, count: int) -> np.ndarray:
+            nonlocal offset
+            out = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+            offset += out.nbytes
+            return out
+
+        pending = take(np.int64, n_pending * 3).reshape(-1, 3)
+        opened = take(np.int64, n_open * 4).reshape(-1, 4)
+        model = cls(params, start=start, now=now, last_end=last_end, base=base, cv2=cv2, recovered=recovered)
+        model.slot, model.slot_end, model.slot_gap, model.slot_tainted = slot, slot_end, slot_gap, tainted
+        model.pending = [(int(s), int(a), int(b)) for s, a, b in pending]
+        kinds = list(Kind)
+        model.open = {kinds[int(k)]: _Open(int(s), int(r), int(e)) for k, s, r, e in opened}
+        model.counts = take(np.float32, RING).astype(np.float64)
+        model.expect = take(np.float32, RING).astype(np.float64)
+        model.gaps = take(np.uint16, SLOTS * WEEKS).reshape(SLOTS, WEEKS).copy()
+        model.rate = take(np.float32, SLOTS).astype(np.float64)
+        model.weeks = take(np.uint8, SLOTS).copy()
+        return model

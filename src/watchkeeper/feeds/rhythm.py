@@ -1,0 +1,258 @@
+"""The vocabulary of the feed model: hours of the week, tuning, silence limits. Pure.
+
+A service's week is 168 hour slots in its own time zone (a public holiday,
+when the service names a country, counts as a Sunday). What the model learns
+per slot lives in `model.py`; this module turns it into a silence limit and
+the words that explain it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays as holiday_calendars
+import numpy as np
+
+SLOTS = 7 * 24
+WEEKS = 6
+NO_GAP = 0xFFFF  # a slot-week with no observation (alert open, snoozed, not yet seen)
+LEARNING = 7 * 1440  # minutes of history before learned limits apply
+HARD_LIMIT = 72 * 60  # silence that alerts even while learning, unless the operator sets one
+MIN_OBSERVATIONS = 3
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class Kind(StrEnum):
+    SILENCE = "silence"
+    DROP = "drop"
+    SURGE = "surge"
+
+
+class Sensitivity(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+@dataclass(frozen=True)
+class Tuning:
+    silence_factor: float  # multiple of the longest plausible gap
+    silence_pad: int  # minutes added on top, so tiny gaps do not give hair triggers
+    silence_floor: int  # never alert on a shorter silence
+    silence_spread: float  # standard deviations of the hour's gaps above their median
+    silence_rarity: float  # random traffic at r records/h is silent this many 60/r minutes only by rare chance
+    drop_ratio: float  # seen below this share of expected...
+    drop_z: float  # ...and this many standard deviations below
+    surge_ratio: float
+    surge_z: float
+    min_expected: float  # windows expecting fewer records are not judged for drops
+
+
+TUNINGS = {
+    Sensitivity.LOW: Tuning(2.0, 10, 15, 9.0, 16.0, 0.3, 5.0, 5.0, 8.0, 40.0),
+    Sensitivity.NORMAL: Tuning(1.5, 5, 5, 7.0, 12.0, 0.5, 4.0, 3.0, 6.0, 20.0),
+    Sensitivity.HIGH: Tuning(1.25, 3, 3, 5.0, 9.0, 0.6, 3.0, 2.0, 4.0, 10.0),
+}
+
+
+@dataclass(frozen=True)
+class Params:
+    """What an operator tunes for one service (ServiceSettings, in model terms)."""
+
+    timezone: str = "UTC"
+    sensitivity: Sensitivity = Sensitivity.NORMAL
+    min_silence: int | None = None  # minutes
+    max_silence: int | None = None  # minutes; alerts by then whatever was learned
+    snooze_until: int | None = None  # minute; no new alerts before it
+    active_hours: frozenset[int] | None = None  # slots where activity is expected; None = any
+    holidays: str | None = None  # country, or country-subdivision like "DE-BY"
+    test: bool = False  # low urgency, and judged at low sensitivity
+
+    @property
+    def tuning(self) -> Tuning:
+        return TUNINGS[Sensitivity.LOW if self.test else self.sensitivity]
+
+
+@dataclass(frozen=True)
+class Event:
+    """An alert starting (firing) or ending (resolved) for one service."""
+
+    kind: Kind
+    firing: bool
+    started_at: int  # minute the anomaly is believed to have begun
+    at: int  # minute it was raised or resolved
+    message: str
+    expected: float = 0.0
+    seen: float = 0.0
+
+
+def minute_of(at: datetime) -> int:
+    return int(at.timestamp()) // 60
+
+
+def instant(minute: int) -> datetime:
+    return datetime.fromtimestamp(minute * 60, UTC)
+
+
+def duration(minutes: float) -> str:
+    """47 -> '47 min', 150 -> '2 h 30 min', 4000 -> '2 d 18 h'."""
+    whole = int(round(minutes))
+    days, rest = divmod(whole, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"
+
+
+@lru_cache(maxsize=64)
+def _holiday_calendar(code: str) -> holiday_calendars.HolidayBase:
+    country, _, subdivision = code.partition("-")
+    return holiday_calendars.country_holidays(country, subdiv=subdivision or None)
+
+
+def check_holidays(code: str) -> str:
+    """Validate a country or country-subdivision code such as 'DE' or 'US-CA'."""
+    try:
+        _holiday_calendar(code.upper())
+    except NotImplementedError as exc:
+        raise ValueError(f"no public holiday calendar for {code!r}; use a country code like DE or US-CA") from exc
+    return code.upper()
+
+
+def slot_at(minute: int, zone: ZoneInfo, holiday_code: str | None) -> tuple[int, int]:
+    """The hour-of-week slot holding `minute`, and the minute that slot ends."""
+    local = datetime.fromtimestamp(minute * 60, zone)
+    day = local.weekday()
+    if holiday_code and local.date() in _holiday_calendar(holiday_code):
+        day = 6
+    return day * 24 + local.hour, minute + 60 - local.minute
+
+
+def parse_active_hours(text: str) -> frozenset[int]:
+    """'Mon-Fri 08-18, Sat 09-13' to the hour slots it covers (end hour exclusive)."""
+    slots: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            days_text, hours_text = part.split()
+            first, _, last = days_text.partition("-")
+            d0, d1 = DAY_NAMES.index(first.title()), DAY_NAMES.index((last or first).title())
+            h0, h1 = (int(h.split(":")[0]) for h in hours_text.split("-"))
+        except ValueError as exc:
+            raise ValueError(f"{part!r} is not like 'Mon-Fri 08-18'") from exc
+        if not (0 <= h0 < h1 <= 24) or d1 < d0:
+            raise ValueError(f"{part!r}: days must run forwards and hours within 00-24")
+        slots.update(d * 24 + h for d in range(d0, d1 + 1) for h in range(h0, h1))
+    if not slots:
+        raise ValueError("active hours are empty; leave them unset for 'any time'")
+    return frozenset(slots)
+
+
+def siblings(slot: int) -> list[int]:
+    """The same hour on days of the same kind: weekdays together, Saturday and Sunday together."""
+    day, hour = divmod(slot, 24)
+    days = range(5) if day < 5 else range(5, 7)
+    return [d * 24 + hour for d in days]
+
+
+# Sibling slots per slot, padded with SLOTS, which indexes an all-empty row.
+_SIBLINGS = np.array([siblings(s) + [SLOTS] * (5 - len(siblings(s))) for s in range(SLOTS)])
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Silence limits for several slots at once (see `silence_limits`)."""
+
+    minutes: np.ndarray  # a silence longer than this alerts; inf = never
+    plausible: np.ndarray  # longest gap history makes plausible; NaN while learning
+    weeks: np.ndarray  # weeks of history behind the figure
+    by_rate: np.ndarray  # True where the rate, not the gaps seen, sets the limit
+    rate: np.ndarray  # records per hour expected
+
+
+def silence_limits(
+    gaps: np.ndarray, rate: np.ndarray, slots: np.ndarray, learned: np.ndarray, params: Params
+) -> Limits:
+    """How long a silence may last in each of `slots`, from the gaps learned for it and its siblings.
+
+    The same hour on sibling days gives enough samples for a stable figure;
+    the hour's own weeks keep a day that differs (quiet Friday afternoons)
+    from alerting. The top sixth of samples is dropped (an outage nobody
+    alerted on, a holiday), and feeds whose gaps vary a lot (sparse, random
+    traffic) get a margin in proportion to that variation.
+
+    Six weeks of one hour are few samples for a sparse feed, so the rate
+    gives a floor too: records arriving at random at r an hour leave a gap of
+    k * 60 / r minutes with probability e**-k. An hour that normally has no
+    records at all (rate 0 once learned) never alerts on silence.
+    """
+    tuning, hard = params.tuning, params.max_silence
+    table = np.vstack([gaps, np.full((1, WEEKS), NO_GAP, gaps.dtype)]).astype(np.float64)
+    table[table == NO_GAP] = np.nan
+    grouped = table[_SIBLINGS[slots]]  # (slots, 5, weeks)
+    pooled = np.sort(grouped.reshape(len(slots), -1), axis=1)  # NaN sorts last
+    rows = np.arange(len(slots))
+    count = (~np.isnan(pooled)).sum(axis=1)
+    kept = np.maximum(count - count // 6, 1)
+    inside = np.arange(pooled.shape[1]) < kept[:, None]
+    plausible = pooled[rows, kept - 1]
+    median = pooled[rows, kept // 2]
+    mean = np.where(inside, pooled, 0.0).sum(axis=1) / kept
+    spread = np.sqrt(np.where(inside, (pooled - mean[:, None]) ** 2, 0.0).sum(axis=1) / kept)
+    own = np.sort(table[slots], axis=1)
+    own_count = (~np.isnan(own)).sum(axis=1)
+    own_plausible = own[rows, np.maximum(own_count - 1 - own_count // 6, 0)]
+    plausible = np.fmax(plausible, own_plausible)
+    by_gaps = np.maximum(
+        plausible * tuning.silence_factor + tuning.silence_pad,
+        median + tuning.silence_spread * spread + tuning.silence_pad,
+    )
+    hourly = rate[slots]
+    with np.errstate(divide="ignore"):
+        by_rate = tuning.silence_rarity * 60.0 / hourly
+    minutes = np.maximum.reduce([
+        by_gaps, by_rate, np.full(len(slots), float(max(tuning.silence_floor, params.min_silence or 0)))
+    ])
+    unlearned = ~learned | (count < MIN_OBSERVATIONS)
+    minutes[unlearned] = hard or HARD_LIMIT
+    plausible[unlearned] = np.nan
+    if hard is not None:
+        minutes = np.minimum(minutes, hard)
+    if params.active_hours is not None:
+        off = ~np.isin(slots, list(params.active_hours))
+        minutes[off] = hard or np.inf
+        plausible[off] = np.nan
+    weeks = (~np.isnan(grouped)).sum(axis=2).max(axis=1)
+    return Limits(minutes, plausible, weeks, by_rate > by_gaps, hourly)
+
+
+def explain_limit(slot: int, limits: Limits, index: int, params: Params) -> str:
+    """Why the silence limit of `slot` is what it is, in words."""
+    hard = params.max_silence
+    if params.active_hours is not None and slot not in params.active_hours:
+        return "outside the service's active hours" + (f"; the hard limit is {duration(hard)}" if hard else "")
+    plausible = float(limits.plausible[index])
+    if np.isnan(plausible):
+        return f"the service is still being learned, so only the hard limit of {duration(hard or HARD_LIMIT)} applies"
+    reason = (
+        f"at {_hour_words(slot)} this service has rarely been silent for more than "
+        f"{duration(plausible)} in the last {int(limits.weeks[index])} weeks"
+    )
+    if limits.by_rate[index]:
+        reason += (
+            f"; at about {limits.rate[index]:.0f} records an hour a silence of "
+            f"{duration(float(limits.minutes[index]))} is still plausible by chance, so the limit is that"
+        )
+    if hard is not None and limits.minutes[index] >= hard:
+        reason += f", and the hard limit is {duration(hard)}"
+    return reason
+
+
+def _hour_words(slot: int) -> str:
+    day, hour = divmod(slot, 24)
+    return f"{hour:02d}:00-{hour + 1:02d}:00 on {'weekdays' if day < 5 else 'weekends'}"

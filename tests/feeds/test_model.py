@@ -1,0 +1,230 @@
+"""The feed model on simulated time: what alerts, what does not, and when."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from watchkeeper.feeds.model import FeedModel
+from watchkeeper.feeds.replay import Series, pair_events, replay_series
+from watchkeeper.feeds.rhythm import Event, Kind, Params, minute_of
+
+MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
+WEEK = 7 * 1440
+
+
+def at(day: int, hour: float, start: datetime = MONDAY) -> int:
+    """Minute of `hour` o'clock on day `day` counted from the Monday `start`."""
+    return minute_of(start + timedelta(days=day, hours=hour))
+
+
+def feed(weeks: int, per_minute: Callable[[np.ndarray], np.ndarray], start: datetime = MONDAY) -> Series:
+    minutes = np.arange(minute_of(start), minute_of(start) + weeks * WEEK)
+    return Series("svc", minutes, per_minute(minutes).astype(np.float64))
+
+
+def office_hours(zone: str = "UTC", busy: float = 10.0) -> Callable[[np.ndarray], np.ndarray]:
+    """`busy` records a minute 08:00-18:00 local on weekdays, nothing at night or at weekends."""
+    tz = ZoneInfo(zone)
+
+    def per_minute(minutes: np.ndarray) -> np.ndarray:
+        hours = np.arange(minutes[0] // 60 * 60, minutes[-1] + 60, 60)
+        local = [datetime.fromtimestamp(h * 60, tz) for h in hours]
+        open_ = np.array([t.weekday() < 5 and 8 <= t.hour < 18 for t in local])
+        return np.where(open_[(minutes - hours[0]) // 60], busy, 0.0)
+
+    return per_minute
+
+
+def cut(series: Series, start: int, end: int, factor: float = 0.0) -> Series:
+    """An outage: records in [start, end) scaled by `factor` (0 = silence), the minutes still observed."""
+    counts = series.counts.copy()
+    inside = (series.minutes >= start) & (series.minutes < end)
+    counts[inside] = np.round(counts[inside] * factor)
+    return Series(series.service, series.minutes, counts)
+
+
+def alerts(series: Series, params: Params = Params()) -> list:
+    return pair_events(series.service, replay_series(series, params, int(series.minutes[-1]) + 1))
+
+
+def test_busy_hour_outage_alerts_within_minutes() -> None:
+    outage = at(30, 10)  # Wednesday of week 5, 10:00
+    found = alerts(cut(feed(5, office_hours()), outage, outage + 60))
+    assert [(a.kind, a.started_at) for a in found] == [(Kind.SILENCE, outage)]
+    assert found[0].raised_at - outage <= 10
+    assert found[0].resolved_at == outage + 61
+    assert "no records for" in found[0].message and "on weekdays" in found[0].message
+
+
+def test_silence_at_night_does_not_alert() -> None:
+    """The same hour of silence that alerts at 10:00 is this service's normal at 03:00."""
+    assert alerts(cut(feed(5, office_hours()), at(30, 3), at(30, 4))) == []
+
+
+def test_weekend_does_not_alert() -> None:
+    assert alerts(feed(6, office_hours())) == []
+
+
+def test_hourly_files_do_not_alert_between_files() -> None:
+    def hourly(minutes: np.ndarray) -> np.ndarray:
+        return np.where(minutes % 60 == 0, 600.0, 0.0)
+
+    series = feed(5, hourly)
+    assert alerts(series) == []
+    missing = at(31, 12)  # two files do not come
+    found = alerts(cut(series, missing, missing + 120))
+    assert [a.kind for a in found] == [Kind.SILENCE]
+    assert missing < found[0].raised_at <= missing + 60  # the last file came at missing - 60
+
+
+def test_outage_does_not_become_normal() -> None:
+    """The same 4-hour outage two weeks running alerts just as fast the second time."""
+    series = feed(6, office_hours())
+    first, second = at(30, 10), at(37, 10)
+    found = alerts(cut(cut(series, first, first + 240), second, second + 240))
+    assert [a.started_at for a in found] == [first, second]
+    assert found[1].raised_at - second <= found[0].raised_at - first
+
+
+def test_dst_change_does_not_shift_the_weekly_profile() -> None:
+    """Berlin office hours across the switch to summer time on 2026-03-29."""
+    start = datetime(2026, 2, 23, tzinfo=UTC)  # a Monday, five weeks before the change
+    series = feed(7, office_hours("Europe/Berlin"), start)
+    params = Params(timezone="Europe/Berlin")
+    assert alerts(series, params) == []  # days start and end an hour earlier in UTC: no false alarm
+    opening = minute_of(datetime(2026, 4, 8, 9, tzinfo=ZoneInfo("Europe/Berlin")))  # a Wednesday
+    found = alerts(cut(series, opening, opening + 120), params)
+    assert [a.started_at for a in found] == [opening]
+    assert found[0].raised_at - opening <= 15
+
+
+def test_new_service_alerts_only_past_the_hard_limit_while_learning() -> None:
+    series = feed(1, office_hours())
+    short = cut(series, at(2, 10), at(2, 16))
+    assert alerts(short) == []
+    long = Series("svc", np.arange(at(0, 0), at(6, 0)), np.where(np.arange(at(0, 0), at(6, 0)) < at(1, 12), 5.0, 0.0))
+    found = alerts(long)
+    assert [a.kind for a in found] == [Kind.SILENCE]
+    assert found[0].raised_at == at(1, 12) + 72 * 60 + 1
+    assert "still being learned" in found[0].message
+
+
+def test_max_silence_is_a_hard_limit_even_at_quiet_times() -> None:
+    found = alerts(feed(5, office_hours()), Params(max_silence=12 * 60))
+    assert found and all(a.kind is Kind.SILENCE for a in found)
+    assert all(a.raised_at - a.started_at == 12 * 60 + 1 for a in found)
+
+
+def test_snooze_holds_alerts_until_it_ends() -> None:
+    outage = at(30, 10)
+    series = cut(feed(5, office_hours()), outage, outage + 180)
+    found = alerts(series, Params(snooze_until=outage + 120))
+    assert [a.raised_at for a in found] == [outage + 120]
+
+
+def test_public_holiday_looks_like_a_sunday() -> None:
+    """Friday 1 May 2026 is Labour Day in Germany; the office is shut."""
+    start = datetime(2026, 3, 30, tzinfo=UTC)
+    series = feed(6, office_hours(), start)
+    holiday = minute_of(datetime(2026, 5, 1, tzinfo=UTC))
+    series = cut(series, holiday, holiday + 1440)
+    assert alerts(series, Params(holidays="DE")) == []
+    assert [a.kind for a in alerts(series)] == [Kind.SILENCE]
+
+
+def noisy(seed: int, scale: float = 20.0) -> Callable[[np.ndarray], np.ndarray]:
+    rng = np.random.default_rng(seed)
+
+    def per_minute(minutes: np.ndarray) -> np.ndarray:
+        return rng.poisson(office_hours(busy=scale)(minutes)).astype(np.float64)
+
+    return per_minute
+
+
+def test_drop_to_a_fifth_alerts_and_resolves() -> None:
+    start = at(30, 9)
+    found = alerts(cut(feed(5, noisy(1)), start, start + 180, factor=0.2))
+    drops = [a for a in found if a.kind is Kind.DROP]
+    assert len(drops) == 1 and [a for a in found if a.kind is not Kind.DROP] == []
+    assert start < drops[0].raised_at <= start + 45
+    assert drops[0].resolved_at is not None and start + 180 < drops[0].resolved_at <= start + 240
+    assert "expected" in drops[0].message
+
+
+def test_surge_of_duplicated_files_alerts() -> None:
+    series = feed(5, noisy(2))
+    start = at(31, 11)
+    counts = series.counts.copy()
+    counts[(series.minutes >= start) & (series.minutes < start + 60)] *= 5
+    found = alerts(Series("svc", series.minutes, counts))
+    assert [a.kind for a in found] == [Kind.SURGE]
+    assert found[0].raised_at <= start + 30
+
+
+def test_test_services_are_judged_less_sensitively() -> None:
+    assert Params(test=True).tuning == Params(sensitivity="low").tuning  # type: ignore[arg-type]
+
+
+def _step_live(series: Series, params: Params, steps: list[int]) -> list[Event]:
+    """Drive the model the way the live scheduler does: records as they come, small steps."""
+    model = FeedModel(params, start=int(series.minutes[0]))
+    events: list[Event] = []
+    cursor, end = 0, int(series.minutes[-1]) + 1
+    for step in itertools.cycle(steps):
+        target = min(end, model.now + step)
+        while cursor < len(series.minutes) and series.minutes[cursor] < target:
+            model.observe(int(series.minutes[cursor]), float(series.counts[cursor]))
+            events.extend(model.advance(int(series.minutes[cursor]) + 1))
+            cursor += 1
+        events.extend(model.advance(target))
+        if model.now >= end:
+            break
+    return events
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), steps=st.lists(st.integers(1, 3000), min_size=1, max_size=50))
+def test_small_live_steps_give_the_same_alerts_as_replay(seed: int, steps: list[int]) -> None:
+    rng = np.random.default_rng(seed)
+    series = feed(2, noisy(seed, scale=2.0))
+    start = at(int(rng.integers(8, 13)), int(rng.integers(0, 24)))
+    series = cut(series, start, start + int(rng.integers(30, 600)))
+    expected = replay_series(series, Params(), int(series.minutes[-1]) + 1)
+    live = _step_live(series, Params(), steps)
+    assert live == expected
+
+
+def test_saved_and_loaded_model_carries_on_the_same() -> None:
+    series = cut(feed(5, office_hours()), at(30, 10), at(30, 12))
+    whole = replay_series(series, Params(), int(series.minutes[-1]) + 1)
+    model = FeedModel(Params(), start=int(series.minutes[0]))
+    half = at(29, 13)
+    inside = series.minutes < half
+    model.observe_ahead(series.minutes[inside], series.counts[inside])
+    events = model.advance(half)
+    restored = FeedModel.from_bytes(model.to_bytes(), Params())
+    assert len(model.to_bytes()) < 8 * 1024
+    restored.observe_ahead(series.minutes[~inside], series.counts[~inside])
+    events += restored.advance(int(series.minutes[-1]) + 1)
+    assert events == whole
+
+
+def test_silence_deadline_is_when_advance_raises_the_alert() -> None:
+    series = feed(5, office_hours())
+    stop = at(30, 10)
+    model = FeedModel(Params(), start=int(series.minutes[0]))
+    before = series.minutes < stop
+    model.observe_ahead(series.minutes[before], series.counts[before])
+    model.advance(stop)
+    deadline = model.silence_deadline()
+    assert deadline is not None and stop < deadline <= stop + 10
+    assert model.advance(deadline - 1) == []
+    raised = model.advance(deadline)
+    assert [(e.kind, e.firing, e.at) for e in raised] == [(Kind.SILENCE, True, deadline)]
