@@ -69,3 +69,43 @@ def test_token_create_prints_a_token_once_and_stores_only_its_hash(run):
 def test_feeds_add_refuses_a_pattern_without_a_group(run):
     result = run("feeds", "add", "x", "--sequence-pattern", r"cdr_\d+")
     assert result.exit_code == 1 and "needs a group" in result.output
+
+
+def _history(path, outage_from, outage_to):
+    """Three weeks of a weekday office-hours service, as usage-csv, with count-0 rows at night."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    lines = ["timestamp,service,count"]
+    for step in range(0, 21 * 1440, 5):
+        at = start + timedelta(minutes=step)
+        busy = at.weekday() < 5 and 8 <= at.hour < 18 and not (outage_from <= at < outage_to)
+        lines.append(f"{at:%Y-%m-%dT%H:%M:%SZ},sip-trunk,{50 if busy else 0}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_replay_writes_one_json_line_per_alert(run, tmp_path):
+    from datetime import UTC, datetime
+
+    outage = datetime(2026, 1, 21, 10, tzinfo=UTC)
+    _history(tmp_path / "history.csv", outage, outage.replace(hour=13))
+    (tmp_path / "services.yaml").write_text("services:\n  sip-trunk: {stage: production, sensitivity: high}\n")
+    result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "alerts.jsonl"),
+                 "--services", str(tmp_path / "services.yaml"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "1 alerts" in result.output
+    [alert] = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert alert["service"] == "sip-trunk" and alert["kind"] == "silence"
+    assert alert["started_at"] == "2026-01-21T09:56:00Z"  # the minute after the last record
+    assert "2026-01-21T10:00:00Z" < alert["raised_at"] <= "2026-01-21T10:15:00Z"
+    assert alert["resolved_at"] == "2026-01-21T13:01:00Z"
+    assert "no records for" in alert["message"]
+
+
+def test_replay_reports_a_bad_services_file(run, tmp_path):
+    (tmp_path / "history.csv").write_text("timestamp,service,count\n")
+    (tmp_path / "services.yaml").write_text("services:\n  sip-trunk: {sensitivity: extreme}\n")
+    result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "a.jsonl"),
+                 "--services", str(tmp_path / "services.yaml"))  # fmt: skip
+    assert result.exit_code == 2
+    assert "services.sip-trunk" in result.output and "sensitivity" in result.output

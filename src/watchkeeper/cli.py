@@ -11,12 +11,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from watchkeeper.alerts.cli import alerts_app
 from watchkeeper.auth import service as tokens
 from watchkeeper.cli_common import Context, console, context, fail, print_json, when
 from watchkeeper.db import current_revision, upgrade
 from watchkeeper.feeds.cli import feeds_app, files_app, ingest, services_app
 from watchkeeper.feeds.inbox import scan_inbox
+from watchkeeper.feeds.replay_cli import replay_command
 from watchkeeper.feeds.service import apply_retention
+from watchkeeper.feeds.watch import watch_feeds
 from watchkeeper.scheduler import Job, Scheduler
 
 app = typer.Typer(
@@ -30,7 +33,9 @@ app.add_typer(token_app, name="token")
 app.add_typer(services_app, name="services")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(files_app, name="files")
+app.add_typer(alerts_app, name="alerts")
 app.command()(ingest)
+app.command("replay")(replay_command)
 
 
 @db_app.command("upgrade")
@@ -126,7 +131,16 @@ def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
     def watch_inbox() -> None:
         scan_inbox(inbox, ctx.sessions, clock=ctx.clock, settings=ctx.settings)  # type: ignore[arg-type]
 
-    jobs = [Job("retention", timedelta(hours=1), retention)]
+    def feeds() -> None:
+        # Claim in batches so one busy minute (a 10,000-service file) never holds the write lock long.
+        while True:
+            with ctx.transaction() as session:
+                evaluated = watch_feeds(session=session, now=ctx.clock.now(), limit=200).evaluated
+            if evaluated < 200:
+                return
+
+    jobs = [Job("feeds", timedelta(seconds=ctx.settings.scheduler_tick_seconds), feeds),
+            Job("retention", timedelta(hours=1), retention)]  # fmt: skip
     if inbox is not None:
         jobs.append(Job("inbox", timedelta(seconds=5), watch_inbox))
     return Scheduler(jobs, clock=ctx.clock)

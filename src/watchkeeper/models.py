@@ -1,8 +1,10 @@
 """Imports every domain's tables so metadata and migrations see them all."""
 
+from watchkeeper.alerts.models import Alert
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.feeds.models import (
     Feed,
+    FeedState,
     FileFinding,
     HourCount,
     IngestedFile,
@@ -12,8 +14,10 @@ from watchkeeper.feeds.models import (
 )
 
 __all__ = [
+    "Alert",
     "ApiToken",
     "Feed",
+    "FeedState",
     "FileFinding",
     "HourCount",
     "IngestedFile",

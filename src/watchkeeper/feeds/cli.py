@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,6 +11,9 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from watchkeeper.alerts.cli import alert_out
+from watchkeeper.alerts.finding import State
+from watchkeeper.alerts.service import list_alerts
 from watchkeeper.cli_common import console, context, fail, print_json, when
 from watchkeeper.clock import monotonic
 from watchkeeper.feeds import service as services
@@ -132,7 +136,7 @@ def hourly_profile(points: list[Any], now: datetime) -> list[tuple[str, list[int
 
 @services_app.command("show")
 def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """One service: stage, settings, totals and the last 7 days hour by hour."""
+    """One service: stage, settings, totals, the last 7 days, the learned week and open alerts."""
     ctx = context()
     now = ctx.clock.now()
     with ctx.transaction() as session:
@@ -142,8 +146,11 @@ def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = 
             raise fail(str(exc)) from exc
         points = services.service_counts(session=session, name=name, resolution="hour",
                                          since=now - timedelta(days=7), until=now)  # fmt: skip
+        learned = services.learned(session=session, name=name)
+        firing = list_alerts(session=session, service=name, status=State.FIRING)
     if as_json:
-        print_json({"service": out, "hourly": points})
+        print_json({"service": out, "hourly": points, "learned": learned and learned.to_json(),
+                    "open_alerts": [alert_out(a) for a in firing]})  # fmt: skip
         return
     console.print(f"[bold]{out.name}[/bold]  stage [cyan]{out.stage}[/cyan]")
     console.print(f"  first record {when(out.first_seen)}, last record {when(out.last_seen)}, "
@@ -154,6 +161,27 @@ def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = 
     for label, values in hourly_profile(points, now):
         table.add_row(label, sparkline(values), f"{sum(values):,}")
     console.print(table)
+    _print_learned(learned, out.settings.timezone)
+    for alert in firing:
+        console.print(f"  [red]firing[/red] {alert.labels.get('kind', '')} since {when(alert.started_at)}: {alert.summary}")
+    if not firing:
+        console.print("  no open alerts")
+
+
+def _print_learned(learned: services.Learned | None, zone: str) -> None:
+    if learned is None:
+        console.print("  not yet evaluated by the feed watcher")
+        return
+    title = f"learned week ({zone}), expected records per hour"
+    table = Table("day", "00h ... 23h", "busiest hour", title=title, title_justify="left")
+    for day, name in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")):
+        hours = learned.profile[day * 24 : day * 24 + 24]
+        known = [0 if math.isnan(v) else round(v) for v in hours]
+        busiest = "" if all(math.isnan(v) for v in hours) else f"{max(known):,}"
+        table.add_row(name, sparkline(known) if any(not math.isnan(v) for v in hours) else "(learning)", busiest)
+    console.print(table)
+    due = f"silence alert due {when(learned.due_at)} if nothing arrives" if learned.due_at else "no silence deadline"
+    console.print(f"  {due}; learned from {learned.weeks} weeks")
 
 
 @services_app.command("set")

@@ -16,8 +16,11 @@ What it learns, per hour of the week (see `rhythm.py`):
   figure for the whole service. A drop or surge compares the records of the
   last window with what the rate expects for those same minutes.
 
-Hours in which an alert was open, or would have been but for a snooze,
-teach nothing: an outage never becomes normal.
+Hours in which an alert on learned limits was open, or would have been but
+for a snooze, teach nothing: an outage never becomes normal. Only if the same
+hour is anomalous three weeks running is it learned after all: a change that
+recurs every week is the new rhythm (a supplier moving its file time), and an
+alert that can never stop firing would be muted by its operators.
 
 Time is processed in chunks of up to 23 whole hours, vectorised per minute.
 A chunk never holds the same hour of two days, so nothing learned inside a
@@ -56,6 +59,7 @@ LOOKBACK = MAX_WINDOW + SETTLE + 60  # minutes behind "now" the model still read
 HORIZON = 60  # live: minutes ahead of "now" a record may be stamped and still be held
 RING = LOOKBACK + 2 * HORIZON  # per-minute history stored with the model
 MAX_SEGMENTS = 23
+RECURRING = 3  # weeks running an hour must be anomalous before it is learned anyway
 _UNLEARNED = -1e9  # per-minute expectation marker: a window touching it is not judged
 
 
@@ -103,6 +107,7 @@ class FeedModel:
     gaps: np.ndarray = field(default_factory=lambda: np.full((SLOTS, WEEKS), NO_GAP, np.uint16))
     rate: np.ndarray = field(default_factory=lambda: np.zeros(SLOTS))
     weeks: np.ndarray = field(default_factory=lambda: np.zeros(SLOTS, np.uint8))
+    spoiled_weeks: np.ndarray = field(default_factory=lambda: np.zeros(SLOTS, np.uint8))
     cv2: float = 0.1  # squared coefficient of variation of hourly volume around the rate
     slot: int = -1  # the slot being lived through, -1 between slots
     slot_end: int = 0
@@ -174,7 +179,7 @@ class FeedModel:
             return None
         minute, stop = self.now, self.now + horizon
         while minute < stop:
-            segments = []
+            segments: list[_Segment] = []
             while minute < stop and len(segments) < 24:
                 slot, slot_end = slot_at(minute, self.zone, self.params.holidays)
                 segments.append(_Segment(slot, minute, slot_end, slot_end))
@@ -270,9 +275,12 @@ class FeedModel:
         Only boundaries where the last record moved change the window, so only
         those are judged, all at once.
         """
-        # Long enough to expect about 40 records: short for busy services, up to 4 h for sparse ones.
+        # Long enough to expect about 40 records (short for busy services, up to 4 h for
+        # sparse ones) and to span two of the service's usual gaps, so a supplier's
+        # hourly file is never half in, half out of the window.
         rates = self.rate[[s.slot for s in chunk.segments]]
-        windows = np.clip(40 * 60 / np.maximum(rates, 1e-9), 30, MAX_WINDOW).astype(np.int64)
+        gaps = np.nan_to_num(chunk.limits.plausible, nan=0.0)
+        windows = np.clip(np.maximum(40 * 60 / np.maximum(rates, 1e-9), 2 * gaps + 2), 30, MAX_WINDOW).astype(np.int64)
         ends = chunk.ends
         moved = np.ones(len(ends), dtype=bool)
         moved[1:] = ends[1:] != ends[:-1]
@@ -288,7 +296,11 @@ class FeedModel:
         tuning = self.params.tuning
         # Not judged: windows reaching into unlearned minutes, and (for drops) windows
         # still holding a silence that was alerted on, which would only say it again.
-        judged = expected >= 0
+        # And windows across a sharp change of expected rate (opening time): records
+        # stamped at the start of a 5- or 30-minute interval land on one side of it.
+        first, last_rate = self.expect[stop - width], self.expect[stop - 1]
+        steady = (first <= 2 * last_rate + 1e-9) & (last_rate <= 2 * first + 1e-9)
+        judged = (expected >= 0) & steady
         fresh = ends[pick] - width >= self.recovered
         if Kind.DROP not in self.open and Kind.SURGE not in self.open and not (
             judged & ((fresh & (seen < tuning.drop_ratio * expected)) | (seen > tuning.surge_ratio * expected))
@@ -301,7 +313,8 @@ class FeedModel:
                 ~judged | (seen >= 0.75 * expected),
             ),
             Kind.SURGE: (
-                judged & (seen > tuning.surge_ratio * expected) & (z > tuning.surge_z) & (seen - expected >= 50),
+                judged & (expected >= tuning.min_expected) & (seen > tuning.surge_ratio * expected)
+                & (z > tuning.surge_z),
                 ~judged | (seen <= 1.5 * expected),
             ),
         }
@@ -351,8 +364,10 @@ class FeedModel:
                 self.slot, self.slot_end, self.slot_gap, self.slot_tainted = segment.slot, segment.slot_end, gap, spoiled
                 break
             self.slot = -1
-            if spoiled:
+            if spoiled and self.spoiled_weeks[segment.slot] < RECURRING - 1:
+                self.spoiled_weeks[segment.slot] += 1
                 continue
+            self.spoiled_weeks[segment.slot] = 0
             row = self.gaps[segment.slot]
             row[:-1] = row[1:]
             row[-1] = min(gap, NO_GAP - 1)
@@ -376,7 +391,10 @@ class FeedModel:
                 spoiled[opened:] = True
         if chunk.late is not None:
             spoiled |= chunk.late
-        return np.logical_or.reduceat(spoiled, chunk.offsets)
+        # While a service is still learning, its only limit is the hard one; what it
+        # sees then is history to learn from, or the learning would never end.
+        learned = ~np.isnan(chunk.limits.plausible)
+        return np.logical_or.reduceat(spoiled, chunk.offsets) & learned
 
     def _learn_volume(self, now: int) -> None:
         while self.pending and self.pending[0][2] + SETTLE <= now:
@@ -420,8 +438,9 @@ class FeedModel:
             self.start, self.now, self.last_end, first, self.cv2, self.slot, self.slot_end, self.slot_gap,
             self.slot_tainted, len(pending), len(opened), self.recovered,
         )
-        parts = [head, pending, opened, counts, expect, self.gaps, self.rate.astype(np.float32), self.weeks]
-        return b"".join(p if isinstance(p, bytes) else p.tobytes() for p in parts)
+        parts = [head, pending, opened, counts, expect, self.gaps, self.rate.astype(np.float32), self.weeks,
+                 self.spoiled_weeks]  # fmt: skip
+        return b"".join(p if isinstance(p, bytes) else p.tobytes() for p in parts)  # type: ignore[attr-defined]
 
     @classmethod
     def from_bytes(cls, data: bytes, params: Params) -> FeedModel:
@@ -431,7 +450,7 @@ class FeedModel:
 
         def take(dtype: type, count: int) -> np.ndarray:
             nonlocal offset
-            out = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+            out: np.ndarray = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
             offset += out.nbytes
             return out
 
@@ -447,4 +466,5 @@ class FeedModel:
         model.gaps = take(np.uint16, SLOTS * WEEKS).reshape(SLOTS, WEEKS).copy()
         model.rate = take(np.float32, SLOTS).astype(np.float64)
         model.weeks = take(np.uint8, SLOTS).copy()
+        model.spoiled_weeks = take(np.uint8, SLOTS).copy()
         return model

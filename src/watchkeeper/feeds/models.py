@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from watchkeeper.db import Base, UTCDateTime
@@ -131,3 +131,18 @@ class FileFinding(Base):
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class FeedState(Base):
+    """A service's learned model and the next time it needs looking at.
+
+    `due_at` is the silence deadline, or "now" after an ingest touched the
+    service; the scheduler claims due rows, so its work is O(due), not O(all).
+    """
+
+    __tablename__ = "feed_states"
+
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[bytes | None] = mapped_column(LargeBinary)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

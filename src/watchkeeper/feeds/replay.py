@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from watchkeeper.feeds.model import FeedModel
-from watchkeeper.feeds.rhythm import Event, Kind, Params, instant
 from watchkeeper.feeds.parse import (
     AsteriskOptions,
     Chunk,
@@ -30,6 +29,7 @@ from watchkeeper.feeds.parse import (
     read_asterisk_csv,
     read_usage_csv,
 )
+from watchkeeper.feeds.rhythm import Event, Kind, Params, instant
 
 
 @dataclass

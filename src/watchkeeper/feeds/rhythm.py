@@ -49,13 +49,13 @@ class Tuning:
     drop_z: float  # ...and this many standard deviations below
     surge_ratio: float
     surge_z: float
-    min_expected: float  # windows expecting fewer records are not judged for drops
+    min_expected: float  # windows expecting fewer records are not judged
 
 
 TUNINGS = {
-    Sensitivity.LOW: Tuning(2.0, 10, 15, 9.0, 16.0, 0.3, 5.0, 5.0, 8.0, 40.0),
-    Sensitivity.NORMAL: Tuning(1.5, 5, 5, 7.0, 12.0, 0.5, 4.0, 3.0, 6.0, 20.0),
-    Sensitivity.HIGH: Tuning(1.25, 3, 3, 5.0, 9.0, 0.6, 3.0, 2.0, 4.0, 10.0),
+    Sensitivity.LOW: Tuning(2.0, 10, 15, 9.0, 16.0, 0.3, 5.0, 6.0, 10.0, 40.0),
+    Sensitivity.NORMAL: Tuning(1.5, 5, 5, 7.0, 12.0, 0.5, 4.0, 4.0, 8.0, 20.0),
+    Sensitivity.HIGH: Tuning(1.25, 3, 3, 5.0, 9.0, 0.6, 3.0, 3.0, 6.0, 10.0),
 }
 
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from watchkeeper.feeds.rhythm import Sensitivity
 from watchkeeper.feeds.models import ServiceStage
+from watchkeeper.feeds.rhythm import Params, Sensitivity, check_holidays, minute_of, parse_active_hours
 
 
 def parse_minutes(text: str) -> int:
@@ -32,6 +32,38 @@ class ServiceSettings(BaseModel):
     min_silence_minutes: int | None = Field(default=None, ge=1, description="never alert sooner")
     max_silence_minutes: int | None = Field(default=None, ge=1, description="always alert by then")
     snooze_until: datetime | None = Field(default=None, description="no alerts before this instant")
+    active_hours: str | None = Field(
+        default=None, description="local hours activity is expected, e.g. 'Mon-Fri 08-18, Sat 09-13'; "
+        "no silence or drop alerts outside them (except max_silence)"
+    )
+    holidays: str | None = Field(
+        default=None, description="country or country-subdivision (DE, US-CA) whose public holidays count as Sundays"
+    )
+
+    @field_validator("active_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_active_hours(value)
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: str | None) -> str | None:
+        return None if value is None else check_holidays(value)
+
+    def params(self, stage: str) -> Params:
+        """The feed model's view of these settings for a service at `stage`."""
+        return Params(
+            timezone=self.timezone,
+            sensitivity=self.sensitivity,
+            min_silence=self.min_silence_minutes,
+            max_silence=self.max_silence_minutes,
+            snooze_until=None if self.snooze_until is None else minute_of(self.snooze_until),
+            active_hours=None if self.active_hours is None else parse_active_hours(self.active_hours),
+            holidays=self.holidays,
+            test=stage == ServiceStage.TEST,
+        )
 
     @field_validator("timezone")
     @classmethod

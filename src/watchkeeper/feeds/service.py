@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
@@ -13,8 +16,10 @@ from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.feeds.filecontrol import compile_sequence_pattern
 from watchkeeper.feeds.ingest import prune_batches
+from watchkeeper.feeds.model import FeedModel
 from watchkeeper.feeds.models import (
     Feed,
+    FeedState,
     FileFinding,
     HourCount,
     IngestedFile,
@@ -23,6 +28,7 @@ from watchkeeper.feeds.models import (
     ServiceStage,
 )
 from watchkeeper.feeds.parse import Format
+from watchkeeper.feeds.rhythm import Params
 from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, ServiceSettings
 
 
@@ -168,3 +174,27 @@ def apply_retention(*, session: Session, clock: Clock, settings: Settings) -> di
 def _delete_count(session: Session, statement: object) -> int:
     result = session.execute(statement)  # type: ignore[call-overload]
     return int(result.rowcount or 0)
+
+
+@dataclass
+class Learned:
+    profile: list[float]  # expected records per hour, 168 slots from Monday 00:00 local; NaN unknown
+    weeks: int
+    due_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": [None if math.isnan(v) else round(v, 2) for v in self.profile],
+            "weeks": self.weeks,
+            "due_at": self.due_at,
+        }
+
+
+def learned(*, session: Session, name: str) -> Learned | None:
+    """What the feed model has learned of a service, None before its first evaluation."""
+    service = get_service(session=session, name=name)
+    state = session.get(FeedState, service.id)
+    if state is None or state.model is None:
+        return None
+    model = FeedModel.from_bytes(state.model, Params())
+    return Learned(model.profile().tolist(), int(model.weeks.max()), state.due_at)

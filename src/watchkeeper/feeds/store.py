@@ -16,11 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.feeds.fold import Folded
-from watchkeeper.feeds.models import Service, ServiceStage
+from watchkeeper.feeds.models import FeedState, Service, ServiceStage
 
 _NAME_CHUNK = 5000  # below SQLite's 32,766 bound parameters
 _ROWS_PER_STATEMENT = 200
@@ -215,4 +215,23 @@ def write_folded(
     ids, new = upsert_services(session, folded.services, now=now)
     add_counts(session, "minute_counts", "minute", _with_ids(folded.minutes, ids, "minute", minute_floor))
     add_counts(session, "hour_counts", "hour", _with_ids(folded.hours, ids, "hour", hour_floor))
+    mark_due(session, list(ids.values()), now=now)
     return new
+
+
+def mark_due(session: Session, ids: list[int], *, now: datetime) -> None:
+    """Make the feed watcher look at these services now: they have new records."""
+    table = FeedState.__table__  # type: Table  # type: ignore[assignment]
+    known = select(table.c.service_id).where(table.c.service_id.in_(bindparam("ids", expanding=True)))
+    due = (
+        table.update()
+        .where(table.c.service_id.in_(bindparam("ids", expanding=True)))
+        .where(table.c.due_at.is_(None) | (table.c.due_at > now))
+        .values(due_at=now)
+    )
+    for i in range(0, len(ids), _NAME_CHUNK):
+        part = ids[i : i + _NAME_CHUNK]
+        have = set(session.scalars(known, {"ids": part}))
+        if len(have) < len(part):
+            session.execute(table.insert(), [{"service_id": s, "due_at": now} for s in part if s not in have])
+        session.execute(due, {"ids": part})

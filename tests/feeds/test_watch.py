@@ -1,0 +1,72 @@
+"""The live watcher on SQLite and PostgreSQL: deadlines, claiming, alerts firing and resolving."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from watchkeeper.alerts.models import Alert
+from watchkeeper.config import Settings
+from watchkeeper.db import transaction
+from watchkeeper.feeds.ingest import ingest_batch
+from watchkeeper.feeds.models import FeedState
+from watchkeeper.feeds.watch import claim_due, watch_feeds
+
+from ..conftest import NOW
+
+
+def office_csv(days: int) -> bytes:
+    """10 records a minute, weekdays 08:00-18:00 UTC, for `days` days up to NOW (a Monday, 12:00)."""
+    lines = ["timestamp,service,count"]
+    start = NOW - timedelta(days=days)
+    for minute in range(days * 1440):
+        at = start + timedelta(minutes=minute)
+        if at < NOW and at.weekday() < 5 and 8 <= at.hour < 18:
+            lines.append(f"{at:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def ingest(db, clock, body: bytes, settings: Settings) -> None:
+    with transaction(db.sessions) as session:
+        ingest_batch(body, "text/csv", idempotency_key=None, session=session, clock=clock, settings=settings)
+
+
+def watch(db, now):
+    with transaction(db.sessions) as session:
+        return watch_feeds(session=session, now=now)
+
+
+def alerts(db):
+    with transaction(db.sessions) as session:
+        return [(a.status, a.labels["kind"], a.summary) for a in session.scalars(select(Alert).order_by(Alert.id))]
+
+
+def test_silence_alert_fires_at_its_deadline_and_resolves_on_data(db, clock):
+    settings = Settings(database_url=db.url, minute_retention_days=30)
+    ingest(db, clock, office_csv(22), settings)
+    assert watch(db, NOW).evaluated == 1  # the ingest made it due now
+    with transaction(db.sessions) as session:
+        due = session.scalar(select(FeedState.due_at))
+        assert claim_due(session=session, now=NOW, limit=10) == []
+    assert NOW < due <= NOW + timedelta(minutes=10)
+    assert alerts(db) == []
+
+    report = watch(db, due)
+    assert report.evaluated == 1 and [f.state for f in report.findings] == ["firing"]
+    [(status, kind, summary)] = alerts(db)
+    assert (status, kind) == ("firing", "silence")
+    assert "no records for" in summary and "on weekdays" in summary
+
+    back = due + timedelta(minutes=1)
+    clock.set(back)
+    ingest(db, clock, f"timestamp,service,count\n{due:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10\n".encode(), settings)
+    assert watch(db, back).evaluated == 1
+    assert [a[0] for a in alerts(db)] == ["resolved"]
+
+
+def test_idle_services_are_not_claimed(db, clock):
+    ingest(db, clock, office_csv(2), Settings(database_url=db.url))
+    watch(db, NOW)
+    with transaction(db.sessions) as session:
+        assert claim_due(session=session, now=NOW + timedelta(minutes=30), limit=10) == []
