@@ -31,7 +31,9 @@ from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
 from watchkeeper.feeds.cli import hourly_profile, sparkline
 from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.parse import Format
-from watchkeeper.feeds.service import add_feed, list_findings, list_services, service_counts
+from watchkeeper.alerts.service import list_alerts
+from watchkeeper.feeds.service import add_feed, learned, list_findings, list_services, service_counts
+from watchkeeper.feeds.watch import watch_feeds
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,24 @@ def _show(sessions: sessionmaker[Session], now: datetime, port: int, token: str)
         for f in findings:
             table.add_row(f.feed, f.file_name, f.kind, f.detail)
         console.print(table)
-    console.print("\nAlerts and incidents on these feeds come with the feed model (issue 3) and "
-                  "incidents (issue 4). Try: [bold]watchkeeper services show voip-de-wholesale[/bold] "
-                  "with WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper-demo.db")  # fmt: skip
+    _watch(sessions, now)
+    console.print("\nTry: [bold]watchkeeper services show voip-de-wholesale[/bold] and "
+                  "[bold]watchkeeper alerts list[/bold] with "
+                  "WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper-demo.db")  # fmt: skip
+
+
+def _watch(sessions: sessionmaker[Session], now: datetime) -> None:
+    """Run the feed watcher as the scheduler would: learn each service's week, alert on what is off now."""
+    with transaction(sessions) as session:
+        report = watch_feeds(session=session, now=now, limit=1000)
+        rows = list_alerts(session=session)
+        deadlines = {s.name: learned(session=session, name=s.name) for s in list_services(session=session)}
+    console.print(f"\nfeed watcher: learned {report.evaluated} services from their history")
+    table = Table("service", "silence alert due if nothing arrives", title="live deadlines", title_justify="left")
+    for name, state in deadlines.items():
+        table.add_row(name, f"{state.due_at:%a %d %b %H:%M} UTC" if state and state.due_at else "-")
+    console.print(table)
+    table = Table("status", "service", "kind", "summary", title="alerts", title_justify="left")
+    for alert in rows:
+        table.add_row(alert.status, alert.service or "", alert.labels.get("kind", ""), alert.summary)
+    console.print(table if rows else "no alerts: every feed is within its learned rhythm right now")

@@ -194,6 +194,8 @@ def services_set(
     max_silence: Annotated[str | None, typer.Option(help="always alert on silence by then, e.g. 6h")] = None,  # noqa: UP007
     snooze_until: Annotated[datetime | None, typer.Option(help="no alerts before this UTC time")] = None,  # noqa: UP007
     clear_snooze: Annotated[bool, typer.Option(help="end a snooze now")] = False,
+    active_hours: Annotated[str | None, typer.Option(help="e.g. 'Mon-Fri 08-18'; '' for any time")] = None,  # noqa: UP007
+    holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,  # noqa: UP007
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Change a service's stage or settings; unnamed settings stay as they are."""
@@ -207,6 +209,10 @@ def services_set(
             settings["min_silence_minutes"] = parse_minutes(min_silence)
         if max_silence:
             settings["max_silence_minutes"] = parse_minutes(max_silence)
+        if active_hours is not None:
+            settings["active_hours"] = active_hours or None
+        if holidays is not None:
+            settings["holidays"] = holidays or None
     except ValueError as exc:
         raise fail(str(exc)) from exc
     if snooze_until:
