@@ -84,6 +84,7 @@ class _Chunk:
     start: int
     segments: list[_Segment]
     offsets: np.ndarray  # index of each segment's first boundary
+    lengths: list[int]  # boundaries per segment
     times: np.ndarray
     ends: np.ndarray  # minute after the last record known at each boundary
     limits: Limits
@@ -235,11 +236,11 @@ class FeedModel:
         times = np.arange(start + 1, end + 1)
         ends = np.maximum.accumulate(np.where(counts > 0, times, self.last_end))
         offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        return _Chunk(start, segments, offsets, times, np.maximum(ends, self.last_end), self.limits(segments))
+        limits = self.limits(segments)
+        return _Chunk(start, segments, offsets, lengths, times, np.maximum(ends, self.last_end), limits)
 
     def _silence(self, chunk: _Chunk, events: list[Event]) -> None:
-        lengths = [s.end - s.start for s in chunk.segments]
-        limit = np.repeat(chunk.limits.minutes, lengths)
+        limit = np.repeat(chunk.limits.minutes, chunk.lengths)
         silence = chunk.times - chunk.ends
         late = chunk.late = silence > limit
         if self.params.snooze_until is not None:
@@ -284,7 +285,7 @@ class FeedModel:
         ends = chunk.ends
         moved = np.ones(len(ends), dtype=bool)
         moved[1:] = ends[1:] != ends[:-1]
-        window = np.repeat(windows, [s.end - s.start for s in chunk.segments])
+        window = np.repeat(windows, chunk.lengths)
         pick = np.flatnonzero(moved & (ends - window >= self.base))
         if len(pick) == 0:
             return

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.finding import Finding, Severity, State, Urgency
 from watchkeeper.feeds.model import LOOKBACK, FeedModel
 from watchkeeper.feeds.models import FeedState, MinuteCount, Service, ServiceStage
-from watchkeeper.feeds.rhythm import Event, Kind, instant, minute_of
+from watchkeeper.feeds.rhythm import Event, Kind, Params, instant, minute_of
 from watchkeeper.feeds.schemas import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -87,17 +88,15 @@ def _minutes(session: Session, service_id: int, since: int) -> list[tuple[int, f
     return [(int(m), float(c)) for m, c in rows]
 
 
-def _bootstrap(session: Session, service: Service, params: object, minute: int) -> tuple[FeedModel, list[Event]]:
+def _bootstrap(session: Session, service: Service, params: Params, minute: int) -> tuple[FeedModel, list[Event]]:
     """A first model, learned from the minute counts still stored (14 days by default).
 
     Only anomalies still open at the end are reported: the history's past
     alerts are not news.
     """
-    import numpy as np
-
     history = _minutes(session, service.id, 0)
     start = history[0][0] if history else minute_of(service.first_seen)
-    model = FeedModel(params, start=min(start, minute))  # type: ignore[arg-type]
+    model = FeedModel(params, start=min(start, minute))
     if history:
         minutes = np.array([m for m, _ in history if m < minute + 1], dtype=np.int64)
         counts = np.array([c for m, c in history if m < minute + 1])
