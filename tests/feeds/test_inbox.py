@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 from watchkeeper.db import transaction
 from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.parse import Format
@@ -18,6 +20,10 @@ def test_inbox_moves_good_files_to_done_and_refused_ones_to_quarantine_with_a_re
     (inbox / "usage.csv").write_text("timestamp,service,count\n2026-11-23T09:00:00Z,sms,4\n")
     (inbox / "broken.csv").write_text("this is not a usage file\n")
     (inbox / "upload.csv.part").write_text("still arriving")
+    # The files were written a minute before the frozen clock's now, whatever the wall clock says.
+    written = clock.now().timestamp() - 60
+    for path in inbox.rglob("*"):
+        os.utime(path, (written, written))
 
     reports = scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
 
