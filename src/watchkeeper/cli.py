@@ -11,15 +11,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from watchkeeper.alerts.cli import alerts_app
+from watchkeeper.alerts.cli import alerts_app, dependencies_app, maintenance_app, silences_app
+from watchkeeper.alerts.service import RoutingConfig, process_due
 from watchkeeper.auth import service as tokens
 from watchkeeper.cli_common import Context, console, context, fail, print_json, when
-from watchkeeper.db import current_revision, upgrade
+from watchkeeper.db import current_revision, in_transaction, upgrade
 from watchkeeper.feeds.cli import feeds_app, files_app, ingest, services_app
 from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.replay_cli import replay_command
 from watchkeeper.feeds.service import apply_retention
 from watchkeeper.feeds.watch import watch_feeds
+from watchkeeper.incidents.cli import incidents_app
+from watchkeeper.intake.cli import integrations_app
 from watchkeeper.scheduler import Job, Scheduler
 
 app = typer.Typer(
@@ -34,6 +37,11 @@ app.add_typer(services_app, name="services")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(files_app, name="files")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(silences_app, name="silences")
+app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(dependencies_app, name="dependencies")
+app.add_typer(integrations_app, name="integrations")
 app.command()(ingest)
 app.command("replay")(replay_command)
 
@@ -131,15 +139,25 @@ def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
     def watch_inbox() -> None:
         scan_inbox(inbox, ctx.sessions, clock=ctx.clock, settings=ctx.settings)  # type: ignore[arg-type]
 
+    routing = RoutingConfig.from_settings(ctx.settings)
+
     def feeds() -> None:
         # Claim in batches so one busy minute (a 10,000-service file) never holds the write lock long.
         while True:
             with ctx.transaction() as session:
-                evaluated = watch_feeds(session=session, now=ctx.clock.now(), limit=200).evaluated
+                evaluated = watch_feeds(session=session, now=ctx.clock.now(), limit=200, routing=routing).evaluated
             if evaluated < 200:
                 return
 
-    jobs = [Job("feeds", timedelta(seconds=ctx.settings.scheduler_tick_seconds), feeds),
+    def route() -> None:
+        while True:
+            due = in_transaction(ctx.sessions, lambda s: process_due(session=s, now=ctx.clock.now(), config=routing,
+                                                                     limit=200))  # fmt: skip
+            if due < 200:
+                return
+
+    tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)
+    jobs = [Job("feeds", tick, feeds), Job("alerts", tick, route),
             Job("retention", timedelta(hours=1), retention)]  # fmt: skip
     if inbox is not None:
         jobs.append(Job("inbox", timedelta(seconds=5), watch_inbox))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -69,3 +71,37 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def when(value: datetime | None) -> str:
     return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90s', '30m', '2h', '1d', '1h30m'."""
+    total, number = 0, ""
+    for char in text.strip().lower():
+        if char.isdigit():
+            number += char
+        elif char in _UNITS and number:
+            total, number = total + int(number) * _UNITS[char], ""
+        else:
+            raise typer.BadParameter(f"{text!r} is not a duration like 30m, 2h, 1d or 1h30m")
+    if number or not total:
+        raise typer.BadParameter(f"{text!r} is not a duration like 30m, 2h, 1d or 1h30m")
+    return timedelta(seconds=total)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant with a time zone ('2026-11-23T22:00:00Z', '2026-11-23T23:00+01:00')."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 instant like 2026-11-23T22:00:00Z") from exc
+    if value.tzinfo is None:
+        raise typer.BadParameter(f"{text!r} needs a time zone (Z or +01:00)")
+    return value
+
+
+def operator() -> str:
+    """Who is at the keyboard, for timelines and silences (override with --by)."""
+    return os.environ.get("WATCHKEEPER_USER") or os.environ.get("USER") or getpass.getuser()

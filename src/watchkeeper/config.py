@@ -35,6 +35,24 @@ class Settings(BaseSettings):
         "still being copied in is not read half-written.",
     )
     scheduler_tick_seconds: float = Field(default=1.0, gt=0)
+    group_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="A new group's first alert waits this long before its incident opens, so alerts "
+        "raised together join one incident, and a blip that resolves at once opens none.",
+    )
+    group_by: str = Field(
+        default="",
+        description="Comma-separated labels that group alerts into incidents; empty: by service, "
+        "or by alertname and instance for alerts without a service.",
+    )
+    flap_window_minutes: float = Field(default=15.0, gt=0)
+    flap_threshold: int = Field(
+        default=4, ge=2, description="Fire/resolve changes within the flap window that make an alert flap."
+    )
+    incident_auto_resolve: bool = Field(
+        default=True, description="An incident resolves by itself when all its alerts have resolved."
+    )
 
 
 @lru_cache

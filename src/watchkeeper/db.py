@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -90,6 +91,25 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+T = TypeVar("T")
+# Unique violation, serialization failure, deadlock: another process got there
+# first, and doing the work again sees what it wrote.
+_RACES = {"23505", "40001", "40P01"}
+
+
+def in_transaction(factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 4) -> T:
+    """Run `work` in a transaction, again from the start if it lost a race with another writer."""
+    for attempt in range(attempts):
+        try:
+            with transaction(factory) as session:
+                return work(session)
+        except DBAPIError as exc:
+            race = isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) in _RACES
+            if not race or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _alembic_config(engine: Engine) -> Any:

@@ -23,6 +23,7 @@ import httpx
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from watchkeeper.alerts.service import list_alerts
 from watchkeeper.auth.service import create_token
 from watchkeeper.cli_common import console
 from watchkeeper.clock import SystemClock
@@ -31,7 +32,6 @@ from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
 from watchkeeper.feeds.cli import hourly_profile, sparkline
 from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.parse import Format
-from watchkeeper.alerts.service import list_alerts
 from watchkeeper.feeds.service import add_feed, learned, list_findings, list_services, service_counts
 from watchkeeper.feeds.watch import watch_feeds
 

@@ -1,6 +1,6 @@
 """Imports every domain's tables so metadata and migrations see them all."""
 
-from watchkeeper.alerts.models import Alert
+from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.feeds.models import (
     Feed,
@@ -12,10 +12,18 @@ from watchkeeper.feeds.models import (
     Service,
     UsageBatch,
 )
+from watchkeeper.incidents.models import Incident, TimelineEntry
+from watchkeeper.intake.models import Integration
 
 __all__ = [
     "Alert",
     "ApiToken",
+    "Dependency",
+    "Incident",
+    "Integration",
+    "MaintenanceWindow",
+    "Silence",
+    "TimelineEntry",
     "Feed",
     "FeedState",
     "FileFinding",

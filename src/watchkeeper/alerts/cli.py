@@ -1,46 +1,222 @@
-"""`watchkeeper alerts`: what is firing and what fired."""
+"""`watchkeeper alerts|silences|maintenance|dependencies`: what fires, and what keeps it quiet."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
-from watchkeeper.alerts.finding import State
-from watchkeeper.cli_common import console, context, print_json, when
+from watchkeeper.alerts.finding import State, Urgency
+from watchkeeper.alerts.schemas import AlertOut, DependencyOut, SilenceOut, WindowOut
+from watchkeeper.cli_common import console, context, fail, operator, parse_duration, parse_instant, print_json, when
 
-alerts_app = typer.Typer(help="Alerts from feeds and (later) external monitors.")
+alerts_app = typer.Typer(help="Alerts from feeds and external monitors.")
+silences_app = typer.Typer(help="Mute alerts matching labels for a while (Alertmanager-style matchers).")
+maintenance_app = typer.Typer(help="Maintenance windows: one-off, weekly, or cron + duration, in a time zone.")
+dependencies_app = typer.Typer(help="A parent's alert (host, supplier link, PBX) mutes its dependants' alerts.")
+Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+Matchers = Annotated[list[str], typer.Option("--match", "-m", help="label matcher, repeatable: service=voip-de, "
+                                             "severity!=info, instance=~\"pbx-.*\"")]  # fmt: skip
 
 
 @alerts_app.command("list")
 def alerts_list(
     service: Annotated[str | None, typer.Option(help="only this service")] = None,  # noqa: UP007
     status: Annotated[State | None, typer.Option(help="firing or resolved")] = None,  # noqa: UP007
+    urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,  # noqa: UP007
     limit: int = 100,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Json = False,
 ) -> None:
-    """Newest first."""
+    """Newest first; a muted alert says why."""
     ctx = context()
     with ctx.transaction() as session:
-        rows = [alert_out(a) for a in alerts.list_alerts(session=session, service=service, status=status, limit=limit)]
+        rows = [alert_out(a) for a in alerts.list_alerts(session=session, service=service, status=status,
+                                                          urgency=urgency, limit=limit)]  # fmt: skip
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "status", "service", "kind", "urgency", "started", "raised", "resolved", "summary")
+    table = Table("id", "status", "service / instance", "severity", "urgency", "count", "first seen", "resolved",
+                  "incident", "summary")  # fmt: skip
     for row in rows:
         colour = "red" if row["status"] == State.FIRING else "green"
-        table.add_row(str(row["id"]), f"[{colour}]{row['status']}[/{colour}]", row["service"] or "",
-                      row["labels"].get("kind", row["source"]), row["urgency"], when(row["started_at"]),
+        state = f"[{colour}]{row['status']}[/{colour}]" + (f" ({row['muted']})" if row["muted"] else "")
+        state += " flapping" if row["flapping"] else ""
+        where = row["service"] or row["labels"].get("instance", row["source"])
+        summary = row["summary"] + (f"\n[dim]{row['muted_reason']}[/dim]" if row["muted_reason"] else "")
+        table.add_row(str(row["id"]), state, where, row["severity"], row["urgency"], str(row["count"]),
                       when(row["first_seen"]), when(row["resolved_at"]) if row["resolved_at"] else "",
-                      row["summary"])  # fmt: skip
+                      str(row["incident_id"] or ""), summary)  # fmt: skip
     console.print(table)
 
 
-def alert_out(alert: alerts.Alert) -> dict:
-    return {
-        name: getattr(alert, name)
-        for name in ("id", "dedup_key", "source", "service", "severity", "urgency", "status", "summary", "labels",
-                     "started_at", "first_seen", "last_seen", "count", "resolved_at", "resolution")
-    }  # fmt: skip
+def alert_out(alert: alerts.Alert) -> dict[str, Any]:
+    return AlertOut.model_validate(alert).model_dump()
+
+
+@silences_app.command("add")
+def silences_add(
+    match: Matchers,
+    comment: Annotated[str, typer.Option(help="why; the next person on call will ask")],
+    duration: Annotated[str | None, typer.Option(help="how long, e.g. 2h")] = None,  # noqa: UP007
+    until: Annotated[str | None, typer.Option(help="or until this instant (ISO 8601)")] = None,  # noqa: UP007
+    author: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None,  # noqa: UP007
+    as_json: Json = False,
+) -> None:
+    """Mute every alert matching all the matchers; alerts are still recorded."""
+    ctx = context()
+    now = ctx.clock.now()
+    if (duration is None) == (until is None):
+        raise fail("give --duration or --until")
+    ends_at = now + parse_duration(duration) if duration else parse_instant(until or "")
+    try:
+        with ctx.transaction() as session:
+            silence = mutes.add_silence(session=session, now=now, matchers=match, ends_at=ends_at,
+                                        created_by=author or operator(), comment=comment)  # fmt: skip
+            out = SilenceOut.model_validate(silence).model_dump()
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print_json(out)
+        return
+    console.print(f"silence {out['id']} until {when(out['ends_at'])}: {' '.join(out['matchers'])}")
+
+
+@silences_app.command("list")
+def silences_list(expired: Annotated[bool, typer.Option(help="include ended silences")] = False,
+                  as_json: Json = False) -> None:  # fmt: skip
+    ctx = context()
+    with ctx.transaction() as session:
+        rows = [SilenceOut.model_validate(s).model_dump()
+                for s in mutes.list_silences(session=session, now=ctx.clock.now(), include_expired=expired)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "matchers", "from", "until", "by", "comment")
+    for r in rows:
+        table.add_row(str(r["id"]), " ".join(r["matchers"]), when(r["starts_at"]), when(r["ends_at"]),
+                      r["created_by"], r["comment"])  # fmt: skip
+    console.print(table if rows else "no active silences")
+
+
+@silences_app.command("expire")
+def silences_expire(silence_id: int) -> None:
+    """End a silence now; what it muted and still fires is raised."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            mutes.expire_silence(silence_id, session=session, now=ctx.clock.now())
+    except LookupError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"silence {silence_id} expired")
+
+
+@maintenance_app.command("add")
+def maintenance_add(
+    name: Annotated[str, typer.Option(help="what the work is")],
+    match: Matchers,
+    start: Annotated[str | None, typer.Option(help="one-off: from this instant (ISO 8601)")] = None,  # noqa: UP007
+    end: Annotated[str | None, typer.Option(help="one-off: until this instant")] = None,  # noqa: UP007
+    days: Annotated[str | None, typer.Option(help="weekly: Mon-Fri, Sun, Sat,Sun")] = None,  # noqa: UP007
+    from_time: Annotated[str | None, typer.Option("--from", help="weekly: local start, 22:00")] = None,  # noqa: UP007
+    to_time: Annotated[str | None, typer.Option("--to", help="weekly: local end, 02:00 (next day)")] = None,  # noqa: UP007
+    cron: Annotated[str | None, typer.Option(help="cron: '0 2 * * 0' (local time)")] = None,  # noqa: UP007
+    duration: Annotated[str | None, typer.Option(help="cron: how long each time, e.g. 2h")] = None,  # noqa: UP007
+    timezone: Annotated[str, typer.Option(help="IANA time zone of --from/--to/--cron")] = "UTC",
+    as_json: Json = False,
+) -> None:
+    """Alerts in a window are recorded but not raised; one still firing when it ends is raised then."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            window = mutes.add_window(
+                session=session, now=ctx.clock.now(), name=name, matchers=match, created_by=operator(),
+                timezone=timezone, starts_at=parse_instant(start) if start else None,
+                ends_at=parse_instant(end) if end else None, weekdays=days, start=from_time, end=to_time,
+                cron=cron, duration=parse_duration(duration) if duration else None,
+            )  # fmt: skip
+            out = WindowOut.model_validate(window).model_dump()
+            described = alerts.window_rule(window).describe()
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print_json(out)
+        return
+    console.print(f"maintenance window {out['id']} ({name}): {described}, for {' '.join(out['matchers'])}")
+
+
+@maintenance_app.command("list")
+def maintenance_list(as_json: Json = False) -> None:
+    ctx = context()
+    with ctx.transaction() as session:
+        windows = mutes.list_windows(session=session)
+        rows = [WindowOut.model_validate(w).model_dump() | {"when": alerts.window_rule(w).describe()} for w in windows]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "when", "for")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["when"], " ".join(r["matchers"]))
+    console.print(table if rows else "no maintenance windows")
+
+
+@maintenance_app.command("delete")
+def maintenance_delete(window_id: int) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            mutes.delete_window(window_id, session=session, now=ctx.clock.now())
+    except LookupError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"maintenance window {window_id} deleted")
+
+
+@dependencies_app.command("add")
+def dependencies_add(
+    name: Annotated[str, typer.Option(help="e.g. 'trunks depend on their PBX'")],
+    parent: Annotated[list[str], typer.Option(help="matcher for the parent's alert, repeatable")],
+    child: Annotated[list[str], typer.Option(help="matcher for the dependants' alerts, repeatable")],
+    equal: Annotated[list[str] | None, typer.Option(help="label both must share, e.g. instance")] = None,  # noqa: UP007
+    as_json: Json = False,
+) -> None:
+    """Like an Alertmanager inhibit rule; `equal` labels must be present and equal on both."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            row = mutes.add_dependency(session=session, now=ctx.clock.now(), name=name, parent=parent, child=child,
+                                       equal=equal or [])  # fmt: skip
+            out = DependencyOut.model_validate(row).model_dump()
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print_json(out)
+        return
+    console.print(f"dependency {out['id']}: {' '.join(out['child'])} depends on {' '.join(out['parent'])}"
+                  + (f" with equal {', '.join(out['equal'])}" if out["equal"] else ""))  # fmt: skip
+
+
+@dependencies_app.command("list")
+def dependencies_list(as_json: Json = False) -> None:
+    ctx = context()
+    with ctx.transaction() as session:
+        rows = [DependencyOut.model_validate(d).model_dump() for d in mutes.list_dependencies(session=session)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "parent", "child", "equal")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], " ".join(r["parent"]), " ".join(r["child"]), ", ".join(r["equal"]))
+    console.print(table if rows else "no dependencies")
+
+
+@dependencies_app.command("delete")
+def dependencies_delete(dependency_id: int) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            mutes.delete_dependency(dependency_id, session=session, now=ctx.clock.now())
+    except LookupError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"dependency {dependency_id} deleted")

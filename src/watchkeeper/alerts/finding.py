@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -40,3 +41,4 @@ class Finding:
     started_at: datetime | None = None  # when the problem is believed to have begun
     labels: dict[str, str] = field(default_factory=dict)
     urgency: Urgency = Urgency.HIGH
+    details: dict[str, Any] = field(default_factory=dict)  # annotations, custom details, links

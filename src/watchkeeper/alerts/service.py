@@ -1,61 +1,249 @@
-"""Recording findings as alerts. Services never commit: the caller owns the transaction."""
+"""Recording findings as alerts and routing them to incidents. Services never commit: the caller owns the transaction.
+
+An alert that fires is, in order: muted (silence, maintenance window, a
+parent's alert) and looked at again when that ends; or held for the group
+wait and then joined to its group's incident. Everything that must happen
+later is the alert's `due_at`, claimed by `process_due`.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from watchkeeper.alerts.finding import Finding, State
-from watchkeeper.alerts.models import Alert
+from watchkeeper.alerts import routing
+from watchkeeper.alerts.finding import Finding, State, Urgency
+from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
+from watchkeeper.config import Settings
+from watchkeeper.feeds.models import Service
+from watchkeeper.incidents import service as incidents
 
 
-def record(finding: Finding, *, session: Session) -> Alert | None:
-    """Fire or resolve the alert for `finding.dedup_key`.
+@dataclass(frozen=True)
+class RoutingConfig:
+    group_wait: timedelta = timedelta(seconds=30)
+    group_by: tuple[str, ...] = ()
+    flap_window: timedelta = timedelta(minutes=15)
+    flap_threshold: int = 4
+    auto_resolve: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RoutingConfig:
+        return cls(
+            group_wait=timedelta(seconds=settings.group_wait_seconds),
+            group_by=routing.check_label_names(settings.group_by.split(",")),
+            flap_window=timedelta(minutes=settings.flap_window_minutes),
+            flap_threshold=settings.flap_threshold,
+            auto_resolve=settings.incident_auto_resolve,
+        )
+
+
+DEFAULT = RoutingConfig()
+
+
+def record(finding: Finding, *, session: Session, now: datetime, config: RoutingConfig = DEFAULT) -> Alert | None:
+    """Fire, repeat or resolve the alert for `finding.dedup_key`.
 
     A repeat of a firing alert bumps its count and last-seen time; a resolve
     for a key with nothing firing is dropped (returns None).
     """
-    current = session.scalars(
-        select(Alert).where(Alert.dedup_key == finding.dedup_key, Alert.status == State.FIRING)
-    ).first()
+    current = firing(session, finding.dedup_key)
     if finding.state is State.RESOLVED:
-        if current is None:
-            return None
-        current.status = State.RESOLVED
-        current.resolved_at = finding.observed_at
-        current.last_seen = finding.observed_at
-        current.resolution = finding.summary
+        if current is not None:
+            _resolve_or_hold(current, finding, session=session, now=now, config=config)
         return current
     if current is not None:
-        current.count += 1
-        current.last_seen = finding.observed_at
-        current.summary = finding.summary
+        _repeat(current, finding, session=session, now=now, config=config)
         return current
+    alert = _create(finding, session=session, now=now, config=config)
+    settle(alert, session=session, now=now, config=config)
+    return alert
+
+
+def firing(session: Session, dedup_key: str) -> Alert | None:
+    return session.scalars(select(Alert).where(Alert.firing_key == dedup_key)).first()
+
+
+def _create(finding: Finding, *, session: Session, now: datetime, config: RoutingConfig) -> Alert:
+    stage = session.scalar(select(Service.stage).where(Service.name == finding.service)) if finding.service else None
+    previous = session.scalars(
+        select(Alert).where(Alert.dedup_key == finding.dedup_key, Alert.status == State.RESOLVED)
+        .order_by(Alert.id.desc()).limit(1)
+    ).first()  # fmt: skip
+    changes = list(previous.changes) if previous and _recent(previous.resolved_at, now, config) else []
+    labels = dict(finding.labels)
     alert = Alert(
         dedup_key=finding.dedup_key,
+        firing_key=finding.dedup_key,
         source=finding.source,
         service=finding.service,
         severity=finding.severity,
-        urgency=finding.urgency,
+        urgency=routing.urgency(finding.severity, stage=stage, given=finding.urgency),
         status=State.FIRING,
-        summary=finding.summary,
-        labels=dict(finding.labels),
+        summary=finding.summary[:2000],
+        labels=labels,
+        details=dict(finding.details),
         started_at=finding.started_at or finding.observed_at,
-        first_seen=finding.observed_at,
-        last_seen=finding.observed_at,
+        first_seen=now,
+        last_seen=now,
         count=1,
+        changes=_pruned([*changes, now.isoformat()], now, config),
+        flapping=False,
     )
+    alert.group_key = routing.group_key(routing.group_labels(alert.match_labels(), config.group_by))
     session.add(alert)
     session.flush()
     return alert
 
 
+def _recent(at: datetime | None, now: datetime, config: RoutingConfig) -> bool:
+    return at is not None and at > now - config.flap_window
+
+
+def _pruned(changes: list[str], now: datetime, config: RoutingConfig) -> list[str]:
+    return [c for c in changes if _recent(datetime.fromisoformat(c), now, config)]
+
+
+def _repeat(alert: Alert, finding: Finding, *, session: Session, now: datetime, config: RoutingConfig) -> None:
+    alert.count += 1
+    alert.last_seen = now
+    alert.summary = finding.summary[:2000]
+    if alert.resolve_held_at is not None:
+        # It fired again while its resolve was held: still flapping, still one alert.
+        alert.resolve_held_at = None
+        alert.resolution = None
+        alert.changes = _pruned([*alert.changes, now.isoformat()], now, config)
+        settle(alert, session=session, now=now, config=config)
+
+
+def _resolve_or_hold(alert: Alert, finding: Finding, *, session: Session, now: datetime, config: RoutingConfig) -> None:
+    alert.last_seen = now
+    alert.changes = _pruned([*alert.changes, now.isoformat()], now, config)
+    moments = [datetime.fromisoformat(c) for c in alert.changes]
+    if routing.flapping(moments, now, window=config.flap_window, threshold=config.flap_threshold):
+        if not alert.flapping:
+            alert.flapping = True
+            incidents.alert_flapping(alert, session=session, now=now, window=config.flap_window)
+        alert.resolve_held_at = finding.observed_at
+        alert.resolution = finding.summary[:2000]
+        alert.due_at = now + config.flap_window
+        return
+    resolve(alert, at=finding.observed_at, resolution=finding.summary, session=session, now=now, config=config)
+
+
+def resolve(alert: Alert, *, at: datetime, resolution: str, session: Session, now: datetime,
+            config: RoutingConfig = DEFAULT) -> None:  # fmt: skip
+    alert.status = State.RESOLVED
+    alert.firing_key = None
+    alert.resolved_at = at
+    alert.resolution = resolution[:2000]
+    alert.due_at = None
+    alert.resolve_held_at = None
+    if alert.incident_id is not None:
+        incidents.alert_resolved(alert, session=session, now=now, auto_resolve=config.auto_resolve)
+    # What this alert muted as their parent is looked at again now.
+    session.execute(
+        update(Alert)
+        .where(Alert.muted == routing.MuteKind.INHIBITED, Alert.muted_ref == alert.id, Alert.status == State.FIRING)
+        .values(due_at=now)
+    )
+
+
+def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConfig = DEFAULT) -> None:
+    """Mute the alert, hold it for its group wait, or join it to its group's incident."""
+    if alert.status != State.FIRING or alert.resolve_held_at is not None:
+        return
+    alert.due_at = None
+    mute = routing.mute_for(alert.match_labels(), now, alert_id=alert.id, **_rules(session, now))
+    if mute is not None:
+        news = (alert.muted, alert.muted_ref) != (mute.kind, mute.ref)
+        alert.muted, alert.muted_ref, alert.muted_reason, alert.due_at = mute.kind, mute.ref, mute.reason, mute.until
+        if news and mute.kind is routing.MuteKind.INHIBITED:
+            parent = session.get(Alert, mute.ref)
+            if parent is not None:
+                incidents.dependent_muted(parent, alert, session=session, now=now)
+        return
+    was_muted = alert.muted_reason
+    alert.muted = alert.muted_ref = alert.muted_reason = None
+    if alert.incident_id is not None:
+        return
+    incident = incidents.open_for_group(alert.group_key, session=session)
+    if incident is not None:
+        incidents.join(incident, alert, session=session, now=now, was_muted=was_muted)
+    elif now < alert.first_seen + config.group_wait:
+        alert.due_at = alert.first_seen + config.group_wait
+        alert.muted_reason = was_muted
+    else:
+        incidents.open_incident(alert, session=session, now=now, was_muted=was_muted)
+
+
+def _rules(session: Session, now: datetime) -> dict[str, list]:
+    silences = [silence_rule(s) for s in session.scalars(
+        select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now))]  # fmt: skip
+    windows = [window_rule(w) for w in session.scalars(select(MaintenanceWindow))]
+    rules = [dependency_rule(d) for d in session.scalars(select(Dependency))]
+    parents: list[routing.Parent] = []
+    if rules:
+        for candidate in session.scalars(select(Alert).where(Alert.status == State.FIRING,
+                                                             Alert.resolve_held_at.is_(None))):  # fmt: skip
+            labels = candidate.match_labels()
+            if any(routing.match_all(r.parent, labels) for r in rules):
+                parents.append(routing.Parent(candidate.id, labels, candidate.summary))
+    return {"silences": silences, "windows": windows, "rules": rules, "parents": parents}
+
+
+def silence_rule(row: Silence) -> routing.Silence:
+    return routing.Silence(row.id, routing.parse_matchers(row.matchers), row.starts_at, row.ends_at,
+                           row.created_by, row.comment)  # fmt: skip
+
+
+def window_rule(row: MaintenanceWindow) -> routing.Window:
+    def clock_time(text: str | None) -> time | None:
+        return None if text is None else time.fromisoformat(text)
+
+    return routing.Window(
+        id=row.id, name=row.name, matchers=routing.parse_matchers(row.matchers), timezone=row.timezone,
+        starts_at=row.starts_at, ends_at=row.ends_at,
+        weekdays=routing.parse_weekdays(row.weekdays) if row.weekdays else frozenset(),
+        start=clock_time(row.start_time), end=clock_time(row.end_time), cron=row.cron,
+        duration=timedelta(minutes=row.duration_minutes) if row.duration_minutes else None,
+    )  # fmt: skip
+
+
+def dependency_rule(row: Dependency) -> routing.InhibitRule:
+    return routing.InhibitRule(row.id, row.name, routing.parse_matchers(row.parent),
+                               routing.parse_matchers(row.child), tuple(row.equal))  # fmt: skip
+
+
+def process_due(*, session: Session, now: datetime, config: RoutingConfig = DEFAULT, limit: int = 500) -> int:
+    """Look again at alerts whose group wait, mute or held resolve is over. Returns how many."""
+    query = select(Alert).where(Alert.due_at <= now).order_by(Alert.due_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    due = list(session.scalars(query))
+    for alert in due:
+        if alert.status != State.FIRING:
+            alert.due_at = None
+        elif alert.resolve_held_at is not None:
+            note = f"{alert.resolution or 'resolved'} (held while flapping; quiet since)"
+            resolve(alert, at=alert.resolve_held_at, resolution=note, session=session, now=now, config=config)
+        else:
+            settle(alert, session=session, now=now, config=config)
+    return len(due)
+
+
 def list_alerts(
-    *, session: Session, service: str | None = None, status: State | None = None, limit: int = 200
-) -> list[Alert]:
+    *, session: Session, service: str | None = None, status: State | None = None, urgency: Urgency | None = None,
+    limit: int = 200,
+) -> list[Alert]:  # fmt: skip
     query = select(Alert).order_by(Alert.first_seen.desc(), Alert.id.desc()).limit(limit)
     if service is not None:
         query = query.where(Alert.service == service)
     if status is not None:
         query = query.where(Alert.status == status)
+    if urgency is not None:
+        query = query.where(Alert.urgency == urgency)
     return list(session.scalars(query))

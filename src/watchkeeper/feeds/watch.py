@@ -40,16 +40,18 @@ class WatchReport:
     findings: list[Finding] = field(default_factory=list)
 
 
-def watch_feeds(*, session: Session, now: datetime, limit: int = 500) -> WatchReport:
+def watch_feeds(*, session: Session, now: datetime, limit: int = 500,
+                routing: alerts.RoutingConfig = alerts.DEFAULT) -> WatchReport:
     """Evaluate up to `limit` due services and record what they found as alerts."""
     report = WatchReport()
     for service_id in claim_due(session=session, now=now, limit=limit):
-        report.findings.extend(evaluate(service_id, session=session, now=now))
+        report.findings.extend(evaluate(service_id, session=session, now=now, routing=routing))
         report.evaluated += 1
     return report
 
 
-def evaluate(service_id: int, *, session: Session, now: datetime) -> list[Finding]:
+def evaluate(service_id: int, *, session: Session, now: datetime,
+             routing: alerts.RoutingConfig = alerts.DEFAULT) -> list[Finding]:
     state = session.get(FeedState, service_id)
     service = session.get(Service, service_id)
     if state is None or service is None:
@@ -75,7 +77,7 @@ def evaluate(service_id: int, *, session: Session, now: datetime) -> list[Findin
     state.due_at = None if deadline is None else instant(deadline)
     findings = [_finding(service, event) for event in events]
     for finding in findings:
-        alerts.record(finding, session=session)
+        alerts.record(finding, session=session, now=now, config=routing)
     return findings
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI, Response
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 import watchkeeper
+from watchkeeper.alerts.api import router as alerts_router
+from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.auth.api import require_token
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
 from watchkeeper.db import make_engine, make_sessionmaker
 from watchkeeper.feeds.api import router as feeds_router
+from watchkeeper.incidents.api import router as incidents_router
+from watchkeeper.intake.api import router as intake_router
 
 
 def create_app(
@@ -23,13 +29,25 @@ def create_app(
         title="watchkeeper",
         version=watchkeeper.__version__,
         description="Usage-feed monitoring and operations desk for billing and telecom operators. "
-        "Every /api route needs `Authorization: Bearer <token>`.",
+        "Every /api route needs `Authorization: Bearer <token>`, except the intake routes, "
+        "which take an integration key (`watchkeeper integrations create`).",
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
+    app.state.routing = RoutingConfig.from_settings(settings)
     app.include_router(feeds_router, dependencies=[Depends(require_token)])
+    app.include_router(alerts_router, dependencies=[Depends(require_token)])
+    app.include_router(incidents_router, dependencies=[Depends(require_token)])
+    app.include_router(intake_router)
+
+    @app.exception_handler(OperationalError)
+    def database_away(_request: Request, exc: OperationalError) -> JSONResponse:
+        # The sender's retry will deliver it once the database is back (Alertmanager
+        # and PagerDuty clients retry 5xx), so say 503, not 500.
+        return JSONResponse({"detail": f"the database is not available, retry later ({exc.orig})"},
+                            status_code=503, headers={"Retry-After": "5"})  # fmt: skip
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

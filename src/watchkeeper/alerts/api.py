@@ -1,0 +1,118 @@
+"""HTTP routes for alerts, silences, maintenance windows and dependencies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+
+from watchkeeper.alerts import mutes
+from watchkeeper.alerts import service as alerts
+from watchkeeper.alerts.finding import State, Urgency
+from watchkeeper.alerts.models import Dependency, MaintenanceWindow, Silence
+from watchkeeper.alerts.schemas import (
+    AlertOut,
+    DependencyIn,
+    DependencyOut,
+    SilenceIn,
+    SilenceOut,
+    WindowIn,
+    WindowOut,
+)
+from watchkeeper.auth.api import require_token
+from watchkeeper.auth.models import ApiToken
+from watchkeeper.db import transaction
+from watchkeeper.feeds.api import SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+Token = Annotated[ApiToken, Depends(require_token)]
+
+
+def _bad(exc: Exception) -> HTTPException:
+    code = status.HTTP_404_NOT_FOUND if isinstance(exc, LookupError) else status.HTTP_422_UNPROCESSABLE_ENTITY
+    return HTTPException(code, str(exc).strip("'\""))
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+def get_alerts(session: SessionDep, service: str | None = None, status: State | None = None,
+               urgency: Urgency | None = None, limit: int = 100) -> list:  # fmt: skip
+    return alerts.list_alerts(session=session, service=service, status=status, urgency=urgency, limit=limit)
+
+
+@router.get("/silences", response_model=list[SilenceOut])
+def get_silences(request: Request, session: SessionDep, expired: bool = False) -> list[Silence]:
+    return mutes.list_silences(session=session, now=request.app.state.clock.now(), include_expired=expired)
+
+
+@router.post("/silences", response_model=SilenceOut, status_code=status.HTTP_201_CREATED)
+def post_silence(body: SilenceIn, request: Request) -> Silence:
+    """Mute alerts matching all the matchers until `ends_at` (or for `duration`)."""
+    now = request.app.state.clock.now()
+    ends_at = body.ends_at or ((body.starts_at or now) + body.duration if body.duration else None)
+    if ends_at is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give ends_at or duration")
+    try:
+        with transaction(request.app.state.sessions) as session:
+            return mutes.add_silence(session=session, now=now, matchers=body.matchers, ends_at=ends_at,
+                                     starts_at=body.starts_at, created_by=body.created_by, comment=body.comment)
+    except ValueError as exc:
+        raise _bad(exc) from exc
+
+
+@router.delete("/silences/{silence_id}", response_model=SilenceOut)
+def expire_silence(silence_id: int, request: Request) -> Silence:
+    """End a silence now; alerts it muted that still fire are raised."""
+    try:
+        with transaction(request.app.state.sessions) as session:
+            return mutes.expire_silence(silence_id, session=session, now=request.app.state.clock.now())
+    except LookupError as exc:
+        raise _bad(exc) from exc
+
+
+@router.get("/maintenance", response_model=list[WindowOut])
+def get_windows(session: SessionDep) -> list[MaintenanceWindow]:
+    return mutes.list_windows(session=session)
+
+
+@router.post("/maintenance", response_model=WindowOut, status_code=status.HTTP_201_CREATED)
+def post_window(body: WindowIn, request: Request, token: Token) -> MaintenanceWindow:
+    """One-off (starts_at, ends_at), weekly (weekdays, start, end) or cron + duration, in `timezone`."""
+    try:
+        with transaction(request.app.state.sessions) as session:
+            return mutes.add_window(session=session, now=request.app.state.clock.now(), created_by=token.name,
+                                    **body.model_dump())  # fmt: skip
+    except ValueError as exc:
+        raise _bad(exc) from exc
+
+
+@router.delete("/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_window(window_id: int, request: Request) -> None:
+    try:
+        with transaction(request.app.state.sessions) as session:
+            mutes.delete_window(window_id, session=session, now=request.app.state.clock.now())
+    except LookupError as exc:
+        raise _bad(exc) from exc
+
+
+@router.get("/dependencies", response_model=list[DependencyOut])
+def get_dependencies(session: SessionDep) -> list[Dependency]:
+    return mutes.list_dependencies(session=session)
+
+
+@router.post("/dependencies", response_model=DependencyOut, status_code=status.HTTP_201_CREATED)
+def post_dependency(body: DependencyIn, request: Request) -> Dependency:
+    """While a `parent` alert fires, `child` alerts with the same `equal` labels are muted."""
+    try:
+        with transaction(request.app.state.sessions) as session:
+            return mutes.add_dependency(session=session, now=request.app.state.clock.now(), **body.model_dump())
+    except ValueError as exc:
+        raise _bad(exc) from exc
+
+
+@router.delete("/dependencies/{dependency_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_dependency(dependency_id: int, request: Request) -> None:
+    try:
+        with transaction(request.app.state.sessions) as session:
+            mutes.delete_dependency(dependency_id, session=session, now=request.app.state.clock.now())
+    except LookupError as exc:
+        raise _bad(exc) from exc

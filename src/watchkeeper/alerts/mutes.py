@@ -1,0 +1,142 @@
+"""Silences, maintenance windows and dependencies: creating, listing, ending. Never commits.
+
+Everything is checked by building its pure rule first, so what is stored is
+always something the router can apply.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from watchkeeper.alerts import routing
+from watchkeeper.alerts.finding import State
+from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
+from watchkeeper.alerts.service import dependency_rule, window_rule
+
+
+def add_silence(*, session: Session, now: datetime, matchers: list[str], ends_at: datetime, created_by: str,
+                comment: str, starts_at: datetime | None = None) -> Silence:  # fmt: skip
+    parsed = routing.parse_matchers(matchers)
+    routing.check_selective(parsed)
+    starts_at = starts_at or now
+    if ends_at <= max(starts_at, now):
+        raise ValueError("a silence must end in the future and after it starts")
+    if not comment.strip() or not created_by.strip():
+        raise ValueError("say who silences and why (--author, --comment): the next person on call will ask")
+    silence = Silence(matchers=[str(m) for m in parsed], starts_at=starts_at, ends_at=ends_at,
+                      created_by=created_by.strip(), comment=comment.strip(), created_at=now)  # fmt: skip
+    session.add(silence)
+    session.flush()
+    return silence
+
+
+def list_silences(*, session: Session, now: datetime, include_expired: bool = False) -> list[Silence]:
+    query = select(Silence).order_by(Silence.id)
+    if not include_expired:
+        query = query.where(Silence.ends_at > now)
+    return list(session.scalars(query))
+
+
+def expire_silence(silence_id: int, *, session: Session, now: datetime) -> Silence:
+    silence = session.get(Silence, silence_id)
+    if silence is None:
+        raise LookupError(f"no silence {silence_id}; `watchkeeper silences list` shows them")
+    if silence.ends_at > now:
+        silence.ends_at = now
+        _look_again(session, routing.MuteKind.SILENCED, silence_id, now)
+    return silence
+
+
+def _look_again(session: Session, kind: routing.MuteKind, ref: int, now: datetime) -> None:
+    session.execute(update(Alert).where(Alert.muted == kind, Alert.muted_ref == ref, Alert.status == State.FIRING)
+                    .values(due_at=now))  # fmt: skip
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not an IANA time zone such as Europe/Berlin") from exc
+    return name
+
+
+def _clock_time(text: str) -> str:
+    try:
+        return time.fromisoformat(text).strftime("%H:%M")
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a time of day like 22:00") from exc
+
+
+def add_window(*, session: Session, now: datetime, name: str, matchers: list[str], created_by: str,
+               timezone: str = "UTC", starts_at: datetime | None = None, ends_at: datetime | None = None,
+               weekdays: str | None = None, start: str | None = None, end: str | None = None,
+               cron: str | None = None, duration: timedelta | None = None) -> MaintenanceWindow:  # fmt: skip
+    """One of: starts_at + ends_at (one-off); weekdays + start + end (weekly); cron + duration."""
+    parsed = routing.parse_matchers(matchers)
+    routing.check_selective(parsed)
+    row = MaintenanceWindow(name=name.strip() or "maintenance", matchers=[str(m) for m in parsed],
+                            timezone=_zone(timezone), created_by=created_by, created_at=now)  # fmt: skip
+    if cron is not None:
+        if duration is None or duration <= timedelta(0):
+            raise ValueError("a cron window needs a duration, e.g. --duration 2h")
+        routing.check_cron(cron)
+        row.cron, row.duration_minutes = cron, int(duration.total_seconds() // 60)
+    elif weekdays is not None or start is not None or end is not None:
+        if not (weekdays and start and end):
+            raise ValueError("a weekly window needs the days, a start and an end, e.g. Sun 01:00-05:00")
+        row.weekdays = ",".join(routing.DAY_NAMES[d] for d in sorted(routing.parse_weekdays(weekdays)))
+        row.start_time, row.end_time = _clock_time(start), _clock_time(end)
+    elif starts_at is not None and ends_at is not None:
+        if ends_at <= starts_at:
+            raise ValueError("a window must end after it starts")
+        row.starts_at, row.ends_at = starts_at, ends_at
+    else:
+        raise ValueError("say when: --start/--end instants, --days with --from/--to times, or --cron with --duration")
+    window_rule(row)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_windows(*, session: Session) -> list[MaintenanceWindow]:
+    return list(session.scalars(select(MaintenanceWindow).order_by(MaintenanceWindow.id)))
+
+
+def delete_window(window_id: int, *, session: Session, now: datetime) -> None:
+    row = session.get(MaintenanceWindow, window_id)
+    if row is None:
+        raise LookupError(f"no maintenance window {window_id}; `watchkeeper maintenance list` shows them")
+    _look_again(session, routing.MuteKind.MAINTENANCE, window_id, now)
+    session.delete(row)
+
+
+def add_dependency(*, session: Session, now: datetime, name: str, parent: list[str], child: list[str],
+                   equal: list[str]) -> Dependency:  # fmt: skip
+    parent_m, child_m = routing.parse_matchers(parent), routing.parse_matchers(child)
+    routing.check_selective(parent_m)
+    routing.check_selective(child_m)
+    row = Dependency(name=name.strip() or "dependency", parent=[str(m) for m in parent_m],
+                     child=[str(m) for m in child_m], equal=list(routing.check_label_names(equal)),
+                     created_at=now)  # fmt: skip
+    dependency_rule(row)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_dependencies(*, session: Session) -> list[Dependency]:
+    return list(session.scalars(select(Dependency).order_by(Dependency.id)))
+
+
+def delete_dependency(dependency_id: int, *, session: Session, now: datetime) -> None:
+    row = session.get(Dependency, dependency_id)
+    if row is None:
+        raise LookupError(f"no dependency {dependency_id}; `watchkeeper dependencies list` shows them")
+    session.execute(update(Alert).where(Alert.muted == routing.MuteKind.INHIBITED, Alert.status == State.FIRING)
+                    .values(due_at=now))  # fmt: skip
+    session.delete(row)
+

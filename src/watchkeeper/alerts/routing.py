@@ -1,0 +1,324 @@
+"""What happens to a firing alert: muted (silence, maintenance, a parent's alert), held, grouped. Pure.
+
+The rules follow Alertmanager where operators already know it (matchers,
+inhibit rules with `equal` labels, group_by), with two deliberate changes:
+
+- an inhibit rule's `equal` labels must be present and non-empty on both the
+  parent and the child. Alertmanager treats "missing on both" as equal, so a
+  parent alert without an `instance` label would mute every child without one;
+  hiding an unrelated outage is worse than one extra incident.
+- a maintenance window can be weekly (weekdays and local times) or cron plus a
+  duration, in its own time zone, not only a one-off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim, CronSimError
+
+from watchkeeper.alerts.finding import Severity, Urgency
+
+Labels = Mapping[str, str]
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
+
+
+class Op(StrEnum):
+    EQ = "="
+    NE = "!="
+    RE = "=~"
+    NRE = "!~"
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """`name op value`; a missing label reads as "" (as in Alertmanager), so `team!=db` matches no team."""
+
+    name: str
+    op: Op
+    value: str
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str]:
+        return re.compile(self.value)
+
+    def matches(self, labels: Labels) -> bool:
+        actual = labels.get(self.name, "")
+        if self.op is Op.EQ:
+            return actual == self.value
+        if self.op is Op.NE:
+            return actual != self.value
+        found = self._regex.fullmatch(actual) is not None
+        return found if self.op is Op.RE else not found
+
+    def __str__(self) -> str:
+        return f'{self.name}{self.op}"{self.value}"'
+
+
+def parse_matcher(text: str) -> Matcher:
+    """'service=voip-de', 'severity!=info', 'instance=~"pbx-.*"', 'team!~db|ops'."""
+    found = _MATCHER.match(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not a matcher like name=value, name!=value, name=~regex or name!~regex")
+    name, op, value = found.groups()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    elif value[:1] in ("=", "~"):
+        # 'service==x' is a typo far more often than a value starting with '='; quote it if meant.
+        raise ValueError(f"{text!r}: the value starts with {value[0]!r}; write name=\"{value}\" if that is meant")
+    matcher = Matcher(name, Op(op), value)
+    if matcher.op in (Op.RE, Op.NRE):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"{text!r}: the regular expression does not compile ({exc})") from exc
+    return matcher
+
+
+def parse_matchers(texts: Iterable[str]) -> tuple[Matcher, ...]:
+    return tuple(parse_matcher(t) for t in texts)
+
+
+def match_all(matchers: Sequence[Matcher], labels: Labels) -> bool:
+    return all(m.matches(labels) for m in matchers)
+
+
+def check_selective(matchers: Sequence[Matcher]) -> None:
+    """Refuse matchers that would match an alert with no labels at all, i.e. everything."""
+    if not matchers:
+        raise ValueError("give at least one matcher, e.g. service=voip-de")
+    if match_all(matchers, {}):
+        raise ValueError(
+            "these matchers match every alert; at least one must need a label value (e.g. service=voip-de)"
+        )
+
+
+# ---------------------------------------------------------------- silences and windows
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: int
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+
+    def active(self, now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+
+@dataclass(frozen=True)
+class Window:
+    """A maintenance window: one-off (starts_at..ends_at), weekly, or cron + duration, in `timezone`."""
+
+    id: int
+    name: str
+    matchers: tuple[Matcher, ...]
+    timezone: str = "UTC"
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    weekdays: frozenset[int] = frozenset()
+    start: time | None = None
+    end: time | None = None
+    cron: str | None = None
+    duration: timedelta | None = None
+
+    def end_if_active(self, now: datetime) -> datetime | None:
+        """When the window in force at `now` ends (UTC), or None if none is."""
+        if self.cron is not None and self.duration is not None:
+            return _cron_end(self.cron, self.duration, ZoneInfo(self.timezone), now)
+        if self.start is not None and self.end is not None:
+            return _weekly_end(self.weekdays, self.start, self.end, ZoneInfo(self.timezone), now)
+        if self.starts_at is not None and self.ends_at is not None and self.starts_at <= now < self.ends_at:
+            return self.ends_at
+        return None
+
+    def describe(self) -> str:
+        if self.cron is not None and self.duration is not None:
+            return f"cron '{self.cron}' for {_minutes_text(self.duration)} ({self.timezone})"
+        if self.start is not None and self.end is not None:
+            days = ",".join(DAY_NAMES[d] for d in sorted(self.weekdays))
+            return f"{days} {self.start:%H:%M}-{self.end:%H:%M} ({self.timezone})"
+        assert self.starts_at is not None and self.ends_at is not None
+        return f"{self.starts_at:%Y-%m-%d %H:%M}Z - {self.ends_at:%Y-%m-%d %H:%M}Z"
+
+
+def _minutes_text(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
+    # A wall time inside the spring-forward gap (02:30 on the night clocks jump
+    # 02:00 -> 03:00) reads with the offset before the jump, i.e. 03:30 local:
+    # the window keeps its real length rather than vanishing or doubling.
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def _weekly_end(weekdays: frozenset[int], start: time, end: time, zone: ZoneInfo, now: datetime) -> datetime | None:
+    today = now.astimezone(zone).date()
+    for day in (today - timedelta(days=1), today):
+        if day.weekday() not in weekdays:
+            continue
+        opens = _local(day, start, zone)
+        # An end at or before the start crosses midnight into the next day.
+        closes = _local(day + timedelta(days=1) if end <= start else day, end, zone)
+        if opens <= now < closes:
+            return closes
+    return None
+
+
+def _cron_end(expression: str, duration: timedelta, zone: ZoneInfo, now: datetime) -> datetime | None:
+    since = (now - duration).astimezone(zone)
+    latest: datetime | None = None
+    for occurrence in CronSim(expression, since):
+        begins = occurrence.astimezone(UTC)
+        if begins > now:
+            break
+        latest = begins + duration
+    return latest if latest is not None and latest > now else None
+
+
+def parse_weekdays(text: str) -> frozenset[int]:
+    """'Mon-Fri', 'Sat,Sun', 'Tue' to weekday numbers (Monday 0)."""
+    days: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        first, _, last = part.partition("-")
+        try:
+            d0, d1 = DAY_NAMES.index(first.title()[:3]), DAY_NAMES.index((last or first).title()[:3])
+        except ValueError as exc:
+            raise ValueError(f"{part!r}: days are Mon, Tue, Wed, Thu, Fri, Sat, Sun, or a range like Mon-Fri") from exc
+        days.update(range(d0, d1 + 1) if d0 <= d1 else [*range(d0, 7), *range(0, d1 + 1)])
+    if not days:
+        raise ValueError("give the days, e.g. Mon-Fri or Sat,Sun")
+    return frozenset(days)
+
+
+def check_cron(expression: str) -> None:
+    try:
+        CronSim(expression, datetime(2026, 1, 1, tzinfo=UTC))
+    except CronSimError as exc:
+        raise ValueError(f"{expression!r} is not a cron expression ({exc})") from exc
+
+
+# ---------------------------------------------------------------- dependencies
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    """While an alert matching `parent` fires, alerts matching `child` with the same `equal` labels are muted."""
+
+    id: int
+    name: str
+    parent: tuple[Matcher, ...]
+    child: tuple[Matcher, ...]
+    equal: tuple[str, ...] = ()
+
+    def mutes(self, parent_labels: Labels, child_labels: Labels) -> bool:
+        if not (match_all(self.parent, parent_labels) and match_all(self.child, child_labels)):
+            return False
+        return all(parent_labels.get(n) and parent_labels.get(n) == child_labels.get(n) for n in self.equal)
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A firing alert that might mute others."""
+
+    id: int
+    labels: Labels
+    summary: str
+
+
+# ---------------------------------------------------------------- the decision
+
+
+class MuteKind(StrEnum):
+    SILENCED = "silenced"
+    MAINTENANCE = "maintenance"
+    INHIBITED = "inhibited"
+
+
+@dataclass(frozen=True)
+class Mute:
+    kind: MuteKind
+    ref: int  # silence, window or parent alert id
+    reason: str
+    until: datetime | None  # when to look again; None: when the parent resolves
+
+
+def mute_for(
+    labels: Labels,
+    now: datetime,
+    *,
+    alert_id: int | None = None,
+    silences: Iterable[Silence] = (),
+    windows: Iterable[Window] = (),
+    rules: Iterable[InhibitRule] = (),
+    parents: Iterable[Parent] = (),
+) -> Mute | None:
+    """Why a firing alert with `labels` must not page now, or None if it may."""
+    for silence in silences:
+        if silence.active(now) and match_all(silence.matchers, labels):
+            reason = (f"silenced by silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M}Z "
+                      f"({silence.created_by}: {silence.comment})")
+            return Mute(MuteKind.SILENCED, silence.id, reason, silence.ends_at)
+    for window in windows:
+        if match_all(window.matchers, labels) and (ends := window.end_if_active(now)) is not None:
+            reason = f"in maintenance window {window.name!r} ({window.describe()}) until {ends:%Y-%m-%d %H:%M}Z"
+            return Mute(MuteKind.MAINTENANCE, window.id, reason, ends)
+    rules = list(rules)
+    for parent in parents:
+        if parent.id == alert_id:
+            continue
+        for rule in rules:
+            if rule.mutes(parent.labels, labels):
+                reason = f"depends on alert {parent.id} ({parent.summary}) by rule {rule.name!r}"
+                return Mute(MuteKind.INHIBITED, parent.id, reason, None)
+    return None
+
+
+def urgency(severity: str, *, stage: str | None, given: Urgency) -> Urgency:
+    """Test services and warning/info alerts are recorded, never paged."""
+    if given is Urgency.LOW or stage == "test" or severity in (Severity.WARNING, Severity.INFO):
+        return Urgency.LOW
+    return Urgency.HIGH
+
+
+def flapping(changes: Sequence[datetime], now: datetime, *, window: timedelta, threshold: int) -> bool:
+    """`threshold` or more fire/resolve changes within `window` make an alert flap."""
+    return sum(1 for at in changes if at > now - window) >= threshold
+
+
+def group_labels(labels: Labels, group_by: Sequence[str] = ()) -> dict[str, str]:
+    """The labels that decide which incident an alert joins (Alertmanager's group_by).
+
+    By default, a feed or any alert with a `service` label groups by service;
+    anything else by alertname and instance.
+    """
+    if group_by:
+        return {name: labels.get(name, "") for name in group_by}
+    if labels.get("service"):
+        return {"service": labels["service"]}
+    return {"alertname": labels.get("alertname", ""), "instance": labels.get("instance", "")}
+
+
+def group_key(grouped: Labels) -> str:
+    return ",".join(f"{name}={grouped[name]}" for name in sorted(grouped))
+
+
+def check_label_names(names: Iterable[str]) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in names if n.strip())
+    for name in names:
+        if not _LABEL_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a label name (letters, digits and _, not starting with a digit)")
+    return names

@@ -1,0 +1,1 @@
+"""Incidents: alerts grouped, with a lifecycle and an append-only timeline."""

@@ -1,0 +1,105 @@
+"""HTTP routes for incidents: list, show with timeline, acknowledge, resolve, close, note, MTTA/MTTR."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import AwareDatetime
+
+from watchkeeper.alerts.finding import Urgency
+from watchkeeper.alerts.schemas import AlertOut
+from watchkeeper.auth.api import require_token
+from watchkeeper.auth.models import ApiToken
+from watchkeeper.db import transaction
+from watchkeeper.feeds.api import SessionDep
+from watchkeeper.incidents import service as incidents
+from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
+from watchkeeper.incidents.models import Incident
+from watchkeeper.incidents.schemas import EntryOut, IncidentDetail, IncidentOut, NoteIn, ResolveIn, TimingsOut
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+Token = Annotated[ApiToken, Depends(require_token)]
+
+
+@router.get("", response_model=list[IncidentOut])
+def list_incidents(session: SessionDep, status: Status | None = None, service: str | None = None,
+                   customer: str | None = None, urgency: Urgency | None = None,
+                   limit: int = 100) -> list[Incident]:  # fmt: skip
+    return incidents.list_incidents(session=session, status=status, service=service, customer=customer,
+                                    urgency=urgency, limit=limit)  # fmt: skip
+
+
+@router.get("/response-times", response_model=TimingsOut)
+def response_times(request: Request, session: SessionDep, since: AwareDatetime | None = None,
+                   until: AwareDatetime | None = None, service: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """MTTA and MTTR of incidents opened in [since, until) (default: the last 30 days)."""
+    until = until or request.app.state.clock.now()
+    found = incidents.response_times(session=session, since=since or until - timedelta(days=30), until=until,
+                                     service=service)  # fmt: skip
+    return timings_out(found)
+
+
+def timings_out(found: incidents.Timings) -> dict[str, Any]:
+    def seconds(span: timedelta | None) -> float | None:
+        return None if span is None else span.total_seconds()
+
+    return {"incidents": found.incidents, "acknowledged": found.acknowledged, "resolved": found.resolved,
+            "mtta_seconds": seconds(found.mtta), "mttr_seconds": seconds(found.mttr),
+            "median_tta_seconds": seconds(found.median_tta),
+            "median_ttr_seconds": seconds(found.median_ttr)}  # fmt: skip
+
+
+@router.get("/{incident_id}", response_model=IncidentDetail)
+def show(incident_id: int, session: SessionDep) -> dict[str, Any]:
+    try:
+        incident = incidents.get(incident_id, session=session)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+    return detail(incident, session)
+
+
+def detail(incident: Incident, session: Any) -> dict[str, Any]:
+    alerts = incidents.alerts_of(incident.id, session=session)
+    entries = incidents.timeline(incident.id, session=session)
+    return {**IncidentOut.model_validate(incident).model_dump(),
+            "alerts": [AlertOut.model_validate(a) for a in alerts],
+            "timeline": [EntryOut.model_validate(e) for e in entries]}  # fmt: skip
+
+
+def _act(request: Request, incident_id: int, action: Action, actor: str, note: str | None = None) -> Incident:
+    try:
+        with transaction(request.app.state.sessions) as session:
+            return incidents.act(incident_id, action, actor=actor, session=session,
+                                 now=request.app.state.clock.now(), note=note)  # fmt: skip
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+    except InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+@router.post("/{incident_id}/acknowledge", response_model=IncidentOut)
+def acknowledge(incident_id: int, request: Request, token: Token) -> Incident:
+    return _act(request, incident_id, Action.ACKNOWLEDGE, token.name)
+
+
+@router.post("/{incident_id}/resolve", response_model=IncidentOut)
+def resolve(incident_id: int, request: Request, token: Token, body: ResolveIn | None = None) -> Incident:
+    return _act(request, incident_id, Action.RESOLVE, token.name, body.note if body else None)
+
+
+@router.post("/{incident_id}/close", response_model=IncidentOut)
+def close(incident_id: int, request: Request, token: Token) -> Incident:
+    return _act(request, incident_id, Action.CLOSE, token.name)
+
+
+@router.post("/{incident_id}/notes", response_model=EntryOut, status_code=status.HTTP_201_CREATED)
+def note(incident_id: int, body: NoteIn, request: Request, token: Token) -> Any:
+    try:
+        with transaction(request.app.state.sessions) as session:
+            return incidents.add_note(incident_id, body.text, actor=token.name, session=session,
+                                      now=request.app.state.clock.now())  # fmt: skip
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+

@@ -1,0 +1,150 @@
+"""`watchkeeper incidents`: list, show with timeline, acknowledge, resolve, close, note, MTTA/MTTR."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from watchkeeper.alerts.finding import Urgency
+from watchkeeper.cli_common import console, context, fail, operator, parse_duration, print_json, when
+from watchkeeper.incidents import service as incidents
+from watchkeeper.incidents.api import detail, timings_out
+from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
+from watchkeeper.incidents.schemas import IncidentOut
+
+incidents_app = typer.Typer(help="Incidents: alerts grouped, with a lifecycle and a timeline.")
+Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]  # noqa: UP007
+_COLOUR = {Status.TRIGGERED: "red", Status.ACKNOWLEDGED: "yellow", Status.RESOLVED: "green", Status.CLOSED: "dim"}
+
+
+@incidents_app.command("list")
+def incidents_list(
+    status: Annotated[Status | None, typer.Option(help="triggered, acknowledged, resolved, closed")] = None,  # noqa: UP007
+    service: Annotated[str | None, typer.Option(help="only this service")] = None,  # noqa: UP007
+    customer: Annotated[str | None, typer.Option(help="only this customer (label)")] = None,  # noqa: UP007
+    urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,  # noqa: UP007
+    limit: int = 50,
+    as_json: Json = False,
+) -> None:
+    """Newest first."""
+    ctx = context()
+    with ctx.transaction() as session:
+        rows = [IncidentOut.model_validate(i).model_dump() for i in incidents.list_incidents(
+            session=session, status=status, service=service, customer=customer, urgency=urgency, limit=limit)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "status", "urgency", "severity", "group", "opened", "title")
+    for r in rows:
+        colour = _COLOUR[Status(r["status"])]
+        table.add_row(str(r["id"]), f"[{colour}]{r['status']}[/{colour}]", r["urgency"], r["severity"],
+                      r["group_key"], when(r["created_at"]), r["title"])  # fmt: skip
+    console.print(table if rows else "no incidents")
+
+
+@incidents_app.command("show")
+def incidents_show(incident_id: int, as_json: Json = False) -> None:
+    """The incident, its alerts and its timeline."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            out = detail(incidents.get(incident_id, session=session), session)
+            out = {**out, "alerts": [a.model_dump() for a in out["alerts"]],
+                   "timeline": [e.model_dump() for e in out["timeline"]]}  # fmt: skip
+    except LookupError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print_json(out)
+        return
+    _print_detail(out)
+
+
+def _print_detail(out: dict[str, Any]) -> None:
+    colour = _COLOUR[Status(out["status"])]
+    console.print(f"[bold]incident {out['id']}[/bold] [{colour}]{out['status']}[/{colour}] "
+                  f"{out['urgency']} urgency, {out['severity']}: {out['title']}")  # fmt: skip
+    console.print(f"group {out['group_key']}; opened {when(out['created_at'])}"
+                  + (f"; acknowledged {when(out['acknowledged_at'])} by {out['acknowledged_by']}"
+                     if out["acknowledged_at"] else "")
+                  + (f"; resolved {when(out['resolved_at'])} by {out['resolved_by']}" if out["resolved_at"] else ""))
+    alerts = Table("alert", "status", "severity", "count", "summary", title="alerts", title_justify="left")
+    for a in out["alerts"]:
+        alerts.add_row(str(a["id"]), a["status"] + (" flapping" if a["flapping"] else ""), a["severity"],
+                       str(a["count"]), a["summary"])  # fmt: skip
+    console.print(alerts)
+    timeline = Table("at", "what", "who", "", title="timeline", title_justify="left")
+    for e in out["timeline"]:
+        timeline.add_row(when(e["at"]), e["kind"], e["actor"], e["message"])
+    console.print(timeline)
+
+
+def _act(incident_id: int, action: Action, by: str | None, note: str | None = None) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            incident = incidents.act(incident_id, action, actor=by or operator(), session=session,
+                                     now=ctx.clock.now(), note=note)  # fmt: skip
+            status = incident.status
+    except (LookupError, InvalidTransition) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(f"incident {incident_id} {status}")
+
+
+@incidents_app.command("ack")
+def incidents_ack(incident_id: int, by: By = None) -> None:
+    """Acknowledge: someone is on it."""
+    _act(incident_id, Action.ACKNOWLEDGE, by)
+
+
+@incidents_app.command("resolve")
+def incidents_resolve(incident_id: int, note: Annotated[str | None, typer.Option(help="what fixed it")] = None,  # noqa: UP007
+                      by: By = None) -> None:  # fmt: skip
+    """Resolve by hand, with a note; alerts of the group that fire later open a new incident."""
+    _act(incident_id, Action.RESOLVE, by, note)
+
+
+@incidents_app.command("close")
+def incidents_close(incident_id: int, by: By = None) -> None:
+    """Close a resolved incident: reviewed, nothing more to do."""
+    _act(incident_id, Action.CLOSE, by)
+
+
+@incidents_app.command("note")
+def incidents_note(incident_id: int, text: str, by: By = None) -> None:
+    """Add a note to the timeline."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            incidents.add_note(incident_id, text, actor=by or operator(), session=session, now=ctx.clock.now())
+    except (LookupError, ValueError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(f"note added to incident {incident_id}")
+
+
+@incidents_app.command("stats")
+def incidents_stats(
+    period: Annotated[str, typer.Option(help="incidents opened in the last ..., e.g. 30d")] = "30d",
+    service: Annotated[str | None, typer.Option(help="only this service")] = None,  # noqa: UP007
+    as_json: Json = False,
+) -> None:
+    """MTTA and MTTR, read from the incidents' timelines."""
+    ctx = context()
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        out = timings_out(incidents.response_times(session=session, since=now - parse_duration(period), until=now,
+                                                   service=service))  # fmt: skip
+    if as_json:
+        print_json(out)
+        return
+
+    def span(seconds: float | None) -> str:
+        return "-" if seconds is None else str(timedelta(seconds=round(seconds)))
+
+    console.print(f"{out['incidents']} incidents in the last {period}: {out['acknowledged']} acknowledged, "
+                  f"{out['resolved']} resolved")  # fmt: skip
+    console.print(f"MTTA {span(out['mtta_seconds'])} (median {span(out['median_tta_seconds'])}), "
+                  f"MTTR {span(out['mttr_seconds'])} (median {span(out['median_ttr_seconds'])})")  # fmt: skip

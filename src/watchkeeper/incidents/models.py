@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from watchkeeper.db import Base, UTCDateTime
+
+
+class Incident(Base):
+    """Alerts of one group, from the first that was raised until someone closes it.
+
+    `open_key` holds the group key while the incident is open (triggered or
+    acknowledged) and is unique: one open incident per group, even when two
+    processes raise the group's first alerts at once.
+    """
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    urgency: Mapped[str] = mapped_column(String(8))
+    severity: Mapped[str] = mapped_column(String(16))
+    service: Mapped[str | None] = mapped_column(String(200), index=True)
+    customer: Mapped[str | None] = mapped_column(String(200), index=True)
+    group_key: Mapped[str] = mapped_column(String(500), index=True)
+    open_key: Mapped[str | None] = mapped_column(String(500), unique=True)
+    group_labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class TimelineEntry(Base):
+    """One thing that happened to an incident. Append-only: never updated, never deleted."""
+
+    __tablename__ = "incident_timeline"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(String(4000))
+    alert_id: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+def _refuse_change(_mapper: Any, _connection: Any, target: TimelineEntry) -> None:
+    raise RuntimeError(f"incident timeline entries are append-only (entry {target.id})")
+
+
+event.listen(TimelineEntry, "before_update", _refuse_change)
+event.listen(TimelineEntry, "before_delete", _refuse_change)

@@ -1,0 +1,185 @@
+"""Opening, joining, moving and reading incidents. Services never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from watchkeeper.alerts.finding import Severity, State, Urgency
+from watchkeeper.alerts.models import Alert
+from watchkeeper.incidents.lifecycle import OPEN, Action, Entry, Status, Timings, next_status, timings
+from watchkeeper.incidents.models import Incident, TimelineEntry
+
+SYSTEM = "watchkeeper"
+_SEVERITY_RANK = {s: i for i, s in enumerate((Severity.INFO, Severity.WARNING, Severity.ERROR, Severity.CRITICAL))}
+
+
+def add_entry(incident: Incident, kind: Entry, message: str, *, session: Session, at: datetime,
+              actor: str = SYSTEM, alert: Alert | None = None, **data: Any) -> TimelineEntry:  # fmt: skip
+    entry = TimelineEntry(incident_id=incident.id, at=at, kind=kind, actor=actor, message=message[:4000],
+                          alert_id=alert.id if alert else None, data=data)  # fmt: skip
+    session.add(entry)
+    return entry
+
+
+def open_for_group(group_key: str, *, session: Session) -> Incident | None:
+    return session.scalars(select(Incident).where(Incident.open_key == group_key)).first()
+
+
+def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None) -> Incident:
+    """Open the incident for `alert`'s group, with every alert of the group waiting to join."""
+    labels = alert.match_labels()
+    incident = Incident(
+        title=alert.summary[:500], status=Status.TRIGGERED, urgency=alert.urgency, severity=alert.severity,
+        service=alert.service, customer=labels.get("customer"), group_key=alert.group_key,
+        open_key=alert.group_key, group_labels=_group_labels(alert.group_key), created_at=now,
+    )  # fmt: skip
+    session.add(incident)
+    session.flush()
+    add_entry(incident, Entry.OPENED, f"opened for {alert.group_key or 'ungrouped alerts'}: {alert.summary}",
+              session=session, at=now, alert=alert)  # fmt: skip
+    join(incident, alert, session=session, now=now, was_muted=was_muted)
+    waiting = session.scalars(
+        select(Alert).where(Alert.group_key == alert.group_key, Alert.status == State.FIRING,
+                            Alert.incident_id.is_(None), Alert.muted.is_(None), Alert.id != alert.id,
+                            Alert.resolve_held_at.is_(None)).order_by(Alert.id)
+    )  # fmt: skip
+    for other in waiting:
+        join(incident, other, session=session, now=now, was_muted=other.muted_reason)
+        other.due_at = None
+    return incident
+
+
+def _group_labels(key: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in key.split(",") if "=" in part)
+
+
+def join(incident: Incident, alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None) -> None:
+    alert.incident_id = incident.id
+    alert.muted_reason = None
+    message = f"alert {alert.id} ({alert.severity}, {alert.source}) joined: {alert.summary}"
+    if was_muted:
+        message += f"; raised now that it is no longer muted (it was {was_muted})"
+    add_entry(incident, Entry.ALERT_JOINED, message, session=session, at=now, alert=alert,
+              dedup_key=alert.dedup_key, started_at=alert.started_at.isoformat(), labels=alert.match_labels(),
+              details=alert.details)  # fmt: skip
+    if alert.urgency == Urgency.HIGH and incident.urgency == Urgency.LOW:
+        incident.urgency = Urgency.HIGH
+        add_entry(incident, Entry.URGENCY_RAISED, f"urgency raised to high by alert {alert.id}",
+                  session=session, at=now, alert=alert)  # fmt: skip
+    if _SEVERITY_RANK.get(Severity(alert.severity), 0) > _SEVERITY_RANK.get(Severity(incident.severity), 0):
+        incident.severity = alert.severity
+    for child in session.scalars(select(Alert).where(Alert.muted == "inhibited", Alert.muted_ref == alert.id,
+                                                     Alert.status == State.FIRING)):  # fmt: skip
+        dependent_muted(alert, child, session=session, now=now)
+
+
+def dependent_muted(parent: Alert, child: Alert, *, session: Session, now: datetime) -> None:
+    """Say on the parent's incident which dependent alert it keeps quiet."""
+    incident = session.get(Incident, parent.incident_id) if parent.incident_id else None
+    if incident is not None:
+        add_entry(incident, Entry.DEPENDENT_MUTED,
+                  f"muted dependent alert {child.id} ({child.service or child.labels.get('instance', '')}): "
+                  f"{child.summary}; {child.muted_reason}", session=session, at=now, alert=child)  # fmt: skip
+
+
+def alert_resolved(alert: Alert, *, session: Session, now: datetime, auto_resolve: bool) -> None:
+    incident = session.get(Incident, alert.incident_id)
+    if incident is None:
+        return
+    add_entry(incident, Entry.ALERT_RESOLVED, f"alert {alert.id} resolved: {alert.resolution}",
+              session=session, at=now, alert=alert)  # fmt: skip
+    if incident.status not in OPEN:
+        return
+    session.flush()
+    still = session.scalar(select(Alert.id).where(Alert.incident_id == incident.id,
+                                                  Alert.status == State.FIRING).limit(1))  # fmt: skip
+    if still is not None:
+        return
+    if auto_resolve:
+        _move(incident, Action.RESOLVE, actor=SYSTEM, session=session, now=now, note="all its alerts resolved")
+    else:
+        add_entry(incident, Entry.ALL_RESOLVED, "all alerts resolved; resolve it by hand when satisfied",
+                  session=session, at=now)  # fmt: skip
+
+
+def alert_flapping(alert: Alert, *, session: Session, now: datetime, window: timedelta) -> None:
+    incident = session.get(Incident, alert.incident_id) if alert.incident_id else None
+    if incident is not None:
+        add_entry(incident, Entry.ALERT_FLAPPING,
+                  f"alert {alert.id} is flapping; held as one alert until it stays resolved for {window}",
+                  session=session, at=now, alert=alert)  # fmt: skip
+
+
+_DONE = {Action.ACKNOWLEDGE: Entry.ACKNOWLEDGED, Action.RESOLVE: Entry.RESOLVED, Action.CLOSE: Entry.CLOSED}
+
+
+def _move(incident: Incident, action: Action, *, actor: str, session: Session, now: datetime,
+          note: str | None = None) -> Incident:  # fmt: skip
+    incident.status = next_status(Status(incident.status), action)
+    if action is Action.ACKNOWLEDGE:
+        incident.acknowledged_at, incident.acknowledged_by = now, actor
+    elif action is Action.RESOLVE:
+        incident.resolved_at, incident.resolved_by, incident.open_key = now, actor, None
+    else:
+        incident.closed_at, incident.closed_by = now, actor
+    message = f"{_DONE[action]} by {actor}" + (f": {note}" if note else "")
+    add_entry(incident, _DONE[action], message, session=session, at=now, actor=actor)
+    return incident
+
+
+def get(incident_id: int, *, session: Session) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise LookupError(f"no incident {incident_id}; `watchkeeper incidents list` shows them")
+    return incident
+
+
+def act(incident_id: int, action: Action, *, actor: str, session: Session, now: datetime,
+        note: str | None = None) -> Incident:  # fmt: skip
+    """Acknowledge, resolve or close by hand. Raises LookupError or InvalidTransition."""
+    return _move(get(incident_id, session=session), action, actor=actor, session=session, now=now, note=note)
+
+
+def add_note(incident_id: int, text: str, *, actor: str, session: Session, now: datetime) -> TimelineEntry:
+    if not text.strip():
+        raise ValueError("a note needs some text")
+    return add_entry(get(incident_id, session=session), Entry.NOTE, text.strip(), session=session, at=now,
+                     actor=actor)  # fmt: skip
+
+
+def list_incidents(*, session: Session, status: Status | None = None, service: str | None = None,
+                   customer: str | None = None, urgency: Urgency | None = None,
+                   limit: int = 100) -> list[Incident]:  # fmt: skip
+    query = select(Incident).order_by(Incident.created_at.desc(), Incident.id.desc()).limit(limit)
+    for column, value in ((Incident.status, status), (Incident.service, service), (Incident.customer, customer),
+                          (Incident.urgency, urgency)):  # fmt: skip
+        if value is not None:
+            query = query.where(column == value)
+    return list(session.scalars(query))
+
+
+def timeline(incident_id: int, *, session: Session) -> list[TimelineEntry]:
+    return list(session.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+                                .order_by(TimelineEntry.at, TimelineEntry.id)))  # fmt: skip
+
+
+def alerts_of(incident_id: int, *, session: Session) -> list[Alert]:
+    return list(session.scalars(select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)))
+
+
+def response_times(*, session: Session, since: datetime, until: datetime, service: str | None = None) -> Timings:
+    """MTTA and MTTR of incidents opened in [since, until), read from their timelines."""
+    ids = select(Incident.id).where(Incident.created_at >= since, Incident.created_at < until)
+    if service is not None:
+        ids = ids.where(Incident.service == service)
+    entries: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    rows = session.execute(select(TimelineEntry.incident_id, TimelineEntry.kind, TimelineEntry.at)
+                           .where(TimelineEntry.incident_id.in_(ids)).order_by(TimelineEntry.at, TimelineEntry.id))
+    for incident_id, kind, at in rows:
+        entries[incident_id].append((kind, at))
+    return timings(entries.values())

@@ -1,0 +1,81 @@
+"""Prometheus Alertmanager webhook payloads (version 4) to findings. Pure.
+
+Alertmanager sends a group of alerts per request and retries on 5xx only, so
+a payload it cannot fix by resending is refused with 400 and a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from watchkeeper.alerts.finding import Finding, Severity, State
+from watchkeeper.intake.errors import PayloadError, messages
+
+_SEVERITY = {"critical": Severity.CRITICAL, "page": Severity.CRITICAL, "high": Severity.CRITICAL,
+             "error": Severity.ERROR, "major": Severity.ERROR, "warning": Severity.WARNING,
+             "minor": Severity.WARNING, "info": Severity.INFO, "low": Severity.INFO, "none": Severity.INFO}  # fmt: skip
+
+
+class AmAlert(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime  # noqa: N815 - Alertmanager's field names
+    endsAt: datetime | None = None  # noqa: N815
+    generatorURL: str = ""  # noqa: N815
+    fingerprint: str | None = None
+
+
+class AmPayload(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    version: str = "4"
+    receiver: str = ""
+    status: str = ""
+    alerts: list[AmAlert]
+    groupKey: str = ""  # noqa: N815
+    externalURL: str = ""  # noqa: N815
+
+
+def severity(labels: dict[str, str]) -> Severity:
+    """A `severity` label in any of the usual spellings; error when absent, as Alertmanager's PagerDuty default."""
+    return _SEVERITY.get(labels.get("severity", "").lower(), Severity.ERROR)
+
+
+def findings(body: object, *, integration_id: int, now: datetime) -> list[Finding]:
+    try:
+        payload = AmPayload.model_validate(body)
+    except ValidationError as exc:
+        raise PayloadError(messages(exc)) from exc
+    if payload.version != "4":
+        raise PayloadError([f"version: {payload.version!r} is not supported; watchkeeper takes webhook version 4"])
+    return [_finding(alert, payload, integration_id, now) for alert in payload.alerts]
+
+
+def _finding(alert: AmAlert, payload: AmPayload, integration_id: int, now: datetime) -> Finding:
+    labels = alert.labels
+    fingerprint = alert.fingerprint or hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
+    resolved = alert.status == "resolved"
+    ended = alert.endsAt if resolved and alert.endsAt is not None and alert.endsAt.year > 1 else None
+    name = labels.get("alertname", "alert")
+    where = labels.get("instance") or labels.get("job") or ""
+    summary = alert.annotations.get("summary") or alert.annotations.get("description") or f"{name} {where}".strip()
+    return Finding(
+        dedup_key=f"alertmanager/{integration_id}/{fingerprint}",
+        source="alertmanager",
+        service=labels.get("service") or None,
+        severity=severity(labels),
+        state=State.RESOLVED if resolved else State.FIRING,
+        summary=summary,
+        observed_at=min(ended, now) if ended else now,
+        started_at=alert.startsAt,
+        labels=dict(labels),
+        details={"annotations": alert.annotations, "generator_url": alert.generatorURL,
+                 "external_url": payload.externalURL, "receiver": payload.receiver, "fingerprint": fingerprint},
+    )  # fmt: skip

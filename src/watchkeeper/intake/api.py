@@ -1,0 +1,114 @@
+"""Routes other monitors push alerts to. Each is authenticated by its integration key, not a bearer token.
+
+Answers follow what each sender expects: Alertmanager retries on 5xx only, so
+a payload that will never work gets 400; a database that is away gets 503
+(see the app's handler) and the sender's retry delivers it later.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from watchkeeper.alerts.finding import Finding
+from watchkeeper.db import in_transaction
+from watchkeeper.intake import alertmanager, generic, pagerduty
+from watchkeeper.intake import service as intake
+from watchkeeper.intake.errors import PayloadError
+from watchkeeper.intake.models import Integration
+from watchkeeper.intake.service import Kind
+
+router = APIRouter(tags=["intake"])
+_NOT_KNOWN = ("no active {kind} integration has this key; "
+              "create one with `watchkeeper integrations create --kind {kind}`")
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the body is not JSON: {exc}") from exc
+
+
+def _integration(request: Request, key: str, kind: Kind) -> Integration | None:
+    session: Session = request.app.state.sessions()
+    try:
+        return intake.verify(session=session, key=key, kind=kind)
+    finally:
+        session.close()
+
+
+def _take(request: Request, findings: list[Finding]) -> None:
+    state = request.app.state
+    now = state.clock.now()
+    in_transaction(state.sessions, lambda s: intake.take(findings, session=s, now=now, config=state.routing))
+
+
+@router.post("/api/v1/intake/alertmanager/{key}", status_code=status.HTTP_200_OK)
+async def alertmanager_webhook(key: str, request: Request) -> dict[str, Any]:
+    """Alertmanager `webhook_configs` receiver (payload version 4); set `send_resolved: true`."""
+    integration = await run_in_threadpool(_integration, request, key, Kind.ALERTMANAGER)
+    if integration is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_KNOWN.format(kind=Kind.ALERTMANAGER))
+    body = await _json(request)
+    try:
+        found = alertmanager.findings(body, integration_id=integration.id, now=request.app.state.clock.now())
+    except PayloadError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.errors) from exc
+    await run_in_threadpool(_take, request, found)
+    return {"status": "success", "alerts": len(found)}
+
+
+def _pd_invalid(errors: list[str]) -> JSONResponse:
+    return JSONResponse({"status": "invalid event", "message": "Event object is invalid", "errors": errors},
+                        status_code=status.HTTP_400_BAD_REQUEST)  # fmt: skip
+
+
+@router.post("/v2/enqueue", status_code=status.HTTP_202_ACCEPTED, response_model=None)
+async def pagerduty_enqueue(request: Request) -> dict[str, Any] | JSONResponse:
+    """PagerDuty Events API v2: trigger, acknowledge and resolve, with a watchkeeper integration key as routing_key."""
+    try:
+        event = pagerduty.parse(json.loads(await request.body()))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _pd_invalid(["Event object is invalid: the body is not JSON"])
+    except PayloadError as exc:
+        return _pd_invalid(exc.errors)
+    integration = await run_in_threadpool(_integration, request, event.routing_key, Kind.PAGERDUTY)
+    if integration is None:
+        return _pd_invalid([f"'routing_key' is not known: {_NOT_KNOWN.format(kind=Kind.PAGERDUTY)}"])
+    await run_in_threadpool(_enqueue, request, integration, event)
+    return {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}
+
+
+def _enqueue(request: Request, integration: Integration, event: pagerduty.Event) -> None:
+    state = request.app.state
+    now = state.clock.now()
+    if event.action is pagerduty.EventAction.ACKNOWLEDGE:
+        actor = f"pagerduty:{integration.name}"
+        in_transaction(state.sessions, lambda s: intake.acknowledge(event.internal_key(integration.id), actor=actor,
+                                                                    session=s, now=now))  # fmt: skip
+        return
+    # A resolve for a key that is not firing is accepted and dropped, as PagerDuty does.
+    _take(request, [pagerduty.finding(event, integration_id=integration.id, now=now)])
+
+
+@router.post("/api/v1/intake/generic/{key}")
+async def generic_webhook(key: str, request: Request) -> JSONResponse:
+    """Generic JSON: one event or a list (see the README for the shape). Good events are kept, bad ones listed."""
+    integration = await run_in_threadpool(_integration, request, key, Kind.GENERIC)
+    if integration is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_KNOWN.format(kind=Kind.GENERIC))
+    try:
+        good, bad = generic.parse(await _json(request))
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    now = request.app.state.clock.now()
+    found = [generic.finding(event, integration_id=integration.id, now=now) for _, event in good]
+    await run_in_threadpool(_take, request, found)
+    code = status.HTTP_400_BAD_REQUEST if bad and not good else status.HTTP_200_OK
+    return JSONResponse({"accepted": len(good), "rejected": bad}, status_code=code)

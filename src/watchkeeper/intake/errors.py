@@ -1,0 +1,19 @@
+"""How intake payload errors are said: one line per problem, naming the field."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+class PayloadError(ValueError):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def messages(exc: ValidationError) -> list[str]:
+    out = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "body"
+        out.append(f"'{where}' is missing" if error["type"] == "missing" else f"'{where}': {error['msg']}")
+    return out
