@@ -29,7 +29,7 @@ Token = Annotated[ApiToken, Depends(require_token)]
 
 
 def _bad(exc: Exception) -> HTTPException:
-    code = status.HTTP_404_NOT_FOUND if isinstance(exc, LookupError) else status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = status.HTTP_404_NOT_FOUND if isinstance(exc, LookupError) else 422
     return HTTPException(code, str(exc).strip("'\""))
 
 
@@ -50,7 +50,7 @@ def post_silence(body: SilenceIn, request: Request) -> Silence:
     now = request.app.state.clock.now()
     ends_at = body.ends_at or ((body.starts_at or now) + body.duration if body.duration else None)
     if ends_at is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give ends_at or duration")
+        raise HTTPException(422, "give ends_at or duration")
     try:
         with transaction(request.app.state.sessions) as session:
             return mutes.add_silence(session=session, now=now, matchers=body.matchers, ends_at=ends_at,

@@ -34,7 +34,7 @@ def list_incidents(session: SessionDep, status: Status | None = None, service: s
 @router.get("/response-times", response_model=TimingsOut)
 def response_times(request: Request, session: SessionDep, since: AwareDatetime | None = None,
                    until: AwareDatetime | None = None, service: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """MTTA and MTTR of incidents opened in [since, until) (default: the last 30 days)."""
+    """MTTA and MTTR of incidents opened in [since, until] (default: the last 30 days)."""
     until = until or request.app.state.clock.now()
     found = incidents.response_times(session=session, since=since or until - timedelta(days=30), until=until,
                                      service=service)  # fmt: skip

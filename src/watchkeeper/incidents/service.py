@@ -173,8 +173,8 @@ def alerts_of(incident_id: int, *, session: Session) -> list[Alert]:
 
 
 def response_times(*, session: Session, since: datetime, until: datetime, service: str | None = None) -> Timings:
-    """MTTA and MTTR of incidents opened in [since, until), read from their timelines."""
-    ids = select(Incident.id).where(Incident.created_at >= since, Incident.created_at < until)
+    """MTTA and MTTR of incidents opened in [since, until], read from their timelines."""
+    ids = select(Incident.id).where(Incident.created_at >= since, Incident.created_at <= until)
     if service is not None:
         ids = ids.where(Incident.service == service)
     entries: dict[int, list[tuple[str, datetime]]] = defaultdict(list)

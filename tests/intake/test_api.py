@@ -1,0 +1,212 @@
+"""Intake over HTTP on SQLite and PostgreSQL: the PagerDuty v2 contract, Alertmanager and generic webhooks."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from watchkeeper.auth.service import create_token
+from watchkeeper.db import transaction
+from watchkeeper.intake.service import Kind, create
+from watchkeeper.web.app import create_app
+
+
+@pytest.fixture
+def desk(db, clock):
+    with transaction(db.sessions) as session:
+        token = create_token(session=session, clock=clock, name="anna").token
+        keys = {kind: create(session=session, clock=clock, kind=kind, name=f"{kind}-prod").key for kind in Kind}
+    settings = db.settings.model_copy(update={"group_wait_seconds": 0})
+    client = TestClient(create_app(settings=settings, clock=clock, engine=db.engine))
+    client.headers["Authorization"] = f"Bearer {token}"
+    client.keys = keys
+    return client
+
+
+def trigger(desk, dedup_key="sip-trunk-7", **payload):
+    body = {"routing_key": desk.keys[Kind.PAGERDUTY], "event_action": "trigger",
+            "payload": {"summary": "SIP trunk 7 down", "source": "sbc-1", "severity": "critical", **payload}}
+    if dedup_key is not None:
+        body["dedup_key"] = dedup_key
+    return desk.post("/v2/enqueue", json=body, headers={"Authorization": ""})
+
+
+def event(desk, action, dedup_key="sip-trunk-7"):
+    return desk.post("/v2/enqueue", json={"routing_key": desk.keys[Kind.PAGERDUTY], "event_action": action,
+                                          "dedup_key": dedup_key})  # fmt: skip
+
+
+def test_pagerduty_trigger_answers_like_pagerduty_and_opens_an_incident(desk):
+    answer = trigger(desk, component="trunk-7", custom_details={"carrier": "acme"})
+    assert answer.status_code == 202
+    assert answer.json() == {"status": "success", "message": "Event processed", "dedup_key": "sip-trunk-7"}
+    (alert,) = desk.get("/api/v1/alerts").json()
+    assert (alert["source"], alert["severity"], alert["summary"], alert["count"]) == ("pagerduty", "critical", "SIP trunk 7 down", 1)
+    assert alert["labels"] == {"instance": "sbc-1", "component": "trunk-7", "alertname": "trunk-7"}
+    assert alert["details"]["custom_details"] == {"carrier": "acme"}
+    (incident,) = desk.get("/api/v1/incidents").json()
+    assert incident["status"] == "triggered"
+
+
+def test_pagerduty_retrigger_with_the_same_key_is_one_alert_counted_twice(desk):
+    trigger(desk)
+    trigger(desk)
+    (alert,) = desk.get("/api/v1/alerts").json()
+    assert alert["count"] == 2
+    assert len(desk.get("/api/v1/incidents").json()) == 1
+
+
+def test_pagerduty_trigger_without_a_key_gets_a_new_one(desk):
+    first = trigger(desk, dedup_key=None).json()["dedup_key"]
+    second = trigger(desk, dedup_key=None).json()["dedup_key"]
+    assert first != second and len(first) >= 16
+    assert len(desk.get("/api/v1/alerts").json()) == 2
+
+
+def test_pagerduty_acknowledge_then_resolve_moves_the_incident(desk):
+    trigger(desk)
+    assert event(desk, "acknowledge").status_code == 202
+    (incident,) = desk.get("/api/v1/incidents").json()
+    assert (incident["status"], incident["acknowledged_by"]) == ("acknowledged", "pagerduty:pagerduty-prod")
+    assert event(desk, "resolve").status_code == 202
+    (incident,) = desk.get("/api/v1/incidents").json()
+    assert incident["status"] == "resolved"
+    assert desk.get("/api/v1/alerts").json()[0]["status"] == "resolved"
+
+
+def test_pagerduty_trigger_after_resolve_opens_a_new_alert(desk):
+    trigger(desk)
+    event(desk, "resolve")
+    trigger(desk)
+    statuses = [a["status"] for a in desk.get("/api/v1/alerts").json()]
+    assert statuses == ["firing", "resolved"]
+    assert [i["status"] for i in desk.get("/api/v1/incidents").json()] == ["triggered", "resolved"]
+
+
+def test_pagerduty_acknowledge_or_resolve_for_an_unknown_key_is_accepted_and_dropped(desk):
+    for action in ("acknowledge", "resolve"):
+        answer = event(desk, action, dedup_key="never-triggered")
+        assert answer.status_code == 202 and answer.json()["dedup_key"] == "never-triggered"
+    assert desk.get("/api/v1/alerts").json() == []
+
+
+@pytest.mark.parametrize("change,named", [
+    ({"payload": {"source": "sbc-1", "severity": "critical"}}, "'payload.summary' is missing or blank"),
+    ({"payload": {"summary": "x", "severity": "critical"}}, "'payload.source' is missing or blank"),
+    ({"payload": {"summary": "x", "source": "sbc-1"}}, "'payload.severity' is missing or blank"),
+    ({"payload": {"summary": "x", "source": "s", "severity": "fatal"}}, "'payload.severity' is invalid"),
+    ({"payload": {"summary": "x", "source": "s", "severity": "info", "timestamp": "yesterday"}}, "'payload.timestamp' is invalid"),
+    ({"event_action": "explode"}, "'event_action' is missing or invalid"),
+    ({"routing_key": ""}, "'routing_key' is missing or blank"),
+    ({"event_action": "resolve", "payload": None}, "'dedup_key' is missing or blank"),
+])  # fmt: skip
+def test_pagerduty_invalid_events_get_400_naming_the_field_and_store_nothing(desk, change, named):
+    body = {"routing_key": desk.keys[Kind.PAGERDUTY], "event_action": "trigger",
+            "payload": {"summary": "x", "source": "s", "severity": "critical"}} | change
+    answer = desk.post("/v2/enqueue", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["status"] == "invalid event"
+    assert any(named in error for error in answer.json()["errors"]), answer.json()
+    assert desk.get("/api/v1/alerts").json() == []
+
+
+@pytest.mark.parametrize("key", ["0" * 32, "not-a-key"])
+def test_pagerduty_unknown_routing_key_gets_400_and_stores_nothing(desk, key):
+    answer = desk.post("/v2/enqueue", json={"routing_key": key, "event_action": "trigger",
+                                            "payload": {"summary": "x", "source": "s", "severity": "critical"}})
+    assert answer.status_code == 400
+    assert "'routing_key' is not known" in answer.json()["errors"][0]
+    assert desk.get("/api/v1/alerts").json() == []
+
+
+def test_a_key_of_another_kind_is_not_a_routing_key(desk):
+    answer = desk.post("/v2/enqueue", json={"routing_key": desk.keys[Kind.GENERIC], "event_action": "trigger",
+                                            "payload": {"summary": "x", "source": "s", "severity": "critical"}})
+    assert answer.status_code == 400
+
+
+def am_alert(status="firing", fingerprint="a1b2c3", **labels):
+    return {"status": status, "labels": {"alertname": "InstanceDown", "instance": "pbx-1:9100", "severity": "critical", **labels},
+            "annotations": {"summary": "pbx-1 is down", "runbook_url": "https://wiki/pbx"},
+            "startsAt": "2026-11-23T11:58:00Z", "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-23T11:59:30Z",
+            "generatorURL": "http://prometheus/graph", "fingerprint": fingerprint}
+
+
+def am_payload(*alerts):
+    return {"version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": "firing", "receiver": "watchkeeper",
+            "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am:9093", "alerts": list(alerts)}
+
+
+def test_alertmanager_webhook_keeps_labels_and_annotations_and_resolves_per_alert(desk):
+    url = f"/api/v1/intake/alertmanager/{desk.keys[Kind.ALERTMANAGER]}"
+    answer = desk.post(url, json=am_payload(am_alert(), am_alert(fingerprint="d4e5", instance="pbx-2:9100")), headers={"Authorization": ""})
+    assert answer.status_code == 200
+    alerts = desk.get("/api/v1/alerts").json()
+    assert len(alerts) == 2
+    assert alerts[0]["details"]["annotations"]["runbook_url"] == "https://wiki/pbx"
+    assert alerts[0]["started_at"] == "2026-11-23T11:58:00Z"
+    desk.post(url, json=am_payload(am_alert("resolved")))
+    by_instance = {a["labels"]["instance"]: a for a in desk.get("/api/v1/alerts").json()}
+    assert by_instance["pbx-1:9100"]["status"] == "resolved"
+    assert by_instance["pbx-1:9100"]["resolved_at"] == "2026-11-23T11:59:30Z"
+    assert by_instance["pbx-2:9100"]["status"] == "firing"
+
+
+def test_alertmanager_bad_payload_is_400_not_5xx_so_it_is_not_retried_forever(desk):
+    url = f"/api/v1/intake/alertmanager/{desk.keys[Kind.ALERTMANAGER]}"
+    answer = desk.post(url, json={"version": "4", "alerts": [{"status": "burning", "labels": {}}]})
+    assert answer.status_code == 400
+    assert any("alerts.0.status" in e for e in answer.json()["detail"])
+    assert any("alerts.0.startsAt" in e for e in answer.json()["detail"])
+    assert desk.post(url, content=b"{not json").status_code == 400
+    assert desk.post("/api/v1/intake/alertmanager/wrong-key", json=am_payload(am_alert())).status_code == 404
+    assert desk.get("/api/v1/alerts").json() == []
+
+
+def test_generic_webhook_keeps_good_events_and_lists_bad_ones(desk):
+    url = f"/api/v1/intake/generic/{desk.keys[Kind.GENERIC]}"
+    answer = desk.post(url, json=[{"key": "backup-db1", "summary": "nightly backup failed", "severity": "error",
+                                   "service": "billing-db", "labels": {"instance": "db1"}},
+                                  {"key": "x", "status": "firing"}, {"summary": "no key"}])  # fmt: skip
+    assert answer.status_code == 200
+    assert answer.json()["accepted"] == 1
+    assert [r["index"] for r in answer.json()["rejected"]] == [1, 2]
+    assert "'summary' is required when status is firing" in answer.json()["rejected"][0]["errors"][0]
+    (incident,) = desk.get("/api/v1/incidents").json()
+    assert (incident["service"], incident["group_key"]) == ("billing-db", "service=billing-db")
+    desk.post(url, json={"key": "backup-db1", "status": "resolved"})
+    assert desk.get("/api/v1/incidents").json()[0]["status"] == "resolved"
+
+
+def test_incident_api_shows_the_timeline_and_takes_actions_by_the_token_holder(desk):
+    trigger(desk)
+    (incident,) = desk.get("/api/v1/incidents").json()
+    base = f"/api/v1/incidents/{incident['id']}"
+    assert desk.post(f"{base}/acknowledge").json()["acknowledged_by"] == "anna"
+    assert desk.post(f"{base}/acknowledge").status_code == 409
+    assert desk.post(f"{base}/notes", json={"text": "carrier says fibre cut"}).status_code == 201
+    assert desk.post(f"{base}/resolve", json={"note": "rerouted via carrier B"}).json()["status"] == "resolved"
+    shown = desk.get(base).json()
+    assert [e["kind"] for e in shown["timeline"]] == ["opened", "alert_joined", "acknowledged", "note", "resolved"]
+    assert shown["timeline"][-1]["message"] == "resolved by anna: rerouted via carrier B"
+    assert shown["alerts"][0]["summary"] == "SIP trunk 7 down"
+    assert desk.get("/api/v1/incidents/999").status_code == 404
+    assert desk.get("/api/v1/incidents/response-times").json()["incidents"] == 1
+
+
+def test_silences_over_the_api_mute_new_alerts(desk):
+    answer = desk.post("/api/v1/silences", json={"matchers": ["instance=sbc-1"], "duration": "PT1H",
+                                                 "created_by": "anna", "comment": "SBC firmware upgrade"})  # fmt: skip
+    assert answer.status_code == 201
+    trigger(desk)
+    (alert,) = desk.get("/api/v1/alerts").json()
+    assert alert["muted"] == "silenced"
+    assert desk.get("/api/v1/incidents").json() == []
+    assert desk.post("/api/v1/silences", json={"matchers": ["team!=x"], "duration": "PT1H", "created_by": "a",
+                                               "comment": "b"}).status_code == 422  # fmt: skip
+    assert desk.delete(f"/api/v1/silences/{answer.json()['id']}").status_code == 200
+    assert desk.get("/api/v1/silences").json() == []
+
+
+def test_intake_routes_do_not_take_bearer_tokens_and_api_routes_do_not_take_keys(desk):
+    assert desk.get("/api/v1/incidents", headers={"Authorization": f"Bearer {desk.keys[Kind.GENERIC]}"}).status_code == 401
