@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import Result
 
 from watchkeeper.clock import FrozenClock
 from watchkeeper.config import Settings
@@ -70,3 +71,22 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(NOW)
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
+    """The `watchkeeper` command on a SQLite file of the test's own."""
+    from typer.testing import CliRunner
+
+    from watchkeeper.cli import app
+    from watchkeeper.config import get_settings
+
+    monkeypatch.setenv("WATCHKEEPER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, list(args))
+
+    yield invoke
+    get_settings.cache_clear()

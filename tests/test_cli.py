@@ -4,25 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from typer.testing import CliRunner
-
-from watchkeeper.cli import app
-from watchkeeper.config import get_settings
-
-
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.setenv("WATCHKEEPER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, list(args))
-
-    yield invoke
-    get_settings.cache_clear()
-
 
 def test_ingest_then_list_and_show_services(run, tmp_path):
     path = tmp_path / "feed.csv"

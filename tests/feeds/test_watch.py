@@ -70,3 +70,34 @@ def test_idle_services_are_not_claimed(db, clock):
     watch(db, NOW)
     with transaction(db.sessions) as session:
         assert claim_due(session=session, now=NOW + timedelta(minutes=30), limit=10) == []
+
+
+def test_a_feed_silence_becomes_an_incident_with_its_explanation_on_the_timeline(db, clock):
+    from watchkeeper.alerts.service import process_due
+    from watchkeeper.incidents.service import list_incidents, timeline
+
+    settings = Settings(database_url=db.url, minute_retention_days=30)
+    ingest(db, clock, office_csv(22), settings)
+    watch(db, NOW)
+    with transaction(db.sessions) as session:
+        due = session.scalar(select(FeedState.due_at))
+    watch(db, due)
+    with transaction(db.sessions) as session:
+        process_due(session=session, now=due + timedelta(seconds=30))
+        (incident,) = list_incidents(session=session)
+        entries = [(e.kind, e.message) for e in timeline(incident.id, session=session)]
+    assert (incident.service, incident.status, incident.urgency, incident.severity) == (
+        "pbx-berlin", "triggered", "high", "critical")
+    assert entries[1][0] == "alert_joined"
+    assert "no records for" in entries[1][1] and "on weekdays this service has" in entries[1][1]
+
+    back = due + timedelta(minutes=2)
+    clock.set(back)
+    records = f"timestamp,service,count\n{back - timedelta(minutes=1):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10\n"
+    ingest(db, clock, records.encode(), settings)
+    watch(db, back)
+    with transaction(db.sessions) as session:
+        (incident,) = list_incidents(session=session)
+        kinds = [e.kind for e in timeline(incident.id, session=session)]
+    assert incident.status == "resolved"
+    assert kinds == ["opened", "alert_joined", "alert_resolved", "resolved"]

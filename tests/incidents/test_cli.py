@@ -1,0 +1,106 @@
+"""`watchkeeper incidents|silences|maintenance|dependencies|integrations` as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from watchkeeper.alerts.finding import Finding, Severity, State
+from watchkeeper.alerts.service import RoutingConfig, record
+from watchkeeper.clock import SystemClock
+from watchkeeper.config import get_settings
+from watchkeeper.db import make_engine, make_sessionmaker, transaction
+from watchkeeper.intake.models import Integration
+
+
+def fire(summary="SIP trunk 7 down"):
+    engine = make_engine(get_settings().database_url)
+    now = SystemClock().now()
+    with transaction(make_sessionmaker(engine)) as session:
+        record(Finding("pd/trunk-7", "pagerduty", None, Severity.CRITICAL, State.FIRING, summary, now,
+                       labels={"alertname": "Trunk", "instance": "sbc-1"}),
+               session=session, now=now, config=RoutingConfig(group_wait=timedelta(0)))  # fmt: skip
+    engine.dispose()
+
+
+def test_integration_key_is_printed_once_and_stored_hashed(run):
+    created = run("integrations", "create", "--kind", "pagerduty", "--name", "zabbix")
+    assert created.exit_code == 0, created.output
+    key = created.output.strip().splitlines()[-1]
+    assert len(key) == 32 and "/v2/enqueue" in created.output
+    listed = run("integrations", "list", "--json")
+    assert key not in listed.output
+    assert json.loads(listed.output)[0]["prefix"] == key[:6]
+    engine = make_engine(get_settings().database_url)
+    with transaction(make_sessionmaker(engine)) as session:
+        assert key not in session.query(Integration).one().key_hash
+    engine.dispose()
+    assert run("integrations", "revoke", "1").exit_code == 0
+    assert json.loads(run("integrations", "list", "--json").output)[0]["revoked_at"] is not None
+
+
+def test_incident_lifecycle_from_the_command_line(run):
+    run("db", "upgrade")
+    fire()
+    (incident,) = json.loads(run("incidents", "list", "--json").output)
+    assert incident["status"] == "triggered"
+    number = str(incident["id"])
+    assert run("incidents", "ack", number, "--by", "anna").exit_code == 0
+    again = run("incidents", "ack", number)
+    assert again.exit_code == 1 and "cannot acknowledge an incident that is acknowledged" in again.output
+    assert run("incidents", "note", number, "carrier ticket 4711", "--by", "anna").exit_code == 0
+    assert run("incidents", "resolve", number, "--note", "carrier fixed the fibre", "--by", "anna").exit_code == 0
+    shown = json.loads(run("incidents", "show", number, "--json").output)
+    assert [e["kind"] for e in shown["timeline"]] == ["opened", "alert_joined", "acknowledged", "note", "resolved"]
+    assert shown["timeline"][-1]["message"] == "resolved by anna: carrier fixed the fibre"
+    text = run("incidents", "show", number).output
+    assert "carrier ticket 4711" in text and "SIP trunk 7 down" in text
+    assert json.loads(run("incidents", "list", "--status", "resolved", "--json").output)[0]["id"] == incident["id"]
+    assert json.loads(run("incidents", "list", "--status", "triggered", "--json").output) == []
+    stats = json.loads(run("incidents", "stats", "--json").output)
+    assert (stats["incidents"], stats["acknowledged"], stats["resolved"]) == (1, 1, 1)
+    assert run("incidents", "show", "99").exit_code == 1
+
+
+def test_silences_add_list_and_expire(run):
+    added = run("silences", "add", "-m", "service=voip-de", "-m", 'instance=~"pbx-.*"', "--duration", "2h",
+                "--comment", "carrier maintenance", "--author", "anna", "--json")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    silence = json.loads(added.output)
+    assert silence["matchers"] == ['service="voip-de"', 'instance=~"pbx-.*"']
+    assert [s["id"] for s in json.loads(run("silences", "list", "--json").output)] == [silence["id"]]
+    assert run("silences", "expire", str(silence["id"])).exit_code == 0
+    assert json.loads(run("silences", "list", "--json").output) == []
+    assert len(json.loads(run("silences", "list", "--expired", "--json").output)) == 1
+
+
+def test_bad_silences_are_refused_with_what_to_do(run):
+    everything = run("silences", "add", "-m", "team!=db", "--duration", "1h", "--comment", "x")
+    assert everything.exit_code == 1 and "match every alert" in everything.output
+    assert run("silences", "add", "-m", "service=a", "--duration", "soon", "--comment", "x").exit_code == 2
+    assert "give --duration or --until" in run("silences", "add", "-m", "service=a", "--comment", "x").output
+
+
+def test_maintenance_windows_weekly_and_cron(run):
+    weekly = run("maintenance", "add", "--name", "PBX patching", "-m", "service=pbx-berlin", "--days", "Sun",
+                 "--from", "01:00", "--to", "05:00", "--timezone", "Europe/Berlin")  # fmt: skip
+    assert weekly.exit_code == 0, weekly.output
+    assert "Sun 01:00-05:00 (Europe/Berlin)" in weekly.output
+    cron = run("maintenance", "add", "--name", "backup", "-m", "instance=db1", "--cron", "30 2 * * *",
+               "--duration", "90m", "--json")  # fmt: skip
+    assert json.loads(cron.output)["duration_minutes"] == 90
+    listed = json.loads(run("maintenance", "list", "--json").output)
+    assert [w["when"] for w in listed] == ["Sun 01:00-05:00 (Europe/Berlin)", "cron '30 2 * * *' for 1 h 30 min (UTC)"]
+    bad = run("maintenance", "add", "--name", "x", "-m", "service=a", "--cron", "61 * * * *", "--duration", "1h")
+    assert bad.exit_code == 1 and "not a cron expression" in bad.output
+    zone = run("maintenance", "add", "--name", "x", "-m", "service=a", "--days", "Mon", "--from", "1:00",
+               "--to", "2:00", "--timezone", "Mars/Olympus")  # fmt: skip
+    assert zone.exit_code == 1 and "IANA time zone" in zone.output
+    assert run("maintenance", "delete", "1").exit_code == 0
+
+
+def test_dependencies_add_and_list(run):
+    added = run("dependencies", "add", "--name", "trunks need their PBX", "--parent", "alertname=PBXDown",
+                "--child", "alertname=TrunkDown", "--equal", "instance", "--json")  # fmt: skip
+    assert json.loads(added.output)["equal"] == ["instance"]
+    assert json.loads(run("dependencies", "list", "--json").output)[0]["name"] == "trunks need their PBX"
