@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+import threading
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,11 +65,38 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _WriterQueue:
+    """One SQLite writer at a time per process, queued in Python.
+
+    Without it, threads that find the write lock taken sleep in SQLite's busy
+    handler (1, 2, 5 ... 100 ms steps) and wake up late; with it they wait on
+    a lock and start the moment the previous writer commits. Other processes
+    still meet busy_timeout as before.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders: set[int] = set()
+
+    def begin(self, connection: Any) -> None:
+        if self._lock.acquire(timeout=30):
+            self._holders.add(id(connection))
+        _sqlite_begin_immediate(connection)
+
+    def end(self, connection: Any) -> None:
+        if id(connection) in self._holders:
+            self._holders.discard(id(connection))
+            self._lock.release()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
+        writers = _WriterQueue()
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", writers.begin)
+        event.listen(engine, "commit", writers.end)
+        event.listen(engine, "rollback", writers.end)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

@@ -210,3 +210,17 @@ def test_silences_over_the_api_mute_new_alerts(desk):
 
 def test_intake_routes_do_not_take_bearer_tokens_and_api_routes_do_not_take_keys(desk):
     assert desk.get("/api/v1/incidents", headers={"Authorization": f"Bearer {desk.keys[Kind.GENERIC]}"}).status_code == 401
+
+
+def test_a_revoked_integration_key_stops_working_within_ten_seconds(desk, db, clock):
+    from datetime import timedelta
+
+    from watchkeeper.intake.service import list_integrations, revoke
+
+    assert trigger(desk).status_code == 202
+    with transaction(db.sessions) as session:
+        pd = [i for i in list_integrations(session=session) if i.kind == Kind.PAGERDUTY][0]
+        revoke(session=session, clock=clock, integration_id=pd.id)
+    clock.set(clock.now() + timedelta(seconds=10))
+    answer = trigger(desk)
+    assert answer.status_code == 400 and "'routing_key' is not known" in answer.json()["errors"][0]

@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.alerts.finding import Finding
@@ -20,8 +19,7 @@ from watchkeeper.db import in_transaction
 from watchkeeper.intake import alertmanager, generic, pagerduty
 from watchkeeper.intake import service as intake
 from watchkeeper.intake.errors import PayloadError
-from watchkeeper.intake.models import Integration
-from watchkeeper.intake.service import Kind
+from watchkeeper.intake.service import Kind, Known
 
 router = APIRouter(tags=["intake"])
 _NOT_KNOWN = ("no active {kind} integration has this key; "
@@ -35,12 +33,9 @@ async def _json(request: Request) -> Any:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the body is not JSON: {exc}") from exc
 
 
-def _integration(request: Request, key: str, kind: Kind) -> Integration | None:
-    session: Session = request.app.state.sessions()
-    try:
-        return intake.verify(session=session, key=key, kind=kind)
-    finally:
-        session.close()
+def _integration(request: Request, key: str, kind: Kind) -> Known | None:
+    state = request.app.state
+    return state.intake_keys.verify(sessions=state.sessions, key=key, kind=kind, now=state.clock.now())
 
 
 def _take(request: Request, findings: list[Finding]) -> None:
@@ -85,7 +80,7 @@ async def pagerduty_enqueue(request: Request) -> dict[str, Any] | JSONResponse:
     return {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}
 
 
-def _enqueue(request: Request, integration: Integration, event: pagerduty.Event) -> None:
+def _enqueue(request: Request, integration: Known, event: pagerduty.Event) -> None:
     state = request.app.state
     now = state.clock.now()
     if event.action is pagerduty.EventAction.ACKNOWLEDGE:

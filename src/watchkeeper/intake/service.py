@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.finding import Finding
@@ -56,6 +57,45 @@ def verify(*, session: Session, key: str, kind: Kind) -> Integration | None:
     if record is None or record.revoked_at is not None or record.kind != kind:
         return None
     return record
+
+
+@dataclass(frozen=True)
+class Known:
+    id: int
+    name: str
+    kind: str
+
+
+class KeyCache:
+    """Recently verified keys, so a burst of events costs one key lookup, not one per event.
+
+    A revoked key keeps working for at most `ttl` after `integrations revoke`.
+    """
+
+    def __init__(self, ttl: timedelta = timedelta(seconds=10)) -> None:
+        self.ttl = ttl
+        self._known: dict[tuple[str, str], tuple[Known, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, *, sessions: sessionmaker[Session], key: str, kind: Kind, now: datetime) -> Known | None:
+        with self._lock:
+            cached = self._known.get((key, kind))
+        if cached is not None and now - cached[1] < self.ttl:
+            return cached[0]
+        session = sessions()
+        try:
+            record = verify(session=session, key=key, kind=kind)
+            known = None if record is None else Known(record.id, record.name, record.kind)
+        finally:
+            session.close()
+        with self._lock:
+            if known is None:
+                self._known.pop((key, kind), None)
+            else:
+                if len(self._known) > 10_000:
+                    self._known.clear()
+                self._known[(key, kind)] = (known, now)
+        return known
 
 
 def list_integrations(*, session: Session) -> list[Integration]:

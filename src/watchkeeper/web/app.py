@@ -18,6 +18,7 @@ from watchkeeper.db import make_engine, make_sessionmaker
 from watchkeeper.feeds.api import router as feeds_router
 from watchkeeper.incidents.api import router as incidents_router
 from watchkeeper.intake.api import router as intake_router
+from watchkeeper.intake.service import KeyCache
 
 
 def create_app(
@@ -37,6 +38,7 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.routing = RoutingConfig.from_settings(settings)
+    app.state.intake_keys = KeyCache()
     app.include_router(feeds_router, dependencies=[Depends(require_token)])
     app.include_router(alerts_router, dependencies=[Depends(require_token)])
     app.include_router(incidents_router, dependencies=[Depends(require_token)])
