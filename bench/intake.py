@@ -139,7 +139,7 @@ def run(url: str, events: int, clients: int, workdir: Path) -> bool:
             except httpx.HTTPError:
                 time.sleep(0.1)
         per_client: list[list[dict]] = [[] for _ in range(clients)]
-        for round_ in range(9):
+        for _round in range(9):
             for key in range(keys):
                 per_client[key % clients].append(event(routing_key, key, "trigger"))
         seconds1, codes1 = send(base, per_client)
