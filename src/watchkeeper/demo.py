@@ -23,7 +23,8 @@ import httpx
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from watchkeeper.alerts.service import list_alerts
+from watchkeeper.alerts.mutes import add_dependency, add_silence
+from watchkeeper.alerts.service import RoutingConfig, list_alerts
 from watchkeeper.auth.service import create_token
 from watchkeeper.cli_common import console
 from watchkeeper.clock import SystemClock
@@ -34,6 +35,9 @@ from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.service import add_feed, learned, list_findings, list_services, service_counts
 from watchkeeper.feeds.watch import watch_feeds
+from watchkeeper.incidents.service import list_incidents, timeline
+from watchkeeper.intake.service import Kind
+from watchkeeper.intake.service import create as create_integration
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Supplier:
     weekend: float  # share of a weekday on Saturday and Sunday
     every_minutes: int = 5  # 60 for a supplier that drops an hourly file
     irregular: bool = False
+    stopped_minutes_ago: int = 0  # a feed that failed quietly before the demo starts
 
     def expected(self, at: datetime) -> float:
         local = at.astimezone(ZoneInfo(self.zone))
@@ -62,7 +67,8 @@ class Supplier:
 SUPPLIERS = (
     Supplier("voip-de-wholesale", "Europe/Berlin", 900, (8, 19), 0.03, 0.25),
     Supplier("sms-uk-retail", "Europe/London", 400, (17, 23), 0.05, 1.3),
-    Supplier("mobile-data-fr", "Europe/Paris", 600, (6, 24), 0.35, 0.9),
+    # Busy at every hour of the week, so its outage is news whenever the demo runs.
+    Supplier("mobile-data-fr", "Europe/Paris", 600, (6, 24), 0.35, 0.9, stopped_minutes_ago=40),
     Supplier("sip-trunk-acme-us", "America/New_York", 250, (9, 17), 0.0, 0.02),
     Supplier("iot-metering-nl", "Europe/Amsterdam", 150, (0, 24), 1.0, 1.0, every_minutes=60),
     Supplier("test-lab-feed", "UTC", 40, (10, 16), 0.0, 0.0, irregular=True),
@@ -76,7 +82,8 @@ def simulate(suppliers: tuple[Supplier, ...], start: datetime, end: datetime, se
     for supplier in suppliers:
         step = timedelta(minutes=supplier.every_minutes)
         at = start
-        while at < end:
+        stop = end - timedelta(minutes=supplier.stopped_minutes_ago)
+        while at < stop:
             mean = supplier.expected(at)
             if supplier.irregular and rng.random() < 0.85:
                 mean = 0.0  # a test feed: short bursts on a few days, silence otherwise
@@ -141,7 +148,8 @@ def _start_server(settings: Settings, port: int) -> tuple[object, threading.Thre
 def run_demo(*, days: int, database: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
-    settings = Settings(database_url=f"sqlite:///{database}", inbox_settle_seconds=0)
+    # No group wait in the demo: incidents open the moment their first alert is raised.
+    settings = Settings(database_url=f"sqlite:///{database}", inbox_settle_seconds=0, group_wait_seconds=0)
     clock = SystemClock()
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -157,6 +165,7 @@ def run_demo(*, days: int, database: Path) -> None:
         _feed_api(port, token, clock.now(), days)
         _feed_inbox(database.parent / "demo-inbox", sessions, settings, clock.now())
         _show(sessions, clock.now(), port, token)
+        _incidents(sessions, port)
     finally:
         server.should_exit = True  # type: ignore[attr-defined]
         thread.join(timeout=10)
@@ -247,15 +256,12 @@ def _show(sessions: sessionmaker[Session], now: datetime, port: int, token: str)
             table.add_row(f.feed, f.file_name, f.kind, f.detail)
         console.print(table)
     _watch(sessions, now)
-    console.print("\nTry: [bold]watchkeeper services show voip-de-wholesale[/bold] and "
-                  "[bold]watchkeeper alerts list[/bold] with "
-                  "WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper-demo.db")  # fmt: skip
 
 
 def _watch(sessions: sessionmaker[Session], now: datetime) -> None:
     """Run the feed watcher as the scheduler would: learn each service's week, alert on what is off now."""
     with transaction(sessions) as session:
-        report = watch_feeds(session=session, now=now, limit=1000)
+        report = watch_feeds(session=session, now=now, limit=1000, routing=RoutingConfig(group_wait=timedelta(0)))
         rows = list_alerts(session=session)
         deadlines = {s.name: learned(session=session, name=s.name) for s in list_services(session=session)}
     console.print(f"\nfeed watcher: learned {report.evaluated} services from their history")
@@ -267,3 +273,53 @@ def _watch(sessions: sessionmaker[Session], now: datetime) -> None:
     for alert in rows:
         table.add_row(alert.status, alert.service or "", alert.labels.get("kind", ""), alert.summary)
     console.print(table if rows else "no alerts: every feed is within its learned rhythm right now")
+
+
+def _incidents(sessions: sessionmaker[Session], port: int) -> None:
+    """External monitors push alerts: a PBX down mutes its trunks, a repeat is counted, a silence holds one back."""
+    clock = SystemClock()
+    with transaction(sessions) as session:
+        am_key = create_integration(session=session, clock=clock, kind=Kind.ALERTMANAGER, name="prometheus").key
+        pd_key = create_integration(session=session, clock=clock, kind=Kind.PAGERDUTY, name="zabbix").key
+        add_dependency(session=session, now=clock.now(), name="SIP trunks depend on their PBX",
+                       parent=["alertname=PBXDown"], child=["alertname=TrunkDown"], equal=["instance"])
+        add_silence(session=session, now=clock.now(), matchers=["instance=sbc-2"], ends_at=clock.now() + timedelta(hours=2),
+                    created_by="demo", comment="SBC firmware upgrade tonight")  # fmt: skip
+    started = (clock.now() - timedelta(minutes=3)).isoformat()
+
+    def am(name: str, instance: str, summary: str) -> dict[str, object]:
+        return {"status": "firing", "labels": {"alertname": name, "instance": instance, "severity": "critical"},
+                "annotations": {"summary": summary}, "startsAt": started, "fingerprint": f"{name}-{instance}"}
+
+    console.print("\nexternal monitors push alerts (Alertmanager webhook, PagerDuty Events v2) ...")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        client.post(f"/api/v1/intake/alertmanager/{am_key}", json={"version": "4", "status": "firing", "alerts": [
+            am("PBXDown", "pbx-hamburg", "PBX pbx-hamburg does not answer SIP OPTIONS"),
+            am("TrunkDown", "pbx-hamburg", "SIP trunk carrier-a on pbx-hamburg unregistered"),
+        ]}).raise_for_status()  # fmt: skip
+        for source in ("sbc-1", "sbc-1", "sbc-2"):
+            client.post("/v2/enqueue", json={"routing_key": pd_key, "event_action": "trigger",
+                                             "dedup_key": f"cpu-{source}", "payload": {
+                "summary": f"CPU above 95% on {source}", "source": source, "severity": "error",
+                "class": "HighCpu"}}).raise_for_status()  # fmt: skip
+    with transaction(sessions) as session:
+        rows = list_alerts(session=session)
+        table = Table("alert", "source", "status", "count", "incident", "summary", title="alerts",
+                      title_justify="left")  # fmt: skip
+        for a in rows:
+            state = a.status + (f" (muted: {a.muted_reason})" if a.muted else "")
+            table.add_row(str(a.id), a.source, state, str(a.count), str(a.incident_id or "-"), a.summary)
+        console.print(table)
+        opened = list_incidents(session=session)
+        table = Table("incident", "status", "urgency", "group", "title", title="incidents", title_justify="left")
+        for i in opened:
+            table.add_row(str(i.id), i.status, i.urgency, i.group_key, i.title)
+        console.print(table)
+        pbx = next((i for i in opened if "PBXDown" in i.group_key), None)
+        if pbx is not None:
+            console.print(f"timeline of incident {pbx.id}:")
+            for entry in timeline(pbx.id, session=session):
+                console.print(f"  {entry.at:%H:%M:%S} {entry.kind}: {entry.message}")
+    console.print("\nTry, with WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper-demo.db: "
+                  "[bold]watchkeeper incidents list[/bold], [bold]watchkeeper incidents show 1[/bold], "
+                  "[bold]watchkeeper alerts list[/bold], [bold]watchkeeper services show voip-de-wholesale[/bold]")

@@ -38,7 +38,8 @@ def incidents_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "status", "urgency", "severity", "group", "opened", "title")
+    table = Table("id", "status", "urgency", "severity", "group", "opened")
+    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=60)
     for r in rows:
         colour = _COLOUR[Status(r["status"])]
         table.add_row(str(r["id"]), f"[{colour}]{r['status']}[/{colour}]", r["urgency"], r["severity"],
