@@ -224,3 +224,15 @@ def test_a_revoked_integration_key_stops_working_within_ten_seconds(desk, db, cl
     clock.set(clock.now() + timedelta(seconds=10))
     answer = trigger(desk)
     assert answer.status_code == 400 and "'routing_key' is not known" in answer.json()["errors"][0]
+
+
+def test_a_database_that_is_away_gets_503_so_the_sender_retries(clock):
+    from watchkeeper.config import Settings
+    from watchkeeper.db import make_engine
+
+    url = "postgresql+psycopg://postgres@127.0.0.1:9/test?connect_timeout=2"  # nothing listens on port 9
+    client = TestClient(create_app(settings=Settings(database_url=url), clock=clock, engine=make_engine(url)))
+    answer = client.post("/api/v1/intake/alertmanager/" + "0" * 32, json={"version": "4", "alerts": []})
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+    assert "the database is not available, retry later" in answer.json()["detail"]
