@@ -15,9 +15,10 @@ from watchkeeper.clock import Clock
 PREFIX = "wk_"
 
 
-def _digest(token: str) -> str:
-    # Tokens carry 256 random bits, so a plain SHA-256 (no slow KDF) is enough
-    # to make a stolen table useless, and it keeps every request cheap.
+def secret_digest(token: str) -> str:
+    # Tokens and integration keys carry 128 or more random bits, so a plain
+    # SHA-256 (no slow KDF) is enough to make a stolen table useless, and it
+    # keeps every request cheap.
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -31,7 +32,7 @@ def create_token(*, session: Session, clock: Clock, name: str) -> NewToken:
     if not name.strip():
         raise ValueError("a token needs a name saying who or what uses it")
     token = PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(name=name.strip(), token_hash=_digest(token), prefix=token[:10],
+    record = ApiToken(name=name.strip(), token_hash=secret_digest(token), prefix=token[:10],
                       created_at=clock.now())  # fmt: skip
     session.add(record)
     session.flush()
@@ -41,7 +42,7 @@ def create_token(*, session: Session, clock: Clock, name: str) -> NewToken:
 def verify_token(*, session: Session, token: str) -> ApiToken | None:
     if not token.startswith(PREFIX):
         return None
-    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == secret_digest(token)))
     if record is None or record.revoked_at is not None:
         return None
     return record

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.finding import Finding
 from watchkeeper.alerts.service import RoutingConfig
+from watchkeeper.auth.service import secret_digest
 from watchkeeper.clock import Clock
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, Status
@@ -28,12 +28,6 @@ class Kind(StrEnum):
     GENERIC = "generic"
 
 
-def _digest(key: str) -> str:
-    # Keys are 128 random bits, so a plain SHA-256 makes a stolen table useless
-    # without making every pushed alert pay for a slow KDF.
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class NewIntegration:
     key: str  # shown once, never stored
@@ -43,17 +37,18 @@ class NewIntegration:
 def create(*, session: Session, clock: Clock, kind: Kind, name: str) -> NewIntegration:
     if not name.strip():
         raise ValueError("an integration needs a name saying what sends through it, e.g. 'prometheus-prod'")
-    # 32 hex characters: the length PagerDuty's routing keys have, which some
-    # senders check before they send.
+    # 32 hex characters (128 random bits): the length PagerDuty's routing keys
+    # have, which some senders check before they send.
     key = secrets.token_hex(16)
-    record = Integration(kind=kind, name=name.strip(), key_hash=_digest(key), prefix=key[:6], created_at=clock.now())
+    record = Integration(kind=kind, name=name.strip(), key_hash=secret_digest(key), prefix=key[:6],
+                         created_at=clock.now())
     session.add(record)
     session.flush()
     return NewIntegration(key, record)
 
 
 def verify(*, session: Session, key: str, kind: Kind) -> Integration | None:
-    record = session.scalar(select(Integration).where(Integration.key_hash == _digest(key)))
+    record = session.scalar(select(Integration).where(Integration.key_hash == secret_digest(key)))
     if record is None or record.revoked_at is not None or record.kind != kind:
         return None
     return record
