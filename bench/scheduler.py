@@ -14,7 +14,7 @@ it: batches of 200, each its own transaction, until a batch comes back short):
 * **lateness**: silence deadlines spread evenly over 20 s of real time, with
   the real `Scheduler` loop (`run_forever`) on the real clock, for each
   (tick period, deadline rate) given: by default the default tick
-  (`scheduler_tick_seconds` = 1.0) and 0.25 s, at 100 deadlines/s (2,000 in
+  (`scheduler_tick_seconds` = 0.5) and 1.0 s, at 100 deadlines/s (2,000 in
   20 s: a mass outage) and at 10/s (200 in 20 s: with 100,000 services, each
   going silent every ~2.8 h, still far above a real rate). Lateness =
   wall-clock time the batch holding the service's silence alert committed,
@@ -42,7 +42,7 @@ most 1 s; model state at most a few KB per service (judged here as: the
 stored model at most 8 KB).
 
 Run: ``.venv/bin/python bench/scheduler.py [--services N] [--skip-postgres]
-[--runs 1.0@100,0.25@100,1.0@10,0.25@10] [--seconds 20] [--postgres-url URL]``
+[--runs 0.5@100,1.0@100,0.5@10,1.0@10] [--seconds 20] [--postgres-url URL]``
 (a run is tick-seconds@deadlines-per-second). About 5 minutes for 100,000
 services on both databases. SQLite uses a temp file (deleted); PostgreSQL a
 schema `wk_bench_sched` in the given database, dropped at the end.
@@ -498,7 +498,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--services", type=int, default=100_000)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
-    parser.add_argument("--runs", default="1.0@100,0.25@100,1.0@10,0.25@10",
+    parser.add_argument("--runs", default="0.5@100,1.0@100,0.5@10,1.0@10",
                         help="lateness runs: scheduler tick seconds @ deadlines per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=20.0, help="real seconds each run's deadlines span")
     args = parser.parse_args()

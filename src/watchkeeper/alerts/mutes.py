@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.alerts import routing
 from watchkeeper.alerts.finding import State
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
-from watchkeeper.alerts.service import dependency_rule, window_rule
+from watchkeeper.alerts.service import RULES_CACHE, dependency_rule, window_rule
 
 
 def add_silence(*, session: Session, now: datetime, matchers: list[str], ends_at: datetime, created_by: str,
@@ -31,6 +31,7 @@ def add_silence(*, session: Session, now: datetime, matchers: list[str], ends_at
                       created_by=created_by.strip(), comment=comment.strip(), created_at=now)  # fmt: skip
     session.add(silence)
     session.flush()
+    _changed(session)
     return silence
 
 
@@ -51,7 +52,12 @@ def expire_silence(silence_id: int, *, session: Session, now: datetime) -> Silen
     return silence
 
 
+def _changed(session: Session) -> None:
+    session.info.pop(RULES_CACHE, None)
+
+
 def _look_again(session: Session, kind: routing.MuteKind, ref: int, now: datetime) -> None:
+    _changed(session)
     session.execute(update(Alert).where(Alert.muted == kind, Alert.muted_ref == ref, Alert.status == State.FIRING)
                     .values(due_at=now))  # fmt: skip
 
@@ -99,6 +105,7 @@ def add_window(*, session: Session, now: datetime, name: str, matchers: list[str
     window_rule(row)
     session.add(row)
     session.flush()
+    _changed(session)
     return row
 
 
@@ -125,6 +132,7 @@ def add_dependency(*, session: Session, now: datetime, name: str, parent: list[s
     dependency_rule(row)
     session.add(row)
     session.flush()
+    _changed(session)
     return row
 
 
@@ -139,4 +147,5 @@ def delete_dependency(dependency_id: int, *, session: Session, now: datetime) ->
     session.execute(update(Alert).where(Alert.muted == routing.MuteKind.INHIBITED, Alert.status == State.FIRING)
                     .values(due_at=now))  # fmt: skip
     session.delete(row)
+    _changed(session)
 

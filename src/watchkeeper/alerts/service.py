@@ -180,11 +180,21 @@ def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConf
         incidents.open_incident(alert, session=session, now=now, was_muted=was_muted)
 
 
+RULES_CACHE = "watchkeeper.routing_rules"
+
+
 def _rules(session: Session, now: datetime) -> dict[str, list]:
-    silences = [silence_rule(s) for s in session.scalars(
-        select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now))]  # fmt: skip
-    windows = [window_rule(w) for w in session.scalars(select(MaintenanceWindow))]
-    rules = [dependency_rule(d) for d in session.scalars(select(Dependency))]
+    # A batch (a scheduler tick, a webhook with many alerts) routes many alerts
+    # at one `now`: read silences, windows and dependencies once per transaction.
+    # Changing any of them (alerts/mutes.py) drops this copy.
+    cached = session.info.get(RULES_CACHE)
+    if cached is None or cached[0] != now:
+        silences = [silence_rule(s) for s in session.scalars(
+            select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now))]  # fmt: skip
+        windows = [window_rule(w) for w in session.scalars(select(MaintenanceWindow))]
+        rules = [dependency_rule(d) for d in session.scalars(select(Dependency))]
+        cached = session.info[RULES_CACHE] = (now, silences, windows, rules)
+    _, silences, windows, rules = cached
     parents: list[routing.Parent] = []
     if rules:
         for candidate in session.scalars(select(Alert).where(Alert.status == State.FIRING,
