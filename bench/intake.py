@@ -49,6 +49,7 @@ from sqlalchemy import create_engine, func, select, text
 from watchkeeper.alerts.models import Alert
 from watchkeeper.auth.service import create_token
 from watchkeeper.clock import SystemClock
+from watchkeeper.config import Settings
 from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
 from watchkeeper.incidents.models import Incident
 from watchkeeper.intake.service import Kind, create
@@ -163,7 +164,8 @@ def run(url: str, events: int, clients: int, workdir: Path) -> bool:
     print(f"  triggers             {9 * keys / seconds1:,.0f} events/s ({seconds1:.2f} s)")
     print(f"  resolves             {keys / seconds2:,.0f} events/s ({seconds2:.2f} s)")
     print(f"  overall              {sent / seconds:,.0f} events/s ({seconds:.2f} s of sending)")
-    print(f"  incidents open after {settle:.2f} s more (group wait 1 s, scheduler tick 1 s)")
+    print(f"  incidents open after {settle:.2f} s more (group wait 1 s, scheduler tick "
+          f"{Settings().scheduler_tick_seconds} s)")
     print(f"  after triggers       {after1}")
     print(f"  after resolves       {after2}")
     ok = (codes1 + codes2 == Counter({202: sent}) and after1["alerts"] == keys and after1["repeats"] == 9 * keys
