@@ -63,6 +63,27 @@ def test_busy_hour_outage_alerts_within_minutes() -> None:
     assert "no records for" in found[0].message and "on weekdays" in found[0].message
 
 
+def sparse_office(minutes: np.ndarray) -> np.ndarray:
+    """A record every 5 minutes on weekdays 07:55-18:00 UTC (12 an hour), nothing otherwise."""
+    day, minute_of_day = (minutes // 1440 + 3) % 7, minutes % 1440  # 1970-01-01 was a Thursday
+    open_ = (day < 5) & (minute_of_day >= 7 * 60 + 55) & (minute_of_day < 18 * 60)
+    return np.where(open_ & (minutes % 5 == 0), 1.0, 0.0)
+
+
+def test_a_late_first_record_after_the_weekend_is_not_an_outage() -> None:
+    """62 h of weekend silence at 08:01 on Monday is not news until the hour's own rate expects records."""
+    late = cut(feed(5, sparse_office), at(28, 7.9), at(28, 8.6))  # Monday's first record at 08:35, not 07:55
+    assert alerts(late) == []
+
+
+def test_a_monday_outage_of_a_sparse_feed_alerts_once_enough_records_are_missing() -> None:
+    outage = cut(feed(5, sparse_office), at(28, 7.9), at(28, 10))
+    found = alerts(outage)
+    assert [a.kind for a in found] == [Kind.SILENCE]
+    # 12 expected records (silence_rarity) at 12 an hour, from 07:00 on
+    assert at(28, 8.5) <= found[0].raised_at <= at(28, 9)
+
+
 def test_silence_at_night_does_not_alert() -> None:
     """The same hour of silence that alerts at 10:00 is this service's normal at 03:00."""
     assert alerts(cut(feed(5, office_hours()), at(30, 3), at(30, 4))) == []
@@ -166,6 +187,29 @@ def test_surge_of_duplicated_files_alerts() -> None:
     found = alerts(Series("svc", series.minutes, counts))
     assert [a.kind for a in found] == [Kind.SURGE]
     assert found[0].raised_at <= start + 30
+
+
+def test_a_test_service_alerts_on_silence_but_not_on_its_irregular_volume() -> None:
+    series = feed(5, noisy(2))
+    start = at(31, 11)
+    counts = series.counts.copy()
+    counts[(series.minutes >= start) & (series.minutes < start + 60)] *= 5
+    assert alerts(Series("svc", series.minutes, counts), Params(test=True)) == []
+    outage = cut(series, at(31, 10), at(31, 12))
+    assert [a.kind for a in alerts(outage, Params(test=True))] == [Kind.SILENCE]
+
+
+def test_a_service_that_surges_every_other_day_stops_alerting_on_surges() -> None:
+    series = feed(8, noisy(3))
+    counts = series.counts.copy()
+    for day in range(14, 56, 2):
+        start = at(day, 11)
+        counts[(series.minutes >= start) & (series.minutes < start + 60)] *= 6
+    found = [a for a in alerts(Series("svc", series.minutes, counts)) if a.kind == Kind.SURGE]
+    first_week = [a for a in found if a.raised_at < at(21, 0)]
+    last_weeks = [a for a in found if a.raised_at >= at(42, 0)]
+    assert len(first_week) >= 3  # rare surges are news
+    assert last_weeks == []  # by now they are this service's normal
 
 
 def test_test_services_are_judged_less_sensitively() -> None:

@@ -16,6 +16,15 @@ What it learns, per hour of the week (see `rhythm.py`):
   figure for the whole service. A drop or surge compares the records of the
   last window with what the rate expects for those same minutes.
 
+A silence alerts when it is longer than its hour's gaps allow *and* the
+learned rates since the last record expect enough records (silence_rarity,
+12 at normal sensitivity) that none arriving is no accident: a silence that
+began in a quiet weekend is not an outage at 07:01 on Monday because Monday's
+first record is a little late. The hard limit (max_silence) never waits.
+Surges stop alerting for a service whose own history holds them more than
+twice a week (a social feed, a batch partner); a test service is watched for
+silence only.
+
 Hours in which an alert on learned limits was open, or would have been but
 for a snooze, teach nothing: an outage never becomes normal. Only if the same
 hour is anomalous three weeks running is it learned after all: a change that
@@ -30,6 +39,7 @@ stepping minute by minute, only much faster.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -60,6 +70,12 @@ HORIZON = 60  # live: minutes ahead of "now" a record may be stamped and still b
 RING = LOOKBACK + 2 * HORIZON  # per-minute history stored with the model
 MAX_SEGMENTS = 23
 RECURRING = 3  # weeks running an hour must be anomalous before it is learned anyway
+# A service that surges more than twice a week, on average over about two
+# weeks, surges by nature (a social feed, a batch partner): its surges are
+# not news, so they stop alerting until they become rare again.
+QUIET_SLACK = 1e-6  # so a sum and a product of the same rates agree at the threshold
+SURGE_MEMORY = 1 / 336
+SURGES_PER_WEEK = 2.0  # hours holding a surge (alerted or not) per week
 _UNLEARNED = -1e9  # per-minute expectation marker: a window touching it is not judged
 
 
@@ -89,6 +105,7 @@ class _Chunk:
     ends: np.ndarray  # minute after the last record known at each boundary
     limits: Limits
     late: np.ndarray | None = None  # silence past its limit, alerted or not (a snooze still counts)
+    surging: np.ndarray | None = None  # boundaries whose window was a surge, alerted or not
 
     def segment_at(self, index: int) -> int:
         return int(np.searchsorted(self.offsets, index, side="right")) - 1
@@ -110,6 +127,8 @@ class FeedModel:
     weeks: np.ndarray = field(default_factory=lambda: np.zeros(SLOTS, np.uint8))
     spoiled_weeks: np.ndarray = field(default_factory=lambda: np.zeros(SLOTS, np.uint8))
     cv2: float = 0.1  # squared coefficient of variation of hourly volume around the rate
+    surges: float = 0.0  # share of hours holding a surge, averaged over about two weeks
+    quiet: float = 0.0  # records the learned rates expected from last_end to now
     slot: int = -1  # the slot being lived through, -1 between slots
     slot_end: int = 0
     slot_gap: int = 0
@@ -137,8 +156,9 @@ class FeedModel:
         self._make_room(minute + 1)
         index = minute - self.base
         self.counts[index] = count if replace else self.counts[index] + count
-        if self.counts[index] > 0 and minute < self.now:
-            self.last_end = max(self.last_end, minute + 1)
+        if self.counts[index] > 0 and minute < self.now and minute + 1 > self.last_end:
+            self.last_end = minute + 1
+            self.quiet = self._expected_between(self.last_end, self.now)
 
     def observe_ahead(self, minutes: np.ndarray, counts: np.ndarray) -> None:
         """Replay: records for minutes at or after `now` (sorted, each minute once), any distance ahead."""
@@ -179,6 +199,8 @@ class FeedModel:
         if Kind.SILENCE in self.open:
             return None
         minute, stop = self.now, self.now + horizon
+        quiet, rarity = self.quiet, self.params.tuning.silence_rarity - QUIET_SLACK
+        hard = self.params.max_silence
         while minute < stop:
             segments: list[_Segment] = []
             while minute < stop and len(segments) < 24:
@@ -186,13 +208,29 @@ class FeedModel:
                 segments.append(_Segment(slot, minute, slot_end, slot_end))
                 minute = slot_end
             limits = self.limits(segments)
-            for segment, limit in zip(segments, limits.minutes.tolist(), strict=True):
-                if limit == float("inf"):
-                    continue
-                due = max(segment.start + 1, self.last_end + int(limit) + 1, self.params.snooze_until or 0)
-                if due <= segment.end:
-                    return due
+            evidences = self._evidence_rates(segments)
+            for segment, limit, evidence in zip(segments, limits.minutes.tolist(), evidences, strict=True):
+                if limit != float("inf"):
+                    # The first boundary where the quiet gate opens, as _silence judges it.
+                    if quiet >= rarity or segment.start - self.start < LEARNING:
+                        enough: float = segment.start + 1
+                    elif evidence > 0:
+                        enough = segment.start + math.ceil((rarity - quiet) / evidence)
+                    else:
+                        enough = math.inf
+                    if hard is not None:
+                        enough = min(enough, self.last_end + hard + 1)
+                    due = max(segment.start + 1, self.last_end + int(limit) + 1, enough, self.params.snooze_until or 0)
+                    if due <= segment.end:
+                        return int(due)
+                quiet += evidence * (segment.end - segment.start)
         return None
+
+    def _rates(self, segments: list[_Segment]) -> list[float]:
+        """Records expected per minute in each segment (_UNLEARNED where no rate is learned yet)."""
+        slots = [s.slot for s in segments]
+        learned = np.array([s.start - self.start >= LEARNING for s in segments])
+        return np.where(learned & (self.weeks[slots] >= 2), self.rate[slots] / 60.0, _UNLEARNED).tolist()
 
     # -- time passing --------------------------------------------------------
 
@@ -228,10 +266,7 @@ class FeedModel:
     def _chunk(self, segments: list[_Segment]) -> _Chunk:
         start, end = segments[0].start, segments[-1].end
         lengths = [s.end - s.start for s in segments]
-        slots = [s.slot for s in segments]
-        learned = np.array([s.start - self.start >= LEARNING for s in segments])
-        rates = np.where(learned & (self.weeks[slots] >= 2), self.rate[slots] / 60.0, _UNLEARNED)
-        self.expect[start - self.base : end - self.base] = np.repeat(rates, lengths)
+        self.expect[start - self.base : end - self.base] = np.repeat(self._rates(segments), lengths)
         counts = self.counts[start - self.base : end - self.base]
         times = np.arange(start + 1, end + 1)
         ends = np.maximum.accumulate(np.where(counts > 0, times, self.last_end))
@@ -239,10 +274,44 @@ class FeedModel:
         limits = self.limits(segments)
         return _Chunk(start, segments, offsets, lengths, times, np.maximum(ends, self.last_end), limits)
 
+    def _evidence_rates(self, segments: list[_Segment]) -> list[float]:
+        """Records expected per minute for the quiet gate: one week of the hour is enough."""
+        slots = [s.slot for s in segments]
+        return np.where(self.weeks[slots] >= 1, self.rate[slots] / 60.0, 0.0).tolist()
+
+    def _expected_between(self, start: int, end: int) -> float:
+        total, minute = 0.0, start
+        while minute < end:
+            slot, slot_end = slot_at(minute, self.zone, self.params.holidays)
+            stop = min(slot_end, end)
+            total += self._evidence_rates([_Segment(slot, minute, stop, slot_end)])[0] * (stop - minute)
+            minute = stop
+        return total
+
+    def _quiet(self, chunk: _Chunk) -> np.ndarray:
+        """At each boundary: records the learned rates expected since the last record."""
+        per_minute = np.repeat(self._evidence_rates(chunk.segments), chunk.lengths)
+        cumulative = np.concatenate(([0.0], np.cumsum(per_minute)))
+        upto = cumulative[1:]
+        since_record = upto - cumulative[np.clip(chunk.ends - chunk.start, 0, len(per_minute))]
+        return np.where(chunk.ends > self.last_end, since_record, self.quiet + upto)
+
     def _silence(self, chunk: _Chunk, events: list[Event]) -> None:
         limit = np.repeat(chunk.limits.minutes, chunk.lengths)
         silence = chunk.times - chunk.ends
-        late = chunk.late = silence > limit
+        # A silence is news only if the records it lacks are many: one that began
+        # in a quiet spell (a weekend, a night) waits until the learned rates
+        # since the last record expect enough of them (silence_rarity, e.g. 12:
+        # none of 12 expected happens by chance once in 160,000). The hard limit
+        # (max_silence) never waits, nor does a service still learning (its only
+        # limit is the hard one).
+        quiet = self._quiet(chunk)
+        self.quiet = float(quiet[-1])
+        hard = self.params.max_silence
+        learning = np.repeat([s.start - self.start < LEARNING for s in chunk.segments], chunk.lengths)
+        enough = (quiet >= self.params.tuning.silence_rarity - QUIET_SLACK) | learning | (
+            silence > (hard if hard is not None else np.inf))
+        late = chunk.late = (silence > limit) & enough
         if self.params.snooze_until is not None:
             late &= chunk.times >= self.params.snooze_until
         i = 0
@@ -279,6 +348,8 @@ class FeedModel:
         # Long enough to expect about 40 records (short for busy services, up to 4 h for
         # sparse ones) and to span two of the service's usual gaps, so a supplier's
         # hourly file is never half in, half out of the window.
+        if self.params.test and not self.open.keys() & {Kind.DROP, Kind.SURGE}:
+            return  # a test service's volume is irregular by nature; only its silences are watched
         rates = self.rate[[s.slot for s in chunk.segments]]
         gaps = np.nan_to_num(chunk.limits.plausible, nan=0.0)
         windows = np.clip(np.maximum(40 * 60 / np.maximum(rates, 1e-9), 2 * gaps + 2), 30, MAX_WINDOW).astype(np.int64)
@@ -308,14 +379,16 @@ class FeedModel:
         ).any():
             return  # the common case: nothing open, nothing out of line
         z = (seen - expected) / (np.sqrt(np.maximum(expected + self.cv2 * expected * expected, 0.0)) + 1.0)
+        surge_like = judged & (expected >= tuning.min_expected) & (seen > tuning.surge_ratio * expected) & (
+            z > tuning.surge_z)
+        chunk.surging = chunk.times[pick[surge_like]]
         rules = {
             Kind.DROP: (
                 judged & fresh & (expected >= tuning.min_expected) & (seen < tuning.drop_ratio * expected) & (z < -tuning.drop_z),
                 ~judged | (seen >= 0.75 * expected),
             ),
             Kind.SURGE: (
-                judged & (expected >= tuning.min_expected) & (seen > tuning.surge_ratio * expected)
-                & (z > tuning.surge_z),
+                surge_like & (self.surges * 168 < SURGES_PER_WEEK),
                 ~judged | (seen <= 1.5 * expected),
             ),
         }
@@ -357,6 +430,7 @@ class FeedModel:
         silence = chunk.times - chunk.ends
         gaps = np.maximum.reduceat(silence, chunk.offsets)
         tainted = self._tainted(chunk, was_open, events)
+        surging = chunk.surging
         for index, segment in enumerate(chunk.segments):
             gap, spoiled = int(gaps[index]), bool(tainted[index])
             if index == 0 and segment.slot == self.slot:
@@ -365,6 +439,8 @@ class FeedModel:
                 self.slot, self.slot_end, self.slot_gap, self.slot_tainted = segment.slot, segment.slot_end, gap, spoiled
                 break
             self.slot = -1
+            surged = surging is not None and bool(((surging > segment.start) & (surging <= segment.end)).any())
+            self.surges += SURGE_MEMORY * (float(surged) - self.surges)
             if spoiled and self.spoiled_weeks[segment.slot] < RECURRING - 1:
                 self.spoiled_weeks[segment.slot] += 1
                 continue
@@ -440,7 +516,7 @@ class FeedModel:
             self.slot_tainted, len(pending), len(opened), self.recovered,
         )
         parts = [head, pending, opened, counts, expect, self.gaps, self.rate.astype(np.float32), self.weeks,
-                 self.spoiled_weeks]  # fmt: skip
+                 self.spoiled_weeks, np.array([self.surges, self.quiet], np.float64)]  # fmt: skip
         return b"".join(p if isinstance(p, bytes) else p.tobytes() for p in parts)  # type: ignore[attr-defined]
 
     @classmethod
@@ -468,4 +544,6 @@ class FeedModel:
         model.rate = take(np.float32, SLOTS).astype(np.float64)
         model.weeks = take(np.uint8, SLOTS).copy()
         model.spoiled_weeks = take(np.uint8, SLOTS).copy()
+        if offset < len(data):  # models stored before these were kept lack them
+            model.surges, model.quiet = (float(v) for v in take(np.float64, 2))
         return model
