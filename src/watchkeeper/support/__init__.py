@@ -1,0 +1,1 @@
+"""Support desk: customers, plans in business time, cases, enquiries."""
