@@ -80,7 +80,10 @@ class Calendar:
     @classmethod
     def parse(cls, text: str, *, timezone: str = "UTC", holidays: str | None = None,
               closed: frozenset[date] = frozenset()) -> Calendar:  # fmt: skip
-        """'24x7', or 'Mon-Fri 09:00-17:00; Sat 10:00-12:00'; several ranges a day: 'Mon-Fri 08:00-12:00,13:00-17:00'."""
+        """'24x7', or 'Mon-Fri 09:00-17:00; Sat 10:00-12:00'; several ranges a day: 'Mon-Fri 08:00-12:00,13:00-17:00'.
+
+        Raises ValueError saying what to fix.
+        """
         if text.strip().lower() in ("24x7", "24/7"):
             return cls(timezone=timezone, always_open=True)
         hours: list[Ranges] = [()] * 7
