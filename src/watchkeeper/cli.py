@@ -24,6 +24,8 @@ from watchkeeper.feeds.watch import watch_feeds
 from watchkeeper.incidents.cli import incidents_app
 from watchkeeper.intake.cli import integrations_app
 from watchkeeper.scheduler import Job, Scheduler
+from watchkeeper.support.cli import cases_app, customers_app, plans_app
+from watchkeeper.support.service import process_due as process_due_cases
 
 app = typer.Typer(
     help="watchkeeper: usage-feed monitoring and operations desk for billing and telecom operators.",
@@ -42,6 +44,9 @@ app.add_typer(silences_app, name="silences")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(dependencies_app, name="dependencies")
 app.add_typer(integrations_app, name="integrations")
+app.add_typer(plans_app, name="plans")
+app.add_typer(customers_app, name="customers")
+app.add_typer(cases_app, name="cases")
 app.command()(ingest)
 app.command("replay")(replay_command)
 
@@ -156,8 +161,12 @@ def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
             if due < 200:
                 return
 
+    def cases() -> None:
+        while in_transaction(ctx.sessions, lambda s: process_due_cases(session=s, now=ctx.clock.now())) >= 200:
+            pass
+
     tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)
-    jobs = [Job("feeds", tick, feeds), Job("alerts", tick, route),
+    jobs = [Job("feeds", tick, feeds), Job("alerts", tick, route), Job("cases", tick, cases),
             Job("retention", timedelta(hours=1), retention)]  # fmt: skip
     if inbox is not None:
         jobs.append(Job("inbox", timedelta(seconds=5), watch_inbox))

@@ -14,10 +14,17 @@ from watchkeeper.feeds.models import (
 )
 from watchkeeper.incidents.models import Incident, TimelineEntry
 from watchkeeper.intake.models import Integration
+from watchkeeper.support.models import Case, CaseEntry, Contact, Customer, SlaBreach, SupportPlan
 
 __all__ = [
     "Alert",
     "ApiToken",
+    "Case",
+    "CaseEntry",
+    "Contact",
+    "Customer",
+    "SlaBreach",
+    "SupportPlan",
     "Dependency",
     "Incident",
     "Integration",

@@ -44,6 +44,7 @@ class Service(Base):
     total_count: Mapped[int] = mapped_column(BigInteger, default=0)
     total_quantity: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
 
 
 class MinuteCount(Base):

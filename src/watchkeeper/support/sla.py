@@ -17,7 +17,7 @@ customer's high-urgency incidents page at any hour.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -94,6 +94,7 @@ class Reading:
     due_at: datetime | None  # breach instant if it keeps running; None when paused, met or breached
     warn_at: datetime | None  # 80 % instant if still ahead and running
     breached_at: datetime | None = None
+    since: datetime | None = None  # when this clock started (the update clock restarts with every reply)
 
     @property
     def next_due(self) -> datetime | None:
@@ -144,7 +145,11 @@ def reading(plan: Plan, priority: Priority, target: Target, facts: CaseFacts, no
     span = _clock(target, facts, now)
     if limit is None or span is None:
         return None
-    start, stop = span
+    return replace(_reading(plan, target, facts, now, limit, *span), since=span[0])
+
+
+def _reading(plan: Plan, target: Target, facts: CaseFacts, now: datetime, limit: timedelta, start: datetime,
+             stop: datetime | None) -> Reading:  # fmt: skip
     calendar = plan.calendar
     end = stop or now
     elapsed = counted(calendar, facts, start, end)

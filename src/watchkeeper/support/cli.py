@@ -1,0 +1,253 @@
+"""`watchkeeper plans|customers|cases`: the support desk from the command line."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from watchkeeper.cli_common import console, context, fail, operator, parse_duration, print_json, when
+from watchkeeper.support import service as desk
+from watchkeeper.support.service import ContactRole
+from watchkeeper.support.sla import CaseStatus, Priority, Target, Targets
+
+plans_app = typer.Typer(help="Support plans: opening hours (or 24x7), holidays, SLA targets per priority.")
+customers_app = typer.Typer(help="Customers, their plan, contacts and services.")
+cases_app = typer.Typer(help="Support cases with a work log and SLA clocks in business time.")
+Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]  # noqa: UP007
+
+
+def _targets(values: list[str]) -> dict[Priority, Targets]:
+    """'p1:first_response=1h,update=4h,resolution=8h' per priority."""
+    out: dict[Priority, Targets] = {}
+    for value in values:
+        priority, _, spec = value.partition(":")
+        try:
+            fields = {Target(name.strip()).value: parse_duration(d) for name, _, d in
+                      (part.partition("=") for part in spec.split(","))}  # fmt: skip
+            out[Priority(priority.strip().lower())] = Targets(**fields)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{value!r} is not like p1:first_response=1h,update=4h,resolution=8h") from exc
+    return out
+
+
+@plans_app.command("add")
+def plans_add(
+    name: str,
+    hours: Annotated[str, typer.Option(help="'24x7' or 'Mon-Fri 08:00-18:00' (';' between day groups)")],
+    target: Annotated[list[str], typer.Option(help="p1:first_response=1h,update=4h,resolution=8h (repeat)")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone of the hours")] = "UTC",
+    holidays: Annotated[str | None, typer.Option(help="public holidays of DE, GB-ENG, US-CA ...")] = None,  # noqa: UP007
+    closed: Annotated[list[str] | None, typer.Option(help="extra closed day, YYYY-MM-DD (repeat)")] = None,  # noqa: UP007
+) -> None:
+    """Add a plan; its clocks run in its business time."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            plan = desk.add_plan(session=session, now=ctx.clock.now(), name=name, hours=hours, timezone=timezone,
+                                 holidays=holidays, closed_days=[date.fromisoformat(d) for d in closed or []],
+                                 targets=_targets(target))  # fmt: skip
+            described = desk.plan_rule(plan).calendar.describe()
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"plan {name}: {described}")
+
+
+@plans_app.command("list")
+def plans_list(as_json: Json = False) -> None:
+    ctx = context()
+    with ctx.transaction() as session:
+        rows: list[dict[str, Any]] = [{"name": p.name, "hours": desk.plan_rule(p).calendar.describe(),
+                                       "targets": p.targets} for p in desk.list_plans(session=session)]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("plan", "hours", "targets (minutes of business time)")
+    for r in rows:
+        table.add_row(r["name"], r["hours"], "; ".join(f"{p}: {v}" for p, v in r["targets"].items()))
+    console.print(table if rows else "no plans; `watchkeeper plans add` makes one")
+
+
+@customers_app.command("add")
+def customers_add(
+    name: str,
+    plan: Annotated[str, typer.Option(help="support plan name")],
+    services: Annotated[str | None, typer.Option(help="regex: services whose names match are theirs")] = None,  # noqa: UP007
+) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            customer = desk.add_customer(session=session, now=ctx.clock.now(), name=name, plan=plan,
+                                         service_pattern=services)  # fmt: skip
+            owned = desk.services_of(customer, session=session)
+    except (ValueError, LookupError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(f"customer {name} on plan {plan}" + (f"; services: {', '.join(owned)}" if owned else ""))
+
+
+@customers_app.command("assign")
+def customers_assign(customer: str, service: str) -> None:
+    """Make SERVICE the customer's."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            desk.assign_service(service, customer, session=session)
+    except LookupError as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(f"{service} belongs to {customer}")
+
+
+@customers_app.command("contact")
+def customers_contact(
+    customer: str,
+    name: Annotated[str, typer.Option(help="the person")],
+    role: Annotated[ContactRole, typer.Option(help="technical, billing or escalation")],
+    channel: Annotated[str, typer.Option(help="Apprise URL: mailto://..., slack://..., tgram://...")],
+) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            desk.add_contact(session=session, customer=customer, name=name, role=role, channel=channel)
+    except (ValueError, LookupError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(f"{role} contact {name} added to {customer}")
+
+
+@customers_app.command("list")
+def customers_list(as_json: Json = False) -> None:
+    ctx = context()
+    with ctx.transaction() as session:
+        rows: list[dict[str, Any]] = [{"name": c.name, "plan": desk.get_plan_by_id(c.plan_id, session=session).name,
+                 "services": desk.services_of(c, session=session),
+                 "contacts": [{"name": k.name, "role": k.role} for k in desk.contacts_of(c, session=session)]}
+                for c in desk.list_customers(session=session)]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("customer", "plan", "services", "contacts")
+    for r in rows:
+        table.add_row(r["name"], r["plan"], ", ".join(r["services"]),
+                      ", ".join(f"{k['name']} ({k['role']})" for k in r["contacts"]))  # fmt: skip
+    console.print(table if rows else "no customers")
+
+
+def case_out(case: Any, session: Any, now: Any) -> dict[str, Any]:
+    clocks = desk.clocks(case, session=session, now=now)
+    return {"id": case.id, "customer": desk.customer_by_id(case.customer_id, session=session).name,
+            "title": case.title, "priority": case.priority, "status": case.status, "assignee": case.assignee,
+            "created_at": case.created_at, "escalation_level": case.escalation_level, "due_at": case.due_at,
+            "clocks": [{"target": c.target, "state": c.state, "elapsed_minutes": c.elapsed / timedelta(minutes=1),
+                        "limit_minutes": c.limit / timedelta(minutes=1), "due_at": c.due_at, "warn_at": c.warn_at,
+                        "breached_at": c.breached_at} for c in clocks]}  # fmt: skip
+
+
+@cases_app.command("open")
+def cases_open(
+    customer: str,
+    title: str,
+    priority: Annotated[Priority, typer.Option(help="p1 (down) .. p4 (request)")] = Priority.P3,
+    description: Annotated[str, typer.Option(help="what the customer reported")] = "",
+    by: By = None,
+) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            case = desk.open_case(session=session, now=ctx.clock.now(), customer=customer, title=title,
+                                  priority=priority, author=by or operator(), description=description)  # fmt: skip
+            out = case_out(case, session, ctx.clock.now())
+    except (ValueError, LookupError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    due = [f"{c['target']} due {when(c['due_at'])}" for c in out["clocks"] if c["due_at"]]
+    console.print(f"case {out['id']} opened for {customer} ({priority})" + (f"; {', '.join(due)}" if due else ""))
+
+
+@cases_app.command("list")
+def cases_list(
+    customer: Annotated[str | None, typer.Option(help="only this customer")] = None,  # noqa: UP007
+    status: Annotated[CaseStatus | None, typer.Option(help="new, open, pending_customer, resolved, closed")] = None,  # noqa: UP007
+    as_json: Json = False,
+) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            rows = [case_out(c, session, ctx.clock.now())
+                    for c in desk.list_cases(session=session, customer=customer, status=status)]  # fmt: skip
+    except LookupError as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("case", "customer", "priority", "status", "next SLA moment", "level", "title")
+    for r in rows:
+        table.add_row(str(r["id"]), r["customer"], r["priority"], r["status"], when(r["due_at"]),
+                      str(r["escalation_level"]), r["title"])  # fmt: skip
+    console.print(table if rows else "no cases")
+
+
+@cases_app.command("show")
+def cases_show(case_id: int, as_json: Json = False) -> None:
+    """The case, its SLA clocks and its work log."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            case = desk.get_case(case_id, session=session)
+            out = case_out(case, session, ctx.clock.now()) | {"log": [
+                {"at": e.at, "kind": e.kind, "author": e.author, "text": e.text}
+                for e in desk.entries(case, session=session)]}  # fmt: skip
+    except LookupError as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    if as_json:
+        print_json(out)
+        return
+    console.print(f"[bold]case {out['id']}[/bold] {out['customer']}, {out['priority']}, {out['status']}: "
+                  f"{out['title']}")
+    clocks = Table("clock", "state", "elapsed", "target", "warns", "breaches / breached", title="SLA clocks",
+                   title_justify="left")  # fmt: skip
+    for c in out["clocks"]:
+        clocks.add_row(c["target"], c["state"], f"{c['elapsed_minutes']:.0f} min", f"{c['limit_minutes']:.0f} min",
+                       when(c["warn_at"]), when(c["due_at"] or c["breached_at"]))  # fmt: skip
+    console.print(clocks)
+    log = Table("at", "kind", "by", "", title="work log", title_justify="left")
+    for e in out["log"]:
+        log.add_row(when(e["at"]), e["kind"], e["author"], e["text"])
+    console.print(log)
+
+
+def _do(action: Any, message: str) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            action(session, ctx.clock.now())
+    except (ValueError, LookupError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(message)
+
+
+@cases_app.command("reply")
+def cases_reply(case_id: int, text: str, by: By = None) -> None:
+    """A public reply the customer sees (answers the response clocks)."""
+    _do(lambda s, now: desk.reply(case_id, text, public=True, author=by or operator(), session=s, now=now),
+        f"reply added to case {case_id}")
+
+
+@cases_app.command("note")
+def cases_note(case_id: int, text: str, by: By = None) -> None:
+    """An internal note; the customer does not see it and it stops no clock."""
+    _do(lambda s, now: desk.reply(case_id, text, public=False, author=by or operator(), session=s, now=now),
+        f"note added to case {case_id}")
+
+
+@cases_app.command("status")
+def cases_status(case_id: int, status: CaseStatus, by: By = None) -> None:
+    """pending_customer pauses the clocks; resolved stops them."""
+    _do(lambda s, now: desk.set_status(case_id, status, author=by or operator(), session=s, now=now),
+        f"case {case_id} {status}")
+
+
+@cases_app.command("priority")
+def cases_priority(case_id: int, priority: Priority, by: By = None) -> None:
+    _do(lambda s, now: desk.set_priority(case_id, priority, author=by or operator(), session=s, now=now),
+        f"case {case_id} is {priority}")

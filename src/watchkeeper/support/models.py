@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from watchkeeper.db import Base, UTCDateTime
+
+
+class SupportPlan(Base):
+    """Opening hours (or 24x7), holidays, and SLA targets per priority in minutes of business time."""
+
+    __tablename__ = "support_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    hours: Mapped[str] = mapped_column(String(200))  # "24x7" or "Mon-Fri 08:00-18:00"
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    holidays: Mapped[str | None] = mapped_column(String(16))
+    closed_days: Mapped[list[str]] = mapped_column(JSON, default=list)
+    targets: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"p1": {"first_response": 60, ...}}
+    auto_case: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("support_plans.id"))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # the plan's if unset
+    service_pattern: Mapped[str | None] = mapped_column(String(200))  # services whose name matches are theirs
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))  # technical | billing | escalation
+    channel: Mapped[str] = mapped_column(String(500))  # an Apprise URL, e.g. mailto://... or slack://...
+
+
+class Case(Base):
+    """A support case. `due_at` is when its next SLA clock warns or breaches (indexed, claimed by the scheduler)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    priority: Mapped[str] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    opened_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    incident_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class CaseEntry(Base):
+    """The work log: public replies, internal notes, changes, SLA warnings and breaches. Append-only."""
+
+    __tablename__ = "case_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(String(8000))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SlaBreach(Base):
+    """A clock that passed its target, kept for the monthly reports."""
+
+    __tablename__ = "sla_breaches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    target: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(4))
+    breached_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+def _refuse_change(_mapper: Any, _connection: Any, target: CaseEntry) -> None:
+    raise RuntimeError(f"case work-log entries are append-only (entry {target.id})")
+
+
+event.listen(CaseEntry, "before_update", _refuse_change)
+event.listen(CaseEntry, "before_delete", _refuse_change)

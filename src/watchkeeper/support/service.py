@@ -1,0 +1,309 @@
+"""Plans, customers, contacts and cases with SLA clocks. Services never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from watchkeeper.feeds.models import Service
+from watchkeeper.support import sla
+from watchkeeper.support.calendar import Calendar
+from watchkeeper.support.models import Case, CaseEntry, Contact, Customer, SlaBreach, SupportPlan
+from watchkeeper.support.sla import CaseFacts, CaseStatus, ClockState, Priority, Target, Targets
+
+
+class ContactRole(StrEnum):
+    TECHNICAL = "technical"
+    BILLING = "billing"
+    ESCALATION = "escalation"
+
+
+class EntryKind(StrEnum):
+    OPENED = "opened"
+    PUBLIC = "public"  # a reply the customer sees; stops the first-response clock
+    INTERNAL = "internal"
+    STATUS = "status"
+    PRIORITY = "priority"
+    ASSIGNED = "assigned"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+
+
+# ---------------------------------------------------------------- plans
+
+
+def add_plan(*, session: Session, now: datetime, name: str, hours: str, timezone: str = "UTC",
+             holidays: str | None = None, closed_days: list[date] | None = None,
+             targets: dict[Priority, Targets] | None = None, auto_case: bool = True) -> SupportPlan:  # fmt: skip
+    """`hours` is '24x7' or like 'Mon-Fri 08:00-18:00'; targets are business time per priority."""
+    closed = frozenset(closed_days or [])
+    Calendar.parse(hours, timezone=timezone, holidays=holidays, closed=closed)  # raises with what to fix
+    if session.scalar(select(SupportPlan.id).where(SupportPlan.name == name)) is not None:
+        raise ValueError(f"a plan named {name!r} exists; `watchkeeper plans list` shows them")
+    row = SupportPlan(name=name, hours=hours, timezone=timezone, holidays=holidays,
+                      closed_days=[d.isoformat() for d in sorted(closed)], targets=_targets_json(targets or {}),
+                      auto_case=auto_case, created_at=now)  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _targets_json(targets: dict[Priority, Targets]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for priority, target in targets.items():
+        out[priority] = {t.value: int(v.total_seconds() // 60) for t in Target if (v := target.of(t)) is not None}
+    return out
+
+
+def plan_rule(row: SupportPlan) -> sla.Plan:
+    calendar = Calendar.parse(row.hours, timezone=row.timezone, holidays=row.holidays,
+                              closed=frozenset(date.fromisoformat(d) for d in row.closed_days))  # fmt: skip
+    targets = {
+        Priority(p): Targets(**{name: timedelta(minutes=minutes) for name, minutes in values.items()})
+        for p, values in row.targets.items()
+    }
+    return sla.Plan(row.name, calendar, targets)
+
+
+def get_plan(name: str, *, session: Session) -> SupportPlan:
+    row = session.scalar(select(SupportPlan).where(SupportPlan.name == name))
+    if row is None:
+        raise LookupError(f"no support plan {name!r}; `watchkeeper plans list` shows them")
+    return row
+
+
+def get_plan_by_id(plan_id: int, *, session: Session) -> SupportPlan:
+    row = session.get(SupportPlan, plan_id)
+    if row is None:
+        raise LookupError(f"no support plan {plan_id}")
+    return row
+
+
+def customer_by_id(customer_id: int, *, session: Session) -> Customer:
+    row = session.get(Customer, customer_id)
+    if row is None:
+        raise LookupError(f"no customer {customer_id}")
+    return row
+
+
+def list_plans(*, session: Session) -> list[SupportPlan]:
+    return list(session.scalars(select(SupportPlan).order_by(SupportPlan.name)))
+
+
+# ---------------------------------------------------------------- customers
+
+
+def add_customer(*, session: Session, now: datetime, name: str, plan: str,
+                 service_pattern: str | None = None) -> Customer:  # fmt: skip
+    if not name.strip():
+        raise ValueError("a customer needs a name")
+    if session.scalar(select(Customer.id).where(Customer.name == name)) is not None:
+        raise ValueError(f"a customer named {name!r} exists")
+    if service_pattern is not None:
+        try:
+            re.compile(service_pattern)
+        except re.error as exc:
+            raise ValueError(f"{service_pattern!r} is not a regular expression ({exc})") from exc
+    row = Customer(name=name.strip(), plan_id=get_plan(plan, session=session).id, service_pattern=service_pattern,
+                   created_at=now)  # fmt: skip
+    session.add(row)
+    session.flush()
+    if service_pattern is not None:
+        claim_services(row, session=session)
+    return row
+
+
+def claim_services(customer: Customer, *, session: Session) -> list[str]:
+    """Assign the unassigned services whose names match the customer's pattern; returns their names."""
+    if not customer.service_pattern:
+        return []
+    pattern = re.compile(customer.service_pattern)
+    names = [s for s in session.scalars(select(Service.name).where(Service.customer_id.is_(None)))
+             if pattern.fullmatch(s)]  # fmt: skip
+    if names:
+        session.execute(update(Service).where(Service.name.in_(names)).values(customer_id=customer.id))
+    return names
+
+
+def assign_service(service: str, customer: str, *, session: Session) -> None:
+    row = session.scalar(select(Service).where(Service.name == service))
+    if row is None:
+        raise LookupError(f"no service {service!r}; `watchkeeper services list` shows them")
+    row.customer_id = get_customer(customer, session=session).id
+
+
+def get_customer(name: str, *, session: Session) -> Customer:
+    row = session.scalar(select(Customer).where(Customer.name == name))
+    if row is None:
+        raise LookupError(f"no customer {name!r}; `watchkeeper customers list` shows them")
+    return row
+
+
+def list_customers(*, session: Session) -> list[Customer]:
+    return list(session.scalars(select(Customer).order_by(Customer.name)))
+
+
+def services_of(customer: Customer, *, session: Session) -> list[str]:
+    return list(session.scalars(select(Service.name).where(Service.customer_id == customer.id).order_by(Service.name)))
+
+
+def add_contact(*, session: Session, customer: str, name: str, role: ContactRole, channel: str) -> Contact:
+    if "://" not in channel:
+        raise ValueError(f"{channel!r} is not an Apprise URL such as mailto://ops@example.com or slack://...")
+    row = Contact(customer_id=get_customer(customer, session=session).id, name=name, role=role, channel=channel)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def contacts_of(customer: Customer, *, session: Session, role: ContactRole | None = None) -> list[Contact]:
+    query = select(Contact).where(Contact.customer_id == customer.id).order_by(Contact.id)
+    if role is not None:
+        query = query.where(Contact.role == role)
+    return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------- cases
+
+
+def _log(case: Case, kind: EntryKind, text: str, *, author: str, at: datetime, session: Session,
+         **data: object) -> CaseEntry:  # fmt: skip
+    entry = CaseEntry(case_id=case.id, at=at, kind=kind, author=author, text=text[:8000], data=data)
+    session.add(entry)
+    return entry
+
+
+def open_case(*, session: Session, now: datetime, customer: str, title: str, priority: Priority, author: str,
+              description: str = "", incident_id: int | None = None) -> Case:  # fmt: skip
+    if not title.strip():
+        raise ValueError("a case needs a title")
+    row = Case(customer_id=get_customer(customer, session=session).id, title=title.strip()[:500], priority=priority,
+               status=CaseStatus.NEW, opened_by=author, created_at=now, escalation_level=0,
+               incident_ids=[incident_id] if incident_id else [])  # fmt: skip
+    session.add(row)
+    session.flush()
+    _log(row, EntryKind.OPENED, description or title, author=author, at=now, session=session, priority=priority)
+    session.flush()
+    refresh_due(row, session=session, now=now)
+    return row
+
+
+def get_case(case_id: int, *, session: Session) -> Case:
+    row = session.get(Case, case_id)
+    if row is None:
+        raise LookupError(f"no case {case_id}; `watchkeeper cases list` shows them")
+    return row
+
+
+def entries(case: Case, *, session: Session) -> list[CaseEntry]:
+    return list(session.scalars(select(CaseEntry).where(CaseEntry.case_id == case.id)
+                                .order_by(CaseEntry.at, CaseEntry.id)))  # fmt: skip
+
+
+def reply(case_id: int, text: str, *, public: bool, author: str, session: Session, now: datetime) -> CaseEntry:
+    """A public reply (the customer sees it; it answers the first-response and update clocks) or an internal note."""
+    case = get_case(case_id, session=session)
+    if not text.strip():
+        raise ValueError("say something")
+    entry = _log(case, EntryKind.PUBLIC if public else EntryKind.INTERNAL, text.strip(), author=author, at=now,
+                 session=session)  # fmt: skip
+    if public and case.status == CaseStatus.NEW:
+        case.status = CaseStatus.OPEN
+        _log(case, EntryKind.STATUS, "new -> open (first reply)", author=author, at=now, session=session,
+             status=CaseStatus.OPEN)  # fmt: skip
+    session.flush()
+    refresh_due(case, session=session, now=now)
+    return entry
+
+
+def set_status(case_id: int, status: CaseStatus, *, author: str, session: Session, now: datetime) -> Case:
+    case = get_case(case_id, session=session)
+    if case.status == CaseStatus.CLOSED:
+        raise ValueError(f"case {case_id} is closed; open a new case instead")
+    if status == case.status:
+        return case
+    _log(case, EntryKind.STATUS, f"{case.status} -> {status}", author=author, at=now, session=session, status=status)
+    case.status = status
+    session.flush()
+    refresh_due(case, session=session, now=now)
+    return case
+
+
+def set_priority(case_id: int, priority: Priority, *, author: str, session: Session, now: datetime) -> Case:
+    case = get_case(case_id, session=session)
+    if priority != case.priority:
+        _log(case, EntryKind.PRIORITY, f"{case.priority} -> {priority}", author=author, at=now, session=session,
+             priority=priority)  # fmt: skip
+        case.priority = priority
+        session.flush()
+        refresh_due(case, session=session, now=now)
+    return case
+
+
+def facts(case: Case, *, session: Session) -> CaseFacts:
+    statuses: list[tuple[datetime, CaseStatus]] = [(case.created_at, CaseStatus.NEW)]
+    replies = []
+    for entry in entries(case, session=session):
+        if entry.kind == EntryKind.STATUS:
+            statuses.append((entry.at, CaseStatus(entry.data["status"])))
+        elif entry.kind == EntryKind.PUBLIC:
+            replies.append(entry.at)
+    return CaseFacts(case.created_at, statuses, replies)
+
+
+def clocks(case: Case, *, session: Session, now: datetime) -> list[sla.Reading]:
+    customer = customer_by_id(case.customer_id, session=session)
+    plan = plan_rule(get_plan_by_id(customer.plan_id, session=session))
+    return sla.readings(plan, Priority(case.priority), facts(case, session=session), now)
+
+
+def refresh_due(case: Case, *, session: Session, now: datetime) -> None:
+    """Store when the next clock warns or breaches, as the case's due row."""
+    upcoming = [r.next_due for r in clocks(case, session=session, now=now) if r.next_due is not None]
+    case.due_at = min(upcoming) if upcoming else None
+
+
+def process_due(*, session: Session, now: datetime, limit: int = 200) -> int:
+    """Warn at 80 % and escalate at breach for cases whose clocks are due. Returns how many were looked at."""
+    query = select(Case).where(Case.due_at <= now).order_by(Case.due_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    due = list(session.scalars(query))
+    for case in due:
+        logged = {(e.kind, e.data.get("target")) for e in entries(case, session=session)
+                  if e.kind in (EntryKind.SLA_WARNING, EntryKind.SLA_BREACH)}  # fmt: skip
+        for clock in clocks(case, session=session, now=now):
+            _record_clock(case, clock, logged, session=session, now=now)
+        refresh_due(case, session=session, now=now)
+    return len(due)
+
+
+def _record_clock(case: Case, clock: sla.Reading, logged: set, *, session: Session, now: datetime) -> None:
+    # The update clock restarts with every reply, so its warnings are keyed by the reply it waits on.
+    since = clock.since.isoformat() if clock.since else ""
+    target = clock.target if clock.target != Target.UPDATE else f"update@{since}"
+    if clock.state is ClockState.BREACHED and (EntryKind.SLA_BREACH, target) not in logged:
+        case.escalation_level += 1
+        _log(case, EntryKind.SLA_BREACH, f"{clock.target} target of {clock.limit} breached at "
+             f"{clock.breached_at:%Y-%m-%d %H:%M} UTC; escalated to level {case.escalation_level}",
+             author="watchkeeper", at=now, session=session, target=target)  # fmt: skip
+        session.add(SlaBreach(case_id=case.id, customer_id=case.customer_id, target=clock.target,
+                              priority=case.priority, breached_at=clock.breached_at or now))  # fmt: skip
+    elif clock.state is ClockState.RUNNING and clock.warn_at is None and (EntryKind.SLA_WARNING, target) not in logged:
+        _log(case, EntryKind.SLA_WARNING, f"{clock.target} at 80 % of {clock.limit}; breaches at "
+             f"{clock.due_at:%Y-%m-%d %H:%M} UTC", author="watchkeeper", at=now, session=session,
+             target=target)  # fmt: skip
+
+
+def list_cases(*, session: Session, customer: str | None = None, status: CaseStatus | None = None,
+               limit: int = 100) -> list[Case]:  # fmt: skip
+    query = select(Case).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
+    if customer is not None:
+        query = query.where(Case.customer_id == get_customer(customer, session=session).id)
+    if status is not None:
+        query = query.where(Case.status == status)
+    return list(session.scalars(query))

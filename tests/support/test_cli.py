@@ -1,0 +1,35 @@
+"""`watchkeeper plans|customers|cases` as a desk engineer runs them."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_plan_customer_and_case_from_the_command_line(run):
+    plan = run("plans", "add", "24x7 gold", "--hours", "24x7", "--target", "p1:first_response=15m,resolution=4h")
+    assert plan.exit_code == 0, plan.output
+    assert "24x7" in run("plans", "list").output
+    assert run("customers", "add", "Acme", "--plan", "24x7 gold").exit_code == 0
+    contact = run("customers", "contact", "Acme", "--name", "Bob", "--role", "technical", "--channel",
+                  "mailto://bob@acme.example")  # fmt: skip
+    assert contact.exit_code == 0, contact.output
+    assert json.loads(run("customers", "list", "--json").output)[0]["contacts"] == [{"name": "Bob", "role": "technical"}]
+    opened = run("cases", "open", "Acme", "CDR feed silent", "--priority", "p1", "--by", "anna")
+    assert opened.exit_code == 0 and "first_response due" in opened.output
+    assert run("cases", "reply", "1", "We are on it", "--by", "anna").exit_code == 0
+    assert run("cases", "note", "1", "supplier SFTP down", "--by", "anna").exit_code == 0
+    assert run("cases", "status", "1", "pending_customer").exit_code == 0
+    shown = json.loads(run("cases", "show", "1", "--json").output)
+    assert shown["status"] == "pending_customer"
+    assert [e["kind"] for e in shown["log"]] == ["opened", "public", "status", "internal", "status"]
+    assert {c["target"]: c["state"] for c in shown["clocks"]} == {"first_response": "met", "resolution": "paused"}
+    assert [c["title"] for c in json.loads(run("cases", "list", "--json").output)] == ["CDR feed silent"]
+    assert run("cases", "list").exit_code == 0
+
+
+def test_desk_commands_say_what_is_wrong(run):
+    bad = run("plans", "add", "x", "--hours", "Mon-Fri 9-17", "--target", "p1:first_response=1h")
+    assert bad.exit_code == 1 and "not a time range" in bad.output
+    assert run("plans", "add", "x", "--hours", "24x7", "--target", "p9:first_response=1h").exit_code == 2
+    missing = run("cases", "open", "Nobody", "x")
+    assert missing.exit_code == 1 and "no customer 'Nobody'" in missing.output
