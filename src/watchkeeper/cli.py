@@ -25,6 +25,7 @@ from watchkeeper.incidents.cli import incidents_app
 from watchkeeper.intake.cli import integrations_app
 from watchkeeper.scheduler import Job, Scheduler
 from watchkeeper.support.cli import cases_app, customers_app, plans_app
+from watchkeeper.support.incidents import raise_due
 from watchkeeper.support.service import process_due as process_due_cases
 
 app = typer.Typer(
@@ -162,6 +163,8 @@ def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
                 return
 
     def cases() -> None:
+        while in_transaction(ctx.sessions, lambda s: raise_due(session=s, now=ctx.clock.now())) >= 200:
+            pass
         while in_transaction(ctx.sessions, lambda s: process_due_cases(session=s, now=ctx.clock.now())) >= 200:
             pass
 

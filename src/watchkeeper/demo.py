@@ -283,8 +283,9 @@ def _incidents(sessions: sessionmaker[Session], port: int) -> None:
         pd_key = create_integration(session=session, clock=clock, kind=Kind.PAGERDUTY, name="zabbix").key
         add_dependency(session=session, now=clock.now(), name="SIP trunks depend on their PBX",
                        parent=["alertname=PBXDown"], child=["alertname=TrunkDown"], equal=["instance"])
-        add_silence(session=session, now=clock.now(), matchers=["instance=sbc-2"], ends_at=clock.now() + timedelta(hours=2),
-                    created_by="demo", comment="SBC firmware upgrade tonight")  # fmt: skip
+        add_silence(session=session, now=clock.now(), matchers=["instance=sbc-2"],
+                    ends_at=clock.now() + timedelta(hours=2), created_by="demo",
+                    comment="SBC firmware upgrade tonight")  # fmt: skip
     started = (clock.now() - timedelta(minutes=3)).isoformat()
 
     def am(name: str, instance: str, summary: str) -> dict[str, object]:

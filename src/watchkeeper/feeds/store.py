@@ -10,7 +10,7 @@ not at all.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -221,7 +221,7 @@ def write_folded(
 
 def mark_due(session: Session, ids: list[int], *, now: datetime) -> None:
     """Make the feed watcher look at these services now: they have new records."""
-    table = FeedState.__table__  # type: Table  # type: ignore[assignment]
+    table = cast(Table, FeedState.__table__)
     known = select(table.c.service_id).where(table.c.service_id.in_(bindparam("ids", expanding=True)))
     due = (
         table.update()

@@ -32,6 +32,8 @@ class Entry(StrEnum):
     ALL_RESOLVED = "all_alerts_resolved"
     DEPENDENT_MUTED = "dependent_muted"
     URGENCY_RAISED = "urgency_raised"
+    URGENCY_LOWERED = "urgency_lowered"
+    CASE_OPENED = "case_opened"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     CLOSED = "closed"

@@ -36,6 +36,8 @@ class Incident(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(100))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(100))
+    # Low urgency only because it is outside the customer's support hours: raised to high then, if still open.
+    raise_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class TimelineEntry(Base):

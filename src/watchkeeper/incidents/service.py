@@ -43,6 +43,9 @@ def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: s
     add_entry(incident, Entry.OPENED, f"opened for {alert.group_key or 'ungrouped alerts'}: {alert.summary}",
               session=session, at=now, alert=alert)  # fmt: skip
     join(incident, alert, session=session, now=now, was_muted=was_muted)
+    from watchkeeper.support.incidents import on_opened  # the desk builds on incidents, not the other way
+
+    on_opened(incident, session=session, now=now)
     waiting = session.scalars(
         select(Alert).where(Alert.group_key == alert.group_key, Alert.status == State.FIRING,
                             Alert.incident_id.is_(None), Alert.muted.is_(None), Alert.id != alert.id,
@@ -67,7 +70,8 @@ def join(incident: Incident, alert: Alert, *, session: Session, now: datetime, w
     add_entry(incident, Entry.ALERT_JOINED, message, session=session, at=now, alert=alert,
               dedup_key=alert.dedup_key, started_at=alert.started_at.isoformat(), labels=alert.match_labels(),
               details=alert.details)  # fmt: skip
-    if alert.urgency == Urgency.HIGH and incident.urgency == Urgency.LOW:
+    # Not while low only for being outside the customer's support hours: that rises when they begin.
+    if alert.urgency == Urgency.HIGH and incident.urgency == Urgency.LOW and incident.raise_at is None:
         incident.urgency = Urgency.HIGH
         add_entry(incident, Entry.URGENCY_RAISED, f"urgency raised to high by alert {alert.id}",
                   session=session, at=now, alert=alert)  # fmt: skip

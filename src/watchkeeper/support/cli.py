@@ -76,12 +76,13 @@ def customers_add(
     name: str,
     plan: Annotated[str, typer.Option(help="support plan name")],
     services: Annotated[str | None, typer.Option(help="regex: services whose names match are theirs")] = None,  # noqa: UP007
+    timezone: Annotated[str | None, typer.Option(help="the customer's own time zone for the plan's hours")] = None,  # noqa: UP007
 ) -> None:
     ctx = context()
     try:
         with ctx.transaction() as session:
             customer = desk.add_customer(session=session, now=ctx.clock.now(), name=name, plan=plan,
-                                         service_pattern=services)  # fmt: skip
+                                         service_pattern=services, timezone=timezone)  # fmt: skip
             owned = desk.services_of(customer, session=session)
     except (ValueError, LookupError) as exc:
         raise fail(str(exc).strip("'\"")) from exc

@@ -59,8 +59,9 @@ def _targets_json(targets: dict[Priority, Targets]) -> dict[str, dict[str, int]]
     return out
 
 
-def plan_rule(row: SupportPlan) -> sla.Plan:
-    calendar = Calendar.parse(row.hours, timezone=row.timezone, holidays=row.holidays,
+def plan_rule(row: SupportPlan, *, timezone: str | None = None) -> sla.Plan:
+    """The plan's rules; `timezone` (the customer's own) overrides the plan's."""
+    calendar = Calendar.parse(row.hours, timezone=timezone or row.timezone, holidays=row.holidays,
                               closed=frozenset(date.fromisoformat(d) for d in row.closed_days))  # fmt: skip
     targets = {
         Priority(p): Targets(**{name: timedelta(minutes=minutes) for name, minutes in values.items()})
@@ -97,10 +98,12 @@ def list_plans(*, session: Session) -> list[SupportPlan]:
 # ---------------------------------------------------------------- customers
 
 
-def add_customer(*, session: Session, now: datetime, name: str, plan: str,
-                 service_pattern: str | None = None) -> Customer:  # fmt: skip
+def add_customer(*, session: Session, now: datetime, name: str, plan: str, service_pattern: str | None = None,
+                 timezone: str | None = None) -> Customer:  # fmt: skip
     if not name.strip():
         raise ValueError("a customer needs a name")
+    if timezone is not None:
+        Calendar(timezone=timezone, always_open=True).check()
     if session.scalar(select(Customer.id).where(Customer.name == name)) is not None:
         raise ValueError(f"a customer named {name!r} exists")
     if service_pattern is not None:
@@ -109,7 +112,7 @@ def add_customer(*, session: Session, now: datetime, name: str, plan: str,
         except re.error as exc:
             raise ValueError(f"{service_pattern!r} is not a regular expression ({exc})") from exc
     row = Customer(name=name.strip(), plan_id=get_plan(plan, session=session).id, service_pattern=service_pattern,
-                   created_at=now)  # fmt: skip
+                   timezone=timezone, created_at=now)  # fmt: skip
     session.add(row)
     session.flush()
     if service_pattern is not None:
@@ -145,6 +148,15 @@ def get_customer(name: str, *, session: Session) -> Customer:
 
 def list_customers(*, session: Session) -> list[Customer]:
     return list(session.scalars(select(Customer).order_by(Customer.name)))
+
+
+def customer_plan(customer: Customer, *, session: Session) -> sla.Plan:
+    return plan_rule(get_plan_by_id(customer.plan_id, session=session), timezone=customer.timezone)
+
+
+def customer_of_service(service: str, *, session: Session) -> Customer | None:
+    return session.scalar(select(Customer).join(Service, Service.customer_id == Customer.id)
+                          .where(Service.name == service))  # fmt: skip
 
 
 def services_of(customer: Customer, *, session: Session) -> list[str]:
@@ -256,8 +268,7 @@ def facts(case: Case, *, session: Session) -> CaseFacts:
 
 
 def clocks(case: Case, *, session: Session, now: datetime) -> list[sla.Reading]:
-    customer = customer_by_id(case.customer_id, session=session)
-    plan = plan_rule(get_plan_by_id(customer.plan_id, session=session))
+    plan = customer_plan(customer_by_id(case.customer_id, session=session), session=session)
     return sla.readings(plan, Priority(case.priority), facts(case, session=session), now)
 
 
