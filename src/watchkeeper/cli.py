@@ -24,7 +24,7 @@ from watchkeeper.feeds.watch import watch_feeds
 from watchkeeper.incidents.cli import incidents_app
 from watchkeeper.intake.cli import integrations_app
 from watchkeeper.scheduler import Job, Scheduler
-from watchkeeper.support.cli import cases_app, customers_app, plans_app
+from watchkeeper.support.cli import cases_app, customers_app, enquiries_app, plans_app
 from watchkeeper.support.incidents import raise_due
 from watchkeeper.support.service import process_due as process_due_cases
 
@@ -48,6 +48,7 @@ app.add_typer(integrations_app, name="integrations")
 app.add_typer(plans_app, name="plans")
 app.add_typer(customers_app, name="customers")
 app.add_typer(cases_app, name="cases")
+app.add_typer(enquiries_app, name="enquiries")
 app.command()(ingest)
 app.command("replay")(replay_command)
 

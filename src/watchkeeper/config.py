@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     flap_threshold: int = Field(
         default=4, ge=2, description="Fire/resolve changes within the flap window that make an alert flap."
     )
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs the answer links of customer enquiries; unset, one is made and kept in the database.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8080", description="Where customers reach this server, for the links sent to them."
+    )
     incident_auto_resolve: bool = Field(
         default=True, description="An incident resolves by itself when all its alerts have resolved."
     )

@@ -14,7 +14,16 @@ from watchkeeper.feeds.models import (
 )
 from watchkeeper.incidents.models import Incident, TimelineEntry
 from watchkeeper.intake.models import Integration
-from watchkeeper.support.models import Case, CaseEntry, Contact, Customer, SlaBreach, SupportPlan
+from watchkeeper.support.models import (
+    Case,
+    CaseEntry,
+    Contact,
+    Customer,
+    Enquiry,
+    ServerSecret,
+    SlaBreach,
+    SupportPlan,
+)
 
 __all__ = [
     "Alert",
@@ -23,9 +32,11 @@ __all__ = [
     "CaseEntry",
     "Contact",
     "Customer",
+    "ServerSecret",
     "SlaBreach",
     "SupportPlan",
     "Dependency",
+    "Enquiry",
     "Incident",
     "Integration",
     "MaintenanceWindow",

@@ -34,6 +34,8 @@ class Entry(StrEnum):
     URGENCY_RAISED = "urgency_raised"
     URGENCY_LOWERED = "urgency_lowered"
     CASE_OPENED = "case_opened"
+    ENQUIRY_SENT = "enquiry_sent"
+    CUSTOMER_ANSWER = "customer_answer"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     CLOSED = "closed"

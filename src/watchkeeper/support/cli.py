@@ -252,3 +252,43 @@ def cases_status(case_id: int, status: CaseStatus, by: By = None) -> None:
 def cases_priority(case_id: int, priority: Priority, by: By = None) -> None:
     _do(lambda s, now: desk.set_priority(case_id, priority, author=by or operator(), session=s, now=now),
         f"case {case_id} is {priority}")
+
+
+enquiries_app = typer.Typer(help="Ask a customer's technical contact whether a quiet feed is expected.")
+
+
+@enquiries_app.command("ask")
+def enquiries_ask(
+    service: str,
+    incident: Annotated[int | None, typer.Option(help="the incident the answer should act on")] = None,  # noqa: UP007
+    case: Annotated[int | None, typer.Option(help="the case to log question and answer on")] = None,  # noqa: UP007
+    if_expected: Annotated[str, typer.Option(help="snooze (the alerts) or test (move the service to test)")] = "snooze",
+    snooze: Annotated[str, typer.Option(help="how long 'expected' snoozes, e.g. 24h")] = "24h",
+    question: Annotated[str | None, typer.Option(help="instead of the default question")] = None,  # noqa: UP007
+    as_json: Json = False,
+) -> None:
+    """Prints the two signed answer links (valid 72 h, one answer) to send to the contact."""
+    from watchkeeper.db import in_transaction
+    from watchkeeper.support import enquiries
+
+    ctx = context()
+    try:
+        choice = enquiries.IfExpected(if_expected)
+
+        def work(session: Any) -> dict[str, Any]:
+            secret = enquiries.server_secret(session=session, configured=ctx.settings.secret_key)
+            asked = enquiries.ask(session=session, now=ctx.clock.now(), secret=secret, base_url=ctx.settings.public_url,
+                                  service=service, question=question, incident_id=incident, case_id=case,
+                                  if_expected=choice, snooze=parse_duration(snooze))  # fmt: skip
+            return {"id": asked.enquiry.id, "question": asked.enquiry.question,
+                    "expires_at": asked.enquiry.expires_at, "links": asked.links}  # fmt: skip
+
+        out = in_transaction(ctx.sessions, work)
+    except (ValueError, LookupError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    if as_json:
+        print_json(out)
+        return
+    console.print(f"enquiry {out['id']}: {out['question']}\nlinks valid until {when(out['expires_at'])}:")
+    for answer, link in out["links"].items():
+        console.print(f"  {answer}: {link}", soft_wrap=True)

@@ -97,3 +97,31 @@ def _refuse_change(_mapper: Any, _connection: Any, target: CaseEntry) -> None:
 
 event.listen(CaseEntry, "before_update", _refuse_change)
 event.listen(CaseEntry, "before_delete", _refuse_change)
+
+
+class Enquiry(Base):
+    """A question to a customer's technical contact ("is the silence on this feed expected?")."""
+
+    __tablename__ = "enquiries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    service: Mapped[str] = mapped_column(String(200))
+    incident_id: Mapped[int | None] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    question: Mapped[str] = mapped_column(String(2000))
+    if_expected: Mapped[str] = mapped_column(String(16))  # snooze | test
+    snooze_hours: Mapped[int] = mapped_column(Integer, default=24)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(String(16))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ServerSecret(Base):
+    """The key answer links are signed with, made on first use so links outlive restarts."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

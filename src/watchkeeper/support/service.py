@@ -31,6 +31,8 @@ class EntryKind(StrEnum):
     ASSIGNED = "assigned"
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
+    ENQUIRY = "enquiry"
+    CUSTOMER = "customer"  # the customer's own answer
 
 
 # ---------------------------------------------------------------- plans
@@ -182,7 +184,7 @@ def contacts_of(customer: Customer, *, session: Session, role: ContactRole | Non
 # ---------------------------------------------------------------- cases
 
 
-def _log(case: Case, kind: EntryKind, text: str, *, author: str, at: datetime, session: Session,
+def log_entry(case: Case, kind: EntryKind, text: str, *, author: str, at: datetime, session: Session,
          **data: object) -> CaseEntry:  # fmt: skip
     entry = CaseEntry(case_id=case.id, at=at, kind=kind, author=author, text=text[:8000], data=data)
     session.add(entry)
@@ -198,7 +200,7 @@ def open_case(*, session: Session, now: datetime, customer: str, title: str, pri
                incident_ids=[incident_id] if incident_id else [])  # fmt: skip
     session.add(row)
     session.flush()
-    _log(row, EntryKind.OPENED, description or title, author=author, at=now, session=session, priority=priority)
+    log_entry(row, EntryKind.OPENED, description or title, author=author, at=now, session=session, priority=priority)
     session.flush()
     refresh_due(row, session=session, now=now)
     return row
@@ -221,11 +223,11 @@ def reply(case_id: int, text: str, *, public: bool, author: str, session: Sessio
     case = get_case(case_id, session=session)
     if not text.strip():
         raise ValueError("say something")
-    entry = _log(case, EntryKind.PUBLIC if public else EntryKind.INTERNAL, text.strip(), author=author, at=now,
+    entry = log_entry(case, EntryKind.PUBLIC if public else EntryKind.INTERNAL, text.strip(), author=author, at=now,
                  session=session)  # fmt: skip
     if public and case.status == CaseStatus.NEW:
         case.status = CaseStatus.OPEN
-        _log(case, EntryKind.STATUS, "new -> open (first reply)", author=author, at=now, session=session,
+        log_entry(case, EntryKind.STATUS, "new -> open (first reply)", author=author, at=now, session=session,
              status=CaseStatus.OPEN)  # fmt: skip
     session.flush()
     refresh_due(case, session=session, now=now)
@@ -238,7 +240,8 @@ def set_status(case_id: int, status: CaseStatus, *, author: str, session: Sessio
         raise ValueError(f"case {case_id} is closed; open a new case instead")
     if status == case.status:
         return case
-    _log(case, EntryKind.STATUS, f"{case.status} -> {status}", author=author, at=now, session=session, status=status)
+    log_entry(case, EntryKind.STATUS, f"{case.status} -> {status}", author=author, at=now, session=session,
+              status=status)
     case.status = status
     session.flush()
     refresh_due(case, session=session, now=now)
@@ -248,7 +251,7 @@ def set_status(case_id: int, status: CaseStatus, *, author: str, session: Sessio
 def set_priority(case_id: int, priority: Priority, *, author: str, session: Session, now: datetime) -> Case:
     case = get_case(case_id, session=session)
     if priority != case.priority:
-        _log(case, EntryKind.PRIORITY, f"{case.priority} -> {priority}", author=author, at=now, session=session,
+        log_entry(case, EntryKind.PRIORITY, f"{case.priority} -> {priority}", author=author, at=now, session=session,
              priority=priority)  # fmt: skip
         case.priority = priority
         session.flush()
@@ -299,13 +302,13 @@ def _record_clock(case: Case, clock: sla.Reading, logged: set, *, session: Sessi
     target = clock.target if clock.target != Target.UPDATE else f"update@{since}"
     if clock.state is ClockState.BREACHED and (EntryKind.SLA_BREACH, target) not in logged:
         case.escalation_level += 1
-        _log(case, EntryKind.SLA_BREACH, f"{clock.target} target of {clock.limit} breached at "
+        log_entry(case, EntryKind.SLA_BREACH, f"{clock.target} target of {clock.limit} breached at "
              f"{clock.breached_at:%Y-%m-%d %H:%M} UTC; escalated to level {case.escalation_level}",
              author="watchkeeper", at=now, session=session, target=target)  # fmt: skip
         session.add(SlaBreach(case_id=case.id, customer_id=case.customer_id, target=clock.target,
                               priority=case.priority, breached_at=clock.breached_at or now))  # fmt: skip
     elif clock.state is ClockState.RUNNING and clock.warn_at is None and (EntryKind.SLA_WARNING, target) not in logged:
-        _log(case, EntryKind.SLA_WARNING, f"{clock.target} at 80 % of {clock.limit}; breaches at "
+        log_entry(case, EntryKind.SLA_WARNING, f"{clock.target} at 80 % of {clock.limit}; breaches at "
              f"{clock.due_at:%Y-%m-%d %H:%M} UTC", author="watchkeeper", at=now, session=session,
              target=target)  # fmt: skip
 

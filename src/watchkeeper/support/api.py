@@ -1,0 +1,99 @@
+"""HTTP routes of the desk: asking a customer (bearer token), and the answer pages the customer's links open."""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from watchkeeper.auth.api import require_token
+from watchkeeper.db import in_transaction
+from watchkeeper.support import enquiries
+from watchkeeper.support.enquiries import IfExpected
+from watchkeeper.support.links import REFUSED, Answer, InvalidLink
+
+router = APIRouter(tags=["support"])
+
+
+class EnquiryIn(BaseModel):
+    service: str = Field(min_length=1, max_length=200)
+    question: str | None = Field(default=None, max_length=2000)
+    incident_id: int | None = None
+    case_id: int | None = None
+    if_expected: IfExpected = IfExpected.SNOOZE
+    snooze_hours: int = Field(default=24, ge=1, le=24 * 30)
+
+
+class EnquiryOut(BaseModel):
+    id: int
+    question: str
+    expires_at: str
+    links: dict[Answer, str]
+
+
+def _secret(request: Request, session) -> bytes:  # type: ignore[no-untyped-def]
+    return enquiries.server_secret(session=session, configured=request.app.state.settings.secret_key)
+
+
+@router.post("/api/v1/enquiries", response_model=EnquiryOut, status_code=status.HTTP_201_CREATED,
+             dependencies=[Depends(require_token)])  # fmt: skip
+def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
+    """Ask the customer's technical contact whether a quiet service is expected; returns the two answer links."""
+    state = request.app.state
+
+    def work(session):  # type: ignore[no-untyped-def]
+        asked = enquiries.ask(session=session, now=state.clock.now(), secret=_secret(request, session),
+                              base_url=state.settings.public_url, service=body.service, question=body.question,
+                              incident_id=body.incident_id, case_id=body.case_id, if_expected=body.if_expected,
+                              snooze=timedelta(hours=body.snooze_hours))  # fmt: skip
+        e = asked.enquiry
+        return EnquiryOut(id=e.id, question=e.question, expires_at=e.expires_at.isoformat(), links=asked.links)
+
+    try:
+        return in_transaction(state.sessions, work)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+
+
+def _page(title: str, body: str, code: int = 200) -> HTMLResponse:
+    return HTMLResponse(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                        "<meta name='robots' content='noindex'></head><body style='font-family:sans-serif;"
+                        f"max-width:40em;margin:3em auto'><h1>{html.escape(title)}</h1>{body}</body></html>",
+                        status_code=code)  # fmt: skip
+
+
+_WORDS = {Answer.EXPECTED: "Yes, this is expected (we are testing, or it is planned)",
+          Answer.NOT_EXPECTED: "No, this is not expected: please investigate"}  # fmt: skip
+
+
+@router.get("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
+def answer_page(request: Request, token: Annotated[str, Query(max_length=500)]) -> HTMLResponse:
+    """Opening a link only shows what it would answer; the answer is given by the button, so a mail
+    scanner that follows links answers nothing."""
+    state = request.app.state
+    try:
+        enquiry, given = in_transaction(state.sessions, lambda s: enquiries.preview(
+            session=s, now=state.clock.now(), secret=_secret(request, s), token=token))  # fmt: skip
+    except InvalidLink:
+        return _page("Link not valid", f"<p>{REFUSED}</p>", 404)
+    if enquiry.answered_at is not None:
+        return _page("Already answered", f"<p>This enquiry was answered on {enquiry.answered_at:%Y-%m-%d %H:%M} UTC."
+                                         " Thank you.</p>")  # fmt: skip
+    return _page("Your answer", f"<p>{html.escape(enquiry.question)}</p><form method='post'>"
+                                f"<input type='hidden' name='token' value='{html.escape(token)}'>"
+                                f"<button type='submit'>{html.escape(_WORDS[given])}</button></form>")  # fmt: skip
+
+
+@router.post("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
+def answer(request: Request, token: Annotated[str, Form(max_length=500)]) -> HTMLResponse:
+    state = request.app.state
+    try:
+        said = in_transaction(state.sessions, lambda s: enquiries.answer(
+            session=s, now=state.clock.now(), secret=_secret(request, s), token=token))  # fmt: skip
+    except InvalidLink:
+        return _page("Link not valid", f"<p>{REFUSED}</p>", 404)
+    return _page("Thank you", f"<p>{html.escape(said)}</p>")

@@ -1,0 +1,140 @@
+"""Asking a customer's technical contact whether a quiet feed is expected, and acting on the answer. Never commits.
+
+The two answer links are signed and expire (see links.py); each enquiry takes
+one answer. "Expected" snoozes the service's alerts for a while or moves it
+to the `test` stage, as the operator chose when asking; "not expected" makes
+the incident high urgency and the case one priority higher. Both are written
+on the case's work log and the incident's timeline.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from watchkeeper.alerts.finding import Urgency
+from watchkeeper.feeds.models import ServiceStage
+from watchkeeper.feeds.schemas import ServicePatch
+from watchkeeper.feeds.service import get_service, update_service
+from watchkeeper.incidents.lifecycle import Entry
+from watchkeeper.incidents.models import Incident, TimelineEntry
+from watchkeeper.support import service as desk
+from watchkeeper.support.links import Answer, InvalidLink, sign, verify
+from watchkeeper.support.models import Case, Enquiry, ServerSecret
+from watchkeeper.support.service import EntryKind
+from watchkeeper.support.sla import Priority
+
+SYSTEM = "watchkeeper"
+
+
+class IfExpected(StrEnum):
+    SNOOZE = "snooze"
+    TEST = "test"
+
+
+def server_secret(*, session: Session, configured: str | None) -> bytes:
+    if configured:
+        return configured.encode()
+    row = session.get(ServerSecret, "links")
+    if row is None:
+        row = ServerSecret(name="links", value=secrets.token_urlsafe(32))
+        session.add(row)
+        session.flush()
+    return row.value.encode()
+
+
+@dataclass(frozen=True)
+class Asked:
+    enquiry: Enquiry
+    links: dict[Answer, str]
+
+
+def ask(*, session: Session, now: datetime, secret: bytes, base_url: str, service: str, question: str | None = None,
+        incident_id: int | None = None, case_id: int | None = None, if_expected: IfExpected = IfExpected.SNOOZE,
+        snooze: timedelta = timedelta(hours=24), ttl: timedelta = timedelta(hours=72)) -> Asked:  # fmt: skip
+    row = get_service(session=session, name=service)
+    customer = desk.customer_of_service(service, session=session)
+    if customer is None:
+        raise LookupError(f"{service} belongs to no customer; `watchkeeper customers assign CUSTOMER {service}`")
+    question = question or (f"We have had no usage records from {service} since "
+                            f"{row.last_seen:%Y-%m-%d %H:%M} UTC. Is this expected?")  # fmt: skip
+    enquiry = Enquiry(customer_id=customer.id, service=service, incident_id=incident_id, case_id=case_id,
+                      question=question, if_expected=if_expected, snooze_hours=max(1, int(snooze / timedelta(hours=1))),
+                      created_at=now, expires_at=now + ttl)  # fmt: skip
+    session.add(enquiry)
+    session.flush()
+    links = {a: f"{base_url.rstrip('/')}/enquiries/answer?token={sign(secret, enquiry.id, a, enquiry.expires_at)}"
+             for a in Answer}  # fmt: skip
+    _note(enquiry, f"enquiry {enquiry.id} to {customer.name}'s technical contact: {question}",
+          EntryKind.ENQUIRY, Entry.ENQUIRY_SENT, session=session, now=now)  # fmt: skip
+    return Asked(enquiry, links)
+
+
+def _note(enquiry: Enquiry, text: str, case_kind: EntryKind, incident_kind: Entry, *, session: Session,
+          now: datetime, author: str = SYSTEM) -> None:  # fmt: skip
+    case = session.get(Case, enquiry.case_id) if enquiry.case_id is not None else None
+    if case is not None:
+        desk.log_entry(case, case_kind, text, author=author, at=now, session=session, enquiry_id=enquiry.id)
+    if enquiry.incident_id is not None and session.get(Incident, enquiry.incident_id) is not None:
+        session.add(TimelineEntry(incident_id=enquiry.incident_id, at=now, kind=incident_kind, actor=author,
+                                  message=text, data={"enquiry_id": enquiry.id}))  # fmt: skip
+
+
+def preview(*, session: Session, now: datetime, secret: bytes, token: str) -> tuple[Enquiry, Answer]:
+    """What a link would answer, for the confirmation page. InvalidLink if it is not a good link."""
+    signed = verify(secret, token, now)
+    enquiry = session.get(Enquiry, signed.enquiry_id)
+    if enquiry is None:
+        raise InvalidLink()
+    return enquiry, signed.answer
+
+
+def answer(*, session: Session, now: datetime, secret: bytes, token: str) -> str:
+    """Record the answer a link stands for and act on it; returns what to tell the customer."""
+    enquiry, given = preview(session=session, now=now, secret=secret, token=token)
+    if enquiry.answered_at is not None:
+        earlier = (enquiry.answer or "").replace("_", " ")
+        return f"This enquiry was already answered ({earlier}) on {enquiry.answered_at:%Y-%m-%d %H:%M} UTC. Thank you."
+    enquiry.answer, enquiry.answered_at = given, now
+    customer = desk.customer_by_id(enquiry.customer_id, session=session).name
+    if given is Answer.EXPECTED:
+        done = _expected(enquiry, session=session, now=now)
+        text = f"{customer} says the silence on {enquiry.service} is expected; {done}"
+    else:
+        done = _not_expected(enquiry, session=session, now=now)
+        text = f"{customer} says the silence on {enquiry.service} is NOT expected; {done}"
+    _note(enquiry, text, EntryKind.CUSTOMER, Entry.CUSTOMER_ANSWER, session=session, now=now,
+          author=f"customer:{customer}")  # fmt: skip
+    return "Thank you, your answer is recorded: " + ("we will treat it as planned." if given is Answer.EXPECTED
+                                                    else "we are investigating now.")  # fmt: skip
+
+
+def _expected(enquiry: Enquiry, *, session: Session, now: datetime) -> str:
+    if enquiry.if_expected == IfExpected.TEST:
+        update_service(session=session, name=enquiry.service, patch=ServicePatch(stage=ServiceStage.TEST))
+        return "the service moved to the test stage (its alerts are low urgency)"
+    until = now + timedelta(hours=enquiry.snooze_hours)
+    update_service(session=session, name=enquiry.service,
+                   patch=ServicePatch(settings={"snooze_until": until.isoformat()}))  # fmt: skip
+    return f"its alerts are snoozed until {until:%Y-%m-%d %H:%M} UTC"
+
+
+_HIGHER = {Priority.P4: Priority.P3, Priority.P3: Priority.P2, Priority.P2: Priority.P1, Priority.P1: Priority.P1}
+
+
+def _not_expected(enquiry: Enquiry, *, session: Session, now: datetime) -> str:
+    done = []
+    incident = session.get(Incident, enquiry.incident_id) if enquiry.incident_id else None
+    if incident is not None and incident.urgency != Urgency.HIGH:
+        incident.urgency, incident.raise_at = Urgency.HIGH, None
+        done.append(f"incident {incident.id} is now high urgency")
+    case = session.get(Case, enquiry.case_id) if enquiry.case_id else None
+    if case is not None and case.priority != Priority.P1:
+        higher = _HIGHER[Priority(case.priority)]
+        desk.set_priority(case.id, higher, author=SYSTEM, session=session, now=now)
+        done.append(f"case {case.id} raised to {higher}")
+    return ", ".join(done) or "the incident and case stand as they are"

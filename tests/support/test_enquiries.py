@@ -1,0 +1,123 @@
+"""Asking a customer and acting on the answer, over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from watchkeeper.alerts.finding import Finding, Severity, State
+from watchkeeper.alerts.service import RoutingConfig, record
+from watchkeeper.auth.service import create_token
+from watchkeeper.clock import FrozenClock
+from watchkeeper.db import transaction
+from watchkeeper.feeds.models import Service
+from watchkeeper.incidents.service import list_incidents, timeline
+from watchkeeper.support import service as desk
+from watchkeeper.support.sla import Priority, Targets
+from watchkeeper.web.app import create_app
+
+SATURDAY_3AM = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def api(db):
+    clock = FrozenClock(SATURDAY_3AM)
+    with transaction(db.sessions) as session:
+        desk.add_plan(session=session, now=SATURDAY_3AM, name="8x5", hours="Mon-Fri 09:00-17:00",
+                      targets={Priority.P2: Targets(first_response=timedelta(hours=4))})  # fmt: skip
+        session.add(Service(name="acme-cdr", stage="production", first_seen=SATURDAY_3AM, last_seen=SATURDAY_3AM,
+                            last_received_at=SATURDAY_3AM, created_at=SATURDAY_3AM))  # fmt: skip
+        session.flush()
+        desk.add_customer(session=session, now=SATURDAY_3AM, name="Acme", plan="8x5", service_pattern="acme-.*")
+        record(Finding("feed/acme-cdr/silence", "feeds", "acme-cdr", Severity.ERROR, State.FIRING,
+                       "no records from acme-cdr for 40 min", SATURDAY_3AM, labels={"service": "acme-cdr"}),
+               session=session, now=SATURDAY_3AM, config=RoutingConfig(group_wait=timedelta(0)))  # fmt: skip
+        token = create_token(session=session, clock=clock, name="anna").token
+    client = TestClient(create_app(settings=db.settings.model_copy(update={"public_url": "https://desk.example"}),
+                                   clock=clock, engine=db.engine))  # fmt: skip
+    client.headers["Authorization"] = f"Bearer {token}"
+    client.clock = clock
+    return client
+
+
+def ask(api, **extra):
+    with transaction(api.app.state.sessions) as session:
+        (incident,) = list_incidents(session=session)
+        (case,) = desk.list_cases(session=session)
+    body = {"service": "acme-cdr", "incident_id": incident.id, "case_id": case.id} | extra
+    answer = api.post("/api/v1/enquiries", json=body)
+    assert answer.status_code == 201, answer.text
+    return answer.json(), incident.id, case.id
+
+
+def path(link):
+    assert link.startswith("https://desk.example/enquiries/answer?token=")
+    return link.removeprefix("https://desk.example")
+
+
+def confirm(api, link):
+    page = api.get(path(link), headers={"Authorization": ""})
+    assert page.status_code == 200
+    token = re.search(r"name='token' value='([^']+)'", page.text).group(1)
+    return api.post("/enquiries/answer", data={"token": token}, headers={"Authorization": ""})
+
+
+def test_not_expected_raises_the_incident_and_the_case(api):
+    out, incident_id, case_id = ask(api)
+    assert "Is this expected?" in out["question"]
+    done = confirm(api, out["links"]["not_expected"])
+    assert "we are investigating now" in done.text
+    with transaction(api.app.state.sessions) as session:
+        (incident,) = list_incidents(session=session)
+        case = desk.get_case(case_id, session=session)
+        kinds = [e.kind for e in timeline(incident_id, session=session)]
+        log = [(e.kind, e.author) for e in desk.entries(case, session=session)]
+    assert (incident.urgency, incident.raise_at) == ("high", None)  # it was low: Saturday, 8x5
+    assert case.priority == "p1"
+    assert kinds[-2:] == ["enquiry_sent", "customer_answer"]
+    assert ("customer", "customer:Acme") in log
+
+
+def test_expected_snoozes_the_service_and_a_link_works_once(api):
+    out, _, _ = ask(api, snooze_hours=48)
+    confirm(api, out["links"]["expected"])
+    with transaction(api.app.state.sessions) as session:
+        service = session.query(Service).filter_by(name="acme-cdr").one()
+    assert service.settings["snooze_until"].startswith("2026-11-23T03:00")
+    other = out["links"]["not_expected"]
+    assert "This enquiry was answered on" in api.get(path(other)).text
+    again = api.post("/enquiries/answer", data={"token": other.split("token=")[1]})
+    assert "already answered (expected)" in again.text
+    with transaction(api.app.state.sessions) as session:
+        assert desk.list_cases(session=session)[0].priority == "p2"  # the second answer changed nothing
+
+
+def test_expected_can_move_the_service_to_test(api):
+    out, _, _ = ask(api, if_expected="test")
+    confirm(api, out["links"]["expected"])
+    with transaction(api.app.state.sessions) as session:
+        assert session.query(Service).filter_by(name="acme-cdr").one().stage == "test"
+
+
+def test_opening_a_link_answers_nothing_and_bad_or_old_links_reveal_nothing(api):
+    out, _, _ = ask(api)
+    assert api.get(path(out["links"]["not_expected"])).status_code == 200
+    with transaction(api.app.state.sessions) as session:
+        assert desk.list_cases(session=session)[0].priority == "p2"  # still as it was
+    tampered = path(out["links"]["expected"])[:-3] + "abc"
+    for bad in (tampered, "/enquiries/answer?token=1.2"):
+        page = api.get(bad)
+        assert page.status_code == 404 and "not valid or has expired" in page.text and "acme" not in page.text
+    api.clock.set(SATURDAY_3AM + timedelta(hours=72))
+    assert api.get(path(out["links"]["expected"])).status_code == 404
+
+
+def test_asking_about_a_service_without_a_customer_says_what_to_do(api):
+    with transaction(api.app.state.sessions) as session:
+        session.add(Service(name="orphan", stage="production", first_seen=SATURDAY_3AM, last_seen=SATURDAY_3AM,
+                            last_received_at=SATURDAY_3AM, created_at=SATURDAY_3AM))  # fmt: skip
+    answer = api.post("/api/v1/enquiries", json={"service": "orphan"})
+    assert answer.status_code == 404 and "customers assign" in answer.json()["detail"]
