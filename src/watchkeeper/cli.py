@@ -23,6 +23,8 @@ from watchkeeper.feeds.service import apply_retention
 from watchkeeper.feeds.watch import watch_feeds
 from watchkeeper.incidents.cli import incidents_app
 from watchkeeper.intake.cli import integrations_app
+from watchkeeper.notify.outbox import AppriseSender, deliver_due
+from watchkeeper.notify.outcomes import record_outcome
 from watchkeeper.scheduler import Job, Scheduler
 from watchkeeper.support.cli import cases_app, customers_app, enquiries_app, plans_app
 from watchkeeper.support.incidents import raise_due
@@ -169,8 +171,15 @@ def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
         while in_transaction(ctx.sessions, lambda s: process_due_cases(session=s, now=ctx.clock.now())) >= 200:
             pass
 
+    sender = AppriseSender()
+
+    def notify() -> None:
+        while deliver_due(ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=record_outcome) >= 20:
+            pass
+
     tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)
     jobs = [Job("feeds", tick, feeds), Job("alerts", tick, route), Job("cases", tick, cases),
+            Job("notify", tick, notify),
             Job("retention", timedelta(hours=1), retention)]  # fmt: skip
     if inbox is not None:
         jobs.append(Job("inbox", timedelta(seconds=5), watch_inbox))

@@ -14,6 +14,7 @@ from watchkeeper.feeds.models import (
 )
 from watchkeeper.incidents.models import Incident, TimelineEntry
 from watchkeeper.intake.models import Integration
+from watchkeeper.notify.models import Notification
 from watchkeeper.support.models import (
     Case,
     CaseEntry,
@@ -48,6 +49,7 @@ __all__ = [
     "HourCount",
     "IngestedFile",
     "MinuteCount",
+    "Notification",
     "Service",
     "UsageBatch",
 ]

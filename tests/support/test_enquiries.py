@@ -121,3 +121,30 @@ def test_asking_about_a_service_without_a_customer_says_what_to_do(api):
                             last_received_at=SATURDAY_3AM, created_at=SATURDAY_3AM))  # fmt: skip
     answer = api.post("/api/v1/enquiries", json={"service": "orphan"})
     assert answer.status_code == 404 and "customers assign" in answer.json()["detail"]
+
+
+def test_the_enquiry_reaches_the_technical_contact_and_the_outcome_is_on_case_and_incident(api):
+    from tests.notify.test_outbox import Receiver
+    from watchkeeper.notify.outbox import AppriseSender, deliver_due
+    from watchkeeper.notify.outcomes import record_outcome
+
+    server = __import__("http.server").server.HTTPServer(("127.0.0.1", 0), Receiver)
+    Receiver.received = []
+    __import__("threading").Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with transaction(api.app.state.sessions) as session:
+            desk.add_contact(session=session, customer="Acme", name="Bob", role=desk.ContactRole.TECHNICAL,
+                             channel=f"json://127.0.0.1:{server.server_address[1]}/hook")  # fmt: skip
+        out, incident_id, case_id = ask(api)
+        assert deliver_due(api.app.state.sessions, sender=AppriseSender(), now=api.clock.now,
+                           on_outcome=record_outcome) == 1  # fmt: skip
+    finally:
+        server.shutdown()
+    (message,) = Receiver.received
+    assert message["title"] == "Is the silence on acme-cdr expected?"
+    assert out["links"]["expected"] in message["message"] and out["links"]["not_expected"] in message["message"]
+    with transaction(api.app.state.sessions) as session:
+        entries = [(e.kind, e.message) for e in timeline(incident_id, session=session)]
+        log = [(e.kind, e.text) for e in desk.entries(desk.get_case(case_id, session=session), session=session)]
+    assert entries[-1][0] == "notification" and "notified Bob via json://127.0.0.1" in entries[-1][1]
+    assert log[-1][0] == "notification"

@@ -22,6 +22,7 @@ from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.feeds.service import get_service, update_service
 from watchkeeper.incidents.lifecycle import Entry
 from watchkeeper.incidents.models import Incident, TimelineEntry
+from watchkeeper.notify.outbox import enqueue
 from watchkeeper.support import service as desk
 from watchkeeper.support.links import Answer, InvalidLink, sign, verify
 from watchkeeper.support.models import Case, Enquiry, ServerSecret
@@ -69,8 +70,17 @@ def ask(*, session: Session, now: datetime, secret: bytes, base_url: str, servic
     session.flush()
     links = {a: f"{base_url.rstrip('/')}/enquiries/answer?token={sign(secret, enquiry.id, a, enquiry.expires_at)}"
              for a in Answer}  # fmt: skip
-    _note(enquiry, f"enquiry {enquiry.id} to {customer.name}'s technical contact: {question}",
+    contacts = desk.contacts_of(customer, session=session, role=desk.ContactRole.TECHNICAL)
+    names = ", ".join(c.name for c in contacts) or "nobody: no technical contact is on file, send the links by hand"
+    _note(enquiry, f"enquiry {enquiry.id} to {customer.name}'s technical contact ({names}): {question}",
           EntryKind.ENQUIRY, Entry.ENQUIRY_SENT, session=session, now=now)  # fmt: skip
+    body = (f"{question}\n\nExpected (we are testing, or it is planned):\n{links[Answer.EXPECTED]}\n\n"
+            f"Not expected, please investigate:\n{links[Answer.NOT_EXPECTED]}\n\n"
+            f"The links work once and until {enquiry.expires_at:%Y-%m-%d %H:%M} UTC.")  # fmt: skip
+    for contact in contacts:
+        enqueue(session=session, now=now, subject="enquiry", subject_id=enquiry.id, reason="ask",
+                recipient=contact.name, url=contact.channel, title=f"Is the silence on {service} expected?",
+                body=body)  # fmt: skip
     return Asked(enquiry, links)
 
 

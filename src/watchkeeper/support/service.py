@@ -33,6 +33,7 @@ class EntryKind(StrEnum):
     SLA_BREACH = "sla_breach"
     ENQUIRY = "enquiry"
     CUSTOMER = "customer"  # the customer's own answer
+    NOTIFICATION = "notification"
 
 
 # ---------------------------------------------------------------- plans

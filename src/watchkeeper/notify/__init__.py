@@ -1,0 +1,1 @@
+"""Notifications: an outbox written before anything is sent, delivered once, retried with backoff."""

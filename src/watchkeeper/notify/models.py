@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from watchkeeper.db import Base, UTCDateTime
+
+
+class Notification(Base):
+    """One message to one recipient, keyed by (subject, reason, recipient) so it is written and sent once."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(500), unique=True)
+    subject: Mapped[str] = mapped_column(String(16))  # incident | case | enquiry
+    subject_id: Mapped[int] = mapped_column(Integer, index=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(1000))  # Apprise URL; may hold a token, never shown in full
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(String(8000))
+    status: Mapped[str] = mapped_column(String(12), index=True)  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # next try, or lease end while sending
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

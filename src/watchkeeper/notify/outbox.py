@@ -1,0 +1,148 @@
+"""The notification outbox. Never commits: the caller owns each transaction.
+
+Every notification is written, with its key, in the same transaction as the
+thing it is about (an incident opening, an enquiry), so nothing is lost if
+the process dies. Delivery runs in three steps, each its own transaction:
+claim (status `sending`, with a lease), send, record the outcome. Two
+workers never claim the same row (SKIP LOCKED on PostgreSQL, one writer on
+SQLite), and a row is only claimed again if its sender died mid-send and
+the lease ran out: the one case in which a message may go twice, since no
+outside channel can be asked whether it already got it.
+
+Failures are retried with exponential backoff (30 s, 1 min, 2 min ... up to
+1 h) and given up after MAX_ATTEMPTS; every outcome goes on the incident's
+timeline or the case's work log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from watchkeeper.db import transaction
+from watchkeeper.notify.models import Notification
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class SendError(Exception):
+    pass
+
+
+class Sender(Protocol):
+    def send(self, url: str, title: str, body: str) -> None:
+        """Deliver or raise SendError saying why not."""
+
+
+class AppriseSender:
+    """Email, Slack, Teams, Telegram, webhooks ... whatever Apprise speaks."""
+
+    def send(self, url: str, title: str, body: str) -> None:
+        import apprise
+
+        notifier = apprise.Apprise()
+        if not notifier.add(url):
+            raise SendError(f"not a notification URL Apprise knows: {redact(url)}")
+        if not notifier.notify(title=title, body=body):
+            raise SendError(f"{redact(url)} did not accept the message (see the server log)")
+
+
+def redact(url: str) -> str:
+    """Scheme and host only: URLs often carry tokens and passwords."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/")[0].split("@")[-1]
+    return f"{scheme}://{host}/..."
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), timedelta(hours=1))
+
+
+def enqueue(*, session: Session, now: datetime, subject: str, subject_id: int, reason: str, recipient: str,
+            url: str, title: str, body: str) -> Notification | None:  # fmt: skip
+    """Write a notification unless one with the same key exists. Returns the new row, or None if it existed."""
+    key = f"{subject}:{subject_id}:{reason}:{recipient}"
+    if session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
+        return None
+    row = Notification(key=key[:500], subject=subject, subject_id=subject_id, recipient=recipient, url=url,
+                       title=title[:500], body=body[:8000], status=Status.PENDING, attempts=0, due_at=now,
+                       created_at=now)  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None  # written by another process in the meantime: one is enough
+    return row
+
+
+def claim(*, session: Session, now: datetime, limit: int = 20) -> list[Notification]:
+    query = (select(Notification)
+             .where(Notification.status.in_([Status.PENDING, Status.SENDING]), Notification.due_at <= now)
+             .order_by(Notification.due_at).limit(limit))  # fmt: skip
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.status, row.due_at, row.attempts = Status.SENDING, now + LEASE, row.attempts + 1
+    return rows
+
+
+Outcome = Callable[[Notification, Session, datetime], None]
+
+
+def deliver_due(sessions: sessionmaker[Session], *, sender: Sender, now: Callable[[], datetime],
+                on_outcome: Outcome | None = None, limit: int = 20) -> int:  # fmt: skip
+    """Claim, send and record up to `limit` due notifications. Returns how many were tried."""
+    with transaction(sessions) as session:
+        claimed = [(r.id, r.url, r.title, r.body) for r in claim(session=session, now=now(), limit=limit)]
+    for row_id, url, title, body in claimed:
+        error = None
+        try:
+            sender.send(url, title, body)
+        except SendError as exc:
+            error = str(exc)
+        except Exception as exc:  # a channel's library failing must not stop the others
+            error = f"{type(exc).__name__}: {exc}"
+        with transaction(sessions) as session:
+            row = session.get(Notification, row_id)
+            if row is None:
+                continue
+            _record(row, error, now())
+            if on_outcome is not None:
+                on_outcome(row, session, now())
+    return len(claimed)
+
+
+def _record(row: Notification, error: str | None, now: datetime) -> None:
+    if error is None:
+        row.status, row.sent_at, row.due_at, row.last_error = Status.SENT, now, None, None
+    elif row.attempts >= MAX_ATTEMPTS:
+        row.status, row.due_at, row.last_error = Status.FAILED, None, error[:1000]
+    else:
+        row.status, row.due_at, row.last_error = Status.PENDING, now + backoff(row.attempts), error[:1000]
+
+
+def list_notifications(*, session: Session, subject: str | None = None, subject_id: int | None = None,
+                       pending_only: bool = False, limit: int = 100) -> list[Notification]:  # fmt: skip
+    query = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    if subject is not None:
+        query = query.where(Notification.subject == subject)
+    if subject_id is not None:
+        query = query.where(Notification.subject_id == subject_id)
+    if pending_only:
+        query = query.where(or_(Notification.status == Status.PENDING, Notification.status == Status.SENDING))
+    return list(session.scalars(query))

@@ -1,0 +1,128 @@
+"""The outbox on SQLite and PostgreSQL: written once, sent once, retried with backoff, outcome on the timeline."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from watchkeeper.db import transaction
+from watchkeeper.notify.outbox import (
+    MAX_ATTEMPTS,
+    AppriseSender,
+    SendError,
+    Status,
+    backoff,
+    deliver_due,
+    enqueue,
+    list_notifications,
+)
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class Flaky:
+    """Fails the first `failures` sends, then delivers; remembers what it delivered."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures, self.delivered = failures, []
+
+    def send(self, url, title, body):
+        if self.failures:
+            self.failures -= 1
+            raise SendError("smtp: connection refused")
+        self.delivered.append((url, title))
+
+
+class Clock:
+    def __init__(self):
+        self.at = NOW
+
+    def __call__(self):
+        return self.at
+
+
+def put(db, recipient="Bob", reason="ask"):
+    with transaction(db.sessions) as session:
+        return enqueue(session=session, now=NOW, subject="case", subject_id=1, reason=reason, recipient=recipient,
+                       url="mailto://user:secret@example.com", title="Is the silence expected?", body="links")  # fmt: skip
+
+
+def test_the_same_key_is_written_once_and_sent_once(db):
+    assert put(db) is not None
+    assert put(db) is None
+    sender, clock = Flaky(), Clock()
+    assert deliver_due(db.sessions, sender=sender, now=clock) == 1
+    assert deliver_due(db.sessions, sender=sender, now=clock) == 0
+    assert sender.delivered == [("mailto://user:secret@example.com", "Is the silence expected?")]
+
+
+def test_failures_are_retried_with_backoff_then_given_up(db):
+    put(db)
+    sender, clock = Flaky(failures=MAX_ATTEMPTS), Clock()
+    deliver_due(db.sessions, sender=sender, now=clock)
+    with transaction(db.sessions) as session:
+        (row,) = list_notifications(session=session)
+        assert (row.status, row.attempts, row.due_at) == (Status.PENDING, 1, NOW + timedelta(seconds=30))
+        assert row.last_error == "smtp: connection refused"
+    clock.at += timedelta(seconds=29)
+    assert deliver_due(db.sessions, sender=sender, now=clock) == 0  # not yet
+    for _ in range(MAX_ATTEMPTS):
+        clock.at += timedelta(hours=1)
+        deliver_due(db.sessions, sender=sender, now=clock)
+    with transaction(db.sessions) as session:
+        (row,) = list_notifications(session=session)
+        assert (row.status, row.attempts) == (Status.FAILED, MAX_ATTEMPTS)
+    assert sender.delivered == []
+    assert [backoff(n) for n in (1, 2, 3, 10)] == [timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2),
+                                                   timedelta(hours=1)]  # fmt: skip
+
+
+def test_a_claimed_notification_is_not_claimed_again_while_its_lease_runs(db):
+    from watchkeeper.notify.outbox import claim
+
+    put(db)
+    with transaction(db.sessions) as session:
+        assert len(claim(session=session, now=NOW)) == 1
+    with transaction(db.sessions) as session:
+        assert claim(session=session, now=NOW + timedelta(minutes=1)) == []  # another worker, a minute later
+    with transaction(db.sessions) as session:
+        assert len(claim(session=session, now=NOW + timedelta(minutes=3))) == 1  # the first one died
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802
+        Receiver.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    Receiver.received = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_apprise_delivers_to_a_real_webhook(receiver):
+    AppriseSender().send(f"json://127.0.0.1:{receiver}/hook", "Is the silence expected?", "two links")
+    (message,) = Receiver.received
+    assert (message["title"], message["message"]) == ("Is the silence expected?", "two links")
+
+
+def test_apprise_failures_say_where_without_the_secret():
+    with pytest.raises(SendError) as refused:
+        AppriseSender().send("json://user:secret@127.0.0.1:9/hook", "t", "b")  # nothing listens on port 9
+    assert "127.0.0.1" in str(refused.value) and "secret" not in str(refused.value)
+    with pytest.raises(SendError, match="not a notification URL"):
+        AppriseSender().send("nonsense://x", "t", "b")
