@@ -44,6 +44,20 @@ class Base(DeclarativeBase):
     pass
 
 
+M = TypeVar("M", bound=type)
+
+
+def append_only(model: M) -> M:
+    """Refuse updates and deletes of a table's rows (timelines, work logs): history is never rewritten."""
+
+    def refuse(_mapper: Any, _connection: Any, target: Any) -> None:
+        raise RuntimeError(f"{model.__tablename__} rows are append-only (row {target.id})")  # type: ignore[attr-defined]
+
+    event.listen(model, "before_update", refuse)
+    event.listen(model, "before_delete", refuse)
+    return model
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the API read while the scheduler or an ingest writes; NORMAL
     # sync is durable across application crashes, which is what WAL is for.

@@ -94,3 +94,12 @@ def test_bad_input_is_refused_with_what_to_fix(setup):
         act(setup, desk.add_customer, now=MONDAY_10, name="Initech", plan="gold")
     with pytest.raises(ValueError, match="Apprise URL"):
         act(setup, desk.add_contact, customer="Acme", name="Bob", role=desk.ContactRole.TECHNICAL, channel="bob@x")
+
+
+def test_the_work_log_cannot_be_rewritten(setup):
+    case = act(setup, desk.open_case, now=MONDAY_10, customer="Acme", title="x", priority=Priority.P1, author="a")
+    with pytest.raises(RuntimeError, match="append-only"):
+        with transaction(setup.sessions) as session:
+            (entry,) = desk.entries(desk.get_case(case.id, session=session), session=session)
+            session.delete(entry)
+            session.flush()

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, event
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchkeeper.db import Base, UTCDateTime
+from watchkeeper.db import Base, UTCDateTime, append_only
 
 
 class Incident(Base):
@@ -40,6 +40,7 @@ class Incident(Base):
     raise_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
+@append_only
 class TimelineEntry(Base):
     """One thing that happened to an incident. Append-only: never updated, never deleted."""
 
@@ -54,10 +55,3 @@ class TimelineEntry(Base):
     alert_id: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-
-def _refuse_change(_mapper: Any, _connection: Any, target: TimelineEntry) -> None:
-    raise RuntimeError(f"incident timeline entries are append-only (entry {target.id})")
-
-
-event.listen(TimelineEntry, "before_update", _refuse_change)
-event.listen(TimelineEntry, "before_delete", _refuse_change)

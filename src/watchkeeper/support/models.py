@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, event
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchkeeper.db import Base, UTCDateTime
+from watchkeeper.db import Base, UTCDateTime, append_only
 
 
 class SupportPlan(Base):
@@ -64,6 +64,7 @@ class Case(Base):
     incident_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
 
 
+@append_only
 class CaseEntry(Base):
     """The work log: public replies, internal notes, changes, SLA warnings and breaches. Append-only."""
 
@@ -90,13 +91,6 @@ class SlaBreach(Base):
     priority: Mapped[str] = mapped_column(String(4))
     breached_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
-
-def _refuse_change(_mapper: Any, _connection: Any, target: CaseEntry) -> None:
-    raise RuntimeError(f"case work-log entries are append-only (entry {target.id})")
-
-
-event.listen(CaseEntry, "before_update", _refuse_change)
-event.listen(CaseEntry, "before_delete", _refuse_change)
 
 
 class Enquiry(Base):
