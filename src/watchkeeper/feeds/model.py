@@ -70,10 +70,10 @@ HORIZON = 60  # live: minutes ahead of "now" a record may be stamped and still b
 RING = LOOKBACK + 2 * HORIZON  # per-minute history stored with the model
 MAX_SEGMENTS = 23
 RECURRING = 3  # weeks running an hour must be anomalous before it is learned anyway
+QUIET_SLACK = 1e-6  # so a sum and a product of the same rates agree at the threshold
 # A service that surges more than twice a week, on average over about two
 # weeks, surges by nature (a social feed, a batch partner): its surges are
 # not news, so they stop alerting until they become rare again.
-QUIET_SLACK = 1e-6  # so a sum and a product of the same rates agree at the threshold
 SURGE_MEMORY = 1 / 336
 SURGES_PER_WEEK = 2.0  # hours holding a surge (alerted or not) per week
 _UNLEARNED = -1e9  # per-minute expectation marker: a window touching it is not judged
