@@ -73,14 +73,22 @@ def db_prune() -> None:
 
 
 @token_app.command("create")
-def token_create(name: Annotated[str, typer.Option(help="who or what will use it")]) -> None:
+def token_create(
+    name: Annotated[str, typer.Option(help="who or what will use it")],
+    role: Annotated[str, typer.Option(help="admin, engineer (staff) or customer (their own view)")] = "engineer",
+    customer: Annotated[str | None, typer.Option(help="for a customer token: whose")] = None,  # noqa: UP007
+) -> None:
+    """A bearer token. A customer token reads only that customer's services, alerts and incidents."""
+    from watchkeeper.support.service import get_customer
+
     ctx = context()
     try:
         with ctx.transaction() as session:
-            new = tokens.create_token(session=session, clock=ctx.clock, name=name)
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    console.print(f"token {new.record.id} ({name}), shown once, keep it safe:")
+            customer_id = get_customer(customer, session=session).id if customer else None
+            new = tokens.create_token(session=session, clock=ctx.clock, name=name, role=role, customer_id=customer_id)
+    except (ValueError, LookupError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(f"{role} token {new.record.id} ({name}), shown once, keep it safe:")
     typer.echo(new.token)
 
 

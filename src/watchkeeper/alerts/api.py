@@ -19,6 +19,7 @@ from watchkeeper.alerts.schemas import (
     WindowIn,
     WindowOut,
 )
+from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.db import transaction
@@ -26,6 +27,7 @@ from watchkeeper.feeds.api import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 Token = Annotated[ApiToken, Depends(require_token)]
+Staff = [Depends(staff)]
 
 
 def _bad(exc: Exception) -> HTTPException:
@@ -34,17 +36,19 @@ def _bad(exc: Exception) -> HTTPException:
 
 
 @router.get("/alerts", response_model=list[AlertOut])
-def get_alerts(session: SessionDep, service: str | None = None, status: State | None = None,
-               urgency: Urgency | None = None, limit: int = 100) -> list:  # fmt: skip
-    return alerts.list_alerts(session=session, service=service, status=status, urgency=urgency, limit=limit)
+def get_alerts(session: SessionDep, who: Annotated[Principal, Depends(principal)], service: str | None = None,
+               status: State | None = None, urgency: Urgency | None = None, limit: int = 100) -> list:  # fmt: skip
+    """A customer token sees the alerts of its own services only."""
+    return alerts.list_alerts(session=session, service=service, status=status, urgency=urgency, limit=limit,
+                              services=who.services(session))  # fmt: skip
 
 
-@router.get("/silences", response_model=list[SilenceOut])
+@router.get("/silences", response_model=list[SilenceOut], dependencies=Staff)
 def get_silences(request: Request, session: SessionDep, expired: bool = False) -> list[Silence]:
     return mutes.list_silences(session=session, now=request.app.state.clock.now(), include_expired=expired)
 
 
-@router.post("/silences", response_model=SilenceOut, status_code=status.HTTP_201_CREATED)
+@router.post("/silences", response_model=SilenceOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
 def post_silence(body: SilenceIn, request: Request) -> Silence:
     """Mute alerts matching all the matchers until `ends_at` (or for `duration`)."""
     now = request.app.state.clock.now()
@@ -59,7 +63,7 @@ def post_silence(body: SilenceIn, request: Request) -> Silence:
         raise _bad(exc) from exc
 
 
-@router.delete("/silences/{silence_id}", response_model=SilenceOut)
+@router.delete("/silences/{silence_id}", response_model=SilenceOut, dependencies=Staff)
 def expire_silence(silence_id: int, request: Request) -> Silence:
     """End a silence now; alerts it muted that still fire are raised."""
     try:
@@ -69,12 +73,12 @@ def expire_silence(silence_id: int, request: Request) -> Silence:
         raise _bad(exc) from exc
 
 
-@router.get("/maintenance", response_model=list[WindowOut])
+@router.get("/maintenance", response_model=list[WindowOut], dependencies=Staff)
 def get_windows(session: SessionDep) -> list[MaintenanceWindow]:
     return mutes.list_windows(session=session)
 
 
-@router.post("/maintenance", response_model=WindowOut, status_code=status.HTTP_201_CREATED)
+@router.post("/maintenance", response_model=WindowOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
 def post_window(body: WindowIn, request: Request, token: Token) -> MaintenanceWindow:
     """One-off (starts_at, ends_at), weekly (weekdays, start, end) or cron + duration, in `timezone`."""
     try:
@@ -85,7 +89,7 @@ def post_window(body: WindowIn, request: Request, token: Token) -> MaintenanceWi
         raise _bad(exc) from exc
 
 
-@router.delete("/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=Staff)
 def delete_window(window_id: int, request: Request) -> None:
     try:
         with transaction(request.app.state.sessions) as session:
@@ -94,12 +98,12 @@ def delete_window(window_id: int, request: Request) -> None:
         raise _bad(exc) from exc
 
 
-@router.get("/dependencies", response_model=list[DependencyOut])
+@router.get("/dependencies", response_model=list[DependencyOut], dependencies=Staff)
 def get_dependencies(session: SessionDep) -> list[Dependency]:
     return mutes.list_dependencies(session=session)
 
 
-@router.post("/dependencies", response_model=DependencyOut, status_code=status.HTTP_201_CREATED)
+@router.post("/dependencies", response_model=DependencyOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
 def post_dependency(body: DependencyIn, request: Request) -> Dependency:
     """While a `parent` alert fires, `child` alerts with the same `equal` labels are muted."""
     try:
@@ -109,7 +113,7 @@ def post_dependency(body: DependencyIn, request: Request) -> Dependency:
         raise _bad(exc) from exc
 
 
-@router.delete("/dependencies/{dependency_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/dependencies/{dependency_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=Staff)
 def delete_dependency(dependency_id: int, request: Request) -> None:
     try:
         with transaction(request.app.state.sessions) as session:

@@ -247,9 +247,12 @@ def process_due(*, session: Session, now: datetime, config: RoutingConfig = DEFA
 
 def list_alerts(
     *, session: Session, service: str | None = None, status: State | None = None, urgency: Urgency | None = None,
-    limit: int = 200,
+    limit: int = 200, services: list[str] | None = None,
 ) -> list[Alert]:  # fmt: skip
+    """Newest first; `services` (if given) limits them to those services' alerts."""
     query = select(Alert).order_by(Alert.first_seen.desc(), Alert.id.desc()).limit(limit)
+    if services is not None:
+        query = query.where(Alert.service.in_(services))
     if service is not None:
         query = query.where(Alert.service == service)
     if status is not None:

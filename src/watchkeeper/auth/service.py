@@ -28,12 +28,18 @@ class NewToken:
     record: ApiToken
 
 
-def create_token(*, session: Session, clock: Clock, name: str) -> NewToken:
+def create_token(*, session: Session, clock: Clock, name: str, role: str = "admin",
+                 customer_id: int | None = None) -> NewToken:  # fmt: skip
+    """`role` is admin, engineer (the operator's staff) or customer (one customer's own people)."""
     if not name.strip():
         raise ValueError("a token needs a name saying who or what uses it")
+    if role not in ("admin", "engineer", "customer"):
+        raise ValueError(f"{role!r} is not a role: admin, engineer or customer")
+    if (role == "customer") != (customer_id is not None):
+        raise ValueError("a customer token needs --customer, and only a customer token takes one")
     token = PREFIX + secrets.token_urlsafe(32)
     record = ApiToken(name=name.strip(), token_hash=secret_digest(token), prefix=token[:10],
-                      created_at=clock.now())  # fmt: skip
+                      created_at=clock.now(), role=role, customer_id=customer_id)  # fmt: skip
     session.add(record)
     session.flush()
     return NewToken(token, record)

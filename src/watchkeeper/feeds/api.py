@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.feeds import service as services
 from watchkeeper.feeds.ingest import BadBatch, IdempotencyConflict, ingest_batch
 from watchkeeper.feeds.models import ServiceStage
@@ -28,6 +29,13 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+Who = Annotated[Principal, Depends(principal)]
+
+
+def _visible(who: Principal, session: Session, name: str) -> None:
+    """Another customer's service reads exactly like one that does not exist."""
+    if not who.owns_service(session, name):
+        raise services.NotFound(f"no service named {name!r}; services appear with their first record")
 
 _USAGE_BODY: dict[str, Any] = {
     "requestBody": {
@@ -47,6 +55,7 @@ async def post_usage(
     request: Request,
     response: Response,
     session: SessionDep,
+    _staff: Annotated[Principal, Depends(staff)],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Ingest a batch of usage records (JSON array or `text/csv`).
@@ -89,20 +98,24 @@ def _ingest(
 
 
 @router.get("/services", response_model=list[ServiceOut], tags=["services"])
-def list_services(session: SessionDep, stage: ServiceStage | None = None) -> list[ServiceOut]:
-    return [services.service_out(s) for s in services.list_services(session=session, stage=stage)]
+def list_services(session: SessionDep, who: Who, stage: ServiceStage | None = None) -> list[ServiceOut]:
+    visible = who.services(session)
+    return [services.service_out(s) for s in services.list_services(session=session, stage=stage)
+            if visible is None or s.name in visible]  # fmt: skip
 
 
 @router.get("/services/{name}", response_model=ServiceOut, tags=["services"])
-def get_service(name: str, session: SessionDep) -> ServiceOut:
+def get_service(name: str, session: SessionDep, who: Who) -> ServiceOut:
     try:
+        _visible(who, session, name)
         return services.service_out(services.get_service(session=session, name=name))
     except services.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
 @router.patch("/services/{name}", response_model=ServiceOut, tags=["services"])
-def patch_service(name: str, patch: ServicePatch, session: SessionDep) -> ServiceOut:
+def patch_service(name: str, patch: ServicePatch, session: SessionDep,
+                  _staff: Annotated[Principal, Depends(staff)]) -> ServiceOut:
     """Change a service's stage and merge settings (a setting given as null is cleared)."""
     try:
         updated = services.update_service(session=session, name=name, patch=patch)
@@ -120,6 +133,7 @@ def get_counts(
     name: str,
     request: Request,
     session: SessionDep,
+    who: Who,
     resolution: Literal["minute", "hour"] = "hour",
     since: datetime | None = None,
     until: datetime | None = None,
@@ -129,13 +143,14 @@ def get_counts(
     until = until or now
     since = since or until - (timedelta(hours=6) if resolution == "minute" else timedelta(days=7))
     try:
+        _visible(who, session, name)
         return services.service_counts(session=session, name=name, resolution=resolution, since=since, until=until)
     except services.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
 @router.get("/files", tags=["files"])
-def list_files(session: SessionDep, feed: str | None = None, limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:
+def list_files(session: SessionDep, _staff: Annotated[Principal, Depends(staff)], feed: str | None = None, limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:
     return [
         {"feed": f.feed, "name": f.name, "sha256": f.sha256, "size": f.size, "sequence": f.sequence,
          "format": f.format, "accepted": f.accepted, "rejected": f.rejected, "errors": f.errors,
@@ -145,7 +160,7 @@ def list_files(session: SessionDep, feed: str | None = None, limit: int = Query(
 
 
 @router.get("/files/findings", tags=["files"])
-def list_findings(session: SessionDep, feed: str | None = None, limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:
+def list_findings(session: SessionDep, _staff: Annotated[Principal, Depends(staff)], feed: str | None = None, limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:
     """File controls that failed: duplicate files, sequence gaps, reused numbers, unreadable files."""
     return [
         {"feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail, "at": f.created_at}

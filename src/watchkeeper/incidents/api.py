@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 
 from watchkeeper.alerts.finding import Urgency
 from watchkeeper.alerts.schemas import AlertOut
+from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.db import transaction
@@ -21,23 +22,30 @@ from watchkeeper.incidents.schemas import EntryOut, IncidentDetail, IncidentOut,
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 Token = Annotated[ApiToken, Depends(require_token)]
+Who = Annotated[Principal, Depends(principal)]
+Staff = [Depends(staff)]
 
 
 @router.get("", response_model=list[IncidentOut])
-def list_incidents(session: SessionDep, status: Status | None = None, service: str | None = None,
+def list_incidents(session: SessionDep, who: Who, status: Status | None = None, service: str | None = None,
                    customer: str | None = None, urgency: Urgency | None = None,
                    limit: int = 100) -> list[Incident]:  # fmt: skip
+    """A customer token sees its own customer's incidents only."""
+    if not who.staff:
+        if customer not in (None, who.customer):
+            return []
+        customer = who.customer
     return incidents.list_incidents(session=session, status=status, service=service, customer=customer,
                                     urgency=urgency, limit=limit)  # fmt: skip
 
 
 @router.get("/response-times", response_model=TimingsOut)
-def response_times(request: Request, session: SessionDep, since: AwareDatetime | None = None,
+def response_times(request: Request, session: SessionDep, who: Who, since: AwareDatetime | None = None,
                    until: AwareDatetime | None = None, service: str | None = None) -> dict[str, Any]:  # fmt: skip
     """MTTA and MTTR of incidents opened in [since, until] (default: the last 30 days)."""
     until = until or request.app.state.clock.now()
     found = incidents.response_times(session=session, since=since or until - timedelta(days=30), until=until,
-                                     service=service)  # fmt: skip
+                                     service=service, customer=None if who.staff else who.customer)  # fmt: skip
     return timings_out(found)
 
 
@@ -52,9 +60,11 @@ def timings_out(found: incidents.Timings) -> dict[str, Any]:
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
-def show(incident_id: int, session: SessionDep) -> dict[str, Any]:
+def show(incident_id: int, session: SessionDep, who: Who) -> dict[str, Any]:
     try:
         incident = incidents.get(incident_id, session=session)
+        if not who.staff and incident.customer != who.customer:
+            raise LookupError(f"no incident {incident_id}; `watchkeeper incidents list` shows them")
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
     return detail(incident, session)
@@ -79,22 +89,22 @@ def _act(request: Request, incident_id: int, action: Action, actor: str, note: s
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 
-@router.post("/{incident_id}/acknowledge", response_model=IncidentOut)
+@router.post("/{incident_id}/acknowledge", response_model=IncidentOut, dependencies=Staff)
 def acknowledge(incident_id: int, request: Request, token: Token) -> Incident:
     return _act(request, incident_id, Action.ACKNOWLEDGE, token.name)
 
 
-@router.post("/{incident_id}/resolve", response_model=IncidentOut)
+@router.post("/{incident_id}/resolve", response_model=IncidentOut, dependencies=Staff)
 def resolve(incident_id: int, request: Request, token: Token, body: ResolveIn | None = None) -> Incident:
     return _act(request, incident_id, Action.RESOLVE, token.name, body.note if body else None)
 
 
-@router.post("/{incident_id}/close", response_model=IncidentOut)
+@router.post("/{incident_id}/close", response_model=IncidentOut, dependencies=Staff)
 def close(incident_id: int, request: Request, token: Token) -> Incident:
     return _act(request, incident_id, Action.CLOSE, token.name)
 
 
-@router.post("/{incident_id}/notes", response_model=EntryOut, status_code=status.HTTP_201_CREATED)
+@router.post("/{incident_id}/notes", response_model=EntryOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
 def note(incident_id: int, body: NoteIn, request: Request, token: Token) -> Any:
     try:
         with transaction(request.app.state.sessions) as session:

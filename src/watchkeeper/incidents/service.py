@@ -176,11 +176,14 @@ def alerts_of(incident_id: int, *, session: Session) -> list[Alert]:
     return list(session.scalars(select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)))
 
 
-def response_times(*, session: Session, since: datetime, until: datetime, service: str | None = None) -> Timings:
+def response_times(*, session: Session, since: datetime, until: datetime, service: str | None = None,
+                   customer: str | None = None) -> Timings:  # fmt: skip
     """MTTA and MTTR of incidents opened in [since, until], read from their timelines."""
     ids = select(Incident.id).where(Incident.created_at >= since, Incident.created_at <= until)
     if service is not None:
         ids = ids.where(Incident.service == service)
+    if customer is not None:
+        ids = ids.where(Incident.customer == customer)
     entries: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
     rows = session.execute(select(TimelineEntry.incident_id, TimelineEntry.kind, TimelineEntry.at)
                            .where(TimelineEntry.incident_id.in_(ids)).order_by(TimelineEntry.at, TimelineEntry.id))

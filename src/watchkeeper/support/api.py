@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, sta
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from watchkeeper.auth.api import require_token
+from watchkeeper.auth.access import staff
 from watchkeeper.db import in_transaction
 from watchkeeper.support import enquiries
 from watchkeeper.support.enquiries import IfExpected
@@ -40,7 +40,7 @@ def _secret(request: Request, session) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @router.post("/api/v1/enquiries", response_model=EnquiryOut, status_code=status.HTTP_201_CREATED,
-             dependencies=[Depends(require_token)])  # fmt: skip
+             dependencies=[Depends(staff)])  # fmt: skip
 def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
     """Ask the customer's technical contact whether a quiet service is expected; returns the two answer links."""
     state = request.app.state

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 import watchkeeper
 from watchkeeper.alerts.api import router as alerts_router
 from watchkeeper.alerts.service import RoutingConfig
+from watchkeeper.auth.access import staff
 from watchkeeper.auth.api import require_token
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
@@ -60,7 +61,7 @@ def create_app(
             connection.execute(text("SELECT 1"))
         return {"status": "ok"}
 
-    @app.get("/metrics", tags=["ops"], dependencies=[Depends(require_token)])
+    @app.get("/metrics", tags=["ops"], dependencies=[Depends(staff)])
     def metrics_endpoint() -> Response:
         """Prometheus metrics; scrape with a bearer token (`authorization: credentials`)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

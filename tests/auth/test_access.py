@@ -1,0 +1,95 @@
+"""Customer tokens see only their own customer's services, alerts and incidents; others read as missing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from watchkeeper.alerts.finding import Finding, Severity, State
+from watchkeeper.alerts.service import RoutingConfig, record
+from watchkeeper.auth.service import create_token
+from watchkeeper.db import transaction
+from watchkeeper.feeds.models import Service
+from watchkeeper.support import service as desk
+from watchkeeper.web.app import create_app
+
+from ..conftest import NOW
+
+
+@pytest.fixture
+def clients(db, clock):
+    with transaction(db.sessions) as session:
+        desk.add_plan(session=session, now=NOW, name="24x7", hours="24x7", auto_case=False)
+        for name in ("acme-cdr", "globex-cdr"):
+            session.add(Service(name=name, stage="production", first_seen=NOW, last_seen=NOW, last_received_at=NOW,
+                                created_at=NOW))  # fmt: skip
+        session.flush()
+        acme = desk.add_customer(session=session, now=NOW, name="Acme", plan="24x7", service_pattern="acme-.*")
+        desk.add_customer(session=session, now=NOW, name="Globex", plan="24x7", service_pattern="globex-.*")
+        for service in ("acme-cdr", "globex-cdr"):
+            record(Finding(f"feed/{service}/silence", "feeds", service, Severity.CRITICAL, State.FIRING,
+                           f"no records from {service}", NOW, labels={"service": service}),
+                   session=session, now=NOW, config=RoutingConfig(group_wait=timedelta(0)))  # fmt: skip
+        tokens = {"staff": create_token(session=session, clock=clock, name="anna", role="engineer").token,
+                  "acme": create_token(session=session, clock=clock, name="acme-noc", role="customer",
+                                       customer_id=acme.id).token}  # fmt: skip
+    app = create_app(settings=db.settings, clock=clock, engine=db.engine)
+
+    def client(who):
+        c = TestClient(app)
+        c.headers["Authorization"] = f"Bearer {tokens[who]}"
+        return c
+
+    return client("staff"), client("acme")
+
+
+def test_a_customer_token_lists_only_its_own(clients):
+    staff, acme = clients
+    assert {s["name"] for s in staff.get("/api/v1/services").json()} == {"acme-cdr", "globex-cdr"}
+    assert [s["name"] for s in acme.get("/api/v1/services").json()] == ["acme-cdr"]
+    assert [i["customer"] for i in acme.get("/api/v1/incidents").json()] == ["Acme"]
+    assert acme.get("/api/v1/incidents", params={"customer": "Globex"}).json() == []
+    assert [a["service"] for a in acme.get("/api/v1/alerts").json()] == ["acme-cdr"]
+    assert acme.get("/api/v1/incidents/response-times").json()["incidents"] == 1
+
+
+def test_another_customers_objects_read_exactly_like_missing_ones(clients):
+    staff, acme = clients
+    globex = next(i for i in staff.get("/api/v1/incidents").json() if i["customer"] == "Globex")
+    for path, missing in (("/api/v1/services/globex-cdr", "/api/v1/services/no-such"),
+                          ("/api/v1/services/globex-cdr/counts", "/api/v1/services/no-such/counts"),
+                          (f"/api/v1/incidents/{globex['id']}", "/api/v1/incidents/999")):  # fmt: skip
+        other, absent = acme.get(path), acme.get(missing)
+        assert other.status_code == absent.status_code == 404
+        assert other.json()["detail"].replace("globex-cdr", "X").replace(str(globex["id"]), "N") == \
+            absent.json()["detail"].replace("no-such", "X").replace("999", "N")
+    assert acme.get("/api/v1/services/acme-cdr").status_code == 200
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("post", "/api/v1/usage", [{"service": "acme-cdr", "ts": "2026-11-23T11:00:00Z"}]),
+    ("patch", "/api/v1/services/acme-cdr", {"stage": "test"}),
+    ("post", "/api/v1/silences", {"matchers": ["service=acme-cdr"], "duration": "PT1H", "created_by": "x", "comment": "y"}),
+    ("get", "/api/v1/silences", None),
+    ("post", "/api/v1/incidents/1/acknowledge", None),
+    ("post", "/api/v1/enquiries", {"service": "acme-cdr"}),
+    ("get", "/api/v1/files", None),
+    ("get", "/metrics", None),
+])  # fmt: skip
+def test_staff_only_actions_are_refused_to_customer_tokens(clients, method, path, body):
+    _, acme = clients
+    answer = acme.request(method, path, json=body)
+    assert answer.status_code == 403
+    assert "needs the operator's staff" in answer.json()["detail"]
+
+
+def test_token_create_checks_role_and_customer(run):
+    assert run("plans", "add", "24x7", "--hours", "24x7", "--target", "p1:first_response=1h").exit_code == 0
+    assert run("customers", "add", "Acme", "--plan", "24x7").exit_code == 0
+    made = run("token", "create", "--name", "acme-noc", "--role", "customer", "--customer", "Acme")
+    assert made.exit_code == 0 and made.output.startswith("customer token")
+    assert "needs --customer" in run("token", "create", "--name", "x", "--role", "customer").output
+    assert "not a role" in run("token", "create", "--name", "x", "--role", "root").output
+    assert "no customer 'Nope'" in run("token", "create", "--name", "x", "--role", "customer", "--customer", "Nope").output
