@@ -126,3 +126,49 @@ def test_apprise_failures_say_where_without_the_secret():
     assert "127.0.0.1" in str(refused.value) and "secret" not in str(refused.value)
     with pytest.raises(SendError, match="not a notification URL"):
         AppriseSender().send("nonsense://x", "t", "b")
+
+
+class FileSender:
+    """Appends each title to a file: what two processes sent, in one place."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def send(self, url, title, body):
+        import os
+
+        with open(self.path, "a") as f:
+            f.write(f"{os.getpid()} {title}\n")
+
+
+def _worker(url: str, path: str) -> None:
+    from watchkeeper.db import make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    sender, idle = FileSender(path), 0
+    while idle < 3:
+        idle = idle + 1 if deliver_due(sessions, sender=sender, now=lambda: NOW, limit=5) == 0 else 0
+    engine.dispose()
+
+
+def test_two_worker_processes_send_each_notification_exactly_once(db, tmp_path):
+    import multiprocessing
+
+    with transaction(db.sessions) as session:
+        for n in range(200):
+            enqueue(session=session, now=NOW, subject="case", subject_id=n, reason="breach", recipient="Bob",
+                    url="json://127.0.0.1/hook", title=f"n{n}", body="")  # fmt: skip
+    sent = tmp_path / "sent.txt"
+    spawn = multiprocessing.get_context("spawn")
+    workers = [spawn.Process(target=_worker, args=(db.url, str(sent))) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    lines = [line.split() for line in sent.read_text().splitlines()]
+    assert sorted(title for _, title in lines) == sorted(f"n{n}" for n in range(200))  # every one, none twice
+    assert len({pid for pid, _ in lines}) == 2  # and both workers took part
+    with transaction(db.sessions) as session:
+        assert {r.status for r in list_notifications(session=session, limit=1000)} == {Status.SENT}

@@ -116,3 +116,40 @@ def test_business_time_adds_up_over_consecutive_spans(calendar, start, first, se
 def test_24x7_business_time_is_wall_time(start, duration):
     assert ALWAYS.add(start, duration) == start + duration
     assert ALWAYS.between(start, start + duration) == duration
+
+
+BERLIN_9_TO_5 = Calendar.parse("Mon-Fri 09:00-17:00", timezone="Europe/Berlin", holidays="DE")
+FOUR_HOURS = timedelta(hours=4)
+
+
+def berlin(*args: int) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime(*args, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+
+
+def test_friday_afternoon_cases_under_berlin_8x5_are_due_on_monday():
+    assert BERLIN_9_TO_5.add(berlin(2026, 11, 20, 16, 0), FOUR_HOURS) == berlin(2026, 11, 23, 12, 0)
+    assert BERLIN_9_TO_5.add(berlin(2026, 11, 20, 17, 30), FOUR_HOURS) == berlin(2026, 11, 23, 13, 0)
+
+
+def test_easter_monday_is_closed_in_germany():
+    # Easter 2026: Good Friday 3 April and Easter Monday 6 April are public holidays.
+    assert BERLIN_9_TO_5.add(berlin(2026, 4, 2, 16, 0), FOUR_HOURS) == berlin(2026, 4, 7, 12, 0)
+
+
+@pytest.mark.parametrize("friday,monday", [((2026, 3, 27), (2026, 3, 30)), ((2026, 10, 23), (2026, 10, 26))])
+def test_the_dst_weekends_keep_local_opening_hours(friday, monday):
+    assert BERLIN_9_TO_5.add(berlin(*friday, 16, 0), FOUR_HOURS) == berlin(*monday, 12, 0)
+    assert BERLIN_9_TO_5.between(berlin(*friday, 16, 0), berlin(*monday, 12, 0)) == FOUR_HOURS
+
+
+def test_a_customer_in_sydney_runs_on_sydney_hours_whatever_the_operators_zone():
+    from zoneinfo import ZoneInfo
+
+    sydney = Calendar.parse("Mon-Fri 09:00-17:00", timezone="Australia/Sydney", holidays="AU-NSW")
+    # Friday 16:00 in Sydney is 06:00 the same day in Berlin (CET, AEDT).
+    opened = datetime(2026, 11, 20, 16, 0, tzinfo=ZoneInfo("Australia/Sydney"))
+    due = sydney.add(opened, FOUR_HOURS)
+    assert due.astimezone(ZoneInfo("Australia/Sydney")) == datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("Australia/Sydney"))
+    assert due == berlin(2026, 11, 23, 2, 0)
