@@ -148,3 +148,58 @@ def test_the_enquiry_reaches_the_technical_contact_and_the_outcome_is_on_case_an
         log = [(e.kind, e.text) for e in desk.entries(desk.get_case(case_id, session=session), session=session)]
     assert entries[-1][0] == "notification" and "notified Bob via json://127.0.0.1" in entries[-1][1]
     assert log[-1][0] == "notification"
+
+
+def test_an_enquiry_by_real_email_answered_by_following_its_expected_link(api):
+    import email
+    import socket
+    import time
+
+    from aiosmtpd.controller import Controller
+
+    from watchkeeper.notify.outbox import AppriseSender, deliver_due
+    from watchkeeper.notify.outcomes import record_outcome
+
+    inbox = []
+
+    class Mailbox:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            inbox.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(Mailbox(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        with transaction(api.app.state.sessions) as session:
+            desk.add_contact(session=session, customer="Acme", name="Bob", role=desk.ContactRole.TECHNICAL,
+                             channel=f"mailto://127.0.0.1:{port}?from=desk@operator.example&to=bob@acme.example"
+                                     "&mode=insecure&format=text")  # fmt: skip
+        _, incident_id, _ = ask(api)
+        deliver_due(api.app.state.sessions, sender=AppriseSender(), now=api.clock.now, on_outcome=record_outcome)
+        for _ in range(20):
+            if inbox:
+                break
+            time.sleep(0.1)
+    finally:
+        smtp.stop()
+    (mail,) = inbox
+    assert mail.rcpt_tos == ["bob@acme.example"]
+    message = email.message_from_bytes(mail.original_content)
+    assert message["Subject"] == "Is the silence on acme-cdr expected?"
+    text = next(p.get_payload(decode=True).decode() for p in message.walk() if p.get_content_type() == "text/plain")
+    expected_link = re.search(r"Expected \(we are testing, or it is planned\):\s+(\S+)", text).group(1)
+
+    tampered = path(expected_link).replace("token=", "token=x")
+    assert api.get(tampered, headers={"Authorization": ""}).status_code == 404
+    done = confirm(api, expected_link)
+    assert "we will treat it as planned" in done.text
+    with transaction(api.app.state.sessions) as session:
+        service = session.query(Service).filter_by(name="acme-cdr").one()
+        kinds = [e.kind for e in timeline(incident_id, session=session)]
+    assert service.settings["snooze_until"].startswith("2026-11-22T03:00")  # 24 h from Saturday 03:00
+    assert kinds[-3:] == ["enquiry_sent", "notification", "customer_answer"]
+    api.clock.set(SATURDAY_3AM + timedelta(hours=73))
+    assert api.get(path(expected_link), headers={"Authorization": ""}).status_code == 404  # expired
