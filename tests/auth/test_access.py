@@ -93,3 +93,28 @@ def test_token_create_checks_role_and_customer(run):
     assert "needs --customer" in run("token", "create", "--name", "x", "--role", "customer").output
     assert "not a role" in run("token", "create", "--name", "x", "--role", "root").output
     assert "no customer 'Nope'" in run("token", "create", "--name", "x", "--role", "customer", "--customer", "Nope").output
+
+
+def test_cases_are_scoped_and_internal_notes_stay_internal(clients):
+    staff, acme = clients
+    ours = acme.post("/api/v1/cases", json={"title": "CDRs late", "priority": "p2", "customer": "Globex"})
+    assert ours.status_code == 201 and ours.json()["customer"] == "Acme"  # a customer opens its own, whatever it says
+    theirs = staff.post("/api/v1/cases", json={"customer": "Globex", "title": "invoice question"}).json()
+    case = ours.json()["id"]
+    staff.post(f"/api/v1/cases/{case}/notes", json={"text": "supplier SFTP is down, do not tell them yet"})
+    staff.post(f"/api/v1/cases/{case}/replies", json={"text": "We are looking into it"})
+    staff.post(f"/api/v1/cases/{case}/status", json={"status": "pending_customer"})
+    answered = acme.post(f"/api/v1/cases/{case}/replies", json={"text": "It started at 09:00"})
+    assert answered.json()["status"] == "open"  # the customer wrote, the clocks run again
+    seen = acme.get(f"/api/v1/cases/{case}").json()
+    assert "supplier SFTP" not in str(seen["log"]) and "We are looking into it" in str(seen["log"])
+    assert "supplier SFTP" in str(staff.get(f"/api/v1/cases/{case}").json()["log"])
+    assert [c["id"] for c in acme.get("/api/v1/cases").json()] == [case]
+    assert len(staff.get("/api/v1/cases").json()) == 2
+    missing = acme.get("/api/v1/cases/999")
+    other = acme.get(f"/api/v1/cases/{theirs['id']}")
+    assert other.status_code == missing.status_code == 404
+    assert other.json()["detail"].replace(str(theirs["id"]), "N") == missing.json()["detail"].replace("999", "N")
+    assert acme.post(f"/api/v1/cases/{theirs['id']}/replies", json={"text": "hi"}).status_code == 404
+    for action, body in (("notes", {"text": "x"}), ("status", {"status": "closed"}), ("priority", {"priority": "p1"})):
+        assert acme.post(f"/api/v1/cases/{case}/{action}", json=body).status_code == 403

@@ -235,6 +235,26 @@ def reply(case_id: int, text: str, *, public: bool, author: str, session: Sessio
     return entry
 
 
+def customer_reply(case_id: int, text: str, *, author: str, session: Session, now: datetime) -> CaseEntry:
+    """The customer writes on their case; a case waiting on them opens again and its clocks run."""
+    case = get_case(case_id, session=session)
+    if not text.strip():
+        raise ValueError("say something")
+    if case.status == CaseStatus.CLOSED:
+        raise ValueError(f"case {case_id} is closed; open a new case instead")
+    entry = log_entry(case, EntryKind.CUSTOMER, text.strip(), author=author, at=now, session=session)
+    if case.status in (CaseStatus.PENDING_CUSTOMER, CaseStatus.RESOLVED):
+        log_entry(case, EntryKind.STATUS, f"{case.status} -> open (the customer wrote)", author=author, at=now,
+                  session=session, status=CaseStatus.OPEN)  # fmt: skip
+        case.status = CaseStatus.OPEN
+    session.flush()
+    refresh_due(case, session=session, now=now)
+    return entry
+
+
+PRIVATE = (EntryKind.INTERNAL,)  # work-log entries a customer never sees
+
+
 def set_status(case_id: int, status: CaseStatus, *, author: str, session: Session, now: datetime) -> Case:
     case = get_case(case_id, session=session)
     if case.status == CaseStatus.CLOSED:

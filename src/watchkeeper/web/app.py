@@ -21,6 +21,7 @@ from watchkeeper.incidents.api import router as incidents_router
 from watchkeeper.intake.api import router as intake_router
 from watchkeeper.intake.service import KeyCache
 from watchkeeper.support.api import router as support_router
+from watchkeeper.support.cases_api import router as cases_router
 
 
 def create_app(
@@ -46,6 +47,7 @@ def create_app(
     app.include_router(incidents_router, dependencies=[Depends(require_token)])
     app.include_router(intake_router)
     app.include_router(support_router)
+    app.include_router(cases_router, dependencies=[Depends(require_token)])
 
     @app.exception_handler(OperationalError)
     def database_away(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -1,0 +1,139 @@
+"""HTTP routes for cases. Staff see and do everything; a customer token sees its own customer's cases,
+without internal notes, can open cases and write on them, and reads any other case as missing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from watchkeeper.auth.access import Principal, principal, staff
+from watchkeeper.db import in_transaction
+from watchkeeper.feeds.api import SessionDep
+from watchkeeper.support import service as desk
+from watchkeeper.support.models import Case
+from watchkeeper.support.sla import CaseStatus, Priority
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+Who = Annotated[Principal, Depends(principal)]
+Staff = [Depends(staff)]
+
+
+class CaseIn(BaseModel):
+    customer: str | None = Field(default=None, description="staff only; a customer token opens its own")
+    title: str = Field(min_length=1, max_length=500)
+    priority: Priority = Priority.P3
+    description: str = Field(default="", max_length=8000)
+
+
+class TextIn(BaseModel):
+    text: str = Field(min_length=1, max_length=8000)
+
+
+class StatusIn(BaseModel):
+    status: CaseStatus
+
+
+class PriorityIn(BaseModel):
+    priority: Priority
+
+
+def _visible(case_id: int, who: Principal, session: Session) -> Case:
+    case = session.get(Case, case_id)
+    if case is None or (not who.staff and case.customer_id != who.customer_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
+    return case
+
+
+def case_out(case: Case, who: Principal, session: Session, now: datetime, *, log: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": case.id, "customer": desk.customer_by_id(case.customer_id, session=session).name, "title": case.title,
+        "priority": case.priority, "status": case.status, "assignee": case.assignee, "created_at": case.created_at,
+        "escalation_level": case.escalation_level, "incident_ids": case.incident_ids,
+        "clocks": [{"target": c.target, "state": c.state, "due_at": c.due_at, "breached_at": c.breached_at,
+                    "elapsed_minutes": c.elapsed.total_seconds() / 60, "limit_minutes": c.limit.total_seconds() / 60}
+                   for c in desk.clocks(case, session=session, now=now)],
+    }  # fmt: skip
+    if log:
+        entries = [e for e in desk.entries(case, session=session) if who.staff or e.kind not in desk.PRIVATE]
+        out["log"] = [{"at": e.at, "kind": e.kind, "author": e.author, "text": e.text} for e in entries]
+    return out
+
+
+@router.get("")
+def list_cases(request: Request, session: SessionDep, who: Who,
+               status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
+               limit: int = 100) -> list[dict[str, Any]]:  # fmt: skip
+    now = request.app.state.clock.now()
+    rows = desk.list_cases(session=session, status=status_, limit=limit,
+                           customer=None if who.staff else who.customer)  # fmt: skip
+    return [case_out(c, who, session, now) for c in rows]
+
+
+@router.get("/{case_id}")
+def show_case(case_id: int, request: Request, session: SessionDep, who: Who) -> dict[str, Any]:
+    return case_out(_visible(case_id, who, session), who, session, request.app.state.clock.now(), log=True)
+
+
+def _write(request: Request, who: Principal, work: Any) -> dict[str, Any]:
+    state = request.app.state
+
+    def run(session: Session) -> dict[str, Any]:
+        now = state.clock.now()
+        return case_out(work(session, now), who, session, now, log=True)
+
+    try:
+        return in_transaction(state.sessions, run)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def open_case(body: CaseIn, request: Request, who: Who) -> dict[str, Any]:
+    customer = body.customer if who.staff else who.customer
+    if customer is None:
+        raise HTTPException(422, "say which customer the case is for")
+    return _write(request, who, lambda s, now: desk.open_case(
+        session=s, now=now, customer=customer, title=body.title, priority=body.priority, author=who.name,
+        description=body.description))  # fmt: skip
+
+
+@router.post("/{case_id}/replies")
+def reply(case_id: int, body: TextIn, request: Request, who: Who) -> dict[str, Any]:
+    """Staff: a public reply (answers the response clocks). Customer: their own words on the case."""
+    def work(s: Session, now: datetime) -> Case:
+        case = _visible(case_id, who, s)
+        if who.staff:
+            desk.reply(case.id, body.text, public=True, author=who.name, session=s, now=now)
+        else:
+            desk.customer_reply(case.id, body.text, author=f"customer:{who.name}", session=s, now=now)
+        return case
+
+    return _write(request, who, work)
+
+
+@router.post("/{case_id}/notes", dependencies=Staff)
+def note(case_id: int, body: TextIn, request: Request, who: Who) -> dict[str, Any]:
+    """An internal note: customers never see it."""
+    def work(s: Session, now: datetime) -> Case:
+        desk.reply(case_id, body.text, public=False, author=who.name, session=s, now=now)
+        return desk.get_case(case_id, session=s)
+
+    return _write(request, who, work)
+
+
+@router.post("/{case_id}/status", dependencies=Staff)
+def set_status(case_id: int, body: StatusIn, request: Request, who: Who) -> dict[str, Any]:
+    return _write(request, who, lambda s, now: desk.set_status(case_id, body.status, author=who.name, session=s,
+                                                               now=now))  # fmt: skip
+
+
+@router.post("/{case_id}/priority", dependencies=Staff)
+def set_priority(case_id: int, body: PriorityIn, request: Request, who: Who) -> dict[str, Any]:
+    return _write(request, who, lambda s, now: desk.set_priority(case_id, body.priority, author=who.name, session=s,
+                                                                 now=now))  # fmt: skip
