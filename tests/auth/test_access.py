@@ -118,3 +118,13 @@ def test_cases_are_scoped_and_internal_notes_stay_internal(clients):
     assert acme.post(f"/api/v1/cases/{theirs['id']}/replies", json={"text": "hi"}).status_code == 404
     for action, body in (("notes", {"text": "x"}), ("status", {"status": "closed"}), ("priority", {"priority": "p1"})):
         assert acme.post(f"/api/v1/cases/{case}/{action}", json=body).status_code == 403
+
+
+def test_staff_assign_a_service_to_a_customer_by_api_and_the_customer_then_sees_it(clients):
+    staff, acme = clients
+    assert acme.get("/api/v1/services/globex-cdr").status_code == 404
+    moved = staff.patch("/api/v1/services/globex-cdr", json={"customer": "Acme"})
+    assert moved.status_code == 200 and moved.json()["customer"] == "Acme"
+    assert acme.get("/api/v1/services/globex-cdr").json()["customer"] == "Acme"
+    assert staff.patch("/api/v1/services/globex-cdr", json={"customer": "Nobody"}).status_code == 404
+    assert staff.patch("/api/v1/services/globex-cdr", json={"customer": ""}).json()["customer"] is None

@@ -65,6 +65,22 @@ def test_the_scheduler_warns_then_breaches_and_escalates_once(setup):
         assert [(b.target, b.breached_at) for b in breaches] == [("first_response", MONDAY_10 + H)]
 
 
+def test_a_breach_is_sent_to_the_escalation_contacts_once(setup):
+    from watchkeeper.notify.outbox import list_notifications
+
+    act(setup, desk.add_contact, customer="Acme", name="Carol", role=desk.ContactRole.ESCALATION,
+        channel="mailto://carol@acme.example")  # fmt: skip
+    act(setup, desk.add_contact, customer="Acme", name="Bob", role=desk.ContactRole.TECHNICAL,
+        channel="mailto://bob@acme.example")  # fmt: skip
+    case = act(setup, desk.open_case, now=MONDAY_10, customer="Acme", title="CDRs missing", priority=Priority.P1,
+               author="anna")  # fmt: skip
+    for minutes in (61, 62, 90):
+        act(setup, desk.process_due, now=MONDAY_10 + timedelta(minutes=minutes))
+    with transaction(setup.sessions) as session:
+        sent = list_notifications(session=session, subject="case", subject_id=case.id)
+    assert [(n.recipient, n.title) for n in sent] == [("Carol", f"Case {case.id} (p1): first_response target of 1:00:00 breached")]
+
+
 def test_a_public_reply_meets_the_first_response_and_waiting_on_the_customer_pauses(setup):
     case = act(setup, desk.open_case, now=MONDAY_10, customer="Acme", title="CDRs missing", priority=Priority.P1,
                author="anna")  # fmt: skip

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from watchkeeper.db import Base, UTCDateTime
+
+if TYPE_CHECKING:
+    from watchkeeper.support.models import Customer
 
 
 class ServiceStage(StrEnum):
@@ -45,6 +48,7 @@ class Service(Base):
     total_quantity: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer: Mapped[Customer | None] = relationship(lazy="joined")
 
 
 class MinuteCount(Base):

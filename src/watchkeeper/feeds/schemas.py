@@ -99,6 +99,7 @@ class ServiceOut(BaseModel):
     total_quantity: float
     created_at: datetime
     settings: ServiceSettings
+    customer: str | None = None
 
 
 class ServicePatch(BaseModel):
@@ -108,6 +109,7 @@ class ServicePatch(BaseModel):
 
     stage: ServiceStage | None = None
     settings: dict[str, Any] | None = None
+    customer: str | None = Field(default=None, description="assign to this customer; \"\" to unassign")
 
 
 class CountPoint(BaseModel):

@@ -46,6 +46,7 @@ def service_out(service: Service) -> ServiceOut:
         last_seen=service.last_seen, last_received_at=service.last_received_at,
         total_count=service.total_count, total_quantity=service.total_quantity,
         created_at=service.created_at, settings=ServiceSettings(**(service.settings or {})),
+        customer=service.customer.name if service.customer else None,
     )  # fmt: skip
 
 
@@ -77,7 +78,18 @@ def update_service(*, session: Session, name: str, patch: ServicePatch) -> Servi
         service.settings = checked.model_dump(mode="json", exclude_defaults=True)
     if patch.stage is not None:
         service.stage = patch.stage
+    if patch.customer is not None:
+        service.customer = _customer(session, patch.customer) if patch.customer else None
     return service
+
+
+def _customer(session: Session, name: str) -> Any:
+    from watchkeeper.support.models import Customer
+
+    found = session.scalar(select(Customer).where(Customer.name == name))
+    if found is None:
+        raise NotFound(f"no customer {name!r}; `watchkeeper customers list` shows them")
+    return found
 
 
 def service_counts(

@@ -328,10 +328,22 @@ def _record_clock(case: Case, clock: sla.Reading, logged: set, *, session: Sessi
              author="watchkeeper", at=now, session=session, target=target)  # fmt: skip
         session.add(SlaBreach(case_id=case.id, customer_id=case.customer_id, target=clock.target,
                               priority=case.priority, breached_at=clock.breached_at or now))  # fmt: skip
+        _tell_escalation(case, f"{clock.target} target of {clock.limit} breached", target, session=session, now=now)
     elif clock.state is ClockState.RUNNING and clock.warn_at is None and (EntryKind.SLA_WARNING, target) not in logged:
         log_entry(case, EntryKind.SLA_WARNING, f"{clock.target} at 80 % of {clock.limit}; breaches at "
              f"{clock.due_at:%Y-%m-%d %H:%M} UTC", author="watchkeeper", at=now, session=session,
              target=target)  # fmt: skip
+
+
+def _tell_escalation(case: Case, what: str, key: str, *, session: Session, now: datetime) -> None:
+    """The customer's escalation contacts hear of a breach, through the outbox (once per clock)."""
+    from watchkeeper.notify.outbox import enqueue
+
+    customer = customer_by_id(case.customer_id, session=session)
+    for contact in contacts_of(customer, session=session, role=ContactRole.ESCALATION):
+        enqueue(session=session, now=now, subject="case", subject_id=case.id, reason=f"breach:{key}",
+                recipient=contact.name, url=contact.channel, title=f"Case {case.id} ({case.priority}): {what}",
+                body=f"{case.title}\n\n{what}; the case is at escalation level {case.escalation_level}.")  # fmt: skip
 
 
 def list_cases(*, session: Session, customer: str | None = None, status: CaseStatus | None = None,
