@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     flap_threshold: int = Field(
         default=4, ge=2, description="Fire/resolve changes within the flap window that make an alert flap."
     )
+    desk_channel: str | None = Field(
+        default=None,
+        description="Apprise URL of the operator's desk mailbox: incidents that are low urgency only because "
+        "they fall outside a customer's support hours are emailed there (recorded, emailed, no page).",
+    )
     secret_key: str | None = Field(
         default=None,
         description="Signs the answer links of customer enquiries; unset, one is made and kept in the database.",

@@ -86,3 +86,19 @@ def test_test_services_make_no_case(acme):
     assert incident.urgency == "low" and incident.raise_at is None
     with transaction(acme.sessions) as session:
         assert desk.list_cases(session=session) == []
+
+
+def test_an_incident_held_low_for_support_hours_is_emailed_to_the_desk(acme):
+    from watchkeeper.notify.outbox import list_notifications
+
+    with transaction(acme.sessions) as session:
+        record(Finding("feed/acme-cdr/silence", "feeds", "acme-cdr", Severity.CRITICAL, State.FIRING,
+                       "no records from acme-cdr for 40 min", SATURDAY_3AM, labels={"service": "acme-cdr"}),
+               session=session, now=SATURDAY_3AM,
+               config=RoutingConfig(group_wait=timedelta(0), desk_channel="mailto://desk@operator.example"))  # fmt: skip
+    incident, _ = incident_of(acme, "acme-cdr")
+    with transaction(acme.sessions) as session:
+        (mail,) = list_notifications(session=session, subject="incident", subject_id=incident.id)
+    assert (mail.recipient, mail.url) == ("desk", "mailto://desk@operator.example")
+    assert mail.title.startswith(f"[low] incident {incident.id} for Acme")
+    assert "outside the customer's support hours" in mail.body

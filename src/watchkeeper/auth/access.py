@@ -41,8 +41,8 @@ class Principal:
     def owns_service(self, session: Session, name: str) -> bool:
         if self.staff:
             return True
-        return session.scalar(select(Service.id).where(Service.name == name,
-                                                       Service.customer_id == self.customer_id)) is not None  # fmt: skip
+        owned = select(Service.id).where(Service.name == name, Service.customer_id == self.customer_id)
+        return session.scalar(owned) is not None
 
     def services(self, session: Session) -> list[str] | None:
         """The services this principal may see; None means all."""

@@ -30,6 +30,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 Who = Annotated[Principal, Depends(principal)]
+StaffOnly = Annotated[Principal, Depends(staff)]
 
 
 def _visible(who: Principal, session: Session, name: str) -> None:
@@ -55,7 +56,7 @@ async def post_usage(
     request: Request,
     response: Response,
     session: SessionDep,
-    _staff: Annotated[Principal, Depends(staff)],
+    _staff: StaffOnly,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Ingest a batch of usage records (JSON array or `text/csv`).
@@ -115,7 +116,7 @@ def get_service(name: str, session: SessionDep, who: Who) -> ServiceOut:
 
 @router.patch("/services/{name}", response_model=ServiceOut, tags=["services"])
 def patch_service(name: str, patch: ServicePatch, session: SessionDep,
-                  _staff: Annotated[Principal, Depends(staff)]) -> ServiceOut:
+                  _staff: StaffOnly) -> ServiceOut:
     """Change a service's stage and merge settings (a setting given as null is cleared)."""
     try:
         updated = services.update_service(session=session, name=name, patch=patch)
@@ -150,7 +151,8 @@ def get_counts(
 
 
 @router.get("/files", tags=["files"])
-def list_files(session: SessionDep, _staff: Annotated[Principal, Depends(staff)], feed: str | None = None, limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:
+def list_files(session: SessionDep, _staff: StaffOnly, feed: str | None = None,
+               limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
     return [
         {"feed": f.feed, "name": f.name, "sha256": f.sha256, "size": f.size, "sequence": f.sequence,
          "format": f.format, "accepted": f.accepted, "rejected": f.rejected, "errors": f.errors,
@@ -160,7 +162,8 @@ def list_files(session: SessionDep, _staff: Annotated[Principal, Depends(staff)]
 
 
 @router.get("/files/findings", tags=["files"])
-def list_findings(session: SessionDep, _staff: Annotated[Principal, Depends(staff)], feed: str | None = None, limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:
+def list_findings(session: SessionDep, _staff: StaffOnly, feed: str | None = None,
+                  limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
     """File controls that failed: duplicate files, sequence gaps, reused numbers, unreadable files."""
     return [
         {"feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail, "at": f.created_at}

@@ -30,7 +30,8 @@ def open_for_group(group_key: str, *, session: Session) -> Incident | None:
     return session.scalars(select(Incident).where(Incident.open_key == group_key)).first()
 
 
-def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None) -> Incident:
+def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None,
+                  desk_channel: str | None = None) -> Incident:  # fmt: skip
     """Open the incident for `alert`'s group, with every alert of the group waiting to join."""
     labels = alert.match_labels()
     incident = Incident(
@@ -45,7 +46,7 @@ def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: s
     join(incident, alert, session=session, now=now, was_muted=was_muted)
     from watchkeeper.support.incidents import on_opened  # the desk builds on incidents, not the other way
 
-    on_opened(incident, session=session, now=now)
+    on_opened(incident, session=session, now=now, desk_channel=desk_channel)
     waiting = session.scalars(
         select(Alert).where(Alert.group_key == alert.group_key, Alert.status == State.FIRING,
                             Alert.incident_id.is_(None), Alert.muted.is_(None), Alert.id != alert.id,

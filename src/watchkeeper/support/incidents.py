@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.alerts.finding import Severity, Urgency
 from watchkeeper.incidents.lifecycle import OPEN, Entry
 from watchkeeper.incidents.models import Incident, TimelineEntry
+from watchkeeper.notify.outbox import enqueue
 from watchkeeper.support import service as desk
 from watchkeeper.support.sla import Priority, support_urgency
 
@@ -28,7 +29,7 @@ def _entry(incident: Incident, kind: Entry, message: str, *, session: Session, a
     session.add(TimelineEntry(incident_id=incident.id, at=at, kind=kind, actor=SYSTEM, message=message, data=data))
 
 
-def on_opened(incident: Incident, *, session: Session, now: datetime) -> None:
+def on_opened(incident: Incident, *, session: Session, now: datetime, desk_channel: str | None = None) -> None:
     if not incident.service:
         return
     customer = desk.customer_of_service(incident.service, session=session)
@@ -43,6 +44,11 @@ def on_opened(incident: Incident, *, session: Session, now: datetime) -> None:
         incident.urgency, incident.raise_at = Urgency.LOW, decision.raise_at
         _entry(incident, Entry.URGENCY_LOWERED, f"low urgency for {customer.name} (plan {plan_row.name}): "
                f"{decision.reason}", session=session, at=now)  # fmt: skip
+        if desk_channel:
+            # Recorded, emailed, no page: the desk reads it when it opens.
+            enqueue(session=session, now=now, subject="incident", subject_id=incident.id, reason="low-urgency",
+                    recipient="desk", url=desk_channel, title=f"[low] incident {incident.id} for {customer.name}: "
+                    f"{incident.title}"[:500], body=f"{incident.title}\n\n{decision.reason}")  # fmt: skip
     if affecting and plan_row.auto_case:
         priority = PRIORITY.get(Severity(incident.severity), Priority.P3)
         case = desk.open_case(session=session, now=now, customer=customer.name, author=SYSTEM, priority=priority,
