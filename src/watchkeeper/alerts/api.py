@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session
 
 from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
@@ -28,11 +31,17 @@ from watchkeeper.feeds.api import SessionDep
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 Token = Annotated[ApiToken, Depends(require_token)]
 Staff = [Depends(staff)]
+T = TypeVar("T")
 
 
-def _bad(exc: Exception) -> HTTPException:
-    code = status.HTTP_404_NOT_FOUND if isinstance(exc, LookupError) else 422
-    return HTTPException(code, str(exc).strip("'\""))
+def _change(request: Request, work: Callable[[Session, datetime], T]) -> T:
+    """Run a change in its own transaction; unknown ids are 404, refused input 422 with the reason."""
+    try:
+        with transaction(request.app.state.sessions) as session:
+            return work(session, request.app.state.clock.now())
+    except (LookupError, ValueError) as exc:
+        code = status.HTTP_404_NOT_FOUND if isinstance(exc, LookupError) else 422
+        raise HTTPException(code, str(exc).strip("'\"")) from exc
 
 
 @router.get("/alerts", response_model=list[AlertOut])
@@ -55,22 +64,15 @@ def post_silence(body: SilenceIn, request: Request) -> Silence:
     ends_at = body.ends_at or ((body.starts_at or now) + body.duration if body.duration else None)
     if ends_at is None:
         raise HTTPException(422, "give ends_at or duration")
-    try:
-        with transaction(request.app.state.sessions) as session:
-            return mutes.add_silence(session=session, now=now, matchers=body.matchers, ends_at=ends_at,
-                                     starts_at=body.starts_at, created_by=body.created_by, comment=body.comment)
-    except ValueError as exc:
-        raise _bad(exc) from exc
+    return _change(request, lambda session, _: mutes.add_silence(
+        session=session, now=now, matchers=body.matchers, ends_at=ends_at, starts_at=body.starts_at,
+        created_by=body.created_by, comment=body.comment))  # fmt: skip
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut, dependencies=Staff)
 def expire_silence(silence_id: int, request: Request) -> Silence:
     """End a silence now; alerts it muted that still fire are raised."""
-    try:
-        with transaction(request.app.state.sessions) as session:
-            return mutes.expire_silence(silence_id, session=session, now=request.app.state.clock.now())
-    except LookupError as exc:
-        raise _bad(exc) from exc
+    return _change(request, lambda session, now: mutes.expire_silence(silence_id, session=session, now=now))
 
 
 @router.get("/maintenance", response_model=list[WindowOut], dependencies=Staff)
@@ -81,21 +83,13 @@ def get_windows(session: SessionDep) -> list[MaintenanceWindow]:
 @router.post("/maintenance", response_model=WindowOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
 def post_window(body: WindowIn, request: Request, token: Token) -> MaintenanceWindow:
     """One-off (starts_at, ends_at), weekly (weekdays, start, end) or cron + duration, in `timezone`."""
-    try:
-        with transaction(request.app.state.sessions) as session:
-            return mutes.add_window(session=session, now=request.app.state.clock.now(), created_by=token.name,
-                                    **body.model_dump())  # fmt: skip
-    except ValueError as exc:
-        raise _bad(exc) from exc
+    return _change(request, lambda session, now: mutes.add_window(session=session, now=now, created_by=token.name,
+                                                                  **body.model_dump()))  # fmt: skip
 
 
 @router.delete("/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=Staff)
 def delete_window(window_id: int, request: Request) -> None:
-    try:
-        with transaction(request.app.state.sessions) as session:
-            mutes.delete_window(window_id, session=session, now=request.app.state.clock.now())
-    except LookupError as exc:
-        raise _bad(exc) from exc
+    _change(request, lambda session, now: mutes.delete_window(window_id, session=session, now=now))
 
 
 @router.get("/dependencies", response_model=list[DependencyOut], dependencies=Staff)
@@ -106,17 +100,9 @@ def get_dependencies(session: SessionDep) -> list[Dependency]:
 @router.post("/dependencies", response_model=DependencyOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
 def post_dependency(body: DependencyIn, request: Request) -> Dependency:
     """While a `parent` alert fires, `child` alerts with the same `equal` labels are muted."""
-    try:
-        with transaction(request.app.state.sessions) as session:
-            return mutes.add_dependency(session=session, now=request.app.state.clock.now(), **body.model_dump())
-    except ValueError as exc:
-        raise _bad(exc) from exc
+    return _change(request, lambda session, now: mutes.add_dependency(session=session, now=now, **body.model_dump()))
 
 
 @router.delete("/dependencies/{dependency_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=Staff)
 def delete_dependency(dependency_id: int, request: Request) -> None:
-    try:
-        with transaction(request.app.state.sessions) as session:
-            mutes.delete_dependency(dependency_id, session=session, now=request.app.state.clock.now())
-    except LookupError as exc:
-        raise _bad(exc) from exc
+    _change(request, lambda session, now: mutes.delete_dependency(dependency_id, session=session, now=now))

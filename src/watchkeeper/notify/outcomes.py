@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from watchkeeper.incidents.lifecycle import Entry
-from watchkeeper.incidents.models import TimelineEntry
+from watchkeeper.incidents.models import Incident
+from watchkeeper.incidents.service import add_entry
 from watchkeeper.notify.models import Notification
 from watchkeeper.notify.outbox import Status, redact
 from watchkeeper.support import service as desk
@@ -23,9 +24,10 @@ def record_outcome(row: Notification, session: Session, now: datetime) -> None:
         text = f"could not notify {row.recipient} (attempt {row.attempts}, retrying at {row.due_at:%H:%M:%S} UTC): " \
                f"{row.last_error}"
     incident_id, case_id = _where(row, session)
-    if incident_id is not None:
-        session.add(TimelineEntry(incident_id=incident_id, at=now, kind=Entry.NOTIFICATION, actor="watchkeeper",
-                                  message=text, data={"notification_id": row.id, "status": row.status}))  # fmt: skip
+    incident = session.get(Incident, incident_id) if incident_id is not None else None
+    if incident is not None:
+        add_entry(incident, Entry.NOTIFICATION, text, session=session, at=now, notification_id=row.id,
+                  status=row.status)  # fmt: skip
     case = session.get(Case, case_id) if case_id is not None else None
     if case is not None:
         desk.log_entry(case, desk.EntryKind.NOTIFICATION, text, author="watchkeeper", at=now, session=session,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from watchkeeper.auth.access import Principal, Role
 from watchkeeper.cli_common import console, context, fail, operator, parse_duration, print_json, when
+from watchkeeper.support import cases_api
 from watchkeeper.support import service as desk
 from watchkeeper.support.service import ContactRole
 from watchkeeper.support.sla import CaseStatus, Priority, Target, Targets
@@ -135,14 +137,11 @@ def customers_list(as_json: Json = False) -> None:
     console.print(table if rows else "no customers")
 
 
-def case_out(case: Any, session: Any, now: Any) -> dict[str, Any]:
-    clocks = desk.clocks(case, session=session, now=now)
-    return {"id": case.id, "customer": desk.customer_by_id(case.customer_id, session=session).name,
-            "title": case.title, "priority": case.priority, "status": case.status, "assignee": case.assignee,
-            "created_at": case.created_at, "escalation_level": case.escalation_level, "due_at": case.due_at,
-            "clocks": [{"target": c.target, "state": c.state, "elapsed_minutes": c.elapsed / timedelta(minutes=1),
-                        "limit_minutes": c.limit / timedelta(minutes=1), "due_at": c.due_at, "warn_at": c.warn_at,
-                        "breached_at": c.breached_at} for c in clocks]}  # fmt: skip
+STAFF = Principal("cli", Role.ENGINEER)  # the command line is the operator's own
+
+
+def case_out(case: Any, session: Any, now: Any, *, log: bool = False) -> dict[str, Any]:
+    return cases_api.case_out(case, STAFF, session, now, log=log)
 
 
 @cases_app.command("open")
@@ -195,9 +194,7 @@ def cases_show(case_id: int, as_json: Json = False) -> None:
     try:
         with ctx.transaction() as session:
             case = desk.get_case(case_id, session=session)
-            out = case_out(case, session, ctx.clock.now()) | {"log": [
-                {"at": e.at, "kind": e.kind, "author": e.author, "text": e.text}
-                for e in desk.entries(case, session=session)]}  # fmt: skip
+            out = case_out(case, session, ctx.clock.now(), log=True)
     except LookupError as exc:
         raise fail(str(exc).strip("'\"")) from exc
     if as_json:

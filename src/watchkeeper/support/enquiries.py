@@ -21,7 +21,8 @@ from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.feeds.service import get_service, update_service
 from watchkeeper.incidents.lifecycle import Entry
-from watchkeeper.incidents.models import Incident, TimelineEntry
+from watchkeeper.incidents.models import Incident
+from watchkeeper.incidents.service import add_entry
 from watchkeeper.notify.outbox import enqueue
 from watchkeeper.support import service as desk
 from watchkeeper.support.links import Answer, InvalidLink, sign, verify
@@ -89,9 +90,9 @@ def _note(enquiry: Enquiry, text: str, case_kind: EntryKind, incident_kind: Entr
     case = session.get(Case, enquiry.case_id) if enquiry.case_id is not None else None
     if case is not None:
         desk.log_entry(case, case_kind, text, author=author, at=now, session=session, enquiry_id=enquiry.id)
-    if enquiry.incident_id is not None and session.get(Incident, enquiry.incident_id) is not None:
-        session.add(TimelineEntry(incident_id=enquiry.incident_id, at=now, kind=incident_kind, actor=author,
-                                  message=text, data={"enquiry_id": enquiry.id}))  # fmt: skip
+    incident = session.get(Incident, enquiry.incident_id) if enquiry.incident_id is not None else None
+    if incident is not None:
+        add_entry(incident, incident_kind, text, session=session, at=now, actor=author, enquiry_id=enquiry.id)
 
 
 def preview(*, session: Session, now: datetime, secret: bytes, token: str) -> tuple[Enquiry, Answer]:

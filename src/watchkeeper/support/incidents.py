@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.alerts.finding import Severity, Urgency
 from watchkeeper.incidents.lifecycle import OPEN, Entry
-from watchkeeper.incidents.models import Incident, TimelineEntry
+from watchkeeper.incidents.models import Incident
+from watchkeeper.incidents.service import add_entry
 from watchkeeper.notify.outbox import enqueue
 from watchkeeper.support import service as desk
 from watchkeeper.support.sla import Priority, support_urgency
@@ -23,10 +24,6 @@ from watchkeeper.support.sla import Priority, support_urgency
 PRIORITY = {Severity.CRITICAL: Priority.P1, Severity.ERROR: Priority.P2, Severity.WARNING: Priority.P3,
             Severity.INFO: Priority.P4}  # fmt: skip
 SYSTEM = "watchkeeper"
-
-
-def _entry(incident: Incident, kind: Entry, message: str, *, session: Session, at: datetime, **data: object) -> None:
-    session.add(TimelineEntry(incident_id=incident.id, at=at, kind=kind, actor=SYSTEM, message=message, data=data))
 
 
 def on_opened(incident: Incident, *, session: Session, now: datetime, desk_channel: str | None = None) -> None:
@@ -42,7 +39,7 @@ def on_opened(incident: Incident, *, session: Session, now: datetime, desk_chann
     decision = support_urgency(plan.calendar, Urgency(incident.urgency), now)
     if affecting and decision.urgency is Urgency.LOW:
         incident.urgency, incident.raise_at = Urgency.LOW, decision.raise_at
-        _entry(incident, Entry.URGENCY_LOWERED, f"low urgency for {customer.name} (plan {plan_row.name}): "
+        add_entry(incident, Entry.URGENCY_LOWERED, f"low urgency for {customer.name} (plan {plan_row.name}): "
                f"{decision.reason}", session=session, at=now)  # fmt: skip
         if desk_channel:
             # Recorded, emailed, no page: the desk reads it when it opens.
@@ -54,7 +51,7 @@ def on_opened(incident: Incident, *, session: Session, now: datetime, desk_chann
         case = desk.open_case(session=session, now=now, customer=customer.name, author=SYSTEM, priority=priority,
                               title=f"incident {incident.id}: {incident.title}"[:500], incident_id=incident.id,
                               description=f"opened for incident {incident.id} on {incident.service}")  # fmt: skip
-        _entry(incident, Entry.CASE_OPENED, f"case {case.id} opened for {customer.name} ({priority})",
+        add_entry(incident, Entry.CASE_OPENED, f"case {case.id} opened for {customer.name} ({priority})",
                session=session, at=now, case_id=case.id)  # fmt: skip
 
 
@@ -68,6 +65,6 @@ def raise_due(*, session: Session, now: datetime, limit: int = 200) -> int:
         incident.raise_at = None
         if incident.status in OPEN:
             incident.urgency = Urgency.HIGH
-            _entry(incident, Entry.URGENCY_RAISED, f"support hours of {incident.customer} began; still open, "
+            add_entry(incident, Entry.URGENCY_RAISED, f"support hours of {incident.customer} began; still open, "
                    "so high urgency now", session=session, at=now)  # fmt: skip
     return len(due)

@@ -280,10 +280,11 @@ def set_priority(case_id: int, priority: Priority, *, author: str, session: Sess
     return case
 
 
-def facts(case: Case, *, session: Session) -> CaseFacts:
+def facts(case: Case, *, session: Session, log: list[CaseEntry] | None = None) -> CaseFacts:
+    """The clock facts of a case, from its work log (read here unless `log` is given)."""
     statuses: list[tuple[datetime, CaseStatus]] = [(case.created_at, CaseStatus.NEW)]
     replies = []
-    for entry in entries(case, session=session):
+    for entry in entries(case, session=session) if log is None else log:
         if entry.kind == EntryKind.STATUS:
             statuses.append((entry.at, CaseStatus(entry.data["status"])))
         elif entry.kind == EntryKind.PUBLIC:
@@ -291,14 +292,15 @@ def facts(case: Case, *, session: Session) -> CaseFacts:
     return CaseFacts(case.created_at, statuses, replies)
 
 
-def clocks(case: Case, *, session: Session, now: datetime) -> list[sla.Reading]:
+def clocks(case: Case, *, session: Session, now: datetime, log: list[CaseEntry] | None = None) -> list[sla.Reading]:
     plan = customer_plan(customer_by_id(case.customer_id, session=session), session=session)
-    return sla.readings(plan, Priority(case.priority), facts(case, session=session), now)
+    return sla.readings(plan, Priority(case.priority), facts(case, session=session, log=log), now)
 
 
-def refresh_due(case: Case, *, session: Session, now: datetime) -> None:
+def refresh_due(case: Case, *, session: Session, now: datetime, readings: list[sla.Reading] | None = None) -> None:
     """Store when the next clock warns or breaches, as the case's due row."""
-    upcoming = [r.next_due for r in clocks(case, session=session, now=now) if r.next_due is not None]
+    readings = clocks(case, session=session, now=now) if readings is None else readings
+    upcoming = [r.next_due for r in readings if r.next_due is not None]
     case.due_at = min(upcoming) if upcoming else None
 
 
@@ -309,11 +311,14 @@ def process_due(*, session: Session, now: datetime, limit: int = 200) -> int:
         query = query.with_for_update(skip_locked=True)
     due = list(session.scalars(query))
     for case in due:
-        logged = {(e.kind, e.data.get("target")) for e in entries(case, session=session)
-                  if e.kind in (EntryKind.SLA_WARNING, EntryKind.SLA_BREACH)}  # fmt: skip
-        for clock in clocks(case, session=session, now=now):
+        log = entries(case, session=session)
+        said = (EntryKind.SLA_WARNING, EntryKind.SLA_BREACH)
+        logged = {(e.kind, e.data.get("target")) for e in log if e.kind in said}
+        # Warnings and breaches change no clock, so one reading serves both steps.
+        readings = clocks(case, session=session, now=now, log=log)
+        for clock in readings:
             _record_clock(case, clock, logged, session=session, now=now)
-        refresh_due(case, session=session, now=now)
+        refresh_due(case, session=session, now=now, readings=readings)
     return len(due)
 
 
