@@ -4,7 +4,9 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watchkeeper.feeds.fold import Folder, fold
+from collections import Counter
+
+from watchkeeper.feeds.fold import Rollup, fold, fold_partial, per_service
 from watchkeeper.feeds.parse import RECORD_SCHEMA
 
 rows = st.lists(st.tuples(st.sampled_from(["a", "b", "c, inc"]), st.integers(0, 10**6), st.integers(0, 50)),
@@ -17,18 +19,33 @@ def table(items):
                     schema=RECORD_SCHEMA)  # fmt: skip
 
 
+def sums(table, key):
+    """(service, key) -> [count, quantity], adding up rows that share a key, as the upsert does."""
+    out: Counter = Counter()
+    quantity: Counter = Counter()
+    for row in table.to_pylist():
+        out[(row["service"], row[key])] += row["count"]
+        quantity[(row["service"], row[key])] += row["quantity"]
+    return {k: (out[k], quantity[k]) for k in out}
+
+
 @settings(max_examples=80, deadline=None)
 @given(rows, st.integers(1, 7))
-def test_folding_in_pieces_equals_folding_at_once_and_loses_no_record(items, pieces):
+def test_writing_in_pieces_adds_up_to_folding_at_once_and_loses_no_record(items, pieces):
     whole = fold(table(items))
-    folder = Folder(merge_rows=3)
+    rollup = Rollup(merge_rows=3)
+    written = []  # what the minute upserts of each piece add up to
     for i in range(pieces):
-        folder.add(table(items[i::pieces]))
-    parts = folder.result()
-    key = lambda t: sorted(t.to_pylist(), key=lambda r: tuple(r.values()))  # noqa: E731
-    assert key(parts.minutes) == key(whole.minutes)
-    assert key(parts.hours) == key(whole.hours)
+        minutes = fold_partial(table(items[i::pieces]))
+        written.extend(minutes.select(["service", "minute", "count", "quantity"]).to_batches())
+        rollup.add(minutes)
+    pieces_written = pa.Table.from_batches(written, whole.minutes.schema)
+    assert sums(pieces_written, "minute") == sums(whole.minutes, "minute")
+    assert sums(rollup.hours(), "hour") == sums(whole.hours, "hour")
     assert whole.records == sum(c for _, _, c in items)
-    for row in whole.services.to_pylist():
-        seen = [t for s, t, c in items if s == row["service"] and c > 0]
-        assert (row["first"], row["last"]) == (min(seen), max(seen))
+    services = {row["service"]: row for row in per_service(rollup.hours()).to_pylist()}
+    assert services.keys() == {s for s, _, c in items if c > 0}
+    for name, row in services.items():
+        seen = [(t, c) for s, t, c in items if s == name and c > 0]
+        assert row["first"] == min(t for t, _ in seen) and row["last"] == max(t for t, _ in seen)
+        assert row["count"] == sum(c for _, c in seen)

@@ -7,9 +7,9 @@ the minute into a single key, and names come back from the dictionary after.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -58,53 +58,62 @@ def fold_partial(records: pa.Table) -> pa.Table:
     )  # fmt: skip
 
 
-_EMPTY = pa.table(
-    {"service": pa.array([], pa.string()), "minute": pa.array([], pa.int64()),
+def to_hours(minutes: pa.Table) -> pa.Table:
+    """Per-minute sums (with first and last) rolled up to (service, hour)."""
+    hourly = minutes.append_column("hour", pc.divide(minutes.column("minute"), 60))
+    return _group(hourly.drop_columns(["minute"]), "hour")
+
+
+def per_service(hours: pa.Table) -> pa.Table:
+    """(service, hour) sums rolled up to one row per service."""
+    everything = hours.append_column("all", pa.array(np.zeros(hours.num_rows, np.int64)))
+    return _group(everything.drop_columns(["hour"]), "all").drop_columns(["all"])
+
+
+_EMPTY_HOURS = pa.table(
+    {"service": pa.array([], pa.string()), "hour": pa.array([], pa.int64()),
      "count": pa.array([], pa.int64()), "quantity": pa.array([], pa.float64()),
      "first": pa.array([], pa.int64()), "last": pa.array([], pa.int64())}
 )  # fmt: skip
 
 
-def combine(partials: Iterable[pa.Table]) -> Folded:
-    parts = [p for p in partials if p.num_rows] or [_EMPTY]
-    minutes = parts[0] if len(parts) == 1 else _group(pa.concat_tables(parts), "minute")
-    hourly = minutes.append_column("hour", pc.divide(minutes.column("minute"), 60))
-    hours = _group(hourly.drop_columns(["minute"]), "hour")
-    services = hours.append_column("all", pa.array([0] * hours.num_rows, pa.int64()))
-    services = _group(services.drop_columns(["hour"]), "all").drop_columns(["all"])
-    return Folded(
-        minutes=minutes.select(["service", "minute", "count", "quantity"]),
-        hours=hours.select(["service", "hour", "count", "quantity"]),
-        services=services,
-    )
+class Rollup:
+    """Hours and per-service totals of a stream of per-minute chunks.
+
+    The minutes themselves are written chunk by chunk; they are kept here
+    only until they pass `merge_rows`, when they are rolled up to hours, so a
+    file of any size needs memory for its distinct (service, hour) pairs.
+    One group-by at the end costs less than one per chunk.
+    """
+
+    def __init__(self, merge_rows: int = 2_000_000) -> None:
+        self._merge_rows = merge_rows
+        self._minutes: list[pa.Table] = []
+        self._hours: pa.Table | None = None
+        self._rows = 0
+
+    def add(self, minutes: pa.Table) -> None:
+        self._minutes.append(minutes)
+        self._rows += minutes.num_rows
+        if self._rows > self._merge_rows:
+            self._hours = self.hours()
+            self._minutes, self._rows = [], 0
+
+    def hours(self) -> pa.Table:
+        parts = [to_hours(pa.concat_tables(self._minutes))] if self._minutes else []
+        if self._hours is not None:
+            parts.append(self._hours)
+        if not parts:
+            return _EMPTY_HOURS
+        return parts[0] if len(parts) == 1 else _group(pa.concat_tables(parts), "hour")
 
 
 def fold(records: pa.Table) -> Folded:
-    return combine([fold_partial(records)])
-
-
-class Folder:
-    """Folds a stream of chunks with bounded memory.
-
-    A chunk comes with its own partial fold (made on a reader thread) or is
-    folded here. Partials are merged whenever they hold more than
-    `merge_rows` rows, so a file of any size needs memory for its distinct
-    (service, minute) pairs, not for its rows.
-    """
-
-    def __init__(self, merge_rows: int = 4_000_000) -> None:
-        self._merge_rows = merge_rows
-        self._partials: list[pa.Table] = []
-        self._rows = 0
-
-    def add(self, records: pa.Table, partial: pa.Table | None = None) -> None:
-        if partial is None:
-            partial = fold_partial(records)
-        self._partials.append(partial)
-        self._rows += partial.num_rows
-        if self._rows > self._merge_rows and len(self._partials) > 1:
-            self._partials = [_group(pa.concat_tables(self._partials), "minute")]
-            self._rows = self._partials[0].num_rows
-
-    def result(self) -> Folded:
-        return combine(self._partials)
+    """Records to their minute, hour and service sums in one go."""
+    minutes = fold_partial(records)
+    hours = to_hours(minutes)
+    return Folded(
+        minutes=minutes.select(["service", "minute", "count", "quantity"]),
+        hours=hours.select(["service", "hour", "count", "quantity"]),
+        services=per_service(hours),
+    )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from watchkeeper import metrics
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.feeds import filecontrol
-from watchkeeper.feeds.fold import Folder, fold_partial
+from watchkeeper.feeds.fold import fold_partial
 from watchkeeper.feeds.models import Feed, FileFinding, FileFindingKind, IngestedFile, UsageBatch
 from watchkeeper.feeds.parse import (
     MAX_REPORTED_ERRORS,
@@ -34,7 +36,7 @@ from watchkeeper.feeds.parse import (
     read_asterisk_csv,
     read_usage_csv,
 )
-from watchkeeper.feeds.store import write_folded
+from watchkeeper.feeds.store import UsageWriter
 
 Progress = Callable[[int], None]
 
@@ -92,24 +94,22 @@ def store_chunks(
     settings: Settings,
     on_progress: Progress | None = None,
 ) -> IngestReport:
-    """Fold every chunk, then write the batch: one upsert per service per minute."""
-    folder = Folder()
+    """Write every chunk as it comes: one additive upsert per service per minute."""
+    now = clock.now()
+    _, minute_floor, hour_floor = _limits(now, settings)
+    writer = UsageWriter(session, now=now, minute_floor=minute_floor, hour_floor=hour_floor)
     for chunk in chunks:
         report.rows += chunk.rows
         report.rejected += chunk.rejected
         room = MAX_REPORTED_ERRORS - len(report.errors)
         report.errors.extend(chunk.errors[:room])
-        folder.add(chunk.records, chunk.partial)
+        writer.add(chunk.partial if chunk.partial is not None else fold_partial(chunk.records))
         if on_progress is not None:
             on_progress(chunk.bytes_read)
-    folded = folder.result()
-    now = clock.now()
-    _, minute_floor, hour_floor = _limits(now, settings)
-    report.new_services = write_folded(
-        session, folded, now=now, minute_floor=minute_floor, hour_floor=hour_floor
-    )
-    report.records = folded.records
-    report.services = folded.services.num_rows
+    writer.finish()
+    report.new_services = writer.new_services
+    report.records = writer.records
+    report.services = writer.services
     return report
 
 
@@ -245,7 +245,9 @@ def _sequence_checks(
     return sequence
 
 
-def _read_chunks(data: bytes, fmt: Format, options: FileOptions, settings: Settings, not_after: int) -> Iterator[Chunk]:
+def _read_chunks(
+    data: bytes, fmt: Format, options: FileOptions, settings: Settings, not_after: int
+) -> Generator[Chunk, None, None]:
     if fmt is Format.USAGE_CSV:
         return read_usage_csv(data, not_after=not_after, fold=fold_partial)
     asterisk = AsteriskOptions(
@@ -273,9 +275,20 @@ def ingest_file(
         return report
     fmt = options.format or detect_format(data)
     report = IngestReport(str(path), fmt)
-    digest = hashlib.sha256(data).hexdigest()
+    not_after, _, _ = _limits(clock.now(), settings)
+    with ThreadPoolExecutor(1) as hasher:
+        # The hash runs beside the first chunks' parsing (hashlib lets go of
+        # the GIL); nothing is written before it says the file is new.
+        digest_soon = hasher.submit(lambda: hashlib.sha256(data).hexdigest())
+        chunks = _read_chunks(data, fmt, options, settings, not_after)
+        try:
+            first = list(islice(chunks, 1))
+        except UnreadableFile as exc:
+            first, report.message = [], str(exc)
+        digest = digest_soon.result()
     earlier = session.scalar(select(IngestedFile).where(IngestedFile.sha256 == digest))
     if earlier is not None:
+        chunks.close()
         report.status = "duplicate"
         report.message = (f"same content as {earlier.name} (feed {earlier.feed}), "
                           f"ingested {earlier.received_at:%Y-%m-%d %H:%M:%S} UTC; nothing counted")  # fmt: skip
@@ -288,12 +301,12 @@ def ingest_file(
                           sequence=sequence, format=fmt, received_at=clock.now())  # fmt: skip
     session.add(record)
     session.flush()  # claims the hash before any count is written
-    not_after, _, _ = _limits(clock.now(), settings)
-    try:
-        chunks = _read_chunks(data, fmt, options, settings, not_after)
-        store_chunks(chunks, report, session=session, clock=clock, settings=settings, on_progress=on_progress)
-    except UnreadableFile as exc:
-        report.message = str(exc)
+    if report.message is None:
+        try:
+            store_chunks(chain(first, chunks), report, session=session, clock=clock, settings=settings,
+                         on_progress=on_progress)  # fmt: skip
+        except UnreadableFile as exc:
+            report.message = str(exc)
     if report.message is None and report.rows and report.rejected == report.rows:
         # Not one good row: the wrong format or a broken export, not a feed.
         # Nothing but the file row was written, so dropping it undoes the file.
