@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from collections import Counter
 
-from watchkeeper.feeds.fold import Rollup, fold, fold_partial, per_service
+from watchkeeper.feeds.fold import Rollup, fold, fold_partial
 from watchkeeper.feeds.parse import RECORD_SCHEMA
 
 rows = st.lists(st.tuples(st.sampled_from(["a", "b", "c, inc"]), st.integers(0, 10**6), st.integers(0, 50)),
@@ -36,14 +36,14 @@ def test_writing_in_pieces_adds_up_to_folding_at_once_and_loses_no_record(items,
     rollup = Rollup(merge_rows=3)
     written = []  # what the minute upserts of each piece add up to
     for i in range(pieces):
-        minutes = fold_partial(table(items[i::pieces]))
-        written.extend(minutes.select(["service", "minute", "count", "quantity"]).to_batches())
-        rollup.add(minutes)
+        partial = fold_partial(table(items[i::pieces]))
+        written.extend(partial.minutes.to_batches())
+        rollup.add(partial)
     pieces_written = pa.Table.from_batches(written, whole.minutes.schema)
     assert sums(pieces_written, "minute") == sums(whole.minutes, "minute")
     assert sums(rollup.hours(), "hour") == sums(whole.hours, "hour")
     assert whole.records == sum(c for _, _, c in items)
-    services = {row["service"]: row for row in per_service(rollup.hours()).to_pylist()}
+    services = {row["service"]: row for row in rollup.services().to_pylist()}
     assert services.keys() == {s for s, _, c in items if c > 0}
     for name, row in services.items():
         seen = [(t, c) for s, t, c in items if s == name and c > 0]

@@ -3,6 +3,10 @@
 Grouping on a string and an integer is slow in Arrow; grouping on one int64
 is fast. So the service name is dictionary-encoded and its code packed with
 the minute into a single key, and names come back from the dictionary after.
+
+Only sums are grouped per minute. A service's first and last record are
+kept per service (its "span"), not per minute: a min and a max in Arrow's
+hash group-by cost twice the two sums, and nothing reads them per minute.
 """
 
 from __future__ import annotations
@@ -15,8 +19,19 @@ import pyarrow.compute as pc
 
 _SHIFT = 32  # minutes since 1970 stay below 2**32 until the year 10136
 _LOW = (1 << _SHIFT) - 1
-_AGGREGATES = [("count", "sum"), ("quantity", "sum"), ("first", "min"), ("last", "max")]
-_RENAMES = {"count_sum": "count", "quantity_sum": "quantity", "first_min": "first", "last_max": "last"}
+_SUMS = [("count", "sum"), ("quantity", "sum")]
+
+_EMPTY_SPANS = pa.table(
+    {"service": pa.array([], pa.string()), "first": pa.array([], pa.int64()), "last": pa.array([], pa.int64())}
+)
+
+
+@dataclass(frozen=True)
+class Partial:
+    """One chunk's records, folded."""
+
+    minutes: pa.Table  # service, minute, count, quantity
+    spans: pa.Table  # service, first, last: epoch seconds of its first and last record
 
 
 @dataclass(frozen=True)
@@ -30,55 +45,75 @@ class Folded:
         return int(pc.sum(self.services.column("count")).as_py() or 0)
 
 
-def _group(table: pa.Table, bucket: str) -> pa.Table:
-    """Sum `table` (service, <bucket>, count, quantity, first, last) per (service, bucket)."""
-    encoded = pc.dictionary_encode(table.column("service")).combine_chunks()
-    code = pc.cast(encoded.indices, pa.int64())
-    key = pc.add(pc.shift_left(code, _SHIFT), table.column(bucket))
-    keyed = pa.table({"key": key, **{name: table.column(name) for name, _ in _AGGREGATES}})
-    grouped = keyed.group_by("key").aggregate(_AGGREGATES).rename_columns(_RENAMES)
+def _encode(names: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    encoded = pc.dictionary_encode(names)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.unify_dictionaries().combine_chunks()
+    return encoded
+
+
+def _sum_by(
+    encoded: pa.DictionaryArray, bucket: str, values: pa.Array, count: pa.Array, quantity: pa.Array
+) -> pa.Table:
+    """Sum count and quantity per (name, bucket value)."""
+    key = pc.add(pc.shift_left(pc.cast(encoded.indices, pa.int64()), _SHIFT), values)
+    grouped = pa.table({"key": key, "count": count, "quantity": quantity}).group_by("key").aggregate(_SUMS)
     keys = grouped.column("key")
-    names = pc.take(encoded.dictionary, pc.shift_right(keys, _SHIFT))
-    return pa.table({"service": names, bucket: pc.bit_wise_and(keys, _LOW),
-                     **{name: grouped.column(name) for name, _ in _AGGREGATES}})  # fmt: skip
+    return pa.table({"service": pc.take(encoded.dictionary, pc.shift_right(keys, _SHIFT)),
+                     bucket: pc.bit_wise_and(keys, _LOW),
+                     "count": grouped.column("count_sum"), "quantity": grouped.column("quantity_sum")})  # fmt: skip
 
 
-def fold_partial(records: pa.Table) -> pa.Table:
-    """One chunk's records as per-minute sums, ready to be combined with others."""
+def _spans(encoded: pa.DictionaryArray, first: np.ndarray, last: np.ndarray) -> pa.Table:
+    """Earliest `first` and latest `last` per name."""
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    earliest = np.full(len(encoded.dictionary), np.iinfo(np.int64).max)
+    latest = np.full(len(encoded.dictionary), np.iinfo(np.int64).min)
+    np.minimum.at(earliest, codes, first)
+    np.maximum.at(latest, codes, last)
+    return pa.table({"service": encoded.dictionary, "first": earliest, "last": latest})
+
+
+def fold_partial(records: pa.Table) -> Partial:
+    """One chunk's records as per-minute sums and per-service spans."""
     count = records.column("count")
     if not pc.all(pc.greater(count, 0)).as_py():
         # Rows with count 0 say "observed, nothing happened": they add nothing.
         records = records.filter(pc.greater(count, 0))
+    names = _encode(records.column("service"))
     ts = records.column("ts")
-    return _group(
-        pa.table({"service": records.column("service"), "minute": pc.divide(ts, 60),
-                  "count": records.column("count"), "quantity": records.column("quantity"),
-                  "first": ts, "last": ts}),
-        "minute",
-    )  # fmt: skip
+    minutes = _sum_by(names, "minute", pc.divide(ts, 60), records.column("count"), records.column("quantity"))
+    seconds = ts.combine_chunks().to_numpy() if isinstance(ts, pa.ChunkedArray) else ts.to_numpy()
+    return Partial(minutes, _spans(names, seconds, seconds))
 
 
 def to_hours(minutes: pa.Table) -> pa.Table:
-    """Per-minute sums (with first and last) rolled up to (service, hour)."""
-    hourly = minutes.append_column("hour", pc.divide(minutes.column("minute"), 60))
-    return _group(hourly.drop_columns(["minute"]), "hour")
+    """Per-minute sums rolled up to (service, hour)."""
+    return _sum_by(_encode(minutes.column("service")), "hour", pc.divide(minutes.column("minute"), 60),
+                   minutes.column("count"), minutes.column("quantity"))  # fmt: skip
 
 
-def per_service(hours: pa.Table) -> pa.Table:
-    """(service, hour) sums rolled up to one row per service."""
-    everything = hours.append_column("all", pa.array(np.zeros(hours.num_rows, np.int64)))
-    return _group(everything.drop_columns(["hour"]), "all").drop_columns(["all"])
+def merge_spans(spans: pa.Table) -> pa.Table:
+    """Spans whose services may repeat, one row per service."""
+    first, last = (spans.column(c).combine_chunks().to_numpy() for c in ("first", "last"))
+    return _spans(_encode(spans.column("service")), first, last)
+
+
+def per_service(hours: pa.Table, spans: pa.Table) -> pa.Table:
+    """Totals per service: count and quantity from `hours`, first and last from `spans`."""
+    totals = _sum_by(_encode(hours.column("service")), "all", pa.array(np.zeros(hours.num_rows, np.int64)),
+                     hours.column("count"), hours.column("quantity")).drop_columns(["all"])  # fmt: skip
+    return totals.join(merge_spans(spans), "service")
 
 
 _EMPTY_HOURS = pa.table(
     {"service": pa.array([], pa.string()), "hour": pa.array([], pa.int64()),
-     "count": pa.array([], pa.int64()), "quantity": pa.array([], pa.float64()),
-     "first": pa.array([], pa.int64()), "last": pa.array([], pa.int64())}
+     "count": pa.array([], pa.int64()), "quantity": pa.array([], pa.float64())}
 )  # fmt: skip
 
 
 class Rollup:
-    """Hours and per-service totals of a stream of per-minute chunks.
+    """Hours and per-service totals of a stream of folded chunks.
 
     The minutes themselves are written chunk by chunk; they are kept here
     only until they pass `merge_rows`, when they are rolled up to hours, so a
@@ -89,14 +124,17 @@ class Rollup:
     def __init__(self, merge_rows: int = 2_000_000) -> None:
         self._merge_rows = merge_rows
         self._minutes: list[pa.Table] = []
+        self._spans: list[pa.Table] = []
         self._hours: pa.Table | None = None
         self._rows = 0
 
-    def add(self, minutes: pa.Table) -> None:
-        self._minutes.append(minutes)
-        self._rows += minutes.num_rows
+    def add(self, partial: Partial) -> None:
+        self._minutes.append(partial.minutes)
+        self._spans.append(partial.spans)
+        self._rows += partial.minutes.num_rows
         if self._rows > self._merge_rows:
             self._hours = self.hours()
+            self._spans = [merge_spans(pa.concat_tables(self._spans))]
             self._minutes, self._rows = [], 0
 
     def hours(self) -> pa.Table:
@@ -105,15 +143,20 @@ class Rollup:
             parts.append(self._hours)
         if not parts:
             return _EMPTY_HOURS
-        return parts[0] if len(parts) == 1 else _group(pa.concat_tables(parts), "hour")
+        if len(parts) == 1:
+            return parts[0]
+        merged = pa.concat_tables(parts)
+        return _sum_by(_encode(merged.column("service")), "hour", merged.column("hour"),
+                       merged.column("count"), merged.column("quantity"))  # fmt: skip
+
+    def services(self) -> pa.Table:
+        """service, count, quantity, first, last."""
+        spans = pa.concat_tables(self._spans) if self._spans else _EMPTY_SPANS
+        return per_service(self.hours(), spans)
 
 
 def fold(records: pa.Table) -> Folded:
     """Records to their minute, hour and service sums in one go."""
-    minutes = fold_partial(records)
-    hours = to_hours(minutes)
-    return Folded(
-        minutes=minutes.select(["service", "minute", "count", "quantity"]),
-        hours=hours.select(["service", "hour", "count", "quantity"]),
-        services=per_service(hours),
-    )
+    partial = fold_partial(records)
+    hours = to_hours(partial.minutes)
+    return Folded(minutes=partial.minutes, hours=hours, services=per_service(hours, partial.spans))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -62,6 +63,10 @@ RECORD_SCHEMA = pa.schema(
 )
 
 
+# Folds a chunk's good records on the reader thread (see feeds.fold).
+Fold = Callable[[pa.Table], Any]
+
+
 class UnreadableFile(Exception):
     """The file as a whole cannot be read in the format asked for."""
 
@@ -89,7 +94,7 @@ class Chunk:
     errors: list[RowError] = field(default_factory=list)
     bytes_read: int = 0
     lines: int = 0  # physical lines, blank ones included
-    partial: pa.Table | None = None  # per-minute sums, when the reader was asked to fold
+    partial: Any = None  # what the reader's `fold` made of the records, when asked to fold
 
 
 @dataclass(frozen=True)
@@ -324,12 +329,14 @@ def _count_lines(data: bytes, start: int, end: int) -> int:
     """Physical lines in data[start:end], a last one without its newline included.
 
     numpy counts about four times faster than bytes.count and lets go of the
-    GIL while it does, so reader threads keep parsing meanwhile.
+    GIL while it does; a megabyte at a time keeps its scratch array in cache.
     """
     if end <= start:
         return 0
     octets = np.frombuffer(data, np.uint8, end - start, start)
-    return int(np.count_nonzero(octets == 10)) + (0 if octets[-1] == 10 else 1)
+    step = 1 << 20
+    newlines = sum(int(np.count_nonzero(octets[i : i + step] == 10)) for i in range(0, len(octets), step))
+    return newlines + (0 if octets[-1] == 10 else 1)
 
 
 def _fast_read(
@@ -418,7 +425,7 @@ def _drop_blank_rows(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
 def _read_chunk(
     data: bytes, start: int, end: int, *,
     names: Sequence[str], wanted: Sequence[str], convert: Callable[[Columns], Chunk],
-    fold: Callable[[pa.Table], pa.Table] | None = None,
+    fold: Fold | None = None,
 ) -> Chunk:  # fmt: skip
     """One chunk with row indexes from 0 and line numbers from 1; the caller shifts them."""
     first_line = 1
@@ -457,7 +464,7 @@ def read_csv_chunks(
     skip_header: bool,
     chunk_bytes: int | None = None,
     workers: int = 2,
-    fold: Callable[[pa.Table], pa.Table] | None = None,
+    fold: Fold | None = None,
 ) -> Generator[Chunk, None, None]:
     """Chunks of checked records from CSV `data`, in file order.
 
@@ -511,7 +518,7 @@ def usage_header(data: bytes) -> list[str]:
     return names
 
 
-Fold = Callable[[pa.Table], pa.Table]
+
 
 
 def read_usage_csv(

@@ -23,7 +23,7 @@ from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
 from watchkeeper.db import UTCDateTime
-from watchkeeper.feeds.fold import Rollup, per_service
+from watchkeeper.feeds.fold import Partial, Rollup
 from watchkeeper.feeds.models import ServiceStage
 
 _ROWS_PER_STATEMENT = 200
@@ -93,22 +93,17 @@ class _ServiceIds:
         self.new: list[str] = []
         self._arrays: tuple[pa.Array, pa.Array] | None = None
 
-    def resolve(self, session: Session, minutes: pa.Table, *, now: datetime) -> None:
-        """Know the id of every service in `minutes`, creating the missing ones.
-
-        A new service is created with first_seen at this chunk's last record and
-        last_seen at its first: bounds that `finish` narrows with min() and max()
-        to the service's own first and last record, without a per-service
-        group-by for every chunk.
-        """
-        unseen = [n for n in pc.unique(minutes.column("service")).to_pylist() if n not in self.ids]
+    def resolve(self, session: Session, spans: pa.Table, *, now: datetime) -> None:
+        """Know the id of every service in `spans`, creating the missing ones
+        with this chunk's first and last record (`finish` widens them)."""
+        unseen = [n for n in spans.column("service").to_pylist() if n not in self.ids]
         if not unseen:
             return
         found = _ids(session, unseen)
         missing = [n for n in unseen if n not in found]
         if missing:
-            _insert_services(session, missing, first=pc.max(minutes.column("last")).as_py(),
-                             last=pc.min(minutes.column("first")).as_py(), now=now)  # fmt: skip
+            new = spans.filter(pc.is_in(spans.column("service"), value_set=pa.array(missing, pa.string())))
+            _insert_services(session, new, now=now)
             found.update(_ids(session, missing))
             self.new += missing
         self.ids.update(found)
@@ -122,31 +117,34 @@ class _ServiceIds:
         return pc.take(ids, pc.index_in(names, value_set=known))
 
 
-def _insert_services(session: Session, names: list[str], *, first: int, last: int, now: datetime) -> None:
+def _insert_services(session: Session, spans: pa.Table, *, now: datetime) -> None:
+    """Create services from (service, first, last) rows."""
     # ON CONFLICT DO NOTHING: another ingest may discover the same service
     # between our look-up and our insert; both then add to the one row.
     connection = session.connection()
     raw: Any = connection.connection.driver_connection
     stage = ServiceStage.NEW.value
+    names = spans.column("service").to_pylist()
     if connection.dialect.name == "sqlite":
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-        first_seen, last_seen = _sqlite_times(pa.array([first, last], pa.int64()))
+        first, last = _sqlite_times(spans.column("first")), _sqlite_times(spans.column("last"))
         _executemany_rows(
             raw,
             "INSERT INTO services (name, stage, settings, first_seen, last_seen, last_received_at, "
             "total_count, total_quantity, created_at)",
             "ON CONFLICT (name) DO NOTHING",
             9,
-            [(n, stage, "{}", first_seen, last_seen, stamp, 0, 0.0, stamp) for n in names],
+            [(n, stage, "{}", f, la, stamp, 0, 0.0, stamp) for n, f, la in zip(names, first, last, strict=True)],
         )
         return
     with raw.cursor() as cursor:
         cursor.execute(
             "INSERT INTO services (name, stage, settings, first_seen, last_seen, last_received_at, "
             "total_count, total_quantity, created_at) "
-            "SELECT name, %s, '{}', to_timestamp(%s), to_timestamp(%s), %s, 0, 0, %s "
-            "FROM unnest(%s::text[]) AS name ORDER BY name ON CONFLICT (name) DO NOTHING",
-            (stage, first, last, now, now, sorted(names)),
+            "SELECT name, %s, '{}', to_timestamp(first), to_timestamp(last), %s, 0, 0, %s "
+            "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS t(name, first, last) "
+            "ORDER BY name ON CONFLICT (name) DO NOTHING",
+            (stage, now, now, names, spans.column("first").to_pylist(), spans.column("last").to_pylist()),
         )
 
 
@@ -247,18 +245,19 @@ class UsageWriter:
     def new_services(self) -> list[str]:
         return self._ids.new
 
-    def add(self, minutes: pa.Table) -> None:
-        """Write one chunk's (service, minute, count, quantity, first, last) sums.
+    def add(self, partial: Partial) -> None:
+        """Write one chunk's per-minute sums.
 
         A minute that straddles two chunks is upserted twice, adding up; in a
         file in time order that is one minute per chunk, cheaper than holding
         it back and grouping again.
         """
+        minutes = partial.minutes
         if minutes.num_rows == 0:
             return
-        self._rollup.add(minutes)
+        self._rollup.add(partial)
         with _collector_paused():
-            self._ids.resolve(self._session, minutes, now=self._now)
+            self._ids.resolve(self._session, partial.spans, now=self._now)
             add_counts(self._session, "minute_counts", "minute", self._with_ids(minutes, "minute", self._minute_floor))
 
     def _with_ids(self, table: pa.Table, key: str, floor: int) -> pa.Table:
@@ -274,7 +273,7 @@ class UsageWriter:
         hours = self._rollup.hours()
         if hours.num_rows == 0:
             return
-        services = per_service(hours)
+        services = self._rollup.services()
         self.records = int(pc.sum(services.column("count")).as_py() or 0)
         self.services = services.num_rows
         with _collector_paused():
