@@ -1,10 +1,10 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from collections import Counter
 
 from watchkeeper.feeds.fold import Rollup, fold, fold_partial
 from watchkeeper.feeds.parse import RECORD_SCHEMA

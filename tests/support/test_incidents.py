@@ -10,7 +10,7 @@ from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.db import transaction
 from watchkeeper.feeds.models import Service
-from watchkeeper.incidents.service import list_incidents, timeline
+from watchkeeper.incidents.service import DeskSettings, list_incidents, timeline
 from watchkeeper.support import service as desk
 from watchkeeper.support.incidents import raise_due
 from watchkeeper.support.sla import Priority, Targets
@@ -95,7 +95,7 @@ def test_an_incident_held_low_for_support_hours_is_emailed_to_the_desk(acme):
         record(Finding("feed/acme-cdr/silence", "feeds", "acme-cdr", Severity.CRITICAL, State.FIRING,
                        "no records from acme-cdr for 40 min", SATURDAY_3AM, labels={"service": "acme-cdr"}),
                session=session, now=SATURDAY_3AM,
-               config=RoutingConfig(group_wait=timedelta(0), desk_channel="mailto://desk@operator.example"))  # fmt: skip
+               config=RoutingConfig(group_wait=timedelta(0), desk=DeskSettings(channel="mailto://desk@operator.example")))  # fmt: skip
     incident, _ = incident_of(acme, "acme-cdr")
     with transaction(acme.sessions) as session:
         (mail,) = list_notifications(session=session, subject="incident", subject_id=incident.id)

@@ -29,7 +29,7 @@ class RoutingConfig:
     flap_window: timedelta = timedelta(minutes=15)
     flap_threshold: int = 4
     auto_resolve: bool = True
-    desk_channel: str | None = None  # Apprise URL told of incidents held low for support hours
+    desk: incidents.DeskSettings = incidents.DeskSettings()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RoutingConfig:
@@ -39,7 +39,8 @@ class RoutingConfig:
             flap_window=timedelta(minutes=settings.flap_window_minutes),
             flap_threshold=settings.flap_threshold,
             auto_resolve=settings.incident_auto_resolve,
-            desk_channel=settings.desk_channel,
+            desk=incidents.DeskSettings(channel=settings.desk_channel, public_url=settings.public_url,
+                                        secret_key=settings.secret_key),
         )
 
 
@@ -179,7 +180,7 @@ def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConf
         alert.due_at = alert.first_seen + config.group_wait
         alert.muted_reason = was_muted
     else:
-        incidents.open_incident(alert, session=session, now=now, was_muted=was_muted, desk_channel=config.desk_channel)
+        incidents.open_incident(alert, session=session, now=now, was_muted=was_muted, desk=config.desk)
 
 
 RULES_CACHE = "watchkeeper.routing_rules"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,8 +31,17 @@ def open_for_group(group_key: str, *, session: Session) -> Incident | None:
     return session.scalars(select(Incident).where(Incident.open_key == group_key)).first()
 
 
+@dataclass(frozen=True)
+class DeskSettings:
+    """What the support desk needs when an incident opens (see support.incidents)."""
+
+    channel: str | None = None  # Apprise URL told of incidents held low for support hours
+    public_url: str = "http://127.0.0.1:8080"  # where customers follow enquiry links
+    secret_key: str | None = None  # signs those links; unset, the database keeps one
+
+
 def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None,
-                  desk_channel: str | None = None) -> Incident:  # fmt: skip
+                  desk: DeskSettings = DeskSettings()) -> Incident:  # fmt: skip
     """Open the incident for `alert`'s group, with every alert of the group waiting to join."""
     labels = alert.match_labels()
     incident = Incident(
@@ -46,7 +56,7 @@ def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: s
     join(incident, alert, session=session, now=now, was_muted=was_muted)
     from watchkeeper.support.incidents import on_opened  # the desk builds on incidents, not the other way
 
-    on_opened(incident, session=session, now=now, desk_channel=desk_channel)
+    on_opened(incident, session=session, now=now, options=desk)
     waiting = session.scalars(
         select(Alert).where(Alert.group_key == alert.group_key, Alert.status == State.FIRING,
                             Alert.incident_id.is_(None), Alert.muted.is_(None), Alert.id != alert.id,

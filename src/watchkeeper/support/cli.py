@@ -44,6 +44,9 @@ def plans_add(
     timezone: Annotated[str, typer.Option(help="IANA time zone of the hours")] = "UTC",
     holidays: Annotated[str | None, typer.Option(help="public holidays of DE, GB-ENG, US-CA ...")] = None,  # noqa: UP007
     closed: Annotated[list[str] | None, typer.Option(help="extra closed day, YYYY-MM-DD (repeat)")] = None,  # noqa: UP007
+    auto_case: Annotated[bool, typer.Option(help="open a case for every customer-affecting incident")] = True,
+    auto_enquire: Annotated[bool, typer.Option(
+        help="ask the technical contact by email when a production feed goes silent")] = False,
 ) -> None:
     """Add a plan; its clocks run in its business time."""
     ctx = context()
@@ -51,7 +54,7 @@ def plans_add(
         with ctx.transaction() as session:
             plan = desk.add_plan(session=session, now=ctx.clock.now(), name=name, hours=hours, timezone=timezone,
                                  holidays=holidays, closed_days=[date.fromisoformat(d) for d in closed or []],
-                                 targets=_targets(target))  # fmt: skip
+                                 targets=_targets(target), auto_case=auto_case, auto_enquire=auto_enquire)  # fmt: skip
             described = desk.plan_rule(plan).calendar.describe()
     except ValueError as exc:
         raise fail(str(exc)) from exc
@@ -62,14 +65,19 @@ def plans_add(
 def plans_list(as_json: Json = False) -> None:
     ctx = context()
     with ctx.transaction() as session:
-        rows: list[dict[str, Any]] = [{"name": p.name, "hours": desk.plan_rule(p).calendar.describe(),
-                                       "targets": p.targets} for p in desk.list_plans(session=session)]  # fmt: skip
+        rows: list[dict[str, Any]] = [
+            {"name": p.name, "hours": desk.plan_rule(p).calendar.describe(), "targets": p.targets,
+             "auto_case": p.auto_case, "auto_enquire": p.auto_enquire}
+            for p in desk.list_plans(session=session)
+        ]  # fmt: skip
     if as_json:
         print_json(rows)
         return
-    table = Table("plan", "hours", "targets (minutes of business time)")
+    table = Table("plan", "hours", "targets (minutes of business time)", "by itself")
     for r in rows:
-        table.add_row(r["name"], r["hours"], "; ".join(f"{p}: {v}" for p, v in r["targets"].items()))
+        automatic = ", ".join(what for what, on in (("opens cases", r["auto_case"]),
+                                                    ("asks about silent feeds", r["auto_enquire"])) if on)  # fmt: skip
+        table.add_row(r["name"], r["hours"], "; ".join(f"{p}: {v}" for p, v in r["targets"].items()), automatic or "-")
     console.print(table if rows else "no plans; `watchkeeper plans add` makes one")
 
 

@@ -3,7 +3,9 @@
 The customer's plan decides the urgency (support hours, like PagerDuty's):
 outside an 8x5 customer's hours a high-urgency incident is lowered, and raised
 again when the hours begin if it is still open. A plan with `auto_case` opens
-a case for every customer-affecting incident, linked both ways.
+a case for every customer-affecting incident, linked both ways; one with
+`auto_enquire` asks the customer's technical contact at once when the
+incident is a production feed's silence (see enquiries.py).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watchkeeper.alerts.finding import Severity, Urgency
+from watchkeeper.alerts.models import Alert
+from watchkeeper.feeds.models import Service, ServiceStage
 from watchkeeper.incidents.lifecycle import OPEN, Entry
 from watchkeeper.incidents.models import Incident
-from watchkeeper.incidents.service import add_entry
+from watchkeeper.incidents.service import DeskSettings, add_entry
 from watchkeeper.notify.outbox import enqueue
 from watchkeeper.support import service as desk
+from watchkeeper.support.models import Case, Customer
 from watchkeeper.support.sla import Priority, support_urgency
 
 PRIORITY = {Severity.CRITICAL: Priority.P1, Severity.ERROR: Priority.P2, Severity.WARNING: Priority.P3,
@@ -26,7 +31,8 @@ PRIORITY = {Severity.CRITICAL: Priority.P1, Severity.ERROR: Priority.P2, Severit
 SYSTEM = "watchkeeper"
 
 
-def on_opened(incident: Incident, *, session: Session, now: datetime, desk_channel: str | None = None) -> None:
+def on_opened(incident: Incident, *, session: Session, now: datetime,
+              options: DeskSettings = DeskSettings()) -> None:
     if not incident.service:
         return
     customer = desk.customer_of_service(incident.service, session=session)
@@ -41,11 +47,12 @@ def on_opened(incident: Incident, *, session: Session, now: datetime, desk_chann
         incident.urgency, incident.raise_at = Urgency.LOW, decision.raise_at
         add_entry(incident, Entry.URGENCY_LOWERED, f"low urgency for {customer.name} (plan {plan_row.name}): "
                f"{decision.reason}", session=session, at=now)  # fmt: skip
-        if desk_channel:
+        if options.channel:
             # Recorded, emailed, no page: the desk reads it when it opens.
             enqueue(session=session, now=now, subject="incident", subject_id=incident.id, reason="low-urgency",
-                    recipient="desk", url=desk_channel, title=f"[low] incident {incident.id} for {customer.name}: "
+                    recipient="desk", url=options.channel, title=f"[low] incident {incident.id} for {customer.name}: "
                     f"{incident.title}"[:500], body=f"{incident.title}\n\n{decision.reason}")  # fmt: skip
+    case = None
     if affecting and plan_row.auto_case:
         priority = PRIORITY.get(Severity(incident.severity), Priority.P3)
         case = desk.open_case(session=session, now=now, customer=customer.name, author=SYSTEM, priority=priority,
@@ -53,6 +60,31 @@ def on_opened(incident: Incident, *, session: Session, now: datetime, desk_chann
                               description=f"opened for incident {incident.id} on {incident.service}")  # fmt: skip
         add_entry(incident, Entry.CASE_OPENED, f"case {case.id} opened for {customer.name} ({priority})",
                session=session, at=now, case_id=case.id)  # fmt: skip
+    if plan_row.auto_enquire and _silent_production_feed(incident, session=session):
+        _ask_by_itself(incident, customer, case, session=session, now=now, options=options)
+
+
+def _silent_production_feed(incident: Incident, *, session: Session) -> bool:
+    """Opened for a feed's silence on a service in production."""
+    return session.scalar(
+        select(Alert.id).where(Alert.incident_id == incident.id, Alert.source == "feeds",
+                               Alert.dedup_key.endswith("/silence"), Service.stage == ServiceStage.PRODUCTION,
+                               Service.name == Alert.service).limit(1)
+    ) is not None  # fmt: skip
+
+
+def _ask_by_itself(incident: Incident, customer: Customer, case: Case | None, *, session: Session, now: datetime,
+                   options: DeskSettings) -> None:  # fmt: skip
+    """The plan asks the technical contact at once, if there is one to ask."""
+    from watchkeeper.support import enquiries  # it acts on incidents, which import this module
+
+    if not desk.contacts_of(customer, session=session, role=desk.ContactRole.TECHNICAL):
+        add_entry(incident, Entry.NOTE, f"no enquiry sent: {customer.name} has no technical contact on file",
+                  session=session, at=now)  # fmt: skip
+        return
+    secret = enquiries.server_secret(session=session, configured=options.secret_key)
+    enquiries.ask(session=session, now=now, secret=secret, base_url=options.public_url, service=incident.service or "",
+                  incident_id=incident.id, case_id=None if case is None else case.id)  # fmt: skip
 
 
 def raise_due(*, session: Session, now: datetime, limit: int = 200) -> int:

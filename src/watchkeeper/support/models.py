@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from watchkeeper.db import Base, UTCDateTime, append_only
@@ -22,6 +22,8 @@ class SupportPlan(Base):
     closed_days: Mapped[list[str]] = mapped_column(JSON, default=list)
     targets: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"p1": {"first_response": 60, ...}}
     auto_case: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Ask the technical contact by themselves when a production feed of the customer goes silent.
+    auto_enquire: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

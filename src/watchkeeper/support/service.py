@@ -41,7 +41,8 @@ class EntryKind(StrEnum):
 
 def add_plan(*, session: Session, now: datetime, name: str, hours: str, timezone: str = "UTC",
              holidays: str | None = None, closed_days: list[date] | None = None,
-             targets: dict[Priority, Targets] | None = None, auto_case: bool = True) -> SupportPlan:  # fmt: skip
+             targets: dict[Priority, Targets] | None = None, auto_case: bool = True,
+             auto_enquire: bool = False) -> SupportPlan:  # fmt: skip
     """`hours` is '24x7' or like 'Mon-Fri 08:00-18:00'; targets are business time per priority."""
     closed = frozenset(closed_days or [])
     Calendar.parse(hours, timezone=timezone, holidays=holidays, closed=closed)  # raises with what to fix
@@ -49,7 +50,7 @@ def add_plan(*, session: Session, now: datetime, name: str, hours: str, timezone
         raise ValueError(f"a plan named {name!r} exists; `watchkeeper plans list` shows them")
     row = SupportPlan(name=name, hours=hours, timezone=timezone, holidays=holidays,
                       closed_days=[d.isoformat() for d in sorted(closed)], targets=_targets_json(targets or {}),
-                      auto_case=auto_case, created_at=now)  # fmt: skip
+                      auto_case=auto_case, auto_enquire=auto_enquire, created_at=now)  # fmt: skip
     session.add(row)
     session.flush()
     return row
