@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 
 from watchkeeper.cli_common import console, fail
@@ -22,6 +21,8 @@ _DURATIONS = {"min_silence": "min_silence_minutes", "max_silence": "max_silence_
 
 
 def settings_from_yaml(text: str, source: str = "SERVICES.yaml") -> tuple[dict[str, Params], Params]:
+    import yaml  # only replays with a SERVICES.yaml need it
+
     """Per-service Params from YAML: `defaults:` and `services: {name: {stage, sensitivity, ...}}`."""
     try:
         doc = yaml.safe_load(text) or {}

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays as holiday_calendars
 import numpy as np
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 SLOTS = 7 * 24
 WEEKS = 6
@@ -111,9 +114,11 @@ def duration(minutes: float) -> str:
 
 
 @lru_cache(maxsize=64)
-def _holiday_calendar(code: str) -> holiday_calendars.HolidayBase:
+def _holiday_calendar(code: str) -> HolidayBase:
+    import holidays  # 80 ms of imports that only services with holidays need, not every command
+
     country, _, subdivision = code.partition("-")
-    return holiday_calendars.country_holidays(country, subdiv=subdivision or None)
+    return holidays.country_holidays(country, subdiv=subdivision or None)
 
 
 def check_holidays(code: str) -> str:

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import AwareDatetime
 
 from watchkeeper.alerts.finding import Urgency
-from watchkeeper.alerts.schemas import AlertOut
 from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
@@ -19,6 +18,7 @@ from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.schemas import EntryOut, IncidentDetail, IncidentOut, NoteIn, ResolveIn, TimingsOut
+from watchkeeper.incidents.views import detail, timings_out
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 Token = Annotated[ApiToken, Depends(require_token)]
@@ -49,16 +49,6 @@ def response_times(request: Request, session: SessionDep, who: Who, since: Aware
     return timings_out(found)
 
 
-def timings_out(found: incidents.Timings) -> dict[str, Any]:
-    def seconds(span: timedelta | None) -> float | None:
-        return None if span is None else span.total_seconds()
-
-    return {"incidents": found.incidents, "acknowledged": found.acknowledged, "resolved": found.resolved,
-            "mtta_seconds": seconds(found.mtta), "mttr_seconds": seconds(found.mttr),
-            "median_tta_seconds": seconds(found.median_tta),
-            "median_ttr_seconds": seconds(found.median_ttr)}  # fmt: skip
-
-
 @router.get("/{incident_id}", response_model=IncidentDetail)
 def show(incident_id: int, session: SessionDep, who: Who) -> dict[str, Any]:
     try:
@@ -68,14 +58,6 @@ def show(incident_id: int, session: SessionDep, who: Who) -> dict[str, Any]:
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
     return detail(incident, session)
-
-
-def detail(incident: Incident, session: Any) -> dict[str, Any]:
-    alerts = incidents.alerts_of(incident.id, session=session)
-    entries = incidents.timeline(incident.id, session=session)
-    return {**IncidentOut.model_validate(incident).model_dump(),
-            "alerts": [AlertOut.model_validate(a) for a in alerts],
-            "timeline": [EntryOut.model_validate(e) for e in entries]}  # fmt: skip
 
 
 def _act(request: Request, incident_id: int, action: Action, actor: str, note: str | None = None) -> Incident:

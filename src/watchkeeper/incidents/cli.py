@@ -11,9 +11,9 @@ from rich.table import Table
 from watchkeeper.alerts.finding import Urgency
 from watchkeeper.cli_common import console, context, fail, operator, parse_duration, print_json, when
 from watchkeeper.incidents import service as incidents
-from watchkeeper.incidents.api import detail, timings_out
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.schemas import IncidentOut
+from watchkeeper.incidents.views import detail, timings_out
 
 incidents_app = typer.Typer(help="Incidents: alerts grouped, with a lifecycle and a timeline.")
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]

@@ -26,9 +26,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holiday_calendars
+if TYPE_CHECKING:
+    from holidays import HolidayBase
+
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -116,9 +119,11 @@ class Calendar:
         return ZoneInfo(self.timezone)
 
     @cached_property
-    def _holidays(self) -> holiday_calendars.HolidayBase:
+    def _holidays(self) -> HolidayBase:
+        import holidays  # only plans with public holidays need it; every command would pay 80 ms
+
         country, _, subdivision = (self.holidays or "").upper().partition("-")
-        return holiday_calendars.country_holidays(country, subdiv=subdivision or None)
+        return holidays.country_holidays(country, subdiv=subdivision or None)
 
     def closed_on(self, day: date) -> bool:
         return day in self.closed or (self.holidays is not None and day in self._holidays)

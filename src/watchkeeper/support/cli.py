@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from watchkeeper.auth.access import Principal, Role
+from watchkeeper.auth.principal import Principal, Role
 from watchkeeper.cli_common import console, context, fail, operator, parse_duration, print_json, when
-from watchkeeper.support import cases_api
 from watchkeeper.support import service as desk
+from watchkeeper.support import views
 from watchkeeper.support.service import ContactRole
 from watchkeeper.support.sla import CaseStatus, Priority, Target, Targets
 
@@ -149,7 +149,7 @@ STAFF = Principal("cli", Role.ENGINEER)  # the command line is the operator's ow
 
 
 def case_out(case: Any, session: Any, now: Any, *, log: bool = False) -> dict[str, Any]:
-    return cases_api.case_out(case, STAFF, session, now, log=log)
+    return views.case_out(case, STAFF, session, now, log=log)
 
 
 @cases_app.command("open")
