@@ -26,7 +26,7 @@ from watchkeeper.db import UTCDateTime
 from watchkeeper.feeds.fold import Partial, Rollup
 from watchkeeper.feeds.models import ServiceStage
 
-_ROWS_PER_STATEMENT = 200
+_ROWS_PER_STATEMENT = 500
 
 
 def _sqlite_times(epoch_seconds: pa.Array) -> list[str]:
