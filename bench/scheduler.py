@@ -457,8 +457,8 @@ def report(all_figures: list[Figures], total: int, seconds: float, arrays: int, 
             every = total / run.rate / 60
             print(f"{f.name:<11} {run.tick:>4g} s {run.rate:>4g}/s {len(late):>7,} {p50:>6.3f} s {p99:>6.3f} s "
                   f"{top:>6.3f} s {every:>20,.0f} min")
-    print("(run_forever waits a whole tick after each run, so a deadline waits up to tick + the work of the tick "
-          "before it is even claimed)")
+    print("(run_forever sleeps until the next tick is due, so a deadline waits up to one tick plus the work "
+          "queued ahead of it)")
     print("\n== memory per service ==")
     print(f"stored model (feed_states.model): {raw:,} bytes built; mean in the database:")
     for f in all_figures:
