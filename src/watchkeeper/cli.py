@@ -14,6 +14,7 @@ from rich.table import Table
 from watchkeeper.alerts.cli import alerts_app, dependencies_app, maintenance_app, silences_app
 from watchkeeper.alerts.service import RoutingConfig, process_due
 from watchkeeper.auth import service as tokens
+from watchkeeper.auth.cli import users_app
 from watchkeeper.cli_common import Context, console, context, fail, print_json, when
 from watchkeeper.db import current_revision, in_transaction, upgrade
 from watchkeeper.feeds.cli import feeds_app, files_app, ingest, services_app
@@ -51,6 +52,7 @@ app.add_typer(plans_app, name="plans")
 app.add_typer(customers_app, name="customers")
 app.add_typer(cases_app, name="cases")
 app.add_typer(enquiries_app, name="enquiries")
+app.add_typer(users_app, name="users")
 app.command()(ingest)
 app.command("replay")(replay_command)
 
@@ -74,21 +76,29 @@ def db_prune() -> None:
 
 @token_app.command("create")
 def token_create(
-    name: Annotated[str, typer.Option(help="who or what will use it")],
-    role: Annotated[str, typer.Option(help="admin, engineer (staff) or customer (their own view)")] = "engineer",
+    name: Annotated[str | None, typer.Option(help="who or what will use it (default: the user's name)")] = None,  # noqa: UP007
+    user: Annotated[str | None, typer.Option(help="a user (`watchkeeper users add`) it speaks for")] = None,  # noqa: UP007
+    role: Annotated[str | None, typer.Option(help="admin, engineer (staff) or customer (their own view)")] = None,  # noqa: UP007
     customer: Annotated[str | None, typer.Option(help="for a customer token: whose")] = None,  # noqa: UP007
 ) -> None:
     """A bearer token. A customer token reads only that customer's services, alerts and incidents."""
+    from watchkeeper.auth.users import get_user
     from watchkeeper.support.service import get_customer
 
     ctx = context()
     try:
         with ctx.transaction() as session:
+            person = get_user(user, session=session) if user else None
+            if person is not None and (role or customer):
+                raise ValueError(f"a token for {person.name} has their role ({person.role}); drop --role/--customer")
+            if person is None and not name:
+                raise ValueError("say who uses it: --name NAME, or --user NAME for one of `watchkeeper users list`")
             customer_id = get_customer(customer, session=session).id if customer else None
-            new = tokens.create_token(session=session, clock=ctx.clock, name=name, role=role, customer_id=customer_id)
+            new = tokens.create_token(session=session, clock=ctx.clock, name=name or (person.name if person else ""),
+                                      role=role or "engineer", customer_id=customer_id, user=person)  # fmt: skip
     except (ValueError, LookupError) as exc:
         raise fail(str(exc).strip("'\"")) from exc
-    console.print(f"{role} token {new.record.id} ({name}), shown once, keep it safe:")
+    console.print(f"{new.record.role} token {new.record.id} ({new.record.name}), shown once, keep it safe:")
     typer.echo(new.token)
 
 

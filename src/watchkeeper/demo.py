@@ -75,7 +75,9 @@ SUPPLIERS = (
 )
 
 
-def simulate(suppliers: tuple[Supplier, ...], start: datetime, end: datetime, seed: int = 42) -> list[dict[str, object]]:
+def simulate(
+    suppliers: tuple[Supplier, ...], start: datetime, end: datetime, seed: int = 42
+) -> list[dict[str, object]]:
     """Usage records (one per supplier per delivery interval) between two instants."""
     rng = random.Random(seed)
     records = []

@@ -33,3 +33,26 @@ def test_desk_commands_say_what_is_wrong(run):
     assert run("plans", "add", "x", "--hours", "24x7", "--target", "p9:first_response=1h").exit_code == 2
     missing = run("cases", "open", "Nobody", "x")
     assert missing.exit_code == 1 and "no customer 'Nobody'" in missing.output
+
+
+def test_people_their_tokens_and_case_assignment_from_the_command_line(run):
+    assert run("plans", "add", "24x7", "--hours", "24x7", "--target", "p2:first_response=1h").exit_code == 0
+    assert run("customers", "add", "Acme", "--plan", "24x7").exit_code == 0
+    added = run("users", "add", "anna", "--role", "engineer", "--channel", "mailto://anna@operator.example")
+    assert added.exit_code == 0 and "told on 1 channel" in added.output
+    assert run("users", "add", "carla", "--role", "customer").exit_code == 1  # whose customer?
+    assert run("users", "add", "carla", "--role", "customer", "--customer", "Acme").exit_code == 0
+    token = run("token", "create", "--user", "carla")
+    assert token.exit_code == 0 and token.output.startswith("customer token")
+    assert "has their role" in run("token", "create", "--user", "carla", "--role", "admin").output
+    assert run("cases", "open", "Acme", "CDRs late", "--priority", "p2").exit_code == 0
+    assert run("cases", "assign", "1", "anna", "--by", "sam").exit_code == 0
+    refused = run("cases", "assign", "1", "carla")
+    assert refused.exit_code == 1 and "operator's staff" in refused.output
+    shown = json.loads(run("cases", "show", "1", "--json").output)
+    assert shown["assignee"] == "anna" and shown["log"][-1]["text"] == "assigned to anna"
+    people = json.loads(run("users", "list", "--json").output)
+    assert [(u["name"], u["role"], u["customer"], len(u["channels"])) for u in people] == [
+        ("anna", "engineer", None, 1), ("carla", "customer", "Acme", 0)]
+    assert run("users", "channels", "anna").exit_code == 0
+    assert json.loads(run("users", "list", "--json").output)[0]["channels"] == []

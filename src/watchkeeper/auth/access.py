@@ -17,7 +17,7 @@ from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.auth.principal import Principal, Role
 
-__all__ = ["Principal", "Role", "principal", "staff"]
+__all__ = ["Principal", "Role", "admin", "principal", "staff"]
 
 
 def principal(request: Request, token: ApiToken = Depends(require_token)) -> Principal:
@@ -43,3 +43,9 @@ def staff(who: Principal = Depends(principal)) -> Principal:
 
 def not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
+
+
+def admin(who: Principal = Depends(principal)) -> Principal:
+    if who.role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin manages users")
+    return who

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from watchkeeper.db import Base, UTCDateTime
@@ -21,3 +22,21 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     role: Mapped[str] = mapped_column(String(16), default="engineer")  # admin | engineer | customer
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))  # for customer tokens
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the person it speaks for, if any
+
+
+class User(Base):
+    """A person: the operator's staff (admin, engineer) or one customer's own (customer).
+
+    Their channels (Apprise URLs) are where the desk tells them of what is
+    theirs: cases assigned to them, customers' replies, SLA warnings.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # admin | engineer | customer
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    channels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from watchkeeper.auth.models import ApiToken
+from watchkeeper.auth.models import ApiToken, User
 from watchkeeper.clock import Clock
 
 PREFIX = "wk_"
@@ -29,8 +29,13 @@ class NewToken:
 
 
 def create_token(*, session: Session, clock: Clock, name: str, role: str = "admin",
-                 customer_id: int | None = None) -> NewToken:  # fmt: skip
-    """`role` is admin, engineer (the operator's staff) or customer (one customer's own people)."""
+                 customer_id: int | None = None, user: User | None = None) -> NewToken:  # fmt: skip
+    """`role` is admin, engineer (the operator's staff) or customer (one customer's own people).
+
+    A token made for a `user` speaks with that user's role and customer.
+    """
+    if user is not None:
+        role, customer_id = user.role, user.customer_id
     if not name.strip():
         raise ValueError("a token needs a name saying who or what uses it")
     if role not in ("admin", "engineer", "customer"):
@@ -39,7 +44,8 @@ def create_token(*, session: Session, clock: Clock, name: str, role: str = "admi
         raise ValueError("a customer token needs --customer, and only a customer token takes one")
     token = PREFIX + secrets.token_urlsafe(32)
     record = ApiToken(name=name.strip(), token_hash=secret_digest(token), prefix=token[:10],
-                      created_at=clock.now(), role=role, customer_id=customer_id)  # fmt: skip
+                      created_at=clock.now(), role=role, customer_id=customer_id,
+                      user_id=None if user is None else user.id)  # fmt: skip
     session.add(record)
     session.flush()
     return NewToken(token, record)

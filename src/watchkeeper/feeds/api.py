@@ -45,7 +45,9 @@ _USAGE_BODY: dict[str, Any] = {
             "application/json": {"example": [
                 {"service": "voip-de-wholesale", "ts": "2026-11-23T09:15:00Z", "count": 12, "quantity": 734.5}
             ]},
-            "text/csv": {"example": "timestamp,service,count,quantity\n2026-11-23T09:15:00Z,voip-de-wholesale,12,734.5\n"},
+            "text/csv": {
+                "example": "timestamp,service,count,quantity\n2026-11-23T09:15:00Z,voip-de-wholesale,12,734.5\n"
+            },
         },
     }
 }  # fmt: skip

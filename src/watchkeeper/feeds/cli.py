@@ -59,7 +59,8 @@ def ingest(
     format: Annotated[Format | None, typer.Option("--format", "-f", help="default: the feed's, else detected")] = None,  # noqa: UP007
     feed: Annotated[str, typer.Option(help="feed whose settings apply (see `watchkeeper feeds`)")] = "default",
     timezone: Annotated[str | None, typer.Option(help="time zone of Asterisk dates")] = None,  # noqa: UP007
-    service_column: Annotated[str | None, typer.Option(help="Asterisk column naming the service (name or 1-based number)")] = None,  # noqa: UP007
+    service_column: Annotated[str | None, typer.Option(  # noqa: UP007
+        help="Asterisk column naming the service (name or 1-based number)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print reports as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
 ) -> None:
@@ -163,7 +164,8 @@ def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = 
     console.print(table)
     _print_learned(learned, out.settings.timezone)
     for alert in firing:
-        console.print(f"  [red]firing[/red] {alert.labels.get('kind', '')} since {when(alert.started_at)}: {alert.summary}")
+        kind = alert.labels.get("kind", "")
+        console.print(f"  [red]firing[/red] {kind} since {when(alert.started_at)}: {alert.summary}")
     if not firing:
         console.print("  no open alerts")
 
@@ -238,7 +240,8 @@ def feeds_add(
     format: Annotated[Format | None, typer.Option("--format")] = None,  # noqa: UP007
     timezone: Annotated[str | None, typer.Option(help="time zone of the feed's local dates")] = None,  # noqa: UP007
     service_column: Annotated[str | None, typer.Option(help="Asterisk column naming the service")] = None,  # noqa: UP007
-    sequence_pattern: Annotated[str | None, typer.Option(help=r"regex on file names, e.g. 'cdr_(?P<seq>\d+)\.csv'")] = None,  # noqa: UP007
+    sequence_pattern: Annotated[str | None, typer.Option(  # noqa: UP007
+        help=r"regex on file names, e.g. 'cdr_(?P<seq>\d+)\.csv'")] = None,
 ) -> None:
     """Add or replace a feed. Inbox files in a folder of the feed's name use it."""
     ctx = context()
@@ -255,8 +258,10 @@ def feeds_add(
 def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     ctx = context()
     with ctx.transaction() as session:
-        rows: list[dict[str, Any]] = [{"name": f.name, "format": f.format, "timezone": f.timezone, "service_column": f.service_column,
-                 "sequence_pattern": f.sequence_pattern} for f in services.list_feeds(session=session)]  # fmt: skip
+        rows: list[dict[str, Any]] = [
+            {"name": f.name, "format": f.format, "timezone": f.timezone, "service_column": f.service_column,
+             "sequence_pattern": f.sequence_pattern} for f in services.list_feeds(session=session)
+        ]  # fmt: skip
     if as_json:
         print_json(rows)
         return
@@ -274,9 +279,11 @@ def files_list(
     """Ingested files, newest first."""
     ctx = context()
     with ctx.transaction() as session:
-        rows: list[dict[str, Any]] = [{"feed": f.feed, "name": f.name, "sequence": f.sequence, "format": f.format, "accepted": f.accepted,
-                 "rejected": f.rejected, "received_at": f.received_at, "sha256": f.sha256}
-                for f in services.list_files(session=session, feed=feed)]  # fmt: skip
+        rows: list[dict[str, Any]] = [
+            {"feed": f.feed, "name": f.name, "sequence": f.sequence, "format": f.format, "accepted": f.accepted,
+             "rejected": f.rejected, "received_at": f.received_at, "sha256": f.sha256}
+            for f in services.list_files(session=session, feed=feed)
+        ]  # fmt: skip
     if as_json:
         print_json(rows)
         return
@@ -295,8 +302,10 @@ def files_findings(
     """Failed file controls: duplicates, sequence gaps, reused numbers, unreadable files."""
     ctx = context()
     with ctx.transaction() as session:
-        rows: list[dict[str, Any]] = [{"at": f.created_at, "feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail}
-                for f in services.list_findings(session=session, feed=feed)]  # fmt: skip
+        rows: list[dict[str, Any]] = [
+            {"at": f.created_at, "feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail}
+            for f in services.list_findings(session=session, feed=feed)
+        ]  # fmt: skip
     if as_json:
         print_json(rows)
         return

@@ -324,7 +324,8 @@ class FeedModel:
                 i += int(back[0])
                 self.recovered = int(chunk.ends[i]) - 1
                 del self.open[Kind.SILENCE]
-                events.append(Event(Kind.SILENCE, False, current.started_at, int(chunk.times[i]), "records are arriving again"))
+                events.append(Event(Kind.SILENCE, False, current.started_at, int(chunk.times[i]),
+                                    "records are arriving again"))
                 continue
             hits = np.flatnonzero(late[i:])
             if len(hits) == 0:
@@ -384,7 +385,8 @@ class FeedModel:
         chunk.surging = chunk.times[pick[surge_like]]
         rules = {
             Kind.DROP: (
-                judged & fresh & (expected >= tuning.min_expected) & (seen < tuning.drop_ratio * expected) & (z < -tuning.drop_z),
+                judged & fresh & (expected >= tuning.min_expected) & (seen < tuning.drop_ratio * expected)
+                & (z < -tuning.drop_z),
                 ~judged | (seen >= 0.75 * expected),
             ),
             Kind.SURGE: (
@@ -403,7 +405,8 @@ class FeedModel:
                 at, last = int(chunk.times[pick[i]]), int(ends[pick[i]])
                 if current is not None or not self._snoozed(at):
                     span = f"{seen[i]:.0f} records in the {duration(int(width[i]))} to {instant(last):%H:%M} UTC"
-                    self._volume_event(kind, current, at, last - int(width[i]), span, float(seen[i]), float(expected[i]), events)
+                    self._volume_event(kind, current, at, last - int(width[i]), span, float(seen[i]),
+                                       float(expected[i]), events)
                 i += 1
 
     def _volume_event(
@@ -436,7 +439,8 @@ class FeedModel:
             if index == 0 and segment.slot == self.slot:
                 gap, spoiled = max(gap, self.slot_gap), spoiled or self.slot_tainted
             if segment.end < segment.slot_end:
-                self.slot, self.slot_end, self.slot_gap, self.slot_tainted = segment.slot, segment.slot_end, gap, spoiled
+                self.slot, self.slot_end = segment.slot, segment.slot_end
+                self.slot_gap, self.slot_tainted = gap, spoiled
                 break
             self.slot = -1
             surged = surging is not None and bool(((surging > segment.start) & (surging <= segment.end)).any())

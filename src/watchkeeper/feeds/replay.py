@@ -113,7 +113,8 @@ def replay(
         alerts = [a for batch in results for a in batch]
     else:
         with ProcessPoolExecutor(workers) as pool:
-            alerts = [a for batch in pool.map(_replay_one, jobs, chunksize=max(1, len(jobs) // (workers * 4))) for a in batch]
+            chunksize = max(1, len(jobs) // (workers * 4))
+            alerts = [a for batch in pool.map(_replay_one, jobs, chunksize=chunksize) for a in batch]
     return sorted(alerts, key=lambda a: (a.raised_at, a.service, a.kind))
 
 

@@ -42,6 +42,10 @@ class PriorityIn(BaseModel):
     priority: Priority
 
 
+class AssignIn(BaseModel):
+    assignee: str | None = Field(description="a staff user's name (GET /api/v1/users); null unassigns")
+
+
 def _visible(case_id: int, who: Principal, session: Session) -> Case:
     case = session.get(Case, case_id)
     if case is None or (not who.staff and case.customer_id != who.customer_id):
@@ -123,3 +127,10 @@ def set_status(case_id: int, body: StatusIn, request: Request, who: Who) -> dict
 def set_priority(case_id: int, body: PriorityIn, request: Request, who: Who) -> dict[str, Any]:
     return _write(request, who, lambda s, now: desk.set_priority(case_id, body.priority, author=who.name, session=s,
                                                                  now=now))  # fmt: skip
+
+
+@router.post("/{case_id}/assign", dependencies=Staff)
+def assign(case_id: int, body: AssignIn, request: Request, who: Who) -> dict[str, Any]:
+    """Give the case to one of the operator's staff; they are told on their channels."""
+    return _write(request, who, lambda s, now: desk.assign(case_id, body.assignee, author=who.name, session=s,
+                                                           now=now))  # fmt: skip

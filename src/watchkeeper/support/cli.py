@@ -259,6 +259,17 @@ def cases_priority(case_id: int, priority: Priority, by: By = None) -> None:
         f"case {case_id} is {priority}")
 
 
+@cases_app.command("assign")
+def cases_assign(
+    case_id: int,
+    user: Annotated[str | None, typer.Argument(help="one of `watchkeeper users list`; leave out to unassign")] = None,  # noqa: UP007
+    by: By = None,
+) -> None:
+    """Give the case to one of the operator's staff; they are told on their channels."""
+    _do(lambda s, now: desk.assign(case_id, user, author=by or operator(), session=s, now=now),
+        f"case {case_id} assigned to {user}" if user else f"case {case_id} unassigned")
+
+
 enquiries_app = typer.Typer(help="Ask a customer's technical contact whether a quiet feed is expected.")
 
 

@@ -250,6 +250,8 @@ def customer_reply(case_id: int, text: str, *, author: str, session: Session, no
         case.status = CaseStatus.OPEN
     session.flush()
     refresh_due(case, session=session, now=now)
+    tell_assignee(case, f"customer:{entry.id}", f"Case {case.id}: {author} wrote", f"{case.title}\n\n{text.strip()}",
+                  session=session, now=now)  # fmt: skip
     return entry
 
 
@@ -334,11 +336,53 @@ def _record_clock(case: Case, clock: sla.Reading, logged: set, *, session: Sessi
              author="watchkeeper", at=now, session=session, target=target)  # fmt: skip
         session.add(SlaBreach(case_id=case.id, customer_id=case.customer_id, target=clock.target,
                               priority=case.priority, breached_at=clock.breached_at or now))  # fmt: skip
-        _tell_escalation(case, f"{clock.target} target of {clock.limit} breached", target, session=session, now=now)
+        what = f"{clock.target} target of {clock.limit} breached"
+        _tell_escalation(case, what, target, session=session, now=now)
+        tell_assignee(case, f"breach:{target}", f"Case {case.id} ({case.priority}): {what}",
+                      f"{case.title}\n\n{what}; escalation level {case.escalation_level}.",
+                      session=session, now=now)  # fmt: skip
     elif clock.state is ClockState.RUNNING and clock.warn_at is None and (EntryKind.SLA_WARNING, target) not in logged:
-        log_entry(case, EntryKind.SLA_WARNING, f"{clock.target} at 80 % of {clock.limit}; breaches at "
-             f"{clock.due_at:%Y-%m-%d %H:%M} UTC", author="watchkeeper", at=now, session=session,
-             target=target)  # fmt: skip
+        warning = f"{clock.target} at 80 % of {clock.limit}; breaches at {clock.due_at:%Y-%m-%d %H:%M} UTC"
+        log_entry(case, EntryKind.SLA_WARNING, warning, author="watchkeeper", at=now, session=session, target=target)
+        tell_assignee(case, f"warning:{target}", f"Case {case.id} ({case.priority}): {warning}",
+                      f"{case.title}\n\n{warning}", session=session, now=now)  # fmt: skip
+
+
+def assign(case_id: int, assignee: str | None, *, author: str, session: Session, now: datetime) -> Case:
+    """Give the case to one of the operator's staff (None: to nobody); they are told on their channels."""
+    from watchkeeper.auth.users import get_user
+
+    case = get_case(case_id, session=session)
+    if case.status == CaseStatus.CLOSED:
+        raise ValueError(f"case {case_id} is closed; open a new case instead")
+    if assignee is not None and get_user(assignee, session=session).role == "customer":
+        raise ValueError(f"{assignee} is a customer's user; cases go to the operator's staff")
+    if assignee == case.assignee:
+        return case
+    entry = log_entry(case, EntryKind.ASSIGNED, f"assigned to {assignee}" if assignee else "unassigned",
+                      author=author, at=now, session=session, assignee=assignee)  # fmt: skip
+    case.assignee = assignee
+    session.flush()
+    if assignee is not None and assignee != author:
+        tell_assignee(case, f"assigned:{entry.id}", f"Case {case.id} ({case.priority}) is yours: {case.title}",
+                      f"{author} assigned case {case.id} to you.\n\n{case.title}",
+                      session=session, now=now)  # fmt: skip
+    return case
+
+
+def tell_assignee(case: Case, reason: str, title: str, body: str, *, session: Session, now: datetime) -> int:
+    """Tell the case's assignee on each of their channels, through the outbox. Returns how many were queued."""
+    from watchkeeper.auth.users import find_user
+    from watchkeeper.notify.outbox import enqueue
+
+    user = find_user(case.assignee, session=session)
+    if user is None:
+        return 0
+    queued = 0
+    for i, channel in enumerate(user.channels):
+        queued += enqueue(session=session, now=now, subject="case", subject_id=case.id, reason=f"{reason}/{i}",
+                          recipient=user.name, url=channel, title=title, body=body) is not None  # fmt: skip
+    return queued
 
 
 def _tell_escalation(case: Case, what: str, key: str, *, session: Session, now: datetime) -> None:

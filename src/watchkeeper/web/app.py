@@ -13,6 +13,7 @@ from watchkeeper.alerts.api import router as alerts_router
 from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.auth.access import staff
 from watchkeeper.auth.api import require_token
+from watchkeeper.auth.users_api import router as users_router
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
 from watchkeeper.db import make_engine, make_sessionmaker
@@ -48,6 +49,7 @@ def create_app(
     app.include_router(intake_router)
     app.include_router(support_router)
     app.include_router(cases_router, dependencies=[Depends(require_token)])
+    app.include_router(users_router, dependencies=[Depends(require_token)])
 
     @app.exception_handler(OperationalError)
     def database_away(_request: Request, exc: OperationalError) -> JSONResponse:

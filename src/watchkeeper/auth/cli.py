@@ -1,0 +1,71 @@
+"""`watchkeeper users`: people, their roles and the channels they are told on."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from watchkeeper.auth import users
+from watchkeeper.auth.principal import Role
+from watchkeeper.cli_common import console, context, fail, print_json
+
+users_app = typer.Typer(help="People: the operator's staff and customers' own, with their notification channels.")
+Channels = Annotated[list[str] | None, typer.Option("--channel", help="Apprise URL, e.g. mailto://anna@example.com (repeat)")]  # noqa: UP007,E501
+
+
+def user_out(user: Any, customer: str | None) -> dict[str, Any]:
+    return {"name": user.name, "role": user.role, "customer": customer, "channels": user.channels,
+            "created_at": user.created_at}  # fmt: skip
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[Role, typer.Option(help="admin or engineer (the operator's staff), customer (their own view)")],
+    customer: Annotated[str | None, typer.Option(help="for a customer user: whose")] = None,  # noqa: UP007
+    channel: Channels = None,
+) -> None:
+    """Add a person; `watchkeeper token create --user NAME` then gives them a token with their role."""
+    from watchkeeper.support.service import get_customer
+
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            customer_id = get_customer(customer, session=session).id if customer else None
+            users.add_user(session=session, now=ctx.clock.now(), name=name, role=role, customer_id=customer_id,
+                           channels=channel or [])  # fmt: skip
+    except (ValueError, LookupError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(f"{role} {name}" + (f" of {customer}" if customer else "")
+                  + (f", told on {len(channel)} channel(s)" if channel else ", no channel yet"))  # fmt: skip
+
+
+@users_app.command("channels")
+def users_channels(name: str, channel: Channels = None) -> None:
+    """Replace a user's channels (none given: they are told nothing)."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            users.set_channels(name, channel or [], session=session)
+    except (ValueError, LookupError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(f"{name}: {len(channel or [])} channel(s)")
+
+
+@users_app.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    from watchkeeper.support.service import customer_by_id
+
+    ctx = context()
+    with ctx.transaction() as session:
+        rows = [user_out(u, customer_by_id(u.customer_id, session=session).name if u.customer_id else None)
+                for u in users.list_users(session=session)]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("user", "role", "customer", "channels")
+    for r in rows:
+        table.add_row(r["name"], r["role"], r["customer"] or "-", str(len(r["channels"])))
+    console.print(table if rows else "no users; `watchkeeper users add NAME --role engineer --channel mailto://...`")
