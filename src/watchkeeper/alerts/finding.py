@@ -42,3 +42,4 @@ class Finding:
     labels: dict[str, str] = field(default_factory=dict)
     urgency: Urgency = Urgency.HIGH
     details: dict[str, Any] = field(default_factory=dict)  # annotations, custom details, links
+    stage: str | None = None  # the service's stage when the finder knows it; else it is looked up

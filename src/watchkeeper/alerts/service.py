@@ -71,7 +71,9 @@ def firing(session: Session, dedup_key: str) -> Alert | None:
 
 
 def _create(finding: Finding, *, session: Session, now: datetime, config: RoutingConfig) -> Alert:
-    stage = session.scalar(select(Service.stage).where(Service.name == finding.service)) if finding.service else None
+    stage = finding.stage
+    if stage is None and finding.service:
+        stage = session.scalar(select(Service.stage).where(Service.name == finding.service))
     previous = session.scalars(
         select(Alert).where(Alert.dedup_key == finding.dedup_key, Alert.status == State.RESOLVED)
         .order_by(Alert.id.desc()).limit(1)
@@ -159,7 +161,8 @@ def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConf
     """Mute the alert, hold it for its group wait, or join it to its group's incident."""
     if alert.status != State.FIRING or alert.resolve_held_at is not None:
         return
-    alert.due_at = None
+    if alert.due_at is not None:
+        alert.due_at = None
     mute = routing.mute_for(alert.match_labels(), now, alert_id=alert.id, **_rules(session, now))
     if mute is not None:
         news = (alert.muted, alert.muted_ref) != (mute.kind, mute.ref)
@@ -170,7 +173,8 @@ def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConf
                 incidents.dependent_muted(parent, alert, session=session, now=now)
         return
     was_muted = alert.muted_reason
-    alert.muted = alert.muted_ref = alert.muted_reason = None
+    if (alert.muted, alert.muted_ref, alert.muted_reason) != (None, None, None):
+        alert.muted = alert.muted_ref = alert.muted_reason = None
     if alert.incident_id is not None:
         return
     incident = incidents.open_for_group(alert.group_key, session=session)
@@ -178,7 +182,8 @@ def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConf
         incidents.join(incident, alert, session=session, now=now, was_muted=was_muted)
     elif now < alert.first_seen + config.group_wait:
         alert.due_at = alert.first_seen + config.group_wait
-        alert.muted_reason = was_muted
+        if alert.muted_reason != was_muted:
+            alert.muted_reason = was_muted
     else:
         incidents.open_incident(alert, session=session, now=now, was_muted=was_muted, desk=config.desk)
 

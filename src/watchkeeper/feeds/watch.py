@@ -121,4 +121,5 @@ def _finding(service: Service, event: Event) -> Finding:
         started_at=instant(event.started_at),
         labels={"service": service.name, "kind": str(event.kind), "stage": service.stage},
         urgency=Urgency.LOW if test else Urgency.HIGH,
+        stage=service.stage,
     )
