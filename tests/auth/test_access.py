@@ -77,6 +77,8 @@ def test_another_customers_objects_read_exactly_like_missing_ones(clients):
     ("post", "/api/v1/enquiries", {"service": "acme-cdr"}),
     ("get", "/api/v1/files", None),
     ("get", "/metrics", None),
+    ("get", "/api/v1/users", None),
+    ("post", "/api/v1/cases/1/assign", {"assignee": None}),
 ])  # fmt: skip
 def test_staff_only_actions_are_refused_to_customer_tokens(clients, method, path, body):
     _, acme = clients
