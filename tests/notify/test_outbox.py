@@ -136,17 +136,20 @@ class FileSender:
 
     def send(self, url, title, body):
         import os
+        import time
 
         with open(self.path, "a") as f:
             f.write(f"{os.getpid()} {title}\n")
+        time.sleep(0.002)  # a real send takes a while; the other worker gets its turn
 
 
-def _worker(url: str, path: str) -> None:
+def _worker(url: str, path: str, ready) -> None:
     from watchkeeper.db import make_engine, make_sessionmaker
 
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     sender, idle = FileSender(path), 0
+    ready.wait(timeout=60)  # both processes start delivering together, however long each took to start
     while idle < 3:
         idle = idle + 1 if deliver_due(sessions, sender=sender, now=lambda: NOW, limit=5) == 0 else 0
     engine.dispose()
@@ -161,7 +164,8 @@ def test_two_worker_processes_send_each_notification_exactly_once(db, tmp_path):
                     url="json://127.0.0.1/hook", title=f"n{n}", body="")  # fmt: skip
     sent = tmp_path / "sent.txt"
     spawn = multiprocessing.get_context("spawn")
-    workers = [spawn.Process(target=_worker, args=(db.url, str(sent))) for _ in range(2)]
+    ready = spawn.Barrier(2)
+    workers = [spawn.Process(target=_worker, args=(db.url, str(sent), ready)) for _ in range(2)]
     for w in workers:
         w.start()
     for w in workers:

@@ -8,7 +8,6 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -276,47 +275,45 @@ def ingest_file(
     fmt = options.format or detect_format(data)
     report = IngestReport(str(path), fmt)
     not_after, _, _ = _limits(clock.now(), settings)
+    # Counts are written as the file is parsed, inside a savepoint, while its
+    # hash is computed beside them (hashlib lets go of the GIL). A duplicate,
+    # which is rare, is found at the end and its counts are rolled back; a
+    # concurrent ingest of the same file fails on the file row's unique hash
+    # and rolls back whole.
+    counts = session.begin_nested()
     with ThreadPoolExecutor(1) as hasher:
-        # The hash runs beside the first chunks' parsing (hashlib lets go of
-        # the GIL); nothing is written before it says the file is new.
         digest_soon = hasher.submit(lambda: hashlib.sha256(data).hexdigest())
-        chunks = _read_chunks(data, fmt, options, settings, not_after)
         try:
-            first = list(islice(chunks, 1))
+            store_chunks(_read_chunks(data, fmt, options, settings, not_after), report, session=session, clock=clock,
+                         settings=settings, on_progress=on_progress)  # fmt: skip
         except UnreadableFile as exc:
-            first, report.message = [], str(exc)
+            report.message = str(exc)
         digest = digest_soon.result()
     earlier = session.scalar(select(IngestedFile).where(IngestedFile.sha256 == digest))
     if earlier is not None:
-        chunks.close()
-        report.status = "duplicate"
-        report.message = (f"same content as {earlier.name} (feed {earlier.feed}), "
-                          f"ingested {earlier.received_at:%Y-%m-%d %H:%M:%S} UTC; nothing counted")  # fmt: skip
-        report.findings.append(f"{FileFindingKind.DUPLICATE_FILE}: {report.message}")
-        _finding(session, clock, options.feed, path.name, FileFindingKind.DUPLICATE_FILE, report.message)
+        counts.rollback()
+        refused = IngestReport(str(path), fmt, "duplicate")
+        refused.message = (f"same content as {earlier.name} (feed {earlier.feed}), "
+                           f"ingested {earlier.received_at:%Y-%m-%d %H:%M:%S} UTC; nothing counted")  # fmt: skip
+        refused.findings.append(f"{FileFindingKind.DUPLICATE_FILE}: {refused.message}")
+        _finding(session, clock, options.feed, path.name, FileFindingKind.DUPLICATE_FILE, refused.message)
         metrics.FILES.labels(outcome="duplicate").inc()
+        return refused
+    if report.message is None and report.rows and report.rejected == report.rows:
+        # Not one good row: the wrong format or a broken export, not a feed.
+        report.message = f"none of its {report.rows} rows could be read as {fmt}"
+    if report.message is not None:
+        counts.rollback()
+        report.status = "unreadable"
+        report.new_services, report.records, report.services = [], 0, 0
+        _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE, report.message)
+        metrics.FILES.labels(outcome="unreadable").inc()
         return report
+    counts.commit()
     sequence = _sequence_checks(session, clock, options, path.name, report)
     record = IngestedFile(feed=options.feed, name=path.name, sha256=digest, size=len(data),
                           sequence=sequence, format=fmt, received_at=clock.now())  # fmt: skip
     session.add(record)
-    session.flush()  # claims the hash before any count is written
-    if report.message is None:
-        try:
-            store_chunks(chain(first, chunks), report, session=session, clock=clock, settings=settings,
-                         on_progress=on_progress)  # fmt: skip
-        except UnreadableFile as exc:
-            report.message = str(exc)
-    if report.message is None and report.rows and report.rejected == report.rows:
-        # Not one good row: the wrong format or a broken export, not a feed.
-        # Nothing but the file row was written, so dropping it undoes the file.
-        report.message = f"none of its {report.rows} rows could be read as {fmt}"
-    if report.message is not None:
-        session.delete(record)
-        report.status = "unreadable"
-        _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE, report.message)
-        metrics.FILES.labels(outcome="unreadable").inc()
-        return report
     record.accepted, record.rejected = report.accepted, report.rejected
     record.errors = [e.as_dict() for e in report.errors]
     metrics.count_ingest("file", report)

@@ -315,9 +315,13 @@ def convert_asterisk(
 
 
 def _line_chunks(data: bytes, first: int, chunk_bytes: int) -> Iterator[tuple[int, int]]:
+    """Line-aligned (start, end) spans. The first is small, so the writer has
+    work while the readers parse the big ones."""
     start = first
+    size = min(chunk_bytes, CHUNK_BYTES_MIN)
     while start < len(data):
-        end = min(start + chunk_bytes, len(data))
+        end = min(start + size, len(data))
+        size = chunk_bytes
         if end < len(data):
             cut = data.rfind(b"\n", start, end)
             end = cut + 1 if cut >= start else (data.find(b"\n", end) + 1 or len(data))
