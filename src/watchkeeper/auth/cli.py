@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -13,11 +13,6 @@ from watchkeeper.cli_common import console, context, fail, print_json
 
 users_app = typer.Typer(help="People: the operator's staff and customers' own, with their notification channels.")
 Channels = Annotated[list[str] | None, typer.Option("--channel", help="Apprise URL, e.g. mailto://anna@example.com (repeat)")]  # noqa: UP007,E501
-
-
-def user_out(user: Any, customer: str | None) -> dict[str, Any]:
-    return {"name": user.name, "role": user.role, "customer": customer, "channels": user.channels,
-            "created_at": user.created_at}  # fmt: skip
 
 
 @users_app.command("add")
@@ -56,12 +51,9 @@ def users_channels(name: str, channel: Channels = None) -> None:
 
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    from watchkeeper.support.service import customer_by_id
-
     ctx = context()
     with ctx.transaction() as session:
-        rows = [user_out(u, customer_by_id(u.customer_id, session=session).name if u.customer_id else None)
-                for u in users.list_users(session=session)]  # fmt: skip
+        rows = [users.user_view(u, session=session) for u in users.list_users(session=session)]
     if as_json:
         print_json(rows)
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,3 +64,12 @@ def set_channels(name: str, channels: Sequence[str], *, session: Session) -> Use
     user = get_user(name, session=session)
     user.channels = _checked_channels(channels)
     return user
+
+
+def user_view(user: User, *, session: Session) -> dict[str, Any]:
+    """A user as the API and the command line show them."""
+    from watchkeeper.support.service import customer_by_id  # the desk builds on people, not the other way
+
+    customer = customer_by_id(user.customer_id, session=session).name if user.customer_id else None
+    return {"name": user.name, "role": user.role, "customer": customer, "channels": user.channels,
+            "created_at": user.created_at}  # fmt: skip

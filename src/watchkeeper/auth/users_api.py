@@ -27,17 +27,9 @@ class ChannelsIn(BaseModel):
     channels: list[str]
 
 
-def _out(user: Any, session: Any) -> dict[str, Any]:
-    from watchkeeper.support.service import customer_by_id
-
-    customer = customer_by_id(user.customer_id, session=session).name if user.customer_id else None
-    return {"name": user.name, "role": user.role, "customer": customer, "channels": user.channels,
-            "created_at": user.created_at}  # fmt: skip
-
-
 @router.get("", dependencies=[Depends(staff)])
 def list_users(session: SessionDep) -> list[dict[str, Any]]:
-    return [_out(u, session) for u in users.list_users(session=session)]
+    return [users.user_view(u, session=session) for u in users.list_users(session=session)]
 
 
 def _write(request: Request, work: Any) -> dict[str, Any]:
@@ -57,11 +49,14 @@ def add_user(body: UserIn, request: Request) -> dict[str, Any]:
         customer_id = get_customer(body.customer, session=session).id if body.customer else None
         user = users.add_user(session=session, now=request.app.state.clock.now(), name=body.name, role=body.role,
                               customer_id=customer_id, channels=body.channels)  # fmt: skip
-        return _out(user, session)
+        return users.user_view(user, session=session)
 
     return _write(request, work)
 
 
 @router.put("/{name}/channels", dependencies=[Depends(admin)])
 def set_channels(name: str, body: ChannelsIn, request: Request) -> dict[str, Any]:
-    return _write(request, lambda session: _out(users.set_channels(name, body.channels, session=session), session))
+    def work(session: Any) -> dict[str, Any]:
+        return users.user_view(users.set_channels(name, body.channels, session=session), session=session)
+
+    return _write(request, work)
