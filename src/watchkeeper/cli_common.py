@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,6 +50,17 @@ class Context:
 
 def context() -> Context:
     return Context(settings=get_settings(), clock=SystemClock())
+
+
+def act(action: Callable[[Session, datetime], object], message: str) -> None:
+    """Do `action(session, now)` in one transaction; say `message`, or what was wrong."""
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            action(session, ctx.clock.now())
+    except (ValueError, LookupError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(message)
 
 
 def _default(value: Any) -> Any:

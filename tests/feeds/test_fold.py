@@ -1,16 +1,35 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watchkeeper.feeds.fold import Rollup, fold, fold_partial
+from watchkeeper.feeds.fold import Rollup, fold_partial, per_service, to_hours
 from watchkeeper.feeds.parse import RECORD_SCHEMA
 
 rows = st.lists(st.tuples(st.sampled_from(["a", "b", "c, inc"]), st.integers(0, 10**6), st.integers(0, 50)),
                 max_size=200)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Folded:
+    minutes: pa.Table
+    hours: pa.Table
+    services: pa.Table
+
+    @property
+    def records(self) -> int:
+        return sum(self.services.column("count").to_pylist())
+
+
+def fold(records):
+    """All records folded at once: what the pieces must add up to."""
+    partial = fold_partial(records)
+    hours = to_hours(partial.minutes)
+    return Folded(partial.minutes, hours, per_service(hours, partial.spans))
 
 
 def table(items):

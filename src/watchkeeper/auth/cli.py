@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from watchkeeper.auth import users
 from watchkeeper.auth.principal import Role
-from watchkeeper.cli_common import console, context, fail, print_json
+from watchkeeper.cli_common import act, console, context, print_json
 
 users_app = typer.Typer(help="People: the operator's staff and customers' own, with their notification channels.")
 Channels = Annotated[list[str] | None, typer.Option("--channel", help="Apprise URL, e.g. mailto://anna@example.com (repeat)")]  # noqa: UP007,E501
@@ -25,28 +27,20 @@ def users_add(
     """Add a person; `watchkeeper token create --user NAME` then gives them a token with their role."""
     from watchkeeper.support.service import get_customer
 
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            customer_id = get_customer(customer, session=session).id if customer else None
-            users.add_user(session=session, now=ctx.clock.now(), name=name, role=role, customer_id=customer_id,
-                           channels=channel or [])  # fmt: skip
-    except (ValueError, LookupError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
-    console.print(f"{role} {name}" + (f" of {customer}" if customer else "")
-                  + (f", told on {len(channel)} channel(s)" if channel else ", no channel yet"))  # fmt: skip
+    def add(session: Session, now: datetime) -> None:
+        customer_id = get_customer(customer, session=session).id if customer else None
+        users.add_user(session=session, now=now, name=name, role=role, customer_id=customer_id,
+                       channels=channel or [])  # fmt: skip
+
+    act(add, f"{role} {name}" + (f" of {customer}" if customer else "")
+        + (f", told on {len(channel)} channel(s)" if channel else ", no channel yet"))  # fmt: skip
 
 
 @users_app.command("channels")
 def users_channels(name: str, channel: Channels = None) -> None:
     """Replace a user's channels (none given: they are told nothing)."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            users.set_channels(name, channel or [], session=session)
-    except (ValueError, LookupError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
-    console.print(f"{name}: {len(channel or [])} channel(s)")
+    act(lambda session, _: users.set_channels(name, channel or [], session=session),
+        f"{name}: {len(channel or [])} channel(s)")
 
 
 @users_app.command("list")

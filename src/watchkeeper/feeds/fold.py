@@ -34,17 +34,6 @@ class Partial:
     spans: pa.Table  # service, first, last: epoch seconds of its first and last record
 
 
-@dataclass(frozen=True)
-class Folded:
-    minutes: pa.Table  # service, minute, count, quantity
-    hours: pa.Table  # service, hour, count, quantity
-    services: pa.Table  # service, count, quantity, first, last (epoch seconds)
-
-    @property
-    def records(self) -> int:
-        return int(pc.sum(self.services.column("count")).as_py() or 0)
-
-
 def _encode(names: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
     encoded = pc.dictionary_encode(names)
     if isinstance(encoded, pa.ChunkedArray):
@@ -154,9 +143,3 @@ class Rollup:
         spans = pa.concat_tables(self._spans) if self._spans else _EMPTY_SPANS
         return per_service(self.hours(), spans)
 
-
-def fold(records: pa.Table) -> Folded:
-    """Records to their minute, hour and service sums in one go."""
-    partial = fold_partial(records)
-    hours = to_hours(partial.minutes)
-    return Folded(minutes=partial.minutes, hours=hours, services=per_service(hours, partial.spans))

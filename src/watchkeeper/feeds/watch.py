@@ -108,10 +108,15 @@ def _bootstrap(session: Session, service: Service, params: Params, minute: int) 
     return model, [e for e in events if e.firing and still_open.get(e.kind) == e.at]
 
 
+def alert_key(service: str, kind: Kind) -> str:
+    """The dedup key of a feed's alert of one kind."""
+    return f"feed/{service}/{kind}"
+
+
 def _finding(service: Service, event: Event) -> Finding:
     test = service.stage == ServiceStage.TEST
     return Finding(
-        dedup_key=f"feed/{service.name}/{event.kind}",
+        dedup_key=alert_key(service.name, event.kind),
         source="feeds",
         service=service.name,
         severity=SEVERITY[event.kind],

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from watchkeeper.auth.principal import Principal, Role
-from watchkeeper.cli_common import console, context, fail, operator, parse_duration, print_json, when
+from watchkeeper.cli_common import act, console, context, fail, operator, parse_duration, print_json, when
 from watchkeeper.support import service as desk
 from watchkeeper.support import views
 from watchkeeper.support.service import ContactRole
@@ -222,40 +222,30 @@ def cases_show(case_id: int, as_json: Json = False) -> None:
     console.print(log)
 
 
-def _do(action: Any, message: str) -> None:
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            action(session, ctx.clock.now())
-    except (ValueError, LookupError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
-    console.print(message)
-
-
 @cases_app.command("reply")
 def cases_reply(case_id: int, text: str, by: By = None) -> None:
     """A public reply the customer sees (answers the response clocks)."""
-    _do(lambda s, now: desk.reply(case_id, text, public=True, author=by or operator(), session=s, now=now),
+    act(lambda s, now: desk.reply(case_id, text, public=True, author=by or operator(), session=s, now=now),
         f"reply added to case {case_id}")
 
 
 @cases_app.command("note")
 def cases_note(case_id: int, text: str, by: By = None) -> None:
     """An internal note; the customer does not see it and it stops no clock."""
-    _do(lambda s, now: desk.reply(case_id, text, public=False, author=by or operator(), session=s, now=now),
+    act(lambda s, now: desk.reply(case_id, text, public=False, author=by or operator(), session=s, now=now),
         f"note added to case {case_id}")
 
 
 @cases_app.command("status")
 def cases_status(case_id: int, status: CaseStatus, by: By = None) -> None:
     """pending_customer pauses the clocks; resolved stops them."""
-    _do(lambda s, now: desk.set_status(case_id, status, author=by or operator(), session=s, now=now),
+    act(lambda s, now: desk.set_status(case_id, status, author=by or operator(), session=s, now=now),
         f"case {case_id} {status}")
 
 
 @cases_app.command("priority")
 def cases_priority(case_id: int, priority: Priority, by: By = None) -> None:
-    _do(lambda s, now: desk.set_priority(case_id, priority, author=by or operator(), session=s, now=now),
+    act(lambda s, now: desk.set_priority(case_id, priority, author=by or operator(), session=s, now=now),
         f"case {case_id} is {priority}")
 
 
@@ -266,7 +256,7 @@ def cases_assign(
     by: By = None,
 ) -> None:
     """Give the case to one of the operator's staff; they are told on their channels."""
-    _do(lambda s, now: desk.assign(case_id, user, author=by or operator(), session=s, now=now),
+    act(lambda s, now: desk.assign(case_id, user, author=by or operator(), session=s, now=now),
         f"case {case_id} assigned to {user}" if user else f"case {case_id} unassigned")
 
 

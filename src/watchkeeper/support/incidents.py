@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.alerts.finding import Severity, Urgency
 from watchkeeper.alerts.models import Alert
 from watchkeeper.feeds.models import Service, ServiceStage
+from watchkeeper.feeds.rhythm import Kind
 from watchkeeper.incidents.lifecycle import OPEN, Entry
 from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.service import DeskSettings, add_entry
@@ -66,11 +67,14 @@ def on_opened(incident: Incident, *, session: Session, now: datetime,
 
 def _silent_production_feed(incident: Incident, *, session: Session) -> bool:
     """Opened for a feed's silence on a service in production."""
-    return session.scalar(
-        select(Alert.id).where(Alert.incident_id == incident.id, Alert.source == "feeds",
-                               Alert.dedup_key.endswith("/silence"), Service.stage == ServiceStage.PRODUCTION,
-                               Service.name == Alert.service).limit(1)
-    ) is not None  # fmt: skip
+    from watchkeeper.feeds.watch import alert_key  # the watcher records through alerts, which open incidents
+
+    if incident.service is None:
+        return False
+    stage = session.scalar(select(Service.stage).where(Service.name == incident.service))
+    silence = select(Alert.id).where(Alert.incident_id == incident.id,
+                                     Alert.dedup_key == alert_key(incident.service, Kind.SILENCE))  # fmt: skip
+    return stage == ServiceStage.PRODUCTION and session.scalar(silence.limit(1)) is not None
 
 
 def _ask_by_itself(incident: Incident, customer: Customer, case: Case | None, *, session: Session, now: datetime,
