@@ -265,3 +265,29 @@ def test_a_resolved_incident_does_not_take_new_alerts(desk):
     assert len(desk.incidents()) == 2
     with transaction(desk.db.sessions) as session:
         assert session.query(Incident).filter(Incident.open_key.is_not(None)).count() == 1
+
+
+def test_a_batch_of_findings_sees_what_it_changed_itself(db, clock):
+    """A webhook or a scheduler tick records many findings at once; each one sees what those before it did."""
+    config = RoutingConfig(group_wait=timedelta(0), flap_window=timedelta(minutes=15), flap_threshold=4)
+    pbx = {"alertname": "Down", "instance": "pbx1"}
+    batch = [  # one service, so one group
+        finding("down/pbx1", service="pbx1", labels=pbx, summary="pbx1 down"),
+        finding("sip/pbx1", service="pbx1", labels={**pbx, "alertname": "SipDown"}, summary="sip down"),
+        finding("down/pbx1", service="pbx1", labels=pbx, summary="pbx1 still down"),
+        finding("down/pbx1", State.RESOLVED, service="pbx1", labels=pbx, summary="pbx1 up"),
+        finding("down/pbx1", service="pbx1", labels=pbx, summary="pbx1 down again"),
+    ]
+    with transaction(db.sessions) as session:
+        down, sip, repeat, resolved, again = alerts.record_all(batch, session=session, now=clock.now(), config=config)
+        assert down is repeat is resolved
+        assert (down.status, down.count, again.status, again.count) == ("resolved", 2, "firing", 1)
+        assert again is not down
+        # The flap history goes on from the alert resolved a moment before, in the same batch.
+        assert len(again.changes) == 3
+        ids = (down.incident_id, sip.incident_id, again.incident_id)
+    desk = Desk(db, clock, config)
+    (incident,) = desk.incidents()
+    assert ids == (incident.id,) * 3
+    kinds = [kind for kind, _ in desk.timeline(incident.id)]
+    assert kinds == ["opened", "alert_joined", "alert_joined", "alert_resolved", "alert_joined"]

@@ -101,3 +101,30 @@ def test_a_feed_silence_becomes_an_incident_with_its_explanation_on_the_timeline
         kinds = [e.kind for e in timeline(incident.id, session=session)]
     assert incident.status == "resolved"
     assert kinds == ["opened", "alert_joined", "alert_resolved", "resolved"]
+
+
+def test_a_tick_reads_and_writes_its_batch_in_a_few_statements(db, clock):
+    """Round trips per tick do not grow with the services due: 60 silences cost what 6 do."""
+    from sqlalchemy import event
+
+    settings = Settings(database_url=db.url, minute_retention_days=30)
+    body = office_csv(22)
+    lines = body.decode().splitlines()
+    many = [lines[0]] + [line.replace("pbx-berlin", f"pbx-{n:02d}") for line in lines[1:] for n in range(60)]
+    ingest(db, clock, ("\n".join(many) + "\n").encode(), settings)
+    assert watch(db, NOW).evaluated == 60
+    with transaction(db.sessions) as session:
+        due = session.scalar(select(FeedState.due_at))
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        report = watch(db, due)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert report.evaluated == 60 and [f.labels["kind"] for f in report.findings] == ["silence"] * 60
+    assert len(alerts(db)) == 60
+    # Claim, states, services, minutes, firing and resolved alerts, open incidents, the
+    # routing rules, then the writes; SQLite inserts new alerts one by one.
+    writes = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO ALERTS")]
+    assert len(statements) - len(writes) <= 15, statements

@@ -50,12 +50,17 @@ class Alert(Base):
 
     def match_labels(self) -> dict[str, str]:
         """What matchers see: the alert's labels plus service, severity and source."""
-        labels = {k: str(v) for k, v in self.labels.items()}
-        labels.setdefault("severity", self.severity)
-        labels.setdefault("source", self.source)
-        if self.service:
-            labels.setdefault("service", self.service)
-        return labels
+        return match_labels(self.labels, severity=self.severity, source=self.source, service=self.service)
+
+
+def match_labels(labels: dict[str, Any], *, severity: str, source: str, service: str | None) -> dict[str, str]:
+    """An alert's labels plus service, severity and source, as matchers and grouping see them."""
+    seen = {k: str(v) for k, v in labels.items()}
+    seen.setdefault("severity", severity)
+    seen.setdefault("source", source)
+    if service:
+        seen.setdefault("service", service)
+    return seen
 
 
 class Silence(Base):

@@ -27,10 +27,6 @@ def add_entry(incident: Incident, kind: Entry, message: str, *, session: Session
     return entry
 
 
-def open_for_group(group_key: str, *, session: Session) -> Incident | None:
-    return session.scalars(select(Incident).where(Incident.open_key == group_key)).first()
-
-
 @dataclass(frozen=True)
 class DeskSettings:
     """What the support desk needs when an incident opens (see support.incidents)."""

@@ -106,8 +106,7 @@ def revoke(*, session: Session, clock: Clock, integration_id: int) -> Integratio
 
 
 def take(findings: list[Finding], *, session: Session, now: datetime, config: RoutingConfig) -> None:
-    for finding in findings:
-        alerts.record(finding, session=session, now=now, config=config)
+    alerts.record_all(findings, session=session, now=now, config=config)
 
 
 def acknowledge(dedup_key: str, *, actor: str, session: Session, now: datetime) -> bool:
