@@ -105,6 +105,40 @@ def test_hourly_files_do_not_alert_between_files() -> None:
     assert missing < found[0].raised_at <= missing + 60  # the last file came at missing - 60
 
 
+def test_a_clockwork_feed_alerts_soon_after_a_missed_row() -> None:
+    """Rows every 30 minutes that never come late (like NAB's taxi series) need hardly any margin."""
+    def half_hourly(minutes: np.ndarray) -> np.ndarray:
+        return np.where(minutes % 30 == 0, 500.0, 0.0)
+
+    series = feed(5, half_hourly)
+    assert alerts(series) == []
+    missing = at(31, 12)
+    found = alerts(cut(series, missing, missing + 90))
+    assert [a.kind for a in found] == [Kind.SILENCE]
+    # The last row came at missing - 30: alerted within 10 minutes of the row that did not come
+    # (with the wide default margin of x1.5 it took 19 minutes).
+    assert missing < found[0].raised_at <= missing + 10
+
+
+def test_files_that_are_sometimes_late_keep_a_wide_margin() -> None:
+    """A supplier whose hourly file is now and then 15-25 minutes late has taught the model to wait for it."""
+    rng = np.random.default_rng(7)
+    weeks = 6
+    hours = np.arange(weeks * WEEK // 60)
+    lag = np.where(rng.random(len(hours)) < 0.05, rng.integers(15, 26, len(hours)), rng.integers(1, 4, len(hours)))
+
+    def late_files(minutes: np.ndarray) -> np.ndarray:
+        counts = np.zeros(len(minutes))
+        np.add.at(counts, np.clip(hours * 60 + lag, 0, len(minutes) - 1), 600.0)
+        return counts
+
+    series = feed(weeks, late_files)
+    assert alerts(series) == []
+    missing = at(38, 12)
+    found = alerts(cut(series, missing, missing + 180))
+    assert [a.kind for a in found] == [Kind.SILENCE]
+
+
 def test_outage_does_not_become_normal() -> None:
     """The same 4-hour outage two weeks running alerts just as fast the second time."""
     series = feed(6, office_hours())

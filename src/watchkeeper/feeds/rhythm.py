@@ -191,6 +191,14 @@ def silence_limits(
     alerted on, a holiday), and feeds whose gaps vary a lot (sparse, random
     traffic) get a margin in proportion to that variation.
 
+    The margin above the longest plausible gap is the service's own: how far
+    its rare longest gaps went beyond their hour's plausible one, at worst,
+    over all its hours (`tail_factor`). A feed whose rows come like clockwork
+    (every 5 or 30 minutes, never late) needs hardly any; a supplier whose
+    files are sometimes half an hour late needs a third more; it is never
+    more than the tuning's silence_factor, which also applies while there is
+    too little history to tell.
+
     Six weeks of one hour are few samples for a sparse feed, so the rate
     gives a floor too: records arriving at random at r an hour leave a gap of
     k * 60 / r minutes with probability e**-k. An hour that normally has no
@@ -200,10 +208,8 @@ def silence_limits(
     table = np.vstack([gaps, np.full((1, WEEKS), NO_GAP, gaps.dtype)]).astype(np.float64)
     table[table == NO_GAP] = np.nan
     grouped = table[_SIBLINGS[slots]]  # (slots, 5, weeks)
-    pooled = np.sort(grouped.reshape(len(slots), -1), axis=1)  # NaN sorts last
+    pooled, count, kept = _pooled(grouped)
     rows = np.arange(len(slots))
-    count = (~np.isnan(pooled)).sum(axis=1)
-    kept = np.maximum(count - count // 6, 1)
     inside = np.arange(pooled.shape[1]) < kept[:, None]
     plausible = pooled[rows, kept - 1]
     median = pooled[rows, kept // 2]
@@ -214,7 +220,7 @@ def silence_limits(
     own_plausible = own[rows, np.maximum(own_count - 1 - own_count // 6, 0)]
     plausible = np.fmax(plausible, own_plausible)
     by_gaps = np.maximum(
-        plausible * tuning.silence_factor + tuning.silence_pad,
+        plausible * tail_factor(table, tuning.silence_factor) + tuning.silence_pad,
         median + tuning.silence_spread * spread + tuning.silence_pad,
     )
     hourly = rate[slots]
@@ -234,6 +240,39 @@ def silence_limits(
         plausible[off] = np.nan
     weeks = (~np.isnan(grouped)).sum(axis=2).max(axis=1)
     return Limits(minutes, plausible, weeks, by_rate > by_gaps, hourly)
+
+
+def _pooled(grouped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each slot's samples from its siblings' weeks, sorted (NaN last); how many; how many are kept.
+
+    The top sixth is dropped (an outage nobody alerted on, a holiday).
+    """
+    pooled = np.sort(grouped.reshape(len(grouped), -1), axis=1)
+    count = (~np.isnan(pooled)).sum(axis=1)
+    return pooled, count, np.maximum(count - count // 6, 1)
+
+
+TAIL_WEEKS = 4  # weeks of history before a service's own tail factor replaces the tuning's
+
+
+def tail_factor(table: np.ndarray, most: float) -> float:
+    """How far beyond its hour's plausible gap a service's longest gaps have gone, at worst: 1.0 to `most`.
+
+    Over every hour with enough samples, the longest gap seen divided by the
+    plausible one (what is left when the top sixth is dropped). One hour's
+    odd gap (an outage nobody alerted on) only makes the margin the wide
+    default again, never narrower than it should be.
+    """
+    observed_weeks = (~np.isnan(table[:SLOTS])).sum(axis=1)
+    if np.median(observed_weeks) < TAIL_WEEKS:
+        return most
+    pooled, count, kept = _pooled(table[_SIBLINGS])
+    enough = count >= MIN_OBSERVATIONS
+    if not enough.any():
+        return most
+    rows = np.flatnonzero(enough)
+    longest, plausible = pooled[rows, count[rows] - 1], pooled[rows, kept[rows] - 1]
+    return float(np.clip(np.max(longest / np.maximum(plausible, 1.0)), 1.0, most))
 
 
 def explain_limit(slot: int, limits: Limits, index: int, params: Params) -> str:
