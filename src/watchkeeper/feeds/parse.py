@@ -522,9 +522,6 @@ def usage_header(data: bytes) -> list[str]:
     return names
 
 
-
-
-
 def read_usage_csv(
     data: bytes, *, not_after: int | None = None, fold: Fold | None = None
 ) -> Generator[Chunk, None, None]:
