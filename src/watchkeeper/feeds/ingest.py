@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,10 +19,12 @@ from watchkeeper import metrics
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.feeds import filecontrol
+from watchkeeper.feeds.arrival import Arrival
 from watchkeeper.feeds.fold import fold_partial
 from watchkeeper.feeds.models import Feed, FileFinding, FileFindingKind, IngestedFile, UsageBatch
 from watchkeeper.feeds.parse import (
     MAX_REPORTED_ERRORS,
+    SAMPLE_BYTES,
     AsteriskOptions,
     Chunk,
     Columns,
@@ -245,15 +246,16 @@ def _sequence_checks(
 
 
 def _read_chunks(
-    data: bytes, fmt: Format, options: FileOptions, settings: Settings, not_after: int
+    arrival: Arrival, fmt: Format, options: FileOptions, settings: Settings, not_after: int
 ) -> Generator[Chunk, None, None]:
+    data, arrived = arrival.data, arrival.arrived
     if fmt is Format.USAGE_CSV:
-        return read_usage_csv(data, not_after=not_after, fold=fold_partial)
+        return read_usage_csv(data, not_after=not_after, fold=fold_partial, arrived=arrived)
     asterisk = AsteriskOptions(
         timezone=options.timezone or settings.asterisk_timezone,
         service_column=options.service_column or "accountcode",
     )
-    return read_asterisk_csv(data, options=asterisk, not_after=not_after, fold=fold_partial)
+    return read_asterisk_csv(data, options=asterisk, not_after=not_after, fold=fold_partial, arrived=arrived)
 
 
 def ingest_file(
@@ -265,31 +267,39 @@ def ingest_file(
     options: FileOptions = FileOptions(),
     on_progress: Progress | None = None,
 ) -> IngestReport:
-    """Ingest one file. A duplicate or unreadable file is refused and reported, not raised."""
+    """Ingest one file. A duplicate or unreadable file is refused and reported, not raised.
+
+    The file is parsed and its counts written while it is still being read
+    and hashed (feeds/arrival.py), inside a savepoint. A duplicate, which is
+    rare, is found once the hash is known and its counts are rolled back; a
+    concurrent ingest of the same file fails on the file row's unique hash
+    and rolls back whole.
+    """
     try:
-        data = path.read_bytes()
+        arrival = Arrival(path)
     except OSError as exc:
         report = IngestReport(str(path), str(options.format or "unknown"), "unreadable", str(exc))
         _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE, str(exc))
         return report
-    fmt = options.format or detect_format(data)
-    report = IngestReport(str(path), fmt)
-    not_after, _, _ = _limits(clock.now(), settings)
-    # Counts are written as the file is parsed, inside a savepoint, while its
-    # hash is computed beside them (hashlib lets go of the GIL). A duplicate,
-    # which is rare, is found at the end and its counts are rolled back; a
-    # concurrent ingest of the same file fails on the file row's unique hash
-    # and rolls back whole.
-    counts = session.begin_nested()
-    with ThreadPoolExecutor(1) as hasher:
-        digest_soon = hasher.submit(lambda: hashlib.sha256(data).hexdigest())
+    with arrival:
+        fmt = options.format
+        if fmt is None:
+            try:
+                arrival.arrived(SAMPLE_BYTES)
+                fmt = detect_format(arrival.data)
+            except UnreadableFile:
+                fmt = Format.USAGE_CSV  # the read failed; it is reported below
+        report = IngestReport(str(path), fmt)
+        not_after, _, _ = _limits(clock.now(), settings)
+        counts = session.begin_nested()
+        digest: str | None = None
         try:
-            store_chunks(_read_chunks(data, fmt, options, settings, not_after), report, session=session, clock=clock,
-                         settings=settings, on_progress=on_progress)  # fmt: skip
+            store_chunks(_read_chunks(arrival, fmt, options, settings, not_after), report, session=session,
+                         clock=clock, settings=settings, on_progress=on_progress)  # fmt: skip
+            digest = arrival.digest()
         except UnreadableFile as exc:
             report.message = str(exc)
-        digest = digest_soon.result()
-    earlier = session.scalar(select(IngestedFile).where(IngestedFile.sha256 == digest))
+    earlier = None if digest is None else session.scalar(select(IngestedFile).where(IngestedFile.sha256 == digest))
     if earlier is not None:
         counts.rollback()
         refused = IngestReport(str(path), fmt, "duplicate")
@@ -311,7 +321,7 @@ def ingest_file(
         return report
     counts.commit()
     sequence = _sequence_checks(session, clock, options, path.name, report)
-    record = IngestedFile(feed=options.feed, name=path.name, sha256=digest, size=len(data),
+    record = IngestedFile(feed=options.feed, name=path.name, sha256=digest, size=arrival.size,
                           sequence=sequence, format=fmt, received_at=clock.now())  # fmt: skip
     session.add(record)
     record.accepted, record.rejected = report.accepted, report.rejected

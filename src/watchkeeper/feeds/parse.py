@@ -16,6 +16,7 @@ re-read line by line (the careful path) where no row can span two lines.
 from __future__ import annotations
 
 import csv
+import mmap
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,6 +38,7 @@ CHUNK_BYTES_MIN = 4 << 20
 CHUNK_BYTES_MAX = 32 << 20
 MAX_SERVICE_LENGTH = 200
 MAX_REPORTED_ERRORS = 100
+SAMPLE_BYTES = 256 * 1024  # what format and layout detection look at
 
 
 class Format(StrEnum):
@@ -65,6 +67,10 @@ RECORD_SCHEMA = pa.schema(
 
 # Folds a chunk's good records on the reader thread (see feeds.fold).
 Fold = Callable[[pa.Table], Any]
+# A file's bytes: all in memory, or still arriving into an anonymous mapping (feeds.arrival).
+Data = bytes | mmap.mmap
+# Returns once the first n bytes of the data are there.
+Arrived = Callable[[int], None]
 
 
 class UnreadableFile(Exception):
@@ -314,7 +320,7 @@ def convert_asterisk(
 # -- reading CSV bytes --------------------------------------------------------------
 
 
-def _line_chunks(data: bytes, first: int, chunk_bytes: int) -> Iterator[tuple[int, int]]:
+def _line_chunks(data: Data, first: int, chunk_bytes: int, arrived: Arrived) -> Iterator[tuple[int, int]]:
     """Line-aligned (start, end) spans. The first is small, so the writer has
     work while the readers parse the big ones."""
     start = first
@@ -322,14 +328,23 @@ def _line_chunks(data: bytes, first: int, chunk_bytes: int) -> Iterator[tuple[in
     while start < len(data):
         end = min(start + size, len(data))
         size = chunk_bytes
+        arrived(end)
         if end < len(data):
             cut = data.rfind(b"\n", start, end)
-            end = cut + 1 if cut >= start else (data.find(b"\n", end) + 1 or len(data))
+            if cut >= start:
+                end = cut + 1
+            else:  # one line longer than a chunk
+                arrived(len(data))
+                end = data.find(b"\n", end) + 1 or len(data)
         yield start, end
         start = end
 
 
-def _count_lines(data: bytes, start: int, end: int) -> int:
+def _all_here(end: int) -> None:
+    """`Arrived` for data that is all in memory."""
+
+
+def _count_lines(data: Data, start: int, end: int) -> int:
     """Physical lines in data[start:end], a last one without its newline included.
 
     numpy counts about four times faster than bytes.count and lets go of the
@@ -344,7 +359,7 @@ def _count_lines(data: bytes, start: int, end: int) -> int:
 
 
 def _fast_read(
-    data: bytes, start: int, end: int, names: Sequence[str], wanted: Sequence[str], lines: int
+    data: Data, start: int, end: int, names: Sequence[str], wanted: Sequence[str], lines: int
 ) -> pa.Table | None:
     invalid: list[object] = []
 
@@ -374,7 +389,7 @@ def _fast_read(
 
 
 def _careful_read(
-    data: bytes, start: int, end: int, names: Sequence[str], wanted: Sequence[str],
+    data: Data, start: int, end: int, names: Sequence[str], wanted: Sequence[str],
     first_line: int, errors: list[RowError],
 ) -> tuple[dict[str, list[str]], list[int], list[int], int]:  # fmt: skip
     """Line-by-line reading for a chunk the fast reader could not account for."""
@@ -427,7 +442,7 @@ def _drop_blank_rows(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
 
 
 def _read_chunk(
-    data: bytes, start: int, end: int, *,
+    data: Data, start: int, end: int, *,
     names: Sequence[str], wanted: Sequence[str], convert: Callable[[Columns], Chunk],
     fold: Fold | None = None,
 ) -> Chunk:  # fmt: skip
@@ -460,7 +475,7 @@ def _read_chunk(
 
 
 def read_csv_chunks(
-    data: bytes,
+    data: Data,
     *,
     names: Sequence[str],
     wanted: Sequence[str],
@@ -469,22 +484,29 @@ def read_csv_chunks(
     chunk_bytes: int | None = None,
     workers: int = 2,
     fold: Fold | None = None,
+    arrived: Arrived = _all_here,
 ) -> Generator[Chunk, None, None]:
     """Chunks of checked records from CSV `data`, in file order.
 
     Chunks are read on `workers` threads (Arrow's kernels release the GIL);
     at most a few are in flight, so memory stays bounded for any file size.
+    `data` may still be arriving (see feeds/arrival.py): `arrived(n)` returns
+    once its first n bytes are there.
     """
     if chunk_bytes is None:
         chunk_bytes = min(max(len(data) // CHUNKS_PER_FILE, CHUNK_BYTES_MIN), CHUNK_BYTES_MAX)
-    begin = data.find(b"\n") + 1 if skip_header else 0
-    if skip_header and begin == 0:
-        begin = len(data)
+    begin = 0
+    if skip_header:
+        arrived(SAMPLE_BYTES)
+        begin = data.find(b"\n", 0, SAMPLE_BYTES) + 1
+        if begin == 0:
+            arrived(len(data))
+            begin = data.find(b"\n") + 1 or len(data)
     lines_before = 1 if skip_header else 0
     rows_before = 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[Chunk]] = deque()
-        for start, end in _line_chunks(data, begin, chunk_bytes):
+        for start, end in _line_chunks(data, begin, chunk_bytes, arrived):
             pending.append(pool.submit(_read_chunk, data, start, end,
                                        names=names, wanted=wanted, convert=convert, fold=fold))  # fmt: skip
             last = end == len(data)
@@ -504,7 +526,7 @@ def _shift(chunk: Chunk, rows_before: int, lines_before: int) -> Chunk:
     return chunk
 
 
-def usage_header(data: bytes) -> list[str]:
+def usage_header(data: Data) -> list[str]:
     """The usage-csv header's column names, checked."""
     first = data[: data.find(b"\n") if b"\n" in data[:4096] else 4096]
     try:
@@ -523,8 +545,9 @@ def usage_header(data: bytes) -> list[str]:
 
 
 def read_usage_csv(
-    data: bytes, *, not_after: int | None = None, fold: Fold | None = None
+    data: Data, *, not_after: int | None = None, fold: Fold | None = None, arrived: Arrived = _all_here
 ) -> Generator[Chunk, None, None]:
+    arrived(SAMPLE_BYTES)
     names = usage_header(data)
     wanted = [n for n in USAGE_COLUMNS if n in names]
     yield from read_csv_chunks(
@@ -534,12 +557,13 @@ def read_usage_csv(
         convert=lambda columns: convert_usage(columns, not_after=not_after),
         skip_header=True,
         fold=fold,
+        arrived=arrived,
     )
 
 
-def asterisk_layout(data: bytes) -> tuple[str, ...]:
+def asterisk_layout(data: Data) -> tuple[str, ...]:
     """The Master.csv column layout, from the field count most lines agree on."""
-    sample = data[: 256 * 1024].decode("utf-8", errors="replace").splitlines()[:200]
+    sample = data[:SAMPLE_BYTES].decode("utf-8", errors="replace").splitlines()[:200]
     counts: dict[int, int] = {}
     for fields in csv.reader(line for line in sample if line.strip()):
         counts[len(fields)] = counts.get(len(fields), 0) + 1
@@ -553,12 +577,14 @@ def asterisk_layout(data: bytes) -> tuple[str, ...]:
 
 
 def read_asterisk_csv(
-    data: bytes,
+    data: Data,
     *,
     options: AsteriskOptions = AsteriskOptions(),
     not_after: int | None = None,
     fold: Fold | None = None,
+    arrived: Arrived = _all_here,
 ) -> Generator[Chunk, None, None]:
+    arrived(SAMPLE_BYTES)
     names = asterisk_layout(data)
     column = options.service_column
     if column.isdigit():
@@ -580,10 +606,11 @@ def read_asterisk_csv(
         ),
         skip_header=False,
         fold=fold,
+        arrived=arrived,
     )
 
 
-def detect_format(data: bytes) -> Format:
+def detect_format(data: Data) -> Format:
     """usage-csv files start with their header; Asterisk Master.csv has none."""
     first = data[:4096].lstrip().split(b"\n", 1)[0].decode("utf-8", errors="replace")
     fields = [f.strip().lower() for f in next(csv.reader([first]), [])]

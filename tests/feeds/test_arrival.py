@@ -1,0 +1,85 @@
+"""Files parsed while they are still being read: counts, hash and a file that changes under the reader."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from watchkeeper.db import transaction
+from watchkeeper.feeds import arrival, parse
+from watchkeeper.feeds.arrival import Arrival
+from watchkeeper.feeds.ingest import FileOptions, ingest_file_in_transaction
+from watchkeeper.feeds.models import IngestedFile, Service
+from watchkeeper.feeds.parse import UnreadableFile
+
+
+def ingest(db, clock, path):
+    return ingest_file_in_transaction(path, db.sessions, clock=clock, settings=db.settings, options=FileOptions())
+
+
+def test_a_file_read_in_small_blocks_is_counted_whole_and_hashed(db, clock, tmp_path, monkeypatch):
+    # Blocks of 1 KB and chunks of 4 KB: the parser waits for bytes many times, and
+    # rows straddle both block and chunk boundaries.
+    monkeypatch.setattr(arrival, "BLOCK", 1024)
+    monkeypatch.setattr(parse, "CHUNK_BYTES_MIN", 4096)
+    monkeypatch.setattr(parse, "SAMPLE_BYTES", 512)
+    lines = ["timestamp,service,count"]
+    lines += [f"2026-11-23T{h:02d}:{m:02d}:00Z,trunk-{i % 7},{i % 5 + 1}"
+              for i, (h, m) in enumerate((h, m) for h in range(9) for m in range(60))]  # fmt: skip
+    path = tmp_path / "usage.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 15_000  # 16 blocks, 4 chunks
+
+    report = ingest(db, clock, path)
+
+    assert (report.status, report.accepted, report.rejected) == ("ingested", 540, 0)
+    with transaction(db.sessions) as session:
+        totals = {name: total for name, total in session.execute(select(Service.name, Service.total_count))}
+        stored = session.scalar(select(IngestedFile.sha256))
+    assert totals == {f"trunk-{k}": sum(i % 5 + 1 for i in range(540) if i % 7 == k) for k in range(7)}
+    assert stored == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Shrunk:
+    """A file whose size was taken before it was cut short (a supplier rewriting it in place)."""
+
+    def __init__(self, path: Path, claimed: int) -> None:
+        self.path, self.claimed = path, claimed
+
+    def stat(self):
+        return type("Stat", (), {"st_size": self.claimed})()
+
+    def open(self, mode: str):
+        return self.path.open(mode)
+
+
+def test_a_file_that_shrinks_while_read_is_refused_not_half_counted(tmp_path):
+    path = tmp_path / "usage.csv"
+    path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,a,1\n")
+    with Arrival(Shrunk(path, path.stat().st_size + 100)) as reading:
+        reading.arrived(10)  # what did arrive can be read
+        with pytest.raises(UnreadableFile, match="shrank"):
+            reading.arrived(reading.size)
+        with pytest.raises(UnreadableFile, match="shrank"):
+            reading.digest()
+
+
+def test_a_file_that_grows_while_read_is_refused(tmp_path):
+    path = tmp_path / "usage.csv"
+    path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,a,1\n")
+    with Arrival(Shrunk(path, 10)) as reading:
+        reading.arrived(10)
+        with pytest.raises(UnreadableFile, match="grew"):
+            reading.digest()
+
+
+def test_an_empty_file_is_unreadable_and_nothing_is_stored(db, clock, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    report = ingest(db, clock, path)
+    assert report.status == "unreadable"
+    with transaction(db.sessions) as session:
+        assert session.scalars(select(IngestedFile)).all() == []
