@@ -139,6 +139,29 @@ def test_files_that_are_sometimes_late_keep_a_wide_margin() -> None:
     assert [a.kind for a in found] == [Kind.SILENCE]
 
 
+def test_quarter_hourly_files_that_are_sometimes_very_late_widen_the_margin_beyond_the_default() -> None:
+    """Files every 15 minutes, now and then 12-15 minutes late: gaps of twice the usual, which history shows."""
+    rng = np.random.default_rng(11)
+    weeks = 6
+    quarters = np.arange(weeks * WEEK // 15)
+    lag = np.where(rng.random(len(quarters)) < 0.04, rng.integers(12, 16, len(quarters)), 1)
+
+    def late_files(minutes: np.ndarray) -> np.ndarray:
+        counts = np.zeros(len(minutes))
+        np.add.at(counts, np.clip(quarters * 15 + lag, 0, len(minutes) - 1), 150.0)
+        return counts
+
+    series = feed(weeks, late_files)
+    # While it has under four weeks of history the default margin applies (1.5 x the
+    # usual longest gap of 14-16 min, plus 5) and a very late file may alert. After
+    # that, its own history allows them.
+    assert [a for a in alerts(series) if a.raised_at >= at(28, 0)] == []
+    missing = at(38, 12)
+    found = [a for a in alerts(cut(series, missing, missing + 120)) if a.raised_at >= missing]
+    assert [a.kind for a in found] == [Kind.SILENCE]
+    assert found[0].raised_at - missing <= 45
+
+
 def test_outage_does_not_become_normal() -> None:
     """The same 4-hour outage two weeks running alerts just as fast the second time."""
     series = feed(6, office_hours())

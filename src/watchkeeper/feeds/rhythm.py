@@ -43,7 +43,8 @@ class Sensitivity(StrEnum):
 
 @dataclass(frozen=True)
 class Tuning:
-    silence_factor: float  # multiple of the longest plausible gap
+    silence_factor: float  # multiple of the longest plausible gap, until a service's own is known
+    silence_stretch: float  # the most that a service's own late gaps may make that multiple (tail_factor)
     silence_pad: int  # minutes added on top, so tiny gaps do not give hair triggers
     silence_floor: int  # never alert on a shorter silence
     silence_spread: float  # standard deviations of the hour's gaps above their median
@@ -56,9 +57,9 @@ class Tuning:
 
 
 TUNINGS = {
-    Sensitivity.LOW: Tuning(2.0, 10, 15, 9.0, 16.0, 0.3, 5.0, 6.0, 10.0, 40.0),
-    Sensitivity.NORMAL: Tuning(1.5, 5, 5, 7.0, 12.0, 0.5, 4.0, 4.0, 8.0, 20.0),
-    Sensitivity.HIGH: Tuning(1.25, 3, 3, 5.0, 9.0, 0.6, 3.0, 3.0, 6.0, 10.0),
+    Sensitivity.LOW: Tuning(2.0, 2.5, 10, 15, 9.0, 16.0, 0.3, 5.0, 6.0, 10.0, 40.0),
+    Sensitivity.NORMAL: Tuning(1.5, 1.75, 5, 5, 7.0, 12.0, 0.5, 4.0, 4.0, 8.0, 20.0),
+    Sensitivity.HIGH: Tuning(1.25, 1.5, 3, 3, 5.0, 9.0, 0.6, 3.0, 3.0, 6.0, 10.0),
 }
 
 
@@ -195,9 +196,9 @@ def silence_limits(
     its rare longest gaps went beyond their hour's plausible one, at worst,
     over all its hours (`tail_factor`). A feed whose rows come like clockwork
     (every 5 or 30 minutes, never late) needs hardly any; a supplier whose
-    files are sometimes half an hour late needs a third more; it is never
-    more than the tuning's silence_factor, which also applies while there is
-    too little history to tell.
+    files are sometimes half an hour late needs half as much again or more,
+    up to the tuning's silence_stretch. The tuning's silence_factor applies
+    while there is too little history to tell.
 
     Six weeks of one hour are few samples for a sparse feed, so the rate
     gives a floor too: records arriving at random at r an hour leave a gap of
@@ -220,7 +221,7 @@ def silence_limits(
     own_plausible = own[rows, np.maximum(own_count - 1 - own_count // 6, 0)]
     plausible = np.fmax(plausible, own_plausible)
     by_gaps = np.maximum(
-        plausible * tail_factor(table, tuning.silence_factor) + tuning.silence_pad,
+        plausible * tail_factor(table, tuning.silence_factor, tuning.silence_stretch) + tuning.silence_pad,
         median + tuning.silence_spread * spread + tuning.silence_pad,
     )
     hourly = rate[slots]
@@ -255,21 +256,21 @@ def _pooled(grouped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 TAIL_WEEKS = 4  # weeks of history before a service's own tail factor replaces the tuning's
 
 
-def tail_factor(table: np.ndarray, most: float) -> float:
+def tail_factor(table: np.ndarray, default: float, most: float) -> float:
     """How far beyond its hour's plausible gap a service's longest gaps have gone, at worst: 1.0 to `most`.
 
     Over every hour with enough samples, the longest gap seen divided by the
     plausible one (what is left when the top sixth is dropped). One hour's
-    odd gap (an outage nobody alerted on) only makes the margin the wide
-    default again, never narrower than it should be.
+    odd gap (an outage nobody alerted on) can only widen the margin, up to
+    `most`. With under TAIL_WEEKS of history, `default`.
     """
     observed_weeks = (~np.isnan(table[:SLOTS])).sum(axis=1)
     if np.median(observed_weeks) < TAIL_WEEKS:
-        return most
+        return default
     pooled, count, kept = _pooled(table[_SIBLINGS])
     enough = count >= MIN_OBSERVATIONS
     if not enough.any():
-        return most
+        return default
     rows = np.flatnonzero(enough)
     longest, plausible = pooled[rows, count[rows] - 1], pooled[rows, kept[rows] - 1]
     return float(np.clip(np.max(longest / np.maximum(plausible, 1.0)), 1.0, most))
