@@ -13,7 +13,7 @@ from watchkeeper.db import transaction
 from watchkeeper.feeds.ingest import FileOptions, IdempotencyConflict, ingest_batch, ingest_file_in_transaction
 from watchkeeper.feeds.models import FileFinding, HourCount, MinuteCount, Service
 from watchkeeper.feeds.parse import Format
-from watchkeeper.feeds.service import apply_retention
+from watchkeeper.feeds.service import apply_retention, service_counts
 
 from ..conftest import NOW
 
@@ -162,3 +162,43 @@ def test_retention_drops_old_minutes_keeps_hours_and_totals(db, clock):
     with transaction(db.sessions) as session:
         assert session.scalar(select(func.sum(HourCount.count))) == 4
     assert service(db, "a").total_count == 4
+
+
+def counts(db, name, resolution, since, until):
+    with transaction(db.sessions) as session:
+        points = service_counts(session=session, name=name, resolution=resolution, since=since, until=until)
+        return [(p.at, p.count) for p in points]
+
+
+def test_retention_cuts_inside_an_hour_and_inside_a_day(db, clock):
+    settings = db.settings.model_copy(update={"minute_retention_days": 1, "hour_retention_days": 2})
+    at = [NOW, NOW + timedelta(minutes=5), NOW + timedelta(hours=1)]  # 12:00, 12:05, 13:00 of one day
+    post(db, clock, [{"service": "a", "ts": t.isoformat()} for t in at])
+    window = (NOW - timedelta(days=1), NOW + timedelta(days=3))
+
+    clock.set(NOW + timedelta(days=1, minutes=2))
+    with transaction(db.sessions) as session:
+        removed = apply_retention(session=session, clock=clock, settings=settings)
+    assert (removed["minute_counts"], removed["hour_counts"]) == (1, 0)
+    assert counts(db, "a", "minute", *window) == [(at[1], 1), (at[2], 1)]
+
+    clock.set(NOW + timedelta(days=2, minutes=90))
+    with transaction(db.sessions) as session:
+        removed = apply_retention(session=session, clock=clock, settings=settings)
+    assert (removed["minute_counts"], removed["hour_counts"]) == (2, 1)
+    assert counts(db, "a", "hour", *window) == [(at[2], 1)]
+    assert service(db, "a").total_count == 3
+
+
+def test_a_services_counts_read_back_across_hours_and_days(db, clock):
+    # Counts are stored hour (or day) first; one service's are gathered bucket by bucket.
+    at = [NOW - timedelta(days=2, minutes=1), NOW - timedelta(hours=5), NOW - timedelta(minutes=61), NOW]
+    post(db, clock, [{"service": "a", "ts": t.isoformat(), "count": i + 1} for i, t in enumerate(at)]
+         + [{"service": "b", "ts": t.isoformat(), "count": 100} for t in at])  # fmt: skip
+    minutes = counts(db, "a", "minute", NOW - timedelta(hours=6), NOW)
+    assert minutes == [(at[1], 2), (at[2].replace(second=0), 3), (at[3], 4)]
+    hours = counts(db, "a", "hour", NOW - timedelta(days=3), NOW)
+    assert [(t.isoformat(), c) for t, c in hours] == [
+        ("2026-11-21T11:00:00+00:00", 1), ("2026-11-23T07:00:00+00:00", 2),
+        ("2026-11-23T10:00:00+00:00", 3), ("2026-11-23T12:00:00+00:00", 4),
+    ]  # fmt: skip

@@ -18,6 +18,8 @@ from watchkeeper.feeds.filecontrol import compile_sequence_pattern
 from watchkeeper.feeds.ingest import prune_batches
 from watchkeeper.feeds.model import FeedModel
 from watchkeeper.feeds.models import (
+    HOURS_PER_DAY,
+    MINUTES_PER_HOUR,
     Feed,
     FeedState,
     FileFinding,
@@ -26,6 +28,7 @@ from watchkeeper.feeds.models import (
     MinuteCount,
     Service,
     ServiceStage,
+    buckets,
 )
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import Params
@@ -97,15 +100,18 @@ def service_counts(
 ) -> list[CountPoint]:
     """Per-minute or per-hour counts of a service between two instants (empty bins left out)."""
     service = get_service(session=session, name=name)
-    model, key, width = (
-        (MinuteCount, MinuteCount.minute, 60) if resolution == "minute" else (HourCount, HourCount.hour, 3600)
-    )
+    model: type[MinuteCount | HourCount]
+    if resolution == "minute":
+        model, bucket, key, width, per_bucket = MinuteCount, MinuteCount.hour, MinuteCount.minute, 60, MINUTES_PER_HOUR
+    else:
+        model, bucket, key, width, per_bucket = HourCount, HourCount.day, HourCount.hour, 3600, HOURS_PER_DAY
     low, high = int(since.timestamp()) // width, int(until.timestamp()) // width
     rows = session.execute(
         select(key, model.count, model.quantity)
-        .where(model.service_id == service.id, key >= low, key <= high)
+        .where(bucket.in_(buckets(low // per_bucket, high // per_bucket)), model.service_id == service.id,
+               key >= low, key <= high)
         .order_by(key)
-    )
+    )  # fmt: skip
     return [CountPoint(at=datetime.fromtimestamp(k * width, UTC), count=c, quantity=q) for k, c, q in rows]
 
 
@@ -166,19 +172,18 @@ def list_findings(*, session: Session, feed: str | None = None, limit: int = 100
 def apply_retention(*, session: Session, clock: Clock, settings: Settings) -> dict[str, int]:
     """Drop minute counts past their retention, hour counts past theirs, old batch keys.
 
-    Deletes go service by service so each uses the (service_id, minute)
-    primary key instead of scanning the table.
+    Both tables lead with time, so each delete cuts a range off the head of its
+    table, whatever the number of services.
     """
     now = clock.now()
     minute_floor = int((now - timedelta(days=settings.minute_retention_days)).timestamp()) // 60
     hour_floor = int((now - timedelta(days=settings.hour_retention_days)).timestamp()) // 3600
-    ids = list(session.scalars(select(Service.id)))
-    removed = {"minute_counts": 0, "hour_counts": 0}
-    for service_id in ids:
-        removed["minute_counts"] += _delete_count(session, delete(MinuteCount).where(
-            MinuteCount.service_id == service_id, MinuteCount.minute < minute_floor))  # fmt: skip
-        removed["hour_counts"] += _delete_count(session, delete(HourCount).where(
-            HourCount.service_id == service_id, HourCount.hour < hour_floor))  # fmt: skip
+    removed = {
+        "minute_counts": _delete_count(session, delete(MinuteCount).where(
+            MinuteCount.hour <= minute_floor // MINUTES_PER_HOUR, MinuteCount.minute < minute_floor)),
+        "hour_counts": _delete_count(session, delete(HourCount).where(
+            HourCount.day <= hour_floor // HOURS_PER_DAY, HourCount.hour < hour_floor)),
+    }  # fmt: skip
     removed["usage_batches"] = prune_batches(session, now=now, settings=settings)
     return removed
 

@@ -24,9 +24,11 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.db import UTCDateTime
 from watchkeeper.feeds.fold import Partial, Rollup
-from watchkeeper.feeds.models import ServiceStage
+from watchkeeper.feeds.models import HOURS_PER_DAY, MINUTES_PER_HOUR, ServiceStage
 
 _ROWS_PER_STATEMENT = 500
+# Each count table's leading bucket column, its key, and keys per bucket (see feeds.models).
+COUNT_TABLES = {"minute_counts": ("hour", "minute", MINUTES_PER_HOUR), "hour_counts": ("day", "hour", HOURS_PER_DAY)}
 
 
 def _sqlite_times(epoch_seconds: pa.Array) -> list[str]:
@@ -184,35 +186,40 @@ def _add_to_services(session: Session, rows: pa.Table, *, now: datetime) -> None
         )
 
 
-def add_counts(session: Session, table_name: str, key: str, rows: pa.Table) -> None:
-    """Additive upsert of (service_id, key, count, quantity) rows into a count table."""
+def add_counts(session: Session, table_name: str, rows: pa.Table) -> None:
+    """Additive upsert of (service_id, key, count, quantity) rows into a count table,
+    `key` being the table's minute or hour; its bucket is worked out here."""
     if rows.num_rows == 0:
         return
+    bucket, key, width = COUNT_TABLES[table_name]
+    rows = rows.add_column(0, bucket, pc.divide(rows.column(key), width))
+    # Key order turns the B-tree upserts into appends.
+    rows = rows.sort_by([(bucket, "ascending"), ("service_id", "ascending"), (key, "ascending")])
+    columns = f"{bucket}, service_id, {key}, count, quantity"
     connection = session.connection()
     raw: Any = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
-        columns = [rows.column(i).to_pylist() for i in range(4)]
         _executemany_rows(
             raw,
-            f"INSERT INTO {table_name} (service_id, {key}, count, quantity)",
-            f"ON CONFLICT (service_id, {key}) DO UPDATE SET count = count + excluded.count, "
+            f"INSERT INTO {table_name} ({columns})",
+            f"ON CONFLICT ({bucket}, service_id, {key}) DO UPDATE SET count = count + excluded.count, "
             "quantity = quantity + excluded.quantity",
-            4,
-            list(zip(*columns, strict=True)),
+            5,
+            list(zip(*(rows.column(i).to_pylist() for i in range(5)), strict=True)),
         )
         return
     stage = f"wk_stage_{table_name}"
     with raw.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (service_id bigint, {key} bigint, "
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({bucket} bigint, service_id bigint, {key} bigint, "
             "count bigint, quantity double precision) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {stage}")
-        _copy(cursor, stage, f"service_id, {key}, count, quantity", rows)
+        _copy(cursor, stage, columns, rows)
         cursor.execute(
-            f"INSERT INTO {table_name} (service_id, {key}, count, quantity) "
-            f"SELECT service_id, {key}, count, quantity FROM {stage} ORDER BY service_id, {key} "
-            f"ON CONFLICT (service_id, {key}) DO UPDATE SET "
+            f"INSERT INTO {table_name} ({columns}) SELECT {columns} FROM {stage} "
+            f"ORDER BY {bucket}, service_id, {key} "
+            f"ON CONFLICT ({bucket}, service_id, {key}) DO UPDATE SET "
             f"count = {table_name}.count + excluded.count, "
             f"quantity = {table_name}.quantity + excluded.quantity"
         )
@@ -258,15 +265,13 @@ class UsageWriter:
         self._rollup.add(partial)
         with _collector_paused():
             self._ids.resolve(self._session, partial.spans, now=self._now)
-            add_counts(self._session, "minute_counts", "minute", self._with_ids(minutes, "minute", self._minute_floor))
+            add_counts(self._session, "minute_counts", self._with_ids(minutes, "minute", self._minute_floor))
 
     def _with_ids(self, table: pa.Table, key: str, floor: int) -> pa.Table:
         table = table.filter(pc.greater_equal(table.column(key), floor))
         service_ids = self._ids.column(table.column("service"))
-        rows = pa.table({"service_id": service_ids, key: table.column(key),
+        return pa.table({"service_id": service_ids, key: table.column(key),
                          "count": table.column("count"), "quantity": table.column("quantity")})  # fmt: skip
-        # Primary-key order turns the B-tree upserts into near-appends.
-        return rows.take(pc.sort_indices(pc.add(pc.shift_left(service_ids, 32), table.column(key))))
 
     def finish(self) -> None:
         """Write the hours, service totals and due marks."""
@@ -277,7 +282,7 @@ class UsageWriter:
         self.records = int(pc.sum(services.column("count")).as_py() or 0)
         self.services = services.num_rows
         with _collector_paused():
-            add_counts(self._session, "hour_counts", "hour", self._with_ids(hours, "hour", self._hour_floor))
+            add_counts(self._session, "hour_counts", self._with_ids(hours, "hour", self._hour_floor))
             ids = self._ids.column(services.column("service"))
             _add_to_services(self._session, services.append_column("service_id", ids), now=self._now)
             mark_due(self._session, ids.to_pylist(), now=self._now)

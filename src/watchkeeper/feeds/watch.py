@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.finding import Finding, Severity, State, Urgency
 from watchkeeper.feeds.model import LOOKBACK, FeedModel
-from watchkeeper.feeds.models import FeedState, MinuteCount, Service, ServiceStage
+from watchkeeper.feeds.models import MINUTES_PER_HOUR, FeedState, MinuteCount, Service, ServiceStage, buckets
 from watchkeeper.feeds.rhythm import Event, Kind, Params, instant, minute_of
 from watchkeeper.feeds.schemas import ServiceSettings
 
@@ -93,10 +93,23 @@ def watch_feeds(*, session: Session, now: datetime, limit: int = 500,
 
 
 def _minutes(session: Session, since: dict[int, int]) -> dict[int, list[tuple[int, float]]]:
-    """Each service's minute counts from its own `since` on, in one statement."""
+    """Each service's minute counts from its own `since` on, in one statement.
+
+    The minute table leads with the hour (see feeds.models), so each service
+    reads its own hours, from its `since` to the newest one stored.
+    """
     if not since:
         return {}
-    wanted = or_(*(and_(MinuteCount.service_id == i, MinuteCount.minute >= m) for i, m in since.items()))
+    oldest, newest = session.execute(select(
+        select(func.min(MinuteCount.hour)).scalar_subquery(), select(func.max(MinuteCount.hour)).scalar_subquery()
+    )).one()  # fmt: skip
+    if oldest is None:
+        return {}
+    wanted = or_(*(
+        and_(MinuteCount.hour.in_(buckets(max(m // MINUTES_PER_HOUR, oldest), newest)),
+             MinuteCount.service_id == i, MinuteCount.minute >= m)
+        for i, m in since.items()
+    ))  # fmt: skip
     found: dict[int, list[tuple[int, float]]] = {}
     rows = session.execute(
         select(MinuteCount.service_id, MinuteCount.minute, MinuteCount.count)
