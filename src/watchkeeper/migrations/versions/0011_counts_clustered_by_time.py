@@ -5,6 +5,9 @@ middle of the minute table, and the cost grew with the history kept: 1.8 s
 per hourly upsert on 14 days of minutes. Keyed by time first, an hour's rows
 append at the end and retention deletes a range at the start.
 
+The rebuilt tables carry no foreign key to services (see feeds.models); the
+downgrade puts it back.
+
 Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-23 18:40:00
@@ -36,7 +39,7 @@ def _rebuild(table: str, *, by_time: bool) -> None:
         sa.Column(key, sa.Integer(), autoincrement=False, nullable=False),
         sa.Column('count', sa.BigInteger(), nullable=False),
         sa.Column('quantity', sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(['service_id'], ['services.id'], ondelete='CASCADE'),
+        *([] if by_time else [sa.ForeignKeyConstraint(['service_id'], ['services.id'], ondelete='CASCADE')]),
         sa.PrimaryKeyConstraint(*primary),
         sqlite_with_rowid=False,
     )  # fmt: skip
@@ -52,7 +55,8 @@ def _rebuild(table: str, *, by_time: bool) -> None:
     if op.get_bind().dialect.name == "postgresql":
         # Constraint names keep the table name they were made under.
         op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {new}_pkey TO {table}_pkey")
-        op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {new}_service_id_fkey TO {table}_service_id_fkey")
+        if not by_time:
+            op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {new}_service_id_fkey TO {table}_service_id_fkey")
 
 
 def upgrade() -> None:
