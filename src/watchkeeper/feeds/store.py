@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -47,18 +47,22 @@ def _copy(cursor: object, stage: str, columns: str, rows: pa.Table) -> None:
         copy.write(sink.getvalue().to_pybytes())
 
 
-def _executemany_rows(raw: object, head: str, tail: str, width: int, rows: list[tuple]) -> None:
-    """Run `head VALUES (...),(...) tail` over `rows`, many rows per statement."""
+def _executemany_rows(raw: object, head: str, tail: str, columns: Sequence[list[Any]]) -> None:
+    """Run `head VALUES (...),(...) tail` over the rows of `columns`, many rows per statement."""
+    width, count = len(columns), len(columns[0])
+    # Interleaved by slice assignment: ten times faster than building a tuple per row.
+    flat: list[Any] = [None] * (width * count)
+    for i, column in enumerate(columns):
+        flat[i::width] = column
     one = "(" + ",".join("?" * width) + ")"
-    full, rest = divmod(len(rows), _ROWS_PER_STATEMENT)
+    full, rest = divmod(count, _ROWS_PER_STATEMENT)
+    step = width * _ROWS_PER_STATEMENT
     if full:
         sql = f"{head} VALUES {','.join([one] * _ROWS_PER_STATEMENT)} {tail}"
-        flat = [value for row in rows[: full * _ROWS_PER_STATEMENT] for value in row]
-        step = width * _ROWS_PER_STATEMENT
-        raw.executemany(sql, (flat[i : i + step] for i in range(0, len(flat), step)))  # type: ignore[attr-defined]
+        raw.executemany(sql, (flat[i : i + step] for i in range(0, full * step, step)))  # type: ignore[attr-defined]
     if rest:
         sql = f"{head} VALUES {','.join([one] * rest)} {tail}"
-        raw.execute(sql, [value for row in rows[full * _ROWS_PER_STATEMENT :] for value in row])  # type: ignore[attr-defined]
+        raw.execute(sql, flat[full * step :])  # type: ignore[attr-defined]
 
 
 def _member_of(dialect: str, column: str) -> str:
@@ -130,13 +134,13 @@ def _insert_services(session: Session, spans: pa.Table, *, now: datetime) -> Non
     if connection.dialect.name == "sqlite":
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
         first, last = _sqlite_times(spans.column("first")), _sqlite_times(spans.column("last"))
+        n = len(names)
         _executemany_rows(
             raw,
             "INSERT INTO services (name, stage, settings, first_seen, last_seen, last_received_at, "
             "total_count, total_quantity, created_at)",
             "ON CONFLICT (name) DO NOTHING",
-            9,
-            [(n, stage, "{}", f, la, stamp, 0, 0.0, stamp) for n, f, la in zip(names, first, last, strict=True)],
+            [names, [stage] * n, ["{}"] * n, first, last, [stamp] * n, [0] * n, [0.0] * n, [stamp] * n],
         )
         return
     with raw.cursor() as cursor:
@@ -204,8 +208,7 @@ def add_counts(session: Session, table_name: str, rows: pa.Table) -> None:
             f"INSERT INTO {table_name} ({columns})",
             f"ON CONFLICT ({bucket}, service_id, {key}) DO UPDATE SET count = count + excluded.count, "
             "quantity = quantity + excluded.quantity",
-            5,
-            list(zip(*(rows.column(i).to_pylist() for i in range(5)), strict=True)),
+            [rows.column(i).to_pylist() for i in range(5)],
         )
         return
     stage = f"wk_stage_{table_name}"
