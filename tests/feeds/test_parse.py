@@ -99,6 +99,16 @@ def test_asterisk_variants_are_read_by_their_column_count(columns):
     assert [(r["service"], r["count"], r["quantity"]) for r in rows] == [("acme", 1, 42.0), ("pbx-b", 1, 42.0)]
 
 
+def test_a_cdr_without_accountcode_or_dcontext_is_reported_and_dcontext_is_trimmed():
+    data = "\n".join([asterisk_row(16, account=" ", dcontext="  "), asterisk_row(16, account="", dcontext=" pbx-b "),
+                      asterisk_row(16, account=" acme ")]).encode()  # fmt: skip
+    chunks = list(read_asterisk_csv(data))
+    assert [r["service"] for r in records(chunks)] == ["pbx-b", "acme"]
+    assert [(e.line, e.field, e.reason) for e in errors(chunks)] == [
+        (1, "accountcode", "no service: accountcode and dcontext are empty")
+    ]
+
+
 def test_asterisk_dates_are_local_to_the_configured_zone():
     data = (asterisk_row(16, start="2026-07-01 12:00:00") + "\n").encode()
     (row,) = records(read_asterisk_csv(data, options=AsteriskOptions(timezone="Europe/Berlin")))

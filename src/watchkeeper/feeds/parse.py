@@ -216,7 +216,11 @@ def _quantity_values(values: pa.Array | None, n: int) -> tuple[pa.Array, pa.Arra
 
 
 def _service_values(values: pa.Array) -> tuple[pa.Array, pa.Array]:
-    names = pc.utf8_trim_whitespace(values)
+    return _named(pc.utf8_trim_whitespace(values))
+
+
+def _named(names: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Trimmed names, and whether each is a usable service name."""
     length = pc.utf8_length(names)
     ok = pc.and_(pc.greater(length, 0), pc.less_equal(length, MAX_SERVICE_LENGTH))
     return names, ok
@@ -304,10 +308,11 @@ def convert_asterisk(
 ) -> Chunk:
     values = columns.values
     n = len(columns.index)
-    primary = pc.utf8_trim_whitespace(values[service_key])
-    fallback = pc.utf8_trim_whitespace(values["dcontext"])
-    chosen = pc.if_else(pc.equal(pc.utf8_length(primary), 0), fallback, primary)
-    service, service_ok = _service_values(chosen)
+    chosen = pc.utf8_trim_whitespace(values[service_key])
+    missing = pc.equal(pc.binary_length(chosen), 0)
+    if pc.any(missing).as_py():  # dcontext is read only where it is needed
+        chosen = pc.if_else(missing, pc.utf8_trim_whitespace(values["dcontext"]), chosen)
+    service, service_ok = _named(chosen)
     ts = per_distinct(values["start"], lambda v: parse_local_timestamps(v, "%Y-%m-%d %H:%M:%S", options.timezone))
     quantity, quantity_ok = _quantity_values(values["billsec"], n)
     count = pa.array(np.ones(n, dtype=np.int64))
