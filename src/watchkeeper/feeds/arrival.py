@@ -35,7 +35,7 @@ class Arrival:
 
     def __init__(self, path: Path) -> None:
         self.size = path.stat().st_size
-        self.data: mmap.mmap | bytes = mmap.mmap(-1, self.size) if self.size else b""
+        self.data: mmap.mmap | bytes = _anonymous(self.size) if self.size else b""
         self._filled = 0
         self._stopped = False
         self._failure: UnreadableFile | None = None
@@ -99,3 +99,12 @@ class Arrival:
         with self._changed:
             self._failure = failure
             self._changed.notify_all()
+
+
+def _anonymous(size: int) -> mmap.mmap:
+    """Private anonymous memory. mmap's default, shared, is backed like a file
+    in shared memory: reading 250 MB into it cost 0.30 s of system time against
+    0.19 s, and freeing it 0.07 s against 0.025."""
+    if hasattr(mmap, "MAP_PRIVATE"):
+        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return mmap.mmap(-1, size)  # Windows: no flags
