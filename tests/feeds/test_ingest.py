@@ -197,6 +197,8 @@ def test_a_services_counts_read_back_across_hours_and_days(db, clock):
          + [{"service": "b", "ts": t.isoformat(), "count": 100} for t in at])  # fmt: skip
     minutes = counts(db, "a", "minute", NOW - timedelta(hours=6), NOW)
     assert minutes == [(at[1], 2), (at[2].replace(second=0), 3), (at[3], 4)]
+    # Ten years back, at minute resolution: only the hours stored are looked at.
+    assert [c for _, c in counts(db, "a", "minute", NOW - timedelta(days=3650), NOW)] == [1, 2, 3, 4]
     hours = counts(db, "a", "hour", NOW - timedelta(days=3), NOW)
     assert [(t.isoformat(), c) for t, c in hours] == [
         ("2026-11-21T11:00:00+00:00", 1), ("2026-11-23T07:00:00+00:00", 2),

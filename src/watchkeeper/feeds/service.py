@@ -29,6 +29,7 @@ from watchkeeper.feeds.models import (
     Service,
     ServiceStage,
     buckets,
+    stored_span,
 )
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import Params
@@ -106,12 +107,15 @@ def service_counts(
     else:
         model, bucket, key, width, per_bucket = HourCount, HourCount.day, HourCount.hour, 3600, HOURS_PER_DAY
     low, high = int(since.timestamp()) // width, int(until.timestamp()) // width
+    span = stored_span(session, bucket)
+    if span is None:
+        return []
+    wanted = buckets(max(low // per_bucket, span[0]), min(high // per_bucket, span[1]))
     rows = session.execute(
         select(key, model.count, model.quantity)
-        .where(bucket.in_(buckets(low // per_bucket, high // per_bucket)), model.service_id == service.id,
-               key >= low, key <= high)
+        .where(bucket.in_(wanted), model.service_id == service.id, key >= low, key <= high)
         .order_by(key)
-    )  # fmt: skip
+    )
     return [CountPoint(at=datetime.fromtimestamp(k * width, UTC), count=c, quantity=q) for k, c, q in rows]
 
 

@@ -12,13 +12,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.finding import Finding, Severity, State, Urgency
 from watchkeeper.feeds.model import LOOKBACK, FeedModel
-from watchkeeper.feeds.models import MINUTES_PER_HOUR, FeedState, MinuteCount, Service, ServiceStage, buckets
+from watchkeeper.feeds.models import (
+    MINUTES_PER_HOUR,
+    FeedState,
+    MinuteCount,
+    Service,
+    ServiceStage,
+    buckets,
+    stored_span,
+)
 from watchkeeper.feeds.rhythm import Event, Kind, Params, instant, minute_of
 from watchkeeper.feeds.schemas import ServiceSettings
 
@@ -100,11 +108,10 @@ def _minutes(session: Session, since: dict[int, int]) -> dict[int, list[tuple[in
     """
     if not since:
         return {}
-    oldest, newest = session.execute(select(
-        select(func.min(MinuteCount.hour)).scalar_subquery(), select(func.max(MinuteCount.hour)).scalar_subquery()
-    )).one()  # fmt: skip
-    if oldest is None:
+    span = stored_span(session, MinuteCount.hour)
+    if span is None:
         return {}
+    oldest, newest = span
     wanted = or_(*(
         and_(MinuteCount.hour.in_(buckets(max(m // MINUTES_PER_HOUR, oldest), newest)),
              MinuteCount.service_id == i, MinuteCount.minute >= m)
