@@ -77,13 +77,14 @@ def watch_feeds(*, session: Session, now: datetime, limit: int = 500,
             models[service_id] = FeedModel.from_bytes(state.model, params[service_id])
     # A model reads the minutes since it last looked. A new one reads all that
     # is stored, on its own: that can be two weeks of minutes.
-    recent = _minutes(session, {i: m.now - LOOKBACK for i, m in models.items()})
+    span = stored_span(session, MinuteCount.hour)
+    recent = _minutes(session, {i: m.now - LOOKBACK for i, m in models.items()}, span)
     for service_id, service_params in params.items():
         state, service = states[service_id], services[service_id]
         model = models.get(service_id)
         if model is None:
-            model, events = _bootstrap(service, service_params, _minutes(session, {service_id: 0}).get(service_id, []),
-                                       minute)  # fmt: skip
+            history = _minutes(session, {service_id: 0}, span).get(service_id, [])
+            model, events = _bootstrap(service, service_params, history, minute)
         else:
             # Time passes with what was known before; the records that came since are
             # known from the last minute on, so a delivery delay counts as silence.
@@ -100,16 +101,16 @@ def watch_feeds(*, session: Session, now: datetime, limit: int = 500,
     return report
 
 
-def _minutes(session: Session, since: dict[int, int]) -> dict[int, list[tuple[int, float]]]:
+def _minutes(
+    session: Session, since: dict[int, int], span: tuple[int, int] | None
+) -> dict[int, list[tuple[int, float]]]:
     """Each service's minute counts from its own `since` on, in one statement.
 
     The minute table leads with the hour (see feeds.models), so each service
-    reads its own hours, from its `since` to the newest one stored.
+    reads its own hours, from its `since` to the newest one stored (`span`,
+    the table's oldest and newest hour, read once a tick).
     """
-    if not since:
-        return {}
-    span = stored_span(session, MinuteCount.hour)
-    if span is None:
+    if not since or span is None:
         return {}
     oldest, newest = span
     wanted = or_(*(
