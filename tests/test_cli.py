@@ -90,3 +90,38 @@ def test_replay_reports_a_bad_services_file(run, tmp_path):
                  "--services", str(tmp_path / "services.yaml"))  # fmt: skip
     assert result.exit_code == 2
     assert "services.sip-trunk" in result.output and "sensitivity" in result.output
+
+
+def test_the_installed_command_keeps_exit_status_output_and_data_when_it_leaves_early(tmp_path):
+    """`watchkeeper` ends by os._exit to skip Python's teardown (cli_common.leave):
+    the exit status, every line printed and every row committed must survive it,
+    and SQLite must have been closed cleanly (its WAL checkpointed and removed)."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    database = tmp_path / "wk.db"
+    env = {**os.environ, "WATCHKEEPER_DATABASE_URL": f"sqlite:///{database}"}
+    rows = [f"2026-11-23T09:{minute % 60:02d}:00Z,svc-{minute % 7},2" for minute in range(600)]
+    path = tmp_path / "feed.csv"
+    path.write_text("timestamp,service,count\n" + "\n".join(rows) + "\n2026-11-23T10:00:00Z,svc-0,many\n")
+
+    def watchkeeper(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "watchkeeper", *args], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)  # fmt: skip
+
+    first = watchkeeper("ingest", str(path), "--json")
+    assert first.returncode == 1, first.stderr  # one row rejected
+    report = json.loads(first.stdout)[0]
+    assert (report["accepted"], report["rejected"]) == (600, 1)
+    assert not (tmp_path / "wk.db-wal").exists()
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT sum(total_count) FROM services").fetchone() == (1200,)
+
+    assert watchkeeper("ingest", str(path)).returncode == 2  # the same file again is refused
+    listed = watchkeeper("services", "list", "--json")
+    assert listed.returncode == 0
+    assert sorted(s["name"] for s in json.loads(listed.stdout)) == [f"svc-{n}" for n in range(7)]
+    unknown = watchkeeper("services", "show", "nope")
+    assert unknown.returncode == 1 and "nope" in unknown.stderr

@@ -15,7 +15,7 @@ from watchkeeper.alerts.cli import alerts_app, dependencies_app, maintenance_app
 from watchkeeper.alerts.service import RoutingConfig, process_due
 from watchkeeper.auth import service as tokens
 from watchkeeper.auth.cli import users_app
-from watchkeeper.cli_common import Context, console, context, fail, print_json, when
+from watchkeeper.cli_common import Context, console, context, fail, leave, print_json, when
 from watchkeeper.db import current_revision, in_transaction, upgrade
 from watchkeeper.feeds.cli import feeds_app, files_app, ingest, services_app
 from watchkeeper.feeds.inbox import scan_inbox
@@ -216,4 +216,9 @@ def demo(
 
 
 def main() -> None:
-    app()
+    """The console script: run the command, then leave at once (see `leave`)."""
+    try:
+        app()
+    except SystemExit as done:
+        leave(done.code)
+    leave(0)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import getpass
 import json
 import os
+import sys
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -32,7 +36,9 @@ class Context:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        engine = make_engine(self.settings.database_url)
+        _engines.add(engine)
+        return engine
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -50,6 +56,40 @@ class Context:
 
 def context() -> Context:
     return Context(settings=get_settings(), clock=SystemClock())
+
+
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def leave(status: object) -> NoReturn:
+    """End the process once a command is done, without Python's teardown.
+
+    At exit, Python frees every module and object one at a time: 0.12 s for
+    SQLAlchemy alone, 0.2-0.25 s after a 1M-row ingest, longer than the
+    command's own checks. Everything a normal exit does that matters is done
+    here first: other threads are joined, atexit handlers run (logging is
+    flushed), databases are closed (SQLite checkpoints its WAL) and
+    stdout/stderr are flushed. Only the freeing is left to the kernel.
+    """
+    if status is None:
+        code = 0
+    elif isinstance(status, int):
+        code = status
+    else:  # as sys.exit("message") does
+        print(status, file=sys.stderr)
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for engine in list(_engines):
+        engine.dispose()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away, as `| head` does
+            code = code or 1
+    os._exit(code)
 
 
 def act(action: Callable[[Session, datetime], object], message: str) -> None:
