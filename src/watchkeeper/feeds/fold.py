@@ -32,6 +32,7 @@ class Partial:
 
     minutes: pa.Table  # service, minute, count, quantity
     spans: pa.Table  # service, first, last: epoch seconds of its first and last record
+    hours: pa.Table  # service, hour, count, quantity: the minutes rolled up
 
 
 def _encode(names: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
@@ -64,7 +65,11 @@ def _spans(encoded: pa.DictionaryArray, first: np.ndarray, last: np.ndarray) -> 
 
 
 def fold_partial(records: pa.Table) -> Partial:
-    """One chunk's records as per-minute sums and per-service spans."""
+    """One chunk's records as per-minute and per-hour sums and per-service spans.
+
+    The hours are rolled up here, on the thread that parsed the chunk, so
+    that the end of a file has only small tables of hours left to merge.
+    """
     count = records.column("count")
     if not pc.all(pc.greater(count, 0)).as_py():
         # Rows with count 0 say "observed, nothing happened": they add nothing.
@@ -73,7 +78,7 @@ def fold_partial(records: pa.Table) -> Partial:
     ts = records.column("ts")
     minutes = _sum_by(names, "minute", pc.divide(ts, 60), records.column("count"), records.column("quantity"))
     seconds = ts.combine_chunks().to_numpy() if isinstance(ts, pa.ChunkedArray) else ts.to_numpy()
-    return Partial(minutes, _spans(names, seconds, seconds))
+    return Partial(minutes, _spans(names, seconds, seconds), to_hours(minutes))
 
 
 def to_hours(minutes: pa.Table) -> pa.Table:
@@ -104,42 +109,37 @@ _EMPTY_HOURS = pa.table(
 class Rollup:
     """Hours and per-service totals of a stream of folded chunks.
 
-    The minutes themselves are written chunk by chunk; they are kept here
-    only until they pass `merge_rows`, when they are rolled up to hours, so a
-    file of any size needs memory for its distinct (service, hour) pairs.
-    One group-by at the end costs less than one per chunk.
+    The minutes themselves are written chunk by chunk; each chunk comes with
+    its hours already rolled up, and those are merged here once they pass
+    `merge_rows`, so a file of any size needs memory for its distinct
+    (service, hour) pairs.
     """
 
     def __init__(self, merge_rows: int = 2_000_000) -> None:
         self._merge_rows = merge_rows
-        self._minutes: list[pa.Table] = []
+        self._hours: list[pa.Table] = []
         self._spans: list[pa.Table] = []
-        self._hours: pa.Table | None = None
         self._rows = 0
 
     def add(self, partial: Partial) -> None:
-        self._minutes.append(partial.minutes)
+        self._hours.append(partial.hours)
         self._spans.append(partial.spans)
-        self._rows += partial.minutes.num_rows
+        self._rows += partial.hours.num_rows
         if self._rows > self._merge_rows:
-            self._hours = self.hours()
             self._spans = [merge_spans(pa.concat_tables(self._spans))]
-            self._minutes, self._rows = [], 0
+            self._rows = self.hours().num_rows
 
     def hours(self) -> pa.Table:
-        parts = [to_hours(pa.concat_tables(self._minutes))] if self._minutes else []
-        if self._hours is not None:
-            parts.append(self._hours)
-        if not parts:
+        """service, hour, count, quantity: one row per (service, hour)."""
+        if not self._hours:
             return _EMPTY_HOURS
-        if len(parts) == 1:
-            return parts[0]
-        merged = pa.concat_tables(parts)
-        return _sum_by(_encode(merged.column("service")), "hour", merged.column("hour"),
-                       merged.column("count"), merged.column("quantity"))  # fmt: skip
+        if len(self._hours) > 1:
+            merged = pa.concat_tables(self._hours)
+            self._hours = [_sum_by(_encode(merged.column("service")), "hour", merged.column("hour"),
+                                   merged.column("count"), merged.column("quantity"))]  # fmt: skip
+        return self._hours[0]
 
     def services(self) -> pa.Table:
         """service, count, quantity, first, last."""
         spans = pa.concat_tables(self._spans) if self._spans else _EMPTY_SPANS
         return per_service(self.hours(), spans)
-
