@@ -213,12 +213,13 @@ def run_cli(path: Path, fmt: Format, url: str) -> float:
 
 
 def startup_seconds() -> float:
-    """What any CLI command costs before its work: the interpreter and the imports
-    (the best of three)."""
+    """What any CLI command costs besides its work: the interpreter, the imports
+    and the exit, as `watchkeeper --version` (the best of three)."""
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import watchkeeper.cli"], check=True, env=_installed_env())
+        subprocess.run([sys.executable, "-m", "watchkeeper", "--version"], check=True, env=_installed_env(),
+                       stdout=subprocess.DEVNULL)  # fmt: skip
         best = min(best, time.perf_counter() - started)
     return best
 
@@ -263,7 +264,7 @@ def main() -> None:
         print(line.format("watchkeeper ingest, next hour's file (services known)", known_s, args.rows / known_s))
         print(f"    onto {args.history_days} days of history: {history_rows:,} minute rows (filled in {fill_s:.0f} s)")
         print(line.format("watchkeeper ingest as a CLI command, third hour's file", cli_s, args.rows / cli_s))
-        print(f"    of which start-up (interpreter and imports): {startup:.2f} s")
+        print(f"    of which start-up and exit (`watchkeeper --version`): {startup:.2f} s")
         print(line.format("reference: pyarrow read_csv + group_by(service, minute)", ref, args.rows / ref))
         if duck is not None:
             print(line.format("reference: DuckDB read_csv + GROUP BY service, minute", duck, args.rows / duck))

@@ -47,6 +47,14 @@ def test_token_create_prints_a_token_once_and_stores_only_its_hash(run):
     assert token not in listed and "billing-platform" in listed
 
 
+def test_version_prints_the_installed_version(run):
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.output == f"watchkeeper {version('watchkeeper')}\n"
+
+
 def test_feeds_add_refuses_a_pattern_without_a_group(run):
     result = run("feeds", "add", "x", "--sequence-pattern", r"cdr_\d+")
     assert result.exit_code == 1 and "needs a group" in result.output

@@ -1,3 +1,3 @@
-from watchkeeper.cli import main
+from watchkeeper.launch import main
 
 main()

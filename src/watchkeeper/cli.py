@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from watchkeeper import __version__
 from watchkeeper.alerts.cli import alerts_app, dependencies_app, maintenance_app, silences_app
 from watchkeeper.alerts.service import RoutingConfig, process_due
 from watchkeeper.auth import service as tokens
@@ -55,6 +56,20 @@ app.add_typer(enquiries_app, name="enquiries")
 app.add_typer(users_app, name="users")
 app.command()(ingest)
 app.command("replay")(replay_command)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"watchkeeper {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,  # fmt: skip
+) -> None:
+    """watchkeeper: usage-feed monitoring and operations desk for billing and telecom operators."""
 
 
 @db_app.command("upgrade")
