@@ -112,6 +112,32 @@ def test_a_duplicate_file_is_refused_reported_and_never_double_counted(db, clock
     assert kinds == ["duplicate_file"]
 
 
+def test_a_file_found_unreadable_after_its_counts_were_written_leaves_none_of_them(db, clock, tmp_path, monkeypatch):
+    """The hash, and so a file that grew while it was read, is known only once
+    its rows are parsed and written: all of them must go again, and only the
+    finding stays."""
+    from watchkeeper.feeds import ingest as ingest_module
+
+    from .test_arrival import Shrunk
+
+    good = "timestamp,service,count\n2026-11-23T09:15:00Z,a,5\n2026-11-23T09:16:00Z,b,2\n"
+    path = write(tmp_path, "growing.csv", good + "2026-11-23T09:17:00Z,c,1\n")
+    real = ingest_module.Arrival
+    monkeypatch.setattr(ingest_module, "Arrival", lambda p: real(Shrunk(p, len(good))))
+    report = ingest(db, clock, path)
+    assert (report.status, report.records) == ("unreadable", 0)
+    assert "grew" in report.message
+    with transaction(db.sessions) as session:
+        assert session.scalars(select(Service.name)).all() == []
+        assert session.scalar(select(func.count()).select_from(MinuteCount)) == 0
+        assert session.scalar(select(func.count()).select_from(HourCount)) == 0
+        assert session.execute(select(FileFinding.file_name, FileFinding.kind)).all() == [
+            ("growing.csv", "unreadable_file")]
+    monkeypatch.undo()
+    assert ingest(db, clock, path).status == "ingested"  # once complete, the same file goes in
+    assert service(db, "c").total_count == 1
+
+
 def test_sequence_gaps_and_reused_numbers_are_findings(db, clock, tmp_path):
     pattern = r"cdr_(?P<seq>\d+)\.csv"
     reports = []

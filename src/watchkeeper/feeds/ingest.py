@@ -258,29 +258,39 @@ def _read_chunks(
     return read_asterisk_csv(data, options=asterisk, not_after=not_after, fold=fold_partial, arrived=arrived)
 
 
-def ingest_file(
+class _Refused(Exception):
+    """A file whose counts must not stay (a duplicate, or unreadable part way):
+    its transaction is rolled back and the finding written in a new one."""
+
+    def __init__(self, report: IngestReport, kind: FileFindingKind) -> None:
+        super().__init__(report.message)
+        self.report = report
+        self.kind = kind
+
+
+def _ingest_file(
     path: Path,
     *,
     session: Session,
     clock: Clock,
     settings: Settings,
-    options: FileOptions = FileOptions(),
-    on_progress: Progress | None = None,
+    options: FileOptions,
+    on_progress: Progress | None,
 ) -> IngestReport:
-    """Ingest one file. A duplicate or unreadable file is refused and reported, not raised.
+    """Ingest one file into the session's transaction; raise _Refused for a
+    file whose counts must be rolled back.
 
     The file is parsed and its counts written while it is still being read
-    and hashed (feeds/arrival.py), inside a savepoint. A duplicate, which is
-    rare, is found once the hash is known and its counts are rolled back; a
-    concurrent ingest of the same file fails on the file row's unique hash
-    and rolls back whole.
+    and hashed (feeds/arrival.py). A duplicate, which is rare, is found once
+    the hash is known, and the caller rolls the whole transaction back and
+    writes the finding in a new one. A concurrent ingest of the same file
+    fails on the file row's unique hash and rolls back whole.
     """
     try:
         arrival = Arrival(path)
     except OSError as exc:
         report = IngestReport(str(path), str(options.format or "unknown"), "unreadable", str(exc))
-        _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE, str(exc))
-        return report
+        raise _Refused(report, FileFindingKind.UNREADABLE_FILE) from exc
     with arrival:
         fmt = options.format
         if fmt is None:
@@ -291,7 +301,6 @@ def ingest_file(
                 fmt = Format.USAGE_CSV  # the read failed; it is reported below
         report = IngestReport(str(path), fmt)
         not_after, _, _ = _limits(clock.now(), settings)
-        counts = session.begin_nested()
         digest: str | None = None
         try:
             store_chunks(_read_chunks(arrival, fmt, options, settings, not_after), report, session=session,
@@ -301,33 +310,24 @@ def ingest_file(
             report.message = str(exc)
     earlier = None if digest is None else session.scalar(select(IngestedFile).where(IngestedFile.sha256 == digest))
     if earlier is not None:
-        counts.rollback()
         refused = IngestReport(str(path), fmt, "duplicate")
         refused.message = (f"same content as {earlier.name} (feed {earlier.feed}), "
                            f"ingested {earlier.received_at:%Y-%m-%d %H:%M:%S} UTC; nothing counted")  # fmt: skip
         refused.findings.append(f"{FileFindingKind.DUPLICATE_FILE}: {refused.message}")
-        _finding(session, clock, options.feed, path.name, FileFindingKind.DUPLICATE_FILE, refused.message)
-        metrics.FILES.labels(outcome="duplicate").inc()
-        return refused
+        raise _Refused(refused, FileFindingKind.DUPLICATE_FILE)
     if report.message is None and report.rows and report.rejected == report.rows:
         # Not one good row: the wrong format or a broken export, not a feed.
         report.message = f"none of its {report.rows} rows could be read as {fmt}"
     if report.message is not None:
-        counts.rollback()
         report.status = "unreadable"
         report.new_services, report.records, report.services = [], 0, 0
-        _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE, report.message)
-        metrics.FILES.labels(outcome="unreadable").inc()
-        return report
-    counts.commit()
+        raise _Refused(report, FileFindingKind.UNREADABLE_FILE)
     sequence = _sequence_checks(session, clock, options, path.name, report)
     record = IngestedFile(feed=options.feed, name=path.name, sha256=digest, size=arrival.size,
                           sequence=sequence, format=fmt, received_at=clock.now())  # fmt: skip
     session.add(record)
     record.accepted, record.rejected = report.accepted, report.rejected
     record.errors = [e.as_dict() for e in report.errors]
-    metrics.count_ingest("file", report)
-    metrics.FILES.labels(outcome="ingested").inc()
     return report
 
 
@@ -340,22 +340,36 @@ def ingest_file_in_transaction(
     options: FileOptions = FileOptions(),
     on_progress: Progress | None = None,
 ) -> IngestReport:
-    """Ingest a file in its own transaction, committing the outcome, whatever it is."""
+    """Ingest a file in its own transaction and commit the outcome, whatever it is.
+
+    A duplicate or unreadable file is refused and reported, not raised: nothing
+    of it is counted, and the refusal is kept as a file finding.
+    """
     from sqlalchemy.exc import IntegrityError
 
     session = factory()
     try:
-        report = ingest_file(path, session=session, clock=clock, settings=settings,
-                             options=options, on_progress=on_progress)  # fmt: skip
+        report = _ingest_file(path, session=session, clock=clock, settings=settings,
+                              options=options, on_progress=on_progress)  # fmt: skip
         session.commit()
+    except _Refused as refused:
+        session.rollback()
+        report = refused.report
+        _finding(session, clock, options.feed, path.name, refused.kind, report.message or report.status)
+        session.commit()
+        metrics.FILES.labels(outcome=report.status).inc()
         return report
     except IntegrityError:
         # Another process took the same file between our check and our write.
         session.rollback()
+        metrics.FILES.labels(outcome="duplicate").inc()
         return IngestReport(str(path), str(options.format or ""), "duplicate",
                             "the same content was ingested concurrently; nothing counted")  # fmt: skip
     finally:
         session.close()
+    metrics.count_ingest("file", report)
+    metrics.FILES.labels(outcome="ingested").inc()
+    return report
 
 
 def prune_batches(session: Session, *, now: datetime, settings: Settings) -> int:
