@@ -133,3 +133,22 @@ def test_the_installed_command_keeps_exit_status_output_and_data_when_it_leaves_
     assert sorted(s["name"] for s in json.loads(listed.stdout)) == [f"svc-{n}" for n in range(7)]
     unknown = watchkeeper("services", "show", "nope")
     assert unknown.returncode == 1 and "nope" in unknown.stderr
+
+
+def test_leaving_waits_for_threads_and_thread_pools_and_runs_exit_handlers():
+    import subprocess
+    import sys
+
+    program = (
+        "import atexit, threading, time\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from watchkeeper.cli_common import leave\n"
+        "pool = ThreadPoolExecutor(1)\n"
+        "pool.submit(int).result()  # an idle worker, its pool never shut down\n"
+        "threading.Thread(target=lambda: (time.sleep(0.2), print('thread done', flush=True))).start()\n"
+        "atexit.register(lambda: print('atexit ran', flush=True))\n"
+        "leave(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.splitlines() == ["thread done", "atexit ran"]

@@ -78,9 +78,9 @@ def leave(status: object) -> NoReturn:
     else:  # as sys.exit("message") does
         print(status, file=sys.stderr)
         code = 1
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    # As Python's own exit does: thread pools are told to stop (an idle
+    # worker would otherwise wait for work forever), other threads are joined.
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for engine in list(_engines):
         engine.dispose()
