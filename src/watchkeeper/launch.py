@@ -9,15 +9,24 @@ collections, during an ingest or in `serve`, no longer walk them. Measured
 on `watchkeeper ingest` of 1M-row files, interleaved: usage-csv 0.97 -> 0.82 s,
 Asterisk 1.08 -> 1.02 s.
 
+`watchkeeper ingest FILE...` also starts reading the first FILE before the
+command loads (see watchkeeper.feeds.arrival). Interleaved runs on 1M-row
+files: Asterisk (250 MB) 1.08 -> 0.95 s and 1.04 -> 0.91 s, usage-csv
+(34 MB) 0.82 -> 0.79 s.
+
 Kept free of imports beyond the standard library so that it runs first.
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import sys
+from pathlib import Path
 
 
 def main() -> None:
+    _read_early(sys.argv[1:])
     gc.disable()
     try:
         from watchkeeper.cli import main as run
@@ -25,3 +34,15 @@ def main() -> None:
         gc.freeze()
         gc.enable()
     run()
+
+
+def _read_early(args: list[str]) -> None:
+    """For `ingest`, begin reading its first argument that is a file."""
+    if not args or args[0] != "ingest":
+        return
+    for arg in args[1:]:
+        if not arg.startswith("-") and os.path.isfile(arg):
+            from watchkeeper.feeds.arrival import read_early
+
+            read_early(Path(arg))
+            return

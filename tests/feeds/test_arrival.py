@@ -83,3 +83,37 @@ def test_an_empty_file_is_unreadable_and_nothing_is_stored(db, clock, tmp_path):
     assert report.status == "unreadable"
     with transaction(db.sessions) as session:
         assert session.scalars(select(IngestedFile)).all() == []
+
+
+def test_a_file_read_early_is_taken_when_unchanged_and_read_again_when_changed(db, clock, tmp_path):
+    """`watchkeeper ingest FILE` starts reading FILE before the command has
+    loaded; the ingest uses that reading only if the file is still the same."""
+    from watchkeeper.launch import _read_early
+
+    path = tmp_path / "usage.csv"
+    path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,a,1\n")
+    _read_early(["ingest", "--format", "usage-csv", str(path)])
+    early = arrival._early[str(path.resolve())]
+    taken = Arrival.of(path)
+    assert taken is early and arrival._early == {}
+    with taken:
+        assert taken.digest() == hashlib.sha256(path.read_bytes()).hexdigest()
+
+    _read_early(["ingest", str(path)])
+    path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,b,2\n2026-11-23T09:01:00Z,b,2\n")
+    report = ingest(db, clock, path)  # the file changed after the early read began: read again
+    assert (report.status, report.records) == ("ingested", 4)
+    with transaction(db.sessions) as session:
+        assert session.execute(select(Service.name, Service.total_count)).all() == [("b", 4)]
+    assert arrival._early == {}
+
+
+def test_only_the_ingest_command_reads_early(tmp_path):
+    from watchkeeper.launch import _read_early
+
+    path = tmp_path / "usage.csv"
+    path.write_text("timestamp,service\n")
+    for args in (["services", "list"], ["replay", str(path)], ["ingest", "--format", "usage-csv"], ["ingest"],
+                 ["ingest", str(tmp_path / "missing.csv")], ["ingest", str(tmp_path)]):
+        _read_early(args)
+        assert arrival._early == {}, args

@@ -123,7 +123,7 @@ def test_a_file_found_unreadable_after_its_counts_were_written_leaves_none_of_th
     good = "timestamp,service,count\n2026-11-23T09:15:00Z,a,5\n2026-11-23T09:16:00Z,b,2\n"
     path = write(tmp_path, "growing.csv", good + "2026-11-23T09:17:00Z,c,1\n")
     real = ingest_module.Arrival
-    monkeypatch.setattr(ingest_module, "Arrival", lambda p: real(Shrunk(p, len(good))))
+    monkeypatch.setattr(real, "of", classmethod(lambda cls, p: real(Shrunk(p, len(good)))))
     report = ingest(db, clock, path)
     assert (report.status, report.records) == ("unreadable", 0)
     assert "grew" in report.message

@@ -9,18 +9,27 @@ before it looks at the first n bytes.
 Not a file mapping: a file truncated while mapped kills the process with
 SIGBUS, and no input may do that. A file that shrinks or grows while it is
 read is refused as unreadable (the inbox only takes files that have settled).
+
+`watchkeeper ingest FILE` starts reading FILE before the command has even
+loaded (`read_early`, called by watchkeeper.launch): loading takes one core
+for 0.35 s while the other is idle, and reading and hashing a 250 MB file
+costs 0.24 CPU-s that the parsing threads would otherwise share their cores
+with. `Arrival.of(path)` takes that early reading if the file has not changed
+since it began. Only the standard library is imported here, so that it is
+quick to load first.
 """
 
 from __future__ import annotations
 
 import hashlib
 import mmap
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
-from watchkeeper.feeds.parse import UnreadableFile
+from watchkeeper.feeds.errors import UnreadableFile
 
 BLOCK = 8 * 1024 * 1024
 
@@ -34,6 +43,7 @@ class Arrival:
     """
 
     def __init__(self, path: Path) -> None:
+        self._identity = _identity(path)
         self.size = path.stat().st_size
         self.data: mmap.mmap | bytes = _anonymous(self.size) if self.size else b""
         self._filled = 0
@@ -42,6 +52,17 @@ class Arrival:
         self._changed = threading.Condition()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="wk-read")
         self._digest = self._pool.submit(self._read, path)
+
+    @classmethod
+    def of(cls, path: Path) -> Arrival:
+        """An Arrival of `path`: the one `read_early` began, if the file is the
+        same one and unchanged since, else a new one."""
+        early = _early.pop(os.path.realpath(path), None) if isinstance(path, Path) else None
+        if early is not None:
+            if early._identity is not None and early._identity == _identity(path):
+                return early
+            early.__exit__(None, None, None)
+        return cls(path)
 
     def __enter__(self) -> Arrival:
         return self
@@ -99,6 +120,29 @@ class Arrival:
         with self._changed:
             self._failure = failure
             self._changed.notify_all()
+
+
+_early: dict[str, Arrival] = {}
+
+
+def read_early(path: Path) -> None:
+    """Begin reading `path` for a later `Arrival.of(path)` in this process.
+    A file that cannot be read is left for that call to report."""
+    try:
+        _early[os.path.realpath(path)] = Arrival(path)
+    except OSError:
+        pass
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    """What tells that a file is the same and unchanged: device, inode, size, modification time."""
+    if not isinstance(path, Path):  # a stand-in for a file, as tests use
+        return None
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
 
 
 def _anonymous(size: int) -> mmap.mmap:

@@ -287,7 +287,7 @@ def _ingest_file(
     fails on the file row's unique hash and rolls back whole.
     """
     try:
-        arrival = Arrival(path)
+        arrival = Arrival.of(path)
     except OSError as exc:
         report = IngestReport(str(path), str(options.format or "unknown"), "unreadable", str(exc))
         raise _Refused(report, FileFindingKind.UNREADABLE_FILE) from exc

@@ -30,6 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from watchkeeper.feeds.errors import UnreadableFile
+
 # A file is cut into about CHUNKS_PER_FILE chunks of CHUNK_BYTES_MIN to
 # CHUNK_BYTES_MAX: enough chunks for the reader threads and the writer to
 # overlap, few enough that each chunk's fixed costs (an Arrow group-by, a
@@ -79,10 +81,6 @@ Fold = Callable[[pa.Table], Any]
 Data = bytes | mmap.mmap
 # Returns once the first n bytes of the data are there.
 Arrived = Callable[[int], None]
-
-
-class UnreadableFile(Exception):
-    """The file as a whole cannot be read in the format asked for."""
 
 
 @dataclass(frozen=True)
