@@ -2,25 +2,32 @@
 
 Generates 1,000,000-row usage-csv files and 1,000,000-row Asterisk Master.csv
 files (10,000 services, one hour of traffic each, like one supplier's hourly
-file; three consecutive hours per format) and prints records per second for:
+file; 2 x --repeats + 1 consecutive hours per format) and prints records per
+second for:
 
 - watchkeeper on the first file, into an empty database: every service is
   new. End to end in process: read, hash, parse, check, fold, write, commit;
-- the same on the next hour's file, the steady state: the services exist and
-  the database holds `--history-days` of minute counts before it (14 by
-  default, the minute retention; the first file's counts copied back in time),
-  as a server that has run for two weeks does;
-- `watchkeeper ingest` as a command in a new process on the third hour's
-  file, which adds interpreter start-up and imports (printed on their own);
-- the reference: pyarrow read_csv + group_by(service, minute) on the same
-  file, and DuckDB's read_csv + GROUP BY when duckdb is installed.
+- the same on each of the next --repeats hours' files (3), the steady state:
+  the services exist and the database holds `--history-days` of minute counts
+  before them (14 by default, the minute retention; the first file's counts
+  copied back in time), as a server that has run for two weeks does;
+- `watchkeeper ingest` as a command in a new process on each of the
+  --repeats hours after those, which adds interpreter start-up, imports and
+  exit (printed on their own);
+- the reference: pyarrow read_csv + group_by(service, minute) on the second
+  file, and DuckDB's read_csv + GROUP BY when duckdb is installed, three
+  times each.
+
+Repeated timings are printed as their median and range: on this 2-core
+machine the same work varies by a third from run to run.
 
 Traffic per service is heavy-tailed (Zipf, s=1.1) by default, as supplier
 traffic across accounts is; `--distribution uniform` spreads it evenly, the
 worst case for the writer (every service active in almost every minute).
 
 Usage: python bench/ingest.py [--rows 1000000] [--services 10000]
-       [--distribution zipf|uniform] [--history-days 14] [--database-url URL]
+       [--distribution zipf|uniform] [--history-days 14] [--repeats 3]
+       [--database-url URL] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -224,6 +231,15 @@ def startup_seconds() -> float:
     return best
 
 
+def spread(seconds: list[float]) -> tuple[float, str]:
+    """The median, and the range when there is more than one run: this machine's
+    timings vary by a third between runs of the same work."""
+    ordered = sorted(seconds)
+    middle = ordered[len(ordered) // 2]
+    span = f" (runs: {ordered[0]:.2f}-{ordered[-1]:.2f} s)" if len(ordered) > 1 else ""
+    return middle, span
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -231,6 +247,8 @@ def main() -> None:
     parser.add_argument("--distribution", choices=["zipf", "uniform"], default="zipf")
     parser.add_argument("--history-days", type=int, default=14,
                         help="minute counts already stored before the next hour's file (0: none)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="next-hour files, in process and as a command (each a new hour); medians are printed")
     parser.add_argument("--database-url", default=None,
                         help="default: fresh SQLite files; with a PostgreSQL URL, a new schema per format")
     parser.add_argument("--workdir", type=Path, default=None)
@@ -241,35 +259,49 @@ def main() -> None:
           f"files in {workdir}")
     for fmt, writer in ((Format.USAGE_CSV, write_usage_csv), (Format.ASTERISK_CSV, write_asterisk_csv)):
         paths = []
-        for hours_ago in (3, 2, 1):
+        for hours_ago in range(2 * args.repeats + 1, 0, -1):  # oldest first: each file a new hour
             path = workdir / f"{args.distribution}-{args.rows}-{fmt}-{hours_ago}h.csv"
             if not path.exists():
                 writer(path, args.rows, args.services, args.distribution, hours_ago)
             paths.append(path)
-        first, following, cli_file = paths
+        first, following, cli_files = paths[0], paths[1 : args.repeats + 1], paths[args.repeats + 1 :]
         url, drop = fresh_database(args.database_url, workdir, fmt)
         new_s, accepted, rejected = run_watchkeeper(first, fmt, url)
         assert accepted == args.rows and rejected == 0, (accepted, rejected)
         fill_s, history_rows = fill_history(url, args.history_days)
-        known_s, accepted, _ = run_watchkeeper(following, fmt, url)
-        assert accepted == args.rows
-        startup = startup_seconds()  # first, so the byte code is compiled before the CLI run
-        cli_s = run_cli(cli_file, fmt, url)
-        ref = reference_pyarrow(following, fmt)
-        duck = reference_duckdb(following, fmt)
-        size = following.stat().st_size / 1e6
+        known = []
+        for path in following:
+            seconds, accepted, _ = run_watchkeeper(path, fmt, url)
+            assert accepted == args.rows
+            known.append(seconds)
+        startup = startup_seconds()  # first, so the byte code is compiled before the CLI runs
+        cli = [run_cli(path, fmt, url) for path in cli_files]
+        ref = [reference_pyarrow(following[0], fmt) for _ in range(3)]
+        duck_runs = [reference_duckdb(following[0], fmt) for _ in range(3)]
+        duck = None if None in duck_runs else [d for d in duck_runs if d is not None]
+        size = first.stat().st_size / 1e6
         print(f"\n{fmt}: {size:.0f} MB per file")
-        line = "  {:<58} {:6.2f} s {:>12,.0f} records/s"
-        print(line.format("watchkeeper ingest, first file (every service new)", new_s, args.rows / new_s))
-        print(line.format("watchkeeper ingest, next hour's file (services known)", known_s, args.rows / known_s))
+        line = "  {:<58} {:6.2f} s {:>12,.0f} records/s{}"
+        print(line.format("watchkeeper ingest, first file (every service new)", new_s, args.rows / new_s, ""))
+        known_s, known_span = spread(known)
+        print(line.format("watchkeeper ingest, next hour's file (services known)", known_s, args.rows / known_s,
+                          known_span))  # fmt: skip
         print(f"    onto {args.history_days} days of history: {history_rows:,} minute rows (filled in {fill_s:.0f} s)")
-        print(line.format("watchkeeper ingest as a CLI command, third hour's file", cli_s, args.rows / cli_s))
+        cli_s, cli_span = spread(cli)
+        print(line.format("watchkeeper ingest as a CLI command, a later hour's file", cli_s, args.rows / cli_s,
+                          cli_span))  # fmt: skip
         print(f"    of which start-up and exit (`watchkeeper --version`): {startup:.2f} s")
-        print(line.format("reference: pyarrow read_csv + group_by(service, minute)", ref, args.rows / ref))
+        ref_s, ref_span = spread(ref)
+        print(line.format("reference: pyarrow read_csv + group_by(service, minute)", ref_s, args.rows / ref_s,
+                          ref_span))  # fmt: skip
+        best = ref_s
         if duck is not None:
-            print(line.format("reference: DuckDB read_csv + GROUP BY service, minute", duck, args.rows / duck))
-        best = min(ref, duck or ref)
-        print(f"  watchkeeper / fastest reference: first file {best / new_s:.2f}, next file {best / known_s:.2f}")
+            duck_s, duck_span = spread(duck)
+            print(line.format("reference: DuckDB read_csv + GROUP BY service, minute", duck_s, args.rows / duck_s,
+                              duck_span))  # fmt: skip
+            best = min(best, duck_s)
+        print(f"  watchkeeper / fastest reference (medians): first file {best / new_s:.2f}, "
+              f"next file {best / known_s:.2f}, CLI command {best / cli_s:.2f}")
         drop()  # two weeks of minutes take about 1.5 GB
 
 
