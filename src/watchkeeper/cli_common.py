@@ -8,7 +8,6 @@ import json
 import os
 import sys
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
-from watchkeeper.db import current_revision, make_engine, make_sessionmaker, transaction, upgrade
+from watchkeeper.db import current_revision, dispose_engines, make_engine, make_sessionmaker, transaction, upgrade
 
 console = Console()
 errors = Console(stderr=True)
@@ -36,9 +35,7 @@ class Context:
 
     @cached_property
     def engine(self) -> Engine:
-        engine = make_engine(self.settings.database_url)
-        _engines.add(engine)
-        return engine
+        return make_engine(self.settings.database_url)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -56,9 +53,6 @@ class Context:
 
 def context() -> Context:
     return Context(settings=get_settings(), clock=SystemClock())
-
-
-_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def leave(status: object) -> NoReturn:
@@ -82,8 +76,7 @@ def leave(status: object) -> NoReturn:
     # worker would otherwise wait for work forever), other threads are joined.
     threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
-    for engine in list(_engines):
-        engine.dispose()
+    dispose_engines()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

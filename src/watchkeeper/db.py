@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -107,7 +108,24 @@ class _WriterQueue:
             self._lock.release()
 
 
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    engine = _make_engine(url, **kwargs)
+    _engines.add(engine)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close the connections of every engine still in use, as the end of a
+    process would: SQLite then checkpoints and removes its WAL. For a process
+    that leaves without Python's teardown (cli_common.leave)."""
+    for engine in list(_engines):
+        engine.dispose()
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         writers = _WriterQueue()
