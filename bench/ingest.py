@@ -27,7 +27,7 @@ worst case for the writer (every service active in almost every minute).
 
 Usage: python bench/ingest.py [--rows 1000000] [--services 10000]
        [--distribution zipf|uniform] [--history-days 14] [--repeats 3]
-       [--database-url URL] [--workdir DIR]
+       [--database-url URL] [--workdir DIR] [--format usage-csv|asterisk-csv]
 """
 
 from __future__ import annotations
@@ -252,12 +252,15 @@ def main() -> None:
     parser.add_argument("--database-url", default=None,
                         help="default: fresh SQLite files; with a PostgreSQL URL, a new schema per format")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--format", choices=[f.value for f in Format], default=None, help="default: both")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="wk-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"{args.rows:,} rows per file, {args.services:,} services, one hour each, {args.distribution} traffic; "
           f"files in {workdir}")
     for fmt, writer in ((Format.USAGE_CSV, write_usage_csv), (Format.ASTERISK_CSV, write_asterisk_csv)):
+        if args.format not in (None, fmt):
+            continue
         paths = []
         for hours_ago in range(2 * args.repeats + 1, 0, -1):  # oldest first: each file a new hour
             path = workdir / f"{args.distribution}-{args.rows}-{fmt}-{hours_ago}h.csv"
