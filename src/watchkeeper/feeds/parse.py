@@ -38,6 +38,10 @@ from watchkeeper.feeds.errors import UnreadableFile
 # round of upserts) stay small.
 CHUNKS_PER_FILE = 8
 CHUNK_BYTES_MIN = 4 << 20
+# The first chunk is smaller, so the writer starts sooner: 20 interleaved
+# in-process ingests of 1M-row files averaged 0.620 -> 0.592 s (Asterisk)
+# and 0.428 -> 0.412 s (usage-csv) with 1 MB rather than 4 MB.
+FIRST_CHUNK_BYTES = 1 << 20
 CHUNK_BYTES_MAX = 32 << 20
 READERS = 2  # chunks parsed at once, each on a thread of its own
 # Arrow's CSV reader can also spread one chunk over threads of its own. Where
@@ -335,7 +339,7 @@ def _line_chunks(data: Data, first: int, chunk_bytes: int, arrived: Arrived) -> 
     """Line-aligned (start, end) spans. The first is small, so the writer has
     work while the readers parse the big ones."""
     start = first
-    size = min(chunk_bytes, CHUNK_BYTES_MIN)
+    size = min(chunk_bytes, FIRST_CHUNK_BYTES)
     while start < len(data):
         end = min(start + size, len(data))
         size = chunk_bytes
