@@ -22,6 +22,12 @@ faulted in afresh. Three rounds of interleaved runs on a 1M-row Master.csv:
 pool from Python instead (`pyarrow.set_memory_pool`) measured -28 and +20 ms,
 presumably because Arrow's C++ code keeps allocating from its own default.
 
+NumPy's OpenBLAS runs on one thread (OPENBLAS_NUM_THREADS, likewise kept if
+set). watchkeeper does no linear algebra, yet at import OpenBLAS started a
+thread per core that spun for 0.1 CPU-s, on the core the early read uses:
+three rounds of interleaved Asterisk runs, 872 -> 848, 924 -> 901 and
+903 -> 873 ms.
+
 Kept free of imports beyond the standard library so that it runs first.
 """
 
@@ -36,6 +42,7 @@ from pathlib import Path
 def main() -> None:
     if sys.platform == "linux":  # where Arrow's wheels carry jemalloc
         os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     _read_early(sys.argv[1:])
     gc.disable()
     try:
