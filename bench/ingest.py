@@ -191,7 +191,7 @@ def fill_history(url: str, days: int) -> tuple[float, int]:
     return time.perf_counter() - started, rows
 
 
-def in_page_cache(path: Path) -> Path:
+def in_page_cache(path: Path) -> None:
     """Read `path` once, so a timed run starts with it in the page cache, as a
     file that has just arrived is. This machine pages out memory untouched for
     a few seconds (DAMON), and the files were written minutes before they are
@@ -200,7 +200,6 @@ def in_page_cache(path: Path) -> Path:
     with path.open("rb") as source:
         while source.read(16 << 20):
             pass
-    return path
 
 
 def run_watchkeeper(path: Path, fmt: Format, url: str) -> tuple[float, int, int]:

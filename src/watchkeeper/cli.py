@@ -69,7 +69,7 @@ def _root(
     version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                           help="print the version and exit")] = False,  # fmt: skip
 ) -> None:
-    """watchkeeper: usage-feed monitoring and operations desk for billing and telecom operators."""
+    pass
 
 
 @db_app.command("upgrade")

@@ -93,7 +93,7 @@ def test_a_file_read_early_is_taken_when_unchanged_and_read_again_when_changed(d
     path = tmp_path / "usage.csv"
     path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,a,1\n")
     _read_early(["ingest", "--format", "usage-csv", str(path)])
-    early = arrival._early[str(path.resolve())]
+    _, early = arrival._early[str(path.resolve())]
     taken = Arrival.of(path)
     assert taken is early and arrival._early == {}
     with taken:

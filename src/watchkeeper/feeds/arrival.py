@@ -43,7 +43,6 @@ class Arrival:
     """
 
     def __init__(self, path: Path) -> None:
-        self._identity = _identity(path)
         self.size = path.stat().st_size
         self.data: mmap.mmap | bytes = _anonymous(self.size) if self.size else b""
         self._filled = 0
@@ -57,9 +56,9 @@ class Arrival:
     def of(cls, path: Path) -> Arrival:
         """An Arrival of `path`: the one `read_early` began, if the file is the
         same one and unchanged since, else a new one."""
-        early = _early.pop(os.path.realpath(path), None) if isinstance(path, Path) else None
+        identity, early = _early.pop(os.path.realpath(path), (None, None))
         if early is not None:
-            if early._identity is not None and early._identity == _identity(path):
+            if identity is not None and identity == _identity(path):
                 return early
             early.__exit__(None, None, None)
         return cls(path)
@@ -122,22 +121,22 @@ class Arrival:
             self._changed.notify_all()
 
 
-_early: dict[str, Arrival] = {}
+# What `read_early` began, by real path: the file's identity then, and its Arrival.
+_early: dict[str, tuple[tuple[int, int, int, int] | None, Arrival]] = {}
 
 
 def read_early(path: Path) -> None:
     """Begin reading `path` for a later `Arrival.of(path)` in this process.
     A file that cannot be read is left for that call to report."""
     try:
-        _early[os.path.realpath(path)] = Arrival(path)
+        identity = _identity(path)
+        _early[os.path.realpath(path)] = identity, Arrival(path)
     except OSError:
         pass
 
 
 def _identity(path: Path) -> tuple[int, int, int, int] | None:
     """What tells that a file is the same and unchanged: device, inode, size, modification time."""
-    if not isinstance(path, Path):  # a stand-in for a file, as tests use
-        return None
     try:
         found = path.stat()
     except OSError:
