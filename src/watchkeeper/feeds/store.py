@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -188,15 +189,45 @@ def _add_to_services(session: Session, rows: pa.Table, *, now: datetime) -> None
         )
 
 
+def _in_key_order(rows: pa.Table, key: str, width: int) -> list[np.ndarray]:
+    """bucket, service_id, key, count and quantity, sorted by the count tables'
+    primary key (bucket, service_id, key), with repeated keys summed into one row.
+
+    Key order turns the B-tree upserts into appends, and PostgreSQL refuses
+    to update one row twice in a statement. NumPy's sort of one packed int64
+    (bucket offset, id, key within its bucket) takes 3 ms on 190,000 rows,
+    where Arrow's three-key sort_by took 37 ms.
+    """
+    ids = rows.column("service_id").to_numpy()
+    keys = rows.column(key).to_numpy()
+    counts = rows.column("count").to_numpy()
+    quantities = rows.column("quantity").to_numpy()
+    buckets = keys // width
+    first = int(buckets.min())
+    if int(buckets.max()) - first < 1 << 24 and int(ids.min()) >= 0 and int(ids.max()) < 1 << 32:
+        packed = (buckets - first) << 38 | ids << 6 | keys - buckets * width
+        order = np.argsort(packed)
+        packed = packed[order]
+    else:  # beyond the packed key's room: sort on the columns themselves
+        order = np.lexsort((keys, ids, buckets))
+        packed = np.stack([buckets[order], ids[order], keys[order]], axis=1)
+    ids, keys, counts, quantities = ids[order], keys[order], counts[order], quantities[order]
+    repeated = np.all(packed[1:] == packed[:-1], axis=1) if packed.ndim == 2 else packed[1:] == packed[:-1]
+    if repeated.any():
+        starts = np.flatnonzero(np.concatenate([[True], ~repeated]))
+        ids, keys = ids[starts], keys[starts]
+        counts, quantities = np.add.reduceat(counts, starts), np.add.reduceat(quantities, starts)
+    return [keys // width, ids, keys, counts, quantities]
+
+
 def add_counts(session: Session, table_name: str, rows: pa.Table) -> None:
     """Additive upsert of (service_id, key, count, quantity) rows into a count table,
-    `key` being the table's minute or hour; its bucket is worked out here."""
+    `key` being the table's minute or hour; its bucket is worked out here. A key
+    may come more than once: its rows add up."""
     if rows.num_rows == 0:
         return
     bucket, key, width = COUNT_TABLES[table_name]
-    rows = rows.add_column(0, bucket, pc.divide(rows.column(key), width))
-    # Key order turns the B-tree upserts into appends.
-    rows = rows.sort_by([(bucket, "ascending"), ("service_id", "ascending"), (key, "ascending")])
+    values = _in_key_order(rows, key, width)
     columns = f"{bucket}, service_id, {key}, count, quantity"
     connection = session.connection()
     raw: Any = connection.connection.driver_connection
@@ -206,9 +237,11 @@ def add_counts(session: Session, table_name: str, rows: pa.Table) -> None:
             f"INSERT INTO {table_name} ({columns})",
             f"ON CONFLICT ({bucket}, service_id, {key}) DO UPDATE SET count = count + excluded.count, "
             "quantity = quantity + excluded.quantity",
-            [rows.column(i).to_pylist() for i in range(5)],
+            # NumPy's tolist is twice as fast as Arrow's to_pylist.
+            [column.tolist() for column in values],
         )
         return
+    rows = pa.table(dict(zip([bucket, "service_id", key, "count", "quantity"], values, strict=True)))
     stage = f"wk_stage_{table_name}"
     with raw.cursor() as cursor:
         cursor.execute(
@@ -259,6 +292,13 @@ class UsageWriter:
         A minute that straddles two chunks is upserted twice, adding up; in a
         file in time order that is one minute per chunk, cheaper than holding
         it back and grouping again.
+
+        Holding every minute back for one write in key order at the end was
+        tried: SQLite's part of a 1M-row usage-csv file fell from 0.17-0.25 s
+        to 0.07-0.10 s, since chunk after chunk lands between the rows of
+        every service in the hour, but the ingest was no faster (0.505 s
+        against 0.467 s, medians of six interleaved runs): that one write ran
+        alone after the parse, where these overlap it.
         """
         minutes = partial.minutes
         if minutes.num_rows == 0:
