@@ -152,3 +152,76 @@ def test_leaving_waits_for_threads_and_thread_pools_and_runs_exit_handlers():
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 3, done.stderr
     assert done.stdout.splitlines() == ["thread done", "atexit ran"]
+
+
+def test_help_lists_every_command_and_a_group_of_one_command_stays_a_group(run):
+    from watchkeeper.cli import COMMANDS
+
+    shown = run("--help")
+    assert shown.exit_code == 0
+    listed = [line.split()[1] for line in shown.output.splitlines() if line.startswith("│ ") and "--" not in line]
+    assert [name for name in listed if name in COMMANDS] == list(COMMANDS)
+    assert "Alerts from feeds and external monitors." in shown.output
+    alerts = run("alerts", "--help")  # alerts has one command, list: still `alerts list`
+    assert alerts.exit_code == 0 and "list" in alerts.output and "Commands" in alerts.output
+    assert run("ingst").exit_code == 2 and "Did you mean 'ingest'?" in run("ingst").output
+
+
+def test_ingest_loads_the_feed_modules_and_no_other_command(tmp_path):
+    """Each command's module loads only when it runs (watchkeeper.cli): an
+    ingest pays for no other domain's models, schemas and commands."""
+    import os
+    import subprocess
+    import sys
+
+    from watchkeeper.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'wk.db'}"
+    engine = make_engine(url)
+    upgrade(engine)  # set up here: Alembic loads every model
+    engine.dispose()
+    path = tmp_path / "feed.csv"
+    path.write_text("timestamp,service\n2026-11-23T09:00:00Z,a\n")
+    program = (
+        "import sys\n"
+        "from watchkeeper.cli import app\n"
+        "try:\n"
+        "    app(['ingest', sys.argv[1], '--quiet'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('watchkeeper.'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program, str(path)], env={**os.environ, "WATCHKEEPER_DATABASE_URL": url},
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.split()
+    assert "watchkeeper.feeds.ingest_cli" in loaded
+    others = [m for m in loaded if m.split(".")[1] in {"alerts", "incidents", "intake", "notify", "auth", "commands"}
+              or m == "watchkeeper.feeds.cli" or m.endswith(".cli") and m != "watchkeeper.cli"]  # fmt: skip
+    assert others == []
+
+
+def test_every_command_loads_the_models_its_tables_refer_to():
+    """A command that loads only its own modules must still find every table
+    and class its models name (a foreign key, a relationship), or its first
+    query fails. Checked in a new process per command module."""
+    import subprocess
+    import sys
+
+    from watchkeeper.cli import COMMANDS
+
+    program = (
+        "import importlib, sys\n"
+        "from sqlalchemy.orm import configure_mappers\n"
+        "from watchkeeper.db import Base\n"
+        "importlib.import_module(sys.argv[1])\n"
+        "configure_mappers()\n"
+        "for table in Base.metadata.tables.values():\n"
+        "    for key in table.foreign_keys:\n"
+        "        key.column\n"
+    )
+    modules = sorted({target.partition(":")[0] for target in COMMANDS.values()})
+    running = {m: subprocess.Popen([sys.executable, "-c", program, m], stderr=subprocess.PIPE, text=True)
+               for m in modules}  # fmt: skip
+    failed = {m: p.communicate(timeout=120)[1].strip().splitlines()[-1:] for m, p in running.items()}
+    assert {m: error for m, error in failed.items() if running[m].returncode != 0} == {}

@@ -1,101 +1,29 @@
-"""CLI for usage feeds: ingest files, services, feed settings, files and findings."""
+"""CLI for usage feeds: services, feed settings, files and findings (ingest: feeds.ingest_cli)."""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
 from watchkeeper.alerts.cli import alert_out
 from watchkeeper.alerts.finding import State
 from watchkeeper.alerts.service import list_alerts
 from watchkeeper.cli_common import console, context, fail, print_json, when
-from watchkeeper.clock import monotonic
 from watchkeeper.feeds import service as services
 from watchkeeper.feeds.filecontrol import BadPattern
-from watchkeeper.feeds.ingest import FileOptions, IngestReport, ingest_file_in_transaction
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.schemas import Sensitivity, ServicePatch, parse_minutes
 
-PROGRESS_ABOVE_BYTES = 4 << 20
 SPARK = "·▁▂▃▄▅▆▇█"
 
 services_app = typer.Typer(help="Services discovered from usage: list, show, set stage and settings.")
 feeds_app = typer.Typer(help="How files from each supplier are read and checked.")
 files_app = typer.Typer(help="Ingested files and failed file controls.")
-
-
-def _print_report(report: IngestReport, seconds: float) -> None:
-    colour = {"ingested": "green", "duplicate": "yellow"}.get(report.status, "red")
-    line = f"[{colour}]{report.status}[/{colour}] {report.source} ({report.format})"
-    if report.status == "ingested":
-        rate = report.rows / seconds if seconds > 0 else 0
-        line += (f": {report.accepted:,} rows accepted, {report.rejected:,} rejected, "
-                 f"{report.records:,} records, {report.services:,} services "
-                 f"({len(report.new_services):,} new) in {seconds:.2f} s, {rate:,.0f} rows/s")  # fmt: skip
-    console.print(line)
-    if report.message:
-        console.print(f"  {report.message}")
-    for finding in report.findings:
-        console.print(f"  [yellow]finding[/yellow] {finding}")
-    if report.errors:
-        table = Table("line", "field", "reason", title=f"rejected rows in {Path(report.source).name}",
-                      title_justify="left")  # fmt: skip
-        for error in report.errors[:20]:
-            table.add_row(str(error.line if error.line is not None else error.index), error.field, error.reason)
-        console.print(table)
-        if report.rejected > 20:
-            console.print(f"  ... and {report.rejected - 20:,} more rejected rows (`--json` lists up to 100)")
-
-
-def ingest(
-    files: Annotated[list[Path], typer.Argument(help="usage-csv or Asterisk Master.csv files")],
-    format: Annotated[Format | None, typer.Option("--format", "-f", help="default: the feed's, else detected")] = None,  # noqa: UP007
-    feed: Annotated[str, typer.Option(help="feed whose settings apply (see `watchkeeper feeds`)")] = "default",
-    timezone: Annotated[str | None, typer.Option(help="time zone of Asterisk dates")] = None,  # noqa: UP007
-    service_column: Annotated[str | None, typer.Option(  # noqa: UP007
-        help="Asterisk column naming the service (name or 1-based number)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print reports as JSON")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
-) -> None:
-    """Ingest usage files. Exit status: 0 all clean, 1 some rows rejected, 2 a file refused."""
-    ctx = context()
-    with ctx.transaction() as session:
-        options = FileOptions.for_feed(services.get_feed(session=session, name=feed), feed,
-                                       format=format, timezone=timezone, service_column=service_column)  # fmt: skip
-    reports: list[dict[str, Any]] = []
-    worst = 0
-    for path in files:
-        started = monotonic()
-        report = _ingest_one(path, ctx, options, show_progress=not (quiet or as_json))
-        seconds = monotonic() - started
-        worst = max(worst, 2 if report.status != "ingested" else 1 if report.rejected else 0)
-        if as_json:
-            reports.append({**report.as_dict(), "seconds": round(seconds, 3)})
-        elif not quiet:
-            _print_report(report, seconds)
-    if as_json:
-        print_json(reports)
-    raise typer.Exit(worst)
-
-
-def _ingest_one(path: Path, ctx: Any, options: FileOptions, *, show_progress: bool) -> IngestReport:
-    size = path.stat().st_size if path.exists() else 0
-    if not show_progress or size < PROGRESS_ABOVE_BYTES:
-        return ingest_file_in_transaction(path, ctx.sessions, clock=ctx.clock, settings=ctx.settings, options=options)
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:  # fmt: skip
-        task = bar.add_task(path.name, total=size)
-        return ingest_file_in_transaction(
-            path, ctx.sessions, clock=ctx.clock, settings=ctx.settings, options=options,
-            on_progress=lambda n: bar.advance(task, n),
-        )  # fmt: skip
 
 
 @services_app.command("list")

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column, relationship
 
 from watchkeeper.db import Base, UTCDateTime
 
-if TYPE_CHECKING:
-    from watchkeeper.support.models import Customer
+# Imported, not only named: the ORM resolves Service.customer when a session
+# first runs, and a command that loads only the feed modules (watchkeeper
+# ingest) must find Customer registered by then.
+from watchkeeper.support.models import Customer
 
 
 class ServiceStage(StrEnum):

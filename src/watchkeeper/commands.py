@@ -1,0 +1,184 @@
+"""The commands that belong to no domain: db, token, serve and demo (see watchkeeper.cli)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from watchkeeper.alerts.service import RoutingConfig, process_due
+from watchkeeper.auth import service as tokens
+from watchkeeper.cli_common import Context, console, context, fail, print_json, when
+from watchkeeper.db import current_revision, in_transaction, upgrade
+from watchkeeper.feeds.inbox import scan_inbox
+from watchkeeper.feeds.service import apply_retention
+from watchkeeper.feeds.watch import watch_feeds
+from watchkeeper.notify.outbox import AppriseSender, deliver_due
+from watchkeeper.notify.outcomes import record_outcome
+from watchkeeper.scheduler import Job, Scheduler
+from watchkeeper.support.incidents import raise_due
+from watchkeeper.support.service import process_due as process_due_cases
+
+db_app = typer.Typer(help="Database schema.")
+token_app = typer.Typer(help="API bearer tokens (stored hashed; shown once).")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations to the database named by WATCHKEEPER_DATABASE_URL."""
+    ctx = context()
+    upgrade(ctx.engine)
+    console.print(f"database at revision {current_revision(ctx.engine)}")
+
+
+@db_app.command("prune")
+def db_prune() -> None:
+    """Apply retention now (serve does it hourly): old minute and hour counts, old batch keys."""
+    ctx = context()
+    with ctx.transaction() as session:
+        removed = apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
+    console.print(", ".join(f"{n:,} {table}" for table, n in removed.items()) + " removed")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str | None, typer.Option(help="who or what will use it (default: the user's name)")] = None,  # noqa: UP007
+    user: Annotated[str | None, typer.Option(help="a user (`watchkeeper users add`) it speaks for")] = None,  # noqa: UP007
+    role: Annotated[str | None, typer.Option(help="admin, engineer (staff) or customer (their own view)")] = None,  # noqa: UP007
+    customer: Annotated[str | None, typer.Option(help="for a customer token: whose")] = None,  # noqa: UP007
+) -> None:
+    """A bearer token. A customer token reads only that customer's services, alerts and incidents."""
+    from watchkeeper.auth.users import get_user
+    from watchkeeper.support.service import get_customer
+
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            person = get_user(user, session=session) if user else None
+            if person is not None and (role or customer):
+                raise ValueError(f"a token for {person.name} has their role ({person.role}); drop --role/--customer")
+            if person is None and not name:
+                raise ValueError("say who uses it: --name NAME, or --user NAME for one of `watchkeeper users list`")
+            customer_id = get_customer(customer, session=session).id if customer else None
+            new = tokens.create_token(session=session, clock=ctx.clock, name=name or (person.name if person else ""),
+                                      role=role or "engineer", customer_id=customer_id, user=person)  # fmt: skip
+    except (ValueError, LookupError) as exc:
+        raise fail(str(exc).strip("'\"")) from exc
+    console.print(f"{new.record.role} token {new.record.id} ({new.record.name}), shown once, keep it safe:")
+    typer.echo(new.token)
+
+
+@token_app.command("list")
+def token_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    ctx = context()
+    with ctx.transaction() as session:
+        rows: list[dict[str, Any]] = [{"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at,
+                 "revoked_at": t.revoked_at} for t in tokens.list_tokens(session=session)]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "starts with", "created", "revoked")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["prefix"] + "...", when(r["created_at"]), when(r["revoked_at"]))
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    ctx = context()
+    try:
+        with ctx.transaction() as session:
+            tokens.revoke_token(session=session, clock=ctx.clock, token_id=token_id)
+    except LookupError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"token {token_id} revoked")
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    inbox: Annotated[Path | None, typer.Option(help="watch this folder for usage files")] = None,  # noqa: UP007
+) -> None:
+    """Run the API and the scheduler (inbox, retention) in one process."""
+    import uvicorn
+
+    from watchkeeper.web.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx = context()
+    upgrade(ctx.engine)
+    with ctx.transaction() as session:
+        if not tokens.has_tokens(session=session):
+            first = tokens.create_token(session=session, clock=ctx.clock, name="first token")
+            console.print(f"no API token existed; created one (shown once): [bold]{first.token}[/bold]")
+    scheduler = build_scheduler(ctx, inbox)
+    stop = threading.Event()
+    worker = threading.Thread(target=scheduler.run_forever, args=(stop, ctx.settings.scheduler_tick_seconds),
+                              name="scheduler", daemon=True)  # fmt: skip
+    worker.start()
+    try:
+        uvicorn.run(create_app(settings=ctx.settings, clock=ctx.clock, engine=ctx.engine), host=host, port=port)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+
+
+def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
+    def retention() -> None:
+        with ctx.transaction() as session:
+            apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
+
+    def watch_inbox() -> None:
+        scan_inbox(inbox, ctx.sessions, clock=ctx.clock, settings=ctx.settings)  # type: ignore[arg-type]
+
+    routing = RoutingConfig.from_settings(ctx.settings)
+
+    def feeds() -> None:
+        # Claim in batches so one busy minute (a 10,000-service file) never holds the write lock long.
+        while True:
+            with ctx.transaction() as session:
+                evaluated = watch_feeds(session=session, now=ctx.clock.now(), limit=200, routing=routing).evaluated
+            if evaluated < 200:
+                return
+
+    def route() -> None:
+        while True:
+            due = in_transaction(ctx.sessions, lambda s: process_due(session=s, now=ctx.clock.now(), config=routing,
+                                                                     limit=200))  # fmt: skip
+            if due < 200:
+                return
+
+    def cases() -> None:
+        while in_transaction(ctx.sessions, lambda s: raise_due(session=s, now=ctx.clock.now())) >= 200:
+            pass
+        while in_transaction(ctx.sessions, lambda s: process_due_cases(session=s, now=ctx.clock.now())) >= 200:
+            pass
+
+    sender = AppriseSender()
+
+    def notify() -> None:
+        while deliver_due(ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=record_outcome) >= 20:
+            pass
+
+    tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)
+    jobs = [Job("feeds", tick, feeds), Job("alerts", tick, route), Job("cases", tick, cases),
+            Job("notify", tick, notify),
+            Job("retention", timedelta(hours=1), retention)]  # fmt: skip
+    if inbox is not None:
+        jobs.append(Job("inbox", timedelta(seconds=5), watch_inbox))
+    return Scheduler(jobs, clock=ctx.clock)
+
+
+def demo(
+    days: Annotated[int, typer.Option(help="days of simulated history")] = 14,
+    database: Annotated[Path, typer.Option(help="SQLite file for the demo (recreated)")] = Path("watchkeeper-demo.db"),
+) -> None:
+    """Simulate supplier feeds through the real API and files, then show what watchkeeper saw."""
+    from watchkeeper.demo import run_demo
+
+    run_demo(days=days, database=database)
