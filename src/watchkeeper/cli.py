@@ -63,11 +63,18 @@ def load(name: str) -> Any:
 _loaded: dict[str, Any] = {}
 
 
+def _command(name: str) -> Any:
+    """The command `name`, loaded once per process."""
+    if name not in _loaded:
+        _loaded[name] = load(name)
+    return _loaded[name]
+
+
 def preload(args: list[str]) -> None:
     """Load the command that `args` name, if they name one, ahead of running
     it: watchkeeper.launch loads it with the cycle collector off."""
     if args and args[0] in COMMANDS:
-        _Commands()[args[0]]
+        _command(args[0])
 
 
 class _Commands(Mapping[str, Any]):
@@ -76,9 +83,7 @@ class _Commands(Mapping[str, Any]):
     def __getitem__(self, name: str) -> Any:
         if name not in COMMANDS:
             raise KeyError(name)
-        if name not in _loaded:
-            _loaded[name] = load(name)
-        return _loaded[name]
+        return _command(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(COMMANDS)

@@ -205,14 +205,12 @@ def _in_key_order(rows: pa.Table, key: str, width: int) -> list[np.ndarray]:
     buckets = keys // width
     first = int(buckets.min())
     if int(buckets.max()) - first < 1 << 24 and int(ids.min()) >= 0 and int(ids.max()) < 1 << 32:
-        packed = (buckets - first) << 38 | ids << 6 | keys - buckets * width
-        order = np.argsort(packed)
-        packed = packed[order]
+        order = np.argsort((buckets - first) << 38 | ids << 6 | keys - buckets * width)
     else:  # beyond the packed key's room: sort on the columns themselves
         order = np.lexsort((keys, ids, buckets))
-        packed = np.stack([buckets[order], ids[order], keys[order]], axis=1)
     ids, keys, counts, quantities = ids[order], keys[order], counts[order], quantities[order]
-    repeated = np.all(packed[1:] == packed[:-1], axis=1) if packed.ndim == 2 else packed[1:] == packed[:-1]
+    # The bucket follows from the key, so (service_id, key) tells a repeat.
+    repeated = (ids[1:] == ids[:-1]) & (keys[1:] == keys[:-1])
     if repeated.any():
         starts = np.flatnonzero(np.concatenate([[True], ~repeated]))
         ids, keys = ids[starts], keys[starts]
