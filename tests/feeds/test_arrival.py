@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from watchkeeper.db import transaction
 from watchkeeper.feeds import arrival, parse
+from watchkeeper.feeds import ingest as ingest_module
 from watchkeeper.feeds.arrival import Arrival
 from watchkeeper.feeds.ingest import FileOptions, ingest_file_in_transaction
 from watchkeeper.feeds.models import IngestedFile, Service
@@ -41,6 +42,40 @@ def test_a_file_read_in_small_blocks_is_counted_whole_and_hashed(db, clock, tmp_
         stored = session.scalar(select(IngestedFile.sha256))
     assert totals == {f"trunk-{k}": sum(i % 5 + 1 for i in range(540) if i % 7 == k) for k in range(7)}
     assert stored == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_file_bigger_than_the_window_is_read_in_bounded_memory(db, clock, tmp_path, monkeypatch):
+    # A window of 16 KB over a 650 KB file: the reader waits for the parser,
+    # hands back what was parsed, and every row still counts once.
+    monkeypatch.setattr(arrival, "BLOCK", 4096)
+    monkeypatch.setattr(arrival, "WINDOW", 16384)
+    monkeypatch.setattr(parse, "CHUNK_BYTES_MIN", 4096)
+    monkeypatch.setattr(parse, "CHUNK_BYTES_MAX", 4096)
+    for looks_at_the_start in (parse, ingest_module):
+        monkeypatch.setattr(looks_at_the_start, "SAMPLE_BYTES", 1024)
+    lines = ["timestamp,service,count"]
+    lines += [f"2026-11-23T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z,trunk-{i % 11},1"
+              for i in range(20_000)]  # fmt: skip
+    # A line far longer than the window: rejected, and the reading does not wait for room forever.
+    lines.insert(10_000, "2026-11-23T09:00:00Z,trunk-x," + "9" * 40_000)
+    path = tmp_path / "usage.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 650_000
+    readings = []
+    real_of = Arrival.of
+    monkeypatch.setattr(Arrival, "of", classmethod(lambda cls, p: readings.append(real_of(p)) or readings[-1]))
+
+    report = ingest(db, clock, path)
+
+    assert (report.status, report.accepted, report.rejected) == ("ingested", 20_000, 1)
+    assert [(e.line, e.field) for e in report.errors] == [(10_001, "count")]
+    with transaction(db.sessions) as session:
+        totals = dict(session.execute(select(Service.name, Service.total_count)).all())
+        stored = session.scalar(select(IngestedFile.sha256))
+    assert totals == {f"trunk-{k}": len(range(k, 20_000, 11)) for k in range(11)}
+    assert stored == hashlib.sha256(path.read_bytes()).hexdigest()
+    # Held at once: the window and a block, but for the long line, which needs all of itself.
+    assert 16384 < readings[0].most_held <= 40_000 + 16384 + 2 * 4096
 
 
 class Shrunk:

@@ -10,6 +10,12 @@ Not a file mapping: a file truncated while mapped kills the process with
 SIGBUS, and no input may do that. A file that shrinks or grows while it is
 read is refused as unreadable (the inbox only takes files that have settled).
 
+Memory is bounded whatever the file's size: the reader stays at most WINDOW
+bytes ahead of what the parser has `release`d, and hands the released pages
+back to the system as it goes (a month of Master.csv can be several GB; read
+whole, it could exhaust memory and have the process killed). A file within
+the window, such as an hour's supplier file, is read straight through.
+
 `watchkeeper ingest FILE` starts reading FILE before the command has even
 loaded (`read_early`, called by watchkeeper.launch): loading takes one core
 for 0.35 s while the other is idle, and reading and hashing a 250 MB file
@@ -32,6 +38,9 @@ from types import TracebackType
 from watchkeeper.feeds.errors import UnreadableFile
 
 BLOCK = 8 * 1024 * 1024
+# Read at most this far ahead of the parser. Big enough that `watchkeeper
+# ingest` reads an hour's 250 MB Master.csv whole while the command loads.
+WINDOW = 256 * 1024 * 1024
 
 
 class Arrival:
@@ -46,6 +55,10 @@ class Arrival:
         self.size = path.stat().st_size
         self.data: mmap.mmap | bytes = _anonymous(self.size) if self.size else b""
         self._filled = 0
+        self._released = 0  # the parser is done with data[:_released]
+        self._needed = 0  # the parser waits for data[:_needed]
+        self._handed_back = 0  # pages of data[:_handed_back] are returned to the system
+        self.most_held = 0  # the most bytes read and not yet handed back, at any time
         self._stopped = False
         self._failure: UnreadableFile | None = None
         self._changed = threading.Condition()
@@ -68,7 +81,9 @@ class Arrival:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:  # fmt: skip
-        self._stopped = True
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()  # a reader waiting for room stops waiting
         self._pool.shutdown(wait=True)
         # Unmapping 250 MB takes the kernel about 70 ms: let a thread of its own
         # drop the last reference, off the ingest's path to its commit.
@@ -76,12 +91,27 @@ class Arrival:
         threading.Thread(target=parcel.clear, name="wk-unmap", daemon=True).start()
 
     def arrived(self, end: int) -> None:
-        """Wait until the first `end` bytes are in `data` (all of them if `end` is past the end)."""
+        """Wait until the first `end` bytes are in `data` (all of them if `end` is past the end).
+
+        Asking for more than the window beyond what was released widens it
+        for this once (a single line longer than the window), rather than wait forever.
+        """
         end = min(end, self.size)
         with self._changed:
+            if end > self._needed:
+                self._needed = end
+                self._changed.notify_all()
             self._changed.wait_for(lambda: self._filled >= end or self._failure is not None)
         if self._failure is not None and self._filled < end:
             raise self._failure
+
+    def release(self, end: int) -> None:
+        """The parser is done with the first `end` bytes: their memory may go
+        back to the system, and the reading go on that much further."""
+        with self._changed:
+            if end > self._released:
+                self._released = end
+                self._changed.notify_all()
 
     def digest(self) -> str:
         """The SHA-256 of the whole file, once it is read; UnreadableFile if it could not be."""
@@ -95,6 +125,7 @@ class Arrival:
         try:
             with path.open("rb") as source:
                 while self._filled < self.size and not self._stopped:
+                    self._hand_back(self._room())
                     block = view[self._filled : min(self._filled + BLOCK, self.size)]
                     got = source.readinto(block)
                     if not got:
@@ -114,6 +145,22 @@ class Arrival:
             self._fail(exc)
             raise
         return hasher.hexdigest()
+
+    def _room(self) -> int:
+        """Wait until the window has room for another block; return where the parser's release reached."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._stopped or self._filled < max(
+                self._released + WINDOW, self._needed))  # fmt: skip
+            return self._released
+
+    def _hand_back(self, released: int) -> None:
+        """Return the whole pages of data[:released] to the system (on the
+        reading thread, off the parser's path)."""
+        end = released - released % mmap.PAGESIZE
+        if end > self._handed_back and isinstance(self.data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            self.data.madvise(mmap.MADV_DONTNEED, self._handed_back, end - self._handed_back)
+            self._handed_back = end
+        self.most_held = max(self.most_held, min(self._filled + BLOCK, self.size) - self._handed_back)
 
     def _fail(self, failure: UnreadableFile) -> None:
         with self._changed:

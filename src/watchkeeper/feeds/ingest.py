@@ -248,14 +248,15 @@ def _sequence_checks(
 def _read_chunks(
     arrival: Arrival, fmt: Format, options: FileOptions, settings: Settings, not_after: int
 ) -> Generator[Chunk, None, None]:
-    data, arrived = arrival.data, arrival.arrived
+    data, arrived, release = arrival.data, arrival.arrived, arrival.release
     if fmt is Format.USAGE_CSV:
-        return read_usage_csv(data, not_after=not_after, fold=fold_partial, arrived=arrived)
+        return read_usage_csv(data, not_after=not_after, fold=fold_partial, arrived=arrived, release=release)
     asterisk = AsteriskOptions(
         timezone=options.timezone or settings.asterisk_timezone,
         service_column=options.service_column or "accountcode",
     )
-    return read_asterisk_csv(data, options=asterisk, not_after=not_after, fold=fold_partial, arrived=arrived)
+    return read_asterisk_csv(data, options=asterisk, not_after=not_after, fold=fold_partial,
+                             arrived=arrived, release=release)  # fmt: skip
 
 
 class _Refused(Exception):

@@ -85,6 +85,8 @@ Fold = Callable[[pa.Table], Any]
 Data = bytes | mmap.mmap
 # Returns once the first n bytes of the data are there.
 Arrived = Callable[[int], None]
+# Told that the first n bytes of the data are no longer needed.
+Release = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -346,17 +348,30 @@ def _line_chunks(data: Data, first: int, chunk_bytes: int, arrived: Arrived) -> 
         arrived(end)
         if end < len(data):
             cut = data.rfind(b"\n", start, end)
-            if cut >= start:
-                end = cut + 1
-            else:  # one line longer than a chunk
-                arrived(len(data))
-                end = data.find(b"\n", end) + 1 or len(data)
+            end = cut + 1 if cut >= start else _line_end(data, end, arrived)  # else one line longer than a chunk
         yield start, end
         start = end
 
 
+def _line_end(data: Data, start: int, arrived: Arrived) -> int:
+    """Where the line that `start` is in ends (past its newline), waiting for
+    no more of the data than that."""
+    while start < len(data):
+        end = min(start + SAMPLE_BYTES, len(data))
+        arrived(end)
+        cut = data.find(b"\n", start, end)
+        if cut >= 0:
+            return cut + 1
+        start = end
+    return len(data)
+
+
 def _all_here(end: int) -> None:
     """`Arrived` for data that is all in memory."""
+
+
+def _keep(end: int) -> None:
+    """`Release` for data that stays in memory as a whole."""
 
 
 def _count_lines(data: Data, start: int, end: int) -> int:
@@ -500,25 +515,24 @@ def read_csv_chunks(
     workers: int = READERS,
     fold: Fold | None = None,
     arrived: Arrived = _all_here,
+    release: Release = _keep,
 ) -> Generator[Chunk, None, None]:
     """Chunks of checked records from CSV `data`, in file order.
 
     Chunks are read on `workers` threads (Arrow's kernels release the GIL);
     at most a few are in flight, so memory stays bounded for any file size.
     `data` may still be arriving (see feeds/arrival.py): `arrived(n)` returns
-    once its first n bytes are there.
+    once its first n bytes are there, and `release(n)` is told when the
+    first n bytes are parsed and no longer needed.
     """
     if chunk_bytes is None:
         chunk_bytes = min(max(len(data) // CHUNKS_PER_FILE, CHUNK_BYTES_MIN), CHUNK_BYTES_MAX)
     begin = 0
     if skip_header:
-        arrived(SAMPLE_BYTES)
-        begin = data.find(b"\n", 0, SAMPLE_BYTES) + 1
-        if begin == 0:
-            arrived(len(data))
-            begin = data.find(b"\n") + 1 or len(data)
+        begin = _line_end(data, 0, arrived)
     lines_before = 1 if skip_header else 0
     rows_before = 0
+    parsed = begin
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[Chunk]] = deque()
         for start, end in _line_chunks(data, begin, chunk_bytes, arrived):
@@ -529,6 +543,8 @@ def read_csv_chunks(
                 chunk = _shift(pending.popleft().result(), rows_before, lines_before)
                 rows_before += chunk.rows
                 lines_before += chunk.lines
+                parsed += chunk.bytes_read  # chunks come back in file order
+                release(parsed)
                 yield chunk
 
 
@@ -560,8 +576,9 @@ def usage_header(data: Data) -> list[str]:
 
 
 def read_usage_csv(
-    data: Data, *, not_after: int | None = None, fold: Fold | None = None, arrived: Arrived = _all_here
-) -> Generator[Chunk, None, None]:
+    data: Data, *, not_after: int | None = None, fold: Fold | None = None,
+    arrived: Arrived = _all_here, release: Release = _keep,
+) -> Generator[Chunk, None, None]:  # fmt: skip
     arrived(SAMPLE_BYTES)
     names = usage_header(data)
     wanted = [n for n in USAGE_COLUMNS if n in names]
@@ -573,6 +590,7 @@ def read_usage_csv(
         skip_header=True,
         fold=fold,
         arrived=arrived,
+        release=release,
     )
 
 
@@ -598,6 +616,7 @@ def read_asterisk_csv(
     not_after: int | None = None,
     fold: Fold | None = None,
     arrived: Arrived = _all_here,
+    release: Release = _keep,
 ) -> Generator[Chunk, None, None]:
     arrived(SAMPLE_BYTES)
     names = asterisk_layout(data)
@@ -622,6 +641,7 @@ def read_asterisk_csv(
         skip_header=False,
         fold=fold,
         arrived=arrived,
+        release=release,
     )
 
 
