@@ -167,6 +167,15 @@ def test_asterisk_file_with_a_bad_line_keeps_its_good_calls(db, clock, tmp_path)
     assert service(db, "acme").total_quantity == 12.0
 
 
+def test_a_format_named_in_text_is_read_as_that_format(db, clock, tmp_path):
+    # As a feed's settings or a script name it: "usage-csv", not Format.USAGE_CSV.
+    report = ingest(db, clock, write(tmp_path, "u.csv", "timestamp,service,count\n2026-11-23T09:15:00Z,a,5\n"),
+                    format="usage-csv")  # fmt: skip
+    assert (report.status, report.format, report.accepted, report.records) == ("ingested", "usage-csv", 1, 5)
+    with pytest.raises(ValueError, match="unknown file format 'xml'; known: usage-csv, asterisk-csv"):
+        FileOptions(format="xml")
+
+
 def test_a_file_with_no_good_row_is_unreadable_and_stores_nothing(db, clock, tmp_path):
     report = ingest(db, clock, write(tmp_path, "junk.csv", "timestamp,service\nx,\ny,\n"))
     assert report.status == "unreadable"

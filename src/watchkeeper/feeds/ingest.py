@@ -206,6 +206,16 @@ class FileOptions:
     service_column: str | None = None
     sequence_pattern: str | None = None
 
+    def __post_init__(self) -> None:
+        # A format given as text ("usage-csv", as in a feed's settings) is
+        # taken as the Format it names; an unknown one is refused here.
+        if self.format is not None and not isinstance(self.format, Format):
+            try:
+                object.__setattr__(self, "format", Format(self.format))
+            except ValueError:
+                known = ", ".join(f.value for f in Format)
+                raise ValueError(f"unknown file format {self.format!r}; known: {known}") from None
+
     @classmethod
     def for_feed(cls, feed: Feed | None, name: str = "default", **overrides: Any) -> FileOptions:
         base: dict[str, Any] = {}

@@ -147,7 +147,7 @@ def series_from_records(records: pa.Table) -> list[Series]:
 
 def read_input(path: Path, fmt: Format | None = None, *, asterisk: AsteriskOptions = AsteriskOptions()) -> ReplayInput:
     data = path.read_bytes()
-    fmt = fmt or detect_format(data)
+    fmt = Format(fmt) if fmt else detect_format(data)
     chunks: Iterable[Chunk]
     if fmt is Format.USAGE_CSV:
         chunks = read_usage_csv(data)
