@@ -189,7 +189,7 @@ def test_ingest_loads_the_feed_modules_and_no_other_command(tmp_path):
         "    app(['ingest', sys.argv[1], '--quiet'])\n"
         "except SystemExit as done:\n"
         "    assert done.code == 0, done.code\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith('watchkeeper.'))))\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('watchkeeper.', 'prometheus_client')))))\n"
     )
     done = subprocess.run([sys.executable, "-c", program, str(path)], env={**os.environ, "WATCHKEEPER_DATABASE_URL": url},
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
@@ -199,6 +199,7 @@ def test_ingest_loads_the_feed_modules_and_no_other_command(tmp_path):
     others = [m for m in loaded if m.split(".")[1] in {"alerts", "incidents", "intake", "notify", "auth", "commands"}
               or m == "watchkeeper.feeds.cli" or m.endswith(".cli") and m != "watchkeeper.cli"]  # fmt: skip
     assert others == []
+    assert "prometheus_client" not in loaded  # counters count only where /metrics is served
 
 
 def test_every_command_loads_the_models_its_tables_refer_to():

@@ -40,13 +40,13 @@ class Scheduler:
             due = job.next_due or now
             if due > now:
                 continue
-            metrics.SCHEDULER_LAG.set((now - due).total_seconds())
+            metrics.scheduler_late((now - due).total_seconds())
             try:
                 job.run()
-                metrics.SCHEDULER_RUNS.labels(job=job.name, outcome="ok").inc()
+                metrics.scheduler_ran(job.name, "ok")
             except Exception:
                 log.exception("scheduler job %s failed; it will run again", job.name)
-                metrics.SCHEDULER_RUNS.labels(job=job.name, outcome="error").inc()
+                metrics.scheduler_ran(job.name, "error")
             job.next_due = max(due + job.every, now)
             ran.append(job.name)
         return ran

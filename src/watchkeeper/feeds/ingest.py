@@ -368,18 +368,18 @@ def ingest_file_in_transaction(
         report = refused.report
         _finding(session, clock, options.feed, path.name, refused.kind, report.message or report.status)
         session.commit()
-        metrics.FILES.labels(outcome=report.status).inc()
+        metrics.count_file(report.status)
         return report
     except IntegrityError:
         # Another process took the same file between our check and our write.
         session.rollback()
-        metrics.FILES.labels(outcome="duplicate").inc()
+        metrics.count_file("duplicate")
         return IngestReport(str(path), str(options.format or ""), "duplicate",
                             "the same content was ingested concurrently; nothing counted")  # fmt: skip
     finally:
         session.close()
     metrics.count_ingest("file", report)
-    metrics.FILES.labels(outcome="ingested").inc()
+    metrics.count_file("ingested")
     return report
 
 

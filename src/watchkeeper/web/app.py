@@ -9,6 +9,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 import watchkeeper
+from watchkeeper import metrics
 from watchkeeper.alerts.api import router as alerts_router
 from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.auth.access import staff
@@ -38,6 +39,7 @@ def create_app(
         "which take an integration key (`watchkeeper integrations create`).",
     )
     app.state.settings = settings
+    metrics.serve_metrics()
     app.state.clock = clock or SystemClock()
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
