@@ -13,8 +13,8 @@ import typer
 
 from watchkeeper.cli_common import console, context, print_json
 from watchkeeper.clock import monotonic
-from watchkeeper.feeds import service as services
 from watchkeeper.feeds.ingest import FileOptions, IngestReport, ingest_file_in_transaction
+from watchkeeper.feeds.models import Feed
 from watchkeeper.feeds.parse import Format
 
 PROGRESS_ABOVE_BYTES = 4 << 20
@@ -58,7 +58,9 @@ def ingest(
     """Ingest usage files. Exit status: 0 all clean, 1 some rows rejected, 2 a file refused."""
     ctx = context()
     with ctx.transaction() as session:
-        options = FileOptions.for_feed(services.get_feed(session=session, name=feed), feed,
+        # The feed's row itself: watchkeeper.feeds.service, with the feed model's
+        # schemas and rhythm, would add 0.02 s to the start for this one read.
+        options = FileOptions.for_feed(session.get(Feed, feed), feed,
                                        format=format, timezone=timezone, service_column=service_column)  # fmt: skip
     reports: list[dict[str, Any]] = []
     worst = 0
