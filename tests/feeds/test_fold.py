@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
+from unittest.mock import patch
 
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from watchkeeper.feeds import fold as fold_module
 from watchkeeper.feeds.fold import Rollup, fold_partial, per_service, to_hours
 from watchkeeper.feeds.parse import RECORD_SCHEMA
 
@@ -49,8 +52,15 @@ def sums(table, key):
 
 
 @settings(max_examples=80, deadline=None)
-@given(rows, st.integers(1, 7))
-def test_writing_in_pieces_adds_up_to_folding_at_once_and_loses_no_record(items, pieces):
+@given(rows, st.integers(1, 7), st.booleans())
+def test_writing_in_pieces_adds_up_to_folding_at_once_and_loses_no_record(items, pieces, dense):
+    # Sums by bincount where the (service, bucket) pairs are few, by Arrow's group-by otherwise: both ways.
+    by_arrow = patch.object(fold_module, "_dense_sums", lambda *_: None)
+    with by_arrow if not dense else nullcontext():
+        check_pieces_add_up(items, pieces)
+
+
+def check_pieces_add_up(items, pieces):
     whole = fold(table(items))
     rollup = Rollup(merge_rows=3)
     written = []  # what the minute upserts of each piece add up to
@@ -68,3 +78,10 @@ def test_writing_in_pieces_adds_up_to_folding_at_once_and_loses_no_record(items,
         seen = [(t, c) for s, t, c in items if s == name and c > 0]
         assert row["first"] == min(t for t, _ in seen) and row["last"] == max(t for t, _ in seen)
         assert row["count"] == sum(c for _, c in seen)
+
+
+def test_huge_counts_add_up_exactly():
+    # Past 2**53 a float64 sum is no longer exact: such sums are not made by bincount.
+    big = 999_999_999_999_999  # the largest count a row may carry (15 digits)
+    folded = fold(table([("a", 60, big)] * 10 + [("a", 61, 1)]))
+    assert sums(folded.minutes, "minute") == {("a", 1): (10 * big + 1, (10 * big + 1) / 2)}

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 _SHIFT = 32  # minutes since 1970 stay below 2**32 until the year 10136
 _LOW = (1 << _SHIFT) - 1
 _SUMS = [("count", "sum"), ("quantity", "sum")]
+_DENSE_PAIRS = 1 << 20  # (name, bucket) pairs summed by bincount at most, unless the rows are more
 
 _EMPTY_SPANS = pa.table(
     {"service": pa.array([], pa.string()), "first": pa.array([], pa.int64()), "last": pa.array([], pa.int64())}
@@ -46,12 +47,52 @@ def _sum_by(
     encoded: pa.DictionaryArray, bucket: str, values: pa.Array, count: pa.Array, quantity: pa.Array
 ) -> pa.Table:
     """Sum count and quantity per (name, bucket value)."""
+    dense = _dense_sums(encoded, bucket, values, count, quantity)
+    if dense is not None:
+        return dense
     key = pc.add(pc.shift_left(pc.cast(encoded.indices, pa.int64()), _SHIFT), values)
     grouped = pa.table({"key": key, "count": count, "quantity": quantity}).group_by("key").aggregate(_SUMS)
     keys = grouped.column("key")
     return pa.table({"service": pc.take(encoded.dictionary, pc.shift_right(keys, _SHIFT)),
                      bucket: pc.bit_wise_and(keys, _LOW),
                      "count": grouped.column("count_sum"), "quantity": grouped.column("quantity_sum")})  # fmt: skip
+
+
+def _dense_sums(
+    encoded: pa.DictionaryArray, bucket: str, values: pa.Array, count: pa.Array, quantity: pa.Array
+) -> pa.Table | None:
+    """The sums by `np.bincount` over every (name, bucket value) pair, where
+    there are few enough pairs: a chunk of a file in time order spans a few
+    minutes, so its 10,000 services make 100,000 pairs or so. Four times
+    faster than Arrow's hash group-by (4.7 -> 1.2 ms on a 124,000-row chunk).
+
+    None where the pairs are too many, or the counts too big for bincount's
+    float64 sums to stay exact. Only pairs with a count are kept: every
+    record counts 1 or more (fold_partial drops the zeros).
+    """
+    n = len(values)
+    if n == 0:
+        return None
+    bucket_values = _numpy(values)
+    low = int(bucket_values.min())
+    span = int(bucket_values.max()) - low + 1
+    pairs = len(encoded.dictionary) * span
+    counts = _numpy(count)
+    if pairs > max(_DENSE_PAIRS, 2 * n) or int(counts.max()) * n >= 1 << 53:
+        return None
+    key = encoded.indices.to_numpy().astype(np.int64) * span + (bucket_values - low)
+    count_sums = np.bincount(key, weights=counts, minlength=pairs)
+    seen = np.flatnonzero(count_sums)
+    quantity_sums = np.bincount(key, weights=_numpy(quantity), minlength=pairs)[seen]
+    return pa.table({"service": encoded.dictionary.take(pa.array(seen // span)),
+                     bucket: pa.array(seen % span + low), "count": pa.array(count_sums[seen].astype(np.int64)),
+                     "quantity": pa.array(quantity_sums)})  # fmt: skip
+
+
+def _numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values.to_numpy(zero_copy_only=False)
 
 
 def _spans(encoded: pa.DictionaryArray, first: np.ndarray, last: np.ndarray) -> pa.Table:
