@@ -189,7 +189,7 @@ def test_ingest_loads_the_feed_modules_and_no_other_command(tmp_path):
         "    app(['ingest', sys.argv[1], '--quiet'])\n"
         "except SystemExit as done:\n"
         "    assert done.code == 0, done.code\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('watchkeeper.', 'prometheus_client')))))\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('watchkeeper.', 'prometheus_client', 'rich.')))))\n"
     )
     done = subprocess.run([sys.executable, "-c", program, str(path)], env={**os.environ, "WATCHKEEPER_DATABASE_URL": url},
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
@@ -200,6 +200,7 @@ def test_ingest_loads_the_feed_modules_and_no_other_command(tmp_path):
               or m == "watchkeeper.feeds.cli" or m.endswith(".cli") and m != "watchkeeper.cli"]  # fmt: skip
     assert others == []
     assert "prometheus_client" not in loaded  # counters count only where /metrics is served
+    assert "rich.console" not in loaded  # --quiet prints nothing through it
 
 
 def test_every_command_loads_the_models_its_tables_refer_to():
