@@ -63,6 +63,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the API read while the scheduler or an ingest writes; NORMAL
     # sync is durable across application crashes, which is what WAL is for.
     cursor = dbapi_connection.cursor()
+    # Pages of 16 KB rather than 4: an ingest's upserts land between the rows
+    # already stored for each service, and bigger pages split less often. One
+    # hour's 185,000 minute upserts and commit: 190 -> 154 ms; 1M-row usage-csv
+    # ingests, interleaved: 0.481 -> 0.460 s in process (10 pairs), 993 -> 981
+    # and 1026 -> 1000 ms as commands (12 and 8 pairs). Fixed when a new
+    # database's first page is written, so set before WAL; an existing
+    # database keeps its page size.
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
