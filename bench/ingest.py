@@ -13,7 +13,8 @@ second for:
   copied back in time), as a server that has run for two weeks does;
 - `watchkeeper ingest` as a command in a new process on each of the
   --repeats hours after those, which adds interpreter start-up, imports and
-  exit (printed on their own);
+  exit (printed on their own, as the ingest of a one-record file), with the
+  command's peak memory;
 - the reference: pyarrow read_csv + group_by(service, minute) on the second
   file, and DuckDB's read_csv + GROUP BY when duckdb is installed, three
   times each.
@@ -224,14 +225,19 @@ def _installed_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
-def run_cli(path: Path, fmt: Format, url: str) -> float:
-    """`watchkeeper ingest` in a new process, on a database that is already set up."""
+def run_cli(path: Path, fmt: Format, url: str) -> tuple[float, int]:
+    """`watchkeeper ingest` in a new process, on a database that is already
+    set up: its seconds, and its peak memory (resident set) in bytes."""
     env = _installed_env(WATCHKEEPER_DATABASE_URL=url)
     in_page_cache(path)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "watchkeeper", "ingest", str(path), "--format", fmt, "--quiet"],
-                   check=True, env=env)
-    return time.perf_counter() - started
+    command = subprocess.Popen([sys.executable, "-m", "watchkeeper", "ingest", str(path), "--format", fmt, "--quiet"],
+                               env=env)  # fmt: skip
+    _, status, usage = os.wait4(command.pid, 0)
+    elapsed = time.perf_counter() - started
+    command.returncode = os.waitstatus_to_exitcode(status)
+    assert command.returncode == 0, f"watchkeeper ingest exited with {command.returncode}"
+    return elapsed, usage.ru_maxrss * 1024  # Linux gives kilobytes
 
 
 def startup_seconds(url: str, workdir: Path) -> float:
@@ -299,7 +305,8 @@ def main() -> None:
             assert accepted == args.rows
             known.append(seconds)
         startup = startup_seconds(url, workdir)  # first, so the byte code is compiled before the CLI runs
-        cli = [run_cli(path, fmt, url) for path in cli_files]
+        cli_runs = [run_cli(path, fmt, url) for path in cli_files]
+        cli, peak = [seconds for seconds, _ in cli_runs], max(rss for _, rss in cli_runs)
         ref = [reference_pyarrow(following[0], fmt) for _ in range(3)]
         duck_runs = [reference_duckdb(following[0], fmt) for _ in range(3)]
         duck = None if None in duck_runs else [d for d in duck_runs if d is not None]
@@ -315,6 +322,7 @@ def main() -> None:
         print(line.format("watchkeeper ingest as a CLI command, a later hour's file", cli_s, args.rows / cli_s,
                           cli_span))  # fmt: skip
         print(f"    of which start-up and exit (`watchkeeper ingest` of a one-record file): {startup:.2f} s")
+        print(f"    peak memory of the command (resident set): {peak / 1e6:,.0f} MB")
         ref_s, ref_span = spread(ref)
         print(line.format("reference: pyarrow read_csv + group_by(service, minute)", ref_s, args.rows / ref_s,
                           ref_span))  # fmt: skip
