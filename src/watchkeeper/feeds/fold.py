@@ -135,10 +135,28 @@ def merge_spans(spans: pa.Table) -> pa.Table:
 
 
 def per_service(hours: pa.Table, spans: pa.Table) -> pa.Table:
-    """Totals per service: count and quantity from `hours`, first and last from `spans`."""
-    totals = _sum_by(_encode(hours.column("service")), "all", pa.array(np.zeros(hours.num_rows, np.int64)),
-                     hours.column("count"), hours.column("quantity")).drop_columns(["all"])  # fmt: skip
-    return totals.join(merge_spans(spans), "service")
+    """Totals per service: count and quantity from `hours`, first and last from
+    `spans`, for the services in both.
+
+    One dictionary over the names of both puts a service's sums and span in
+    one row without a join: Arrow's join loads its Acero engine, 0.01 s more
+    of an ingest command's start, and runs after the last chunk is written.
+    """
+    names = pa.chunked_array(hours.column("service").chunks + spans.column("service").chunks, pa.string())
+    encoded = _encode(names)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    in_hours, in_spans = codes[: hours.num_rows], codes[hours.num_rows :]
+    size = len(encoded.dictionary)
+    count = np.zeros(size, np.int64)
+    np.add.at(count, in_hours, _numpy(hours.column("count")))  # exact, where a float sum might not be
+    quantity = np.bincount(in_hours, weights=_numpy(hours.column("quantity")), minlength=size)
+    first = np.full(size, np.iinfo(np.int64).max)
+    last = np.full(size, np.iinfo(np.int64).min)
+    np.minimum.at(first, in_spans, _numpy(spans.column("first")))
+    np.maximum.at(last, in_spans, _numpy(spans.column("last")))
+    both = (np.bincount(in_hours, minlength=size) > 0) & (np.bincount(in_spans, minlength=size) > 0)
+    return pa.table({"service": encoded.dictionary.filter(pa.array(both)), "count": count[both],
+                     "quantity": quantity[both], "first": first[both], "last": last[both]})  # fmt: skip
 
 
 _EMPTY_HOURS = pa.table(
