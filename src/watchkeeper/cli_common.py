@@ -38,11 +38,16 @@ def __getattr__(name: str) -> Any:
     """
     if name not in ("console", "errors"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if name not in globals():  # called by name, below, once it may be made already
+    return _output(name)
+
+
+def _output(name: str) -> Console:
+    """The console `name`, made on first use."""
+    if name not in globals():
         from rich.console import Console
 
         globals()[name] = Console(stderr=name == "errors")
-    return globals()[name]
+    return globals()[name]  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -110,7 +115,7 @@ def act(action: Callable[[Session, datetime], object], message: str) -> None:
             action(session, ctx.clock.now())
     except (ValueError, LookupError) as exc:
         raise fail(str(exc).strip("'\"")) from exc
-    __getattr__("console").print(message)
+    _output("console").print(message)
 
 
 def _default(value: Any) -> Any:
@@ -126,7 +131,7 @@ def print_json(data: Any) -> None:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    __getattr__("errors").print(f"[red]error:[/red] {message}")
+    _output("errors").print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
 
 
