@@ -17,7 +17,10 @@ second for:
   command's peak memory;
 - the reference: pyarrow read_csv + group_by(service, minute) on the second
   file, and DuckDB's read_csv + GROUP BY when duckdb is installed, three
-  times each.
+  times each;
+- whether `watchkeeper ingest` as a command meets the targets set for it:
+  1,000,000 records/s end to end, and a third or more of each reference's
+  speed (the ratio is printed for the in-process runs too).
 
 Repeated timings are printed as their median and range: on this 2-core
 machine the same work varies by a third from run to run.
@@ -350,14 +353,19 @@ def main() -> None:
         ref_s, ref_span = spread(ref)
         print(line.format("reference: pyarrow read_csv + group_by(service, minute)", ref_s, args.rows / ref_s,
                           ref_span))  # fmt: skip
-        best = ref_s
+        references = {"pyarrow": ref_s}
         if duck is not None:
             duck_s, duck_span = spread(duck)
             print(line.format("reference: DuckDB read_csv + GROUP BY service, minute", duck_s, args.rows / duck_s,
                               duck_span))  # fmt: skip
-            best = min(best, duck_s)
-        print(f"  watchkeeper / fastest reference (medians): first file {best / new_s:.2f}, "
-              f"next file {best / known_s:.2f}, CLI command {best / cli_s:.2f}")
+            references["DuckDB"] = duck_s
+        print(f"  targets: 1,000,000 records/s end to end (the CLI command): {args.rows / cli_s:,.0f}, "
+              f"{'met' if args.rows / cli_s >= 1e6 else 'NOT met'}")
+        for name, seconds in references.items():
+            ratio = seconds / cli_s
+            print(f"  watchkeeper's speed / {name}'s (medians), target 1/3 or more: first file {seconds / new_s:.2f}, "
+                  f"next file {seconds / known_s:.2f}, CLI command {ratio:.2f} "
+                  f"({'met' if ratio >= 1 / 3 else 'NOT met'} by the command)")
         drop()  # two weeks of minutes take about 1.5 GB
 
 
