@@ -48,3 +48,57 @@ def test_a_file_still_being_written_waits_for_the_next_scan(db, clock, tmp_path)
     settings = db.settings.model_copy(update={"inbox_settle_seconds": 10**9})
     assert scan_inbox(inbox, db.sessions, clock=clock, settings=settings) == []
     assert (inbox / "fresh.csv").exists()
+
+
+def test_binary_files_are_quarantined_and_a_stray_nul_costs_only_its_row(db, clock, tmp_path):
+    settings = db.settings.model_copy(update={"inbox_settle_seconds": 0})
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "photo.jpg").write_bytes(bytes(range(256)) * 40)
+    (inbox / "cdrs.csv.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(200))
+    (inbox / "nul.csv").write_bytes(b"timestamp,service,count\n2026-11-23T09:00:00Z,a\x00,1\n2026-11-23T09:00:00Z,b,3\n")
+    written = clock.now().timestamp() - 60
+    for path in inbox.iterdir():
+        os.utime(path, (written, written))
+
+    reports = {r.source.split("/")[-1]: r for r in scan_inbox(inbox, db.sessions, clock=clock, settings=settings)}
+
+    assert {name: r.status for name, r in reports.items()} == {
+        "photo.jpg": "unreadable", "cdrs.csv.gz": "unreadable", "nul.csv": "ingested"}  # fmt: skip
+    assert "binary data" in (inbox / "quarantine" / "photo.jpg.error.txt").read_text()
+    assert "gunzip" in (inbox / "quarantine" / "cdrs.csv.gz.error.txt").read_text()
+    assert (reports["nul.csv"].accepted, reports["nul.csv"].rejected) == (1, 1)
+    assert (inbox / "done" / "nul.csv").exists()
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == []
+
+
+def test_a_file_that_keeps_failing_is_quarantined_but_a_database_outage_is_waited_out(db, clock, tmp_path, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from watchkeeper.feeds import inbox as inbox_module
+
+    settings = db.settings.model_copy(update={"inbox_settle_seconds": 0})
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "usage.csv").write_text("timestamp,service\n2026-11-23T09:00:00Z,a\n")
+    written = clock.now().timestamp() - 60
+    os.utime(inbox / "usage.csv", (written, written))
+
+    def database_away(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(inbox_module, "ingest_file_in_transaction", database_away)
+    for _ in range(inbox_module.ATTEMPTS + 2):
+        assert scan_inbox(inbox, db.sessions, clock=clock, settings=settings) == []
+    assert (inbox / "usage.csv").exists()
+
+    def defect(*args, **kwargs):
+        raise RuntimeError("something no check foresaw")
+
+    monkeypatch.setattr(inbox_module, "ingest_file_in_transaction", defect)
+    for _ in range(inbox_module.ATTEMPTS - 1):
+        assert scan_inbox(inbox, db.sessions, clock=clock, settings=settings) == []
+        assert (inbox / "usage.csv").exists()
+    (report,) = scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
+    assert report.status == "unreadable"
+    assert "RuntimeError: something no check foresaw" in (inbox / "quarantine" / "usage.csv.error.txt").read_text()

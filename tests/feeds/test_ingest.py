@@ -185,6 +185,42 @@ def test_a_file_with_no_good_row_is_unreadable_and_stores_nothing(db, clock, tmp
     assert ingest(db, clock, write(tmp_path, "junk.csv", "timestamp,service\nx,\ny,\n")).status == "unreadable"
 
 
+def test_a_service_name_with_a_control_character_is_a_bad_row_on_every_database(db, clock, tmp_path):
+    # PostgreSQL refuses a NUL in text outright: the row must be turned away before it gets there.
+    text = "timestamp,service,count\n2026-11-23T09:15:00Z,a\x00b,1\n2026-11-23T09:15:00Z,good,4\n"
+    report = ingest(db, clock, write(tmp_path, "nul.csv", text))
+    assert (report.status, report.accepted, report.rejected) == ("ingested", 1, 1)
+    assert (report.errors[0].line, report.errors[0].field) == (2, "service")
+    answer, _ = post(db, clock, [{"service": "x\u0000y", "ts": "2026-11-23T09:15:00Z"},
+                                 {"service": "good", "ts": "2026-11-23T09:15:00Z"}])  # fmt: skip
+    assert (answer["accepted"], answer["errors"][0]["field"]) == (1, "service")
+    with transaction(db.sessions) as session:
+        assert session.scalars(select(Service.name)).all() == ["good"]
+    assert service(db, "good").total_count == 5
+
+
+def test_a_defect_met_on_one_file_refuses_that_file_and_counts_none_of_it(db, clock, tmp_path, monkeypatch):
+    """No input may stop the process: an exception no check foresaw refuses
+    the file it happened on, rolls back its counts, and says so."""
+    from watchkeeper.feeds import store
+
+    def broken(self):
+        raise ValueError("cannot convert float NaN to integer")
+
+    path = write(tmp_path, "a.csv", "timestamp,service,count\n2026-11-23T09:15:00Z,a,5\n")
+    monkeypatch.setattr(store.UsageWriter, "finish", broken)
+    report = ingest(db, clock, path)
+    assert report.status == "unreadable"
+    assert report.message.startswith("could not be ingested: ValueError: cannot convert float NaN to integer.")
+    assert "defect in watchkeeper" in report.message
+    with transaction(db.sessions) as session:
+        assert session.scalars(select(Service.name)).all() == []
+        assert session.execute(select(FileFinding.file_name, FileFinding.kind)).all() == [("a.csv", "unreadable_file")]
+    monkeypatch.undo()
+    assert ingest(db, clock, path).status == "ingested"  # nothing claimed the file: once fixed, it goes in
+    assert service(db, "a").total_count == 5
+
+
 def test_retention_drops_old_minutes_keeps_hours_and_totals(db, clock):
     old = (NOW - timedelta(days=20)).isoformat()
     post(db, clock, [{"service": "a", "ts": old, "count": 3}, {"service": "a", "ts": NOW.isoformat(), "count": 1}])

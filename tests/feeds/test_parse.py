@@ -145,6 +145,62 @@ def test_format_is_detected_from_the_header():
     assert detect_format((asterisk_row(16) + "\n").encode()) is Format.ASTERISK_CSV
 
 
+def test_a_wrong_or_missing_header_is_told_about_as_a_usage_csv_header():
+    for first_line in (b"time,svc\n", b"2026-11-23T09:15:00Z,a,1\n", b"service,count,ts_utc\n"):
+        assert detect_format(first_line + b"2026-11-23T09:15:00Z,a,1\n") is Format.USAGE_CSV
+        with pytest.raises(UnreadableFile, match="usage-csv starts with: timestamp,service"):
+            list(read_usage_csv(first_line))
+    with pytest.raises(UnreadableFile, match="empty: usage-csv needs a header line"):
+        list(read_usage_csv(b"\n\n"))
+
+
+def test_a_byte_order_mark_is_neither_part_of_the_header_nor_of_the_first_service():
+    usage = b"\xef\xbb\xbftimestamp,service,count\n2026-11-23T09:15:00Z,a,2\n"
+    assert detect_format(usage) is Format.USAGE_CSV
+    assert records(read_usage_csv(usage))[0]["service"] == "a"
+    master = b"\xef\xbb\xbf" + (asterisk_row(16) + "\n").encode()
+    assert detect_format(master) is Format.ASTERISK_CSV
+    assert [r["service"] for r in records(read_asterisk_csv(master))] == ["acme"]
+
+
+@pytest.mark.parametrize("data,reason", [
+    (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4, "gzip-compressed"),
+    (b"PK\x03\x04" + bytes(range(256)) * 4, "ZIP archive"),
+    (random.Random(3).randbytes(5000), "binary data"),
+    (b"timestamp,service,count\r2026-11-23T09:15:00Z,a,1\r", "bare carriage return"),
+])  # fmt: skip
+def test_a_file_that_is_not_csv_text_is_refused_as_what_it_is(data, reason):
+    for reader in (read_usage_csv, read_asterisk_csv):
+        with pytest.raises(UnreadableFile, match=reason):
+            list(reader(data))
+
+
+def test_a_control_character_in_a_service_name_rejects_that_row_only():
+    data = ('timestamp,service,count\n2026-11-23T09:15:00Z,a\x00b,1\n2026-11-23T09:15:00Z,"tab\tbed",1\n'
+            "2026-11-23T09:15:00Z,Zürich-trunk,1\n2026-11-23T09:15:00Z,a b,1\n").encode()  # fmt: skip
+    chunks = list(read_usage_csv(data))
+    assert [r["service"] for r in records(chunks)] == ["Zürich-trunk", "a b"]
+    assert [(e.line, e.field) for e in errors(chunks)] == [(2, "service"), (3, "service")]
+    assert "contains a control character: 'a\\x00b'" in errors(chunks)[0].reason
+    master = "\n".join([asterisk_row(16, account="pbx\x07"), asterisk_row(16)]).encode()
+    chunks = list(read_asterisk_csv(master))
+    assert [(e.line, e.field, e.reason) for e in errors(chunks)] == [
+        (1, "accountcode", "the service name contains a control character: 'pbx\\x07'")]
+    assert [r["service"] for r in records(chunks)] == ["acme"]
+
+
+def test_a_line_the_csv_module_cannot_read_is_a_bad_row_and_the_rest_are_kept():
+    # A carriage return inside an unquoted field ends the line for Arrow, so
+    # the chunk is re-read line by line, where Python's csv refuses it.
+    data = (b"timestamp,service,count\n2026-11-23T09:15:00Z,a,1\n2026-11-23T09:15:00Z,x\ry,1\n"
+            b"2026-11-23T09:16:00Z,b,1\n")  # fmt: skip
+    chunks = list(read_usage_csv(data))
+    assert [r["service"] for r in records(chunks)] == ["a", "b"]
+    (error,) = errors(chunks)
+    assert (error.line, error.field) == (3, "row")
+    assert error.reason.startswith("not readable as CSV")
+
+
 garbage = st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=60)
 
 

@@ -59,6 +59,27 @@ def test_usage_post_takes_csv(api):
     assert answer.json()["records"] == 7
 
 
+@pytest.mark.parametrize("body,reason", [
+    (b"", "empty: usage-csv needs a header line"),
+    (b"time,svc\n2026-11-23T09:15:00Z,a\n", "header 'time,svc' lacks timestamp, service"),
+    (b'"acme","1","2","ctx","","SIP/a","","Dial","","2026-11-23 09:15:00","","",5,3,"ANSWERED","DOCUMENTATION"\n',
+     "lacks timestamp, service"),
+    (bytes(range(256)) * 8, "binary data"),
+])  # fmt: skip
+def test_a_csv_body_that_cannot_be_read_gets_400_saying_why_and_stores_nothing(api, body, reason):
+    answer = api.post("/api/v1/usage", content=body, headers={"Content-Type": "text/csv"})
+    assert answer.status_code == 400
+    assert reason in answer.json()["detail"]
+    assert answer.json()["detail"].startswith("text/csv body: ")
+    assert api.get("/api/v1/services").json() == []
+
+
+def test_a_csv_body_with_a_byte_order_mark_is_read(api):
+    answer = api.post("/api/v1/usage", content=b"\xef\xbb\xbftimestamp,service,count\n2026-11-23T09:15:00Z,sms-uk,7\n",
+                      headers={"Content-Type": "text/csv"})  # fmt: skip
+    assert (answer.status_code, answer.json()["records"]) == (200, 7)
+
+
 def test_idempotency_key_makes_a_retry_count_once(api):
     first = api.post("/api/v1/usage", json=[RECORD], headers={"Idempotency-Key": "abc"})
     retry = api.post("/api/v1/usage", json=[RECORD], headers={"Idempotency-Key": "abc"})

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from watchkeeper.clock import Clock
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 DONE = "done"
 QUARANTINE = "quarantine"
 _SKIPPED_SUFFIXES = (".tmp", ".part", ".partial", ".error.txt")
+# A file whose ingest fails for a reason other than the database (which is
+# waited out however long it takes) is tried this many times, then quarantined:
+# a file that cannot be handled must not be retried, and logged, forever.
+ATTEMPTS = 3
+_failed: dict[tuple[str, int, int], int] = {}  # (path, size, mtime) -> failed attempts, in this process
 
 
 def _candidates(folder: Path, *, now: float, settle: float) -> Iterator[Path]:
@@ -84,12 +90,34 @@ def scan_inbox(
             feed = get_feed(session=session, name=feed_name)
             options = FileOptions.for_feed(feed, feed_name)
         for path in _candidates(folder, now=now, settle=settings.inbox_settle_seconds):
+            report: IngestReport | None
             try:
                 report = ingest_file_in_transaction(path, factory, clock=clock, settings=settings, options=options)
-            except Exception:  # a database outage: leave the file for the next scan
-                log.exception("could not ingest %s; will retry", path)
+            except SQLAlchemyError as exc:  # the database is away: leave the file for the next scan
+                log.warning("could not ingest %s, will retry: the database failed: %s", path, exc)
                 continue
+            except Exception as exc:
+                report = _failure(path, exc, options.format)
+                if report is None:
+                    continue
             settle_file(path, report)
             log.info("%s: %s, %d accepted, %d rejected", path.name, report.status, report.accepted, report.rejected)
             reports.append(report)
     return reports
+
+
+def _failure(path: Path, exc: Exception, fmt: object) -> IngestReport | None:
+    """The report that quarantines `path` once it has failed ATTEMPTS times; None to try again."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None  # gone meanwhile
+    key = (str(path), found.st_size, found.st_mtime_ns)
+    _failed[key] = attempts = _failed.get(key, 0) + 1
+    if attempts < ATTEMPTS:
+        log.exception("could not ingest %s (attempt %d of %d); will retry", path, attempts, ATTEMPTS)
+        return None
+    del _failed[key]
+    log.exception("could not ingest %s after %d attempts; quarantined", path, attempts)
+    return IngestReport(str(path), str(fmt or "unknown"), "unreadable",
+                        f"could not be ingested after {attempts} attempts: {type(exc).__name__}: {exc}")  # fmt: skip

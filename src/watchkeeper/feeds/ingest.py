@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +40,8 @@ from watchkeeper.feeds.parse import (
 from watchkeeper.feeds.store import UsageWriter
 
 Progress = Callable[[int], None]
+
+log = logging.getLogger(__name__)
 
 
 class BadBatch(ValueError):
@@ -148,12 +151,19 @@ def _text(value: object) -> str:
 
 def parse_batch(body: bytes, content_type: str, *, not_after: int) -> tuple[str, Iterator[Chunk]]:
     if content_type.split(";")[0].strip().lower() in {"text/csv", "application/csv"}:
-        try:
-            return Format.USAGE_CSV, read_usage_csv(body, not_after=not_after)
-        except UnreadableFile as exc:
-            raise BadBatch(str(exc)) from exc
+        return Format.USAGE_CSV, _as_bad_batch(read_usage_csv(body, not_after=not_after))
     chunk = convert_usage(_json_columns(body), not_after=not_after)
     return "json", iter([chunk])
+
+
+def _as_bad_batch(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """The chunks of a CSV body, which finds out that it cannot be read (no
+    header, binary data) only once it is read: that is a bad batch (400),
+    and the caller rolls back whatever was written."""
+    try:
+        yield from chunks
+    except UnreadableFile as exc:
+        raise BadBatch(f"text/csv body: {exc}") from exc
 
 
 def ingest_batch(
@@ -354,9 +364,12 @@ def ingest_file_in_transaction(
     """Ingest a file in its own transaction and commit the outcome, whatever it is.
 
     A duplicate or unreadable file is refused and reported, not raised: nothing
-    of it is counted, and the refusal is kept as a file finding.
+    of it is counted, and the refusal is kept as a file finding. So is a file
+    that meets a defect in watchkeeper itself (an exception no check foresaw):
+    no input may stop the process or, in the inbox, be retried forever. Only
+    the database's own errors are raised, for the caller to retry the file.
     """
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
     session = factory()
     try:
@@ -376,6 +389,18 @@ def ingest_file_in_transaction(
         metrics.count_file("duplicate")
         return IngestReport(str(path), str(options.format or ""), "duplicate",
                             "the same content was ingested concurrently; nothing counted")  # fmt: skip
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:
+        session.rollback()
+        log.exception("ingest of %s failed", path)
+        report = IngestReport(str(path), str(options.format or "unknown"), "unreadable",
+                              f"could not be ingested: {type(exc).__name__}: {exc}. Nothing of it was counted. "
+                              "This is a defect in watchkeeper: please report it with the file.")  # fmt: skip
+        _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE, report.message or "")
+        session.commit()
+        metrics.count_file(report.status)
+        return report
     finally:
         session.close()
     metrics.count_ingest("file", report)

@@ -53,6 +53,12 @@ ARROW_THREADS = CORES > READERS
 MAX_SERVICE_LENGTH = 200
 MAX_REPORTED_ERRORS = 100
 SAMPLE_BYTES = 256 * 1024  # what format and layout detection look at
+BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark, which Excel writes at the start of a CSV file
+# Control bytes other than tab, line feed and carriage return: in text they
+# are rare (a stray one is a bad row), in binary data about one byte in ten.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+BINARY_SHARE = 0.03
+BINARY = "binary data, not CSV text: expected usage-csv or an Asterisk Master.csv"
 
 
 class Format(StrEnum):
@@ -224,10 +230,27 @@ def _service_values(values: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 
 def _named(names: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Trimmed names, and whether each is a usable service name."""
+    """Trimmed names, and whether each is a usable service name: 1 to
+    MAX_SERVICE_LENGTH characters, none of them a control character (a NUL
+    or a tab in a name would be stored, shown and matched wrongly)."""
     length = pc.utf8_length(names)
     ok = pc.and_(pc.greater(length, 0), pc.less_equal(length, MAX_SERVICE_LENGTH))
-    return names, ok
+    # ASCII first: ten times faster than the Unicode test, which only names
+    # beyond ASCII (say "Zürich-trunk") need.
+    printable = pc.ascii_is_printable(names)
+    if not pc.all(printable).as_py():
+        printable = pc.or_(printable, pc.utf8_is_printable(names))
+    return names, pc.and_(ok, printable)
+
+
+def name_problem(value: str) -> str:
+    """Why `value` is not a usable service name (see _named)."""
+    name = value.strip()
+    if not name:
+        return "is empty"
+    if len(name) > MAX_SERVICE_LENGTH:
+        return f"is longer than {MAX_SERVICE_LENGTH} characters"
+    return f"contains a control character: {name!r}"
 
 
 @dataclass(frozen=True)
@@ -292,7 +315,7 @@ def convert_usage(columns: Columns, *, not_after: int | None) -> Chunk:
         FieldCheck("timestamp", _future_check(ts, not_after), values["timestamp"],
                    lambda v: f"{v!r} is in the future: check the sender's clock"),
         FieldCheck("service", service_ok, values["service"],
-                   lambda v: f"must be 1 to {MAX_SERVICE_LENGTH} characters, got {v!r}"),
+                   lambda v: f"must be 1 to {MAX_SERVICE_LENGTH} printable characters; {name_problem(v)}"),
         FieldCheck("count", count_ok, values.get("count"),
                    lambda v: f"{v!r} is not a whole number >= 0"),
         FieldCheck("quantity", quantity_ok, values.get("quantity"),
@@ -327,7 +350,7 @@ def convert_asterisk(
                    lambda v: f"{v!r} is in the future: check the PBX clock and feed time zone"),
         FieldCheck(options.service_column, service_ok, chosen,
                    lambda v: f"no service: {options.service_column} and dcontext are empty"
-                   if not v else f"service name longer than {MAX_SERVICE_LENGTH} characters"),
+                   if not v.strip() else f"the service name {name_problem(v)}"),
         FieldCheck("billsec", quantity_ok, values["billsec"],
                    lambda v: f"{v!r} is not a number of seconds"),
     ]  # fmt: skip
@@ -434,9 +457,11 @@ def _careful_read(
         if not text.strip():
             continue
         line = first_line + offset
-        fields = next(csv.reader([text]), [])
+        fields, trouble = csv_fields(text)
         problem = None
-        if len(fields) != len(names):
+        if trouble is not None:
+            problem = ("row", f"not readable as CSV: {trouble}")
+        elif len(fields) != len(names):
             problem = ("row", f"expected {len(names)} fields, found {len(fields)}")
         elif any(_has_surrogates(fields[p]) for p in positions):
             problem = ("row", "not valid UTF-8")
@@ -451,6 +476,16 @@ def _careful_read(
             indexes.append(index)
         index += 1
     return out, lines, indexes, rejected
+
+
+def csv_fields(line: str) -> tuple[list[str], str | None]:
+    """The fields of one CSV line, or no fields and what is wrong with it
+    (a carriage return inside an unquoted field, a field over the csv module's
+    128 KB limit): such a line is a bad row, never an error of the process."""
+    try:
+        return next(csv.reader([line]), []), None
+    except csv.Error as exc:
+        return [], str(exc)
 
 
 def _has_surrogates(text: str) -> bool:
@@ -527,9 +562,10 @@ def read_csv_chunks(
     """
     if chunk_bytes is None:
         chunk_bytes = min(max(len(data) // CHUNKS_PER_FILE, CHUNK_BYTES_MIN), CHUNK_BYTES_MAX)
-    begin = 0
+    arrived(len(BOM))
+    begin = len(BOM) if data[: len(BOM)] == BOM else 0
     if skip_header:
-        begin = _line_end(data, 0, arrived)
+        begin = _line_end(data, begin, arrived)
     lines_before = 1 if skip_header else 0
     rows_before = 0
     parsed = begin
@@ -557,20 +593,55 @@ def _shift(chunk: Chunk, rows_before: int, lines_before: int) -> Chunk:
     return chunk
 
 
+def check_text(data: Data) -> None:
+    """Refuse, with what it is, a file that cannot hold a CSV line at all:
+    compressed, an archive, or with lines ended by a bare carriage return.
+
+    Binary data is not refused here, whatever its share of control bytes: a
+    text file with garbage between its good lines could have as many, and
+    its good rows must be kept. A file that is binary through and through
+    fails at its header or layout, which then says so (`_binary`).
+    """
+    sample = bytes(data[:SAMPLE_BYTES])
+    if sample.startswith(b"\x1f\x8b"):
+        raise UnreadableFile("gzip-compressed, not CSV text: decompress it first (gunzip FILE)")
+    if sample.startswith(b"PK\x03\x04"):
+        raise UnreadableFile("a ZIP archive, not CSV text: unpack it first")
+    if b"\n" not in sample and sample.rstrip(b"\r").count(b"\r") >= 1:
+        raise UnreadableFile("its lines end in a bare carriage return (classic Mac style); "
+                             "convert them to line feeds first (mac2unix FILE)")  # fmt: skip
+
+
+def _binary(data: Data) -> bool:
+    """Whether the start of `data` looks like binary data rather than text."""
+    sample = bytes(data[:SAMPLE_BYTES])
+    return bool(sample) and len(sample.translate(None, delete=_CONTROL_BYTES)) < len(sample) * (1 - BINARY_SHARE)
+
+
+def _first_line(data: Data) -> str:
+    """The first line of `data`, without a byte-order mark, as text."""
+    head = bytes(data[:4096]).removeprefix(BOM)
+    return head.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+
+
 def usage_header(data: Data) -> list[str]:
     """The usage-csv header's column names, checked."""
-    first = data[: data.find(b"\n") if b"\n" in data[:4096] else 4096]
-    try:
-        names = next(csv.reader([first.decode("utf-8").strip()]))
-    except (UnicodeDecodeError, StopIteration) as exc:
-        raise UnreadableFile("usage-csv needs a header line: timestamp,service,count[,quantity]") from exc
+    example = "timestamp,service,count[,quantity]"
+    if not bytes(data[:4096]).removeprefix(BOM).strip():
+        raise UnreadableFile(f"empty: usage-csv needs a header line, {example}, then one record per line")
+    first = _first_line(data)
+    names, trouble = csv_fields(first)
     names = [n.strip().lower() for n in names]
     names = ["timestamp" if n == "ts" else n for n in names]
     missing = [n for n in ("timestamp", "service") if n not in names]
+    if (trouble is not None or missing) and _binary(data):
+        raise UnreadableFile(BINARY)
+    if trouble is not None:
+        raise UnreadableFile(f"line 1: the header is not readable as CSV ({trouble}); usage-csv starts with: {example}")
     if missing:
         raise UnreadableFile(
             f"line 1: header {','.join(names)!r} lacks {', '.join(missing)}; "
-            "usage-csv starts with: timestamp,service,count[,quantity]"
+            f"usage-csv starts with: {example}"
         )
     return names
 
@@ -580,6 +651,7 @@ def read_usage_csv(
     arrived: Arrived = _all_here, release: Release = _keep,
 ) -> Generator[Chunk, None, None]:  # fmt: skip
     arrived(SAMPLE_BYTES)
+    check_text(data)
     names = usage_header(data)
     wanted = [n for n in USAGE_COLUMNS if n in names]
     yield from read_csv_chunks(
@@ -596,11 +668,15 @@ def read_usage_csv(
 
 def asterisk_layout(data: Data) -> tuple[str, ...]:
     """The Master.csv column layout, from the field count most lines agree on."""
-    sample = data[:SAMPLE_BYTES].decode("utf-8", errors="replace").splitlines()[:200]
+    sample = bytes(data[:SAMPLE_BYTES]).removeprefix(BOM).decode("utf-8", errors="replace").splitlines()[:200]
     counts: dict[int, int] = {}
-    for fields in csv.reader(line for line in sample if line.strip()):
-        counts[len(fields)] = counts.get(len(fields), 0) + 1
+    for line in sample:
+        fields, trouble = csv_fields(line)
+        if line.strip() and trouble is None:
+            counts[len(fields)] = counts.get(len(fields), 0) + 1
     known = {n: c for n, c in counts.items() if n in ASTERISK_LAYOUTS}
+    if not known and _binary(data):
+        raise UnreadableFile(BINARY)
     if not known:
         seen = ", ".join(str(n) for n in sorted(counts)) or "no lines"
         raise UnreadableFile(
@@ -619,6 +695,7 @@ def read_asterisk_csv(
     release: Release = _keep,
 ) -> Generator[Chunk, None, None]:
     arrived(SAMPLE_BYTES)
+    check_text(data)
     names = asterisk_layout(data)
     column = options.service_column
     if column.isdigit():
@@ -646,7 +723,18 @@ def read_asterisk_csv(
 
 
 def detect_format(data: Data) -> Format:
-    """usage-csv files start with their header; Asterisk Master.csv has none."""
-    first = data[:4096].lstrip().split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    fields = [f.strip().lower() for f in next(csv.reader([first]), [])]
-    return Format.USAGE_CSV if fields[:1] in (["timestamp"], ["ts"]) else Format.ASTERISK_CSV
+    """usage-csv files start with their header; Asterisk Master.csv has none.
+
+    A first line that names a usage-csv column anywhere, or that has too few
+    fields for a Master.csv, is taken as a usage-csv header, so that a file
+    with a wrong header is told about its header rather than that it is no
+    Master.csv.
+    """
+    fields, _ = csv_fields(_first_line(data))
+    fields = [f.strip().lower() for f in fields]
+    if fields[:1] in (["timestamp"], ["ts"]):
+        return Format.USAGE_CSV
+    looks_like_header = {"timestamp", "ts", "service", "count", "quantity"} & set(fields)
+    if looks_like_header or 1 < len(fields) < min(ASTERISK_LAYOUTS):
+        return Format.USAGE_CSV
+    return Format.ASTERISK_CSV
