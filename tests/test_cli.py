@@ -135,6 +135,35 @@ def test_the_installed_command_keeps_exit_status_output_and_data_when_it_leaves_
     assert unknown.returncode == 1 and "nope" in unknown.stderr
 
 
+def test_a_bad_setting_or_an_unreachable_database_is_one_line_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    cases = {
+        "sqlite:////no/such/folder/wk.db": "the database at sqlite:////no/such/folder/wk.db failed: unable to open "
+                                           "database file (check that its folder exists and can be written)",
+        "postgresql+psycopg://watch:secret@127.0.0.1:1/wk": "the database at postgresql+psycopg://watch:***@127.0.0.1:1/wk "
+                                                           "failed: connection failed",
+        "nosuchdb://x": "WATCHKEEPER_DATABASE_URL=nosuchdb://x is not a database URL watchkeeper can use",
+    }  # fmt: skip
+    for url, said in cases.items():
+        env = {**os.environ, "WATCHKEEPER_DATABASE_URL": url}
+        done = subprocess.run([sys.executable, "-m", "watchkeeper", "services", "list"], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 3, done.stderr
+        assert done.stderr.startswith("error: " + said), done.stderr
+        assert "Traceback" not in done.stderr and "secret" not in done.stderr
+        assert len(done.stderr.splitlines()) == 1
+    env = {**os.environ, "WATCHKEEPER_DATABASE_URL": f"sqlite:///{tmp_path / 'wk.db'}",
+           "WATCHKEEPER_MINUTE_RETENTION_DAYS": "two weeks"}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "watchkeeper", "ingest", "--quiet", str(tmp_path / "none.csv")],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert (done.returncode, done.stderr.splitlines()) == (3, [
+        "error: bad setting: WATCHKEEPER_MINUTE_RETENTION_DAYS='two weeks': Input should be a valid integer, "
+        "unable to parse string as an integer"])  # fmt: skip
+
+
 def test_leaving_waits_for_threads_and_thread_pools_and_runs_exit_handlers():
     import subprocess
     import sys

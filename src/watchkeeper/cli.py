@@ -127,8 +127,54 @@ def main() -> None:
         status: str | int | None = 0
     except SystemExit as done:
         status = done.code
+    except Exception as exc:
+        message = plain_error(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        status = SETUP_FAILED
     if "watchkeeper.cli_common" in sys.modules:
         from watchkeeper.cli_common import leave
 
         leave(status)
     sys.exit(status)
+
+
+# The exit status of a command that could not run at all: apart from 1 and 2,
+# which `ingest` gives rejected rows and refused files.
+SETUP_FAILED = 3
+
+
+def plain_error(exc: Exception) -> str | None:
+    """One paragraph for an error of the setup rather than of watchkeeper: a
+    setting that does not parse, a database that cannot be reached or a URL
+    that names none. None for anything else, whose traceback is wanted."""
+    import sqlalchemy.exc
+
+    if type(exc).__name__ == "ValidationError" and getattr(exc, "title", None) == "Settings":
+        problems = [f"WATCHKEEPER_{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
+                    for e in exc.errors()]  # type: ignore[attr-defined]  # fmt: skip
+        return "bad setting: " + "; ".join(problems)
+    if isinstance(exc, sqlalchemy.exc.ArgumentError | sqlalchemy.exc.NoSuchModuleError):
+        return f"WATCHKEEPER_DATABASE_URL={_database_url()} is not a database URL watchkeeper can use: {exc}"
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+        reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
+        url = _database_url()
+        hint = ("check that its folder exists and can be written" if url.startswith("sqlite")
+                else "check that the server is running and WATCHKEEPER_DATABASE_URL names it")  # fmt: skip
+        return f"the database at {url} failed: {reason} ({hint})"
+    return None
+
+
+def _database_url() -> str:
+    """The database URL in use, its password hidden."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        from watchkeeper.config import get_settings
+
+        return make_url(get_settings().database_url).render_as_string(hide_password=True)
+    except Exception:  # the setting itself is what is wrong
+        import os
+
+        return repr(os.environ.get("WATCHKEEPER_DATABASE_URL", "?"))

@@ -57,7 +57,8 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="print reports as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
 ) -> None:
-    """Ingest usage files. Exit status: 0 all clean, 1 some rows rejected, 2 a file refused."""
+    """Ingest usage files. Exit status: 0 all clean, 1 some rows rejected, 2 a file refused,
+    3 could not run (a bad setting, an unreachable database)."""
     ctx = context()
     with ctx.transaction() as session:
         # The feed's row itself: watchkeeper.feeds.service, with the feed model's
