@@ -106,8 +106,18 @@ def test_patch_changes_stage_and_merges_settings(api):
     assert (body["settings"]["timezone"], body["settings"]["max_silence_minutes"]) == ("Europe/Berlin", 60)
 
 
+def test_patch_takes_silences_as_durations_as_the_cli_does_and_null_clears_one(api):
+    api.post("/api/v1/usage", json=[RECORD])
+    answer = api.patch("/api/v1/services/voip-de", json={"settings": {"max_silence": "6h", "min_silence": "1h30m"}})
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["settings"]["max_silence_minutes"], answer.json()["settings"]["min_silence_minutes"]) == (360, 90)
+    answer = api.patch("/api/v1/services/voip-de", json={"settings": {"max_silence": 120, "min_silence": None}})
+    assert (answer.json()["settings"]["max_silence_minutes"], answer.json()["settings"]["min_silence_minutes"]) == (120, None)
+
+
 @pytest.mark.parametrize("settings,message", [({"timezone": "Mars/Olympus"}, "unknown time zone"),
                                               ({"min_silence_minutes": 90, "max_silence_minutes": 30}, "must not exceed"),
+                                              ({"max_silence": "6 fortnights"}, "not a duration like 15m, 6h"),
                                               ({"colour": "red"}, "colour")])  # fmt: skip
 def test_bad_settings_get_422_naming_the_problem(api, settings, message):
     api.post("/api/v1/usage", json=[RECORD])

@@ -15,9 +15,7 @@ from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import AsteriskOptions, Format, UnreadableFile
 from watchkeeper.feeds.replay import read_input, replay
 from watchkeeper.feeds.rhythm import Params
-from watchkeeper.feeds.schemas import ServiceSettings, parse_minutes
-
-_DURATIONS = {"min_silence": "min_silence_minutes", "max_silence": "max_silence_minutes"}
+from watchkeeper.feeds.schemas import ServiceSettings
 
 
 def settings_from_yaml(text: str, source: str = "SERVICES.yaml") -> tuple[dict[str, Params], Params]:
@@ -42,10 +40,6 @@ def _params(entry: dict[str, Any], where: str) -> Params:
     stage = str(values.pop("stage", ServiceStage.PRODUCTION))
     if stage not in set(ServiceStage):
         raise ValueError(f"{where}: stage {stage!r} is not one of {', '.join(ServiceStage)}")
-    for short, full in _DURATIONS.items():
-        if short in values:
-            raw = values.pop(short)
-            values[full] = parse_minutes(str(raw)) if raw is not None else None
     try:
         return ServiceSettings.model_validate(values).params(stage)
     except ValidationError as exc:

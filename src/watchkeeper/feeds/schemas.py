@@ -22,6 +22,25 @@ def parse_minutes(text: str) -> int:
     return days * 1440 + hours * 60 + minutes
 
 
+# Settings that people give as a duration ("6h"), as `services set` and a
+# replay's SERVICES.yaml take them; stored as whole minutes.
+DURATION_SETTINGS = {"min_silence": "min_silence_minutes", "max_silence": "max_silence_minutes"}
+
+
+def with_minutes(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with `min_silence` and `max_silence` (a duration such as "6h",
+    or a number of minutes; null to clear) as the `*_minutes` settings they set."""
+    out = dict(values)
+    for short, full in DURATION_SETTINGS.items():
+        if short in out:
+            raw = out.pop(short)
+            if raw is None or (isinstance(raw, int) and not isinstance(raw, bool)):
+                out[full] = raw
+            else:
+                out[full] = parse_minutes(str(raw))
+    return out
+
+
 class ServiceSettings(BaseModel):
     """Per-service knobs an operator tunes; the feed model reads them."""
 
@@ -81,6 +100,11 @@ class ServiceSettings(BaseModel):
             raise ValueError("snooze_until needs a time zone offset, e.g. 2026-11-24T08:00:00Z")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _durations(cls, values: Any) -> Any:
+        return with_minutes(values) if isinstance(values, dict) else values
+
     @model_validator(mode="after")
     def _ordered(self) -> ServiceSettings:
         low, high = self.min_silence_minutes, self.max_silence_minutes
@@ -108,7 +132,10 @@ class ServicePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stage: ServiceStage | None = None
-    settings: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = Field(default=None, description=(
+        "settings to change, merged into the current ones; null clears one. min_silence and max_silence take "
+        "a duration (\"6h\", \"90m\", \"1h30m\") or whole minutes, as do min_silence_minutes and "
+        "max_silence_minutes; see ServiceSettings for the rest"))
     customer: str | None = Field(default=None, description="assign to this customer; \"\" to unassign")
 
 

@@ -33,7 +33,7 @@ from watchkeeper.feeds.models import (
 )
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import Params
-from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, ServiceSettings
+from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, ServiceSettings, with_minutes
 
 
 class NotFound(LookupError):
@@ -71,7 +71,11 @@ def get_service(*, session: Session, name: str) -> Service:
 def update_service(*, session: Session, name: str, patch: ServicePatch) -> Service:
     service = get_service(session=session, name=name)
     if patch.settings is not None:
-        merged = {**(service.settings or {}), **patch.settings}
+        try:
+            given = with_minutes(patch.settings)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
+        merged = {**(service.settings or {}), **given}
         merged = {k: v for k, v in merged.items() if v is not None}
         try:
             checked = ServiceSettings(**merged)
