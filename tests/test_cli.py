@@ -256,3 +256,38 @@ def test_every_command_loads_the_models_its_tables_refer_to():
                for m in modules}  # fmt: skip
     failed = {m: p.communicate(timeout=120)[1].strip().splitlines()[-1:] for m, p in running.items()}
     assert {m: error for m, error in failed.items() if running[m].returncode != 0} == {}
+
+
+def test_lists_stay_readable_at_80_columns_by_leaving_out_the_least_needed(monkeypatch):
+    """Piped or in a small terminal, rich squeezed every column of a wide list
+    to a letter or two; the least needed columns now go, and a line says which."""
+    import io
+
+    from rich.console import Console
+
+    from watchkeeper import cli_common
+    from watchkeeper.cli_common import Column, show_list
+
+    columns = [Column("id"), Column("status"), Column("service / instance"), Column("severity", 3),
+               Column("urgency", 5), Column("count", 2), Column("first seen (UTC)", 1), Column("incident", 4),
+               Column("summary", wide=True)]  # fmt: skip
+    rows = [["12", "firing (silenced)", "pbx-hamburg-2", "critical", "high", "3", "2026-11-28 23:44", "7",
+             "PBX pbx-hamburg-2 does not answer SIP OPTIONS since the carrier's maintenance began"]]  # fmt: skip
+
+    def shown(width: int) -> str:
+        screen = Console(width=width, file=io.StringIO(), record=True)
+        monkeypatch.setitem(vars(cli_common), "console", screen)
+        show_list(columns, rows, empty="no alerts")
+        return screen.export_text()
+
+    narrow = shown(80)
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    for whole in ("12", "firing (silenced)", "pbx-hamburg-2", "answer SIP OPTIONS"):
+        assert whole in narrow
+    assert "…" not in narrow
+    note = " ".join(narrow[narrow.index("not shown"):].split())
+    assert note == "not shown at 80 columns: severity, urgency, count, first seen (UTC), incident (--json has all)"
+    wide = shown(200)
+    assert "2026-11-28 23:44" in wide and "critical" in wide and "not shown" not in wide
+    show_list(columns, [], empty="no alerts")
+    assert vars(cli_common)["console"].export_text() == "no alerts\n"

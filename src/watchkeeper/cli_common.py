@@ -139,6 +139,64 @@ def when(value: datetime | None) -> str:
     return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def minute(value: datetime | None) -> str:
+    """A time in a list, whose column header says UTC: to the minute."""
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a list: `keep` orders which go first on a narrow screen
+    (lowest first; 9 is never dropped); a `wide` column (a summary, a title)
+    wraps into the width the others leave, the others never wrap."""
+
+    name: str
+    keep: int = 9
+    wide: bool = False
+
+
+WIDE_MIN = 24  # a wide column narrower than this is unreadable: drop others first
+
+
+def show_list(columns: list[Column], rows: list[list[str]], *, empty: str) -> None:
+    """Print rows as a table that stays readable at 80 columns (a pipe, a
+    small terminal): rather than squeeze every column to a few letters, the
+    least needed columns are left out, and a line says which (`--json` has
+    everything)."""
+    if not rows:
+        _output("console").print(empty)
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _output("console")
+    natural = [max(Text.from_markup(str(row[i])).cell_len if "\n" not in str(row[i])
+                   else max(Text.from_markup(part).cell_len for part in str(row[i]).split("\n"))
+                   for row in [[c.name for c in columns], *rows])
+               for i in range(len(columns))]  # fmt: skip
+
+    def needed(shown: list[int]) -> int:
+        return sum(WIDE_MIN if columns[i].wide else natural[i] for i in shown) + 3 * len(shown) + 1
+
+    shown = list(range(len(columns)))
+    for i in sorted(shown, key=lambda i: columns[i].keep):
+        if needed(shown) <= console.width or columns[i].keep >= 9:
+            break
+        shown.remove(i)
+    table = Table()
+    for i in shown:
+        if columns[i].wide:
+            table.add_column(columns[i].name, ratio=1, min_width=WIDE_MIN, overflow="fold")
+        else:
+            table.add_column(columns[i].name, no_wrap=True)
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
+    console.print(table)
+    left_out = [columns[i].name for i in range(len(columns)) if i not in shown]
+    if left_out:
+        console.print(f"[dim]not shown at {console.width} columns: {', '.join(left_out)} (--json has all)[/dim]")
+
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 

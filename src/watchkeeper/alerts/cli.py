@@ -11,7 +11,19 @@ from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.finding import State, Urgency
 from watchkeeper.alerts.schemas import AlertOut, DependencyOut, SilenceOut, WindowOut
-from watchkeeper.cli_common import console, context, fail, operator, parse_duration, parse_instant, print_json, when
+from watchkeeper.cli_common import (
+    Column,
+    console,
+    context,
+    fail,
+    minute,
+    operator,
+    parse_duration,
+    parse_instant,
+    print_json,
+    show_list,
+    when,
+)
 
 alerts_app = typer.Typer(help="Alerts from feeds and external monitors.")
 silences_app = typer.Typer(help="Mute alerts matching labels for a while (Alertmanager-style matchers).")
@@ -38,18 +50,20 @@ def alerts_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "status", "service / instance", "severity", "urgency", "count", "first seen", "resolved",
-                  "incident", "summary")  # fmt: skip
+    columns = [Column("id"), Column("status"), Column("service / instance"), Column("severity", 3),
+               Column("urgency", 5), Column("count", 2), Column("first seen (UTC)", 1), Column("resolved (UTC)", 0),
+               Column("incident", 4), Column("summary", wide=True)]  # fmt: skip
+    lines = []
     for row in rows:
         colour = "red" if row["status"] == State.FIRING else "green"
         state = f"[{colour}]{row['status']}[/{colour}]" + (f" ({row['muted']})" if row["muted"] else "")
         state += " flapping" if row["flapping"] else ""
         where = row["service"] or row["labels"].get("instance", row["source"])
         summary = row["summary"] + (f"\n[dim]{row['muted_reason']}[/dim]" if row["muted_reason"] else "")
-        table.add_row(str(row["id"]), state, where, row["severity"], row["urgency"], str(row["count"]),
-                      when(row["first_seen"]), when(row["resolved_at"]) if row["resolved_at"] else "",
-                      str(row["incident_id"] or ""), summary)  # fmt: skip
-    console.print(table)
+        lines.append([str(row["id"]), state, where, row["severity"], row["urgency"], str(row["count"]),
+                      minute(row["first_seen"]), minute(row["resolved_at"]), str(row["incident_id"] or ""),
+                      summary])  # fmt: skip
+    show_list(columns, lines, empty="no alerts")
 
 
 def alert_out(alert: alerts.Alert) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from rich.table import Table
 from watchkeeper.alerts.cli import alert_out
 from watchkeeper.alerts.finding import State
 from watchkeeper.alerts.service import list_alerts
-from watchkeeper.cli_common import console, context, fail, print_json, when
+from watchkeeper.cli_common import Column, console, context, fail, minute, print_json, show_list, when
 from watchkeeper.feeds import service as services
 from watchkeeper.feeds.filecontrol import BadPattern
 from watchkeeper.feeds.models import ServiceStage
@@ -38,11 +38,11 @@ def services_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("service", "stage", "first seen", "last seen", "records", "quantity")
-    for s in rows:
-        table.add_row(s.name, s.stage, when(s.first_seen), when(s.last_seen), f"{s.total_count:,}",
-                      f"{s.total_quantity:,.0f}")  # fmt: skip
-    console.print(table if rows else "no services yet: they appear with their first usage record")
+    columns = [Column("service"), Column("stage"), Column("first seen (UTC)", 1), Column("last seen (UTC)"),
+               Column("records", 3), Column("quantity", 2)]  # fmt: skip
+    lines = [[s.name, s.stage, minute(s.first_seen), minute(s.last_seen), f"{s.total_count:,}",
+              f"{s.total_quantity:,.0f}"] for s in rows]  # fmt: skip
+    show_list(columns, lines, empty="no services yet: they appear with their first usage record")
 
 
 def sparkline(values: list[int]) -> str:
@@ -215,11 +215,11 @@ def files_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("received", "feed", "file", "seq", "accepted", "rejected")
-    for r in rows:
-        table.add_row(when(r["received_at"]), r["feed"], r["name"], str(r["sequence"] or "-"),
-                      f"{r['accepted']:,}", f"{r['rejected']:,}")  # fmt: skip
-    console.print(table)
+    columns = [Column("received (UTC)"), Column("feed", 2), Column("file"), Column("seq", 1), Column("accepted"),
+               Column("rejected")]  # fmt: skip
+    lines = [[minute(r["received_at"]), r["feed"], r["name"], str(r["sequence"] or "-"), f"{r['accepted']:,}",
+              f"{r['rejected']:,}"] for r in rows]  # fmt: skip
+    show_list(columns, lines, empty="no files ingested yet")
 
 
 @files_app.command("findings")
@@ -237,7 +237,6 @@ def files_findings(
     if as_json:
         print_json(rows)
         return
-    table = Table("at", "feed", "file", "kind", "detail")
-    for r in rows:
-        table.add_row(when(r["at"]), r["feed"], r["file"], r["kind"], r["detail"])
-    console.print(table)
+    columns = [Column("at (UTC)", 2), Column("feed", 1), Column("file"), Column("kind"), Column("detail", wide=True)]
+    lines = [[minute(r["at"]), r["feed"], r["file"], r["kind"], r["detail"]] for r in rows]
+    show_list(columns, lines, empty="no findings: every file passed its controls")

@@ -9,7 +9,18 @@ import typer
 from rich.table import Table
 
 from watchkeeper.alerts.finding import Urgency
-from watchkeeper.cli_common import console, context, fail, operator, parse_duration, print_json, when
+from watchkeeper.cli_common import (
+    Column,
+    console,
+    context,
+    fail,
+    minute,
+    operator,
+    parse_duration,
+    print_json,
+    show_list,
+    when,
+)
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.schemas import IncidentOut
@@ -38,13 +49,11 @@ def incidents_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "status", "urgency", "severity", "group", "opened")
-    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=60)
-    for r in rows:
-        colour = _COLOUR[Status(r["status"])]
-        table.add_row(str(r["id"]), f"[{colour}]{r['status']}[/{colour}]", r["urgency"], r["severity"],
-                      r["group_key"], when(r["created_at"]), r["title"])  # fmt: skip
-    console.print(table if rows else "no incidents")
+    columns = [Column("id"), Column("status"), Column("urgency", 4), Column("severity", 2), Column("group", 1),
+               Column("opened (UTC)", 3), Column("title", wide=True)]  # fmt: skip
+    lines = [[str(r["id"]), f"[{_COLOUR[Status(r['status'])]}]{r['status']}[/]", r["urgency"], r["severity"],
+              r["group_key"], minute(r["created_at"]), r["title"]] for r in rows]  # fmt: skip
+    show_list(columns, lines, empty="no incidents")
 
 
 @incidents_app.command("show")

@@ -9,7 +9,19 @@ import typer
 from rich.table import Table
 
 from watchkeeper.auth.principal import Principal, Role
-from watchkeeper.cli_common import act, console, context, fail, operator, parse_duration, print_json, when
+from watchkeeper.cli_common import (
+    Column,
+    act,
+    console,
+    context,
+    fail,
+    minute,
+    operator,
+    parse_duration,
+    print_json,
+    show_list,
+    when,
+)
 from watchkeeper.support import service as desk
 from watchkeeper.support import views
 from watchkeeper.support.service import ContactRole
@@ -188,11 +200,11 @@ def cases_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("case", "customer", "priority", "status", "next SLA moment", "level", "title")
-    for r in rows:
-        table.add_row(str(r["id"]), r["customer"], r["priority"], r["status"], when(r["due_at"]),
-                      str(r["escalation_level"]), r["title"])  # fmt: skip
-    console.print(table if rows else "no cases")
+    columns = [Column("case"), Column("customer", 3), Column("priority"), Column("status"),
+               Column("next SLA moment (UTC)", 2), Column("level", 1), Column("title", wide=True)]  # fmt: skip
+    lines = [[str(r["id"]), r["customer"], r["priority"], r["status"], minute(r["due_at"]),
+              str(r["escalation_level"]), r["title"]] for r in rows]  # fmt: skip
+    show_list(columns, lines, empty="no cases")
 
 
 @cases_app.command("show")
