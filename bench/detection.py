@@ -662,7 +662,11 @@ def main() -> None:
     args = parse_args()
     began = time.perf_counter()
     per_group, weeks = (2, 8) if args.quick else (8, 12)
-    cases = synthetic_cases(args.seed, per_group, weeks) + nab_cases(NAB)
+    cases = synthetic_cases(args.seed, per_group, weeks)
+    if NAB.is_dir():
+        cases += nab_cases(NAB)
+    else:  # a clone on its own: the NAB series live beside the repository, in the team's shared folder
+        print(f"NAB series not found at {NAB}: synthetic feeds only")
     for case in cases:
         inject(case, args.seed)
     wk_alerts, seconds = run_watchkeeper(cases)

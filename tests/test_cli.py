@@ -88,7 +88,7 @@ def test_replay_writes_one_json_line_per_alert(run, tmp_path):
     assert alert["started_at"] == "2026-01-21T09:56:00Z"  # the minute after the last record
     assert "2026-01-21T10:00:00Z" < alert["raised_at"] <= "2026-01-21T10:15:00Z"
     assert alert["resolved_at"] == "2026-01-21T13:01:00Z"
-    assert "no records for" in alert["message"]
+    assert "no records since" in alert["message"]
 
 
 def test_replay_reports_a_bad_services_file(run, tmp_path):

@@ -110,6 +110,9 @@ def serve(
     from watchkeeper.web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic says "setup plugin ..." for each of its plugins at every start;
+    # the migrations it runs are still logged (alembic.runtime.migration).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     ctx = context()
     upgrade(ctx.engine)
     with ctx.transaction() as session:

@@ -10,8 +10,11 @@ after a gap in the file sequence), and shows what watchkeeper made of it.
 from __future__ import annotations
 
 import math
+import os
 import random
+import shutil
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -162,7 +165,7 @@ def run_demo(*, days: int, database: Path) -> None:
     server, thread = _start_server(settings, port)
     console.rule("[bold]watchkeeper demo")
     console.print(f"API on http://127.0.0.1:{port} (docs at /docs), database {database}")
-    console.print(f"API token (shown once): [bold]{token}[/bold]\n")
+    console.print(f"API token for this database (shown once; `serve` on {database} takes it): [bold]{token}[/bold]\n")
     try:
         _feed_api(port, token, clock.now(), days)
         _feed_inbox(database.parent / "demo-inbox", sessions, settings, clock.now())
@@ -177,8 +180,9 @@ def _feed_api(port: int, token: str, now: datetime, days: int) -> None:
     end = now.replace(second=0, microsecond=0)
     start = end - timedelta(days=days)
     records = simulate(SUPPLIERS, start, end)
-    console.print(f"posting {len(records):,} usage records ({days} days, {len(SUPPLIERS)} services) "
-                  "to POST /api/v1/usage ...")  # fmt: skip
+    total = sum(int(r.get("count", 1)) for r in records)  # type: ignore[call-overload]
+    console.print(f"posting {len(records):,} rows, {total:,} usage records ({days} days, {len(SUPPLIERS)} services; "
+                  "a row carries a count) to POST /api/v1/usage ...")  # fmt: skip
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
         batch_size = 2000
@@ -241,16 +245,18 @@ def _feed_inbox(inbox: Path, sessions: sessionmaker[Session], settings: Settings
 def _show(sessions: sessionmaker[Session], now: datetime, port: int, token: str) -> None:
     with transaction(sessions) as session:
         services = list_services(session=session)
-        table = Table("service", "stage", "last record", "records",
-                      title="services discovered (last 7 days in 6-hour steps, UTC)", title_justify="left")  # fmt: skip
+        # Stage left out (every service starts as new): the table fits 80 columns.
+        table = Table(title="services discovered (last 7 days in 6-hour steps, UTC)", title_justify="left")
+        table.add_column("service", no_wrap=True)
+        table.add_column("last record", no_wrap=True)
+        table.add_column("records", no_wrap=True, justify="right")
         table.add_column("last 7 days", no_wrap=True, min_width=28)
         for s in services:
             points = service_counts(session=session, name=s.name, resolution="hour",
                                     since=now - timedelta(days=7), until=now)  # fmt: skip
             week = [v for _, values in hourly_profile(points, now) for v in values]
             daily = [sum(week[i : i + 6]) for i in range(0, len(week), 6)]
-            table.add_row(s.name, s.stage, f"{s.last_seen:%d %b %H:%M}", f"{s.total_count:,}",
-                          sparkline(daily))  # fmt: skip
+            table.add_row(s.name, f"{s.last_seen:%a %H:%M}", f"{s.total_count:,}", sparkline(daily))
         console.print(table)
         findings = list_findings(session=session)
         table = Table("feed", "file", "kind", "detail", title="file controls", title_justify="left")
@@ -323,6 +329,21 @@ def _incidents(sessions: sessionmaker[Session], port: int) -> None:
             console.print(f"timeline of incident {pbx.id}:")
             for entry in timeline(pbx.id, session=session):
                 console.print(f"  {entry.at:%H:%M:%S} {entry.kind}: {entry.message}")
-    console.print("\nTry, with WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper-demo.db: "
-                  "[bold]watchkeeper incidents list[/bold], [bold]watchkeeper incidents show 1[/bold], "
-                  "[bold]watchkeeper alerts list[/bold], [bold]watchkeeper services show voip-de-wholesale[/bold]")
+    command = _command()
+    console.print("\nTry, on the demo's database:")
+    console.print("  export WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper-demo.db", soft_wrap=True)
+    for args in ("incidents list", "incidents show 1", "alerts list", "services show voip-de-wholesale",
+                 "serve    # the API and scheduler on :8080, with the token above"):  # fmt: skip
+        console.print(f"  {command} {args}", soft_wrap=True, highlight=False)
+
+
+def _command() -> str:
+    """How to run watchkeeper from here, as this run was started: `watchkeeper`
+    where it is on PATH, else the path to it (`.venv/bin/watchkeeper`)."""
+    script = Path(sys.argv[0])
+    if script.name != "watchkeeper":
+        return "python -m watchkeeper"
+    found = shutil.which("watchkeeper")
+    if found is not None and Path(found).resolve() == script.resolve():
+        return "watchkeeper"
+    return os.path.relpath(script) if not script.is_absolute() or script.is_relative_to(Path.cwd()) else str(script)

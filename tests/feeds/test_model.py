@@ -60,7 +60,9 @@ def test_busy_hour_outage_alerts_within_minutes() -> None:
     assert [(a.kind, a.started_at) for a in found] == [(Kind.SILENCE, outage)]
     assert found[0].raised_at - outage <= 10
     assert found[0].resolved_at == outage + 61
-    assert "no records for" in found[0].message and "on weekdays" in found[0].message
+    last_record = datetime.fromtimestamp((outage - 1) * 60, UTC)
+    assert found[0].message.startswith(f"no records since {last_record:%Y-%m-%d %H:%M} UTC (")
+    assert "when raised); " in found[0].message and "on weekdays" in found[0].message
 
 
 def sparse_office(minutes: np.ndarray) -> np.ndarray:

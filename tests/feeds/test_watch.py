@@ -56,7 +56,7 @@ def test_silence_alert_fires_at_its_deadline_and_resolves_on_data(db, clock):
     assert report.evaluated == 1 and [f.state for f in report.findings] == ["firing"]
     [(status, kind, summary)] = alerts(db)
     assert (status, kind) == ("firing", "silence")
-    assert "no records for" in summary and "on weekdays" in summary
+    assert "no records since" in summary and "on weekdays" in summary
 
     back = due + timedelta(minutes=1)
     clock.set(back)
@@ -89,7 +89,7 @@ def test_a_feed_silence_becomes_an_incident_with_its_explanation_on_the_timeline
     assert (incident.service, incident.status, incident.urgency, incident.severity) == (
         "pbx-berlin", "triggered", "high", "critical")
     assert entries[1][0] == "alert_joined"
-    assert "no records for" in entries[1][1] and "on weekdays this service has" in entries[1][1]
+    assert "no records since" in entries[1][1] and "on weekdays this service has" in entries[1][1]
 
     back = due + timedelta(minutes=2)
     clock.set(back)

@@ -334,7 +334,10 @@ class FeedModel:
             at, last = int(chunk.times[i]), int(chunk.ends[i])
             index = chunk.segment_at(i)
             reason = explain_limit(chunk.segments[index].slot, chunk.limits, index, self.params)
-            message = f"no records for {duration(at - last)} (last at {instant(last):%Y-%m-%d %H:%M} UTC); {reason}"
+            # `last` is the end of the last record's minute: the record came in the minute before it. The
+            # message is written once, when raised: it says how long the silence was then.
+            message = (f"no records since {instant(last - 1):%Y-%m-%d %H:%M} UTC ({duration(at - last)} "
+                       f"when raised); {reason}")  # fmt: skip
             plausible = float(np.nan_to_num(chunk.limits.plausible[index]))
             events.append(Event(Kind.SILENCE, True, last, at, message, expected=plausible, seen=at - last))
             self.open[Kind.SILENCE] = _Open(last, at, last)
