@@ -129,7 +129,7 @@ def test_lifecycle_with_who_and_when_and_refused_moves(desk, clock):
     desk.after(30)
     (incident,) = desk.incidents()
     desk.do(lambda session, now: incidents.act(incident.id, Action.ACKNOWLEDGE, actor="anna", session=session, now=now))
-    with pytest.raises(InvalidTransition, match="cannot acknowledge an incident that is acknowledged"):
+    with pytest.raises(InvalidTransition, match="cannot acknowledge incident: it is acknowledged"):
         desk.do(lambda session, now: incidents.act(incident.id, Action.ACKNOWLEDGE, actor="bob", session=session, now=now))
     desk.after(600)
     desk.do(lambda session, now: incidents.add_note(incident.id, "cleared /var/log", actor="anna", session=session, now=now))

@@ -183,6 +183,9 @@ def test_dst_change_does_not_shift_the_weekly_profile() -> None:
     found = alerts(cut(series, opening, opening + 120), params)
     assert [a.started_at for a in found] == [opening]
     assert found[0].raised_at - opening <= 15
+    # The hour is the service's own, and the message says so; the instants are UTC.
+    assert "at 09:00-10:00 Europe/Berlin time on weekdays" in found[0].message
+    assert found[0].message.startswith("no records since 2026-04-08 06:59 UTC")
 
 
 def test_new_service_alerts_only_past_the_hard_limit_while_learning() -> None:

@@ -47,7 +47,7 @@ def test_incident_lifecycle_from_the_command_line(run):
     number = str(incident["id"])
     assert run("incidents", "ack", number, "--by", "anna").exit_code == 0
     again = run("incidents", "ack", number)
-    assert again.exit_code == 1 and "cannot acknowledge an incident that is acknowledged" in again.output
+    assert again.exit_code == 1 and "cannot acknowledge incident: it is acknowledged; it can be resolved" in again.output
     assert run("incidents", "note", number, "carrier ticket 4711", "--by", "anna").exit_code == 0
     assert run("incidents", "resolve", number, "--note", "carrier fixed the fibre", "--by", "anna").exit_code == 0
     shown = json.loads(run("incidents", "show", number, "--json").output)

@@ -26,8 +26,12 @@ def test_allowed_moves(status, action, expected):
     (Status.RESOLVED, Action.ACKNOWLEDGE), (Status.CLOSED, Action.RESOLVE),
 ])  # fmt: skip
 def test_refused_moves_say_what_is_possible(status, action):
-    with pytest.raises(InvalidTransition, match=f"cannot {action} an incident that is {status}; it can:"):
+    with pytest.raises(InvalidTransition, match=f"cannot {action} incident: it is {status}; "):
         next_status(status, action)
+    with pytest.raises(InvalidTransition, match="; it can be acknowledged or resolved$"):
+        next_status(Status.TRIGGERED, Action.CLOSE)
+    with pytest.raises(InvalidTransition, match="; a closed incident is final$"):
+        next_status(Status.CLOSED, Action.RESOLVE)
 
 
 def minutes(n):

@@ -138,13 +138,15 @@ def get_counts(
     session: SessionDep,
     who: Who,
     resolution: Literal["minute", "hour"] = "hour",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[datetime | None, Query(description="from (ISO 8601); default: 24 hours before `until` "
+                                            "for minutes, 7 days for hours")] = None,  # fmt: skip
+    until: Annotated[datetime | None, Query(description="to (ISO 8601), exclusive; default: now")] = None,
 ) -> list[CountPoint]:
-    """Counts per minute (kept 14 days) or per hour (kept 13 months); empty bins are left out."""
+    """Counts per minute (kept 14 days) or per hour (kept 13 months), oldest first, from `since` to
+    `until`: by default the last 24 hours of minutes or the last 7 days of hours. Empty bins are left out."""
     now = request.app.state.clock.now()
     until = until or now
-    since = since or until - (timedelta(hours=6) if resolution == "minute" else timedelta(days=7))
+    since = since or until - (timedelta(hours=24) if resolution == "minute" else timedelta(days=7))
     try:
         _visible(who, session, name)
         return services.service_counts(session=session, name=name, resolution=resolution, since=since, until=until)

@@ -17,6 +17,7 @@ from watchkeeper.feeds import service as services
 from watchkeeper.feeds.filecontrol import BadPattern
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import Format
+from watchkeeper.feeds.rhythm import duration
 from watchkeeper.feeds.schemas import Sensitivity, ServicePatch, parse_minutes
 
 SPARK = "·▁▂▃▄▅▆▇█"
@@ -85,7 +86,10 @@ def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = 
     console.print(f"  first record {when(out.first_seen)}, last record {when(out.last_seen)}, "
                   f"last data received {when(out.last_received_at)}")  # fmt: skip
     console.print(f"  {out.total_count:,} records, quantity {out.total_quantity:,.1f}")
-    console.print(f"  settings: {out.settings.model_dump(mode='json')}")
+    chosen = out.settings.model_dump(mode="json", exclude_defaults=True)
+    shown = ", ".join(f"{key.removesuffix('_minutes')} {duration(value) if key.endswith('_minutes') else value}"
+                      for key, value in chosen.items())  # fmt: skip
+    console.print(f"  settings: {shown or 'the defaults'} (change with `watchkeeper services set`)", highlight=False)
     table = Table("day (UTC)", "00h ... 23h", "records", title="last 7 days, records per hour", title_justify="left")
     for label, values in hourly_profile(points, now):
         table.add_row(label, sparkline(values), f"{sum(values):,}")

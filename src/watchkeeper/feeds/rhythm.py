@@ -285,7 +285,7 @@ def explain_limit(slot: int, limits: Limits, index: int, params: Params) -> str:
     if np.isnan(plausible):
         return f"the service is still being learned, so only the hard limit of {duration(hard or HARD_LIMIT)} applies"
     reason = (
-        f"at {_hour_words(slot)} this service has rarely been silent for more than "
+        f"at {_hour_words(slot, params.timezone)} this service has rarely been silent for more than "
         f"{duration(plausible)} in the last {int(limits.weeks[index])} weeks"
     )
     if limits.by_rate[index]:
@@ -298,6 +298,8 @@ def explain_limit(slot: int, limits: Limits, index: int, params: Params) -> str:
     return reason
 
 
-def _hour_words(slot: int) -> str:
+def _hour_words(slot: int, timezone: str = "UTC") -> str:
+    """The hour of the week `slot` names, local to the service, its zone named unless UTC."""
     day, hour = divmod(slot, 24)
-    return f"{hour:02d}:00-{hour + 1:02d}:00 on {'weekdays' if day < 5 else 'weekends'}"
+    zone = "" if timezone == "UTC" else f" {timezone} time"
+    return f"{hour:02d}:00-{hour + 1:02d}:00{zone} on {'weekdays' if day < 5 else 'weekends'}"

@@ -53,6 +53,9 @@ _MOVES: dict[tuple[Status, Action], Status] = {
 }
 
 
+_PAST = {Action.ACKNOWLEDGE: "acknowledged", Action.RESOLVE: "resolved", Action.CLOSE: "closed"}
+
+
 class InvalidTransition(ValueError):
     pass
 
@@ -60,8 +63,9 @@ class InvalidTransition(ValueError):
 def next_status(current: Status, action: Action) -> Status:
     moved = _MOVES.get((current, action))
     if moved is None:
-        allowed = [a.value for (s, a) in _MOVES if s == current] or ["nothing: it is closed"]
-        raise InvalidTransition(f"cannot {action} an incident that is {current}; it can: {', '.join(allowed)}")
+        allowed = " or ".join(_PAST[a] for (s, a) in _MOVES if s == current)
+        then = f"it can be {allowed}" if allowed else "a closed incident is final"
+        raise InvalidTransition(f"cannot {action} incident: it is {current}; {then}")
     return moved
 
 
