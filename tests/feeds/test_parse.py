@@ -201,6 +201,44 @@ def test_a_line_the_csv_module_cannot_read_is_a_bad_row_and_the_rest_are_kept():
     assert error.reason.startswith("not readable as CSV")
 
 
+@pytest.mark.parametrize("neighbour", ["", "2026-11-23T09:15:00Z,a,abc,1\n"])  # fast path, and the careful one
+def test_counts_and_quantities_past_what_sums_can_hold_are_rejected(neighbour):
+    rows = ["9223372036854775807,0", "1000000000000,0", "1000000000001,0", "1,1e400", "1,1e15", "1,2e15", "1,nan"]
+    data = ("timestamp,service,count,quantity\n" + neighbour
+            + "".join(f"2026-11-23T09:15:00Z,a,{r}\n" for r in rows)).encode()  # fmt: skip
+    chunks = list(read_usage_csv(data))
+    assert [(r["count"], r["quantity"]) for r in records(chunks)] == [(10**12, 0.0), (1, 1e15)]
+    first = 3 if neighbour else 2
+    assert [(e.line, e.field) for e in errors(chunks)][-5:] == [
+        (first, "count"), (first + 2, "count"), (first + 3, "quantity"), (first + 5, "quantity"),
+        (first + 6, "quantity")]  # fmt: skip
+    assert "is not a whole number from 0 to 1,000,000,000,000" in errors(chunks)[-5].reason
+
+
+def test_times_before_2000_and_utc_offsets_past_23_59_are_rejected_and_the_rest_kept():
+    stamps = {"0001-01-01T00:00:00Z": None, "1970-01-01T00:00:00Z": None, "1999-12-31T23:59:59Z": None,
+              "2026-11-23T10:00:00+99:00": None, "2026-11-23T10:00:00+24:00": None, "2026-11-23T10:00:00+05:60": None,
+              "2026-11-23 10:00:00 +9900": None,
+              "2026-11-23T23:15:00+14:00": 1795425300, "2026-11-22T21:15:00-12:00": 1795425300,
+              "2026-11-23T15:00:00+05:45": 1795425300, "2026-11-24T09:14:00+23:59": 1795425300,
+              "2000-01-01T00:00:00Z": 946684800}  # fmt: skip
+    for careful in (False, True):
+        lines = [f"{stamp},a,1" for stamp in stamps] + (["not,a,row,at,all"] if careful else [])
+        chunks = list(read_usage_csv(("timestamp,service,count\n" + "\n".join(lines) + "\n").encode()))
+        assert [r["ts"] for r in records(chunks)] == [ts for ts in stamps.values() if ts is not None]
+        reasons = [e.reason for e in errors(chunks) if e.field == "timestamp"]
+        assert len(reasons) == 7 and "is before 2000: check the sender's clock" in reasons[0]
+    master = "\n".join([asterisk_row(16, start="1970-01-01 00:00:00"), asterisk_row(16)]).encode()
+    chunks = list(read_asterisk_csv(master))
+    assert [(e.line, e.field) for e in errors(chunks)] == [(1, "start")] and len(records(chunks)) == 1
+
+
+def test_a_header_naming_a_column_twice_is_refused():
+    for header in ("timestamp,service,service", "ts,timestamp,service", "timestamp,service,count,count"):
+        with pytest.raises(UnreadableFile, match="more than once"):
+            list(read_usage_csv(f"{header}\n".encode()))
+
+
 garbage = st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=60)
 
 

@@ -49,7 +49,7 @@ def test_usage_post_answers_after_storing_and_lists_rejected_rows(api):
     assert answer.status_code == 200
     body = answer.json()
     assert (body["accepted"], body["rejected"], body["records"]) == (1, 1, 3)
-    assert body["errors"] == [{"index": 1, "line": None, "field": "count", "reason": "'many' is not a whole number >= 0"}]
+    assert body["errors"] == [{"index": 1, "line": None, "field": "count", "reason": "'many' is not a whole number from 0 to 1,000,000,000,000"}]
     assert api.get("/api/v1/services/voip-de").json()["total_count"] == 3
 
 

@@ -51,6 +51,14 @@ READERS = 2  # chunks parsed at once, each on a thread of its own
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 ARROW_THREADS = CORES > READERS
 MAX_SERVICE_LENGTH = 200
+# What one row may carry. Sums of counts are 64-bit integers: a row at the
+# largest int64 made a service's total wrap negative. A trillion records in
+# one row is no real feed, and nine million such rows still add up exactly.
+MAX_COUNT = 10**12
+MAX_QUANTITY = 1e15  # a petabyte, or 30 million years of seconds, in one row
+# Records stamped before 2000 come from a PBX or sender whose clock was reset
+# (1970 is epoch 0), not from history anyone bills.
+EARLIEST = 946684800  # 2000-01-01T00:00:00Z
 MAX_REPORTED_ERRORS = 100
 SAMPLE_BYTES = 256 * 1024  # what format and layout detection look at
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark, which Excel writes at the start of a CSV file
@@ -132,7 +140,7 @@ class Columns:
 
 # -- conversions shared by every input format ---------------------------------------
 
-_DIGITS = r"^\s*[0-9]{1,15}\s*$"
+_DIGITS = r"^\s*[0-9]{1,13}\s*$"
 _DECIMAL = r"^\s*[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*$"
 
 
@@ -145,6 +153,12 @@ def _real_dates(text: pa.Array) -> pa.Array:
     head = pc.utf8_slice_codeunits(text, 0, 10)
     parsed = pc.strptime(head, format="%Y-%m-%d", unit="s", error_is_null=True)
     return pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), head), False)
+
+
+# A UTC offset past 23:59 (Arrow's parser takes +99:00 and shifts the time by
+# four days): a time, then an offset whose hours or minutes are out of range.
+_BAD_OFFSET = (r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
+               r"[+-]((2[4-9]|[3-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])\s*$")
 
 
 def per_distinct(values: pa.Array, parse: Callable[[pa.Array], pa.Array]) -> pa.Array:
@@ -164,7 +178,8 @@ def parse_iso_timestamps(values: pa.Array) -> pa.Array:
     """
     try:
         # Fast path: every value carries a zone offset or Z.
-        return pc.divide(pc.cast(pc.cast(values, pa.timestamp("ns", tz="UTC")), pa.int64()), 10**9)
+        seconds = pc.divide(pc.cast(pc.cast(values, pa.timestamp("ns", tz="UTC")), pa.int64()), 10**9)
+        return pc.if_else(pc.match_substring_regex(values, _BAD_OFFSET), pa.scalar(None, pa.int64()), seconds)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     text = pc.utf8_trim_whitespace(values)
@@ -175,7 +190,8 @@ def parse_iso_timestamps(values: pa.Array) -> pa.Array:
     is_epoch = pc.match_substring_regex(text, r"^[0-9]{9,11}$")
     epoch = pc.cast(pc.if_else(is_epoch, text, pa.scalar(None, pa.string())), pa.int64())
     iso = pc.coalesce(pc.cast(aware, pa.int64()), pc.cast(naive, pa.int64()))
-    iso = pc.if_else(_real_dates(text), iso, pa.scalar(None, pa.int64()))
+    iso = pc.if_else(pc.and_(_real_dates(text), pc.invert(pc.match_substring_regex(text, _BAD_OFFSET))),
+                     iso, pa.scalar(None, pa.int64()))  # fmt: skip
     return pc.coalesce(iso, epoch)
 
 
@@ -202,13 +218,13 @@ def _count_values(values: pa.Array | None, n: int) -> tuple[pa.Array, pa.Array]:
         return pa.array(np.ones(n, dtype=np.int64)), _all_true(n)
     try:  # fast path: a clean column casts whole
         counts = pc.cast(values, pa.int64())
-        return counts, pc.greater_equal(counts, 0)
+        return counts, pc.and_(pc.greater_equal(counts, 0), pc.less_equal(counts, MAX_COUNT))
     except pa.ArrowInvalid:
         pass
     empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0)
     ok = pc.or_(pc.match_substring_regex(values, _DIGITS), empty)
-    cleaned = pc.if_else(pc.or_(pc.invert(ok), empty), "1", pc.utf8_trim_whitespace(values))
-    return pc.cast(cleaned, pa.int64()), ok
+    cleaned = pc.cast(pc.if_else(pc.or_(pc.invert(ok), empty), "1", pc.utf8_trim_whitespace(values)), pa.int64())
+    return cleaned, pc.and_(ok, pc.less_equal(cleaned, MAX_COUNT))
 
 
 def _quantity_values(values: pa.Array | None, n: int) -> tuple[pa.Array, pa.Array]:
@@ -216,13 +232,19 @@ def _quantity_values(values: pa.Array | None, n: int) -> tuple[pa.Array, pa.Arra
         return pa.array(np.zeros(n)), _all_true(n)
     try:
         quantities = pc.cast(values, pa.float64())
-        return quantities, pc.and_(pc.is_finite(quantities), pc.greater_equal(quantities, 0))
+        return quantities, _in_quantity_range(quantities)
     except pa.ArrowInvalid:
         pass
     empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0)
     ok = pc.or_(pc.match_substring_regex(values, _DECIMAL), empty)
-    cleaned = pc.if_else(pc.or_(pc.invert(ok), empty), "0", pc.utf8_trim_whitespace(values))
-    return pc.cast(cleaned, pa.float64()), ok
+    cleaned = pc.cast(pc.if_else(pc.or_(pc.invert(ok), empty), "0", pc.utf8_trim_whitespace(values)), pa.float64())
+    return cleaned, pc.and_(ok, _in_quantity_range(cleaned))
+
+
+def _in_quantity_range(quantities: pa.Array) -> pa.Array:
+    """0 to MAX_QUANTITY: not negative, not NaN, not infinite ("1e400" reads as infinity)."""
+    return pc.and_(pc.is_finite(quantities), pc.and_(pc.greater_equal(quantities, 0),
+                                                      pc.less_equal(quantities, MAX_QUANTITY)))  # fmt: skip
 
 
 def _service_values(values: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -301,6 +323,10 @@ def _future_check(ts: pa.Array, not_after: int | None) -> pa.Array:
     return pc.less_equal(pc.fill_null(ts, 0), not_after)
 
 
+def _past_check(ts: pa.Array) -> pa.Array:
+    return pc.greater_equal(pc.fill_null(ts, EARLIEST), EARLIEST)
+
+
 def convert_usage(columns: Columns, *, not_after: int | None) -> Chunk:
     """Rows of `timestamp, service, count[, quantity]` strings to checked records."""
     values = columns.values
@@ -314,12 +340,14 @@ def convert_usage(columns: Columns, *, not_after: int | None) -> Chunk:
                    lambda v: f"{v!r} is not an ISO 8601 time (e.g. 2026-11-23T09:15:00Z)"),
         FieldCheck("timestamp", _future_check(ts, not_after), values["timestamp"],
                    lambda v: f"{v!r} is in the future: check the sender's clock"),
+        FieldCheck("timestamp", _past_check(ts), values["timestamp"],
+                   lambda v: f"{v!r} is before 2000: check the sender's clock"),
         FieldCheck("service", service_ok, values["service"],
                    lambda v: f"must be 1 to {MAX_SERVICE_LENGTH} printable characters; {name_problem(v)}"),
         FieldCheck("count", count_ok, values.get("count"),
-                   lambda v: f"{v!r} is not a whole number >= 0"),
+                   lambda v: f"{v!r} is not a whole number from 0 to {MAX_COUNT:,}"),
         FieldCheck("quantity", quantity_ok, values.get("quantity"),
-                   lambda v: f"{v!r} is not a number >= 0"),
+                   lambda v: f"{v!r} is not a number from 0 to {MAX_QUANTITY:.0e}"),
     ]  # fmt: skip
     return assemble(columns, service=service, ts=ts, count=count, quantity=quantity, checks=checks)
 
@@ -348,11 +376,13 @@ def convert_asterisk(
                    lambda v: f"{v!r} is not a date like 2026-11-23 09:15:00"),
         FieldCheck("start", _future_check(ts, not_after), values["start"],
                    lambda v: f"{v!r} is in the future: check the PBX clock and feed time zone"),
+        FieldCheck("start", _past_check(ts), values["start"],
+                   lambda v: f"{v!r} is before 2000: check the PBX clock"),
         FieldCheck(options.service_column, service_ok, chosen,
                    lambda v: f"no service: {options.service_column} and dcontext are empty"
                    if not v.strip() else f"the service name {name_problem(v)}"),
         FieldCheck("billsec", quantity_ok, values["billsec"],
-                   lambda v: f"{v!r} is not a number of seconds"),
+                   lambda v: f"{v!r} is not a number of seconds from 0 to {MAX_QUANTITY:.0e}"),
     ]  # fmt: skip
     return assemble(columns, service=service, ts=ts, count=count, quantity=quantity, checks=checks)
 
@@ -634,6 +664,10 @@ def usage_header(data: Data) -> list[str]:
     names = [n.strip().lower() for n in names]
     names = ["timestamp" if n == "ts" else n for n in names]
     missing = [n for n in ("timestamp", "service") if n not in names]
+    twice = [n for n in USAGE_COLUMNS if names.count(n) > 1]
+    if twice:
+        raise UnreadableFile(f"line 1: the header names {', '.join(repr(n) for n in twice)} more than once "
+                             f"(timestamp and ts are one column); which to read is unclear")  # fmt: skip
     if (trouble is not None or missing) and _binary(data):
         raise UnreadableFile(BINARY)
     if trouble is not None:
