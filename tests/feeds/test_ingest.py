@@ -78,7 +78,7 @@ def test_bad_rows_are_reported_by_index_and_field_and_good_rows_kept(db, clock):
     answer, _ = post(db, clock, [{"service": "a", "ts": "2026-11-23T09:15:00Z"}, {"service": "a", "ts": "nope"},
                                  {"ts": "2026-11-23T09:15:00Z"}, "not an object", {"service": "a", "ts": "2026-11-23T09:16:00Z", "count": True}])  # fmt: skip
     assert answer["accepted"] == 1
-    assert [(e["index"], e["field"]) for e in answer["errors"]] == [(1, "timestamp"), (2, "service"), (3, "timestamp"), (4, "count")]
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [(1, "timestamp"), (2, "service"), (3, "row"), (4, "count")]
     assert service(db, "a").total_count == 1
 
 

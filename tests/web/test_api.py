@@ -74,6 +74,52 @@ def test_a_csv_body_that_cannot_be_read_gets_400_saying_why_and_stores_nothing(a
     assert api.get("/api/v1/services").json() == []
 
 
+def test_json_rows_that_are_no_record_are_refused_one_by_one_and_the_rest_stored(api):
+    body = (b'[{"service": "a\\ud800", "ts": "2026-11-23T09:15:00Z"}, [{"service": "b"}], 7, '
+            b'{"service": "voip-de", "ts": "2026-11-23T09:15:00Z", "count": 1e3}]')  # fmt: skip
+    answer = api.post("/api/v1/usage", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["accepted"], answer.json()["rejected"], answer.json()["records"]) == (1, 3, 1000)
+    assert [(e["index"], e["field"]) for e in answer.json()["errors"]] == [(0, "service"), (1, "row"), (2, "row")]
+    assert answer.json()["errors"][1]["reason"] == 'not a JSON object: [{"service": "b"}]'
+    assert [s["name"] for s in api.get("/api/v1/services").json()] == ["voip-de"]
+
+
+def test_json_nested_thousands_deep_is_a_bad_batch_not_a_crash(api):
+    answer = api.post("/api/v1/usage", content=b"[" * 20000 + b"]" * 20000, headers={"Content-Type": "application/json"})
+    assert (answer.status_code, answer.json()["detail"]) == (
+        400, "body is not a batch of records: JSON nested thousands deep")  # fmt: skip
+
+
+def test_a_body_in_another_format_gets_415_and_gzip_is_read(api):
+    import gzip
+
+    answer = api.post("/api/v1/usage", content=b"<usage/>", headers={"Content-Type": "application/xml"})
+    assert (answer.status_code, answer.json()["detail"]) == (
+        415, "Content-Type 'application/xml' is not read here: send application/json or text/csv")  # fmt: skip
+    packed = gzip.compress(b"timestamp,service,count\n2026-11-23T09:15:00Z,sms-uk,7\n")
+    answer = api.post("/api/v1/usage", content=packed, headers={"Content-Type": "text/csv", "Content-Encoding": "gzip"})
+    assert (answer.status_code, answer.json()["records"]) == (200, 7)
+    answer = api.post("/api/v1/usage", content=b"not gzip", headers={"Content-Encoding": "gzip"})
+    assert answer.status_code == 400 and "not valid gzip" in answer.json()["detail"]
+    assert api.post("/api/v1/usage", content=packed, headers={"Content-Encoding": "br"}).status_code == 415
+    # curl -d sends a form's type: read as JSON, as the README's example does
+    answer = api.post("/api/v1/usage", content=b'[{"service": "a", "ts": "2026-11-23T09:15:00Z"}]',
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert answer.status_code == 200
+
+
+def test_a_gzip_bomb_is_refused_before_it_fills_memory(api, monkeypatch):
+    import gzip
+
+    from watchkeeper.feeds import api as feeds_api
+
+    monkeypatch.setattr(feeds_api, "MAX_INFLATED_BYTES", 1 << 20)
+    answer = api.post("/api/v1/usage", content=gzip.compress(b"[" + b" " * (4 << 20) + b"]"),
+                      headers={"Content-Encoding": "gzip"})  # fmt: skip
+    assert (answer.status_code, answer.json()["detail"]) == (413, "body inflates to more than 1 MB: send smaller batches")
+
+
 def test_a_csv_body_with_a_byte_order_mark_is_read(api):
     answer = api.post("/api/v1/usage", content=b"\xef\xbb\xbftimestamp,service,count\n2026-11-23T09:15:00Z,sms-uk,7\n",
                       headers={"Content-Type": "text/csv"})  # fmt: skip

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.feeds import service as services
-from watchkeeper.feeds.ingest import BadBatch, IdempotencyConflict, ingest_batch
+from watchkeeper.feeds.ingest import BadBatch, IdempotencyConflict, UnsupportedType, ingest_batch
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.schemas import CountPoint, IngestResult, ServiceOut, ServicePatch
 
@@ -67,12 +67,39 @@ async def post_usage(
     with their index (and line, for CSV), field and reason. Send an
     `Idempotency-Key` to make a retried batch count once.
     """
-    body = await request.body()
+    body = _decoded(await request.body(), request.headers.get("content-encoding", ""))
     content_type = request.headers.get("content-type", "application/json")
     answer, replayed = await run_in_threadpool(_ingest, request, session, body, content_type, idempotency_key)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return answer
+
+
+# A gzip body inflates to at most this much: a few kilobytes of gzip can
+# claim gigabytes, and the batch is held in memory whole.
+MAX_INFLATED_BYTES = 512 << 20
+
+
+def _decoded(body: bytes, encoding: str) -> bytes:
+    """The body without its Content-Encoding: gzip (or deflate) is inflated, up to MAX_INFLATED_BYTES."""
+    import zlib
+
+    coding = encoding.strip().lower()
+    if coding in ("", "identity"):
+        return body
+    if coding not in ("gzip", "x-gzip", "deflate"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            f"Content-Encoding {coding!r} is not read here: send gzip or none")  # fmt: skip
+    inflater = zlib.decompressobj(wbits=47 if coding != "deflate" else 15)  # 47: gzip or zlib header
+    try:
+        inflated = inflater.decompress(body, MAX_INFLATED_BYTES)
+    except zlib.error as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not valid {coding}: {exc}") from exc
+    if inflater.unconsumed_tail:
+        limit = f"{MAX_INFLATED_BYTES >> 20} MB"
+        raise HTTPException(413,
+                            f"body inflates to more than {limit}: send smaller batches")  # fmt: skip
+    return inflated
 
 
 def _ingest(
@@ -88,6 +115,9 @@ def _ingest(
         answer = attempt()
         session.commit()
         return answer
+    except UnsupportedType as exc:
+        session.rollback()
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
     except BadBatch as exc:
         session.rollback()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc

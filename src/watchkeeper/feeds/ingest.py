@@ -48,6 +48,10 @@ class BadBatch(ValueError):
     """The request body as a whole cannot be read."""
 
 
+class UnsupportedType(BadBatch):
+    """The body is in a format no reader here takes."""
+
+
 class IdempotencyConflict(ValueError):
     """An Idempotency-Key came back with a different body."""
 
@@ -119,24 +123,48 @@ def store_chunks(
 # -- API batches -------------------------------------------------------------------
 
 
-def _json_columns(body: bytes) -> Columns:
+_JSON_FIELDS = {"timestamp": ("ts", "timestamp"), "service": ("service",), "count": ("count",),
+                "quantity": ("quantity",)}  # fmt: skip
+
+
+def _json_columns(body: bytes) -> tuple[Columns, list[RowError]]:
+    """The records of a JSON body as text columns, and the rows that are no
+    record at all (not an object, or text that is not Unicode), already refused."""
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadBatch(f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadBatch("body is not a batch of records: JSON nested thousands deep") from exc
     if isinstance(data, dict) and isinstance(data.get("records"), list):
         data = data["records"]
     if not isinstance(data, list):
         raise BadBatch('body must be a JSON array of records: [{"service": ..., "ts": ...}]')
-    values: dict[str, list[str]] = {"timestamp": [], "service": [], "count": [], "quantity": []}
-    for item in data:
-        record = item if isinstance(item, dict) else {}
-        values["timestamp"].append(_text(record.get("ts", record.get("timestamp"))))
-        values["service"].append(_text(record.get("service")))
-        values["count"].append(_text(record.get("count")))
-        values["quantity"].append(_text(record.get("quantity")))
-    n = len(data)
-    return Columns({k: pa.array(v, pa.string()) for k, v in values.items()}, np.arange(n), None)
+    values: dict[str, list[str]] = {name: [] for name in _JSON_FIELDS}
+    kept: list[int] = []
+    refused: list[RowError] = []
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            refused.append(RowError(index, "row", f"not a JSON object: {_text(item)[:80]}"))
+            continue
+        row = {name: _text(next((item[k] for k in keys if k in item), None)) for name, keys in _JSON_FIELDS.items()}
+        bad = next((name for name, text in row.items() if not _is_unicode(text)), None)
+        if bad is not None:
+            refused.append(RowError(index, bad, "not valid Unicode (a lone surrogate escape such as \\ud800)"))
+            continue
+        for name, text in row.items():
+            values[name].append(text)
+        kept.append(index)
+    columns = Columns({k: pa.array(v, pa.string()) for k, v in values.items()}, np.array(kept, np.int64), None)
+    return columns, refused
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(value: object) -> str:
@@ -146,13 +174,28 @@ def _text(value: object) -> str:
         return ""
     if isinstance(value, bool | dict | list):
         return json.dumps(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))  # JSON has one kind of number: 1e3 is the count 1000
     return str(value)
 
 
+CSV_TYPES = {"text/csv", "application/csv"}
+# JSON, and what clients send JSON as unless told otherwise (curl -d: a form).
+JSON_TYPES = {"", "application/json", "text/json", "text/plain", "application/x-www-form-urlencoded"}
+
+
 def parse_batch(body: bytes, content_type: str, *, not_after: int) -> tuple[str, Iterator[Chunk]]:
-    if content_type.split(";")[0].strip().lower() in {"text/csv", "application/csv"}:
+    kind = content_type.split(";")[0].strip().lower()
+    if kind in CSV_TYPES:
         return Format.USAGE_CSV, _as_bad_batch(read_usage_csv(body, not_after=not_after))
-    chunk = convert_usage(_json_columns(body), not_after=not_after)
+    if kind not in JSON_TYPES and not kind.endswith("+json"):
+        raise UnsupportedType(f"Content-Type {kind!r} is not read here: send application/json or text/csv")
+    columns, refused = _json_columns(body)
+    chunk = convert_usage(columns, not_after=not_after)
+    if refused:
+        chunk.rows += len(refused)
+        chunk.rejected += len(refused)
+        chunk.errors = sorted(chunk.errors + refused, key=lambda e: e.index)[:MAX_REPORTED_ERRORS]
     return "json", iter([chunk])
 
 
