@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_ingest_then_list_and_show_services(run, tmp_path):
     path = tmp_path / "feed.csv"
@@ -98,6 +100,44 @@ def test_replay_reports_a_bad_services_file(run, tmp_path):
                  "--services", str(tmp_path / "services.yaml"))  # fmt: skip
     assert result.exit_code == 2
     assert "services.sip-trunk" in result.output and "sensitivity" in result.output
+
+
+@pytest.mark.parametrize("yaml,said", [
+    ("services:\n  svc: [1, 2]\n", "services.svc: expected settings such as {stage: production, max_silence: 6h}, got list"),
+    ("services:\n  svc: fast\n", "services.svc: expected settings"),
+    ("defaults: [1]\n", "defaults: expected settings"),
+    ("servces:\n  svc: {stage: test}\n", "unknown key 'servces'; expected 'defaults:' and 'services:'"),
+])  # fmt: skip
+def test_replay_says_where_its_services_file_is_wrong(run, tmp_path, yaml, said):
+    (tmp_path / "history.csv").write_text("timestamp,service,count\n2026-11-23T09:00:00Z,svc,1\n")
+    (tmp_path / "services.yaml").write_text(yaml)
+    result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "a.jsonl"),
+                 "--services", str(tmp_path / "services.yaml"))  # fmt: skip
+    assert result.exit_code == 2
+    assert said in " ".join(result.output.split())
+
+
+def test_an_unknown_asterisk_time_zone_is_a_bad_setting():
+    from pydantic import ValidationError
+
+    from watchkeeper.cli import plain_error
+    from watchkeeper.config import Settings
+
+    with pytest.raises(ValidationError) as caught:
+        Settings(asterisk_timezone="Mars/Base")
+    assert plain_error(caught.value) == ("bad setting: WATCHKEEPER_ASTERISK_TIMEZONE='Mars/Base': Value error, "
+                                         "unknown time zone 'Mars/Base'; use an IANA name like Europe/Berlin")
+
+
+def test_a_bad_time_zone_or_output_is_told_before_any_work(run, tmp_path):
+    (tmp_path / "history.csv").write_text("timestamp,service,count\n2026-11-23T09:00:00Z,svc,1\n")
+    result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path), "--timezone", "UTC")
+    assert result.exit_code == 2 and f"cannot write {tmp_path}: Is a directory" in " ".join(result.output.split())
+    result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "a.jsonl"), "--timezone", "Mars/Base")
+    assert result.exit_code == 2 and "unknown time zone 'Mars/Base'" in result.output
+    result = run("ingest", str(tmp_path / "history.csv"), "--timezone", "Mars/Base")
+    assert result.exit_code == 3 and "unknown time zone 'Mars/Base'; use an IANA name" in result.output
+    assert json.loads(run("services", "list", "--json").output) == []
 
 
 def test_the_installed_command_keeps_exit_status_output_and_data_when_it_leaves_early(tmp_path):

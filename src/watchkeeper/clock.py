@@ -78,3 +78,14 @@ class SimulatedClock:
 def monotonic() -> float:
     """Seconds from an arbitrary origin, for measuring durations only."""
     return time.perf_counter()
+
+
+def known_zone(name: str) -> str:
+    """`name`, if it is an IANA time zone (Europe/Berlin); ValueError saying so if not."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name like Europe/Berlin") from exc
+    return name

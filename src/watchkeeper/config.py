@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     asterisk_timezone: str = Field(
         default="UTC", description="Time zone of Asterisk Master.csv dates unless a feed says"
     )
+
+    @field_validator("asterisk_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from watchkeeper.clock import known_zone
+
+        return known_zone(value)
     inbox_settle_seconds: float = Field(
         default=2.0,
         ge=0,

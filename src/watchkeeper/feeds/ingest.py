@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from watchkeeper import metrics
-from watchkeeper.clock import Clock
+from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
 from watchkeeper.feeds import filecontrol
 from watchkeeper.feeds.arrival import Arrival
@@ -268,6 +268,8 @@ class FileOptions:
             except ValueError:
                 known = ", ".join(f.value for f in Format)
                 raise ValueError(f"unknown file format {self.format!r}; known: {known}") from None
+        if self.timezone is not None:
+            known_zone(self.timezone)
 
     @classmethod
     def for_feed(cls, feed: Feed | None, name: str = "default", **overrides: Any) -> FileOptions:

@@ -63,8 +63,11 @@ def ingest(
     with ctx.transaction() as session:
         # The feed's row itself: watchkeeper.feeds.service, with the feed model's
         # schemas and rhythm, would add 0.02 s to the start for this one read.
-        options = FileOptions.for_feed(session.get(Feed, feed), feed,
-                                       format=format, timezone=timezone, service_column=service_column)  # fmt: skip
+        try:
+            options = FileOptions.for_feed(session.get(Feed, feed), feed,
+                                           format=format, timezone=timezone, service_column=service_column)  # fmt: skip
+        except ValueError as exc:
+            raise cli_common.fail(str(exc), 3) from exc
     reports: list[dict[str, Any]] = []
     worst = 0
     for path in files:

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from watchkeeper.cli_common import console, fail
-from watchkeeper.clock import monotonic
+from watchkeeper.clock import known_zone, monotonic
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import AsteriskOptions, Format, UnreadableFile
 from watchkeeper.feeds.replay import read_input, replay
@@ -26,13 +26,28 @@ def settings_from_yaml(text: str, source: str = "SERVICES.yaml") -> tuple[dict[s
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ValueError(f"{source} is not valid YAML: {exc}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("services", {}), dict):
+    if not isinstance(doc, dict) or not isinstance(doc.get("services") or {}, dict):
         raise ValueError(f"{source}: expected 'defaults:' and 'services:' mappings")
-    defaults = doc.get("defaults") or {}
+    unknown = sorted(str(key) for key in doc if key not in ("defaults", "services"))
+    if unknown:  # a typo ('servces:') would otherwise leave every setting unapplied, silently
+        raise ValueError(f"{source}: unknown key {', '.join(map(repr, unknown))}; expected 'defaults:' and 'services:'")
+    defaults = _mapping(doc.get("defaults"), f"{source}: defaults")
     default = _params(defaults, f"{source}: defaults")
-    out = {str(name): _params({**defaults, **(entry or {})}, f"{source}: services.{name}")
-           for name, entry in doc.get("services", {}).items()}  # fmt: skip
+    out = {}
+    for name, entry in (doc.get("services") or {}).items():
+        where = f"{source}: services.{name}"
+        out[str(name)] = _params({**defaults, **_mapping(entry, where)}, where)
     return out, default
+
+
+def _mapping(entry: Any, where: str) -> dict[str, Any]:
+    """A YAML entry of settings: a mapping, or nothing."""
+    if entry is None:
+        return {}
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: expected settings such as {{stage: production, max_silence: 6h}}, "
+                         f"got {type(entry).__name__} {entry!r}")  # fmt: skip
+    return entry
 
 
 def _params(entry: dict[str, Any], where: str) -> Params:
@@ -62,15 +77,24 @@ def replay_command(
             params, default = settings_from_yaml(services.read_text(encoding="utf-8"), services.name)
         except (OSError, ValueError) as exc:
             raise fail(str(exc), 2) from exc
+    try:
+        known_zone(timezone)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    try:  # before the work: a replay can take minutes, and only then find it cannot write
+        sink = output.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc.strerror or exc}", 2) from exc
     started = monotonic()
     try:
         data = read_input(input, format, asterisk=AsteriskOptions(timezone=timezone))
     except (OSError, UnreadableFile) as exc:
+        sink.close()
         raise fail(f"cannot read {input}: {exc}", 2) from exc
     for error in data.errors[:20]:
         console.print(f"[yellow]{input}:{error.line or error.index}[/yellow] {error.field}: {error.reason}")
     alerts = replay(data.series, params, default=default)
-    with output.open("w", encoding="utf-8") as sink:
+    with sink:
         for alert in alerts:
             sink.write(json.dumps(alert.to_json()) + "\n")
     seconds = monotonic() - started

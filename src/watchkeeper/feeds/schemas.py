@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from watchkeeper.clock import known_zone
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.rhythm import Params, Sensitivity, check_holidays, minute_of, parse_active_hours
 
@@ -87,11 +87,7 @@ class ServiceSettings(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Berlin") from exc
-        return value
+        return known_zone(value)
 
     @field_validator("snooze_until")
     @classmethod

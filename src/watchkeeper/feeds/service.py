@@ -6,13 +6,12 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from watchkeeper.clock import Clock
+from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
 from watchkeeper.feeds.filecontrol import compile_sequence_pattern
 from watchkeeper.feeds.ingest import prune_batches
@@ -138,9 +137,9 @@ def add_feed(
 ) -> Feed:
     if timezone:
         try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise Invalid(f"unknown time zone {timezone!r}; use an IANA name like Europe/Berlin") from exc
+            known_zone(timezone)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
     if sequence_pattern:
         compile_sequence_pattern(sequence_pattern)
     feed = session.get(Feed, name) or Feed(name=name, created_at=clock.now())
