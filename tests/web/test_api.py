@@ -164,6 +164,8 @@ def test_patch_takes_silences_as_durations_as_the_cli_does_and_null_clears_one(a
 @pytest.mark.parametrize("settings,message", [({"timezone": "Mars/Olympus"}, "unknown time zone"),
                                               ({"min_silence_minutes": 90, "max_silence_minutes": 30}, "must not exceed"),
                                               ({"max_silence": "6 fortnights"}, "not a duration like 15m, 6h"),
+                                              ({"max_silence": "99999999999999999999d"}, "less than or equal to 527040"),
+                                              ({"max_silence": "6h", "max_silence_minutes": 60}, "not both"),
                                               ({"colour": "red"}, "colour")])  # fmt: skip
 def test_bad_settings_get_422_naming_the_problem(api, settings, message):
     api.post("/api/v1/usage", json=[RECORD])
@@ -174,6 +176,13 @@ def test_bad_settings_get_422_naming_the_problem(api, settings, message):
 
 def test_unknown_service_is_404(api):
     assert api.get("/api/v1/services/nope").status_code == 404
+
+
+def test_counts_for_a_window_that_ends_before_it_starts_is_422(api):
+    api.post("/api/v1/usage", json=[RECORD])
+    answer = api.get("/api/v1/services/voip-de/counts", params={"since": "2026-11-23T10:00:00Z",
+                                                                "until": "2026-11-23T09:00:00Z"})  # fmt: skip
+    assert answer.status_code == 422 and "must be before until" in answer.json()["detail"]
 
 
 def test_counts_endpoint_gives_minutes_and_hours(api):

@@ -177,6 +177,8 @@ def get_counts(
     now = request.app.state.clock.now()
     until = until or now
     since = since or until - (timedelta(hours=24) if resolution == "minute" else timedelta(days=7))
+    if since >= until:
+        raise HTTPException(422, f"since ({since.isoformat()}) must be before until ({until.isoformat()})")
     try:
         _visible(who, session, name)
         return services.service_counts(session=session, name=name, resolution=resolution, since=since, until=until)

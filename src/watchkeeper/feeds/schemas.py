@@ -27,11 +27,16 @@ def parse_minutes(text: str) -> int:
 DURATION_SETTINGS = {"min_silence": "min_silence_minutes", "max_silence": "max_silence_minutes"}
 
 
+MAX_SILENCE_MINUTES = 366 * 1440  # a silence limit past a year is a typo, not a setting
+
+
 def with_minutes(values: dict[str, Any]) -> dict[str, Any]:
     """`values` with `min_silence` and `max_silence` (a duration such as "6h",
     or a number of minutes; null to clear) as the `*_minutes` settings they set."""
     out = dict(values)
     for short, full in DURATION_SETTINGS.items():
+        if short in out and full in out:
+            raise ValueError(f"give {short} or {full}, not both")
         if short in out:
             raw = out.pop(short)
             if raw is None or (isinstance(raw, int) and not isinstance(raw, bool)):
@@ -48,8 +53,10 @@ class ServiceSettings(BaseModel):
 
     timezone: str = Field(default="UTC", description="IANA zone the service's week is learned in")
     sensitivity: Sensitivity = Sensitivity.NORMAL
-    min_silence_minutes: int | None = Field(default=None, ge=1, description="never alert sooner")
-    max_silence_minutes: int | None = Field(default=None, ge=1, description="always alert by then")
+    min_silence_minutes: int | None = Field(default=None, ge=1, le=MAX_SILENCE_MINUTES,
+                                            description="never alert sooner")
+    max_silence_minutes: int | None = Field(default=None, ge=1, le=MAX_SILENCE_MINUTES,
+                                            description="always alert by then")
     snooze_until: datetime | None = Field(default=None, description="no alerts before this instant")
     active_hours: str | None = Field(
         default=None, description="local hours activity is expected, e.g. 'Mon-Fri 08-18, Sat 09-13'; "
