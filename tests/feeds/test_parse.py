@@ -233,6 +233,15 @@ def test_times_before_2000_and_utc_offsets_past_23_59_are_rejected_and_the_rest_
     assert [(e.line, e.field) for e in errors(chunks)] == [(1, "start")] and len(records(chunks)) == 1
 
 
+def test_binary_garbage_between_good_lines_is_rejected_quietly_and_the_good_rows_kept(capfd):
+    garbage = random.Random(5).randbytes(20000)
+    data = b"timestamp,service,count\n2026-11-23T09:15:00Z,a,1\n" + garbage + b"\n2026-11-23T09:16:00Z,b,1\n"
+    chunks = list(read_usage_csv(data))
+    assert [r["service"] for r in records(chunks)] == ["a", "b"]
+    assert sum(c.rejected for c in chunks) == garbage.count(b"\n") + 1 - garbage.count(b"\n\n")
+    assert capfd.readouterr().err == ""  # Arrow's reader printed "Exception ignored ... UnicodeDecodeError"
+
+
 def test_a_header_naming_a_column_twice_is_refused():
     for header in ("timestamp,service,service", "ts,timestamp,service", "timestamp,service,count,count"):
         with pytest.raises(UnreadableFile, match="more than once"):

@@ -444,18 +444,16 @@ def _count_lines(data: Data, start: int, end: int) -> int:
 def _fast_read(
     data: Data, start: int, end: int, names: Sequence[str], wanted: Sequence[str], lines: int
 ) -> pa.Table | None:
-    invalid: list[object] = []
-
-    def on_invalid(row: object) -> str:
-        invalid.append(row)
-        return "skip"
-
+    """The chunk by Arrow's reader, or None where it cannot account for every
+    line as one row. A row with the wrong number of fields fails the read at
+    once (no invalid-row handler: Arrow could not even hand one a row that is
+    not UTF-8, and printed "Exception ignored" for it), as does bad UTF-8."""
     try:
         table = pcsv.read_csv(
             pa.BufferReader(pa.py_buffer(memoryview(data)[start:end])),
             read_options=pcsv.ReadOptions(column_names=list(names), use_threads=ARROW_THREADS),
             parse_options=pcsv.ParseOptions(
-                newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=on_invalid
+                newlines_in_values=False, ignore_empty_lines=False
             ),
             convert_options=pcsv.ConvertOptions(
                 column_types={name: pa.string() for name in wanted},
@@ -466,7 +464,7 @@ def _fast_read(
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    if invalid or table.num_rows != lines:
+    if table.num_rows != lines:
         return None
     return table
 
