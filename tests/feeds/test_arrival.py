@@ -85,7 +85,7 @@ class Shrunk:
         self.path, self.claimed = path, claimed
 
     def stat(self):
-        return type("Stat", (), {"st_size": self.claimed})()
+        return type("Stat", (), {"st_size": self.claimed, "st_mode": self.path.stat().st_mode})()
 
     def open(self, mode: str):
         return self.path.open(mode)

@@ -72,6 +72,28 @@ def test_binary_files_are_quarantined_and_a_stray_nul_costs_only_its_row(db, clo
     assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == []
 
 
+def test_a_pipe_or_a_link_to_nothing_in_the_inbox_is_quarantined_not_passed_over(db, clock, tmp_path):
+    settings = db.settings.model_copy(update={"inbox_settle_seconds": 0})
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    os.mkfifo(inbox / "pipe.csv")
+    (inbox / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    (inbox / "future.csv").write_text("timestamp,service\n2030-01-01T00:00:00Z,a\n")
+    written = clock.now().timestamp() - 60
+    for path in inbox.iterdir():
+        os.utime(path, (written, written), follow_symlinks=False)
+    reports = {r.source.split("/")[-1]: r for r in scan_inbox(inbox, db.sessions, clock=clock, settings=settings)}
+    assert {name: r.status for name, r in reports.items()} == {
+        "pipe.csv": "unreadable", "gone.csv": "unreadable", "future.csv": "unreadable"}  # fmt: skip
+    assert "not a regular file but a pipe" in (inbox / "quarantine" / "pipe.csv.error.txt").read_text()
+    assert "No such file" in (inbox / "quarantine" / "gone.csv.error.txt").read_text()
+    # why nothing could be taken is said, by the first row's reason
+    assert reports["future.csv"].message == (
+        "none of its 1 rows could be read as usage-csv; the first, line 2, timestamp: "
+        "'2030-01-01T00:00:00Z' is in the future: check the sender's clock")  # fmt: skip
+    assert sorted(p.name for p in inbox.iterdir()) == ["quarantine"]
+
+
 def test_a_file_that_keeps_failing_is_quarantined_but_a_database_outage_is_waited_out(db, clock, tmp_path, monkeypatch):
     from sqlalchemy.exc import OperationalError
 

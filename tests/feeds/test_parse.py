@@ -242,6 +242,25 @@ def test_binary_garbage_between_good_lines_is_rejected_quietly_and_the_good_rows
     assert capfd.readouterr().err == ""  # Arrow's reader printed "Exception ignored ... UnicodeDecodeError"
 
 
+@pytest.mark.parametrize("data,reason", [
+    (b"", "empty"), (b"\n\n  \n", "empty"), (b"\xef\xbb\xbf", "empty"),
+    (b"timestamp;service;count\n2026-11-23T09:15:00Z;a;1\n", "fields are separated by ';'; usage-csv separates them by commas"),
+    (b"timestamp\tservice\n2026-11-23T09:15:00Z\ta\n", "fields are separated by tabs"),
+    ("timestamp,service\n2026-11-23T09:15:00Z,a\n".encode("utf-16"), "UTF-16 text: convert it to UTF-8 first"),
+    ("timestamp,service\n2026-11-23T09:15:00Z,a\n".encode("utf-16-le"), "UTF-16 text"),
+])  # fmt: skip
+def test_what_a_file_that_cannot_be_read_is_is_said(data, reason):
+    fmt = detect_format(data)
+    reader = read_usage_csv if fmt is Format.USAGE_CSV else read_asterisk_csv
+    with pytest.raises(UnreadableFile, match=reason):
+        list(reader(data))
+
+
+def test_service_columns_are_numbered_from_1():
+    with pytest.raises(UnreadableFile, match="columns are numbered from 1"):
+        list(read_asterisk_csv((asterisk_row(16) + "\n").encode(), options=AsteriskOptions(service_column="0")))
+
+
 def test_a_header_naming_a_column_twice_is_refused():
     for header in ("timestamp,service,service", "ts,timestamp,service", "timestamp,service,count,count"):
         with pytest.raises(UnreadableFile, match="more than once"):

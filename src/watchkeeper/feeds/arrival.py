@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import stat
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,7 +53,11 @@ class Arrival:
     """
 
     def __init__(self, path: Path) -> None:
-        self.size = path.stat().st_size
+        found = path.stat()
+        if not stat.S_ISREG(found.st_mode):  # a pipe would block the open until someone writes to it
+            kind = "directory" if stat.S_ISDIR(found.st_mode) else "pipe" if stat.S_ISFIFO(found.st_mode) else "device"
+            raise OSError(f"not a regular file but a {kind}: ingest a file")
+        self.size = found.st_size
         self.data: mmap.mmap | bytes = _anonymous(self.size) if self.size else b""
         self._filled = 0
         self._released = 0  # the parser is done with data[:_released]

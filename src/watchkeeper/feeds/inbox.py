@@ -34,11 +34,14 @@ _failed: dict[tuple[str, int, int], int] = {}  # (path, size, mtime) -> failed a
 
 
 def _candidates(folder: Path, *, now: float, settle: float) -> Iterator[Path]:
+    """Settled entries other than folders: files, and what is dropped as one but
+    is not (a pipe, a link to nothing), which the ingest refuses and the scan
+    then quarantines rather than pass over forever."""
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.name.startswith(".") or path.name.endswith(_SKIPPED_SUFFIXES):
+        if path.is_dir() or path.name.startswith(".") or path.name.endswith(_SKIPPED_SUFFIXES):
             continue
         try:
-            if now - path.stat().st_mtime < settle:
+            if now - path.lstat().st_mtime < settle:
                 continue  # still being written
         except FileNotFoundError:
             continue
@@ -94,14 +97,14 @@ def scan_inbox(
             try:
                 report = ingest_file_in_transaction(path, factory, clock=clock, settings=settings, options=options)
             except SQLAlchemyError as exc:  # the database is away: leave the file for the next scan
-                log.warning("could not ingest %s, will retry: the database failed: %s", path, exc)
+                log.warning("could not ingest %r, will retry: the database failed: %s", str(path), exc)
                 continue
             except Exception as exc:
                 report = _failure(path, exc, options.format)
                 if report is None:
                     continue
             settle_file(path, report)
-            log.info("%s: %s, %d accepted, %d rejected", path.name, report.status, report.accepted, report.rejected)
+            log.info("%r: %s, %d accepted, %d rejected", path.name, report.status, report.accepted, report.rejected)
             reports.append(report)
     return reports
 
@@ -115,9 +118,9 @@ def _failure(path: Path, exc: Exception, fmt: object) -> IngestReport | None:
     key = (str(path), found.st_size, found.st_mtime_ns)
     _failed[key] = attempts = _failed.get(key, 0) + 1
     if attempts < ATTEMPTS:
-        log.exception("could not ingest %s (attempt %d of %d); will retry", path, attempts, ATTEMPTS)
+        log.exception("could not ingest %r (attempt %d of %d); will retry", str(path), attempts, ATTEMPTS)
         return None
     del _failed[key]
-    log.exception("could not ingest %s after %d attempts; quarantined", path, attempts)
+    log.exception("could not ingest %r after %d attempts; quarantined", str(path), attempts)
     return IngestReport(str(path), str(fmt or "unknown"), "unreadable",
                         f"could not be ingested after {attempts} attempts: {type(exc).__name__}: {exc}")  # fmt: skip

@@ -383,7 +383,10 @@ def _ingest_file(
         raise _Refused(refused, FileFindingKind.DUPLICATE_FILE)
     if report.message is None and report.rows and report.rejected == report.rows:
         # Not one good row: the wrong format or a broken export, not a feed.
-        report.message = f"none of its {report.rows} rows could be read as {fmt}"
+        report.message = f"none of its {report.rows:,} rows could be read as {fmt}"
+        if report.errors:
+            first = report.errors[0]
+            report.message += f"; the first, line {first.line or first.index + 1}, {first.field}: {first.reason}"
     if report.message is not None:
         report.status = "unreadable"
         report.new_services, report.records, report.services = [], 0, 0
@@ -438,7 +441,7 @@ def ingest_file_in_transaction(
         raise
     except Exception as exc:
         session.rollback()
-        log.exception("ingest of %s failed", path)
+        log.exception("ingest of %r failed", str(path))
         report = IngestReport(str(path), str(options.format or "unknown"), "unreadable",
                               f"could not be ingested: {type(exc).__name__}: {exc}. Nothing of it was counted. "
                               "This is a defect in watchkeeper: please report it with the file.")  # fmt: skip

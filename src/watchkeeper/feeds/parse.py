@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import mmap
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -635,6 +636,9 @@ def check_text(data: Data) -> None:
         raise UnreadableFile("gzip-compressed, not CSV text: decompress it first (gunzip FILE)")
     if sample.startswith(b"PK\x03\x04"):
         raise UnreadableFile("a ZIP archive, not CSV text: unpack it first")
+    head = sample[:200]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and head[1::2].count(0) > len(head) // 3):
+        raise UnreadableFile("UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8 FILE)")
     if b"\n" not in sample and sample.rstrip(b"\r").count(b"\r") >= 1:
         raise UnreadableFile("its lines end in a bare carriage return (classic Mac style); "
                              "convert them to line feeds first (mac2unix FILE)")  # fmt: skip
@@ -670,6 +674,10 @@ def usage_header(data: Data) -> list[str]:
         raise UnreadableFile(BINARY)
     if trouble is not None:
         raise UnreadableFile(f"line 1: the header is not readable as CSV ({trouble}); usage-csv starts with: {example}")
+    other = next((s for s in (";", "\t", "|") if s in first and "," not in first), None)
+    if missing and other is not None:
+        shown = "tabs" if other == "\t" else repr(other)
+        raise UnreadableFile(f"line 1: fields are separated by {shown}; usage-csv separates them by commas: {example}")
     if missing:
         raise UnreadableFile(
             f"line 1: header {','.join(names)!r} lacks {', '.join(missing)}; "
@@ -707,6 +715,8 @@ def asterisk_layout(data: Data) -> tuple[str, ...]:
         if line.strip() and trouble is None:
             counts[len(fields)] = counts.get(len(fields), 0) + 1
     known = {n: c for n, c in counts.items() if n in ASTERISK_LAYOUTS}
+    if not counts:
+        raise UnreadableFile("empty: the file has no lines to read")
     if not known and _binary(data):
         raise UnreadableFile(BINARY)
     if not known:
@@ -731,7 +741,9 @@ def read_asterisk_csv(
     names = asterisk_layout(data)
     column = options.service_column
     if column.isdigit():
-        if not 1 <= int(column) <= len(names):
+        if int(column) == 0:
+            raise UnreadableFile("service column 0: columns are numbered from 1 (accountcode)")
+        if int(column) > len(names):
             raise UnreadableFile(f"service column {column} is beyond the {len(names)} fields")
         column = names[int(column) - 1]
     elif column not in names:
@@ -762,11 +774,13 @@ def detect_format(data: Data) -> Format:
     with a wrong header is told about its header rather than that it is no
     Master.csv.
     """
-    fields, _ = csv_fields(_first_line(data))
+    first = _first_line(data)
+    fields, _ = csv_fields(first)
     fields = [f.strip().lower() for f in fields]
     if fields[:1] in (["timestamp"], ["ts"]):
         return Format.USAGE_CSV
-    looks_like_header = {"timestamp", "ts", "service", "count", "quantity"} & set(fields)
+    words = {w.strip(' "').lower() for w in re.split(r"[,;\t|]", first)}  # a header with another separator too
+    looks_like_header = {"timestamp", "ts", "service", "count", "quantity"} & words
     if looks_like_header or 1 < len(fields) < min(ASTERISK_LAYOUTS):
         return Format.USAGE_CSV
     return Format.ASTERISK_CSV
