@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -161,6 +163,56 @@ def test_alertmanager_bad_payload_is_400_not_5xx_so_it_is_not_retried_forever(de
     assert desk.post(url, content=b"{not json").status_code == 400
     assert desk.post("/api/v1/intake/alertmanager/wrong-key", json=am_payload(am_alert())).status_code == 404
     assert desk.get("/api/v1/alerts").json() == []
+
+
+def test_alertmanager_keeps_the_good_alerts_of_a_group_and_lists_the_bad_ones(desk):
+    """Alertmanager does not resend on a 400: refusing a whole group for one bad
+    alert would lose the good ones for good. Nothing here may be a 500 either."""
+    url = f"/api/v1/intake/alertmanager/{desk.keys[Kind.ALERTMANAGER]}"
+    naive = {**am_alert(fingerprint="n1"), "startsAt": "2026-11-23T11:58:00"}
+    overflow = {**am_alert(fingerprint="o1"), "startsAt": "9999-12-31T23:59:59-14:00"}
+    nul = am_alert(fingerprint="z1", instance="pbx\u0000")
+    surrogate = am_alert(fingerprint="s1", instance="pbx\ud800")
+    body = json.dumps(am_payload(naive, am_alert(), overflow, nul, surrogate))  # the surrogate as \\ud800
+    answer = desk.post(url, content=body.encode(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["alerts"] == 1
+    rejected = " ".join(answer.json()["rejected"])
+    assert "'alerts.0.startsAt': Input should have timezone info" in rejected
+    assert "alerts.2: 'started_at' is out of range" in rejected
+    assert "alerts.3: 'labels.instance' holds a NUL" in rejected and "alerts.4: 'labels.instance' holds a NUL" in rejected
+    assert [a["labels"]["instance"] for a in desk.get("/api/v1/alerts").json()] == ["pbx-1:9100"]
+
+
+@pytest.mark.parametrize("body", [b"[" * 20000 + b"]" * 20000, b'{"version": "4", "alerts": [], "x": ' + b"9" * 5000 + b"}"])
+def test_json_meant_to_harm_is_a_400_on_every_intake_route(desk, body):
+    for route in (f"/api/v1/intake/alertmanager/{desk.keys[Kind.ALERTMANAGER]}",
+                  f"/api/v1/intake/generic/{desk.keys[Kind.GENERIC]}", "/v2/enqueue"):  # fmt: skip
+        answer = desk.post(route, content=body, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 400, (route, answer.text)
+        assert "nested thousands deep" in answer.text or "not JSON" in answer.text
+
+
+def test_a_pagerduty_event_too_deep_to_show_is_refused_and_alert_lists_keep_working(desk):
+    deep: dict = {}
+    for _ in range(300):
+        deep = {"d": deep}
+    answer = trigger(desk, custom_details=deep)
+    assert answer.status_code == 400
+    assert "'details' nest deeper than 16 levels" in " ".join(answer.json()["errors"])
+    assert trigger(desk, dedup_key="shallow", custom_details={"a": {"b": {"c": 1}}}).status_code == 202
+    assert desk.get("/api/v1/alerts").status_code == 200 and len(desk.get("/api/v1/alerts").json()) == 1
+
+
+def test_pagerduty_severity_is_read_as_checked_and_a_resolve_is_not_held_to_a_payload(desk):
+    assert trigger(desk, severity=" critical ").status_code == 202
+    assert desk.get("/api/v1/alerts").json()[0]["severity"] == "critical"
+    resolve = {"routing_key": desk.keys[Kind.PAGERDUTY], "event_action": "resolve", "dedup_key": "sip-trunk-7",
+               "payload": {"severity": "bogus"}}  # fmt: skip
+    assert desk.post("/v2/enqueue", json=resolve).status_code == 202
+    assert desk.get("/api/v1/alerts").json()[0]["status"] == "resolved"
+    wrong = desk.post("/v2/enqueue", json={"routing_key": 123, "event_action": "trigger"})
+    assert "'routing_key' must be a string, not int 123" in wrong.json()["errors"]
 
 
 def test_generic_webhook_keeps_good_events_and_lists_bad_ones(desk):

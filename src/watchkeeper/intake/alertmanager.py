@@ -1,18 +1,20 @@
 """Prometheus Alertmanager webhook payloads (version 4) to findings. Pure.
 
 Alertmanager sends a group of alerts per request and retries on 5xx only, so
-a payload it cannot fix by resending is refused with 400 and a message.
+a payload it cannot fix by resending is refused with 400 and a message. Each
+alert of a group is checked on its own: a bad one is listed and the good
+ones are kept, for a resend would not bring them back.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from watchkeeper.alerts.finding import Finding, Severity, State
+from watchkeeper.alerts.finding import Finding, Severity, State, problems
 from watchkeeper.intake.errors import PayloadError, messages
 
 _SEVERITY = {"critical": Severity.CRITICAL, "page": Severity.CRITICAL, "high": Severity.CRITICAL,
@@ -26,8 +28,8 @@ class AmAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime  # noqa: N815 - Alertmanager's field names
-    endsAt: datetime | None = None  # noqa: N815
+    startsAt: AwareDatetime  # noqa: N815 - Alertmanager's field names
+    endsAt: AwareDatetime | None = None  # noqa: N815
     generatorURL: str = ""  # noqa: N815
     fingerprint: str | None = None
 
@@ -38,7 +40,7 @@ class AmPayload(BaseModel):
     version: str = "4"
     receiver: str = ""
     status: str = ""
-    alerts: list[AmAlert]
+    alerts: list[Any]  # each checked on its own (AmAlert)
     groupKey: str = ""  # noqa: N815
     externalURL: str = ""  # noqa: N815
 
@@ -48,14 +50,31 @@ def severity(labels: dict[str, str]) -> Severity:
     return _SEVERITY.get(labels.get("severity", "").lower(), Severity.ERROR)
 
 
-def findings(body: object, *, integration_id: int, now: datetime) -> list[Finding]:
+def findings(body: object, *, integration_id: int, now: datetime) -> tuple[list[Finding], list[str]]:
+    """The findings of the payload's good alerts, and a line for each bad one;
+    PayloadError if the payload as a whole is not one, or no alert in it is good."""
     try:
         payload = AmPayload.model_validate(body)
     except ValidationError as exc:
         raise PayloadError(messages(exc)) from exc
     if payload.version != "4":
         raise PayloadError([f"version: {payload.version!r} is not supported; watchkeeper takes webhook version 4"])
-    return [_finding(alert, payload, integration_id, now) for alert in payload.alerts]
+    good: list[Finding] = []
+    bad: list[str] = []
+    for index, item in enumerate(payload.alerts):
+        try:
+            found = _finding(AmAlert.model_validate(item), payload, integration_id, now)
+        except ValidationError as exc:
+            bad += messages(exc, f"alerts.{index}")
+            continue
+        wrong = problems(found, now=now)
+        if wrong:
+            bad += [f"alerts.{index}: {line}" for line in wrong]  # fields named as watchkeeper stores them
+        else:
+            good.append(found)
+    if bad and not good:
+        raise PayloadError(bad)
+    return good, bad
 
 
 def _finding(alert: AmAlert, payload: AmPayload, integration_id: int, now: datetime) -> Finding:

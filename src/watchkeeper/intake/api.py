@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from watchkeeper.alerts.finding import Finding
+from watchkeeper.alerts.finding import Finding, problems
 from watchkeeper.db import in_transaction
 from watchkeeper.intake import alertmanager, generic, pagerduty
 from watchkeeper.intake import service as intake
@@ -26,11 +26,22 @@ _NOT_KNOWN = ("no active {kind} integration has this key; "
               "create one with `watchkeeper integrations create --kind {kind}`")
 
 
+def _loads(body: bytes) -> Any:
+    """The JSON of a body; ValueError saying why it is none: not JSON, nested
+    thousands deep, or a number of thousands of digits (both meant to harm)."""
+    try:
+        return json.loads(body)
+    except RecursionError as exc:
+        raise ValueError("the body is nested thousands deep") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 5,000-digit integer
+        raise ValueError(f"the body is not JSON: {exc}") from exc
+
+
 async def _json(request: Request) -> Any:
     try:
-        return json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the body is not JSON: {exc}") from exc
+        return _loads(await request.body())
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
 
 
 def _integration(request: Request, key: str, kind: Kind) -> Known | None:
@@ -52,11 +63,11 @@ async def alertmanager_webhook(key: str, request: Request) -> dict[str, Any]:
         raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_KNOWN.format(kind=Kind.ALERTMANAGER))
     body = await _json(request)
     try:
-        found = alertmanager.findings(body, integration_id=integration.id, now=request.app.state.clock.now())
+        found, bad = alertmanager.findings(body, integration_id=integration.id, now=request.app.state.clock.now())
     except PayloadError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.errors) from exc
     await run_in_threadpool(_take, request, found)
-    return {"status": "success", "alerts": len(found)}
+    return {"status": "success", "alerts": len(found), "rejected": bad}
 
 
 def _pd_invalid(errors: list[str]) -> JSONResponse:
@@ -68,14 +79,19 @@ def _pd_invalid(errors: list[str]) -> JSONResponse:
 async def pagerduty_enqueue(request: Request) -> dict[str, Any] | JSONResponse:
     """PagerDuty Events API v2: trigger, acknowledge and resolve, with a watchkeeper integration key as routing_key."""
     try:
-        event = pagerduty.parse(json.loads(await request.body()))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _pd_invalid(["Event object is invalid: the body is not JSON"])
+        event = pagerduty.parse(_loads(await request.body()))
     except PayloadError as exc:
         return _pd_invalid(exc.errors)
+    except ValueError as exc:
+        return _pd_invalid([f"Event object is invalid: {exc}"])
     integration = await run_in_threadpool(_integration, request, event.routing_key, Kind.PAGERDUTY)
     if integration is None:
         return _pd_invalid([f"'routing_key' is not known: {_NOT_KNOWN.format(kind=Kind.PAGERDUTY)}"])
+    if event.action is not pagerduty.EventAction.ACKNOWLEDGE:
+        wrong = problems(pagerduty.finding(event, integration_id=integration.id, now=request.app.state.clock.now()),
+                         now=request.app.state.clock.now())  # fmt: skip
+        if wrong:
+            return _pd_invalid(wrong)
     await run_in_threadpool(_enqueue, request, integration, event)
     return {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}
 
@@ -103,7 +119,15 @@ async def generic_webhook(key: str, request: Request) -> JSONResponse:
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     now = request.app.state.clock.now()
-    found = [generic.finding(event, integration_id=integration.id, now=now) for _, event in good]
+    found = []
+    for index, event in good:
+        candidate = generic.finding(event, integration_id=integration.id, now=now)
+        wrong = problems(candidate, now=now)
+        if wrong:
+            bad.append({"index": index, "errors": wrong})
+        else:
+            found.append(candidate)
     await run_in_threadpool(_take, request, found)
-    code = status.HTTP_400_BAD_REQUEST if bad and not good else status.HTTP_200_OK
-    return JSONResponse({"accepted": len(good), "rejected": bad}, status_code=code)
+    code = status.HTTP_400_BAD_REQUEST if bad and not found else status.HTTP_200_OK
+    return JSONResponse({"accepted": len(found), "rejected": sorted(bad, key=lambda b: b["index"])},
+                        status_code=code)  # fmt: skip

@@ -11,9 +11,10 @@ class PayloadError(ValueError):
         self.errors = errors
 
 
-def messages(exc: ValidationError) -> list[str]:
+def messages(exc: ValidationError, within: str = "") -> list[str]:
+    """One line per problem, naming its field (under `within`, e.g. "alerts.3")."""
     out = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "body"
+        where = ".".join([within] * bool(within) + [str(part) for part in error["loc"]]) or "body"
         out.append(f"'{where}' is missing" if error["type"] == "missing" else f"'{where}': {error['msg']}")
     return out

@@ -57,7 +57,7 @@ def parse(body: object) -> Event:
     errors: list[str] = []
     routing_key = _text(body.get("routing_key"))
     if not routing_key:
-        errors.append("'routing_key' is missing or blank")
+        errors.append(_blank_or_wrong("routing_key", body.get("routing_key")))
     action_text = _text(body.get("event_action"))
     action = EventAction(action_text) if action_text in EventAction.__members__.values() else None
     if action is None:
@@ -80,7 +80,7 @@ def parse(body: object) -> Event:
 def _check_payload(payload: object) -> list[str]:
     if not isinstance(payload, dict):
         return ["'payload' is missing or not an object"]
-    errors = [f"'payload.{name}' is missing or blank" for name in ("summary", "source", "severity")
+    errors = [_blank_or_wrong(f"payload.{name}", payload.get(name)) for name in ("summary", "source", "severity")
               if not _text(payload.get(name))]  # fmt: skip
     severity = _text(payload.get("severity"))
     if severity and severity not in Severity.__members__.values():
@@ -90,6 +90,18 @@ def _check_payload(payload: object) -> list[str]:
     if payload.get("custom_details") is not None and not isinstance(payload["custom_details"], dict | str | list):
         errors.append("'payload.custom_details' must be an object")
     return errors
+
+
+def _blank_or_wrong(name: str, value: object) -> str:
+    if value is None or isinstance(value, str):
+        return f"'{name}' is missing or blank"
+    return f"'{name}' must be a string, not {type(value).__name__} {value!r}"[:200]
+
+
+def _severity(value: object) -> Severity:
+    """The event's severity; error for a resolve that carries none, or a wrong one (resolves are not checked)."""
+    text = _text(value)
+    return Severity(text) if text in Severity.__members__.values() else Severity.ERROR
 
 
 def _timestamp(value: object) -> datetime | None:
@@ -113,7 +125,7 @@ def finding(event: Event, *, integration_id: int, now: datetime) -> Finding:
         dedup_key=event.internal_key(integration_id),
         source="pagerduty",
         service=service,
-        severity=Severity(payload.get("severity", Severity.ERROR)),
+        severity=_severity(payload.get("severity")),
         state=State.RESOLVED if event.action is EventAction.RESOLVE else State.FIRING,
         summary=summary or f"resolved by a resolve event for {event.dedup_key}",
         observed_at=now,
