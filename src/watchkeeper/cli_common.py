@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
 from watchkeeper.db import current_revision, dispose_engines, make_engine, make_sessionmaker, transaction, upgrade
+from watchkeeper.errors import said
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -114,7 +115,7 @@ def act(action: Callable[[Session, datetime], object], message: str) -> None:
         with ctx.transaction() as session:
             action(session, ctx.clock.now())
     except (ValueError, LookupError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     _output("console").print(message)
 
 

@@ -15,6 +15,7 @@ from watchkeeper.alerts.service import RoutingConfig, process_due
 from watchkeeper.auth import service as tokens
 from watchkeeper.cli_common import Context, console, context, fail, print_json, when
 from watchkeeper.db import current_revision, in_transaction, upgrade
+from watchkeeper.errors import said
 from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.service import apply_retention
 from watchkeeper.feeds.watch import watch_feeds
@@ -68,7 +69,7 @@ def token_create(
             new = tokens.create_token(session=session, clock=ctx.clock, name=name or (person.name if person else ""),
                                       role=role or "engineer", customer_id=customer_id, user=person)  # fmt: skip
     except (ValueError, LookupError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     console.print(f"{new.record.role} token {new.record.id} ({new.record.name}), shown once, keep it safe:")
     typer.echo(new.token)
 

@@ -260,6 +260,43 @@ def test_silences_over_the_api_mute_new_alerts(desk):
     assert desk.get("/api/v1/silences").json() == []
 
 
+def test_mutes_that_cannot_be_meant_are_refused_with_their_words_whole(desk):
+    def silence(**fields):
+        return desk.post("/api/v1/silences", json={"matchers": ["instance=sbc-1"], "created_by": "anna",
+                                                   "comment": "work", **fields})  # fmt: skip
+
+    assert silence(duration="P999999999D").status_code == 422  # past year 9999: out of range
+    assert "a year at most" in silence(duration="P400D").json()["detail"]
+    assert silence(ends_at="9999-12-31T23:59:59-14:00").status_code == 422
+    unbalanced = silence(matchers=['instance="abc'], duration="PT1H")
+    assert unbalanced.status_code == 422
+    assert unbalanced.json()["detail"].startswith("'instance=\"abc': the value's quotes are unbalanced")  # quotes kept
+
+    def window(**fields):
+        return desk.post("/api/v1/maintenance", json={"name": "w", "matchers": ["instance=db1"], "created_by": "anna",
+                                                      "cron": "0 2 * * *", **fields})  # fmt: skip
+
+    assert "a minute or more" in window(duration="PT30S").json()["detail"]
+    assert "31 days at most" in window(duration="P365000D").json()["detail"]
+    assert window(duration="PT2H").status_code == 201
+    blank = desk.post("/api/v1/dependencies", json={"name": "d", "parent": ["alertname=PBXDown"],
+                                                    "child": ["alertname=TrunkDown"], "equal": [""]})  # fmt: skip
+    assert blank.status_code == 422 and "blank label name" in blank.json()["detail"]
+
+
+def test_ids_and_limits_out_of_range_are_422_not_500(desk):
+    for method, path in (("post", "/api/v1/incidents/9223372036854775808/acknowledge"),
+                         ("get", "/api/v1/incidents/99999999999999999999"),
+                         ("delete", "/api/v1/silences/9223372036854775808"),
+                         ("get", "/api/v1/alerts?limit=-1"), ("get", "/api/v1/incidents?limit=9223372036854775808")):  # fmt: skip
+        answer = desk.request(method, path)
+        assert answer.status_code in (404, 422), (path, answer.status_code, answer.text)
+    trigger(desk)
+    (incident,) = desk.get("/api/v1/incidents").json()
+    blank = desk.post(f"/api/v1/incidents/{incident['id']}/notes", json={"text": "   "})
+    assert blank.status_code == 422
+
+
 def test_intake_routes_do_not_take_bearer_tokens_and_api_routes_do_not_take_keys(desk):
     assert desk.get("/api/v1/incidents", headers={"Authorization": f"Bearer {desk.keys[Kind.GENERIC]}"}).status_code == 401
 

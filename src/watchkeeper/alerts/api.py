@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy.orm import Session
 
 from watchkeeper.alerts import mutes
@@ -26,6 +26,7 @@ from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.db import transaction
+from watchkeeper.errors import said
 from watchkeeper.feeds.api import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -41,12 +42,13 @@ def _change(request: Request, work: Callable[[Session, datetime], T]) -> T:
             return work(session, request.app.state.clock.now())
     except (LookupError, ValueError) as exc:
         code = status.HTTP_404_NOT_FOUND if isinstance(exc, LookupError) else 422
-        raise HTTPException(code, str(exc).strip("'\"")) from exc
+        raise HTTPException(code, said(exc)) from exc
 
 
 @router.get("/alerts", response_model=list[AlertOut])
 def get_alerts(session: SessionDep, who: Annotated[Principal, Depends(principal)], service: str | None = None,
-               status: State | None = None, urgency: Urgency | None = None, limit: int = 100) -> list:  # fmt: skip
+               status: State | None = None, urgency: Urgency | None = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list:  # fmt: skip
     """A customer token sees the alerts of its own services only."""
     return alerts.list_alerts(session=session, service=service, status=status, urgency=urgency, limit=limit,
                               services=who.services(session))  # fmt: skip

@@ -17,6 +17,11 @@ from watchkeeper.alerts.finding import State
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
 from watchkeeper.alerts.service import RULES_CACHE, dependency_rule, window_rule
 
+# A silence or a maintenance window longer than this is a typo (P999999999D),
+# and a cron window is walked minute by minute when an alert is routed.
+LONGEST_SILENCE = timedelta(days=366)
+LONGEST_CRON_WINDOW = timedelta(days=31)
+
 
 def add_silence(*, session: Session, now: datetime, matchers: list[str], ends_at: datetime, created_by: str,
                 comment: str, starts_at: datetime | None = None) -> Silence:  # fmt: skip
@@ -25,6 +30,8 @@ def add_silence(*, session: Session, now: datetime, matchers: list[str], ends_at
     starts_at = starts_at or now
     if ends_at <= max(starts_at, now):
         raise ValueError("a silence must end in the future and after it starts")
+    if ends_at - max(starts_at, now) > LONGEST_SILENCE:
+        raise ValueError("a silence may last a year at most; for longer, retire the service or change the routing")
     if not comment.strip() or not created_by.strip():
         raise ValueError("say who silences and why (--author, --comment): the next person on call will ask")
     silence = Silence(matchers=[str(m) for m in parsed], starts_at=starts_at, ends_at=ends_at,
@@ -87,8 +94,10 @@ def add_window(*, session: Session, now: datetime, name: str, matchers: list[str
     row = MaintenanceWindow(name=name.strip() or "maintenance", matchers=[str(m) for m in parsed],
                             timezone=_zone(timezone), created_by=created_by, created_at=now)  # fmt: skip
     if cron is not None:
-        if duration is None or duration <= timedelta(0):
-            raise ValueError("a cron window needs a duration, e.g. --duration 2h")
+        if duration is None or duration < timedelta(minutes=1):
+            raise ValueError("a cron window needs a duration of a minute or more, e.g. --duration 2h")
+        if duration > LONGEST_CRON_WINDOW:
+            raise ValueError(f"a cron window may last {LONGEST_CRON_WINDOW.days} days at most")
         routing.check_cron(cron)
         row.cron, row.duration_minutes = cron, int(duration.total_seconds() // 60)
     elif weekdays is not None or start is not None or end is not None:
@@ -126,6 +135,9 @@ def add_dependency(*, session: Session, now: datetime, name: str, parent: list[s
     parent_m, child_m = routing.parse_matchers(parent), routing.parse_matchers(child)
     routing.check_selective(parent_m)
     routing.check_selective(child_m)
+    if any(not label.strip() for label in equal):
+        # Dropped, an empty name would leave no label to compare: every child muted by any parent.
+        raise ValueError("a blank label name in --equal; name the labels parent and child must share")
     row = Dependency(name=name.strip() or "dependency", parent=[str(m) for m in parent_m],
                      child=[str(m) for m in child_m], equal=list(routing.check_label_names(equal)),
                      created_at=now)  # fmt: skip

@@ -11,6 +11,7 @@ from watchkeeper.auth import users
 from watchkeeper.auth.access import admin, staff
 from watchkeeper.auth.principal import Role
 from watchkeeper.db import in_transaction
+from watchkeeper.errors import said
 from watchkeeper.feeds.api import SessionDep
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -36,7 +37,7 @@ def _write(request: Request, work: Any) -> dict[str, Any]:
     try:
         return in_transaction(request.app.state.sessions, work)
     except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import AwareDatetime
 
 from watchkeeper.alerts.finding import Urgency
@@ -13,6 +13,7 @@ from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.db import transaction
+from watchkeeper.errors import said
 from watchkeeper.feeds.api import SessionDep
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
@@ -29,7 +30,7 @@ Staff = [Depends(staff)]
 @router.get("", response_model=list[IncidentOut])
 def list_incidents(session: SessionDep, who: Who, status: Status | None = None, service: str | None = None,
                    customer: str | None = None, urgency: Urgency | None = None,
-                   limit: int = 100) -> list[Incident]:  # fmt: skip
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Incident]:  # fmt: skip
     """A customer token sees its own customer's incidents only."""
     if not who.staff:
         if customer not in (None, who.customer):
@@ -56,7 +57,7 @@ def show(incident_id: int, session: SessionDep, who: Who) -> dict[str, Any]:
         if not who.staff and incident.customer != who.customer:
             raise LookupError(f"no incident {incident_id}; `watchkeeper incidents list` shows them")
     except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
     return detail(incident, session)
 
 
@@ -66,7 +67,7 @@ def _act(request: Request, incident_id: int, action: Action, actor: str, note: s
             return incidents.act(incident_id, action, actor=actor, session=session,
                                  now=request.app.state.clock.now(), note=note)  # fmt: skip
     except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
     except InvalidTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
@@ -93,5 +94,7 @@ def note(incident_id: int, body: NoteIn, request: Request, token: Token) -> Any:
             return incidents.add_note(incident_id, body.text, actor=token.name, session=session,
                                       now=request.app.state.clock.now())  # fmt: skip
     except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
+    except ValueError as exc:  # an empty note
+        raise HTTPException(422, said(exc)) from exc
 

@@ -21,6 +21,7 @@ from watchkeeper.cli_common import (
     show_list,
     when,
 )
+from watchkeeper.errors import said
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.schemas import IncidentOut
@@ -100,7 +101,7 @@ def _act(incident_id: int, action: Action, by: str | None, note: str | None = No
                                      now=ctx.clock.now(), note=note)  # fmt: skip
             status = incident.status
     except (LookupError, InvalidTransition) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     console.print(f"incident {incident_id} {status}")
 
 
@@ -131,7 +132,7 @@ def incidents_note(incident_id: int, text: str, by: By = None) -> None:
         with ctx.transaction() as session:
             incidents.add_note(incident_id, text, actor=by or operator(), session=session, now=ctx.clock.now())
     except (LookupError, ValueError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     console.print(f"note added to incident {incident_id}")
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from watchkeeper.auth.access import staff
 from watchkeeper.db import in_transaction
+from watchkeeper.errors import said
 from watchkeeper.support import enquiries
 from watchkeeper.support.enquiries import IfExpected
 from watchkeeper.support.links import REFUSED, Answer, InvalidLink
@@ -56,7 +57,7 @@ def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
     try:
         return in_transaction(state.sessions, work)
     except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
 
 
 def _page(title: str, body: str, code: int = 200) -> HTMLResponse:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.db import in_transaction
+from watchkeeper.errors import said
 from watchkeeper.feeds.api import SessionDep
 from watchkeeper.support import service as desk
 from watchkeeper.support.models import Case
@@ -78,7 +79,7 @@ def _write(request: Request, who: Principal, work: Any) -> dict[str, Any]:
     try:
         return in_transaction(state.sessions, run)
     except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc).strip("'\"")) from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
 

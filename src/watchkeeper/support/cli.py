@@ -22,6 +22,7 @@ from watchkeeper.cli_common import (
     show_list,
     when,
 )
+from watchkeeper.errors import said
 from watchkeeper.support import service as desk
 from watchkeeper.support import views
 from watchkeeper.support.service import ContactRole
@@ -107,7 +108,7 @@ def customers_add(
                                          service_pattern=services, timezone=timezone)  # fmt: skip
             owned = desk.services_of(customer, session=session)
     except (ValueError, LookupError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     console.print(f"customer {name} on plan {plan}" + (f"; services: {', '.join(owned)}" if owned else ""))
 
 
@@ -119,7 +120,7 @@ def customers_assign(customer: str, service: str) -> None:
         with ctx.transaction() as session:
             desk.assign_service(service, customer, session=session)
     except LookupError as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     console.print(f"{service} belongs to {customer}")
 
 
@@ -135,7 +136,7 @@ def customers_contact(
         with ctx.transaction() as session:
             desk.add_contact(session=session, customer=customer, name=name, role=role, channel=channel)
     except (ValueError, LookupError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     console.print(f"{role} contact {name} added to {customer}")
 
 
@@ -179,7 +180,7 @@ def cases_open(
                                   priority=priority, author=by or operator(), description=description)  # fmt: skip
             out = case_out(case, session, ctx.clock.now())
     except (ValueError, LookupError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     due = [f"{c['target']} due {when(c['due_at'])}" for c in out["clocks"] if c["due_at"]]
     console.print(f"case {out['id']} opened for {customer} ({priority})" + (f"; {', '.join(due)}" if due else ""))
 
@@ -196,7 +197,7 @@ def cases_list(
             rows = [case_out(c, session, ctx.clock.now())
                     for c in desk.list_cases(session=session, customer=customer, status=status)]  # fmt: skip
     except LookupError as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     if as_json:
         print_json(rows)
         return
@@ -216,7 +217,7 @@ def cases_show(case_id: int, as_json: Json = False) -> None:
             case = desk.get_case(case_id, session=session)
             out = case_out(case, session, ctx.clock.now(), log=True)
     except LookupError as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     if as_json:
         print_json(out)
         return
@@ -303,7 +304,7 @@ def enquiries_ask(
 
         out = in_transaction(ctx.sessions, work)
     except (ValueError, LookupError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
+        raise fail(said(exc)) from exc
     if as_json:
         print_json(out)
         return

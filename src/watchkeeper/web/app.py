@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 import watchkeeper
 from watchkeeper import metrics
@@ -52,6 +52,15 @@ def create_app(
     app.include_router(support_router)
     app.include_router(cases_router, dependencies=[Depends(require_token)])
     app.include_router(users_router, dependencies=[Depends(require_token)])
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    def out_of_range(_request: Request, exc: Exception) -> JSONResponse:
+        # An id past 2^63 (SQLite: OverflowError; PostgreSQL: DataError), a
+        # date past year 9999 after adding a duration: the request, not the server.
+        reason = str(exc.orig) if isinstance(exc, DataError) else str(exc)
+        return JSONResponse({"detail": f"a value in the request is out of range: {reason}".strip()},
+                            status_code=422)  # fmt: skip
 
     @app.exception_handler(OperationalError)
     def database_away(_request: Request, exc: OperationalError) -> JSONResponse:
