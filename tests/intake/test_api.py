@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from watchkeeper.auth.service import create_token
 from watchkeeper.db import transaction
+from watchkeeper.incidents.models import Incident
 from watchkeeper.intake.service import Kind, create
 from watchkeeper.web.app import create_app
 
@@ -74,6 +77,26 @@ def test_pagerduty_acknowledge_then_resolve_moves_the_incident(desk):
     (incident,) = desk.get("/api/v1/incidents").json()
     assert incident["status"] == "resolved"
     assert desk.get("/api/v1/alerts").json()[0]["status"] == "resolved"
+
+
+def test_an_acknowledge_sent_during_the_group_wait_is_not_lost(db, clock):
+    """With a group wait, the incident opens after the trigger: an acknowledge
+    sent in between used to find no incident and be dropped, and it paged."""
+    from watchkeeper.alerts.service import RoutingConfig, process_due
+
+    with transaction(db.sessions) as session:
+        key = create(session=session, clock=clock, kind=Kind.PAGERDUTY, name="pd").key
+    settings = db.settings.model_copy(update={"group_wait_seconds": 30})
+    client = TestClient(create_app(settings=settings, clock=clock, engine=db.engine))
+    body = {"routing_key": key, "event_action": "trigger", "dedup_key": "early",
+            "payload": {"summary": "SIP trunk 7 down", "source": "sbc-1", "severity": "critical"}}  # fmt: skip
+    assert client.post("/v2/enqueue", json=body).status_code == 202
+    assert client.post("/v2/enqueue", json={**body, "event_action": "acknowledge"}).status_code == 202
+    clock.set(clock.now() + timedelta(seconds=31))
+    with transaction(db.sessions) as session:
+        process_due(session=session, now=clock.now(), config=RoutingConfig.from_settings(settings))
+        (incident,) = session.scalars(select(Incident)).all()
+        assert (incident.status, incident.acknowledged_by) == ("acknowledged", "pagerduty:pd")
 
 
 def test_pagerduty_trigger_after_resolve_opens_a_new_alert(desk):

@@ -64,6 +64,21 @@ def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: s
     return incident
 
 
+# An acknowledge the sender sent while its alert waited to be grouped (details key).
+PENDING_ACK = "acknowledged_while_waiting"
+
+
+def _acknowledged_while_waiting(incident: Incident, alert: Alert, *, session: Session, now: datetime) -> None:
+    """Acknowledge the incident an alert joins if its sender acknowledged the
+    alert during the group wait (a PagerDuty acknowledge a second after the
+    trigger), so that it opens, or goes on, acknowledged."""
+    pending = (alert.details or {}).get(PENDING_ACK)
+    if not isinstance(pending, dict) or incident.status != Status.TRIGGERED:
+        return
+    _move(incident, Action.ACKNOWLEDGE, actor=str(pending.get("by", "sender")), session=session, now=now,
+          note=f"acknowledge event for alert {alert.id}, sent at {pending.get('at')} before the incident opened")
+
+
 def _group_labels(key: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in key.split(",") if "=" in part)
 
@@ -84,6 +99,7 @@ def join(incident: Incident, alert: Alert, *, session: Session, now: datetime, w
                   session=session, at=now, alert=alert)  # fmt: skip
     if _SEVERITY_RANK.get(Severity(alert.severity), 0) > _SEVERITY_RANK.get(Severity(incident.severity), 0):
         incident.severity = alert.severity
+    _acknowledged_while_waiting(incident, alert, session=session, now=now)
     for child in session.scalars(select(Alert).where(Alert.muted == "inhibited", Alert.muted_ref == alert.id,
                                                      Alert.status == State.FIRING)):  # fmt: skip
         dependent_muted(alert, child, session=session, now=now)

@@ -19,6 +19,7 @@ from watchkeeper.clock import Clock
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, Status
 from watchkeeper.incidents.models import Incident
+from watchkeeper.incidents.service import PENDING_ACK
 from watchkeeper.intake.models import Integration
 
 
@@ -110,10 +111,19 @@ def take(findings: list[Finding], *, session: Session, now: datetime, config: Ro
 
 
 def acknowledge(dedup_key: str, *, actor: str, session: Session, now: datetime) -> bool:
-    """A sender's acknowledge: the alert's open incident is acknowledged. False if nothing to acknowledge."""
+    """A sender's acknowledge: the alert's open incident is acknowledged. False if nothing to acknowledge.
+
+    An alert still in its group wait has no incident yet: the acknowledge is
+    kept on the alert, and its incident opens acknowledged (incidents.open_incident).
+    """
     alert = alerts.firing(session, dedup_key)
-    if alert is None or alert.incident_id is None:
+    if alert is None:
         return False
+    if alert.incident_id is None:
+        if alert.muted is not None:
+            return False  # no incident will open for it while muted; a later one starts afresh
+        alert.details = {**(alert.details or {}), PENDING_ACK: {"by": actor, "at": now.isoformat()}}
+        return True
     incident = session.get(Incident, alert.incident_id)
     if incident is None or incident.status != Status.TRIGGERED:
         return False
