@@ -207,6 +207,16 @@ def test_alertmanager_keeps_the_good_alerts_of_a_group_and_lists_the_bad_ones(de
     assert [a["labels"]["instance"] for a in desk.get("/api/v1/alerts").json()] == ["pbx-1:9100"]
 
 
+def test_long_label_values_still_group_and_store_on_every_database(desk):
+    url = f"/api/v1/intake/alertmanager/{desk.keys[Kind.ALERTMANAGER]}"
+    long_name = "pbx-" + "x" * 1000
+    payload = am_payload(am_alert(instance=long_name), am_alert(fingerprint="b2", instance=long_name + "y"))
+    answer = desk.post(url, json=payload)
+    assert (answer.status_code, answer.json()["alerts"]) == (200, 2)
+    # two groups: the keys differ only past the cut at 500 characters, and their hashes keep them apart
+    assert len(desk.get("/api/v1/incidents").json()) == 2
+
+
 @pytest.mark.parametrize("body", [b"[" * 20000 + b"]" * 20000, b'{"version": "4", "alerts": [], "x": ' + b"9" * 5000 + b"}"])
 def test_json_meant_to_harm_is_a_400_on_every_intake_route(desk, body):
     for route in (f"/api/v1/intake/alertmanager/{desk.keys[Kind.ALERTMANAGER]}",

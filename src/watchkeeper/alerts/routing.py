@@ -330,8 +330,18 @@ def group_labels(labels: Labels, group_by: Sequence[str] = ()) -> dict[str, str]
     return {"alertname": labels.get("alertname", ""), "instance": labels.get("instance", "")}
 
 
+GROUP_KEY_LIMIT = 500  # alerts.group_key and incidents.group_key are String(500)
+
+
 def group_key(grouped: Labels) -> str:
-    return ",".join(f"{name}={grouped[name]}" for name in sorted(grouped))
+    """`name=value,...` in name order; past GROUP_KEY_LIMIT, its head and a hash of the whole
+    (long label values from a sender must not fail the insert, nor two groups share a key)."""
+    key = ",".join(f"{name}={grouped[name]}" for name in sorted(grouped))
+    if len(key) <= GROUP_KEY_LIMIT:
+        return key
+    import hashlib
+
+    return f"{key[: GROUP_KEY_LIMIT - 20]}…#{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def check_label_names(names: Iterable[str]) -> tuple[str, ...]:

@@ -16,5 +16,8 @@ def messages(exc: ValidationError, within: str = "") -> list[str]:
     out = []
     for error in exc.errors():
         where = ".".join([within] * bool(within) + [str(part) for part in error["loc"]]) or "body"
-        out.append(f"'{where}' is missing" if error["type"] == "missing" else f"'{where}': {error['msg']}")
+        if not error["loc"] and error["type"] == "value_error":  # a check of the whole event says its own field
+            out.append(error["msg"].removeprefix("Value error, "))
+        else:
+            out.append(f"'{where}' is missing" if error["type"] == "missing" else f"'{where}': {error['msg']}")
     return out
