@@ -128,11 +128,16 @@ def main() -> None:
     except SystemExit as done:
         status = done.code
     except Exception as exc:
-        message = plain_error(exc)
-        if message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        status = SETUP_FAILED
+        cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps what the driver raised
+        if isinstance(cause, OverflowError):  # an id past 2^63, a duration past year 9999: what was typed
+            print(f"error: a number or a duration given is out of range ({cause})", file=sys.stderr)
+            status = 1
+        else:
+            message = plain_error(exc)
+            if message is None:
+                raise
+            print(f"error: {message}", file=sys.stderr)
+            status = SETUP_FAILED
     if "watchkeeper.cli_common" in sys.modules:
         from watchkeeper.cli_common import leave
 

@@ -87,6 +87,19 @@ def test_staff_only_actions_are_refused_to_customer_tokens(clients, method, path
     assert "needs the operator's staff" in answer.json()["detail"]
 
 
+def test_a_customer_token_cannot_open_a_case_for_another_customer_and_odd_input_is_422(clients):
+    staff, acme = clients
+    answer = acme.post("/api/v1/cases", json={"title": "help", "priority": "p3", "customer": "Globex"})
+    assert (answer.status_code, answer.json()["detail"]) == (403, "a customer's token opens cases for its own customer only")
+    assert staff.get("/api/v1/cases").json() == []
+    # a lone surrogate in a field is quoted back by the 422 that refuses it (was a 500: not encodable as UTF-8)
+    odd = staff.post("/api/v1/cases", content=b'{"title": "x\\ud800", "priority": "p3", "customer": "Acme"}',
+                     headers={"Content-Type": "application/json"})  # fmt: skip
+    assert odd.status_code == 422 and odd.json()["detail"][0]["loc"] == ["body", "title"]
+    naive = staff.get("/api/v1/services/acme-cdr/counts", params={"since": "2026-01-01T00:00:00"})
+    assert naive.status_code == 422
+
+
 def test_token_create_checks_role_and_customer(run):
     assert run("plans", "add", "24x7", "--hours", "24x7", "--target", "p1:first_response=1h").exit_code == 0
     assert run("customers", "add", "Acme", "--plan", "24x7").exit_code == 0
@@ -99,8 +112,8 @@ def test_token_create_checks_role_and_customer(run):
 
 def test_cases_are_scoped_and_internal_notes_stay_internal(clients):
     staff, acme = clients
-    ours = acme.post("/api/v1/cases", json={"title": "CDRs late", "priority": "p2", "customer": "Globex"})
-    assert ours.status_code == 201 and ours.json()["customer"] == "Acme"  # a customer opens its own, whatever it says
+    ours = acme.post("/api/v1/cases", json={"title": "CDRs late", "priority": "p2"})
+    assert ours.status_code == 201 and ours.json()["customer"] == "Acme"  # a customer token opens its own
     theirs = staff.post("/api/v1/cases", json={"customer": "Globex", "title": "invoice question"}).json()
     case = ours.json()["id"]
     staff.post(f"/api/v1/cases/{case}/notes", json={"text": "supplier SFTP is down, do not tell them yet"})

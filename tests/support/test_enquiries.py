@@ -115,6 +115,22 @@ def test_opening_a_link_answers_nothing_and_bad_or_old_links_reveal_nothing(api)
     assert api.get(path(out["links"]["expected"])).status_code == 404
 
 
+def test_an_enquiry_may_name_only_its_own_customers_case_and_incident(api):
+    """An answer writes to the case named: another customer's case would be raised
+    by this customer's answer, and its readers would see this customer's enquiry."""
+    with transaction(api.app.state.sessions) as session:
+        desk.add_customer(session=session, now=SATURDAY_3AM, name="Beta", plan="8x5")
+        other = desk.open_case(session=session, now=SATURDAY_3AM, customer="Beta", title="billing question",
+                               priority=Priority.P2, author="anna")  # fmt: skip
+        other_id = other.id
+    for body, said in (({"case_id": other_id}, f"no case {other_id} of Acme"), ({"case_id": 99999}, "no case 99999"),
+                       ({"incident_id": 99999}, "no incident 99999 of Acme")):  # fmt: skip
+        answer = api.post("/api/v1/enquiries", json={"service": "acme-cdr", **body})
+        assert (answer.status_code, said in answer.json()["detail"]) == (404, True), answer.text
+    with transaction(api.app.state.sessions) as session:
+        assert [c.priority for c in desk.list_cases(session=session, customer="Beta")] == ["p2"]
+
+
 def test_asking_about_a_service_without_a_customer_says_what_to_do(api):
     with transaction(api.app.state.sessions) as session:
         session.add(Service(name="orphan", stage="production", first_seen=SATURDAY_3AM, last_seen=SATURDAY_3AM,

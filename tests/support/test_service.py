@@ -112,6 +112,40 @@ def test_bad_input_is_refused_with_what_to_fix(setup):
         act(setup, desk.add_contact, customer="Acme", name="Bob", role=desk.ContactRole.TECHNICAL, channel="bob@x")
 
 
+def test_what_a_plan_customer_contact_or_case_cannot_mean_is_refused_not_stored_or_cut(setup):
+    plan = {"now": MONDAY_10, "hours": "Mon-Fri 09:00-17:00"}
+    for name, said in (("", "needs a name"), ("   ", "needs a name"), ("x" * 101, "at most 100"),
+                       ("Gold\x1b[31m", "control characters")):  # fmt: skip
+        with pytest.raises(ValueError, match=said):
+            act(setup, desk.add_plan, name=name, **plan)
+    for target, said in ((timedelta(seconds=30), "a minute to a year"), (timedelta(days=99999999), "a minute to a year")):
+        with pytest.raises(ValueError, match=said):
+            act(setup, desk.add_plan, name="fast", targets={Priority.P1: Targets(first_response=target)}, **plan)
+    with pytest.raises(ValueError, match="a customer named 'Acme' exists"):
+        act(setup, desk.add_customer, now=MONDAY_10, name="Acme ", plan="8x5")
+    for channel in ("://", "mailto://", "x" * 600 + "://y"):
+        with pytest.raises(ValueError, match="Apprise URL"):
+            act(setup, desk.add_contact, customer="Acme", name="Bob", role=desk.ContactRole.TECHNICAL, channel=channel)
+    case = {"now": MONDAY_10, "customer": "Acme", "priority": Priority.P3, "author": "anna"}
+    with pytest.raises(ValueError, match="title is at most 500 characters; this one has 600"):
+        act(setup, desk.open_case, title="t" * 600, **case)
+    with pytest.raises(ValueError, match="description is at most 8,000 characters"):
+        act(setup, desk.open_case, title="t", description="d" * 9000, **case)
+
+
+def test_an_empty_holiday_country_means_none_and_breaks_no_case(setup):
+    """'--holidays ""' was stored as "", which every later look-up took for a country
+    code: opening a case, and routing any alert of the plan's customers, failed."""
+    act(setup, desk.add_plan, now=MONDAY_10, name="no-holidays", hours="Mon-Fri 09:00-17:00", holidays="",
+        targets={Priority.P1: Targets(first_response=H)})  # fmt: skip
+    act(setup, desk.add_customer, now=MONDAY_10, name="Globex", plan="no-holidays", service_pattern="globex-.*")
+    with transaction(setup.sessions) as session:
+        assert desk.get_plan("no-holidays", session=session).holidays is None
+    case = act(setup, desk.open_case, now=MONDAY_10, customer="Globex", title="down", priority=Priority.P1,
+               author="anna")  # fmt: skip
+    assert case.due_at is not None
+
+
 def test_the_work_log_cannot_be_rewritten(setup):
     case = act(setup, desk.open_case, now=MONDAY_10, customer="Acme", title="x", priority=Priority.P1, author="a")
     with pytest.raises(RuntimeError, match="append-only"):

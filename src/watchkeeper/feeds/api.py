@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from pydantic import AwareDatetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -168,9 +169,10 @@ def get_counts(
     session: SessionDep,
     who: Who,
     resolution: Literal["minute", "hour"] = "hour",
-    since: Annotated[datetime | None, Query(description="from (ISO 8601); default: 24 hours before `until` "
-                                            "for minutes, 7 days for hours")] = None,  # fmt: skip
-    until: Annotated[datetime | None, Query(description="to (ISO 8601), exclusive; default: now")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="from (ISO 8601 with a zone); default: 24 hours "
+                                                 "before `until` for minutes, 7 days for hours")] = None,  # fmt: skip
+    until: Annotated[AwareDatetime | None, Query(description="to (ISO 8601 with a zone), exclusive; "
+                                                 "default: now")] = None,  # fmt: skip
 ) -> list[CountPoint]:
     """Counts per minute (kept 14 days) or per hour (kept 13 months), oldest first, from `since` to
     `until`: by default the last 24 hours of minutes or the last 7 days of hours. Empty bins are left out."""

@@ -58,6 +58,8 @@ def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
         return in_transaction(state.sessions, work)
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(422, said(exc)) from exc
 
 
 def _page(title: str, body: str, code: int = 200) -> HTMLResponse:

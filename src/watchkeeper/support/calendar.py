@@ -126,7 +126,9 @@ class Calendar:
         return holidays.country_holidays(country, subdiv=subdivision or None)
 
     def closed_on(self, day: date) -> bool:
-        return day in self.closed or (self.holidays is not None and day in self._holidays)
+        # `if self.holidays`, as check() has it: "" means none (it once was stored, and
+        # "is not None" then asked the holidays package for country "" on every alert).
+        return day in self.closed or (bool(self.holidays) and day in self._holidays)
 
     def _day(self, day: date) -> list[tuple[datetime, datetime]]:
         """The open intervals of one local day, as UTC instants."""

@@ -86,6 +86,8 @@ def _write(request: Request, who: Principal, work: Any) -> dict[str, Any]:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def open_case(body: CaseIn, request: Request, who: Who) -> dict[str, Any]:
+    if not who.staff and body.customer not in (None, who.customer):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a customer's token opens cases for its own customer only")
     customer = body.customer if who.staff else who.customer
     if customer is None:
         raise HTTPException(422, "say which customer the case is for")

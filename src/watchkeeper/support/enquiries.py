@@ -55,6 +55,9 @@ class Asked:
     links: dict[Answer, str]
 
 
+LONGEST_SNOOZE = timedelta(days=30)  # as the API's snooze_hours allows
+
+
 def ask(*, session: Session, now: datetime, secret: bytes, base_url: str, service: str, question: str | None = None,
         incident_id: int | None = None, case_id: int | None = None, if_expected: IfExpected = IfExpected.SNOOZE,
         snooze: timedelta = timedelta(hours=24), ttl: timedelta = timedelta(hours=72)) -> Asked:  # fmt: skip
@@ -62,6 +65,18 @@ def ask(*, session: Session, now: datetime, secret: bytes, base_url: str, servic
     customer = desk.customer_of_service(service, session=session)
     if customer is None:
         raise LookupError(f"{service} belongs to no customer; `watchkeeper customers assign CUSTOMER {service}`")
+    # A case or incident named must be this customer's: an answer writes to it, and
+    # another customer's would read this customer's enquiry, contacts and service.
+    if case_id is not None:
+        case = session.get(Case, case_id)
+        if case is None or case.customer_id != customer.id:
+            raise LookupError(f"no case {case_id} of {customer.name}; `watchkeeper cases list` shows them")
+    if incident_id is not None:
+        incident = session.get(Incident, incident_id)
+        if incident is None or (incident.customer not in (None, customer.name)):
+            raise LookupError(f"no incident {incident_id} of {customer.name}; `watchkeeper incidents list` shows them")
+    if not timedelta(hours=1) <= snooze <= LONGEST_SNOOZE:
+        raise ValueError(f"an 'expected' answer snoozes for an hour to {LONGEST_SNOOZE.days} days, not {snooze}")
     question = question or (f"We have had no usage records from {service} since "
                             f"{row.last_seen:%Y-%m-%d %H:%M} UTC. Is this expected?")  # fmt: skip
     enquiry = Enquiry(customer_id=customer.id, service=service, incident_id=incident_id, case_id=case_id,

@@ -44,6 +44,8 @@ def add_plan(*, session: Session, now: datetime, name: str, hours: str, timezone
              targets: dict[Priority, Targets] | None = None, auto_case: bool = True,
              auto_enquire: bool = False) -> SupportPlan:  # fmt: skip
     """`hours` is '24x7' or like 'Mon-Fri 08:00-18:00'; targets are business time per priority."""
+    name, holidays = name.strip(), (holidays or "").strip() or None
+    check_name(name, "plan")
     closed = frozenset(closed_days or [])
     Calendar.parse(hours, timezone=timezone, holidays=holidays, closed=closed)  # raises with what to fix
     if session.scalar(select(SupportPlan.id).where(SupportPlan.name == name)) is not None:
@@ -56,11 +58,34 @@ def add_plan(*, session: Session, now: datetime, name: str, hours: str, timezone
     return row
 
 
+# An SLA target is whole minutes of business time, a minute to a year: "30s" was
+# stored as 0 (a case born breached, its breach never escalated) and "99999999d"
+# made every case of the plan fail to open.
+LONGEST_TARGET = timedelta(days=366)
+
+
 def _targets_json(targets: dict[Priority, Targets]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for priority, target in targets.items():
+        for kind in Target:
+            value = target.of(kind)
+            if value is not None and not timedelta(minutes=1) <= value <= LONGEST_TARGET:
+                raise ValueError(f"{priority} {kind.value}: a target is a minute to a year of business time, "
+                                 f"not {value}")  # fmt: skip
         out[priority] = {t.value: int(v.total_seconds() // 60) for t in Target if (v := target.of(t)) is not None}
     return out
+
+
+def check_name(name: str, what: str, limit: int = 100) -> str:
+    """A name a person gave: 1 to `limit` printable characters (no control
+    character would show right in a list, and an escape code would act in a terminal)."""
+    if not name.strip():
+        raise ValueError(f"a {what} needs a name")
+    if len(name) > limit:
+        raise ValueError(f"a {what} name is at most {limit} characters")
+    if not name.isprintable():
+        raise ValueError(f"a {what} name may not hold control characters: {name!r}")
+    return name
 
 
 def plan_rule(row: SupportPlan, *, timezone: str | None = None) -> sla.Plan:
@@ -104,8 +129,7 @@ def list_plans(*, session: Session) -> list[SupportPlan]:
 
 def add_customer(*, session: Session, now: datetime, name: str, plan: str, service_pattern: str | None = None,
                  timezone: str | None = None) -> Customer:  # fmt: skip
-    if not name.strip():
-        raise ValueError("a customer needs a name")
+    name = check_name(name.strip(), "customer", 200)
     if timezone is not None:
         Calendar(timezone=timezone, always_open=True).check()
     if session.scalar(select(Customer.id).where(Customer.name == name)) is not None:
@@ -168,8 +192,10 @@ def services_of(customer: Customer, *, session: Session) -> list[str]:
 
 
 def add_contact(*, session: Session, customer: str, name: str, role: ContactRole, channel: str) -> Contact:
-    if "://" not in channel:
-        raise ValueError(f"{channel!r} is not an Apprise URL such as mailto://ops@example.com or slack://...")
+    name, channel = check_name(name.strip(), "contact", 200), channel.strip()
+    scheme, _, rest = channel.partition("://")
+    if not scheme or not rest or len(channel) > 500 or not channel.isprintable():
+        raise ValueError(f"{channel[:100]!r} is not an Apprise URL such as mailto://ops@example.com or slack://...")
     row = Contact(customer_id=get_customer(customer, session=session).id, name=name, role=role, channel=channel)
     session.add(row)
     session.flush()
@@ -193,10 +219,23 @@ def log_entry(case: Case, kind: EntryKind, text: str, *, author: str, at: dateti
     return entry
 
 
+TEXT_LIMIT = 8000  # a case's description, a reply or a note
+
+
+def _check_text(text: str, what: str, limit: int) -> None:
+    """Refused rather than cut: what a person wrote is kept whole or not taken."""
+    if len(text) > limit:
+        raise ValueError(f"{what} is at most {limit:,} characters; this one has {len(text):,}")
+    if "\x00" in text:
+        raise ValueError(f"{what} may not hold a NUL character")
+
+
 def open_case(*, session: Session, now: datetime, customer: str, title: str, priority: Priority, author: str,
               description: str = "", incident_id: int | None = None) -> Case:  # fmt: skip
     if not title.strip():
         raise ValueError("a case needs a title")
+    _check_text(title.strip(), "a case's title", 500)
+    _check_text(description, "a case's description", TEXT_LIMIT)
     row = Case(customer_id=get_customer(customer, session=session).id, title=title.strip()[:500], priority=priority,
                status=CaseStatus.NEW, opened_by=author, created_at=now, escalation_level=0,
                incident_ids=[incident_id] if incident_id else [])  # fmt: skip
@@ -225,6 +264,7 @@ def reply(case_id: int, text: str, *, public: bool, author: str, session: Sessio
     case = get_case(case_id, session=session)
     if not text.strip():
         raise ValueError("say something")
+    _check_text(text.strip(), "a reply", TEXT_LIMIT)
     entry = log_entry(case, EntryKind.PUBLIC if public else EntryKind.INTERNAL, text.strip(), author=author, at=now,
                  session=session)  # fmt: skip
     if public and case.status == CaseStatus.NEW:
@@ -241,6 +281,7 @@ def customer_reply(case_id: int, text: str, *, author: str, session: Session, no
     case = get_case(case_id, session=session)
     if not text.strip():
         raise ValueError("say something")
+    _check_text(text.strip(), "a reply", TEXT_LIMIT)
     if case.status == CaseStatus.CLOSED:
         raise ValueError(f"case {case_id} is closed; open a new case instead")
     entry = log_entry(case, EntryKind.CUSTOMER, text.strip(), author=author, at=now, session=session)

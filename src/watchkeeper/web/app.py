@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, OperationalError, StatementError
 
 import watchkeeper
 from watchkeeper import metrics
@@ -24,6 +29,8 @@ from watchkeeper.intake.api import router as intake_router
 from watchkeeper.intake.service import KeyCache
 from watchkeeper.support.api import router as support_router
 from watchkeeper.support.cases_api import router as cases_router
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -54,13 +61,27 @@ def create_app(
     app.include_router(users_router, dependencies=[Depends(require_token)])
 
     @app.exception_handler(OverflowError)
-    @app.exception_handler(DataError)
-    def out_of_range(_request: Request, exc: Exception) -> JSONResponse:
-        # An id past 2^63 (SQLite: OverflowError; PostgreSQL: DataError), a
-        # date past year 9999 after adding a duration: the request, not the server.
-        reason = str(exc.orig) if isinstance(exc, DataError) else str(exc)
-        return JSONResponse({"detail": f"a value in the request is out of range: {reason}".strip()},
-                            status_code=422)  # fmt: skip
+    @app.exception_handler(UnicodeEncodeError)
+    @app.exception_handler(StatementError)
+    def out_of_range(request: Request, exc: Exception) -> Response:
+        # What a request carried that no column can hold: an id past 2^63 (SQLite:
+        # OverflowError; PostgreSQL: DataError), a date past year 9999 after adding
+        # a duration, text with a lone surrogate. Any other database error is a 500.
+        cause = exc.orig if isinstance(exc, StatementError) else exc
+        if isinstance(exc, StatementError) and not isinstance(exc, DataError) and not isinstance(
+                cause, OverflowError | UnicodeEncodeError):  # fmt: skip
+            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+            return JSONResponse({"detail": "internal error; the server's log has it"}, status_code=500)
+        reason = ("text that is not Unicode (a lone surrogate such as \\ud800)"
+                  if isinstance(cause, UnicodeEncodeError) else f"a value out of range: {cause}")  # fmt: skip
+        return JSONResponse({"detail": f"the request holds {reason}"}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own answer, but in ASCII JSON: the errors quote the input back,
+        # and input with a lone surrogate could not be encoded as UTF-8 (a 500).
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=repr)
+        return Response(body, status_code=422, media_type="application/json")
 
     @app.exception_handler(OperationalError)
     def database_away(_request: Request, exc: OperationalError) -> JSONResponse:
