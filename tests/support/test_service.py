@@ -133,6 +133,21 @@ def test_what_a_plan_customer_contact_or_case_cannot_mean_is_refused_not_stored_
         act(setup, desk.open_case, title="t", description="d" * 9000, **case)
 
 
+def test_a_service_moves_between_customers_only_when_told_and_cases_never_go_back_to_new(setup):
+    act(setup, desk.add_customer, now=MONDAY_10, name="Globex", plan="8x5")
+    with pytest.raises(ValueError, match="acme-sms is Acme's; say so to move it to Globex"):
+        act(setup, desk.assign_service, service="acme-sms", customer="Globex")
+    act(setup, desk.assign_service, service="acme-sms", customer="Globex", move=True)
+    case = act(setup, desk.open_case, now=MONDAY_10, customer="Acme", title="late CDRs", priority=Priority.P3,
+               author="anna")  # fmt: skip
+    act(setup, desk.set_status, case_id=case.id, status=CaseStatus.RESOLVED, author="anna", now=MONDAY_10)
+    with pytest.raises(ValueError, match="new only until it is worked"):
+        act(setup, desk.set_status, case_id=case.id, status=CaseStatus.NEW, author="anna", now=MONDAY_10)
+    act(setup, desk.set_status, case_id=case.id, status=CaseStatus.CLOSED, author="anna", now=MONDAY_10)
+    with pytest.raises(ValueError, match="is closed; open a new case to write to the customer"):
+        act(setup, desk.reply, case_id=case.id, text="done?", public=True, author="anna", now=MONDAY_10)
+
+
 def test_an_empty_holiday_country_means_none_and_breaks_no_case(setup):
     """'--holidays ""' was stored as "", which every later look-up took for a country
     code: opening a case, and routing any alert of the plan's customers, failed."""

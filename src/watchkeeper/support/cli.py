@@ -113,13 +113,17 @@ def customers_add(
 
 
 @customers_app.command("assign")
-def customers_assign(customer: str, service: str) -> None:
+def customers_assign(
+    customer: str,
+    service: str,
+    move: Annotated[bool, typer.Option("--move", help="take it from the customer it belongs to now")] = False,
+) -> None:
     """Make SERVICE the customer's."""
     ctx = context()
     try:
         with ctx.transaction() as session:
-            desk.assign_service(service, customer, session=session)
-    except LookupError as exc:
+            desk.assign_service(service, customer, session=session, move=move)
+    except (LookupError, ValueError) as exc:
         raise fail(said(exc)) from exc
     console.print(f"{service} belongs to {customer}")
 

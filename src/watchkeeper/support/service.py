@@ -160,11 +160,17 @@ def claim_services(customer: Customer, *, session: Session) -> list[str]:
     return names
 
 
-def assign_service(service: str, customer: str, *, session: Session) -> None:
+def assign_service(service: str, customer: str, *, session: Session, move: bool = False) -> None:
+    """Give `service` to `customer`; one that is another customer's moves only when `move` says so."""
     row = session.scalar(select(Service).where(Service.name == service))
     if row is None:
         raise LookupError(f"no service {service!r}; `watchkeeper services list` shows them")
-    row.customer_id = get_customer(customer, session=session).id
+    target = get_customer(customer, session=session)
+    if row.customer_id not in (None, target.id) and not move:
+        current = session.get(Customer, row.customer_id)
+        raise ValueError(f"{service} is {current.name if current else 'another customer'}'s; "
+                         f"say so to move it to {target.name} (--move, or \"move\": true)")  # fmt: skip
+    row.customer_id = target.id
 
 
 def get_customer(name: str, *, session: Session) -> Customer:
@@ -265,6 +271,8 @@ def reply(case_id: int, text: str, *, public: bool, author: str, session: Sessio
     if not text.strip():
         raise ValueError("say something")
     _check_text(text.strip(), "a reply", TEXT_LIMIT)
+    if case.status == CaseStatus.CLOSED and public:
+        raise ValueError(f"case {case_id} is closed; open a new case to write to the customer")
     entry = log_entry(case, EntryKind.PUBLIC if public else EntryKind.INTERNAL, text.strip(), author=author, at=now,
                  session=session)  # fmt: skip
     if public and case.status == CaseStatus.NEW:
@@ -305,6 +313,9 @@ def set_status(case_id: int, status: CaseStatus, *, author: str, session: Sessio
         raise ValueError(f"case {case_id} is closed; open a new case instead")
     if status == case.status:
         return case
+    if status == CaseStatus.NEW:
+        raise ValueError(f"case {case_id} is {case.status}: a case is new only until it is worked; "
+                         "set it to open to take it up again")  # fmt: skip
     log_entry(case, EntryKind.STATUS, f"{case.status} -> {status}", author=author, at=now, session=session,
               status=status)
     case.status = status
