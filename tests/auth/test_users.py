@@ -102,3 +102,17 @@ def test_only_an_admin_adds_users_and_sets_their_channels(desk_api):
     listed = {u["name"]: (u["role"], u["customer"]) for u in anna.get("/api/v1/users").json()}
     assert listed == {"anna": ("engineer", None), "bo": ("engineer", None), "carla": ("customer", "Acme"),
                       "sam": ("admin", None)}  # fmt: skip
+
+
+@pytest.mark.parametrize("fields,said", [
+    ({"name": "x" * 101}, "a user name is at most 100 characters"),
+    ({"name": "anna\x07"}, "may not hold control characters"),
+    ({"channels": ["://"]}, "is not an Apprise URL"),
+    ({"channels": ["mailto://"]}, "is not an Apprise URL"),
+    ({"channels": [f"mailto://a{n}@example.com" for n in range(21)]}, "at most 20 channels"),
+])  # fmt: skip
+def test_a_user_name_or_channel_that_cannot_work_is_refused_when_given(db, clock, fields, said):
+    with transaction(db.sessions) as session, pytest.raises(ValueError, match=said):
+        add_user(session=session, now=NOW, **({"name": "anna", "role": "engineer"} | fields))
+    with transaction(db.sessions) as session, pytest.raises(ValueError, match="a token name is at most 100"):
+        create_token(session=session, clock=clock, name="t" * 101)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.auth.models import ApiToken, User
+from watchkeeper.checks import check_name
 from watchkeeper.clock import Clock
 
 PREFIX = "wk_"
@@ -38,6 +39,7 @@ def create_token(*, session: Session, clock: Clock, name: str, role: str = "admi
         role, customer_id = user.role, user.customer_id
     if not name.strip():
         raise ValueError("a token needs a name saying who or what uses it")
+    check_name(name.strip(), "token")
     if role not in ("admin", "engineer", "customer"):
         raise ValueError(f"{role!r} is not a role: admin, engineer or customer")
     if (role == "customer") != (customer_id is not None):

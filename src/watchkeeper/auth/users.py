@@ -19,19 +19,18 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.auth.models import User
 from watchkeeper.auth.principal import Role
+from watchkeeper.checks import MAX_CHANNELS, check_channel, check_name
 
 
 def _checked_channels(channels: Sequence[str]) -> list[str]:
-    bad = [c for c in channels if "://" not in c]
-    if bad:
-        raise ValueError(f"{bad[0]!r} is not an Apprise URL such as mailto://anna@example.com or slack://...")
-    return list(dict.fromkeys(c.strip() for c in channels))
+    if len(channels) > MAX_CHANNELS:
+        raise ValueError(f"at most {MAX_CHANNELS} channels a user; this has {len(channels):,}")
+    return list(dict.fromkeys(check_channel(c) for c in channels))
 
 
 def add_user(*, session: Session, now: datetime, name: str, role: str, customer_id: int | None = None,
              channels: Sequence[str] = ()) -> User:  # fmt: skip
-    if not name.strip():
-        raise ValueError("a user needs a name")
+    check_name(name.strip(), "user")
     if role not in tuple(Role):
         raise ValueError(f"{role!r} is not a role: admin, engineer or customer")
     if (role == Role.CUSTOMER) != (customer_id is not None):

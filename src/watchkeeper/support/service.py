@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from watchkeeper.checks import check_channel, check_name
 from watchkeeper.feeds.models import Service
 from watchkeeper.support import sla
 from watchkeeper.support.calendar import Calendar
@@ -75,17 +76,6 @@ def _targets_json(targets: dict[Priority, Targets]) -> dict[str, dict[str, int]]
         out[priority] = {t.value: int(v.total_seconds() // 60) for t in Target if (v := target.of(t)) is not None}
     return out
 
-
-def check_name(name: str, what: str, limit: int = 100) -> str:
-    """A name a person gave: 1 to `limit` printable characters (no control
-    character would show right in a list, and an escape code would act in a terminal)."""
-    if not name.strip():
-        raise ValueError(f"a {what} needs a name")
-    if len(name) > limit:
-        raise ValueError(f"a {what} name is at most {limit} characters")
-    if not name.isprintable():
-        raise ValueError(f"a {what} name may not hold control characters: {name!r}")
-    return name
 
 
 def plan_rule(row: SupportPlan, *, timezone: str | None = None) -> sla.Plan:
@@ -198,10 +188,7 @@ def services_of(customer: Customer, *, session: Session) -> list[str]:
 
 
 def add_contact(*, session: Session, customer: str, name: str, role: ContactRole, channel: str) -> Contact:
-    name, channel = check_name(name.strip(), "contact", 200), channel.strip()
-    scheme, _, rest = channel.partition("://")
-    if not scheme or not rest or len(channel) > 500 or not channel.isprintable():
-        raise ValueError(f"{channel[:100]!r} is not an Apprise URL such as mailto://ops@example.com or slack://...")
+    name, channel = check_name(name.strip(), "contact", 200), check_channel(channel)
     row = Contact(customer_id=get_customer(customer, session=session).id, name=name, role=role, channel=channel)
     session.add(row)
     session.flush()
