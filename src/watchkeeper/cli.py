@@ -165,8 +165,12 @@ def plain_error(exc: Exception) -> str | None:
     if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
         reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
         url = _database_url()
-        hint = ("check that its folder exists and can be written" if url.startswith("sqlite")
-                else "check that the server is running and WATCHKEEPER_DATABASE_URL names it")  # fmt: skip
+        if "locked" in reason:  # SQLite: another writer kept it past the busy timeout
+            hint = "another process was writing to it for 30 s; try again"
+        elif url.startswith("sqlite"):
+            hint = "check that its folder exists and can be written"
+        else:
+            hint = "check that the server is running and WATCHKEEPER_DATABASE_URL names it"
         return f"the database at {url} failed: {reason} ({hint})"
     return None
 
