@@ -126,7 +126,7 @@ def test_an_unknown_asterisk_time_zone_is_a_bad_setting():
     with pytest.raises(ValidationError) as caught:
         Settings(asterisk_timezone="Mars/Base")
     assert plain_error(caught.value) == ("bad setting: WATCHKEEPER_ASTERISK_TIMEZONE='Mars/Base': Value error, "
-                                         "unknown time zone 'Mars/Base'; use an IANA name like Europe/Berlin")
+                                         "unknown time zone 'Mars/Base'; use an IANA time zone name like Europe/Berlin")
 
 
 def test_a_bad_time_zone_or_output_is_told_before_any_work(run, tmp_path):
@@ -136,7 +136,7 @@ def test_a_bad_time_zone_or_output_is_told_before_any_work(run, tmp_path):
     result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "a.jsonl"), "--timezone", "Mars/Base")
     assert result.exit_code == 2 and "unknown time zone 'Mars/Base'" in result.output
     result = run("ingest", str(tmp_path / "history.csv"), "--timezone", "Mars/Base")
-    assert result.exit_code == 3 and "unknown time zone 'Mars/Base'; use an IANA name" in result.output
+    assert result.exit_code == 3 and "unknown time zone 'Mars/Base'; use an IANA time zone name" in result.output
     assert json.loads(run("services", "list", "--json").output) == []
 
 

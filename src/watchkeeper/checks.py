@@ -26,3 +26,12 @@ def check_channel(channel: str) -> str:
     if not scheme.isalnum() or not rest or len(channel) > CHANNEL_LIMIT or not channel.isprintable():
         raise ValueError(f"{channel[:100]!r} is not an Apprise URL such as mailto://ops@example.com or slack://...")
     return channel
+
+
+def is_unicode(text: str) -> bool:
+    """Whether `text` can be stored: no lone surrogate (JSON's "\\ud800" decodes to one)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -87,5 +87,5 @@ def known_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name like Europe/Berlin") from exc
+        raise ValueError(f"unknown time zone {name!r}; use an IANA time zone name like Europe/Berlin") from exc
     return name

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from watchkeeper.checks import is_unicode
+
 
 class Severity(StrEnum):
     CRITICAL = "critical"
@@ -73,7 +75,7 @@ def problems(finding: Finding, *, now: datetime) -> list[str]:
             found.append(f"'{where}' must be text")
         elif limit is not None and len(text) > limit:
             found.append(f"'{where}' is longer than {limit} characters")
-        elif "\x00" in text or not _storable(text):
+        elif "\x00" in text or not is_unicode(text):
             found.append(f"'{where}' holds a NUL or text that is not Unicode")
     for where, moment in (("started_at", finding.started_at), ("observed_at", finding.observed_at)):
         if moment is None:
@@ -95,18 +97,10 @@ def problems(finding: Finding, *, now: datetime) -> list[str]:
     else:
         if _depth(finding.details) > DETAILS_DEPTH:
             found.append(f"'details' nest deeper than {DETAILS_DEPTH} levels")
-        elif len(encoded) > DETAILS_BYTES or "\\u0000" in encoded or not _storable(encoded):
+        elif len(encoded) > DETAILS_BYTES or "\\u0000" in encoded or not is_unicode(encoded):
             found.append(f"'details' are larger than {DETAILS_BYTES // 1024} KB, or hold a NUL or text that is "
                          "not Unicode")  # fmt: skip
     return found
-
-
-def _storable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _depth(value: object, level: int = 0) -> int:

@@ -7,7 +7,6 @@ always something the router can apply.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from watchkeeper.alerts import routing
 from watchkeeper.alerts.finding import State
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
 from watchkeeper.alerts.service import RULES_CACHE, dependency_rule, window_rule
+from watchkeeper.clock import known_zone
 
 # A silence or a maintenance window longer than this is a typo (P999999999D),
 # and a cron window is walked minute by minute when an alert is routed.
@@ -69,14 +69,6 @@ def _look_again(session: Session, kind: routing.MuteKind, ref: int, now: datetim
                     .values(due_at=now))  # fmt: skip
 
 
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{name!r} is not an IANA time zone such as Europe/Berlin") from exc
-    return name
-
-
 def _clock_time(text: str) -> str:
     try:
         return time.fromisoformat(text).strftime("%H:%M")
@@ -92,7 +84,7 @@ def add_window(*, session: Session, now: datetime, name: str, matchers: list[str
     parsed = routing.parse_matchers(matchers)
     routing.check_selective(parsed)
     row = MaintenanceWindow(name=name.strip() or "maintenance", matchers=[str(m) for m in parsed],
-                            timezone=_zone(timezone), created_by=created_by, created_at=now)  # fmt: skip
+                            timezone=known_zone(timezone), created_by=created_by, created_at=now)  # fmt: skip
     if cron is not None:
         if duration is None or duration < timedelta(minutes=1):
             raise ValueError("a cron window needs a duration of a minute or more, e.g. --duration 2h")

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from watchkeeper import metrics
+from watchkeeper.checks import is_unicode
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
 from watchkeeper.feeds import filecontrol
@@ -148,7 +149,7 @@ def _json_columns(body: bytes) -> tuple[Columns, list[RowError]]:
             refused.append(RowError(index, "row", f"not a JSON object: {_text(item)[:80]}"))
             continue
         row = {name: _text(next((item[k] for k in keys if k in item), None)) for name, keys in _JSON_FIELDS.items()}
-        bad = next((name for name, text in row.items() if not _is_unicode(text)), None)
+        bad = next((name for name, text in row.items() if not is_unicode(text)), None)
         if bad is not None:
             refused.append(RowError(index, bad, "not valid Unicode (a lone surrogate escape such as \\ud800)"))
             continue
@@ -157,14 +158,6 @@ def _json_columns(body: bytes) -> tuple[Columns, list[RowError]]:
         kept.append(index)
     columns = Columns({k: pa.array(v, pa.string()) for k, v in values.items()}, np.array(kept, np.int64), None)
     return columns, refused
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _text(value: object) -> str:
