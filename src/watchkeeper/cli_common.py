@@ -171,9 +171,9 @@ def show_list(columns: list[Column], rows: list[list[str]], *, empty: str) -> No
     from rich.text import Text
 
     console = _output("console")
-    natural = [max(Text.from_markup(str(row[i])).cell_len if "\n" not in str(row[i])
-                   else max(Text.from_markup(part).cell_len for part in str(row[i]).split("\n"))
-                   for row in [[c.name for c in columns], *rows])
+    # Each column's widest line, header included: what it needs not to wrap.
+    natural = [max(Text.from_markup(line).cell_len for row in [[c.name for c in columns], *rows]
+                   for line in row[i].split("\n"))
                for i in range(len(columns))]  # fmt: skip
 
     def needed(shown: list[int]) -> int:

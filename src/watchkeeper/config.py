@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from watchkeeper.clock import known_zone
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WATCHKEEPER_", env_file=".env", extra="ignore")
@@ -28,13 +30,6 @@ class Settings(BaseSettings):
     asterisk_timezone: str = Field(
         default="UTC", description="Time zone of Asterisk Master.csv dates unless a feed says"
     )
-
-    @field_validator("asterisk_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        from watchkeeper.clock import known_zone
-
-        return known_zone(value)
     inbox_settle_seconds: float = Field(
         default=2.0,
         ge=0,
@@ -77,6 +72,11 @@ class Settings(BaseSettings):
     incident_auto_resolve: bool = Field(
         default=True, description="An incident resolves by itself when all its alerts have resolved."
     )
+
+    @field_validator("asterisk_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return known_zone(value)
 
 
 @lru_cache

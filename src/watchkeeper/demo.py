@@ -346,4 +346,4 @@ def _command() -> str:
     found = shutil.which("watchkeeper")
     if found is not None and Path(found).resolve() == script.resolve():
         return "watchkeeper"
-    return os.path.relpath(script) if not script.is_absolute() or script.is_relative_to(Path.cwd()) else str(script)
+    return os.path.relpath(script) if script.absolute().is_relative_to(Path.cwd()) else str(script)

@@ -133,7 +133,7 @@ def _json_columns(body: bytes) -> tuple[Columns, list[RowError]]:
     record at all (not an object, or text that is not Unicode), already refused."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a number of thousands of digits
         raise BadBatch(f"body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise BadBatch("body is not a batch of records: JSON nested thousands deep") from exc

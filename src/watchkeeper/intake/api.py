@@ -88,8 +88,8 @@ async def pagerduty_enqueue(request: Request) -> dict[str, Any] | JSONResponse:
     if integration is None:
         return _pd_invalid([f"'routing_key' is not known: {_NOT_KNOWN.format(kind=Kind.PAGERDUTY)}"])
     if event.action is not pagerduty.EventAction.ACKNOWLEDGE:
-        wrong = problems(pagerduty.finding(event, integration_id=integration.id, now=request.app.state.clock.now()),
-                         now=request.app.state.clock.now())  # fmt: skip
+        now = request.app.state.clock.now()
+        wrong = problems(pagerduty.finding(event, integration_id=integration.id, now=now), now=now)
         if wrong:
             return _pd_invalid(wrong)
     await run_in_threadpool(_enqueue, request, integration, event)

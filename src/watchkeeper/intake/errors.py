@@ -15,7 +15,7 @@ def messages(exc: ValidationError, within: str = "") -> list[str]:
     """One line per problem, naming its field (under `within`, e.g. "alerts.3")."""
     out = []
     for error in exc.errors():
-        where = ".".join([within] * bool(within) + [str(part) for part in error["loc"]]) or "body"
+        where = ".".join(([within] if within else []) + [str(part) for part in error["loc"]]) or "body"
         if not error["loc"] and error["type"] == "value_error":  # a check of the whole event says its own field
             out.append(error["msg"].removeprefix("Value error, "))
         else:

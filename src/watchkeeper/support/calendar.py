@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from watchkeeper.clock import known_zone
 
 if TYPE_CHECKING:
     from holidays import HolidayBase
@@ -101,10 +103,7 @@ class Calendar:
         return calendar
 
     def check(self) -> None:
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{self.timezone!r} is not an IANA time zone such as Europe/Berlin") from exc
+        known_zone(self.timezone)
         if self.holidays:
             try:
                 _ = self._holidays
