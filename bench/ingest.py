@@ -22,6 +22,10 @@ second for:
   1,000,000 records/s end to end, and a third or more of each reference's
   speed (the ratio is printed for the in-process runs too).
 
+A fixed piece of pure-Python work is timed before and after the runs: the
+machine's speed varies by a factor of two between sessions, and that line
+tells a slow day from slower code.
+
 Repeated timings are printed as their median and range: on this 2-core
 machine the same work varies by a third from run to run.
 
@@ -283,6 +287,21 @@ def startup_seconds(url: str, workdir: Path) -> float:
     return best
 
 
+def yardstick() -> float:
+    """Seconds this machine takes now for a fixed piece of pure-Python work
+    (ten million additions, the best of three). The machine's speed varies by
+    a factor of two between sessions: printed before and after the runs, it
+    tells a slow day from slower code when figures of two days are compared."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def spread(seconds: list[float]) -> tuple[float, str]:
     """The median, and the range when there is more than one run: this machine's
     timings vary by a third between runs of the same work."""
@@ -310,6 +329,7 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"{args.rows:,} rows per file, {args.services:,} services, one hour each, {args.distribution} traffic; "
           f"files in {workdir}")
+    print(f"machine speed now: {yardstick():.2f} s for ten million pure-Python additions (lower is faster)")
     for fmt, writer in ((Format.USAGE_CSV, write_usage_csv), (Format.ASTERISK_CSV, write_asterisk_csv)):
         if args.format not in (None, fmt):
             continue
@@ -367,6 +387,7 @@ def main() -> None:
                   f"next file {seconds / known_s:.2f}, CLI command {ratio:.2f} "
                   f"({'met' if ratio >= 1 / 3 else 'NOT met'} by the command)")
         drop()  # two weeks of minutes take about 1.5 GB
+    print(f"\nmachine speed at the end: {yardstick():.2f} s for ten million pure-Python additions")
 
 
 if __name__ == "__main__":
