@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic import command
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from watchkeeper.db import _alembic_config, transaction, upgrade
 from watchkeeper.feeds.service import service_counts
@@ -48,3 +50,31 @@ def test_0011_keeps_every_count_when_it_reorders_the_count_tables(db):
     with db.engine.connect() as connection:
         rows = connection.execute(text("SELECT service_id, minute, count FROM minute_counts ORDER BY minute")).all()
     assert [tuple(r) for r in rows] == [(1, minute - 60 * 24 - 5, 1), (1, minute - 61, 2), (1, minute - 1, 3), (1, minute, 4)]
+
+
+def test_0012_keeps_every_file_and_refuses_a_second_counted_copy_only(db, clock, tmp_path):
+    from watchkeeper.feeds.ingest import FileOptions, ingest_file_in_transaction
+
+    command.downgrade(_alembic_config(db.engine), "0011")
+    row = ("INSERT INTO ingested_files (feed, name, sha256, size, sequence, format, status, accepted, rejected, "
+           "errors, received_at) VALUES ('default', '{}', '{}', 10, {}, 'usage-csv', 'ingested', {}, 0, '[]', "
+           "'2026-11-20 00:00:00')")  # fmt: skip
+    with db.engine.begin() as connection:
+        connection.execute(text(row.format("cdr_0001.csv", "a" * 64, 1, 5)))
+        connection.execute(text(row.format("cdr_0002.csv", "b" * 64, 2, 0)))
+
+    upgrade(db.engine)
+
+    with db.engine.connect() as connection:
+        kept = connection.execute(text("SELECT id, name, sequence, accepted FROM ingested_files ORDER BY id")).all()
+    assert [tuple(r) for r in kept] == [(1, "cdr_0001.csv", 1, 5), (2, "cdr_0002.csv", 2, 0)]
+    for name in ("cdr_0003.csv", "cdr_0004.csv"):
+        (tmp_path / name).write_text("timestamp,service,count\n")
+        report = ingest_file_in_transaction(tmp_path / name, db.sessions, clock=clock, settings=db.settings,
+                                            options=FileOptions(sequence_pattern=r"cdr_(\d+)"))  # fmt: skip
+        assert (report.status, report.findings) == ("ingested", [])
+    with db.engine.connect() as connection:
+        ids = connection.execute(text("SELECT id FROM ingested_files ORDER BY id")).scalars().all()
+    assert ids == [1, 2, 3, 4]  # new files take new ids after the rebuild
+    with pytest.raises(IntegrityError), db.engine.begin() as connection:
+        connection.execute(text(row.format("copy.csv", "a" * 64, "NULL", 3)))

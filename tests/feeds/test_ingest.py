@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from watchkeeper.db import transaction
 from watchkeeper.feeds.ingest import FileOptions, IdempotencyConflict, ingest_batch, ingest_file_in_transaction
-from watchkeeper.feeds.models import FileFinding, HourCount, MinuteCount, Service
+from watchkeeper.feeds.models import FileFinding, HourCount, IngestedFile, MinuteCount, Service
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.service import apply_retention, service_counts
 
@@ -110,6 +110,22 @@ def test_a_duplicate_file_is_refused_reported_and_never_double_counted(db, clock
     with transaction(db.sessions) as session:
         kinds = session.scalars(select(FileFinding.kind)).all()
     assert kinds == ["duplicate_file"]
+
+
+def test_header_only_files_of_quiet_hours_are_taken_each_with_its_sequence_number(db, clock, tmp_path):
+    """Two quiet hours' files have the same bytes; neither carries a record to count twice."""
+    pattern = r"cdr_(?P<seq>\d+)\.csv"
+    quiet = "timestamp,service,count\n"
+    reports = [ingest(db, clock, write(tmp_path, name, text), sequence_pattern=pattern, feed="supplier-x")
+               for name, text in (("cdr_0002.csv", quiet), ("cdr_0003.csv", quiet),
+                                  ("cdr_0004.csv", "timestamp,service\n2026-11-23T09:15:00Z,a\n"))]  # fmt: skip
+    assert [(r.status, r.accepted, r.findings) for r in reports] == [
+        ("ingested", 0, []), ("ingested", 0, []), ("ingested", 1, [])]  # fmt: skip
+    again = ingest(db, clock, write(tmp_path, "copy.csv", "timestamp,service\n2026-11-23T09:15:00Z,a\n"))
+    assert again.status == "duplicate"  # a file with rows still is, whatever it is called
+    with transaction(db.sessions) as session:
+        assert session.scalars(select(FileFinding.kind)).all() == ["duplicate_file"]
+        assert sorted(session.scalars(select(IngestedFile.sequence)).all()) == [2, 3, 4]
 
 
 def test_a_file_found_unreadable_after_its_counts_were_written_leaves_none_of_them(db, clock, tmp_path, monkeypatch):

@@ -367,7 +367,10 @@ def _ingest_file(
             digest = arrival.digest()
         except UnreadableFile as exc:
             report.message = str(exc)
-    earlier = None if digest is None else session.scalar(select(IngestedFile).where(IngestedFile.sha256 == digest))
+    earlier = None
+    if digest is not None and report.rows:  # a file without rows has nothing to count twice
+        earlier = session.scalar(select(IngestedFile).where(
+            IngestedFile.sha256 == digest, IngestedFile.accepted + IngestedFile.rejected > 0))  # fmt: skip
     if earlier is not None:
         refused = IngestReport(str(path), fmt, "duplicate")
         refused.message = (f"same content as {earlier.name} (feed {earlier.feed}), "

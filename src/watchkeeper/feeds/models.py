@@ -4,7 +4,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, func, select
+from sqlalchemy import (
+    JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, func, select, text,
+)  # fmt: skip
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column, relationship
 
 from watchkeeper.db import Base, UTCDateTime
@@ -142,9 +144,19 @@ class Feed(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+FILE_COUNTED = "accepted + rejected > 0"
+
+
 class IngestedFile(Base):
     __tablename__ = "ingested_files"
-    __table_args__ = (UniqueConstraint("sha256"),)
+    # The content hash refuses a file counted before. A file without rows (a
+    # header-only file for a quiet hour) has nothing to count twice, and the
+    # next quiet hour's file has the same bytes: the hash is unique only
+    # among files with rows (migration 0012).
+    __table_args__ = (
+        Index("uq_ingested_files_sha256", "sha256", unique=True,
+              sqlite_where=text(FILE_COUNTED), postgresql_where=text(FILE_COUNTED)),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feed: Mapped[str] = mapped_column(String(100), index=True)
