@@ -193,6 +193,15 @@ def test_counts_endpoint_gives_minutes_and_hours(api):
     assert [(p["at"], p["count"]) for p in hours] == [("2026-11-23T09:00:00Z", 6)]
 
 
+def test_a_service_whose_name_holds_a_slash_is_reached_however_the_slash_is_sent(api):
+    api.post("/api/v1/usage", json=[{**RECORD, "service": "carrier/de"}])
+    for path in ("carrier/de", "carrier%2Fde"):
+        assert api.get(f"/api/v1/services/{path}").json()["total_count"] == 3
+        assert [p["count"] for p in api.get(f"/api/v1/services/{path}/counts").json()] == [3]
+    assert api.patch("/api/v1/services/carrier%2Fde", json={"stage": "test"}).json()["stage"] == "test"
+    assert api.get("/api/v1/services/carrier").status_code == 404
+
+
 def test_health_is_open_and_metrics_count_ingest(api):
     api.post("/api/v1/usage", json=[RECORD, {"service": "", "ts": "x"}])
     assert api.get("/healthz", headers={"Authorization": ""}).json() == {"status": "ok"}

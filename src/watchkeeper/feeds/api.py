@@ -138,31 +138,10 @@ def list_services(session: SessionDep, who: Who, stage: ServiceStage | None = No
             if visible is None or s.name in visible]  # fmt: skip
 
 
-@router.get("/services/{name}", response_model=ServiceOut, tags=["services"])
-def get_service(name: str, session: SessionDep, who: Who) -> ServiceOut:
-    try:
-        _visible(who, session, name)
-        return services.service_out(services.get_service(session=session, name=name))
-    except services.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-
-
-@router.patch("/services/{name}", response_model=ServiceOut, tags=["services"])
-def patch_service(name: str, patch: ServicePatch, session: SessionDep,
-                  _staff: StaffOnly) -> ServiceOut:
-    """Change a service's stage and merge settings (a setting given as null is cleared)."""
-    try:
-        updated = services.update_service(session=session, name=name, patch=patch)
-        out = services.service_out(updated)
-        session.commit()
-        return out
-    except services.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except services.Invalid as exc:
-        raise HTTPException(422, str(exc)) from exc
-
-
-@router.get("/services/{name}/counts", response_model=list[CountPoint], tags=["services"])
+# Service names come from suppliers and may hold a slash ("carrier/de"), which
+# arrives decoded however it was sent ("carrier%2Fde"): the name is matched as
+# a path. The counts route comes first, so ".../counts" reads a service's counts.
+@router.get("/services/{name:path}/counts", response_model=list[CountPoint], tags=["services"])
 def get_counts(
     name: str,
     request: Request,
@@ -186,6 +165,30 @@ def get_counts(
         return services.service_counts(session=session, name=name, resolution=resolution, since=since, until=until)
     except services.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.get("/services/{name:path}", response_model=ServiceOut, tags=["services"])
+def get_service(name: str, session: SessionDep, who: Who) -> ServiceOut:
+    try:
+        _visible(who, session, name)
+        return services.service_out(services.get_service(session=session, name=name))
+    except services.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.patch("/services/{name:path}", response_model=ServiceOut, tags=["services"])
+def patch_service(name: str, patch: ServicePatch, session: SessionDep,
+                  _staff: StaffOnly) -> ServiceOut:
+    """Change a service's stage and merge settings (a setting given as null is cleared)."""
+    try:
+        updated = services.update_service(session=session, name=name, patch=patch)
+        out = services.service_out(updated)
+        session.commit()
+        return out
+    except services.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except services.Invalid as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 @router.get("/files", tags=["files"])
