@@ -4,9 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import (
-    JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, func, select, text,
-)  # fmt: skip
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column, relationship
 
 from watchkeeper.db import Base, UTCDateTime
