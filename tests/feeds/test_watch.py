@@ -65,6 +65,24 @@ def test_silence_alert_fires_at_its_deadline_and_resolves_on_data(db, clock):
     assert [a[0] for a in alerts(db)] == ["resolved"]
 
 
+def test_a_new_service_whose_first_batch_ends_a_long_silence_now_is_not_silent(db, clock):
+    """Its first batch: a week of calls every minute, four days of nothing, and a
+    call now. It was silent then; it is not now. A silence after now is news."""
+    settings = Settings(database_url=db.url)
+    lines = ["timestamp,service,count"]
+    first = NOW - timedelta(days=11)
+    lines += [f"{first + timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ},trunk-7,10" for m in range(7 * 1440)]
+    lines.append(f"{NOW:%Y-%m-%dT%H:%M:%SZ},trunk-7,10")
+    ingest(db, clock, ("\n".join(lines) + "\n").encode(), settings)
+    assert watch(db, NOW).evaluated == 1
+    watch(db, NOW + timedelta(minutes=1))
+    assert alerts(db) == []
+    watch(db, NOW + timedelta(hours=1))
+    [(status, kind, summary)] = alerts(db)
+    assert (status, kind) == ("firing", "silence")
+    assert f"no records since {NOW:%Y-%m-%d %H:%M} UTC" in summary
+
+
 def test_idle_services_are_not_claimed(db, clock):
     ingest(db, clock, office_csv(2), Settings(database_url=db.url))
     watch(db, NOW)

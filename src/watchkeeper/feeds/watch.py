@@ -142,6 +142,10 @@ def _bootstrap(service: Service, params: Params, history: list[tuple[int, float]
         counts = np.array([c for m, c in history if m < minute + 1])
         model.observe_ahead(minutes, counts)
     events = model.advance(minute)
+    # Records in the minute in progress end a silence of the history: a new
+    # service whose first batch holds a call from days ago and one from now
+    # was silent then, and is not now.
+    model.silence_ended_ahead()
     still_open = {kind: o.raised_at for kind, o in model.open.items()}
     return model, [e for e in events if e.firing and still_open.get(e.kind) == e.at]
 
