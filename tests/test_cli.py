@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+
+from watchkeeper.db import transaction
+from watchkeeper.feeds.service import get_service
 
 
 def test_ingest_then_list_and_show_services(run, tmp_path):
@@ -15,7 +19,11 @@ def test_ingest_then_list_and_show_services(run, tmp_path):
     assert "1 rejected" in result.output and "count" in result.output
     listed = json.loads(run("services", "list", "--json").output)
     assert [(s["name"], s["total_count"], s["stage"]) for s in listed] == [("voip-de", 5, "new")]
-    assert "voip-de" in run("services", "show", "voip-de").output
+    shown = run("services", "show", "voip-de").output
+    assert "stage new" in shown and "first record 2026-11-23 09:00:00 UTC" in shown and "5 records" in shown
+    assert json.loads(run("services", "show", "voip-de", "--json").output)["service"]["total_count"] == 5
+    missing = run("services", "show", "voip-fr")
+    assert missing.exit_code == 1 and "no service named 'voip-fr'" in missing.output
 
 
 def test_ingest_refuses_a_duplicate_file_with_exit_status_2(run, tmp_path):
@@ -331,3 +339,57 @@ def test_lists_stay_readable_at_80_columns_by_leaving_out_the_least_needed(monke
     assert "2026-11-28 23:44" in wide and "critical" in wide and "not shown" not in wide
     show_list(columns, [], empty="no alerts")
     assert vars(cli_common)["console"].export_text() == "no alerts\n"
+
+
+def _json_commands_without_arguments() -> list[tuple[str, ...]]:
+    """Every command that takes --json and needs no argument: the lists."""
+    from watchkeeper.cli import COMMANDS, load
+
+    found = []
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:  # Typer's own click: no isinstance checks
+        if hasattr(command, "commands"):
+            for name, child in command.commands.items():
+                walk(child, (*path, name))
+        elif any("--json" in p.opts for p in command.params) and not any(
+            p.required or p.param_type_name == "argument" for p in command.params
+        ):
+            found.append(path)
+
+    for name in COMMANDS:
+        walk(load(name), (name,))
+    return found
+
+
+@pytest.mark.parametrize("command", _json_commands_without_arguments(), ids=" ".join)
+def test_every_list_prints_json_for_scripts(run, tmp_path, command):
+    path = tmp_path / "feed.csv"
+    path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,voip-de,5\n")
+    run("ingest", str(path))
+    result = run(*command, "--json")
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.output), list | dict)
+
+
+def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_path):
+    """`serve --inbox DIR` registers the inbox with the scheduler, beside the feed watcher and the rest."""
+    import os
+
+    from watchkeeper.cli_common import Context
+    from watchkeeper.commands import build_scheduler
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "usage.csv").write_text("timestamp,service,count\n2026-11-23T09:00:00Z,sms,4\n")
+    written = clock.now().timestamp() - 60
+    os.utime(inbox / "usage.csv", (written, written))
+    ctx = Context(settings=db.settings, clock=clock)
+    try:
+        ran = build_scheduler(ctx, inbox).run_due()
+        assert ran == ["feeds", "alerts", "cases", "notify", "retention", "inbox"]
+        assert (inbox / "done" / "usage.csv").exists()
+        assert build_scheduler(ctx, None).run_due() == ["feeds", "alerts", "cases", "notify", "retention"]
+    finally:
+        ctx.engine.dispose()
+    with transaction(db.sessions) as session:
+        assert get_service(session=session, name="sms").total_count == 4

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -202,10 +204,31 @@ def test_a_service_whose_name_holds_a_slash_is_reached_however_the_slash_is_sent
     assert api.get("/api/v1/services/carrier").status_code == 404
 
 
+def _metric(api, name: str, **labels: str) -> float:
+    """One sample's value from /metrics, as Prometheus would scrape it (0 if absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = [s for family in text_string_to_metric_families(api.get("/metrics").text) for s in family.samples]
+    return sum(s.value for s in samples if s.name == name and s.labels == labels)
+
+
 def test_health_is_open_and_metrics_count_ingest(api):
-    api.post("/api/v1/usage", json=[RECORD, {"service": "", "ts": "x"}])
+    # The counters live as long as the test process: what this request adds is compared.
+    rows = "watchkeeper_ingest_rows_total"
+    before = {o: _metric(api, rows, source="api", outcome=o) for o in ("accepted", "rejected")}
+    records = _metric(api, "watchkeeper_ingest_records_total", source="api")
+    api.post("/api/v1/usage", json=[RECORD, {"service": "", "ts": "x"}, {"service": "a", "ts": "y"}])
     assert api.get("/healthz", headers={"Authorization": ""}).json() == {"status": "ok"}
-    metrics = api.get("/metrics").text
-    assert 'watchkeeper_ingest_rows_total{outcome="rejected",source="api"}' in metrics
-    assert "watchkeeper_scheduler_lag_seconds" in metrics
+    assert _metric(api, rows, source="api", outcome="accepted") - before["accepted"] == 1
+    assert _metric(api, rows, source="api", outcome="rejected") - before["rejected"] == 2
+    assert _metric(api, "watchkeeper_ingest_records_total", source="api") - records == RECORD["count"]
     assert api.get("/docs", headers={"Authorization": ""}).status_code == 200
+
+
+def test_metrics_show_how_late_the_scheduler_ran(api, clock):
+    from watchkeeper.scheduler import Job, Scheduler
+
+    job = Job("feeds", timedelta(seconds=1), lambda: None, next_due=clock.now() - timedelta(seconds=2.5))
+    Scheduler([job], clock=clock).run_due()
+    assert _metric(api, "watchkeeper_scheduler_lag_seconds") == 2.5
+    assert _metric(api, "watchkeeper_scheduler_runs_total", job="feeds", outcome="ok") >= 1
