@@ -11,6 +11,8 @@ from watchkeeper.config import Settings
 from watchkeeper.db import transaction
 from watchkeeper.feeds.ingest import ingest_batch
 from watchkeeper.feeds.models import FeedState
+from watchkeeper.feeds.schemas import ServicePatch
+from watchkeeper.feeds.service import update_service
 from watchkeeper.feeds.watch import claim_due, watch_feeds
 
 from ..conftest import NOW
@@ -81,6 +83,38 @@ def test_a_new_service_whose_first_batch_ends_a_long_silence_now_is_not_silent(d
     [(status, kind, summary)] = alerts(db)
     assert (status, kind) == ("firing", "silence")
     assert f"no records since {NOW:%Y-%m-%d %H:%M} UTC" in summary
+
+
+def set_service(db, now, **patch):
+    with transaction(db.sessions) as session:
+        update_service(session=session, name="pbx-berlin", patch=ServicePatch(**patch), now=now)
+
+
+def test_a_snooze_cleared_during_a_silence_lets_it_alert_at_the_next_tick(db, clock):
+    settings = Settings(database_url=db.url, minute_retention_days=30)
+    ingest(db, clock, office_csv(22), settings)
+    set_service(db, NOW, settings={"snooze_until": (NOW + timedelta(days=3)).isoformat()})
+    watch(db, NOW)
+    with transaction(db.sessions) as session:
+        assert session.scalar(select(FeedState.due_at)) == NOW + timedelta(days=3)  # as snoozed
+    later = NOW + timedelta(hours=1)
+    set_service(db, later, settings={"snooze_until": None})
+    assert watch(db, later).evaluated == 1
+    assert [(status, kind) for status, kind, _ in alerts(db)] == [("firing", "silence")]
+
+
+def test_retiring_a_service_resolves_its_open_alerts(db, clock):
+    settings = Settings(database_url=db.url, minute_retention_days=30)
+    ingest(db, clock, office_csv(22), settings)
+    watch(db, NOW)
+    watch(db, NOW + timedelta(minutes=30))
+    assert [a[:2] for a in alerts(db)] == [("firing", "silence")]
+    set_service(db, NOW + timedelta(hours=1), stage="retired")
+    watch(db, NOW + timedelta(hours=1))
+    [(status, kind, _)] = alerts(db)
+    assert (status, kind) == ("resolved", "silence")
+    with transaction(db.sessions) as session:
+        assert session.scalar(select(FeedState.due_at)) is None  # and it is watched no more
 
 
 def test_idle_services_are_not_claimed(db, clock):

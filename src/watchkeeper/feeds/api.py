@@ -177,11 +177,12 @@ def get_service(name: str, session: SessionDep, who: Who) -> ServiceOut:
 
 
 @router.patch("/services/{name:path}", response_model=ServiceOut, tags=["services"])
-def patch_service(name: str, patch: ServicePatch, session: SessionDep,
+def patch_service(name: str, patch: ServicePatch, request: Request, session: SessionDep,
                   _staff: StaffOnly) -> ServiceOut:
     """Change a service's stage and merge settings (a setting given as null is cleared)."""
     try:
-        updated = services.update_service(session=session, name=name, patch=patch)
+        updated = services.update_service(session=session, name=name, patch=patch,
+                                           now=request.app.state.clock.now())
         out = services.service_out(updated)
         session.commit()
         return out

@@ -251,6 +251,13 @@ class FeedModel:
             self.now = end
         return events
 
+    def close_all(self, at: int, reason: str) -> list[Event]:
+        """End every open anomaly at minute `at`, for `reason` (the service was
+        retired): their alerts resolve, and none stays open should it return."""
+        events = [Event(kind, False, o.started_at, at, reason) for kind, o in self.open.items()]
+        self.open.clear()
+        return events
+
     def silence_ended_ahead(self) -> bool:
         """Whether an open silence is already over: records are held for the
         minute in progress (`now`), which `advance` judges only once it ends.

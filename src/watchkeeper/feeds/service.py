@@ -33,6 +33,7 @@ from watchkeeper.feeds.models import (
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import Params
 from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, ServiceSettings, with_minutes
+from watchkeeper.feeds.store import mark_due
 
 
 class NotFound(LookupError):
@@ -67,7 +68,13 @@ def get_service(*, session: Session, name: str) -> Service:
     return service
 
 
-def update_service(*, session: Session, name: str, patch: ServicePatch) -> Service:
+def update_service(*, session: Session, name: str, patch: ServicePatch, now: datetime) -> Service:
+    """Change a service's stage, settings or customer.
+
+    A new stage or setting (a snooze cleared, a lower max_silence, retired)
+    applies at the feed watcher's next tick: the service is made due `now`,
+    not left to a deadline worked out under the old settings.
+    """
     service = get_service(session=session, name=name)
     if patch.settings is not None:
         try:
@@ -87,6 +94,9 @@ def update_service(*, session: Session, name: str, patch: ServicePatch) -> Servi
         service.stage = patch.stage
     if patch.customer is not None:
         service.customer = _customer(session, patch.customer) if patch.customer else None
+    if patch.settings is not None or patch.stage is not None:
+        session.flush()
+        mark_due(session, [service.id], now=now)
     return service
 
 

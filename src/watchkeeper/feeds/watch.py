@@ -69,10 +69,17 @@ def watch_feeds(*, session: Session, now: datetime, limit: int = 500,
         service = services.get(service_id)
         if service is None:
             continue
+        own = ServiceSettings.model_validate(service.settings or {}).params(service.stage)
         if service.stage == ServiceStage.RETIRED:
+            # Not watched any more: what it had open is over, not left firing.
             state.due_at = None
+            if state.model is not None:
+                retired = FeedModel.from_bytes(state.model, own)
+                closed = retired.close_all(minute, "the service was retired")
+                report.findings.extend(_finding(service, e) for e in closed)
+                state.model = retired.to_bytes()
             continue
-        params[service_id] = ServiceSettings.model_validate(service.settings or {}).params(service.stage)
+        params[service_id] = own
         if state.model is not None:
             models[service_id] = FeedModel.from_bytes(state.model, params[service_id])
     # A model reads the minutes since it last looked. A new one reads all that

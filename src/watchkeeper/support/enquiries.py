@@ -141,11 +141,11 @@ def answer(*, session: Session, now: datetime, secret: bytes, token: str) -> str
 
 def _expected(enquiry: Enquiry, *, session: Session, now: datetime) -> str:
     if enquiry.if_expected == IfExpected.TEST:
-        update_service(session=session, name=enquiry.service, patch=ServicePatch(stage=ServiceStage.TEST))
+        update_service(session=session, name=enquiry.service, patch=ServicePatch(stage=ServiceStage.TEST), now=now)
         return "the service moved to the test stage (its alerts are low urgency)"
     until = now + timedelta(hours=enquiry.snooze_hours)
     update_service(session=session, name=enquiry.service,
-                   patch=ServicePatch(settings={"snooze_until": until.isoformat()}))  # fmt: skip
+                   patch=ServicePatch(settings={"snooze_until": until.isoformat()}), now=now)  # fmt: skip
     return f"its alerts are snoozed until {until:%Y-%m-%d %H:%M} UTC"
 
 
