@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from watchkeeper.feeds.model import FeedModel
 from watchkeeper.feeds.replay import Series, pair_events, replay_series
-from watchkeeper.feeds.rhythm import Event, Kind, Params, minute_of
+from watchkeeper.feeds.rhythm import Event, Kind, Params, minute_of, parse_active_hours
 
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
 WEEK = 7 * 1440
@@ -239,6 +239,20 @@ def test_drop_to_a_fifth_alerts_and_resolves() -> None:
     assert start < drops[0].raised_at <= start + 45
     assert drops[0].resolved_at is not None and start + 180 < drops[0].resolved_at <= start + 240
     assert "expected" in drops[0].message
+
+
+def test_outside_its_active_hours_a_drop_is_no_news_and_inside_it_is() -> None:
+    rng = np.random.default_rng(11)
+
+    def day_and_night(minutes: np.ndarray) -> np.ndarray:
+        hour = (minutes % 1440) / 60
+        return rng.poisson(1.0 + 6 * np.exp(-(((hour - 13) / 4) ** 2))).astype(np.float64)
+
+    series = feed(6, day_and_night)
+    params = Params(active_hours=parse_active_hours("Mon-Fri 08-18"))
+    assert alerts(cut(series, at(37, 2), at(37, 5), factor=0.1), params) == []
+    [drop] = alerts(cut(series, at(37, 10), at(37, 13), factor=0.1), params)
+    assert drop.kind is Kind.DROP and at(37, 10) < drop.raised_at < at(37, 11)
 
 
 def test_surge_of_duplicated_files_alerts() -> None:

@@ -398,6 +398,10 @@ class FeedModel:
         steady = (first <= 2 * last_rate + 1e-9) & (last_rate <= 2 * first + 1e-9)
         judged = (expected >= 0) & steady
         fresh = ends[pick] - width >= self.recovered
+        if self.params.active_hours is not None:
+            # Outside its active hours a service may go quiet: no drop is news there, as no silence is.
+            slots = np.repeat([s.slot for s in chunk.segments], chunk.lengths)[pick]
+            fresh &= np.isin(slots, list(self.params.active_hours))
         if Kind.DROP not in self.open and Kind.SURGE not in self.open and not (
             judged & ((fresh & (seen < tuning.drop_ratio * expected)) | (seen > tuning.surge_ratio * expected))
         ).any():
