@@ -115,6 +115,7 @@ def test_replay_reports_a_bad_services_file(run, tmp_path):
     ("services:\n  svc: fast\n", "services.svc: expected settings"),
     ("defaults: [1]\n", "defaults: expected settings"),
     ("servces:\n  svc: {stage: test}\n", "unknown key 'servces'; expected 'defaults:' and 'services:'"),
+    ("defaults:\n  holidays: NO\n", "holidays was read as false: for Norway's holidays quote the code (holidays: 'NO')"),
 ])  # fmt: skip
 def test_replay_says_where_its_services_file_is_wrong(run, tmp_path, yaml, said):
     (tmp_path / "history.csv").write_text("timestamp,service,count\n2026-11-23T09:00:00Z,svc,1\n")

@@ -19,9 +19,9 @@ from watchkeeper.feeds.schemas import ServiceSettings
 
 
 def settings_from_yaml(text: str, source: str = "SERVICES.yaml") -> tuple[dict[str, Params], Params]:
+    """Per-service Params from YAML: `defaults:` and `services: {name: {stage, sensitivity, ...}}`."""
     import yaml  # only replays with a SERVICES.yaml need it
 
-    """Per-service Params from YAML: `defaults:` and `services: {name: {stage, sensitivity, ...}}`."""
     try:
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -52,6 +52,9 @@ def _mapping(entry: Any, where: str) -> dict[str, Any]:
 
 def _params(entry: dict[str, Any], where: str) -> Params:
     values = dict(entry)
+    if isinstance(values.get("holidays"), bool):  # YAML 1.1 reads NO (Norway), no, off and on as booleans
+        raise ValueError(f"{where}: holidays was read as {str(values['holidays']).lower()}: for Norway's holidays "
+                         "quote the code (holidays: 'NO'); for none, leave holidays out")  # fmt: skip
     stage = str(values.pop("stage", ServiceStage.PRODUCTION))
     if stage not in set(ServiceStage):
         raise ValueError(f"{where}: stage {stage!r} is not one of {', '.join(ServiceStage)}")
