@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from sqlalchemy import delete, func, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from watchkeeper import metrics
@@ -23,7 +24,7 @@ from watchkeeper.config import Settings
 from watchkeeper.feeds import filecontrol
 from watchkeeper.feeds.arrival import Arrival
 from watchkeeper.feeds.fold import fold_partial
-from watchkeeper.feeds.models import Feed, FileFinding, FileFindingKind, IngestedFile, UsageBatch
+from watchkeeper.feeds.models import FILE_COUNTED, Feed, FileFinding, FileFindingKind, IngestedFile, UsageBatch
 from watchkeeper.feeds.parse import (
     MAX_REPORTED_ERRORS,
     SAMPLE_BYTES,
@@ -369,8 +370,8 @@ def _ingest_file(
             report.message = str(exc)
     earlier = None
     if digest is not None and report.rows:  # a file without rows has nothing to count twice
-        earlier = session.scalar(select(IngestedFile).where(
-            IngestedFile.sha256 == digest, IngestedFile.accepted + IngestedFile.rejected > 0))  # fmt: skip
+        # The partial unique index's own condition, word for word, so that the index serves the look-up.
+        earlier = session.scalar(select(IngestedFile).where(IngestedFile.sha256 == digest, sql(FILE_COUNTED)))
     if earlier is not None:
         refused = IngestReport(str(path), fmt, "duplicate")
         refused.message = (f"same content as {earlier.name} (feed {earlier.feed}), "
