@@ -347,3 +347,57 @@ def test_silence_deadline_is_when_advance_raises_the_alert() -> None:
     assert model.advance(deadline - 1) == []
     raised = model.advance(deadline)
     assert [(e.kind, e.firing, e.at) for e in raised] == [(Kind.SILENCE, True, deadline)]
+
+
+def _hourly_files_after_history(hours: int, skip: int | None = None) -> tuple[FeedModel, list[Event], int]:
+    """Three weeks of history learned as stored (every minute on time, 5 records), then
+    live: the file of hour H, every minute of it, lands at H+1:07; file `skip` never comes."""
+    series = feed(3, lambda minutes: np.full(len(minutes), 5.0))
+    live = int(series.minutes[-1]) + 1  # a Monday 00:00, as the history ends
+    model = FeedModel(Params(), start=int(series.minutes[0]))
+    model.observe_ahead(series.minutes, series.counts)
+    events = model.advance(live)
+    for hour in range(hours):
+        landed = live + (hour + 1) * 60 + 7
+        events += model.advance(landed - 1)
+        if hour != skip:
+            for minute in range(live + hour * 60, live + hour * 60 + 60):
+                model.observe(minute, 5.0)
+        events += model.advance(landed)
+    return model, events, live
+
+
+def test_a_model_learned_from_stored_history_learns_its_suppliers_delivery_delay_live() -> None:
+    """Its history showed every minute on time; live, each hour's file comes 67 minutes
+    after its first record. The first files' waits may alert; once the delay has come
+    twice, it sets the limit, and the alert resolves."""
+    model, events, live = _hourly_files_after_history(24)
+    assert model.delivery_delay() == 66 + 6  # seen at 1:06 past its first minute, the boundary before it landed
+    assert Kind.SILENCE not in model.open
+    assert all(e.at <= live + 2 * 60 + 7 for e in events)  # nothing after the second file
+    # A file that does not come is news some minutes after the delay it has taught.
+    _, missed, _ = _hourly_files_after_history(12, skip=8)
+    [raised] = [e for e in missed if e.firing and e.at > live + 3 * 60]
+    last_record = live + 8 * 60
+    assert last_record + 72 < raised.at <= last_record + 72 + 15
+    assert "its records have lately come up to 1 h 12 min late" in raised.message
+
+
+def test_one_late_re_send_after_an_outage_is_no_delivery_delay() -> None:
+    series = feed(3, lambda minutes: np.full(len(minutes), 5.0))
+    model = FeedModel(Params(), start=int(series.minutes[0]))
+    model.observe_ahead(series.minutes, series.counts)
+    now = int(series.minutes[-1]) + 1
+    model.advance(now + 120)  # two hours of nothing
+    for minute in range(now, now + 120):  # then the supplier re-sends them
+        model.observe(minute, 5.0)
+    model.advance(now + 121)
+    assert model.lags == [(now + 120, 120)] and model.delivery_delay() == 0
+
+
+def test_delivery_delays_survive_saving_and_models_saved_without_them_load() -> None:
+    model, _, _ = _hourly_files_after_history(3)
+    saved = model.to_bytes()
+    assert FeedModel.from_bytes(saved, Params()).lags == model.lags != []
+    older = FeedModel.from_bytes(saved[: -8 * (1 + 2 * len(model.lags))], Params())
+    assert older.lags == [] and older.delivery_delay() == 0

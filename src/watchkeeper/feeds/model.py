@@ -25,6 +25,14 @@ Surges stop alerting for a service whose own history holds them more than
 twice a week (a social feed, a batch partner); a test service is watched for
 silence only.
 
+* **delivery delay**, live only: how late records come, measured when they
+  arrive for minutes already judged (a batch or an hourly file). Silence
+  limits are never below the lower median of the last eight such delays
+  seen within a week, plus a tenth. A model learned from stored history
+  saw every record on time; this is what keeps it from taking its
+  supplier's first batches for silences. One late re-send after an outage
+  does not set it: the lower median needs the delay to recur.
+
 Hours in which an alert on learned limits was open, or would have been but
 for a snooze, teach nothing: an outage never becomes normal. Only if the same
 hour is anomalous three weeks running is it learned after all: a change that
@@ -39,6 +47,7 @@ stepping minute by minute, only much faster.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 from dataclasses import dataclass, field
@@ -70,6 +79,8 @@ HORIZON = 60  # live: minutes ahead of "now" a record may be stamped and still b
 RING = LOOKBACK + 2 * HORIZON  # per-minute history stored with the model
 MAX_SEGMENTS = 23
 RECURRING = 3  # weeks running an hour must be anomalous before it is learned anyway
+LAG_SAMPLES = 8  # delivery delays remembered
+LAG_MEMORY = 7 * 1440  # a delay not seen again for a week is forgotten (the supplier changed its delivery)
 QUIET_SLACK = 1e-6  # so a sum and a product of the same rates agree at the threshold
 # A service that surges more than twice a week, on average over about two
 # weeks, surges by nature (a social feed, a batch partner): its surges are
@@ -136,6 +147,8 @@ class FeedModel:
     pending: list[tuple[int, int, int]] = field(default_factory=list)  # (slot, start, end) awaiting volume
     recovered: int = 0  # first record after the last silence alert; drops are judged on windows after it
     open: dict[Kind, _Open] = field(default_factory=dict)
+    lags: list[tuple[int, int]] = field(default_factory=list)  # (minute seen, minutes late) of late deliveries
+    _late: int | None = field(default=None, repr=False)  # earliest minute come late since the last `advance`
 
     def __post_init__(self) -> None:
         if self.now == 0:
@@ -155,7 +168,10 @@ class FeedModel:
             return
         self._make_room(minute + 1)
         index = minute - self.base
-        self.counts[index] = count if replace else self.counts[index] + count
+        before = self.counts[index]
+        self.counts[index] = count if replace else before + count
+        if minute < self.now and self.counts[index] > before * (1 + 1e-6) + 0.5:  # float32 storage rounds
+            self._late = minute if self._late is None else min(self._late, minute)  # came after it was judged
         if self.counts[index] > 0 and minute < self.now and minute + 1 > self.last_end:
             self.last_end = minute + 1
             self.quiet = self._expected_between(self.last_end, self.now)
@@ -189,7 +205,28 @@ class FeedModel:
         slots = np.array([s.slot for s in segments])
         learned = np.array([s.start - self.start >= LEARNING for s in segments])
         rate = np.where(self.weeks > 0, self.rate, 0.0)  # unknown hours get no rate floor
-        return silence_limits(self.gaps, rate, slots, learned, self.params)
+        limits = silence_limits(self.gaps, rate, slots, learned, self.params)
+        floor = self.delivery_delay()
+        if floor:
+            hard = self.params.max_silence  # the operator's "always alert by then" still holds
+            floor = floor if hard is None else min(floor, hard)
+            limits = dataclasses.replace(limits, minutes=np.maximum(limits.minutes, floor))
+        return limits
+
+    def delivery_delay(self) -> int:
+        """Minutes the supplier's records have recently come late (0: on time, or not known)."""
+        recent = sorted(late for seen, late in self.lags if self.now - seen < LAG_MEMORY)
+        if len(recent) < 2:
+            return 0
+        typical = recent[(len(recent) - 1) // 2]  # the lower median: one re-send after an outage is no rhythm
+        return typical + max(2, typical // 10)
+
+    def _learn_delay(self) -> None:
+        """Remember how late the records that arrived since the last `advance` came."""
+        if self._late is None:
+            return
+        self.lags = [*self.lags, (self.now, self.now - self._late)][-LAG_SAMPLES:]
+        self._late = None
 
     def silence_deadline(self, *, horizon: int = 8 * 1440) -> int | None:
         """The minute boundary at which the current silence would alert if no record came first.
@@ -237,6 +274,7 @@ class FeedModel:
     def advance(self, now: int) -> list[Event]:
         """Judge every minute boundary up to `now`; returns the alerts raised and resolved."""
         events: list[Event] = []
+        self._learn_delay()
         while self.now < now:
             segments = self._segments(now)
             end = segments[-1].end
@@ -354,6 +392,9 @@ class FeedModel:
             at, last = int(chunk.times[i]), int(chunk.ends[i])
             index = chunk.segment_at(i)
             reason = explain_limit(chunk.segments[index].slot, chunk.limits, index, self.params)
+            delay = self.delivery_delay()
+            if delay and float(chunk.limits.minutes[index]) <= delay:
+                reason += f"; its records have lately come up to {duration(delay)} late, so the limit is at least that"
             # `last` is the end of the last record's minute: the record came in the minute before it. The
             # message is written once, when raised: it says how long the silence was then.
             message = (f"no records since {instant(last - 1):%Y-%m-%d %H:%M} UTC ({duration(at - last)} "
@@ -529,7 +570,7 @@ class FeedModel:
     _HEAD = struct.Struct("<qqqqdqqq?iiq")
 
     def to_bytes(self) -> bytes:
-        """About 7 KB: 8 h of per-minute counts and expectations, six weeks of gaps, the hourly rates."""
+        """About 7 KB: 8 h of per-minute counts and expectations, six weeks of gaps, the hourly rates, the delays."""
         first = self.now - LOOKBACK
         counts = np.zeros(RING, np.float32)
         expect = np.full(RING, _UNLEARNED, np.float32)
@@ -546,8 +587,10 @@ class FeedModel:
             self.start, self.now, self.last_end, first, self.cv2, self.slot, self.slot_end, self.slot_gap,
             self.slot_tainted, len(pending), len(opened), self.recovered,
         )
+        lags = np.array(self.lags, dtype=np.int64).reshape(-1, 2)
         parts = [head, pending, opened, counts, expect, self.gaps, self.rate.astype(np.float32), self.weeks,
-                 self.spoiled_weeks, np.array([self.surges, self.quiet], np.float64)]  # fmt: skip
+                 self.spoiled_weeks, np.array([self.surges, self.quiet], np.float64),
+                 np.array([len(lags)], np.int64), lags]  # fmt: skip
         return b"".join(p if isinstance(p, bytes) else p.tobytes() for p in parts)  # type: ignore[attr-defined]
 
     @classmethod
@@ -577,4 +620,7 @@ class FeedModel:
         model.spoiled_weeks = take(np.uint8, SLOTS).copy()
         if offset < len(data):  # models stored before these were kept lack them
             model.surges, model.quiet = (float(v) for v in take(np.float64, 2))
+        if offset < len(data):
+            (n_lags,) = take(np.int64, 1)
+            model.lags = [(int(seen), int(late)) for seen, late in take(np.int64, int(n_lags) * 2).reshape(-1, 2)]
         return model
