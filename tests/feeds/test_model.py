@@ -401,3 +401,16 @@ def test_delivery_delays_survive_saving_and_models_saved_without_them_load() -> 
     assert FeedModel.from_bytes(saved, Params()).lags == model.lags != []
     older = FeedModel.from_bytes(saved[: -8 * (1 + 2 * len(model.lags))], Params())
     assert older.lags == [] and older.delivery_delay() == 0
+
+
+def test_an_hour_without_enough_quiet_weeks_says_so_rather_than_that_the_service_is_new() -> None:
+    from watchkeeper.feeds.rhythm import Limits, explain_limit
+
+    def unlearned(young: bool) -> Limits:
+        return Limits(np.array([4320.0]), np.array([np.nan]), np.array([1]), np.array([False]), np.array([0.0]),
+                      np.array([young]))  # fmt: skip
+
+    assert explain_limit(130, unlearned(True), 0, Params()).startswith("the service is still being learned")
+    assert explain_limit(130, unlearned(False), 0, Params()) == (
+        "at 10:00-11:00 on weekends too few weeks passed without an alert to learn from, "
+        "so only the hard limit of 3 d applies")  # fmt: skip

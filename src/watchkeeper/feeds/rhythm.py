@@ -179,6 +179,7 @@ class Limits:
     weeks: np.ndarray  # weeks of history behind the figure
     by_rate: np.ndarray  # True where the rate, not the gaps seen, sets the limit
     rate: np.ndarray  # records per hour expected
+    young: np.ndarray  # True where the service is still in its first week
 
 
 def silence_limits(
@@ -240,7 +241,7 @@ def silence_limits(
         minutes[off] = hard or np.inf
         plausible[off] = np.nan
     weeks = (~np.isnan(grouped)).sum(axis=2).max(axis=1)
-    return Limits(minutes, plausible, weeks, by_rate > by_gaps, hourly)
+    return Limits(minutes, plausible, weeks, by_rate > by_gaps, hourly, ~learned)
 
 
 def _pooled(grouped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -283,7 +284,12 @@ def explain_limit(slot: int, limits: Limits, index: int, params: Params) -> str:
         return "outside the service's active hours" + (f"; the hard limit is {duration(hard)}" if hard else "")
     plausible = float(limits.plausible[index])
     if np.isnan(plausible):
-        return f"the service is still being learned, so only the hard limit of {duration(hard or HARD_LIMIT)} applies"
+        limit = duration(hard or HARD_LIMIT)
+        if limits.young[index]:
+            return f"the service is still being learned, so only the hard limit of {limit} applies"
+        # Hours under an alert teach nothing: a service that alerts often can lack weeks long after its first.
+        return (f"at {_hour_words(slot, params.timezone)} too few weeks passed without an alert to learn from, "
+                f"so only the hard limit of {limit} applies")
     reason = (
         f"at {_hour_words(slot, params.timezone)} this service has rarely been silent for more than "
         f"{duration(plausible)} in the last {int(limits.weeks[index])} weeks"
