@@ -414,3 +414,22 @@ def test_an_hour_without_enough_quiet_weeks_says_so_rather_than_that_the_service
     assert explain_limit(130, unlearned(False), 0, Params()) == (
         "at 10:00-11:00 on weekends too few weeks passed without an alert to learn from, "
         "so only the hard limit of 3 d applies")  # fmt: skip
+
+
+def test_replay_finds_a_drop_that_brief_silences_later_in_its_chunk_would_hide() -> None:
+    """A 24x7 service falls to a tenth at 10:00; at a tenth, brief silences alert and
+    resolve after 11:00. The drop before them is news, as stepping live finds it."""
+    rng = np.random.default_rng(4)
+
+    def day_and_night(minutes: np.ndarray) -> np.ndarray:
+        return 0.3 + 6 * np.exp(-((((minutes % 1440) / 60) - 13) / 4) ** 2)
+
+    series = feed(7, lambda minutes: rng.poisson(day_and_night(minutes)).astype(np.float64))
+    start = at(44, 10)
+    inside = (series.minutes >= start) & (series.minutes < start + 240)
+    counts = series.counts.copy()
+    counts[inside] = np.random.default_rng(9).poisson(day_and_night(series.minutes[inside]) * 0.1)
+    found = alerts(Series("svc", series.minutes, counts))
+    [drop] = [a for a in found if a.kind is Kind.DROP]
+    assert start < drop.raised_at <= start + 45
+    assert any(a.kind is Kind.SILENCE and a.resolved_at > start + 60 for a in found)  # the recoveries after it

@@ -117,6 +117,7 @@ class _Chunk:
     limits: Limits
     late: np.ndarray | None = None  # silence past its limit, alerted or not (a snooze still counts)
     surging: np.ndarray | None = None  # boundaries whose window was a surge, alerted or not
+    recovered: np.ndarray | None = None  # at each boundary, the model's `recovered` as it stood there
 
     def segment_at(self, index: int) -> int:
         return int(np.searchsorted(self.offsets, index, side="right")) - 1
@@ -372,6 +373,9 @@ class FeedModel:
         late = chunk.late = (silence > limit) & enough
         if self.params.snooze_until is not None:
             late &= chunk.times >= self.params.snooze_until
+        # Drops are judged on windows after the recovery as it stood at each boundary, not
+        # at the chunk's end: a replay in long chunks must see what live steps see.
+        chunk.recovered = np.full(len(chunk.times), self.recovered, dtype=np.int64)
         i = 0
         while i < len(late):
             current = self.open.get(Kind.SILENCE)
@@ -380,7 +384,7 @@ class FeedModel:
                 if len(back) == 0:
                     return
                 i += int(back[0])
-                self.recovered = int(chunk.ends[i]) - 1
+                self.recovered = chunk.recovered[i:] = int(chunk.ends[i]) - 1
                 del self.open[Kind.SILENCE]
                 events.append(Event(Kind.SILENCE, False, current.started_at, int(chunk.times[i]),
                                     "records are arriving again"))
@@ -438,7 +442,8 @@ class FeedModel:
         first, last_rate = self.expect[stop - width], self.expect[stop - 1]
         steady = (first <= 2 * last_rate + 1e-9) & (last_rate <= 2 * first + 1e-9)
         judged = (expected >= 0) & steady
-        fresh = ends[pick] - width >= self.recovered
+        recovered = chunk.recovered[pick] if chunk.recovered is not None else self.recovered
+        fresh = ends[pick] - width >= recovered
         if self.params.active_hours is not None:
             # Outside its active hours a service may go quiet: no drop is news there, as no silence is.
             slots = np.repeat([s.slot for s in chunk.segments], chunk.lengths)[pick]
