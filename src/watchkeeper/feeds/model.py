@@ -297,18 +297,13 @@ class FeedModel:
         self.open.clear()
         return events
 
-    def silence_ended_ahead(self) -> bool:
-        """Whether an open silence is already over: records are held for the
-        minute in progress (`now`), which `advance` judges only once it ends.
-        If so, the silence is closed here, as `advance` would close it then,
-        without an event."""
-        if Kind.SILENCE not in self.open or self.now - self.base >= len(self.counts):
-            return False
-        if self.counts[self.now - self.base] <= 0:
-            return False
-        del self.open[Kind.SILENCE]
-        self.recovered = self.now
-        return True
+    def silence_ended_ahead(self) -> None:
+        """Close an open silence that is already over: records are held for
+        the minute in progress (`now`), which `advance` judges only once it
+        ends. It is closed here, as `advance` would close it then, without an event."""
+        if Kind.SILENCE in self.open and self.counts[self.now - self.base] > 0:
+            del self.open[Kind.SILENCE]
+            self.recovered = self.now
 
     def _segments(self, now: int) -> list[_Segment]:
         segments = []

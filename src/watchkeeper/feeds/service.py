@@ -95,7 +95,6 @@ def update_service(*, session: Session, name: str, patch: ServicePatch, now: dat
     if patch.customer is not None:
         service.customer = _customer(session, patch.customer) if patch.customer else None
     if patch.settings is not None or patch.stage is not None:
-        session.flush()
         mark_due(session, [service.id], now=now)
     return service
 
