@@ -12,7 +12,7 @@ from watchkeeper.db import Base, UTCDateTime
 # Imported, not only named: the ORM resolves Service.customer when a session
 # first runs, and a command that loads only the feed modules (watchkeeper
 # ingest) must find Customer registered by then.
-from watchkeeper.support.models import Customer
+from watchkeeper.support.customers import Customer
 
 
 class ServiceStage(StrEnum):
