@@ -154,7 +154,8 @@ class IngestedFile(Base):
     # uq_ingested_files_sha256 WHERE FILE_COUNTED that migration 0012 makes.
     # It is not declared here too: the sqlite_where and postgresql_where
     # arguments it needs load both dialects' modules into every command, 0.02 s
-    # of `watchkeeper ingest` on SQLite. The schema is made by the migrations only.
+    # of `watchkeeper ingest` on SQLite. The schema is made by the migrations only
+    # (`alembic revision --autogenerate` will offer to drop this index: keep it).
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feed: Mapped[str] = mapped_column(String(100), index=True)
