@@ -76,5 +76,44 @@ def test_0012_keeps_every_file_and_refuses_a_second_counted_copy_only(db, clock,
     with db.engine.connect() as connection:
         ids = connection.execute(text("SELECT id FROM ingested_files ORDER BY id")).scalars().all()
     assert ids == [1, 2, 3, 4]  # new files take new ids after the rebuild
+    copy = row.replace("sha256", "content_hash").format("copy.csv", "sha256:" + "a" * 64, "NULL", 3)  # 0013's names
     with pytest.raises(IntegrityError), db.engine.begin() as connection:
-        connection.execute(text(row.format("copy.csv", "a" * 64, "NULL", 3)))
+        connection.execute(text(copy))
+
+
+def test_0013_a_file_counted_under_its_sha256_is_still_refused_when_it_comes_again(db, clock, tmp_path):
+    import hashlib
+
+    from watchkeeper.feeds.ingest import ingest_file_in_transaction
+    from watchkeeper.feeds.service import list_files
+
+    content = b"timestamp,service,count\n2026-11-23T09:00:00Z,voip-de,3\n"
+    command.downgrade(_alembic_config(db.engine), "0012")
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO ingested_files (feed, name, sha256, size, format, status, accepted, rejected, errors, "
+            f"received_at) VALUES ('default', 'cdr_0001.csv', '{hashlib.sha256(content).hexdigest()}', "
+            f"{len(content)}, 'usage-csv', 'ingested', 1, 0, '[]', '2026-11-20 00:00:00')"
+        ))  # fmt: skip
+
+    upgrade(db.engine)
+
+    with transaction(db.sessions) as session:
+        assert [f.content_hash for f in list_files(session=session)] == ["sha256:" + hashlib.sha256(content).hexdigest()]
+    (tmp_path / "again.csv").write_bytes(content)
+    (tmp_path / "other.csv").write_bytes(content.replace(b"voip-de", b"voip-fr"))  # the same size, other content
+    again, other = (ingest_file_in_transaction(tmp_path / name, db.sessions, clock=clock, settings=db.settings)
+                    for name in ("again.csv", "other.csv"))  # fmt: skip
+    assert (again.status, again.message) == (
+        "duplicate", "same content as cdr_0001.csv (feed default), ingested 2026-11-20 00:00:00 UTC; nothing counted")
+    assert (other.status, other.accepted) == ("ingested", 1)
+    with transaction(db.sessions) as session:
+        hashes = [f.content_hash for f in list_files(session=session)]
+    assert hashes[0].startswith("blake3:") and len(hashes[0]) == len("blake3:") + 64
+
+    # Back to 0012: each hash without its prefix, in the sha256 column.
+    command.downgrade(_alembic_config(db.engine), "0012")
+    with db.engine.connect() as connection:
+        kept = connection.execute(text("SELECT name, sha256 FROM ingested_files ORDER BY id")).all()
+    assert [tuple(r) for r in kept] == [("cdr_0001.csv", hashlib.sha256(content).hexdigest()),
+                                        ("other.csv", hashes[0].removeprefix("blake3:"))]  # fmt: skip

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 from sqlalchemy import select
 
 from watchkeeper.db import transaction
@@ -39,9 +39,9 @@ def test_a_file_read_in_small_blocks_is_counted_whole_and_hashed(db, clock, tmp_
     assert (report.status, report.accepted, report.rejected) == ("ingested", 540, 0)
     with transaction(db.sessions) as session:
         totals = {name: total for name, total in session.execute(select(Service.name, Service.total_count))}
-        stored = session.scalar(select(IngestedFile.sha256))
+        stored = session.scalar(select(IngestedFile.content_hash))
     assert totals == {f"trunk-{k}": sum(i % 5 + 1 for i in range(540) if i % 7 == k) for k in range(7)}
-    assert stored == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert stored == "blake3:" + blake3(path.read_bytes()).hexdigest()  # as `b3sum FILE` prints it
 
 
 def test_a_file_bigger_than_the_window_is_read_in_bounded_memory(db, clock, tmp_path, monkeypatch):
@@ -71,9 +71,9 @@ def test_a_file_bigger_than_the_window_is_read_in_bounded_memory(db, clock, tmp_
     assert [(e.line, e.field) for e in report.errors] == [(10_001, "count")]
     with transaction(db.sessions) as session:
         totals = dict(session.execute(select(Service.name, Service.total_count)).all())
-        stored = session.scalar(select(IngestedFile.sha256))
+        stored = session.scalar(select(IngestedFile.content_hash))
     assert totals == {f"trunk-{k}": len(range(k, 20_000, 11)) for k in range(11)}
-    assert stored == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert stored == "blake3:" + blake3(path.read_bytes()).hexdigest()  # as `b3sum FILE` prints it
     # Held at once: the window and a block, but for the long line, which needs all of itself.
     assert 16384 < readings[0].most_held <= 40_000 + 16384 + 2 * 4096
 
@@ -132,7 +132,7 @@ def test_a_file_read_early_is_taken_when_unchanged_and_read_again_when_changed(d
     taken = Arrival.of(path)
     assert taken is early and arrival._early == {}
     with taken:
-        assert taken.digest() == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert taken.digest() == blake3(path.read_bytes()).hexdigest()
 
     _read_early(["ingest", str(path)])
     path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,b,2\n2026-11-23T09:01:00Z,b,2\n")

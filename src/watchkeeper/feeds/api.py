@@ -196,7 +196,7 @@ def patch_service(name: str, patch: ServicePatch, request: Request, session: Ses
 def list_files(session: SessionDep, _staff: StaffOnly, feed: str | None = None,
                limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
     return [
-        {"feed": f.feed, "name": f.name, "sha256": f.sha256, "size": f.size, "sequence": f.sequence,
+        {"feed": f.feed, "name": f.name, "content_hash": f.content_hash, "size": f.size, "sequence": f.sequence,
          "format": f.format, "accepted": f.accepted, "rejected": f.rejected, "errors": f.errors,
          "received_at": f.received_at}
         for f in services.list_files(session=session, feed=feed, limit=limit)

@@ -214,7 +214,7 @@ def files_list(
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [
             {"feed": f.feed, "name": f.name, "sequence": f.sequence, "format": f.format, "accepted": f.accepted,
-             "rejected": f.rejected, "received_at": f.received_at, "sha256": f.sha256}
+             "rejected": f.rejected, "received_at": f.received_at, "content_hash": f.content_hash}
             for f in services.list_files(session=session, feed=feed)
         ]  # fmt: skip
     if as_json:

@@ -365,13 +365,12 @@ def _ingest_file(
         try:
             store_chunks(_read_chunks(arrival, fmt, options, settings, not_after), report, session=session,
                          clock=clock, settings=settings, on_progress=on_progress)  # fmt: skip
-            digest = arrival.digest()
+            digest = "blake3:" + arrival.digest()
         except UnreadableFile as exc:
             report.message = str(exc)
     earlier = None
     if digest is not None and report.rows:  # a file without rows has nothing to count twice
-        # The partial unique index's own condition, word for word, so that the index serves the look-up.
-        earlier = session.scalar(select(IngestedFile).where(IngestedFile.sha256 == digest, sql(FILE_COUNTED)))
+        earlier = _counted_before(session, path, digest, arrival.size)
     if earlier is not None:
         refused = IngestReport(str(path), fmt, "duplicate")
         refused.message = (f"same content as {earlier.name} (feed {earlier.feed}), "
@@ -389,12 +388,39 @@ def _ingest_file(
         report.new_services, report.records, report.services = [], 0, 0
         raise _Refused(report, FileFindingKind.UNREADABLE_FILE)
     sequence = _sequence_checks(session, clock, options, path.name, report)
-    record = IngestedFile(feed=options.feed, name=path.name, sha256=digest, size=arrival.size,
+    record = IngestedFile(feed=options.feed, name=path.name, content_hash=digest, size=arrival.size,
                           sequence=sequence, format=fmt, received_at=clock.now())  # fmt: skip
     session.add(record)
     record.accepted, record.rejected = report.accepted, report.rejected
     record.errors = [e.as_dict() for e in report.errors]
     return report
+
+
+def _counted_before(session: Session, path: Path, digest: str, size: int) -> IngestedFile | None:
+    """The file counted before with the same content, if there is one.
+
+    Files recorded before migration 0013 carry a SHA-256 rather than a
+    BLAKE3 hash. Only where such a file has this one's size is this file
+    hashed again, with SHA-256, to compare: a supplier's file sent again
+    after the upgrade is still refused, and every other file costs one
+    look-up by size.
+    """
+    # The partial unique index's own condition, word for word, so that the index serves the look-up.
+    counted = sql(FILE_COUNTED)
+    earlier = session.scalar(select(IngestedFile).where(IngestedFile.content_hash == digest, counted))
+    if earlier is not None:
+        return earlier
+    same_size_before = select(IngestedFile.id).where(
+        IngestedFile.size == size, IngestedFile.content_hash.startswith("sha256:", autoescape=True), counted
+    )
+    if session.scalar(same_size_before.limit(1)) is None:
+        return None
+    try:
+        with path.open("rb") as source:
+            old_style = "sha256:" + hashlib.file_digest(source, "sha256").hexdigest()
+    except OSError:
+        return None  # gone since it was read: nothing to compare
+    return session.scalar(select(IngestedFile).where(IngestedFile.content_hash == old_style, counted))
 
 
 def ingest_file_in_transaction(

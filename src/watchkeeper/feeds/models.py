@@ -151,7 +151,7 @@ class IngestedFile(Base):
     # header-only file for a quiet hour) has nothing to count twice, and the
     # next quiet hour's file has the same bytes: the hash is unique only
     # among files with rows, by the partial unique index
-    # uq_ingested_files_sha256 WHERE FILE_COUNTED that migration 0012 makes.
+    # uq_ingested_files_content_hash WHERE FILE_COUNTED (migrations 0012, 0013).
     # It is not declared here too: the sqlite_where and postgresql_where
     # arguments it needs load both dialects' modules into every command, 0.02 s
     # of `watchkeeper ingest` on SQLite. The schema is made by the migrations only
@@ -160,8 +160,10 @@ class IngestedFile(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feed: Mapped[str] = mapped_column(String(100), index=True)
     name: Mapped[str] = mapped_column(String(500))
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(BigInteger)
+    # "blake3:<64 hex digits>"; files recorded before migration 0013 keep
+    # their "sha256:<hex>" (see feeds.ingest._counted_before).
+    content_hash: Mapped[str] = mapped_column(String(80))
+    size: Mapped[int] = mapped_column(BigInteger, index=True)
     sequence: Mapped[int | None] = mapped_column(BigInteger)
     format: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default=FileStatus.INGESTED)
