@@ -20,16 +20,16 @@ the window, such as an hour's supplier file, is read straight through.
 loaded (`read_early`, called by watchkeeper.launch): loading takes one core
 for 0.35 s while the other is idle, and reading and hashing a 250 MB file
 costs 0.2 CPU-s that the parsing threads would otherwise share their cores
-with.
+with. `Arrival.of(path)` takes that early reading if the file has not
+changed since it began. Only the standard library and blake3 are imported
+here, so that it is quick to load first.
 
 The content hash is BLAKE3 (`b3sum FILE` prints it): 43 ms for a 250 MB
 Master.csv where SHA-256 took 208 ms on the same machine, even with the CPU's
 SHA instructions. Reading and SHA-256 together outlasted the command's
 loading by 0.1 s, on a core the parsing threads then needed: interleaved
 runs of `watchkeeper ingest` on a 1M-row Master.csv, 885 -> 854 ms and
-864 -> 832 ms (medians of 10). `Arrival.of(path)` takes that early reading if the file has not changed
-since it began. Only the standard library is imported here, so that it is
-quick to load first.
+864 -> 832 ms (medians of 10).
 """
 
 from __future__ import annotations
