@@ -157,8 +157,8 @@ def services_set(
     try:
         with ctx.transaction() as session:
             patch = ServicePatch(stage=stage, settings=settings or None)
-            out = services.service_out(services.update_service(session=session, name=name, patch=patch,
-                                                                          now=ctx.clock.now()))
+            updated = services.update_service(session=session, name=name, patch=patch, now=ctx.clock.now())
+            out = services.service_out(updated)
     except (services.NotFound, services.Invalid) as exc:
         raise fail(str(exc)) from exc
     if as_json:

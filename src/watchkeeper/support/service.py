@@ -77,7 +77,6 @@ def _targets_json(targets: dict[Priority, Targets]) -> dict[str, dict[str, int]]
     return out
 
 
-
 def plan_rule(row: SupportPlan, *, timezone: str | None = None) -> sla.Plan:
     """The plan's rules; `timezone` (the customer's own) overrides the plan's."""
     calendar = Calendar.parse(row.hours, timezone=timezone or row.timezone, holidays=row.holidays,
@@ -229,7 +228,7 @@ def open_case(*, session: Session, now: datetime, customer: str, title: str, pri
         raise ValueError("a case needs a title")
     _check_text(title.strip(), "a case's title", 500)
     _check_text(description, "a case's description", TEXT_LIMIT)
-    row = Case(customer_id=get_customer(customer, session=session).id, title=title.strip()[:500], priority=priority,
+    row = Case(customer_id=get_customer(customer, session=session).id, title=title.strip(), priority=priority,
                status=CaseStatus.NEW, opened_by=author, created_at=now, escalation_level=0,
                incident_ids=[incident_id] if incident_id else [])  # fmt: skip
     session.add(row)
