@@ -105,7 +105,7 @@ def test_a_body_in_another_format_gets_415_and_gzip_is_read(api):
     answer = api.post("/api/v1/usage", content=b"not gzip", headers={"Content-Encoding": "gzip"})
     assert answer.status_code == 400 and "not valid gzip" in answer.json()["detail"]
     assert api.post("/api/v1/usage", content=packed, headers={"Content-Encoding": "br"}).status_code == 415
-    # curl -d sends a form's type: read as JSON, as the README's example does
+    # curl -d sends a form's type: read as JSON, as the API docs' example does
     answer = api.post("/api/v1/usage", content=b'[{"service": "a", "ts": "2026-11-23T09:15:00Z"}]',
                       headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     assert answer.status_code == 200

@@ -110,7 +110,7 @@ def _enqueue(request: Request, integration: Known, event: pagerduty.Event) -> No
 
 @router.post("/api/v1/intake/generic/{key}")
 async def generic_webhook(key: str, request: Request) -> JSONResponse:
-    """Generic JSON: one event or a list (see the README for the shape). Good events are kept, bad ones listed."""
+    """Generic JSON: one event or a list (docs/alerts.md has the shape). Good events are kept, bad ones listed."""
     integration = await run_in_threadpool(_integration, request, key, Kind.GENERIC)
     if integration is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_KNOWN.format(kind=Kind.GENERIC))
