@@ -37,7 +37,7 @@ class EnquiryOut(BaseModel):
 
 
 def _secret(request: Request, session) -> bytes:  # type: ignore[no-untyped-def]
-    return enquiries.server_secret(session=session, configured=request.app.state.settings.secret_key)
+    return enquiries.server_secret(session=session)
 
 
 @router.post("/api/v1/enquiries", response_model=EnquiryOut, status_code=status.HTTP_201_CREATED,

@@ -37,7 +37,7 @@ def create_app(
     *, settings: Settings | None = None, clock: Clock | None = None, engine: Engine | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, secret_key=settings.secret_key, key_file=settings.key_file)
     app = FastAPI(
         title="watchkeeper",
         version=watchkeeper.__version__,
