@@ -29,6 +29,7 @@ from watchkeeper.intake.api import router as intake_router
 from watchkeeper.intake.service import KeyCache
 from watchkeeper.support.api import router as support_router
 from watchkeeper.support.cases_api import router as cases_router
+from watchkeeper.web import redact
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def create_app(
         "which take an integration key (`watchkeeper integrations create`).",
     )
     app.state.settings = settings
+    redact.install()
     metrics.serve_metrics()
     app.state.clock = clock or SystemClock()
     app.state.engine = engine
@@ -70,7 +72,7 @@ def create_app(
         cause = exc.orig if isinstance(exc, StatementError) else exc
         if isinstance(exc, StatementError) and not isinstance(exc, DataError) and not isinstance(
                 cause, OverflowError | UnicodeEncodeError):  # fmt: skip
-            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+            log.error("%s %s failed", request.method, redact.redact(request.url.path), exc_info=exc)
             return JSONResponse({"detail": "internal error; the server's log has it"}, status_code=500)
         reason = ("text that is not Unicode (a lone surrogate such as \\ud800)"
                   if isinstance(cause, UnicodeEncodeError) else f"a value out of range: {cause}")  # fmt: skip
