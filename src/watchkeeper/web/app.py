@@ -19,6 +19,7 @@ from watchkeeper.alerts.api import router as alerts_router
 from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.auth.access import staff
 from watchkeeper.auth.api import require_token
+from watchkeeper.auth.throttle import Throttle
 from watchkeeper.auth.users_api import router as users_router
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
@@ -54,6 +55,7 @@ def create_app(
     app.state.sessions = make_sessionmaker(engine)
     app.state.routing = RoutingConfig.from_settings(settings)
     app.state.intake_keys = KeyCache()
+    app.state.throttle = Throttle()
     app.include_router(feeds_router, dependencies=[Depends(require_token)])
     app.include_router(alerts_router, dependencies=[Depends(require_token)])
     app.include_router(incidents_router, dependencies=[Depends(require_token)])
