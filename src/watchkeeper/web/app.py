@@ -30,6 +30,7 @@ from watchkeeper.intake.api import router as intake_router
 from watchkeeper.intake.service import KeyCache
 from watchkeeper.support.api import router as support_router
 from watchkeeper.support.cases_api import router as cases_router
+from watchkeeper.web import gauges as desk_gauges
 from watchkeeper.web import redact
 
 log = logging.getLogger(__name__)
@@ -101,9 +102,11 @@ def create_app(
             connection.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    gauges = desk_gauges.registry(app.state.sessions, app.state.clock)
+
     @app.get("/metrics", tags=["ops"], dependencies=[Depends(staff)])
     def metrics_endpoint() -> Response:
         """Prometheus metrics; scrape with a bearer token (`authorization: credentials`)."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest() + generate_latest(gauges), media_type=CONTENT_TYPE_LATEST)
 
     return app
