@@ -34,7 +34,9 @@ def _bearer(token):
 
 def test_bad_tokens_past_the_limit_get_429_with_retry_after_until_the_window_passes(app):
     guesser, neighbour = TestClient(app, client=GUESSER), TestClient(app, client=NEIGHBOUR)
-    answers = [guesser.get("/api/v1/services", headers=_bearer(f"wk_guess{i}")).status_code for i in range(MAX_FAILURES)]
+    answers = [
+        guesser.get("/api/v1/services", headers=_bearer(f"wk_guess{i}")).status_code for i in range(MAX_FAILURES)
+    ]
     assert answers == [401] * MAX_FAILURES
     refused = guesser.get("/api/v1/services", headers=_bearer("wk_one-more"))
     assert refused.status_code == 429 and refused.headers["Retry-After"] == str(int(WINDOW.total_seconds()))

@@ -15,7 +15,7 @@ from alembic import command
 from sqlalchemy import select, text
 
 from watchkeeper.auth import users
-from watchkeeper.db import _alembic_config, make_engine, transaction, upgrade
+from watchkeeper.db import _alembic_config, make_engine, server_key, transaction, upgrade
 from watchkeeper.feeds.models import Service
 from watchkeeper.keys import UNREADABLE, ServerKey, default_key_file
 from watchkeeper.notify.outbox import deliver_due
@@ -145,6 +145,13 @@ def test_links_sent_before_the_upgrade_work_until_their_enquiry_expires_and_the_
     with transaction(db.sessions) as session:
         secret = enquiries.server_secret(session=session)
         assert enquiries.preview(session=session, now=NOW, secret=secret, token=sent)[1] is Answer.EXPECTED
+        # A server that had WATCHKEEPER_SECRET_KEY set signed with the key itself: those links work too.
+        raw = server_key(db.engine).raw()
+        configured = sign(raw, before.enquiry.id, Answer.NOT_EXPECTED, before.enquiry.expires_at)
+        assert enquiries.preview(session=session, now=NOW, secret=secret, token=configured)[1] is Answer.NOT_EXPECTED
+        with pytest.raises(InvalidLink):
+            enquiries.preview(session=session, now=NOW, secret=secret,
+                              token=sign(raw, later.enquiry.id, Answer.EXPECTED, later.enquiry.expires_at))  # fmt: skip
         with pytest.raises(InvalidLink):
             enquiries.preview(session=session, now=NOW, secret=secret, token=forged)
         with pytest.raises(InvalidLink):
@@ -152,3 +159,13 @@ def test_links_sent_before_the_upgrade_work_until_their_enquiry_expires_and_the_
     with transaction(db.sessions) as session:
         (contact,) = desk.contacts_of(desk.get_customer("Acme", session=session), session=session)
         assert contact.channel == CHANNEL
+
+
+def test_a_key_file_that_cannot_be_made_says_what_to_set(tmp_path):
+    from watchkeeper.cli import plain_error
+    from watchkeeper.keys import KeyFileError, read_or_make_key_file
+
+    with pytest.raises(KeyFileError) as refused:
+        read_or_make_key_file(tmp_path / "no-such-folder" / "watchkeeper.key")
+    assert "WATCHKEEPER_KEY_FILE" in str(refused.value) and "WATCHKEEPER_SECRET_KEY" in str(refused.value)
+    assert plain_error(refused.value) == str(refused.value)
