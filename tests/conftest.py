@@ -59,7 +59,7 @@ def _postgres() -> Iterator[str]:
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     urls = _sqlite(tmp_path) if request.param == "sqlite" else _postgres()
     url = next(urls)
-    engine = make_engine(url)
+    engine = make_engine(url, key_file=str(tmp_path / "watchkeeper.key"))
     upgrade(engine)
     try:
         yield Db(request.param, url, engine, make_sessionmaker(engine), Settings(database_url=url))

@@ -160,6 +160,8 @@ def plain_error(exc: Exception) -> str | None:
         problems = [f"WATCHKEEPER_{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
                     for e in exc.errors()]  # type: ignore[attr-defined]  # fmt: skip
         return "bad setting: " + "; ".join(problems)
+    if type(getattr(exc, "orig", None) or exc).__name__ == "KeyFileError":  # keys.py: the server's key file
+        return str(getattr(exc, "orig", None) or exc)
     if isinstance(exc, sqlalchemy.exc.ArgumentError | sqlalchemy.exc.NoSuchModuleError):
         return f"WATCHKEEPER_DATABASE_URL={_database_url()} is not a database URL watchkeeper can use: {exc}"
     if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):

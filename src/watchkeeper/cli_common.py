@@ -58,7 +58,8 @@ class Context:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        s = self.settings
+        return make_engine(s.database_url, secret_key=s.secret_key, key_file=s.key_file)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

@@ -64,7 +64,13 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(
         default=None,
-        description="Signs the answer links of customer enquiries; unset, one is made and kept in the database.",
+        description="The server's key: signs the answer links of customer enquiries and encrypts the passwords in "
+        "notification channels. Unset, a key file is made once (see key_file). Never kept in the database.",
+    )
+    key_file: str | None = Field(
+        default=None,
+        description="Where the server's key is kept when secret_key is unset (made once, mode 0600); default: "
+        "watchkeeper.key beside the SQLite database, or in the working directory for PostgreSQL.",
     )
     public_url: str = Field(
         default="http://127.0.0.1:8080", description="Where customers reach this server, for the links sent to them."

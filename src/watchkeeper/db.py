@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, create_engine, event, inspect
-from sqlalchemy.engine import Dialect
+from sqlalchemy import JSON, DateTime, Engine, Text, create_engine, event, inspect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from watchkeeper.keys import ServerKey
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -39,6 +41,43 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def server_key(bind: Engine | Connection | Session | Dialect) -> ServerKey:
+    """The key of the server whose database this is (see keys.py), as make_engine attached it."""
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    dialect = bind if isinstance(bind, Dialect) else bind.dialect
+    key: ServerKey | None = getattr(dialect, "watchkeeper_key", None)
+    if key is None:
+        raise RuntimeError("an engine made without make_engine has no server key")
+    return key
+
+
+class Sealed(TypeDecorator[str]):
+    """Text encrypted at rest under the server's key (channel URLs with passwords, messages with live links)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else server_key(dialect).seal(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else server_key(dialect).unseal(value)
+
+
+class SealedList(TypeDecorator[list[Any]]):
+    """A JSON list of strings, each sealed as `Sealed` does."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Dialect) -> list[Any] | None:
+        return None if value is None else [server_key(dialect).seal(str(v)) for v in value]
+
+    def process_result_value(self, value: list[Any] | None, dialect: Dialect) -> list[Any] | None:
+        return None if value is None else [server_key(dialect).unseal(str(v)) for v in value]
 
 
 class Base(DeclarativeBase):
@@ -119,8 +158,11 @@ class _WriterQueue:
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, secret_key: str | None = None, key_file: str | None = None, **kwargs: Any) -> Engine:
+    """An engine that carries the server's key (keys.ServerKey), so what it seals it can read back."""
     engine = _make_engine(url, **kwargs)
+    key = ServerKey.of(database_url=url, secret_key=secret_key, key_file=key_file)
+    engine.dialect.watchkeeper_key = key  # type: ignore[attr-defined]
     _engines.add(engine)
     return engine
 

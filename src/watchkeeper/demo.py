@@ -156,7 +156,7 @@ def run_demo(*, days: int, database: Path) -> None:
     # No group wait in the demo: incidents open the moment their first alert is raised.
     settings = Settings(database_url=f"sqlite:///{database}", inbox_settle_seconds=0, group_wait_seconds=0)
     clock = SystemClock()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, secret_key=settings.secret_key, key_file=settings.key_file)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
     with transaction(sessions) as session:

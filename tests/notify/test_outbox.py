@@ -143,10 +143,10 @@ class FileSender:
         time.sleep(0.002)  # a real send takes a while; the other worker gets its turn
 
 
-def _worker(url: str, path: str, ready) -> None:
+def _worker(url: str, path: str, ready, key_file: str) -> None:
     from watchkeeper.db import make_engine, make_sessionmaker
 
-    engine = make_engine(url)
+    engine = make_engine(url, key_file=key_file)  # the server's key, to read the sealed URLs
     sessions = make_sessionmaker(engine)
     sender, idle = FileSender(path), 0
     ready.wait(timeout=60)  # both processes start delivering together, however long each took to start
@@ -165,7 +165,7 @@ def test_two_worker_processes_send_each_notification_exactly_once(db, tmp_path):
     sent = tmp_path / "sent.txt"
     spawn = multiprocessing.get_context("spawn")
     ready = spawn.Barrier(2)
-    workers = [spawn.Process(target=_worker, args=(db.url, str(sent), ready)) for _ in range(2)]
+    workers = [spawn.Process(target=_worker, args=(db.url, str(sent), ready, str(tmp_path / "watchkeeper.key"))) for _ in range(2)]
     for w in workers:
         w.start()
     for w in workers:

@@ -42,8 +42,7 @@ class RoutingConfig:
             flap_window=timedelta(minutes=settings.flap_window_minutes),
             flap_threshold=settings.flap_threshold,
             auto_resolve=settings.incident_auto_resolve,
-            desk=incidents.DeskSettings(channel=settings.desk_channel, public_url=settings.public_url,
-                                        secret_key=settings.secret_key),
+            desk=incidents.DeskSettings(channel=settings.desk_channel, public_url=settings.public_url),
         )
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchkeeper.db import Base, UTCDateTime
+from watchkeeper.db import Base, SealedList, UTCDateTime
 
 
 class ApiToken(Base):
@@ -38,5 +38,5 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(16))  # admin | engineer | customer
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    channels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    channels: Mapped[list[Any]] = mapped_column(SealedList, default=list)  # sealed: URLs may hold passwords
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.auth.models import User
 from watchkeeper.auth.principal import Role
 from watchkeeper.checks import MAX_CHANNELS, check_channel, check_name
+from watchkeeper.keys import mask
 
 
 def _checked_channels(channels: Sequence[str]) -> list[str]:
@@ -70,5 +71,6 @@ def user_view(user: User, *, session: Session) -> dict[str, Any]:
     from watchkeeper.support.service import customer_by_id  # the desk builds on people, not the other way
 
     customer = customer_by_id(user.customer_id, session=session).name if user.customer_id else None
-    return {"name": user.name, "role": user.role, "customer": customer, "channels": user.channels,
+    # Passwords in channel URLs are kept sealed and never shown again, as a token is not.
+    return {"name": user.name, "role": user.role, "customer": customer, "channels": [mask(c) for c in user.channels],
             "created_at": user.created_at}  # fmt: skip

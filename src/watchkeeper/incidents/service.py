@@ -33,7 +33,6 @@ class DeskSettings:
 
     channel: str | None = None  # Apprise URL told of incidents held low for support hours
     public_url: str = "http://127.0.0.1:8080"  # where customers follow enquiry links
-    secret_key: str | None = None  # signs those links; unset, the database keeps one
 
 
 def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None,

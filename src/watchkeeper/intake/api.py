@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.alerts.finding import Finding, problems
+from watchkeeper.auth.api import failed_attempt, refuse_if_throttled
 from watchkeeper.db import in_transaction
 from watchkeeper.intake import alertmanager, generic, pagerduty
 from watchkeeper.intake import service as intake
@@ -45,8 +46,13 @@ async def _json(request: Request) -> Any:
 
 
 def _integration(request: Request, key: str, kind: Kind) -> Known | None:
+    """The integration of `key`; 429 (HTTPException) once its sender's address sent too many bad keys."""
+    refuse_if_throttled(request)
     state = request.app.state
-    return state.intake_keys.verify(sessions=state.sessions, key=key, kind=kind, now=state.clock.now())
+    known = state.intake_keys.verify(sessions=state.sessions, key=key, kind=kind, now=state.clock.now())
+    if known is None:
+        failed_attempt(request)
+    return known
 
 
 def _take(request: Request, findings: list[Finding]) -> None:
@@ -78,6 +84,7 @@ def _pd_invalid(errors: list[str]) -> JSONResponse:
 @router.post("/v2/enqueue", status_code=status.HTTP_202_ACCEPTED, response_model=None)
 async def pagerduty_enqueue(request: Request) -> dict[str, Any] | JSONResponse:
     """PagerDuty Events API v2: trigger, acknowledge and resolve, with a watchkeeper integration key as routing_key."""
+    refuse_if_throttled(request)  # the key is in the body: refuse a guesser before reading it
     try:
         event = pagerduty.parse(_loads(await request.body()))
     except PayloadError as exc:

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchkeeper.db import Base, UTCDateTime
+from watchkeeper.db import Base, Sealed, UTCDateTime
 
 
 class Notification(Base):
@@ -18,9 +18,10 @@ class Notification(Base):
     subject: Mapped[str] = mapped_column(String(16))  # incident | case | enquiry
     subject_id: Mapped[int] = mapped_column(Integer, index=True)
     recipient: Mapped[str] = mapped_column(String(200))
-    url: Mapped[str] = mapped_column(String(1000))  # Apprise URL; may hold a token, never shown in full
+    # Sealed under the server's key: the URL may hold a password, the body live answer links.
+    url: Mapped[str] = mapped_column(Sealed)  # Apprise URL, never shown in full
     title: Mapped[str] = mapped_column(String(500))
-    body: Mapped[str] = mapped_column(String(8000))
+    body: Mapped[str] = mapped_column(Sealed)
     status: Mapped[str] = mapped_column(String(12), index=True)  # pending | sending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # next try, or lease end while sending

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from watchkeeper.auth.access import staff
+from watchkeeper.auth.api import failed_attempt, throttled_for
 from watchkeeper.db import in_transaction
 from watchkeeper.errors import said
 from watchkeeper.support import enquiries
@@ -37,7 +38,7 @@ class EnquiryOut(BaseModel):
 
 
 def _secret(request: Request, session) -> bytes:  # type: ignore[no-untyped-def]
-    return enquiries.server_secret(session=session, configured=request.app.state.settings.secret_key)
+    return enquiries.server_secret(session=session)
 
 
 @router.post("/api/v1/enquiries", response_model=EnquiryOut, status_code=status.HTTP_201_CREATED,
@@ -69,6 +70,13 @@ def _page(title: str, body: str, code: int = 200) -> HTMLResponse:
                         status_code=code)  # fmt: skip
 
 
+def _too_many(wait: int) -> HTMLResponse:
+    page = _page("Too many attempts", f"<p>Too many links that are not valid came from your address; "
+                                      f"try again in {wait} seconds.</p>", 429)  # fmt: skip
+    page.headers["Retry-After"] = str(wait)
+    return page
+
+
 _WORDS = {Answer.EXPECTED: "Yes, this is expected (we are testing, or it is planned)",
           Answer.NOT_EXPECTED: "No, this is not expected: please investigate"}  # fmt: skip
 
@@ -78,10 +86,13 @@ def answer_page(request: Request, token: Annotated[str, Query(max_length=500)]) 
     """Opening a link only shows what it would answer; the answer is given by the button, so a mail
     scanner that follows links answers nothing."""
     state = request.app.state
+    if (wait := throttled_for(request)) is not None:
+        return _too_many(wait)
     try:
         enquiry, given = in_transaction(state.sessions, lambda s: enquiries.preview(
             session=s, now=state.clock.now(), secret=_secret(request, s), token=token))  # fmt: skip
     except InvalidLink:
+        failed_attempt(request)
         return _page("Link not valid", f"<p>{REFUSED}</p>", 404)
     if enquiry.answered_at is not None:
         return _page("Already answered", f"<p>This enquiry was answered on {enquiry.answered_at:%Y-%m-%d %H:%M} UTC."
@@ -94,9 +105,12 @@ def answer_page(request: Request, token: Annotated[str, Query(max_length=500)]) 
 @router.post("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
 def answer(request: Request, token: Annotated[str, Form(max_length=500)]) -> HTMLResponse:
     state = request.app.state
+    if (wait := throttled_for(request)) is not None:
+        return _too_many(wait)
     try:
         said = in_transaction(state.sessions, lambda s: enquiries.answer(
             session=s, now=state.clock.now(), secret=_secret(request, s), token=token))  # fmt: skip
     except InvalidLink:
+        failed_attempt(request)
         return _page("Link not valid", f"<p>{REFUSED}</p>", 404)
     return _page("Thank you", f"<p>{html.escape(said)}</p>")

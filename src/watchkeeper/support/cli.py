@@ -299,7 +299,7 @@ def enquiries_ask(
         choice = enquiries.IfExpected(if_expected)
 
         def work(session: Any) -> dict[str, Any]:
-            secret = enquiries.server_secret(session=session, configured=ctx.settings.secret_key)
+            secret = enquiries.server_secret(session=session)
             asked = enquiries.ask(session=session, now=ctx.clock.now(), secret=secret, base_url=ctx.settings.public_url,
                                   service=service, question=question, incident_id=incident, case_id=case,
                                   if_expected=choice, snooze=parse_duration(snooze))  # fmt: skip

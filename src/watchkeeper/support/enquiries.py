@@ -9,7 +9,6 @@ on the case's work log and the incident's timeline.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,6 +16,7 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from watchkeeper.alerts.finding import Urgency
+from watchkeeper.db import server_key
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.feeds.service import get_service, update_service
@@ -25,7 +25,7 @@ from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.service import add_entry
 from watchkeeper.notify.outbox import enqueue
 from watchkeeper.support import service as desk
-from watchkeeper.support.links import Answer, InvalidLink, sign, verify
+from watchkeeper.support.links import Answer, InvalidLink, Signed, sign, verify
 from watchkeeper.support.models import Case, Enquiry, ServerSecret
 from watchkeeper.support.service import EntryKind
 from watchkeeper.support.sla import Priority
@@ -38,15 +38,34 @@ class IfExpected(StrEnum):
     TEST = "test"
 
 
-def server_secret(*, session: Session, configured: str | None) -> bytes:
-    if configured:
-        return configured.encode()
-    row = session.get(ServerSecret, "links")
+def server_secret(*, session: Session) -> bytes:
+    """The key answer links are signed with: derived from the server's key, never stored (keys.py)."""
+    return server_key(session).derive("enquiry-links")
+
+
+# Links sent before the server's key existed were signed with a key kept in
+# the database (or with WATCHKEEPER_SECRET_KEY itself). Migration 0017 moved
+# that key out, sealed under the server's key, with the last enquiry it
+# signed: it is honoured for those enquiries only, and only until each one's
+# own expiry, so a copy of the old key opens nothing once they have expired.
+LEGACY = "links-legacy"
+
+
+def _legacy(token: str, *, session: Session, now: datetime) -> Signed:
+    row = session.get(ServerSecret, LEGACY)
     if row is None:
-        row = ServerSecret(name="links", value=secrets.token_urlsafe(32))
-        session.add(row)
-        session.flush()
-    return row.value.encode()
+        raise InvalidLink()
+    upto, _, sealed = row.value.partition(":")
+    key = server_key(session)
+    # WATCHKEEPER_SECRET_KEY, when it was set, signed instead of the stored key.
+    for secret in ([key.unseal(sealed).encode()] if sealed else []) + [key.raw()]:
+        try:
+            signed = verify(secret, token, now)
+        except InvalidLink:
+            continue
+        if signed.enquiry_id <= int(upto):
+            return signed
+    raise InvalidLink()
 
 
 @dataclass(frozen=True)
@@ -112,9 +131,13 @@ def _note(enquiry: Enquiry, text: str, case_kind: EntryKind, incident_kind: Entr
 
 def preview(*, session: Session, now: datetime, secret: bytes, token: str) -> tuple[Enquiry, Answer]:
     """What a link would answer, for the confirmation page. InvalidLink if it is not a good link."""
-    signed = verify(secret, token, now)
+    try:
+        signed = verify(secret, token, now)
+    except InvalidLink:
+        signed = _legacy(token, session=session, now=now)
     enquiry = session.get(Enquiry, signed.enquiry_id)
-    if enquiry is None:
+    # The enquiry's own expiry rules, not only the one the link carries.
+    if enquiry is None or now >= enquiry.expires_at:
         raise InvalidLink()
     return enquiry, signed.answer
 

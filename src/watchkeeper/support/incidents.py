@@ -86,7 +86,7 @@ def _ask_by_itself(incident: Incident, customer: Customer, case: Case | None, *,
         add_entry(incident, Entry.NOTE, f"no enquiry sent: {customer.name} has no technical contact on file",
                   session=session, at=now)  # fmt: skip
         return
-    secret = enquiries.server_secret(session=session, configured=options.secret_key)
+    secret = enquiries.server_secret(session=session)
     enquiries.ask(session=session, now=now, secret=secret, base_url=options.public_url, service=incident.service or "",
                   incident_id=incident.id, case_id=None if case is None else case.id)  # fmt: skip
 

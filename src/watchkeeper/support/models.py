@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchkeeper.db import Base, UTCDateTime, append_only
+from watchkeeper.db import Base, Sealed, UTCDateTime, append_only
 from watchkeeper.support.customers import Customer as Customer
 from watchkeeper.support.customers import SupportPlan as SupportPlan
 
@@ -18,7 +18,7 @@ class Contact(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))  # technical | billing | escalation
-    channel: Mapped[str] = mapped_column(String(500))  # an Apprise URL, e.g. mailto://... or slack://...
+    channel: Mapped[str] = mapped_column(Sealed)  # an Apprise URL (mailto://..., slack://...); may hold a password
 
 
 class Case(Base):
@@ -88,7 +88,10 @@ class Enquiry(Base):
 
 
 class ServerSecret(Base):
-    """The key answer links are signed with, made on first use so links outlive restarts."""
+    """Only `links-legacy` now: the key links sent before the server's key existed were signed with, sealed.
+
+    Answer links are signed with a key derived from the server's key, which is never stored here (keys.py).
+    """
 
     __tablename__ = "server_secrets"
 

@@ -19,6 +19,7 @@ from watchkeeper.alerts.api import router as alerts_router
 from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.auth.access import staff
 from watchkeeper.auth.api import require_token
+from watchkeeper.auth.throttle import Throttle
 from watchkeeper.auth.users_api import router as users_router
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
@@ -29,6 +30,8 @@ from watchkeeper.intake.api import router as intake_router
 from watchkeeper.intake.service import KeyCache
 from watchkeeper.support.api import router as support_router
 from watchkeeper.support.cases_api import router as cases_router
+from watchkeeper.web import gauges as desk_gauges
+from watchkeeper.web import redact
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def create_app(
     *, settings: Settings | None = None, clock: Clock | None = None, engine: Engine | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, secret_key=settings.secret_key, key_file=settings.key_file)
     app = FastAPI(
         title="watchkeeper",
         version=watchkeeper.__version__,
@@ -46,12 +49,14 @@ def create_app(
         "which take an integration key (`watchkeeper integrations create`).",
     )
     app.state.settings = settings
+    redact.install()
     metrics.serve_metrics()
     app.state.clock = clock or SystemClock()
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.routing = RoutingConfig.from_settings(settings)
     app.state.intake_keys = KeyCache()
+    app.state.throttle = Throttle()
     app.include_router(feeds_router, dependencies=[Depends(require_token)])
     app.include_router(alerts_router, dependencies=[Depends(require_token)])
     app.include_router(incidents_router, dependencies=[Depends(require_token)])
@@ -70,7 +75,7 @@ def create_app(
         cause = exc.orig if isinstance(exc, StatementError) else exc
         if isinstance(exc, StatementError) and not isinstance(exc, DataError) and not isinstance(
                 cause, OverflowError | UnicodeEncodeError):  # fmt: skip
-            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+            log.error("%s %s failed", request.method, redact.redact(request.url.path), exc_info=exc)
             return JSONResponse({"detail": "internal error; the server's log has it"}, status_code=500)
         reason = ("text that is not Unicode (a lone surrogate such as \\ud800)"
                   if isinstance(cause, UnicodeEncodeError) else f"a value out of range: {cause}")  # fmt: skip
@@ -97,9 +102,11 @@ def create_app(
             connection.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    gauges = desk_gauges.registry(app.state.sessions, app.state.clock)
+
     @app.get("/metrics", tags=["ops"], dependencies=[Depends(staff)])
     def metrics_endpoint() -> Response:
         """Prometheus metrics; scrape with a bearer token (`authorization: credentials`)."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest() + generate_latest(gauges), media_type=CONTENT_TYPE_LATEST)
 
     return app
