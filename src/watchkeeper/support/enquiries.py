@@ -44,7 +44,7 @@ def server_secret(*, session: Session) -> bytes:
 
 
 # Links sent before the server's key existed were signed with a key kept in
-# the database (or with WATCHKEEPER_SECRET_KEY itself). Migration 0017 moved
+# the database (or with WATCHKEEPER_SECRET_KEY itself). Migration 0014 moved
 # that key out, sealed under the server's key, with the last enquiry it
 # signed: it is honoured for those enquiries only, and only until each one's
 # own expiry, so a copy of the old key opens nothing once they have expired.

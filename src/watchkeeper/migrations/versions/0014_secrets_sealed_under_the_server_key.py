@@ -10,7 +10,7 @@ server_secrets as `links`, is removed; it survives only sealed, as
 until their enquiry expires (support.enquiries._legacy) and no later ones
 can be signed with it.
 
-Revision ID: 0017
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-01 22:00:00
 """
@@ -22,7 +22,7 @@ from alembic import op
 
 from watchkeeper.db import server_key
 
-revision: str = "0017"
+revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
