@@ -112,13 +112,19 @@ def token_revoke(token_id: int) -> None:
 
 
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 8080,
+    host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0: every one)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
     inbox: Annotated[Path | None, typer.Option(help="watch this folder for usage files")] = None,  # noqa: UP007
 ) -> None:
-    """Run the API and the scheduler (inbox, retention) in one process."""
+    """Run the API and the scheduler (inbox, retention) in one process.
+
+    The port is taken first: a start that cannot listen sets nothing up. Enquiry
+    links start with WATCHKEEPER_PUBLIC_URL, by default the address listened on."""
     import uvicorn
 
+    from watchkeeper.cli import SETUP_FAILED
+    from watchkeeper.cli_common import errors
+    from watchkeeper.listen import CannotListen, bind, with_public_url
     from watchkeeper.web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -126,6 +132,13 @@ def serve(
     # the migrations it runs are still logged (alembic.runtime.migration).
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     ctx = context()
+    try:
+        listening = bind(host, port)
+    except CannotListen as exc:
+        raise fail(str(exc), SETUP_FAILED) from exc
+    ctx.settings, warning = with_public_url(ctx.settings, host, port)
+    if warning:
+        errors.print(f"[yellow]warning:[/yellow] {warning}")
     upgrade(ctx.engine)
     with ctx.transaction() as session:
         if not tokens.has_tokens(session=session):
@@ -137,7 +150,8 @@ def serve(
                               name="scheduler", daemon=True)  # fmt: skip
     worker.start()
     try:
-        uvicorn.run(create_app(settings=ctx.settings, clock=ctx.clock, engine=ctx.engine), host=host, port=port)
+        app = create_app(settings=ctx.settings, clock=ctx.clock, engine=ctx.engine)
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port)).run(sockets=[listening])
     finally:
         stop.set()
         worker.join(timeout=10)

@@ -14,6 +14,7 @@ from watchkeeper.cli_common import (
     act,
     console,
     context,
+    errors,
     fail,
     minute,
     operator,
@@ -290,11 +291,18 @@ def enquiries_ask(
     question: Annotated[str | None, typer.Option(help="instead of the default question")] = None,  # noqa: UP007
     as_json: Json = False,
 ) -> None:
-    """Prints the two signed answer links (valid 72 h, one answer) to send to the contact."""
+    """Sends the customer's technical contacts the question and two signed answer links
+    (valid 72 h, one answer; `serve` delivers the mail), and prints the links.
+
+    The links start with WATCHKEEPER_PUBLIC_URL: set it to the address customers reach
+    `serve` at (unset, the links point at http://127.0.0.1:8080)."""
     from watchkeeper.db import in_transaction
     from watchkeeper.support import enquiries
 
     ctx = context()
+    if "public_url" not in ctx.settings.model_fields_set:
+        errors.print(f"[yellow]warning:[/yellow] WATCHKEEPER_PUBLIC_URL is not set, so the links point at "
+                     f"{ctx.settings.public_url}; set it to where customers reach `serve`")  # fmt: skip
     try:
         choice = enquiries.IfExpected(if_expected)
 
