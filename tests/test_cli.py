@@ -195,6 +195,14 @@ def test_a_bad_setting_or_an_unreachable_database_is_one_line_not_a_traceback(tm
         "postgresql+psycopg://watch:secret@127.0.0.1:1/wk": "the database at postgresql+psycopg://watch:***@127.0.0.1:1/wk "
                                                            "failed: connection failed",
         "nosuchdb://x": "WATCHKEEPER_DATABASE_URL=nosuchdb://x is not a database URL watchkeeper can use",
+        "mysql://watch:secret@db/wk": "WATCHKEEPER_DATABASE_URL=mysql://watch:***@db/wk is not a database URL "
+                                      "watchkeeper can use: give sqlite:///PATH or postgresql+psycopg://user@host/db "
+                                      "(postgres:// and postgresql:// are read as postgresql+psycopg://)",
+        "sqlite:/wk.db": "WATCHKEEPER_DATABASE_URL='sqlite:/wk.db' is not a database URL watchkeeper can use: give",
+        # Read as psycopg: the connection is tried (and fails on port 1), no "Can't load plugin".
+        "postgres://watch:secret@127.0.0.1:1/wk": "the database at postgres://watch:***@127.0.0.1:1/wk failed: "
+                                                  "connection failed",
+        "postgresql://watch:secret@127.0.0.1:1/wk": "the database at postgresql://watch:***@127.0.0.1:1/wk failed: ",
     }  # fmt: skip
     for url, said in cases.items():
         env = {**os.environ, "WATCHKEEPER_DATABASE_URL": url}

@@ -160,8 +160,11 @@ def plain_error(exc: Exception) -> str | None:
         problems = [f"WATCHKEEPER_{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
                     for e in exc.errors()]  # type: ignore[attr-defined]  # fmt: skip
         return "bad setting: " + "; ".join(problems)
-    if isinstance(exc, sqlalchemy.exc.ArgumentError | sqlalchemy.exc.NoSuchModuleError):
-        return f"WATCHKEEPER_DATABASE_URL={_database_url()} is not a database URL watchkeeper can use: {exc}"
+    from watchkeeper.db import SUPPORTED_URLS, UnsupportedDatabase
+
+    if isinstance(exc, UnsupportedDatabase | sqlalchemy.exc.ArgumentError | sqlalchemy.exc.NoSuchModuleError):
+        return f"WATCHKEEPER_DATABASE_URL={_database_url()} is not a database URL watchkeeper can use: " \
+               f"give {SUPPORTED_URLS}"  # fmt: skip
     if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
         reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
         url = _database_url()
