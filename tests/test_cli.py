@@ -190,8 +190,9 @@ def test_a_bad_setting_or_an_unreachable_database_is_one_line_not_a_traceback(tm
     import sys
 
     cases = {
-        "sqlite:////no/such/folder/wk.db": "the database at sqlite:////no/such/folder/wk.db failed: unable to open "
-                                           "database file (check that its folder exists and can be written)",
+        "sqlite:////no/such/folder/wk.db": "no database at /no/such/folder/wk.db "
+                                           "(WATCHKEEPER_DATABASE_URL=sqlite:////no/such/folder/wk.db); a command "
+                                           "that only reads creates none",
         "postgresql+psycopg://watch:secret@127.0.0.1:1/wk": "the database at postgresql+psycopg://watch:***@127.0.0.1:1/wk "
                                                            "failed: connection failed",
         "nosuchdb://x": "WATCHKEEPER_DATABASE_URL=nosuchdb://x is not a database URL watchkeeper can use",
@@ -402,3 +403,41 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
         ctx.engine.dispose()
     with transaction(db.sessions) as session:
         assert get_service(session=session, name="sms").total_count == 4
+
+
+def test_a_read_command_in_another_folder_creates_no_database_and_says_which_it_looked_for(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHKEEPER_")}
+
+    def watchkeeper(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "watchkeeper", *args], env={**env, **extra}, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+
+    for command in (("services", "list"), ("alerts", "list", "--json"), ("incidents", "show", "1")):
+        done = watchkeeper(*command)
+        assert done.returncode == 3 and done.stdout == ""
+        assert done.stderr.splitlines() == [
+            f"error: no database at {tmp_path / 'watchkeeper.db'} (WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper.db); "
+            "a command that only reads creates none: run it where `serve` runs, or set WATCHKEEPER_DATABASE_URL "
+            "to serve's database"]  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "watchkeeper.db").touch()  # there, but never set up
+    assert "is empty (never set up)" in watchkeeper("services", "list").stderr
+    assert watchkeeper("db", "upgrade").returncode == 0
+    listed = watchkeeper("services", "list", COLUMNS="200")
+    assert listed.returncode == 0
+    assert listed.stdout == ("no services yet: they appear with their first usage record "
+                             f"(database sqlite:///{tmp_path / 'watchkeeper.db'})\n")  # fmt: skip
+
+
+def test_a_misspelt_setting_is_warned_with_the_one_meant(run, monkeypatch):
+    monkeypatch.setenv("WATCHKEEPER_DATABSE_URL", "sqlite:///elsewhere.db")
+    monkeypatch.setenv("WATCHKEEPER_PUBLIC_URL", "https://desk.example.com")  # a setting: not warned
+    done = run("token", "create", "--name", "billing")
+    assert done.exit_code == 0
+    said = " ".join(done.output.split())
+    assert "warning: WATCHKEEPER_DATABSE_URL is not a setting; did you mean WATCHKEEPER_DATABASE_URL?" in said
+    assert "PUBLIC_URL" not in said

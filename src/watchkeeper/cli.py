@@ -162,6 +162,9 @@ def plain_error(exc: Exception) -> str | None:
         return "bad setting: " + "; ".join(problems)
     from watchkeeper.db import SUPPORTED_URLS, UnsupportedDatabase
 
+    if type(exc).__name__ == "DatabaseMissing":  # cli_common's, not imported here for it
+        return str(exc)
+
     if isinstance(exc, UnsupportedDatabase | sqlalchemy.exc.ArgumentError | sqlalchemy.exc.NoSuchModuleError):
         return f"WATCHKEEPER_DATABASE_URL={_database_url()} is not a database URL watchkeeper can use: " \
                f"give {SUPPORTED_URLS}"  # fmt: skip
