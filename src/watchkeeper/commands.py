@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -115,6 +115,7 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0: every one)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
     inbox: Annotated[Path | None, typer.Option(help="watch this folder for usage files")] = None,  # noqa: UP007
+    demo: Annotated[bool, typer.Option("--demo", help="on the demo's database: its suppliers keep sending")] = False,
 ) -> None:
     """Run the API and the scheduler (inbox, retention) in one process.
 
@@ -140,11 +141,14 @@ def serve(
     if warning:
         errors.print(f"[yellow]warning:[/yellow] {warning}")
     upgrade(ctx.engine)
+    live = _demo_feeds(ctx) if demo else None
     with ctx.transaction() as session:
         if not tokens.has_tokens(session=session):
             first = tokens.create_token(session=session, clock=ctx.clock, name="first token")
             console.print(f"no API token existed; created one (shown once): [bold]{first.token}[/bold]")
     scheduler = build_scheduler(ctx, inbox)
+    if live is not None:  # first, so the feeds are topped up before the feed watcher looks at them
+        scheduler.jobs.insert(0, Job("demo-feeds", timedelta(minutes=1), live))
     stop = threading.Event()
     worker = threading.Thread(target=scheduler.run_forever, args=(stop, ctx.settings.scheduler_tick_seconds),
                               name="scheduler", daemon=True)  # fmt: skip
@@ -155,6 +159,15 @@ def serve(
     finally:
         stop.set()
         worker.join(timeout=10)
+
+
+def _demo_feeds(ctx: Context) -> Any:
+    from watchkeeper.demo import DemoDatabaseMissing, LiveFeeds
+
+    try:
+        return LiveFeeds(ctx.sessions, ctx.settings, ctx.clock)
+    except DemoDatabaseMissing as exc:
+        raise fail(str(exc)) from exc
 
 
 def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
