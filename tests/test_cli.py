@@ -441,3 +441,25 @@ def test_a_misspelt_setting_is_warned_with_the_one_meant(run, monkeypatch):
     said = " ".join(done.output.split())
     assert "warning: WATCHKEEPER_DATABSE_URL is not a setting; did you mean WATCHKEEPER_DATABASE_URL?" in said
     assert "PUBLIC_URL" not in said
+
+
+def _every_command() -> list[tuple[tuple[str, ...], Any]]:
+    from watchkeeper.cli import COMMANDS, load
+
+    found = []
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:
+        found.append((path, command))
+        for name, child in getattr(command, "commands", {}).items():
+            walk(child, (*path, name))
+
+    for name in COMMANDS:
+        walk(load(name), (name,))
+    return found
+
+
+def test_every_command_and_subcommand_has_a_help_line_and_flags_show_no_type(run):
+    missing = [" ".join(path) for path, command in _every_command() if not (command.help or "").strip()]
+    assert missing == []
+    shown = run("silences", "list", "--help").output
+    assert "--json" in shown and "<bool>" not in shown

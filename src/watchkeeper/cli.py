@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from watchkeeper import __version__
 
@@ -90,6 +90,16 @@ class _Commands(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(COMMANDS)
+
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    # Typer 0.29 prints a flag's type, "<bool>", after every plain flag (--json,
+    # --help): a flag takes no value, so it has no type to show.
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 
 class _LazyGroup(TyperGroup):

@@ -45,6 +45,7 @@ def users_channels(name: str, channel: Channels = None) -> None:
 
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every user with their role, customer and how many channels they are told on."""
     ctx = context()
     with ctx.transaction() as session:
         rows = [users.user_view(u, session=session) for u in users.list_users(session=session)]

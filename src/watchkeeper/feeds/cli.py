@@ -189,6 +189,7 @@ def feeds_add(
 
 @feeds_app.command("list")
 def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each feed's file format, time zone, service column and sequence pattern."""
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [

@@ -77,6 +77,7 @@ def plans_add(
 
 @plans_app.command("list")
 def plans_list(as_json: Json = False) -> None:
+    """Every support plan: its hours, SLA targets, automatic cases and enquiries."""
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [
@@ -102,6 +103,7 @@ def customers_add(
     services: Annotated[str | None, typer.Option(help="regex: services whose names match are theirs")] = None,  # noqa: UP007
     timezone: Annotated[str | None, typer.Option(help="the customer's own time zone for the plan's hours")] = None,  # noqa: UP007
 ) -> None:
+    """Add a customer on a plan; `--services REGEX` makes matching services theirs."""
     ctx = context()
     try:
         with ctx.transaction() as session:
@@ -136,6 +138,7 @@ def customers_contact(
     role: Annotated[ContactRole, typer.Option(help="technical, billing or escalation")],
     channel: Annotated[str, typer.Option(help="Apprise URL: mailto://..., slack://..., tgram://...")],
 ) -> None:
+    """Add a contact to a customer; its technical contacts are the ones enquiries ask."""
     ctx = context()
     try:
         with ctx.transaction() as session:
@@ -147,6 +150,7 @@ def customers_contact(
 
 @customers_app.command("list")
 def customers_list(as_json: Json = False) -> None:
+    """Every customer with their plan, services and contacts."""
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [{"name": c.name, "plan": desk.get_plan_by_id(c.plan_id, session=session).name,
@@ -178,6 +182,7 @@ def cases_open(
     description: Annotated[str, typer.Option(help="what the customer reported")] = "",
     by: By = None,
 ) -> None:
+    """Open a case for a customer; its SLA clocks start now."""
     ctx = context()
     try:
         with ctx.transaction() as session:
@@ -196,6 +201,7 @@ def cases_list(
     status: Annotated[CaseStatus | None, typer.Option(help="new, open, pending_customer, resolved, closed")] = None,  # noqa: UP007
     as_json: Json = False,
 ) -> None:
+    """Cases, newest first, with status, priority and the SLA clock due next."""
     ctx = context()
     try:
         with ctx.transaction() as session:
@@ -263,6 +269,7 @@ def cases_status(case_id: int, status: CaseStatus, by: By = None) -> None:
 
 @cases_app.command("priority")
 def cases_priority(case_id: int, priority: Priority, by: By = None) -> None:
+    """Set a case's priority: p1 (down) .. p4 (request)."""
     act(lambda s, now: desk.set_priority(case_id, priority, author=by or operator(), session=s, now=now),
         f"case {case_id} is {priority}")
 
