@@ -463,3 +463,16 @@ def test_every_command_and_subcommand_has_a_help_line_and_flags_show_no_type(run
     assert missing == []
     shown = run("silences", "list", "--help").output
     assert "--json" in shown and "<bool>" not in shown
+
+
+def test_counts_in_the_output_are_singular_for_one(run, tmp_path):
+    from watchkeeper.words import count
+
+    assert (count(1, "week"), count(2, "week"), count(1024, "row"), count(1, "entry", "entries")) == (
+        "1 week", "2 weeks", "1,024 rows", "1 entry")  # fmt: skip
+    path = tmp_path / "one.csv"
+    path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,voip-de,1\n")
+    said = " ".join(run("ingest", str(path)).output.split())
+    assert ": 1 row accepted, 0 rejected, 1 record, 1 service (1 new) in" in said
+    shown = " ".join(run("services", "show", "voip-de").output.split())
+    assert "1 record, quantity" in shown

@@ -45,6 +45,7 @@ from watchkeeper.feeds.watch import watch_feeds
 from watchkeeper.incidents.service import list_incidents, timeline
 from watchkeeper.intake.service import Kind
 from watchkeeper.intake.service import create as create_integration
+from watchkeeper.words import count
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ def _watch(sessions: sessionmaker[Session], now: datetime) -> None:
         report = watch_feeds(session=session, now=now, limit=1000, routing=RoutingConfig(group_wait=timedelta(0)))
         rows = list_alerts(session=session)
         deadlines = {s.name: learned(session=session, name=s.name) for s in list_services(session=session)}
-    console.print(f"\nfeed watcher: learned {report.evaluated} services from their history")
+    console.print(f"\nfeed watcher: learned {count(report.evaluated, 'service')} from their history")
     table = Table("service", "silence alert due if nothing arrives", title="live deadlines", title_justify="left")
     for name, state in deadlines.items():
         table.add_row(name, f"{state.due_at:%a %d %b %H:%M} UTC" if state and state.due_at else "-")
