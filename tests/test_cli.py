@@ -92,7 +92,7 @@ def test_replay_writes_one_json_line_per_alert(run, tmp_path):
     result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "alerts.jsonl"),
                  "--services", str(tmp_path / "services.yaml"))  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "1 alerts" in result.output
+    assert "1 alert (" in result.output
     [alert] = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert alert["service"] == "sip-trunk" and alert["kind"] == "silence"
     assert alert["started_at"] == "2026-01-21T09:56:00Z"  # the minute after the last record
