@@ -132,3 +132,12 @@ def test_incidents_list_keeps_the_group_at_80_columns(run, tmp_path, monkeypatch
     group = "".join(line.split("┃" if "┃" in line else "│")[3].strip() for line in shown.splitlines()[3:-2])
     assert "instance=pbx-hamburg-2" in group  # only the group names the instance
     assert "not shown at 80 columns: urgency, severity, opened (UTC)" in " ".join(shown.split())
+
+
+def test_silences_add_refuses_matchers_that_take_any_value_unless_forced(run):
+    broad = ["silences", "add", "-m", 'service=~".+"', "--duration", "30d", "--comment", "supplier work"]
+    refused = run(*broad)
+    assert refused.exit_code == 1
+    assert "one must name something" in " ".join(refused.output.split())
+    forced = run(*broad, "--force")
+    assert forced.exit_code == 0 and 'service=~".+"' in forced.output
