@@ -92,7 +92,7 @@ def test_replay_writes_one_json_line_per_alert(run, tmp_path):
     result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "alerts.jsonl"),
                  "--services", str(tmp_path / "services.yaml"))  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "1 alerts" in result.output
+    assert "1 alert (" in result.output
     [alert] = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert alert["service"] == "sip-trunk" and alert["kind"] == "silence"
     assert alert["started_at"] == "2026-01-21T09:56:00Z"  # the minute after the last record
@@ -190,11 +190,20 @@ def test_a_bad_setting_or_an_unreachable_database_is_one_line_not_a_traceback(tm
     import sys
 
     cases = {
-        "sqlite:////no/such/folder/wk.db": "the database at sqlite:////no/such/folder/wk.db failed: unable to open "
-                                           "database file (check that its folder exists and can be written)",
+        "sqlite:////no/such/folder/wk.db": "no database at /no/such/folder/wk.db "
+                                           "(WATCHKEEPER_DATABASE_URL=sqlite:////no/such/folder/wk.db); a command "
+                                           "that only reads creates none",
         "postgresql+psycopg://watch:secret@127.0.0.1:1/wk": "the database at postgresql+psycopg://watch:***@127.0.0.1:1/wk "
                                                            "failed: connection failed",
         "nosuchdb://x": "WATCHKEEPER_DATABASE_URL=nosuchdb://x is not a database URL watchkeeper can use",
+        "mysql://watch:secret@db/wk": "WATCHKEEPER_DATABASE_URL=mysql://watch:***@db/wk is not a database URL "
+                                      "watchkeeper can use: give sqlite:///PATH or postgresql+psycopg://user@host/db "
+                                      "(postgres:// and postgresql:// are read as postgresql+psycopg://)",
+        "sqlite:/wk.db": "WATCHKEEPER_DATABASE_URL='sqlite:/wk.db' is not a database URL watchkeeper can use: give",
+        # Read as psycopg: the connection is tried (and fails on port 1), no "Can't load plugin".
+        "postgres://watch:secret@127.0.0.1:1/wk": "the database at postgres://watch:***@127.0.0.1:1/wk failed: "
+                                                  "connection failed",
+        "postgresql://watch:secret@127.0.0.1:1/wk": "the database at postgresql://watch:***@127.0.0.1:1/wk failed: ",
     }  # fmt: skip
     for url, said in cases.items():
         env = {**os.environ, "WATCHKEEPER_DATABASE_URL": url}
@@ -394,3 +403,76 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
         ctx.engine.dispose()
     with transaction(db.sessions) as session:
         assert get_service(session=session, name="sms").total_count == 4
+
+
+def test_a_read_command_in_another_folder_creates_no_database_and_says_which_it_looked_for(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHKEEPER_")}
+
+    def watchkeeper(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "watchkeeper", *args], env={**env, **extra}, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+
+    for command in (("services", "list"), ("alerts", "list", "--json"), ("incidents", "show", "1")):
+        done = watchkeeper(*command)
+        assert done.returncode == 3 and done.stdout == ""
+        assert done.stderr.splitlines() == [
+            f"error: no database at {tmp_path / 'watchkeeper.db'} (WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper.db); "
+            "a command that only reads creates none: run it where `serve` runs, or set WATCHKEEPER_DATABASE_URL "
+            "to serve's database"]  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "watchkeeper.db").touch()  # there, but never set up
+    assert "is empty (never set up)" in watchkeeper("services", "list").stderr
+    assert watchkeeper("db", "upgrade").returncode == 0
+    listed = watchkeeper("services", "list", COLUMNS="200")
+    assert listed.returncode == 0
+    assert listed.stdout == ("no services yet: they appear with their first usage record "
+                             f"(database sqlite:///{tmp_path / 'watchkeeper.db'})\n")  # fmt: skip
+
+
+def test_a_misspelt_setting_is_warned_with_the_one_meant(run, monkeypatch):
+    monkeypatch.setenv("WATCHKEEPER_DATABSE_URL", "sqlite:///elsewhere.db")
+    monkeypatch.setenv("WATCHKEEPER_PUBLIC_URL", "https://desk.example.com")  # a setting: not warned
+    done = run("token", "create", "--name", "billing")
+    assert done.exit_code == 0
+    said = " ".join(done.output.split())
+    assert "warning: WATCHKEEPER_DATABSE_URL is not a setting; did you mean WATCHKEEPER_DATABASE_URL?" in said
+    assert "PUBLIC_URL" not in said
+
+
+def _every_command() -> list[tuple[tuple[str, ...], Any]]:
+    from watchkeeper.cli import COMMANDS, load
+
+    found = []
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:
+        found.append((path, command))
+        for name, child in getattr(command, "commands", {}).items():
+            walk(child, (*path, name))
+
+    for name in COMMANDS:
+        walk(load(name), (name,))
+    return found
+
+
+def test_every_command_and_subcommand_has_a_help_line_and_flags_show_no_type(run):
+    missing = [" ".join(path) for path, command in _every_command() if not (command.help or "").strip()]
+    assert missing == []
+    shown = run("silences", "list", "--help").output
+    assert "--json" in shown and "<bool>" not in shown
+
+
+def test_counts_in_the_output_are_singular_for_one(run, tmp_path):
+    from watchkeeper.words import count
+
+    assert (count(1, "week"), count(2, "week"), count(1024, "row"), count(1, "entry", "entries")) == (
+        "1 week", "2 weeks", "1,024 rows", "1 entry")  # fmt: skip
+    path = tmp_path / "one.csv"
+    path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,voip-de,1\n")
+    said = " ".join(run("ingest", str(path)).output.split())
+    assert ": 1 row accepted, 0 rejected, 1 record, 1 service (1 new) in" in said
+    shown = " ".join(run("services", "show", "voip-de").output.split())
+    assert "1 record, quantity" in shown

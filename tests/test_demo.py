@@ -18,6 +18,7 @@ def test_the_demo_feeds_usage_and_files_raises_a_silence_incident_and_leaves_a_c
     assert "without a token: HTTP 401" in out
     assert "duplicate Master-0005.csv" in out and "sequence_gap" in out
     assert "firing │ mobile-data-fr │ silence" in out
+    assert "serve --demo" in out and "without it they have stopped with the demo" in " ".join(out.split())
 
     database = tmp_path / "watchkeeper-demo.db"
     assert database.exists() and not (tmp_path / "watchkeeper-demo.db-wal").exists()
@@ -26,3 +27,47 @@ def test_the_demo_feeds_usage_and_files_raises_a_silence_incident_and_leaves_a_c
                             capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
     groups = [incident["group_key"] for incident in json.loads(listed.stdout)]
     assert any("service=mobile-data-fr" in group for group in groups), groups
+
+
+def test_serve_demo_keeps_the_demos_suppliers_sending_from_their_last_record_but_not_the_stopped_one(db):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from watchkeeper.clock import FrozenClock
+    from watchkeeper.db import transaction
+    from watchkeeper.demo import SUPPLIERS, LiveFeeds
+    from watchkeeper.feeds.models import Service
+
+    from .conftest import NOW
+
+    ended = NOW - timedelta(hours=3)  # the demo ran three hours ago
+    with transaction(db.sessions) as session:
+        for supplier in SUPPLIERS:
+            session.add(Service(name=supplier.name, stage="production", first_seen=ended - timedelta(days=14),
+                                last_seen=ended, last_received_at=ended, created_at=ended))  # fmt: skip
+    clock = FrozenClock(NOW)
+    live = LiveFeeds(db.sessions, db.settings, clock)
+
+    def last_seen() -> dict[str, object]:
+        with transaction(db.sessions) as session:
+            return dict(session.execute(select(Service.name, Service.last_seen)).all())
+
+    assert live() > 0
+    seen = last_seen()
+    for name, every in (("voip-de-wholesale", 5), ("sms-uk-retail", 5), ("iot-metering-nl", 60)):
+        assert NOW - timedelta(minutes=every) <= seen[name] <= NOW, name
+    assert seen["mobile-data-fr"] == ended  # the outage the demo shows stays an outage
+    assert live() == 0  # nothing sent twice
+    clock.set(NOW + timedelta(minutes=5))
+    assert live() >= 2 and last_seen()["voip-de-wholesale"] == NOW + timedelta(minutes=5)
+
+
+def test_serve_demo_on_another_database_says_so_and_makes_no_token(run, monkeypatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets=None: None)
+    done = run("serve", "--demo", "--port", "0")
+    assert done.exit_code == 1
+    assert "run `watchkeeper demo` first" in " ".join(done.output.split())
+    assert "token" not in done.output.replace("`", "")

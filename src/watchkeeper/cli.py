@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from watchkeeper import __version__
 
@@ -92,6 +92,16 @@ class _Commands(Mapping[str, Any]):
         return len(COMMANDS)
 
 
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    # Typer 0.29 prints a flag's type, "<bool>", after every plain flag (--json,
+    # --help): a flag takes no value, so it has no type to show.
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
 class _LazyGroup(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
@@ -160,10 +170,16 @@ def plain_error(exc: Exception) -> str | None:
         problems = [f"WATCHKEEPER_{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
                     for e in exc.errors()]  # type: ignore[attr-defined]  # fmt: skip
         return "bad setting: " + "; ".join(problems)
+    from watchkeeper.db import SUPPORTED_URLS, UnsupportedDatabase
+
     if type(getattr(exc, "orig", None) or exc).__name__ == "KeyFileError":  # keys.py: the server's key file
         return str(getattr(exc, "orig", None) or exc)
-    if isinstance(exc, sqlalchemy.exc.ArgumentError | sqlalchemy.exc.NoSuchModuleError):
-        return f"WATCHKEEPER_DATABASE_URL={_database_url()} is not a database URL watchkeeper can use: {exc}"
+    if type(exc).__name__ == "DatabaseMissing":  # cli_common's, not imported here for it
+        return str(exc)
+
+    if isinstance(exc, UnsupportedDatabase | sqlalchemy.exc.ArgumentError | sqlalchemy.exc.NoSuchModuleError):
+        return f"WATCHKEEPER_DATABASE_URL={_database_url()} is not a database URL watchkeeper can use: " \
+               f"give {SUPPORTED_URLS}"  # fmt: skip
     if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
         reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
         url = _database_url()

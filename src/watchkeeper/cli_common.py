@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -51,6 +52,10 @@ def _output(name: str) -> Console:
     return globals()[name]  # type: ignore[no-any-return]
 
 
+class DatabaseMissing(Exception):
+    """A command that only reads found no database, or one never set up: the setup's error, said in one line."""
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -63,8 +68,19 @@ class Context:
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
+        from sqlalchemy.engine import make_url
+
+        reading = reads_only()
+        if reading and (missing := _missing_file(self.settings.database_url)) is not None:
+            configured = make_url(self.settings.database_url).render_as_string(hide_password=True)
+            raise DatabaseMissing(f"no database at {missing} (WATCHKEEPER_DATABASE_URL={configured}); "
+                                  "a command that only reads creates none: run it where `serve` runs, or set "
+                                  "WATCHKEEPER_DATABASE_URL to serve's database")  # fmt: skip
         engine = self.engine
         if current_revision(engine) is None:
+            if reading:
+                raise DatabaseMissing(f"the database at {database_shown(self.settings)} is empty (never set up): "
+                                      "nothing to show; is WATCHKEEPER_DATABASE_URL the one `serve` uses?")  # fmt: skip
             # A first command on a new database sets it up rather than failing.
             upgrade(engine)
         return make_sessionmaker(engine)
@@ -76,7 +92,57 @@ class Context:
 
 
 def context() -> Context:
-    return Context(settings=get_settings(), clock=SystemClock())
+    settings = get_settings()
+    _warn_unknown_variables()
+    return Context(settings=settings, clock=SystemClock())
+
+
+# Commands that only read: run on a database that is missing or empty, they
+# say so rather than create one (a command run in the wrong folder would
+# otherwise make an empty watchkeeper.db there and say "no services yet").
+READING = frozenset({"list", "show", "findings", "stats"})
+
+
+def reads_only() -> bool:
+    """Whether the command running is one of READING."""
+    # Typer carries its own copy of click, whose current context this is (click's own stays empty).
+    from typer._click.globals import get_current_context
+
+    current = get_current_context(silent=True)
+    return current is not None and current.info_name in READING
+
+
+def _missing_file(url: str) -> Path | None:
+    """The SQLite file `url` names, if it names one that does not exist."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database).absolute()
+    return None if path.exists() else path
+
+
+def database_shown(settings: Settings) -> str:
+    """The database in use, as a person can find it: a SQLite file's whole path, a password hidden."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(settings.database_url)
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        return f"sqlite:///{Path(parsed.database).absolute()}"
+    return parsed.render_as_string(hide_password=True)
+
+
+_warned: list[str] = []
+
+
+def _warn_unknown_variables() -> None:
+    from watchkeeper.config import unknown_variables
+
+    for warning in unknown_variables(os.environ):
+        if warning not in _warned:
+            _warned.append(warning)
+            _output("errors").print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
 def leave(status: object) -> NoReturn:
@@ -166,7 +232,9 @@ def show_list(columns: list[Column], rows: list[list[str]], *, empty: str) -> No
     least needed columns are left out, and a line says which (`--json` has
     everything)."""
     if not rows:
-        _output("console").print(empty)
+        # Say which database was read: an empty list from the wrong one looks like a right answer.
+        _output("console").print(f"{empty} (database {database_shown(get_settings())})" if reads_only() else empty,
+                                 highlight=False)  # fmt: skip
         return
     from rich.table import Table
     from rich.text import Text

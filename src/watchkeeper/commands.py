@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from watchkeeper.alerts.service import RoutingConfig, process_due
 from watchkeeper.auth import service as tokens
-from watchkeeper.cli_common import Context, console, context, fail, print_json, when
+from watchkeeper.cli_common import Column, Context, console, context, fail, minute, print_json, show_list
 from watchkeeper.db import current_revision, in_transaction, upgrade
 from watchkeeper.errors import said
 from watchkeeper.feeds.inbox import scan_inbox
@@ -46,14 +45,21 @@ def db_prune() -> None:
     console.print(", ".join(f"{n:,} {table}" for table, n in removed.items()) + " removed")
 
 
+_ROLES = "admin, engineer (staff), customer (their own view) or ingest (a supplier: posts usage only)"
+_SERVICES = "for an ingest token: the services it may post usage for, a regex ('acme-.*')"
+
+
 @token_app.command("create")
 def token_create(
     name: Annotated[str | None, typer.Option(help="who or what will use it (default: the user's name)")] = None,  # noqa: UP007
     user: Annotated[str | None, typer.Option(help="a user (`watchkeeper users add`) it speaks for")] = None,  # noqa: UP007
-    role: Annotated[str | None, typer.Option(help="admin, engineer (staff) or customer (their own view)")] = None,  # noqa: UP007
+    role: Annotated[str | None, typer.Option(help=_ROLES)] = None,  # noqa: UP007
     customer: Annotated[str | None, typer.Option(help="for a customer token: whose")] = None,  # noqa: UP007
+    services: Annotated[str | None, typer.Option(help=_SERVICES)] = None,  # noqa: UP007
+    feed: Annotated[str | None, typer.Option(help="for an ingest token: the feed whose files it reads")] = None,  # noqa: UP007
 ) -> None:
-    """A bearer token. A customer token reads only that customer's services, alerts and incidents."""
+    """A bearer token. A customer token reads only that customer's services, alerts and incidents;
+    an ingest token, for a supplier, posts usage and reads its feed's files, nothing else."""
     from watchkeeper.auth.users import get_user
     from watchkeeper.support.service import get_customer
 
@@ -67,7 +73,8 @@ def token_create(
                 raise ValueError("say who uses it: --name NAME, or --user NAME for one of `watchkeeper users list`")
             customer_id = get_customer(customer, session=session).id if customer else None
             new = tokens.create_token(session=session, clock=ctx.clock, name=name or (person.name if person else ""),
-                                      role=role or "engineer", customer_id=customer_id, user=person)  # fmt: skip
+                                      role=role or "engineer", customer_id=customer_id, user=person,
+                                      services=services, feed=feed)  # fmt: skip
     except (ValueError, LookupError) as exc:
         raise fail(said(exc)) from exc
     console.print(f"{new.record.role} token {new.record.id} ({new.record.name}), shown once, keep it safe:")
@@ -75,22 +82,26 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def token_list(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Every token: its role, whose it is, what it is limited to; never the secret."""
     ctx = context()
     with ctx.transaction() as session:
-        rows: list[dict[str, Any]] = [{"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at,
-                 "revoked_at": t.revoked_at} for t in tokens.list_tokens(session=session)]  # fmt: skip
+        rows = [tokens.token_view(t, session=session) for t in tokens.list_tokens(session=session)]
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "name", "starts with", "created", "revoked")
-    for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["prefix"] + "...", when(r["created_at"]), when(r["revoked_at"]))
-    console.print(table)
+    columns = [Column("id"), Column("name"), Column("role"), Column("user", 5), Column("customer", 5),
+               Column("limited to", 6), Column("starts with", 3), Column("created", 2),
+               Column("revoked", 4)]  # fmt: skip
+    lines = [[str(r["id"]), r["name"], r["role"], r["user"] or "-", r["customer"] or "-",
+              ", ".join(f"{k} {r[k]}" for k in ("services", "feed") if r[k]) or "-", r["prefix"] + "...",
+              minute(r["created_at"]), minute(r["revoked_at"]) or "-"] for r in rows]  # fmt: skip
+    show_list(columns, lines, empty="no tokens; `watchkeeper token create --name NAME`")
 
 
 @token_app.command("revoke")
 def token_revoke(token_id: int) -> None:
+    """Revoke a token at once; its requests get 401 from then on."""
     ctx = context()
     try:
         with ctx.transaction() as session:
@@ -101,13 +112,20 @@ def token_revoke(token_id: int) -> None:
 
 
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 8080,
+    host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0: every one)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
     inbox: Annotated[Path | None, typer.Option(help="watch this folder for usage files")] = None,  # noqa: UP007
+    demo: Annotated[bool, typer.Option("--demo", help="on the demo's database: its suppliers keep sending")] = False,
 ) -> None:
-    """Run the API and the scheduler (inbox, retention) in one process."""
+    """Run the API and the scheduler (inbox, retention) in one process.
+
+    The port is taken first: a start that cannot listen sets nothing up. Enquiry
+    links start with WATCHKEEPER_PUBLIC_URL, by default the address listened on."""
     import uvicorn
 
+    from watchkeeper.cli import SETUP_FAILED
+    from watchkeeper.cli_common import errors
+    from watchkeeper.listen import CannotListen, bind, with_public_url
     from watchkeeper.web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -115,21 +133,41 @@ def serve(
     # the migrations it runs are still logged (alembic.runtime.migration).
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     ctx = context()
+    try:
+        listening = bind(host, port)
+    except CannotListen as exc:
+        raise fail(str(exc), SETUP_FAILED) from exc
+    ctx.settings, warning = with_public_url(ctx.settings, host, port)
+    if warning:
+        errors.print(f"[yellow]warning:[/yellow] {warning}")
     upgrade(ctx.engine)
+    live = _demo_feeds(ctx) if demo else None
     with ctx.transaction() as session:
         if not tokens.has_tokens(session=session):
             first = tokens.create_token(session=session, clock=ctx.clock, name="first token")
             console.print(f"no API token existed; created one (shown once): [bold]{first.token}[/bold]")
     scheduler = build_scheduler(ctx, inbox)
+    if live is not None:  # first, so the feeds are topped up before the feed watcher looks at them
+        scheduler.jobs.insert(0, Job("demo-feeds", timedelta(minutes=1), live))
     stop = threading.Event()
     worker = threading.Thread(target=scheduler.run_forever, args=(stop, ctx.settings.scheduler_tick_seconds),
                               name="scheduler", daemon=True)  # fmt: skip
     worker.start()
     try:
-        uvicorn.run(create_app(settings=ctx.settings, clock=ctx.clock, engine=ctx.engine), host=host, port=port)
+        app = create_app(settings=ctx.settings, clock=ctx.clock, engine=ctx.engine)
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port)).run(sockets=[listening])
     finally:
         stop.set()
         worker.join(timeout=10)
+
+
+def _demo_feeds(ctx: Context) -> Any:
+    from watchkeeper.demo import DemoDatabaseMissing, LiveFeeds
+
+    try:
+        return LiveFeeds(ctx.sessions, ctx.settings, ctx.clock)
+    except DemoDatabaseMissing as exc:
+        raise fail(str(exc)) from exc
 
 
 def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:

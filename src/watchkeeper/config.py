@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
 from pydantic import Field, field_validator
@@ -88,3 +89,22 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# Read from the environment by other parts than Settings: who is at the keyboard
+# (cli_common.operator) and the tests' PostgreSQL.
+OTHER_VARIABLES = frozenset({"WATCHKEEPER_USER", "WATCHKEEPER_TEST_PG_URL"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """WATCHKEEPER_* variables that set nothing (a misspelt setting is otherwise silently
+    ignored), each with the setting it was probably meant to be."""
+    import difflib
+
+    known = {f"WATCHKEEPER_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
+    said = []
+    for name in sorted(environ):
+        if name.upper().startswith("WATCHKEEPER_") and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
+            said.append(f"{name} is not a setting" + (f"; did you mean {close[0]}?" if close else ""))
+    return said

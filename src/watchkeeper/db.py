@@ -175,7 +175,28 @@ def dispose_engines() -> None:
         engine.dispose()
 
 
+class UnsupportedDatabase(Exception):
+    """A database URL that names no database watchkeeper can use (not a ValueError:
+    commands answer those as a user's input, and this is the setup's)."""
+
+
+SUPPORTED_URLS = ("sqlite:///PATH or postgresql+psycopg://user@host/db "
+                  "(postgres:// and postgresql:// are read as postgresql+psycopg://)")  # fmt: skip
+
+
+def supported_url(url: str) -> str:
+    """`url` as watchkeeper connects with it: SQLite, or PostgreSQL through psycopg 3."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if sep and scheme in ("postgres", "postgresql"):  # Heroku's and libpq's spellings
+        return "postgresql+psycopg://" + rest
+    if sep and scheme in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        return url
+    raise UnsupportedDatabase(f"give {SUPPORTED_URLS}")
+
+
 def _make_engine(url: str, **kwargs: Any) -> Engine:
+    url = supported_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         writers = _WriterQueue()
@@ -184,8 +205,6 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "commit", writers.end)
         event.listen(engine, "rollback", writers.end)
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

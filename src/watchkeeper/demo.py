@@ -9,6 +9,7 @@ after a gap in the file sequence), and shows what watchkeeper made of it.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -18,29 +19,33 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 from rich.table import Table
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from watchkeeper.alerts.mutes import add_dependency, add_silence
 from watchkeeper.alerts.service import RoutingConfig, list_alerts
 from watchkeeper.auth.service import create_token
 from watchkeeper.cli_common import console
-from watchkeeper.clock import SystemClock
+from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings
 from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
 from watchkeeper.feeds.cli import hourly_profile, sparkline
 from watchkeeper.feeds.inbox import scan_inbox
+from watchkeeper.feeds.ingest import ingest_batch
+from watchkeeper.feeds.models import Service
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.service import add_feed, learned, list_findings, list_services, service_counts
 from watchkeeper.feeds.watch import watch_feeds
 from watchkeeper.incidents.service import list_incidents, timeline
 from watchkeeper.intake.service import Kind
 from watchkeeper.intake.service import create as create_integration
+from watchkeeper.words import count
 
 
 @dataclass(frozen=True)
@@ -272,7 +277,7 @@ def _watch(sessions: sessionmaker[Session], now: datetime) -> None:
         report = watch_feeds(session=session, now=now, limit=1000, routing=RoutingConfig(group_wait=timedelta(0)))
         rows = list_alerts(session=session)
         deadlines = {s.name: learned(session=session, name=s.name) for s in list_services(session=session)}
-    console.print(f"\nfeed watcher: learned {report.evaluated} services from their history")
+    console.print(f"\nfeed watcher: learned {count(report.evaluated, 'service')} from their history")
     table = Table("service", "silence alert due if nothing arrives", title="live deadlines", title_justify="left")
     for name, state in deadlines.items():
         table.add_row(name, f"{state.due_at:%a %d %b %H:%M} UTC" if state and state.due_at else "-")
@@ -333,8 +338,10 @@ def _incidents(sessions: sessionmaker[Session], port: int) -> None:
     console.print("\nTry, on the demo's database:")
     console.print("  export WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper-demo.db", soft_wrap=True)
     for args in ("incidents list", "incidents show 1", "alerts list", "services show voip-de-wholesale",
-                 "serve    # the API and scheduler on :8080, with the token above"):  # fmt: skip
+                 "serve --demo    # the API and scheduler on :8080, with the token above"):  # fmt: skip
         console.print(f"  {command} {args}", soft_wrap=True, highlight=False)
+    console.print("  (--demo keeps the simulated suppliers sending; without it they have stopped with the demo, "
+                  "and their silence alerts follow within minutes)", soft_wrap=True, highlight=False)
 
 
 def _command() -> str:
@@ -347,3 +354,52 @@ def _command() -> str:
     if found is not None and Path(found).resolve() == script.resolve():
         return "watchkeeper"
     return os.path.relpath(script) if script.absolute().is_relative_to(Path.cwd()) else str(script)
+
+
+# -- serve --demo ---------------------------------------------------------------------
+
+
+class DemoDatabaseMissing(ValueError):
+    """`serve --demo` on a database the demo did not make."""
+
+
+class LiveFeeds:
+    """While `serve --demo` runs, the demo's suppliers keep sending, each from its last
+    record on, so only the feed the demo stopped on purpose (mobile-data-fr) is silent.
+    Without it, every feed stopped when the demo ended and `serve` raised their silences."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, clock: Clock) -> None:
+        self.sessions, self.settings, self.clock = sessions, settings, clock
+        self.live = tuple(s for s in SUPPLIERS if not s.stopped_minutes_ago)
+        with transaction(sessions) as session:
+            last = dict(session.execute(select(Service.name, Service.last_seen)
+                                        .where(Service.name.in_([s.name for s in self.live]))).all())  # fmt: skip
+        if not last:
+            raise DemoDatabaseMissing("--demo serves the demo's database, and this one has none of its services: "
+                                      "run `watchkeeper demo` first and point WATCHKEEPER_DATABASE_URL at "
+                                      "watchkeeper-demo.db")  # fmt: skip
+        self.sent_until = {name: at + timedelta(seconds=1) for name, at in last.items()}
+
+    def __call__(self) -> int:
+        """Send what each supplier delivered since its last record; the number of rows."""
+        now = self.clock.now()
+        rng = random.Random(int(now.timestamp()))
+        rows: list[dict[str, object]] = []
+        for supplier in self.live:
+            since = self.sent_until.get(supplier.name)
+            if since is None:
+                continue
+            step = supplier.every_minutes * 60
+            at = datetime.fromtimestamp(-(-int(since.timestamp()) // step) * step, UTC)  # the next delivery
+            while at <= now:
+                count = _poisson(rng, 0.0 if supplier.irregular and rng.random() < 0.85 else supplier.expected(at))
+                if count:
+                    rows.append({"service": supplier.name, "ts": at.isoformat().replace("+00:00", "Z"),
+                                 "count": count, "quantity": round(count * rng.uniform(60, 240), 1)})  # fmt: skip
+                at += timedelta(seconds=step)
+            self.sent_until[supplier.name] = at
+        if rows:
+            with transaction(self.sessions) as session:
+                ingest_batch(json.dumps(rows).encode(), "application/json", idempotency_key=None, session=session,
+                             clock=self.clock, settings=self.settings)  # fmt: skip
+        return len(rows)

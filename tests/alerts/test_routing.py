@@ -15,6 +15,7 @@ from watchkeeper.alerts.routing import (
     Parent,
     Silence,
     Window,
+    check_narrow,
     check_selective,
     flapping,
     group_key,
@@ -67,6 +68,20 @@ def test_matchers_that_would_silence_everything_are_refused():
     with pytest.raises(ValueError, match="match every alert"):
         check_selective(parse_matchers(["team!=db"]))
     check_selective(parse_matchers(["team!=db", "service=voip-de"]))
+
+
+@pytest.mark.parametrize("matchers", [['service=~".+"'], ['service=~"\\S+"'], ['service=~"[^x]+"'],
+                                      ['service=~".{1,64}"', "severity!=info"], ['service!~"voip-.*"'],
+                                      ['service=~".+"', 'instance!="db1"']])  # fmt: skip
+def test_matchers_that_take_any_value_of_a_label_are_refused(matchers):
+    with pytest.raises(ValueError, match="match every alert"):
+        check_narrow(parse_matchers(matchers))
+
+
+@pytest.mark.parametrize("matchers", [["service=voip-de"], ['instance=~"pbx-.*"'], ['service=~"(sms|mms)-uk"'],
+                                      ['service=~".+"', "alertname=BackupFailed"], ['instance=~"pbx-\\d+"']])  # fmt: skip
+def test_matchers_that_name_something_pass(matchers):
+    check_narrow(parse_matchers(matchers))
 
 
 def test_a_silence_mutes_until_it_ends_and_says_who_and_why():

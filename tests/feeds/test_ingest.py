@@ -161,7 +161,7 @@ def test_sequence_gaps_and_reused_numbers_are_findings(db, clock, tmp_path):
         reports.append(ingest(db, clock, write(tmp_path, f"cdr_{seq:03d}.csv",
                                                f"timestamp,service\n2026-11-23T09:{minute:02d}:00Z,a\n"),
                               sequence_pattern=pattern, feed="supplier-x"))  # fmt: skip
-    assert reports[2].findings == ["sequence_gap: 2 file(s) missing before 5: number 3 to 4"]
+    assert reports[2].findings == ["sequence_gap: 2 files missing before 5: number 3 to 4"]
     late = ingest(db, clock, write(tmp_path, "cdr_003.csv", "timestamp,service\n2026-11-23T09:09:00Z,a\n"),
                   sequence_pattern=pattern, feed="supplier-x")  # fmt: skip
     assert late.findings == []  # a late file fills its gap

@@ -104,3 +104,40 @@ def test_dependencies_add_and_list(run):
                 "--child", "alertname=TrunkDown", "--equal", "instance", "--json")  # fmt: skip
     assert json.loads(added.output)["equal"] == ["instance"]
     assert json.loads(run("dependencies", "list", "--json").output)[0]["name"] == "trunks need their PBX"
+
+
+def test_incidents_list_keeps_the_group_at_80_columns(run, tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from watchkeeper import cli_common
+    from watchkeeper.db import upgrade
+
+    from ..conftest import NOW
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    upgrade(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        record(Finding("am/PBXDown/pbx-hamburg-2", "alertmanager", None, Severity.CRITICAL, State.FIRING,
+                       "PBX does not answer SIP OPTIONS", NOW,
+                       labels={"alertname": "PBXDown", "instance": "pbx-hamburg-2"}),
+               session=session, now=NOW, config=RoutingConfig(group_wait=timedelta(0)))  # fmt: skip
+    engine.dispose()
+    screen = Console(width=80, file=io.StringIO(), record=True)
+    monkeypatch.setitem(vars(cli_common), "console", screen)
+    assert run("incidents", "list").exit_code == 0
+    shown = screen.export_text()
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    group = "".join(line.split("┃" if "┃" in line else "│")[3].strip() for line in shown.splitlines()[3:-2])
+    assert "instance=pbx-hamburg-2" in group  # only the group names the instance
+    assert "not shown at 80 columns: urgency, severity, opened (UTC)" in " ".join(shown.split())
+
+
+def test_silences_add_refuses_matchers_that_take_any_value_unless_forced(run):
+    broad = ["silences", "add", "-m", 'service=~".+"', "--duration", "30d", "--comment", "supplier work"]
+    refused = run(*broad)
+    assert refused.exit_code == 1
+    assert "one must name something" in " ".join(refused.output.split())
+    forced = run(*broad, "--force")
+    assert forced.exit_code == 0 and 'service=~".+"' in forced.output

@@ -56,3 +56,19 @@ def test_people_their_tokens_and_case_assignment_from_the_command_line(run):
         ("anna", "engineer", None, 1), ("carla", "customer", "Acme", 0)]
     assert run("users", "channels", "anna").exit_code == 0
     assert json.loads(run("users", "list", "--json").output)[0]["channels"] == []
+
+
+def test_enquiries_ask_outside_serve_warns_that_its_links_use_the_default_public_url(run, tmp_path):
+    usage = tmp_path / "usage.csv"
+    usage.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,acme-cdr,4\n")
+    assert run("ingest", str(usage)).exit_code == 0
+    assert run("plans", "add", "24x7", "--hours", "24x7", "--target", "p1:first_response=1h").exit_code == 0
+    assert run("customers", "add", "Acme", "--plan", "24x7", "--services", "acme-.*").exit_code == 0
+    assert run("customers", "contact", "Acme", "--name", "Bob", "--role", "technical", "--channel",
+               "mailto://bob@acme.example").exit_code == 0  # fmt: skip
+    asked = run("enquiries", "ask", "acme-cdr")
+    assert asked.exit_code == 0, asked.output
+    said = " ".join(asked.output.split())
+    assert "WATCHKEEPER_PUBLIC_URL is not set, so the links point at http://127.0.0.1:8080" in said
+    assert "expected: http://127.0.0.1:8080/enquiries/answer?token=" in said
+    assert "Sends the customer's technical contacts" in " ".join(run("enquiries", "ask", "--help").output.split())

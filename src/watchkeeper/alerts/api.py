@@ -60,15 +60,18 @@ def get_silences(request: Request, session: SessionDep, expired: bool = False) -
 
 
 @router.post("/silences", response_model=SilenceOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
-def post_silence(body: SilenceIn, request: Request) -> Silence:
-    """Mute alerts matching all the matchers until `ends_at` (or for `duration`)."""
+def post_silence(body: SilenceIn, request: Request, token: Token) -> Silence:
+    """Mute alerts matching all the matchers until `ends_at` (or for `duration`).
+
+    The silence is recorded under the token's name. One matcher must name
+    something; matchers taking any value of a label (`service=~".+"`) need `force`."""
     now = request.app.state.clock.now()
     ends_at = body.ends_at or ((body.starts_at or now) + body.duration if body.duration else None)
     if ends_at is None:
         raise HTTPException(422, "give ends_at or duration")
     return _change(request, lambda session, _: mutes.add_silence(
         session=session, now=now, matchers=body.matchers, ends_at=ends_at, starts_at=body.starts_at,
-        created_by=body.created_by, comment=body.comment))  # fmt: skip
+        created_by=token.name, comment=body.comment, force=body.force))  # fmt: skip
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut, dependencies=Staff)

@@ -32,6 +32,7 @@ dependencies_app = typer.Typer(help="A parent's alert (host, supplier link, PBX)
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 Matchers = Annotated[list[str], typer.Option("--match", "-m", help="label matcher, repeatable: service=voip-de, "
                                              "severity!=info, instance=~\"pbx-.*\"")]  # fmt: skip
+Force = Annotated[bool, typer.Option("--force", help="allow matchers that mute every alert having a label")]
 
 
 @alerts_app.command("list")
@@ -77,9 +78,13 @@ def silences_add(
     duration: Annotated[str | None, typer.Option(help="how long, e.g. 2h")] = None,  # noqa: UP007
     until: Annotated[str | None, typer.Option(help="or until this instant (ISO 8601)")] = None,  # noqa: UP007
     author: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None,  # noqa: UP007
+    force: Force = False,
     as_json: Json = False,
 ) -> None:
-    """Mute every alert matching all the matchers; alerts are still recorded."""
+    """Mute every alert matching all the matchers; alerts are still recorded.
+
+    One matcher must name something (service=voip-de, instance=~"pbx-.*"):
+    matchers that take any value of a label (service=~".+") need --force."""
     ctx = context()
     now = ctx.clock.now()
     if (duration is None) == (until is None):
@@ -88,7 +93,7 @@ def silences_add(
     try:
         with ctx.transaction() as session:
             silence = mutes.add_silence(session=session, now=now, matchers=match, ends_at=ends_at,
-                                        created_by=author or operator(), comment=comment)  # fmt: skip
+                                        created_by=author or operator(), comment=comment, force=force)  # fmt: skip
             out = SilenceOut.model_validate(silence).model_dump()
     except ValueError as exc:
         raise fail(str(exc)) from exc
@@ -101,6 +106,7 @@ def silences_add(
 @silences_app.command("list")
 def silences_list(expired: Annotated[bool, typer.Option(help="include ended silences")] = False,
                   as_json: Json = False) -> None:  # fmt: skip
+    """The silences in force (or that will be), with who set them and why."""
     ctx = context()
     with ctx.transaction() as session:
         rows = [SilenceOut.model_validate(s).model_dump()
@@ -139,6 +145,7 @@ def maintenance_add(
     cron: Annotated[str | None, typer.Option(help="cron: '0 2 * * 0' (local time)")] = None,  # noqa: UP007
     duration: Annotated[str | None, typer.Option(help="cron: how long each time, e.g. 2h")] = None,  # noqa: UP007
     timezone: Annotated[str, typer.Option(help="IANA time zone of --from/--to/--cron")] = "UTC",
+    force: Force = False,
     as_json: Json = False,
 ) -> None:
     """Alerts in a window are recorded but not raised; one still firing when it ends is raised then."""
@@ -149,7 +156,7 @@ def maintenance_add(
                 session=session, now=ctx.clock.now(), name=name, matchers=match, created_by=operator(),
                 timezone=timezone, starts_at=parse_instant(start) if start else None,
                 ends_at=parse_instant(end) if end else None, weekdays=days, start=from_time, end=to_time,
-                cron=cron, duration=parse_duration(duration) if duration else None,
+                cron=cron, duration=parse_duration(duration) if duration else None, force=force,
             )  # fmt: skip
             out = WindowOut.model_validate(window).model_dump()
             described = alerts.window_rule(window).describe()
@@ -163,6 +170,7 @@ def maintenance_add(
 
 @maintenance_app.command("list")
 def maintenance_list(as_json: Json = False) -> None:
+    """Every maintenance window, one-off, weekly or cron, and what it covers."""
     ctx = context()
     with ctx.transaction() as session:
         windows = mutes.list_windows(session=session)
@@ -178,6 +186,7 @@ def maintenance_list(as_json: Json = False) -> None:
 
 @maintenance_app.command("delete")
 def maintenance_delete(window_id: int) -> None:
+    """Delete a window; alerts it muted that still fire are raised."""
     ctx = context()
     try:
         with ctx.transaction() as session:
@@ -213,6 +222,7 @@ def dependencies_add(
 
 @dependencies_app.command("list")
 def dependencies_list(as_json: Json = False) -> None:
+    """Every dependency: which parent alert mutes which children, on which shared labels."""
     ctx = context()
     with ctx.transaction() as session:
         rows = [DependencyOut.model_validate(d).model_dump() for d in mutes.list_dependencies(session=session)]
@@ -227,6 +237,7 @@ def dependencies_list(as_json: Json = False) -> None:
 
 @dependencies_app.command("delete")
 def dependencies_delete(dependency_id: int) -> None:
+    """Delete a dependency; children it muted that still fire are raised."""
     ctx = context()
     try:
         with ctx.transaction() as session:

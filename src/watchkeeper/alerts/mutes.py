@@ -24,9 +24,10 @@ LONGEST_CRON_WINDOW = timedelta(days=31)
 
 
 def add_silence(*, session: Session, now: datetime, matchers: list[str], ends_at: datetime, created_by: str,
-                comment: str, starts_at: datetime | None = None) -> Silence:  # fmt: skip
+                comment: str, starts_at: datetime | None = None, force: bool = False) -> Silence:  # fmt: skip
+    """`force` lets matchers through that mute every alert having a label (see routing.check_narrow)."""
     parsed = routing.parse_matchers(matchers)
-    routing.check_selective(parsed)
+    (routing.check_selective if force else routing.check_narrow)(parsed)
     starts_at = starts_at or now
     if ends_at <= max(starts_at, now):
         raise ValueError("a silence must end in the future and after it starts")
@@ -79,10 +80,13 @@ def _clock_time(text: str) -> str:
 def add_window(*, session: Session, now: datetime, name: str, matchers: list[str], created_by: str,
                timezone: str = "UTC", starts_at: datetime | None = None, ends_at: datetime | None = None,
                weekdays: str | None = None, start: str | None = None, end: str | None = None,
-               cron: str | None = None, duration: timedelta | None = None) -> MaintenanceWindow:  # fmt: skip
-    """One of: starts_at + ends_at (one-off); weekdays + start + end (weekly); cron + duration."""
+               cron: str | None = None, duration: timedelta | None = None,
+               force: bool = False) -> MaintenanceWindow:  # fmt: skip
+    """One of: starts_at + ends_at (one-off); weekdays + start + end (weekly); cron + duration.
+
+    `force` as for a silence: matchers that mute every alert having a label."""
     parsed = routing.parse_matchers(matchers)
-    routing.check_selective(parsed)
+    (routing.check_selective if force else routing.check_narrow)(parsed)
     row = MaintenanceWindow(name=name.strip() or "maintenance", matchers=[str(m) for m in parsed],
                             timezone=known_zone(timezone), created_by=created_by, created_at=now)  # fmt: skip
     if cron is not None:

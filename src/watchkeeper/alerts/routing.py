@@ -119,6 +119,38 @@ def check_selective(matchers: Sequence[Matcher]) -> None:
         )
 
 
+# Made-up label values no real service, instance or alert name is likely to
+# have. A regex that takes most of them takes nearly any value at all: `.+`,
+# `\S+`, `[^x]+`, `.{1,64}`; one that names something (`voip-.*`, `pbx-\d+`,
+# `(sms|mms)-uk`) takes none of them.
+PROBE_VALUES = ("x", "0", "Q-9", "zz_probe.17", "wk probe 7f3a", "Ünïcode", "a" * 64)
+
+
+def narrows(matcher: Matcher) -> bool:
+    """Whether one matcher picks out some alerts rather than all that have the label.
+
+    `name="value"` narrows; `name=~regex` narrows when it refuses the empty
+    value and at least half of PROBE_VALUES; `!=` and `!~` never do (they
+    leave everything but one kind in)."""
+    if matcher.op is Op.EQ:
+        return matcher.value != ""
+    if matcher.op is Op.RE:
+        taken = sum(matcher.matches({matcher.name: value}) for value in PROBE_VALUES)
+        return not matcher.matches({}) and taken * 2 < len(PROBE_VALUES)
+    return False
+
+
+def check_narrow(matchers: Sequence[Matcher]) -> None:
+    """Refuse matchers that would mute every alert, or every alert that has a label
+    (`service=~".+"`): one of them must name something. `force` is how to mean it."""
+    check_selective(matchers)
+    if not any(narrows(m) for m in matchers):
+        raise ValueError(
+            "these matchers match every alert that has the label, or nearly: one must name something "
+            "(service=voip-de, instance=~\"pbx-.*\"); to mute everything on purpose, add --force"
+        )
+
+
 # ---------------------------------------------------------------- silences and windows
 
 

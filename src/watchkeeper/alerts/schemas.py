@@ -38,8 +38,9 @@ class SilenceIn(BaseModel):
     ends_at: AwareDatetime | None = None
     duration: timedelta | None = Field(default=None, description="instead of ends_at, e.g. PT2H")
     starts_at: AwareDatetime | None = None
-    created_by: str = Field(min_length=1, max_length=100)
     comment: str = Field(min_length=1, max_length=1000)
+    force: bool = Field(default=False, description='allow matchers that mute every alert having a label, '
+                        'e.g. service=~".+"')  # fmt: skip
 
 
 class SilenceOut(BaseModel):
@@ -65,6 +66,7 @@ class WindowIn(BaseModel):
     end: str | None = Field(default=None, examples=["05:00"])
     cron: str | None = Field(default=None, examples=["0 2 * * 0"])
     duration: timedelta | None = None
+    force: bool = Field(default=False, description="as for a silence")
 
 
 class WindowOut(BaseModel):

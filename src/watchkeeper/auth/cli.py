@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.auth import users
 from watchkeeper.auth.principal import Role
 from watchkeeper.cli_common import act, console, context, print_json
+from watchkeeper.words import count
 
 users_app = typer.Typer(help="People: the operator's staff and customers' own, with their notification channels.")
 Channels = Annotated[list[str] | None, typer.Option("--channel", help="Apprise URL, e.g. mailto://anna@example.com (repeat)")]  # noqa: UP007,E501
@@ -33,18 +34,19 @@ def users_add(
                        channels=channel or [])  # fmt: skip
 
     act(add, f"{role} {name}" + (f" of {customer}" if customer else "")
-        + (f", told on {len(channel)} channel(s)" if channel else ", no channel yet"))  # fmt: skip
+        + (f", told on {count(len(channel), 'channel')}" if channel else ", no channel yet"))  # fmt: skip
 
 
 @users_app.command("channels")
 def users_channels(name: str, channel: Channels = None) -> None:
     """Replace a user's channels (none given: they are told nothing)."""
     act(lambda session, _: users.set_channels(name, channel or [], session=session),
-        f"{name}: {len(channel or [])} channel(s)")
+        f"{name}: {count(len(channel or []), 'channel')}")
 
 
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every user with their role, customer and how many channels they are told on."""
     ctx = context()
     with ctx.transaction() as session:
         rows = [users.user_view(u, session=session) for u in users.list_users(session=session)]

@@ -20,9 +20,12 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    role: Mapped[str] = mapped_column(String(16), default="engineer")  # admin | engineer | customer
+    role: Mapped[str] = mapped_column(String(16), default="engineer")  # admin | engineer | customer | ingest
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))  # for customer tokens
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the person it speaks for, if any
+    # An ingest token's limits: a regex its usage rows' services must match, and the feed whose files it reads.
+    services: Mapped[str | None] = mapped_column(String(200))
+    feed: Mapped[str | None] = mapped_column(String(100))
 
 
 class User(Base):

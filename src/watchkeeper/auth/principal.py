@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +17,19 @@ class Role(StrEnum):
     ADMIN = "admin"
     ENGINEER = "engineer"
     CUSTOMER = "customer"
+    INGEST = "ingest"  # a supplier's: posts usage, reads its own feed's files, nothing else
+
+
+def service_rule(pattern: str) -> Any:
+    """An ingest token's service-name pattern, compiled in RE2 (linear time, as alert matchers)."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error as exc:
+        raise ValueError(f"{pattern!r} is not a regular expression RE2 reads (e.g. 'acme-.*')") from exc
 
 
 @dataclass(frozen=True)
@@ -24,10 +38,18 @@ class Principal:
     role: Role
     customer_id: int | None = None
     customer: str | None = None  # the customer's name, for customer tokens
+    service_pattern: str | None = None  # for ingest tokens: the services it may post usage for (full match)
+    feed: str | None = None  # for ingest tokens: the feed whose files and findings it may read
 
     @property
     def staff(self) -> bool:
-        return self.role is not Role.CUSTOMER
+        return self.role in (Role.ADMIN, Role.ENGINEER)
+
+    def may_post(self, service: str) -> bool:
+        """Whether usage rows for `service` may come from this principal."""
+        if self.service_pattern is None:
+            return self.staff or self.role is Role.INGEST
+        return service_rule(self.service_pattern).fullmatch(service) is not None
 
     def owns_service(self, session: Session, name: str) -> bool:
         if self.staff:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.auth.models import ApiToken, User
+from watchkeeper.auth.principal import Role, service_rule
 from watchkeeper.checks import check_name
 from watchkeeper.clock import Clock
 
@@ -30,8 +32,11 @@ class NewToken:
 
 
 def create_token(*, session: Session, clock: Clock, name: str, role: str = "admin",
-                 customer_id: int | None = None, user: User | None = None) -> NewToken:  # fmt: skip
-    """`role` is admin, engineer (the operator's staff) or customer (one customer's own people).
+                 customer_id: int | None = None, user: User | None = None, services: str | None = None,
+                 feed: str | None = None) -> NewToken:  # fmt: skip
+    """`role` is admin, engineer (the operator's staff), customer (one customer's own people)
+    or ingest (a supplier: posts usage only, for the `services` its regex matches if given,
+    and reads the files of `feed` if given).
 
     A token made for a `user` speaks with that user's role and customer.
     """
@@ -40,14 +45,20 @@ def create_token(*, session: Session, clock: Clock, name: str, role: str = "admi
     if not name.strip():
         raise ValueError("a token needs a name saying who or what uses it")
     check_name(name.strip(), "token")
-    if role not in ("admin", "engineer", "customer"):
-        raise ValueError(f"{role!r} is not a role: admin, engineer or customer")
-    if (role == "customer") != (customer_id is not None):
+    if role not in tuple(Role):
+        raise ValueError(f"{role!r} is not a role: admin, engineer, customer or ingest")
+    if (role == Role.CUSTOMER) != (customer_id is not None):
         raise ValueError("a customer token needs --customer, and only a customer token takes one")
+    if role != Role.INGEST and (services is not None or feed is not None):
+        raise ValueError("only an ingest token (--role ingest) is limited with --services or --feed")
+    if services is not None:
+        service_rule(services)
+    if feed is not None:
+        check_name(feed, "feed")
     token = PREFIX + secrets.token_urlsafe(32)
     record = ApiToken(name=name.strip(), token_hash=secret_digest(token), prefix=token[:10],
                       created_at=clock.now(), role=role, customer_id=customer_id,
-                      user_id=None if user is None else user.id)  # fmt: skip
+                      user_id=None if user is None else user.id, services=services, feed=feed)  # fmt: skip
     session.add(record)
     session.flush()
     return NewToken(token, record)
@@ -64,6 +75,17 @@ def verify_token(*, session: Session, token: str) -> ApiToken | None:
 
 def list_tokens(*, session: Session) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def token_view(record: ApiToken, *, session: Session) -> dict[str, Any]:
+    """A token as `token list` shows it: who it is for and what it may do, never the secret."""
+    from watchkeeper.support.models import Customer  # the desk builds on tokens, not the other way
+
+    user = None if record.user_id is None else session.get(User, record.user_id)
+    customer = None if record.customer_id is None else session.get(Customer, record.customer_id)
+    return {"id": record.id, "name": record.name, "role": record.role, "user": user.name if user else None,
+            "customer": customer.name if customer else None, "services": record.services, "feed": record.feed,
+            "prefix": record.prefix, "created_at": record.created_at, "revoked_at": record.revoked_at}  # fmt: skip
 
 
 def revoke_token(*, session: Session, clock: Clock, token_id: int) -> ApiToken:

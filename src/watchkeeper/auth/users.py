@@ -32,8 +32,9 @@ def _checked_channels(channels: Sequence[str]) -> list[str]:
 def add_user(*, session: Session, now: datetime, name: str, role: str, customer_id: int | None = None,
              channels: Sequence[str] = ()) -> User:  # fmt: skip
     check_name(name.strip(), "user")
-    if role not in tuple(Role):
-        raise ValueError(f"{role!r} is not a role: admin, engineer or customer")
+    if role not in tuple(Role) or role == Role.INGEST:
+        raise ValueError(f"{role!r} is not a person's role: admin, engineer or customer "
+                         "(ingest is for a supplier's token: `watchkeeper token create --role ingest`)")  # fmt: skip
     if (role == Role.CUSTOMER) != (customer_id is not None):
         raise ValueError("a customer user needs --customer, and only a customer user takes one")
     if session.scalar(select(User.id).where(User.name == name.strip())) is not None:

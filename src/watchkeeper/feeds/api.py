@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from watchkeeper.auth.access import Principal, principal, staff
+from watchkeeper.auth.access import Principal, file_reader, principal, staff, usage_writer
 from watchkeeper.feeds import service as services
-from watchkeeper.feeds.ingest import BadBatch, IdempotencyConflict, UnsupportedType, ingest_batch
+from watchkeeper.feeds.ingest import BadBatch, IdempotencyConflict, ServicesRefused, UnsupportedType, ingest_batch
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.schemas import CountPoint, IngestResult, ServiceOut, ServicePatch
 
@@ -32,6 +32,8 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 Who = Annotated[Principal, Depends(principal)]
 StaffOnly = Annotated[Principal, Depends(staff)]
+Writer = Annotated[Principal, Depends(usage_writer)]
+FileReader = Annotated[Principal, Depends(file_reader)]
 
 
 def _visible(who: Principal, session: Session, name: str) -> None:
@@ -59,18 +61,20 @@ async def post_usage(
     request: Request,
     response: Response,
     session: SessionDep,
-    _staff: StaffOnly,
+    who: Writer,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Ingest a batch of usage records (JSON array or `text/csv`).
 
     Answers once the accepted rows are committed. Rejected rows are listed
     with their index (and line, for CSV), field and reason. Send an
-    `Idempotency-Key` to make a retried batch count once.
+    `Idempotency-Key` to make a retried batch count once. An ingest token
+    limited to some services gets 403 for a batch naming any other.
     """
     body = _decoded(await request.body(), request.headers.get("content-encoding", ""))
     content_type = request.headers.get("content-type", "application/json")
-    answer, replayed = await run_in_threadpool(_ingest, request, session, body, content_type, idempotency_key)
+    may_post = None if who.service_pattern is None else who.may_post
+    answer, replayed = await run_in_threadpool(_ingest, request, session, body, content_type, idempotency_key, may_post)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return answer
@@ -104,13 +108,14 @@ def _decoded(body: bytes, encoding: str) -> bytes:
 
 
 def _ingest(
-    request: Request, session: Session, body: bytes, content_type: str, key: str | None
-) -> tuple[dict[str, Any], bool]:
+    request: Request, session: Session, body: bytes, content_type: str, key: str | None,
+    may_post: Any = None,
+) -> tuple[dict[str, Any], bool]:  # fmt: skip
     state = request.app.state
 
     def attempt() -> tuple[dict[str, Any], bool]:
         return ingest_batch(body, content_type, idempotency_key=key, session=session,
-                            clock=state.clock, settings=state.settings)  # fmt: skip
+                            clock=state.clock, settings=state.settings, may_post=may_post)  # fmt: skip
 
     try:
         answer = attempt()
@@ -125,6 +130,9 @@ def _ingest(
     except IdempotencyConflict as exc:
         session.rollback()
         raise HTTPException(422, str(exc)) from exc
+    except ServicesRefused as exc:
+        session.rollback()
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     except IntegrityError:
         # A concurrent request with the same key won the race: answer as it did.
         session.rollback()
@@ -192,9 +200,19 @@ def patch_service(name: str, patch: ServicePatch, request: Request, session: Ses
         raise HTTPException(422, str(exc)) from exc
 
 
+def _own_feed(who: Principal, feed: str | None) -> str | None:
+    if who.staff:
+        return feed
+    if feed not in (None, who.feed):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this token reads the files of feed {who.feed!r} only")
+    return who.feed
+
+
 @router.get("/files", tags=["files"])
-def list_files(session: SessionDep, _staff: StaffOnly, feed: str | None = None,
+def list_files(session: SessionDep, who: FileReader, feed: str | None = None,
                limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
+    """Files counted, newest first; an ingest token made for a feed reads that feed's only."""
+    feed = _own_feed(who, feed)
     return [
         {"feed": f.feed, "name": f.name, "content_hash": f.content_hash, "size": f.size, "sequence": f.sequence,
          "format": f.format, "accepted": f.accepted, "rejected": f.rejected, "errors": f.errors,
@@ -204,9 +222,10 @@ def list_files(session: SessionDep, _staff: StaffOnly, feed: str | None = None,
 
 
 @router.get("/files/findings", tags=["files"])
-def list_findings(session: SessionDep, _staff: StaffOnly, feed: str | None = None,
+def list_findings(session: SessionDep, who: FileReader, feed: str | None = None,
                   limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
     """File controls that failed: duplicate files, sequence gaps, reused numbers, unreadable files."""
+    feed = _own_feed(who, feed)
     return [
         {"feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail, "at": f.created_at}
         for f in services.list_findings(session=session, feed=feed, limit=limit)

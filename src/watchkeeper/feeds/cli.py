@@ -19,6 +19,7 @@ from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import duration
 from watchkeeper.feeds.schemas import Sensitivity, ServicePatch, parse_minutes
+from watchkeeper.words import count
 
 SPARK = "·▁▂▃▄▅▆▇█"
 
@@ -85,7 +86,7 @@ def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = 
     console.print(f"[bold]{out.name}[/bold]  stage [cyan]{out.stage}[/cyan]")
     console.print(f"  first record {when(out.first_seen)}, last record {when(out.last_seen)}, "
                   f"last data received {when(out.last_received_at)}")  # fmt: skip
-    console.print(f"  {out.total_count:,} records, quantity {out.total_quantity:,.1f}")
+    console.print(f"  {count(out.total_count, 'record')}, quantity {out.total_quantity:,.1f}")
     chosen = out.settings.model_dump(mode="json", exclude_defaults=True)
     shown = ", ".join(f"{key.removesuffix('_minutes')} {duration(value) if key.endswith('_minutes') else value}"
                       for key, value in chosen.items())  # fmt: skip
@@ -115,7 +116,7 @@ def _print_learned(learned: services.Learned | None, zone: str) -> None:
         table.add_row(name, sparkline(known) if any(not math.isnan(v) for v in hours) else "(learning)", busiest)
     console.print(table)
     due = f"silence alert due {when(learned.due_at)} if nothing arrives" if learned.due_at else "no silence deadline"
-    console.print(f"  {due}; learned from {learned.weeks} weeks")
+    console.print(f"  {due}; learned from {count(learned.weeks, 'week')}")
 
 
 @services_app.command("set")
@@ -189,6 +190,7 @@ def feeds_add(
 
 @feeds_app.command("list")
 def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each feed's file format, time zone, service column and sequence pattern."""
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from watchkeeper.feeds.models import FileFindingKind
+from watchkeeper.words import count
 
 
 class BadPattern(ValueError):
@@ -53,5 +54,5 @@ def check_sequence(
         missing = sequence - highest - 1
         span = str(highest + 1) if missing == 1 else f"{highest + 1} to {sequence - 1}"
         return [SequenceFinding(FileFindingKind.SEQUENCE_GAP,
-                                f"{missing} file(s) missing before {sequence}: number {span}")]  # fmt: skip
+                                f"{count(missing, 'file')} missing before {sequence}: number {span}")]  # fmt: skip
     return []

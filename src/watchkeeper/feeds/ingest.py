@@ -58,6 +58,10 @@ class IdempotencyConflict(ValueError):
     """An Idempotency-Key came back with a different body."""
 
 
+class ServicesRefused(ValueError):
+    """A batch names services its sender may not post usage for; nothing of it is stored."""
+
+
 @dataclass
 class IngestReport:
     source: str
@@ -211,8 +215,13 @@ def ingest_batch(
     session: Session,
     clock: Clock,
     settings: Settings,
+    may_post: Callable[[str], bool] | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Store an API batch; returns the answer and whether it is a replay of a stored one."""
+    """Store an API batch; returns the answer and whether it is a replay of a stored one.
+
+    `may_post(service)` False for any service of the batch refuses the whole
+    batch (ServicesRefused, the caller rolls back): a supplier's token posts
+    its own services only."""
     digest = hashlib.sha256(body).hexdigest()
     batch = None
     if idempotency_key:
@@ -232,6 +241,8 @@ def ingest_batch(
         session.flush()
     not_after, _, _ = _limits(clock.now(), settings)
     fmt, chunks = parse_batch(body, content_type, not_after=not_after)
+    if may_post is not None:
+        chunks = _allowed_only(chunks, may_post)
     report = store_chunks(chunks, IngestReport("api", fmt), session=session, clock=clock, settings=settings)
     answer = report.as_dict()
     for key in ("source", "status", "message", "findings"):
@@ -240,6 +251,17 @@ def ingest_batch(
         batch.response = answer
     metrics.count_ingest("api", report)
     return answer, False
+
+
+def _allowed_only(chunks: Iterable[Chunk], may_post: Callable[[str], bool]) -> Iterator[Chunk]:
+    for chunk in chunks:
+        table = chunk.records if chunk.partial is None else chunk.partial.spans
+        names = table.column("service").unique().to_pylist() if table.num_rows else []
+        refused = sorted(str(n) for n in names if not may_post(str(n)))
+        if refused:
+            shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5:,} more" if len(refused) > 5 else "")
+            raise ServicesRefused(f"this token may not post usage for {shown}; nothing of the batch was stored")
+        yield chunk
 
 
 # -- files -------------------------------------------------------------------------

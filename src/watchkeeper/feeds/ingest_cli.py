@@ -17,6 +17,7 @@ from watchkeeper.clock import monotonic
 from watchkeeper.feeds.ingest import FileOptions, IngestReport, ingest_file_in_transaction
 from watchkeeper.feeds.models import Feed
 from watchkeeper.feeds.parse import Format
+from watchkeeper.words import count
 
 PROGRESS_ABOVE_BYTES = 4 << 20
 
@@ -27,8 +28,8 @@ def _print_report(report: IngestReport, seconds: float) -> None:
     line = f"[{colour}]{report.status}[/{colour}] {report.source} ({report.format})"
     if report.status == "ingested":
         rate = report.rows / seconds if seconds > 0 else 0
-        line += (f": {report.accepted:,} rows accepted, {report.rejected:,} rejected, "
-                 f"{report.records:,} records, {report.services:,} services "
+        line += (f": {count(report.accepted, 'row')} accepted, {report.rejected:,} rejected, "
+                 f"{count(report.records, 'record')}, {count(report.services, 'service')} "
                  f"({len(report.new_services):,} new) in {seconds:.2f} s, {rate:,.0f} rows/s")  # fmt: skip
     console.print(line)
     if report.message:

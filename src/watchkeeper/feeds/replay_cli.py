@@ -16,6 +16,7 @@ from watchkeeper.feeds.parse import AsteriskOptions, Format, UnreadableFile
 from watchkeeper.feeds.replay import read_input, replay
 from watchkeeper.feeds.rhythm import Params
 from watchkeeper.feeds.schemas import ServiceSettings
+from watchkeeper.words import count
 
 
 def settings_from_yaml(text: str, source: str = "SERVICES.yaml") -> tuple[dict[str, Params], Params]:
@@ -103,6 +104,7 @@ def replay_command(
     seconds = monotonic() - started
     kinds = {k: sum(1 for a in alerts if a.kind == k) for k in ("silence", "drop", "surge")}
     console.print(
-        f"replayed {data.rows:,} rows ({data.rejected:,} rejected) of {len(data.series):,} services "
-        f"in {seconds:.1f} s: {len(alerts)} alerts ({', '.join(f'{v} {k}' for k, v in kinds.items())}) -> {output}"
+        f"replayed {count(data.rows, 'row')} ({data.rejected:,} rejected) of {count(len(data.series), 'service')} "
+        f"in {seconds:.1f} s: {count(len(alerts), 'alert')} ({', '.join(f'{v} {k}' for k, v in kinds.items())}) "
+        f"-> {output}"
     )

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from watchkeeper.words import count
+
 if TYPE_CHECKING:
     from holidays import HolidayBase
 
@@ -292,7 +294,7 @@ def explain_limit(slot: int, limits: Limits, index: int, params: Params) -> str:
                 f"so only the hard limit of {limit} applies")
     reason = (
         f"at {_hour_words(slot, params.timezone)} this service has rarely been silent for more than "
-        f"{duration(plausible)} in the last {int(limits.weeks[index])} weeks"
+        f"{duration(plausible)} in the last {count(int(limits.weeks[index]), 'week')}"
     )
     if limits.by_rate[index]:
         reason += (

@@ -50,8 +50,9 @@ def incidents_list(
     if as_json:
         print_json(rows)
         return
-    columns = [Column("id"), Column("status"), Column("urgency", 4), Column("severity", 2), Column("group", 1),
-               Column("opened (UTC)", 3), Column("title", wide=True)]  # fmt: skip
+    # The group (service=..., alertname=...,instance=...) says what an incident is about: it wraps, never goes.
+    columns = [Column("id"), Column("status"), Column("urgency", 4), Column("severity", 2),
+               Column("group", wide=True), Column("opened (UTC)", 3), Column("title", wide=True)]  # fmt: skip
     lines = [[str(r["id"]), f"[{_COLOUR[Status(r['status'])]}]{r['status']}[/]", r["urgency"], r["severity"],
               r["group_key"], minute(r["created_at"]), r["title"]] for r in rows]  # fmt: skip
     show_list(columns, lines, empty="no incidents")

@@ -39,6 +39,7 @@ def integrations_create(
 
 @integrations_app.command("list")
 def integrations_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every intake integration: its kind, name and key prefix (never the key)."""
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [{"id": i.id, "kind": i.kind, "name": i.name, "prefix": i.prefix,
@@ -56,6 +57,7 @@ def integrations_list(as_json: Annotated[bool, typer.Option("--json")] = False) 
 
 @integrations_app.command("revoke")
 def integrations_revoke(integration_id: int) -> None:
+    """Revoke an integration's key at once; its sender's events are refused (404) from then on."""
     ctx = context()
     try:
         with ctx.transaction() as session:

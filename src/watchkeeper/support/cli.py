@@ -14,6 +14,7 @@ from watchkeeper.cli_common import (
     act,
     console,
     context,
+    errors,
     fail,
     minute,
     operator,
@@ -76,6 +77,7 @@ def plans_add(
 
 @plans_app.command("list")
 def plans_list(as_json: Json = False) -> None:
+    """Every support plan: its hours, SLA targets, automatic cases and enquiries."""
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [
@@ -101,6 +103,7 @@ def customers_add(
     services: Annotated[str | None, typer.Option(help="regex: services whose names match are theirs")] = None,  # noqa: UP007
     timezone: Annotated[str | None, typer.Option(help="the customer's own time zone for the plan's hours")] = None,  # noqa: UP007
 ) -> None:
+    """Add a customer on a plan; `--services REGEX` makes matching services theirs."""
     ctx = context()
     try:
         with ctx.transaction() as session:
@@ -135,6 +138,7 @@ def customers_contact(
     role: Annotated[ContactRole, typer.Option(help="technical, billing or escalation")],
     channel: Annotated[str, typer.Option(help="Apprise URL: mailto://..., slack://..., tgram://...")],
 ) -> None:
+    """Add a contact to a customer; its technical contacts are the ones enquiries ask."""
     ctx = context()
     try:
         with ctx.transaction() as session:
@@ -146,6 +150,7 @@ def customers_contact(
 
 @customers_app.command("list")
 def customers_list(as_json: Json = False) -> None:
+    """Every customer with their plan, services and contacts."""
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [{"name": c.name, "plan": desk.get_plan_by_id(c.plan_id, session=session).name,
@@ -177,6 +182,7 @@ def cases_open(
     description: Annotated[str, typer.Option(help="what the customer reported")] = "",
     by: By = None,
 ) -> None:
+    """Open a case for a customer; its SLA clocks start now."""
     ctx = context()
     try:
         with ctx.transaction() as session:
@@ -195,6 +201,7 @@ def cases_list(
     status: Annotated[CaseStatus | None, typer.Option(help="new, open, pending_customer, resolved, closed")] = None,  # noqa: UP007
     as_json: Json = False,
 ) -> None:
+    """Cases, newest first, with status, priority and the SLA clock due next."""
     ctx = context()
     try:
         with ctx.transaction() as session:
@@ -262,6 +269,7 @@ def cases_status(case_id: int, status: CaseStatus, by: By = None) -> None:
 
 @cases_app.command("priority")
 def cases_priority(case_id: int, priority: Priority, by: By = None) -> None:
+    """Set a case's priority: p1 (down) .. p4 (request)."""
     act(lambda s, now: desk.set_priority(case_id, priority, author=by or operator(), session=s, now=now),
         f"case {case_id} is {priority}")
 
@@ -290,11 +298,18 @@ def enquiries_ask(
     question: Annotated[str | None, typer.Option(help="instead of the default question")] = None,  # noqa: UP007
     as_json: Json = False,
 ) -> None:
-    """Prints the two signed answer links (valid 72 h, one answer) to send to the contact."""
+    """Sends the customer's technical contacts the question and two signed answer links
+    (valid 72 h, one answer; `serve` delivers the mail), and prints the links.
+
+    The links start with WATCHKEEPER_PUBLIC_URL: set it to the address customers reach
+    `serve` at (unset, the links point at http://127.0.0.1:8080)."""
     from watchkeeper.db import in_transaction
     from watchkeeper.support import enquiries
 
     ctx = context()
+    if "public_url" not in ctx.settings.model_fields_set:
+        errors.print(f"[yellow]warning:[/yellow] WATCHKEEPER_PUBLIC_URL is not set, so the links point at "
+                     f"{ctx.settings.public_url}; set it to where customers reach `serve`")  # fmt: skip
     try:
         choice = enquiries.IfExpected(if_expected)
 
