@@ -35,6 +35,7 @@ def sequence_number(file_name: str, pattern: str) -> int | None:
 class SequenceFinding:
     kind: FileFindingKind
     detail: str
+    missing: tuple[int, int] | None = None  # a gap's first and last missing number
 
 
 def check_sequence(
@@ -53,5 +54,6 @@ def check_sequence(
         missing = sequence - highest - 1
         span = str(highest + 1) if missing == 1 else f"{highest + 1} to {sequence - 1}"
         return [SequenceFinding(FileFindingKind.SEQUENCE_GAP,
-                                f"{missing} file(s) missing before {sequence}: number {span}")]  # fmt: skip
+                                f"{missing} file(s) missing before {sequence}: number {span}",
+                                (highest + 1, sequence - 1))]  # fmt: skip
     return []
