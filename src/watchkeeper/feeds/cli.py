@@ -235,21 +235,29 @@ def files_list(
     show_list(columns, lines, empty="no files ingested yet")
 
 
+def _alert_state(row: dict[str, Any]) -> str:
+    if row["kind"] == "appended_file":
+        return "-"  # a note, never an alert
+    return "open" if row["resolved_at"] is None else f"resolved {minute(row['resolved_at'])}"
+
+
 @files_app.command("findings")
 def files_findings(
     feed: Annotated[str | None, typer.Option()] = None,  # noqa: UP007
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Failed file controls: duplicates, sequence gaps, reused numbers, unreadable files."""
+    """Failed file controls: duplicates, sequence gaps, reused numbers, unreadable files (each an alert,
+    open until resolved), and appended files (a note)."""
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [
-            {"at": f.created_at, "feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail}
-            for f in services.list_findings(session=session, feed=feed)
+            {"at": f.created_at, "feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail,
+             "resolved_at": f.resolved_at} for f in services.list_findings(session=session, feed=feed)
         ]  # fmt: skip
     if as_json:
         print_json(rows)
         return
-    columns = [Column("at (UTC)", 2), Column("feed", 1), Column("file"), Column("kind"), Column("detail", wide=True)]
-    lines = [[minute(r["at"]), r["feed"], r["file"], r["kind"], r["detail"]] for r in rows]
+    columns = [Column("at (UTC)", 2), Column("feed", 1), Column("file"), Column("kind"), Column("alert", 3),
+               Column("detail", wide=True)]  # fmt: skip
+    lines = [[minute(r["at"]), r["feed"], r["file"], r["kind"], _alert_state(r), r["detail"]] for r in rows]
     show_list(columns, lines, empty="no findings: every file passed its controls")
