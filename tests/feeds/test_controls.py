@@ -46,7 +46,7 @@ def test_a_sequence_gap_fires_an_alert_that_resolves_when_the_late_files_arrive(
     deliver(db, clock, tmp_path, "cdr_004.csv", usage(4))  # 2 and 3 missing
     ((key, status, severity, labels, summary, _, incident),) = alerts(db)
     assert (key, status, severity) == ("files/supplier-x/sequence_gap/2-3", "firing", "error")
-    assert labels == {"feed": "supplier-x", "kind": "sequence_gap"}
+    assert labels == {"alertname": "FileControl", "instance": "supplier-x", "feed": "supplier-x", "kind": "sequence_gap"}
     assert summary == "feed supplier-x: sequence gap, cdr_004.csv: 2 file(s) missing before 4: number 2 to 3"
     assert incident  # an alert like any other: it opens an incident
 

@@ -41,6 +41,14 @@ SEVERITY = {
 ONE_OFF = (FileFindingKind.DUPLICATE_FILE, FileFindingKind.SEQUENCE_REUSED, FileFindingKind.UNREADABLE_FILE)
 ONE_OFF_HOLD = timedelta(minutes=15)
 SOURCE = "files"
+ALERTNAME = "FileControl"
+
+
+def labels(feed: str, kind: str) -> dict[str, str]:
+    """A file alert's labels. `alertname` and `instance` (the feed) make the
+    feed's file alerts one incident, apart from other feeds' and from alerts
+    that carry neither (routing.group_labels)."""
+    return {"alertname": ALERTNAME, "instance": feed, "feed": feed, "kind": str(kind)}
 
 
 def alert_key(row: FileFinding) -> str:
@@ -61,7 +69,7 @@ def raise_alert(row: FileFinding) -> Finding | None:
     return Finding(
         dedup_key=alert_key(row), source=SOURCE, service=None, severity=Severity(SEVERITY[kind]), state=State.FIRING,
         summary=f"feed {row.feed}: {kind.replace('_', ' ')}, {row.file_name}: {row.detail}",
-        observed_at=row.created_at, labels={"feed": row.feed, "kind": str(kind)},
+        observed_at=row.created_at, labels=labels(row.feed, kind),
         details={"file": row.file_name, "feed": row.feed},
     )  # fmt: skip
 
@@ -83,7 +91,7 @@ def good_file(session: Session, *, feed: str, name: str, sequence: int | None, n
             ended[alert_key(row)] = (row, reason)
     return [Finding(dedup_key=key, source=SOURCE, service=None, severity=Severity(SEVERITY[FileFindingKind(row.kind)]),
                     state=State.RESOLVED, summary=reason, observed_at=now,
-                    labels={"feed": row.feed, "kind": row.kind}) for key, (row, reason) in ended.items()]  # fmt: skip
+                    labels=labels(row.feed, row.kind)) for key, (row, reason) in ended.items()]  # fmt: skip
 
 
 def _ends(session: Session, row: FileFinding, *, name: str, sequence: int | None, now: datetime) -> str | None:
