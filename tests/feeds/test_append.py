@@ -198,3 +198,21 @@ def test_the_same_bytes_in_the_same_place_but_written_anew_are_a_duplicate(db, c
     ingest(db, clock, master)
     os.utime(master)  # touched: another modification time, so not provably the same file
     assert ingest(db, clock, master).status == "duplicate"
+
+
+def test_a_big_file_that_only_begins_like_one_counted_is_read_again_and_counted_whole(db, clock, tmp_path,
+                                                                                       monkeypatch):  # fmt: skip
+    """Its start was hashed and let go before it turned out not to be the counted file: it is read anew."""
+    monkeypatch.setattr(arrival, "BLOCK", 4096)
+    monkeypatch.setattr(arrival, "WINDOW", 16384)
+    monkeypatch.setattr(parse, "CHUNK_BYTES_MIN", 4096)
+    monkeypatch.setattr(parse, "CHUNK_BYTES_MAX", 4096)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "Master.csv").write_text(calls(0, 400))
+    ingest(db, clock, tmp_path / "a" / "Master.csv", format=None)
+    (tmp_path / "Master.csv").write_text(calls(0, 300) + calls(300, 430, account="globex"))
+
+    other = ingest(db, clock, tmp_path / "Master.csv", format=None)
+
+    assert (other.status, other.accepted, other.rejected, other.note) == ("ingested", 430, 0, None)
+    assert totals(db) == {"acme": 700, "globex": 130}
