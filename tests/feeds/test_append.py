@@ -216,3 +216,16 @@ def test_a_big_file_that_only_begins_like_one_counted_is_read_again_and_counted_
 
     assert (other.status, other.accepted, other.rejected, other.note) == ("ingested", 430, 0, None)
     assert totals(db) == {"acme": 700, "globex": 130}
+
+
+def test_a_file_that_shrinks_before_its_first_lines_are_read_is_unreadable_not_a_defect(db, clock, tmp_path,
+                                                                                         monkeypatch):  # fmt: skip
+    from .test_arrival import Shrunk
+
+    path = tmp_path / "Master.csv"
+    path.write_text(calls(0, 3))
+    real = arrival.Arrival
+    monkeypatch.setattr(real, "of", classmethod(lambda cls, p, **k: real(Shrunk(p, 10_000))))
+    report = ingest(db, clock, path)
+    assert report.status == "unreadable"
+    assert "shrank" in report.message and "defect" not in report.message

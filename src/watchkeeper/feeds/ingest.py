@@ -387,12 +387,16 @@ def _ingest_file(
                 fmt = Format.USAGE_CSV  # the read failed; it is reported below
         if options.follow and not arrival.size:
             return IngestReport(str(path), fmt, "unchanged", note="no complete line yet: nothing to count")
-        heads = append.head_hashes(arrival) if arrival.size else ()
-        known = _known(session, heads, arrival.size, options.feed)
-        counted = append.Counted()
-        if known.head or options.follow:
-            counted = append.counted_before(session, arrival, heads, feed=options.feed, name=path.name,
-                                            follow=options.follow)  # fmt: skip
+        try:
+            heads = append.head_hashes(arrival) if arrival.size else ()
+            known = _known(session, heads, arrival.size, options.feed)
+            counted = append.Counted()
+            if known.head or options.follow:
+                counted = append.counted_before(session, arrival, heads, feed=options.feed, name=path.name,
+                                                follow=options.follow)  # fmt: skip
+        except UnreadableFile as exc:  # it could not be read as far as its first lines, or its counted start
+            unreadable = IngestReport(str(path), fmt, "unreadable", str(exc))
+            raise _Refused(unreadable, FileFindingKind.UNREADABLE_FILE) from exc
         origin = append.origin(path, arrival)
         if counted.earlier is not None and counted.end == arrival.size:
             raise _again(path, counted.earlier, origin, options, fmt)
