@@ -30,11 +30,16 @@ def test_ingest_refuses_a_duplicate_file_with_exit_status_2(run, tmp_path):
     path = tmp_path / "feed.csv"
     path.write_text("timestamp,service\n2026-11-23T09:00:00Z,a\n")
     assert run("ingest", str(path)).exit_code == 0
-    again = run("ingest", str(path), "--json")
+    copy = tmp_path / "copy-of-feed.csv"
+    copy.write_bytes(path.read_bytes())
+    again = run("ingest", str(copy), "--json")
     assert again.exit_code == 2
     assert json.loads(again.output)[0]["status"] == "duplicate"
     findings = json.loads(run("files", "findings", "--json").output)
     assert [f["kind"] for f in findings] == ["duplicate_file"]
+    # The very file counted, met again (a retry after a crash): nothing new, no finding.
+    same = run("ingest", str(path), "--json")
+    assert (same.exit_code, json.loads(same.output)[0]["status"]) == (0, "unchanged")
 
 
 def test_services_set_changes_stage_and_settings(run, tmp_path):
@@ -176,7 +181,9 @@ def test_the_installed_command_keeps_exit_status_output_and_data_when_it_leaves_
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT sum(total_count) FROM services").fetchone() == (1200,)
 
-    assert watchkeeper("ingest", str(path)).returncode == 2  # the same file again is refused
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(path.read_bytes())
+    assert watchkeeper("ingest", str(copy)).returncode == 2  # a copy of it is refused
     listed = watchkeeper("services", "list", "--json")
     assert listed.returncode == 0
     assert sorted(s["name"] for s in json.loads(listed.stdout)) == [f"svc-{n}" for n in range(7)]

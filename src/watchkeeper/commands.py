@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from watchkeeper.alerts.service import RoutingConfig, process_due
+from watchkeeper.alerts.service import RoutingConfig, process_due, record_all
 from watchkeeper.auth import service as tokens
 from watchkeeper.cli_common import Column, Context, console, context, fail, minute, print_json, show_list
 from watchkeeper.db import current_revision, in_transaction, upgrade
@@ -175,10 +175,14 @@ def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
         with ctx.transaction() as session:
             apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
 
-    def watch_inbox() -> None:
-        scan_inbox(inbox, ctx.sessions, clock=ctx.clock, settings=ctx.settings)  # type: ignore[arg-type]
-
     routing = RoutingConfig.from_settings(ctx.settings)
+
+    def file_alerts(session: Any, findings: list[Any]) -> None:
+        # Duplicates, gaps and unreadable files, in the transaction of the file that raised them.
+        record_all(findings, session=session, now=ctx.clock.now(), config=routing)
+
+    def watch_inbox() -> None:
+        scan_inbox(inbox, ctx.sessions, clock=ctx.clock, settings=ctx.settings, on_findings=file_alerts)  # type: ignore[arg-type]
 
     def feeds() -> None:
         # Claim in batches so one busy minute (a 10,000-service file) never holds the write lock long.

@@ -28,8 +28,9 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from watchkeeper.alerts.finding import Finding
 from watchkeeper.alerts.mutes import add_dependency, add_silence
-from watchkeeper.alerts.service import RoutingConfig, list_alerts
+from watchkeeper.alerts.service import RoutingConfig, list_alerts, record_all
 from watchkeeper.auth.service import create_token
 from watchkeeper.cli_common import console
 from watchkeeper.clock import Clock, SystemClock
@@ -234,7 +235,12 @@ def _feed_inbox(inbox: Path, sessions: sessionmaker[Session], settings: Settings
     # The supplier re-sends an old file under a new number: same content, refused.
     (folder / "Master-0005.csv").write_text(files[1])
     console.print(f"dropping 4 Asterisk Master.csv files into {folder} (feed pbx-berlin) ...")
-    for report in scan_inbox(inbox, sessions, clock=clock, settings=settings):
+    routing = RoutingConfig(group_wait=timedelta(0))
+
+    def file_alerts(session: Session, findings: list[Finding]) -> None:
+        record_all(findings, session=session, now=clock.now(), config=routing)
+
+    for report in scan_inbox(inbox, sessions, clock=clock, settings=settings, on_findings=file_alerts):
         name = Path(report.source).name
         if report.status == "ingested":
             console.print(f"  [green]ingested[/green] {name}: {report.accepted} calls, {report.rejected} rejected")

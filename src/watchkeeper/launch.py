@@ -65,5 +65,5 @@ def _read_early(args: list[str]) -> None:
         if not arg.startswith("-") and os.path.isfile(arg):
             from watchkeeper.feeds.arrival import read_early
 
-            read_early(Path(arg))
+            read_early(Path(arg), whole_lines="--follow" in args)
             return

@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
+from sqlalchemy import func, select
+
 from watchkeeper.db import transaction
 from watchkeeper.feeds.inbox import scan_inbox
+from watchkeeper.feeds.models import FileFinding, IngestedFile
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.service import add_feed, get_service
 
@@ -124,3 +128,96 @@ def test_a_file_that_keeps_failing_is_quarantined_but_a_database_outage_is_waite
     (report,) = scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
     assert report.status == "unreadable"
     assert "RuntimeError: something no check foresaw" in (inbox / "quarantine" / "usage.csv.error.txt").read_text()
+
+
+def _drop(inbox, name, text, clock):
+    path = inbox / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    written = clock.now().timestamp() - 60
+    os.utime(path, (written, written))
+    return path
+
+
+def _call(n):
+    return (f'"acme","1","2","ctx","c","ch-{n}","dch","Dial","x","2026-11-23 10:{n % 60:02d}:00","","",5,3,'
+            '"ANSWERED","DOCUMENTATION"\n')  # fmt: skip
+
+
+def test_a_master_csv_dropped_again_grown_is_counted_once(db, clock, tmp_path):
+    """Hour 1 (20 calls), then the grown file (26): 26 records, not 46, and a note that says why."""
+    settings = db.settings.model_copy(update={"inbox_settle_seconds": 0})
+    inbox = tmp_path / "inbox"
+    _drop(inbox, "Master.csv", "".join(_call(n) for n in range(20)), clock)
+    (first,) = scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
+    _drop(inbox, "Master.csv", "".join(_call(n) for n in range(26)), clock)
+
+    (grown,) = scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
+
+    assert (first.status, first.accepted, grown.status, grown.accepted) == ("ingested", 20, "ingested", 6)
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == ["Master.1.csv", "Master.csv"]
+    assert [f.split(":")[0] for f in grown.findings] == ["appended_file"]
+    with transaction(db.sessions) as session:
+        assert get_service(session=session, name="acme").total_count == 26
+
+
+def test_a_feed_of_appended_files_follows_them_without_findings(db, clock, tmp_path):
+    settings = db.settings.model_copy(update={"inbox_settle_seconds": 0})
+    inbox = tmp_path / "inbox"
+    with transaction(db.sessions) as session:
+        add_feed(session=session, clock=clock, name="pbx", format=Format.ASTERISK_CSV, append=True)
+    for last in (20, 26, 26, 31):  # the third time nothing was added
+        _drop(inbox / "pbx", "Master.csv", "".join(_call(n) for n in range(last)), clock)
+        (report,) = scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
+        assert report.findings == []
+    assert report.accepted == 5
+    assert len(list((inbox / "pbx" / "done").iterdir())) == 4
+    with transaction(db.sessions) as session:
+        assert get_service(session=session, name="acme").total_count == 31
+        assert session.scalars(select(FileFinding)).all() == []
+
+
+class Crash(BaseException):
+    """kill -9 between the ingest's commit and the move to done/."""
+
+
+def test_a_file_counted_before_a_crash_goes_to_done_quietly_after_it(db, clock, tmp_path, monkeypatch):
+    from watchkeeper.feeds import inbox as inbox_module
+
+    settings = db.settings.model_copy(update={"inbox_settle_seconds": 0})
+    inbox = tmp_path / "inbox"
+    _drop(inbox, "usage.csv", "timestamp,service,count\n2026-11-23T09:00:00Z,sms,4\n", clock)
+
+    def crash(path, report):
+        raise Crash
+
+    monkeypatch.setattr(inbox_module, "settle_file", crash)
+    with pytest.raises(Crash):
+        scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
+    monkeypatch.undo()
+    assert (inbox / "usage.csv").exists()  # committed, not moved
+
+    (report,) = scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
+
+    assert (report.status, report.findings) == ("unchanged", [])
+    assert (inbox / "done" / "usage.csv").exists() and not (inbox / "quarantine").exists()
+    with transaction(db.sessions) as session:
+        assert get_service(session=session, name="sms").total_count == 4
+        assert session.scalars(select(FileFinding)).all() == []
+        assert session.scalar(select(func.count()).select_from(IngestedFile)) == 1
+
+
+def test_the_same_file_sent_again_under_its_name_is_still_a_duplicate(db, clock, tmp_path):
+    settings = db.settings.model_copy(update={"inbox_settle_seconds": 0})
+    inbox = tmp_path / "inbox"
+    text = "timestamp,service,count\n2026-11-23T09:00:00Z,sms,4\n"
+    _drop(inbox, "usage.csv", text, clock)
+    scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
+    _drop(inbox, "usage.csv", text, clock)  # the same name and bytes, but another file: a supplier's resend
+
+    (report,) = scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
+
+    assert report.status == "duplicate"
+    assert (inbox / "quarantine" / "usage.csv").exists()
+    with transaction(db.sessions) as session:
+        assert get_service(session=session, name="sms").total_count == 4

@@ -216,7 +216,7 @@ def list_files(session: SessionDep, who: FileReader, feed: str | None = None,
     return [
         {"feed": f.feed, "name": f.name, "content_hash": f.content_hash, "size": f.size, "sequence": f.sequence,
          "format": f.format, "accepted": f.accepted, "rejected": f.rejected, "errors": f.errors,
-         "received_at": f.received_at}
+         "received_at": f.received_at, "counted_from": f.counted_from}
         for f in services.list_files(session=session, feed=feed, limit=limit)
     ]  # fmt: skip
 
@@ -224,9 +224,11 @@ def list_files(session: SessionDep, who: FileReader, feed: str | None = None,
 @router.get("/files/findings", tags=["files"])
 def list_findings(session: SessionDep, who: FileReader, feed: str | None = None,
                   limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
-    """File controls that failed: duplicate files, sequence gaps, reused numbers, unreadable files."""
+    """File controls that failed: duplicate files, sequence gaps, reused numbers, unreadable files,
+    and appended files (a note); `resolved_at` is null while the finding's alert is open."""
     feed = _own_feed(who, feed)
     return [
-        {"feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail, "at": f.created_at}
+        {"feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail, "at": f.created_at,
+         "resolved_at": f.resolved_at}
         for f in services.list_findings(session=session, feed=feed, limit=limit)
     ]

@@ -60,12 +60,19 @@ class Arrival:
     lets go of `data`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, whole_lines: bool = False) -> None:
         found = path.stat()
         if not stat.S_ISREG(found.st_mode):  # a pipe would block the open until someone writes to it
             kind = "directory" if stat.S_ISDIR(found.st_mode) else "pipe" if stat.S_ISFIFO(found.st_mode) else "device"
             raise OSError(f"not a regular file but a {kind}: ingest a file")
-        self.size = found.st_size
+        # Which file this is (device, inode, modification time), for feeds.append.origin.
+        self.identity = tuple(getattr(found, k, 0) for k in ("st_dev", "st_ino", "st_mtime_ns"))
+        self.whole_lines = whole_lines
+        self.size = _whole_lines_end(path, found.st_size) if whole_lines else found.st_size
+        # data[:keep_head] is never handed back, however far it is released
+        # (feeds.append: the format and layout are read from the head after
+        # the counted prefix was hashed and let go).
+        self.keep_head = 0
         self.data: mmap.mmap | bytes = _anonymous(self.size) if self.size else b""
         self._filled = 0
         self._released = 0  # the parser is done with data[:_released]
@@ -79,15 +86,21 @@ class Arrival:
         self._digest = self._pool.submit(self._read, path)
 
     @classmethod
-    def of(cls, path: Path) -> Arrival:
+    def of(cls, path: Path, *, whole_lines: bool = False) -> Arrival:
         """An Arrival of `path`: the one `read_early` began, if the file is the
-        same one and unchanged since, else a new one."""
+        same one and unchanged since and read the same way, else a new one.
+
+        `whole_lines`: the file is still being appended to (a live
+        Master.csv): read it up to its last line end as its size was when
+        opened; a line being written, and what is appended while it is
+        read, are left for the next ingest.
+        """
         identity, early = _early.pop(os.path.realpath(path), (None, None))
         if early is not None:
-            if identity is not None and identity == _identity(path):
+            if identity is not None and identity == _identity(path) and early.whole_lines == whole_lines:
                 return early
             early.__exit__(None, None, None)
-        return cls(path)
+        return cls(path, whole_lines=whole_lines)
 
     def __enter__(self) -> Arrival:
         return self
@@ -148,7 +161,7 @@ class Arrival:
                     with self._changed:
                         self._filled += got
                         self._changed.notify_all()
-                if not self._stopped and source.read(1):
+                if not self._stopped and not self.whole_lines and source.read(1):
                     raise UnreadableFile("the file grew while it was read; ingest it once it is complete")
         except OSError as exc:
             failure = UnreadableFile(f"could not read the file: {exc}")
@@ -171,9 +184,12 @@ class Arrival:
         reading thread, off the parser's path)."""
         end = released - released % mmap.PAGESIZE
         if end > self._handed_back and isinstance(self.data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-            self.data.madvise(mmap.MADV_DONTNEED, self._handed_back, end - self._handed_back)
+            start = max(self._handed_back, self.keep_head - self.keep_head % mmap.PAGESIZE)
+            if end > start:
+                self.data.madvise(mmap.MADV_DONTNEED, start, end - start)
             self._handed_back = end
-        self.most_held = max(self.most_held, min(self._filled + BLOCK, self.size) - self._handed_back)
+        kept = min(self.keep_head, self._handed_back)
+        self.most_held = max(self.most_held, min(self._filled + BLOCK, self.size) - self._handed_back + kept)
 
     def _fail(self, failure: UnreadableFile) -> None:
         with self._changed:
@@ -185,14 +201,31 @@ class Arrival:
 _early: dict[str, tuple[tuple[int, int, int, int] | None, Arrival]] = {}
 
 
-def read_early(path: Path) -> None:
+def read_early(path: Path, *, whole_lines: bool = False) -> None:
     """Begin reading `path` for a later `Arrival.of(path)` in this process.
     A file that cannot be read is left for that call to report."""
     try:
         identity = _identity(path)
-        _early[os.path.realpath(path)] = identity, Arrival(path)
+        _early[os.path.realpath(path)] = identity, Arrival(path, whole_lines=whole_lines)
     except OSError:
         pass
+
+
+TAIL = 64 * 1024
+
+
+def _whole_lines_end(path: Path, size: int) -> int:
+    """Where the last line of the file's first `size` bytes that has its line end ends (0 if none does)."""
+    end = size
+    with path.open("rb") as source:
+        while end > 0:
+            start = max(0, end - TAIL)
+            source.seek(start)
+            cut = source.read(end - start).rfind(b"\n")
+            if cut >= 0:
+                return start + cut + 1
+            end = start
+    return 0
 
 
 def _identity(path: Path) -> tuple[int, int, int, int] | None:

@@ -176,13 +176,20 @@ def feeds_add(
     service_column: Annotated[str | None, typer.Option(help="Asterisk column naming the service")] = None,  # noqa: UP007
     sequence_pattern: Annotated[str | None, typer.Option(  # noqa: UP007
         help=r"regex on file names, e.g. 'cdr_(?P<seq>\d+)\.csv'")] = None,
+    append: Annotated[bool, typer.Option(
+        "--append", help="its files grow (Asterisk's Master.csv): follow each by name, count what was added")] = False,
 ) -> None:
-    """Add or replace a feed. Inbox files in a folder of the feed's name use it."""
+    """Add or replace a feed. Inbox files in a folder of the feed's name use it.
+
+    With --append, a file that grew since it was last ingested under its name
+    is counted from where it was counted to; a rotated one (shorter, or its
+    start changed) is counted as a new file; an unchanged one is no duplicate."""
     ctx = context()
     try:
         with ctx.transaction() as session:
             services.add_feed(session=session, clock=ctx.clock, name=name, format=format, timezone=timezone,
-                              service_column=service_column, sequence_pattern=sequence_pattern)  # fmt: skip
+                              service_column=service_column, sequence_pattern=sequence_pattern,
+                              append=append)  # fmt: skip
     except (services.Invalid, BadPattern) as exc:
         raise fail(str(exc)) from exc
     console.print(f"feed {name} saved")
@@ -195,14 +202,15 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [
             {"name": f.name, "format": f.format, "timezone": f.timezone, "service_column": f.service_column,
-             "sequence_pattern": f.sequence_pattern} for f in services.list_feeds(session=session)
+             "sequence_pattern": f.sequence_pattern, "append": f.append} for f in services.list_feeds(session=session)
         ]  # fmt: skip
     if as_json:
         print_json(rows)
         return
-    table = Table("feed", "format", "time zone", "service column", "sequence pattern")
+    table = Table("feed", "format", "time zone", "service column", "sequence pattern", "files")
     for r in rows:
-        table.add_row(*(str(r[k] or "-") for k in ("name", "format", "timezone", "service_column", "sequence_pattern")))
+        table.add_row(*(str(r[k] or "-") for k in ("name", "format", "timezone", "service_column", "sequence_pattern")),
+                      "appended to" if r["append"] else "new each time")  # fmt: skip
     console.print(table)
 
 
@@ -229,21 +237,29 @@ def files_list(
     show_list(columns, lines, empty="no files ingested yet")
 
 
+def _alert_state(row: dict[str, Any]) -> str:
+    if row["kind"] == "appended_file":
+        return "-"  # a note, never an alert
+    return "open" if row["resolved_at"] is None else f"resolved {minute(row['resolved_at'])}"
+
+
 @files_app.command("findings")
 def files_findings(
     feed: Annotated[str | None, typer.Option()] = None,  # noqa: UP007
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Failed file controls: duplicates, sequence gaps, reused numbers, unreadable files."""
+    """Failed file controls: duplicates, sequence gaps, reused numbers, unreadable files (each an alert,
+    open until resolved), and appended files (a note)."""
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [
-            {"at": f.created_at, "feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail}
-            for f in services.list_findings(session=session, feed=feed)
+            {"at": f.created_at, "feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail,
+             "resolved_at": f.resolved_at} for f in services.list_findings(session=session, feed=feed)
         ]  # fmt: skip
     if as_json:
         print_json(rows)
         return
-    columns = [Column("at (UTC)", 2), Column("feed", 1), Column("file"), Column("kind"), Column("detail", wide=True)]
-    lines = [[minute(r["at"]), r["feed"], r["file"], r["kind"], r["detail"]] for r in rows]
+    columns = [Column("at (UTC)", 2), Column("feed", 1), Column("file"), Column("kind"), Column("alert", 3),
+               Column("detail", wide=True)]  # fmt: skip
+    lines = [[minute(r["at"]), r["feed"], r["file"], r["kind"], _alert_state(r), r["detail"]] for r in rows]
     show_list(columns, lines, empty="no findings: every file passed its controls")

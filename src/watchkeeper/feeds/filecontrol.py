@@ -36,6 +36,7 @@ def sequence_number(file_name: str, pattern: str) -> int | None:
 class SequenceFinding:
     kind: FileFindingKind
     detail: str
+    missing: tuple[int, int] | None = None  # a gap's first and last missing number
 
 
 def check_sequence(
@@ -54,5 +55,6 @@ def check_sequence(
         missing = sequence - highest - 1
         span = str(highest + 1) if missing == 1 else f"{highest + 1} to {sequence - 1}"
         return [SequenceFinding(FileFindingKind.SEQUENCE_GAP,
-                                f"{count(missing, 'file')} missing before {sequence}: number {span}")]  # fmt: skip
+                                f"{count(missing, 'file')} missing before {sequence}: number {span}",
+                                (highest + 1, sequence - 1))]  # fmt: skip
     return []

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
-from watchkeeper.feeds.ingest import FileOptions, IngestReport, ingest_file_in_transaction
+from watchkeeper.feeds.ingest import FileOptions, IngestReport, OnFindings, ingest_file_in_transaction, record_refusal
 from watchkeeper.feeds.service import get_feed
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,12 @@ def _move(path: Path, folder: str) -> Path:
 
 
 def settle_file(path: Path, report: IngestReport) -> Path:
-    """Move a handled file where its outcome says, with the reason for a refusal."""
-    if report.status == "ingested":
+    """Move a handled file where its outcome says, with the reason for a refusal.
+
+    An unchanged file (this very file, counted before a crash kept it from
+    being moved; or a followed file nothing was appended to) goes to done/.
+    """
+    if report.status in ("ingested", "unchanged"):
         return _move(path, DONE)
     target = _move(path, QUARANTINE)
     target.with_name(target.name + ".error.txt").write_text(
@@ -83,8 +87,12 @@ def scan_inbox(
     *,
     clock: Clock,
     settings: Settings,
+    on_findings: OnFindings | None = None,
 ) -> list[IngestReport]:
-    """Ingest every settled file in the inbox once; never raises for a bad file."""
+    """Ingest every settled file in the inbox once; never raises for a bad file.
+
+    What a file raises or resolves as alerts goes to `on_findings` in that file's transaction.
+    """
     root.mkdir(parents=True, exist_ok=True)
     reports = []
     now = clock.now().timestamp()
@@ -95,7 +103,8 @@ def scan_inbox(
         for path in _candidates(folder, now=now, settle=settings.inbox_settle_seconds):
             report: IngestReport | None
             try:
-                report = ingest_file_in_transaction(path, factory, clock=clock, settings=settings, options=options)
+                report = ingest_file_in_transaction(path, factory, clock=clock, settings=settings, options=options,
+                                                    on_findings=on_findings)  # fmt: skip
             except SQLAlchemyError as exc:  # the database is away: leave the file for the next scan
                 log.warning("could not ingest %r, will retry: the database failed: %s", str(path), exc)
                 continue
@@ -103,6 +112,10 @@ def scan_inbox(
                 report = _failure(path, exc, options.format)
                 if report is None:
                     continue
+                try:
+                    record_refusal(report, factory, clock=clock, feed=options.feed, on_findings=on_findings)
+                except SQLAlchemyError as db_exc:
+                    log.warning("could not record the quarantine of %r: %s", str(path), db_exc)
             settle_file(path, report)
             log.info("%r: %s, %d accepted, %d rejected", path.name, report.status, report.accepted, report.rejected)
             reports.append(report)

@@ -6,14 +6,15 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from watchkeeper import metrics
 from watchkeeper.checks import is_unicode
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
-from watchkeeper.feeds import filecontrol
+from watchkeeper.feeds import append, controls, filecontrol
 from watchkeeper.feeds.arrival import Arrival
 from watchkeeper.feeds.fold import fold_partial
 from watchkeeper.feeds.models import FILE_COUNTED, Feed, FileFinding, FileFindingKind, IngestedFile, UsageBatch
@@ -40,6 +41,9 @@ from watchkeeper.feeds.parse import (
     read_usage_csv,
 )
 from watchkeeper.feeds.store import UsageWriter
+
+if TYPE_CHECKING:  # the shared core shape; loaded only where a file raises an alert (feeds.controls)
+    from watchkeeper.alerts.finding import Finding
 
 Progress = Callable[[int], None]
 
@@ -66,8 +70,8 @@ class ServicesRefused(ValueError):
 class IngestReport:
     source: str
     format: str
-    status: str = "ingested"  # ingested | duplicate | unreadable
-    message: str | None = None
+    status: str = "ingested"  # ingested | unchanged | duplicate | unreadable
+    message: str | None = None  # why a file was refused
     rows: int = 0
     rejected: int = 0
     records: int = 0
@@ -75,6 +79,10 @@ class IngestReport:
     new_services: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    note: str | None = None  # what else to know: counted from line N of an appended file, rotated, unchanged
+    # The alerts this ingest raises or resolves (feeds.controls), for the
+    # caller to record in the ingest's transaction (`on_findings`).
+    alerts: list[Finding] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
@@ -87,6 +95,7 @@ class IngestReport:
             "records": self.records, "services": self.services, "new_services": self.new_services,
             "errors": [e.as_dict() for e in self.errors],
             "errors_truncated": self.rejected > len(self.errors), "findings": self.findings,
+            "note": self.note,
         }  # fmt: skip
 
 
@@ -245,7 +254,7 @@ def ingest_batch(
         chunks = _allowed_only(chunks, may_post)
     report = store_chunks(chunks, IngestReport("api", fmt), session=session, clock=clock, settings=settings)
     answer = report.as_dict()
-    for key in ("source", "status", "message", "findings"):
+    for key in ("source", "status", "message", "findings", "note"):
         answer.pop(key)
     if batch is not None:
         batch.response = answer
@@ -274,6 +283,9 @@ class FileOptions:
     timezone: str | None = None
     service_column: str | None = None
     sequence_pattern: str | None = None
+    # The file grows and is followed by name (feeds.append): read up to its
+    # last line end, "unchanged" when nothing was appended, a rotation noted.
+    follow: bool = False
 
     def __post_init__(self) -> None:
         # A format given as text ("usage-csv", as in a feed's settings) is
@@ -293,15 +305,20 @@ class FileOptions:
         if feed is not None:
             base = {"feed": feed.name, "format": Format(feed.format) if feed.format else None,
                     "timezone": feed.timezone, "service_column": feed.service_column,
-                    "sequence_pattern": feed.sequence_pattern}  # fmt: skip
+                    "sequence_pattern": feed.sequence_pattern, "follow": feed.append or None}  # fmt: skip
         else:
             base = {"feed": name}
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
 
-def _finding(session: Session, clock: Clock, feed: str, name: str, kind: FileFindingKind, detail: str) -> None:
-    session.add(FileFinding(feed=feed, file_name=name, kind=kind, detail=detail, created_at=clock.now()))
+def _finding(session: Session, clock: Clock, feed: str, name: str, kind: FileFindingKind, detail: str,
+             missing: tuple[int, int] | None = None) -> Finding | None:  # fmt: skip
+    """Record a failed file control; the alert it raises (None for a note)."""
+    row = FileFinding(feed=feed, file_name=name, kind=kind, detail=detail[:1000], created_at=clock.now(),
+                      first_missing=missing and missing[0], last_missing=missing and missing[1])  # fmt: skip
+    session.add(row)
+    return controls.raise_alert(row)
 
 
 def _sequence_checks(
@@ -321,30 +338,35 @@ def _sequence_checks(
         ).limit(1)
     )
     for found in filecontrol.check_sequence(sequence, highest=highest, used_by=used_by):
-        _finding(session, clock, options.feed, name, found.kind, found.detail)
+        alert = _finding(session, clock, options.feed, name, found.kind, found.detail, found.missing)
+        report.alerts.extend([alert] if alert else [])
         report.findings.append(f"{found.kind}: {found.detail}")
     return sequence
 
 
 def _read_chunks(
-    arrival: Arrival, fmt: Format, options: FileOptions, settings: Settings, not_after: int
-) -> Generator[Chunk, None, None]:
+    arrival: Arrival, fmt: Format, options: FileOptions, settings: Settings, not_after: int,
+    counted: append.Counted,
+) -> Generator[Chunk, None, None]:  # fmt: skip
     data, arrived, release = arrival.data, arrival.arrived, arrival.release
+    after = (counted.end, counted.lines)
     if fmt is Format.USAGE_CSV:
-        return read_usage_csv(data, not_after=not_after, fold=fold_partial, arrived=arrived, release=release)
+        return read_usage_csv(data, not_after=not_after, fold=fold_partial, arrived=arrived, release=release,
+                              after=after)  # fmt: skip
     asterisk = AsteriskOptions(
         timezone=options.timezone or settings.asterisk_timezone,
         service_column=options.service_column or "accountcode",
     )
     return read_asterisk_csv(data, options=asterisk, not_after=not_after, fold=fold_partial,
-                             arrived=arrived, release=release)  # fmt: skip
+                             arrived=arrived, release=release, after=after)  # fmt: skip
 
 
 class _Refused(Exception):
     """A file whose counts must not stay (a duplicate, or unreadable part way):
-    its transaction is rolled back and the finding written in a new one."""
+    its transaction is rolled back and the finding, if it has a kind,
+    written in a new one."""
 
-    def __init__(self, report: IngestReport, kind: FileFindingKind) -> None:
+    def __init__(self, report: IngestReport, kind: FileFindingKind | None) -> None:
         super().__init__(report.message)
         self.report = report
         self.kind = kind
@@ -363,17 +385,21 @@ def _ingest_file(
     file whose counts must be rolled back.
 
     The file is parsed and its counts written while it is still being read
-    and hashed (feeds/arrival.py). A duplicate, which is rare, is found once
-    the hash is known, and the caller rolls the whole transaction back and
-    writes the finding in a new one. A concurrent ingest of the same file
-    fails on the file row's unique hash and rolls back whole.
+    and hashed (feeds/arrival.py). What of it was counted before, as a file
+    it has grown from, is found by its first lines before it is parsed
+    (feeds/append.py), and only the rest is parsed. A duplicate that this
+    does not find (a file with no line end near its start) is found once the
+    hash is known, and the caller rolls the whole transaction back and writes
+    the finding in a new one. A concurrent ingest of the same file fails on
+    the file row's unique hash and rolls back whole.
     """
     try:
-        arrival = Arrival.of(path)
+        arrival = Arrival.of(path, whole_lines=True) if options.follow else Arrival.of(path)
     except OSError as exc:
         report = IngestReport(str(path), str(options.format or "unknown"), "unreadable", str(exc))
         raise _Refused(report, FileFindingKind.UNREADABLE_FILE) from exc
-    with arrival:
+    with ExitStack() as reading:
+        reading.enter_context(arrival)
         fmt = options.format
         if fmt is None:
             try:
@@ -381,24 +407,37 @@ def _ingest_file(
                 fmt = detect_format(arrival.data)
             except UnreadableFile:
                 fmt = Format.USAGE_CSV  # the read failed; it is reported below
+        if options.follow and not arrival.size:
+            return IngestReport(str(path), fmt, "unchanged", note="no complete line yet: nothing to count")
+        try:
+            heads = append.head_hashes(arrival) if arrival.size else ()
+            known = _known(session, heads, arrival.size, options.feed)
+            counted = append.Counted()
+            if known.head or options.follow:
+                counted = append.counted_before(session, arrival, heads, feed=options.feed, name=path.name,
+                                                follow=options.follow)  # fmt: skip
+        except UnreadableFile as exc:  # it could not be read as far as its first lines, or its counted start
+            unreadable = IngestReport(str(path), fmt, "unreadable", str(exc))
+            raise _Refused(unreadable, FileFindingKind.UNREADABLE_FILE) from exc
+        origin = append.origin(path, arrival)
+        if counted.earlier is not None and counted.end == arrival.size:
+            raise _again(path, counted.earlier, origin, options, fmt)
+        if counted.released:
+            arrival = reading.enter_context(_read_again(path, arrival, options))
         report = IngestReport(str(path), fmt)
         not_after, _, _ = _limits(clock.now(), settings)
         digest: str | None = None
         try:
-            store_chunks(_read_chunks(arrival, fmt, options, settings, not_after), report, session=session,
+            store_chunks(_read_chunks(arrival, fmt, options, settings, not_after, counted), report, session=session,
                          clock=clock, settings=settings, on_progress=on_progress)  # fmt: skip
             digest = "blake3:" + arrival.digest()
         except UnreadableFile as exc:
             report.message = str(exc)
     earlier = None
-    if digest is not None and report.rows:  # a file without rows has nothing to count twice
+    if digest is not None and report.rows and counted.earlier is None:  # a file without rows has nothing to count twice
         earlier = _counted_before(session, path, digest, arrival.size)
     if earlier is not None:
-        refused = IngestReport(str(path), fmt, "duplicate")
-        refused.message = (f"same content as {earlier.name} (feed {earlier.feed}), "
-                           f"ingested {earlier.received_at:%Y-%m-%d %H:%M:%S} UTC; nothing counted")  # fmt: skip
-        refused.findings.append(f"{FileFindingKind.DUPLICATE_FILE}: {refused.message}")
-        raise _Refused(refused, FileFindingKind.DUPLICATE_FILE)
+        raise _again(path, earlier, origin, options, fmt)
     if report.message is None and report.rows and report.rejected == report.rows:
         # Not one good row: the wrong format or a broken export, not a feed.
         report.message = f"none of its {report.rows:,} rows could be read as {fmt}"
@@ -409,13 +448,90 @@ def _ingest_file(
         report.status = "unreadable"
         report.new_services, report.records, report.services = [], 0, 0
         raise _Refused(report, FileFindingKind.UNREADABLE_FILE)
-    sequence = _sequence_checks(session, clock, options, path.name, report)
+    _say_what_was_counted(session, clock, options, path, arrival.size, counted, report)
+    sequence = None if counted.earlier else _sequence_checks(session, clock, options, path.name, report)
     record = IngestedFile(feed=options.feed, name=path.name, content_hash=digest, size=arrival.size,
-                          sequence=sequence, format=fmt, received_at=clock.now())  # fmt: skip
+                          sequence=sequence, format=fmt, received_at=clock.now(),
+                          head_hash=heads[-1] if heads else None, counted_from=counted.end, origin=origin)  # fmt: skip
     session.add(record)
     record.accepted, record.rejected = report.accepted, report.rejected
     record.errors = [e.as_dict() for e in report.errors]
+    if known.open_findings:
+        report.alerts += controls.good_file(session, feed=options.feed, name=path.name, sequence=sequence,
+                                            now=clock.now())  # fmt: skip
     return report
+
+
+class _Known(NamedTuple):
+    head: bool  # a counted file has this file's head: it may have grown from it (feeds.append)
+    open_findings: bool  # the feed has file findings whose alerts are open (feeds.controls)
+
+
+def _known(session: Session, heads: tuple[str, ...], size: int, feed: str) -> _Known:
+    """What a file never seen needs to know, in one statement of two index
+    look-ups, built once (two ORM queries built per file cost a 2,000-row
+    file 1 ms more); the full look-ups run only where one finds something."""
+    global _KNOWN
+    if _KNOWN is None:
+        files, findings = IngestedFile.__table__.c, FileFinding.__table__.c
+        _KNOWN = select(
+            exists().where(files.head_hash.in_(bindparam("heads", expanding=True)), files.size <= bindparam("size"),
+                           sql(FILE_COUNTED)),
+            exists().where(findings.feed == bindparam("feed"), findings.resolved_at.is_(None)),
+        )  # fmt: skip
+    found = session.execute(_KNOWN, {"heads": list(heads) or [""], "size": size, "feed": feed}).one()
+    return _Known(bool(found[0]), bool(found[1]))
+
+
+_KNOWN: Any = None
+
+
+def _again(path: Path, earlier: IngestedFile, origin: str, options: FileOptions, fmt: str) -> _Refused:
+    """The refusal of a file whose content was counted before: unchanged if it
+    is the very file counted (met again after a crash between the commit and
+    the inbox's move, or a followed file nothing was appended to), else a duplicate."""
+    when = f"{earlier.received_at:%Y-%m-%d %H:%M:%S} UTC"
+    same_file = earlier.origin == origin and earlier.feed == options.feed
+    followed = options.follow and (earlier.feed, earlier.name) == (options.feed, path.name)
+    if same_file or followed:
+        return _Refused(IngestReport(str(path), fmt, "unchanged", note=f"counted {when}; nothing new since"), None)
+    refused = IngestReport(str(path), fmt, "duplicate")
+    refused.message = f"same content as {earlier.name} (feed {earlier.feed}), ingested {when}; nothing counted"
+    refused.findings.append(f"{FileFindingKind.DUPLICATE_FILE}: {refused.message}")
+    return _Refused(refused, FileFindingKind.DUPLICATE_FILE)
+
+
+def _read_again(path: Path, old: Arrival, options: FileOptions) -> Arrival:
+    """A new reading of a file whose start was hashed and let go to find what
+    of it was counted before (feeds.append): the same file, or unreadable."""
+    old.__exit__(None, None, None)
+    fresh = Arrival(path, whole_lines=options.follow)
+    if (fresh.identity, fresh.size) != (old.identity, old.size):
+        fresh.__exit__(None, None, None)
+        raise _Refused(IngestReport(str(path), str(options.format or "unknown"), "unreadable",
+                                    "the file changed while it was read; ingest it once it is complete"),
+                       FileFindingKind.UNREADABLE_FILE)  # fmt: skip
+    return fresh
+
+
+def _say_what_was_counted(session: Session, clock: Clock, options: FileOptions, path: Path, size: int,
+                          counted: append.Counted, report: IngestReport) -> None:  # fmt: skip
+    """Note an appended file (a finding where the feed is not known to append) or a followed file's rotation."""
+    rotated = counted.rotated(size)
+    if rotated is not None and counted.last is not None:
+        report.note = (f"rotated since it was last ingested ({rotated}): counted as a new file. Lines written to "
+                       f"the old file after {counted.last.received_at:%Y-%m-%d %H:%M} UTC are in the rotated copy: "
+                       "ingest that too with --follow, and only what it adds is counted")  # fmt: skip
+    earlier = counted.earlier
+    if earlier is None:
+        return
+    said = (f"lines 1 to {counted.lines:,} were counted before, as {earlier.name} (feed {earlier.feed}) at "
+            f"{earlier.received_at:%Y-%m-%d %H:%M} UTC; only the lines after them are counted")  # fmt: skip
+    report.note = f"appended: {said}"
+    if not options.follow:
+        detail = f"{said}. If the feed's files grow, say so: watchkeeper feeds add {options.feed} --append"
+        _finding(session, clock, options.feed, path.name, FileFindingKind.APPENDED_FILE, detail)
+        report.findings.append(f"{FileFindingKind.APPENDED_FILE}: {detail}")
 
 
 def _counted_before(session: Session, path: Path, digest: str, size: int) -> IngestedFile | None:
@@ -445,6 +561,11 @@ def _counted_before(session: Session, path: Path, digest: str, size: int) -> Ing
     return session.scalar(select(IngestedFile).where(IngestedFile.content_hash == old_style, counted))
 
 
+# Records what an ingest raised or resolved as alerts, in the ingest's own
+# transaction (the caller's wiring hands them to alerts.service.record_all).
+OnFindings = Callable[[Session, "list[Finding]"], None]
+
+
 def ingest_file_in_transaction(
     path: Path,
     factory: Callable[[], Session],
@@ -453,6 +574,7 @@ def ingest_file_in_transaction(
     settings: Settings,
     options: FileOptions = FileOptions(),
     on_progress: Progress | None = None,
+    on_findings: OnFindings | None = None,
 ) -> IngestReport:
     """Ingest a file in its own transaction and commit the outcome, whatever it is.
 
@@ -461,6 +583,7 @@ def ingest_file_in_transaction(
     that meets a defect in watchkeeper itself (an exception no check foresaw):
     no input may stop the process or, in the inbox, be retried forever. Only
     the database's own errors are raised, for the caller to retry the file.
+    The alerts a file raises or resolves go to `on_findings` before the commit.
     """
     from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -468,12 +591,16 @@ def ingest_file_in_transaction(
     try:
         report = _ingest_file(path, session=session, clock=clock, settings=settings,
                               options=options, on_progress=on_progress)  # fmt: skip
+        _hand_over(session, report, on_findings)
         session.commit()
     except _Refused as refused:
         session.rollback()
         report = refused.report
-        _finding(session, clock, options.feed, path.name, refused.kind, report.message or report.status)
-        session.commit()
+        if refused.kind is not None:
+            alert = _finding(session, clock, options.feed, path.name, refused.kind, report.message or report.status)
+            report.alerts.extend([alert] if alert else [])
+            _hand_over(session, report, on_findings)
+            session.commit()
         metrics.count_file(report.status)
         return report
     except IntegrityError:
@@ -490,15 +617,36 @@ def ingest_file_in_transaction(
         report = IngestReport(str(path), str(options.format or "unknown"), "unreadable",
                               f"could not be ingested: {type(exc).__name__}: {exc}. Nothing of it was counted. "
                               "This is a defect in watchkeeper: please report it with the file.")  # fmt: skip
-        _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE, report.message or "")
+        alert = _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE,
+                         report.message or "")  # fmt: skip
+        report.alerts.extend([alert] if alert else [])
+        _hand_over(session, report, on_findings)
         session.commit()
         metrics.count_file(report.status)
         return report
     finally:
         session.close()
     metrics.count_ingest("file", report)
-    metrics.count_file("ingested")
+    metrics.count_file(report.status)
     return report
+
+
+def record_refusal(report: IngestReport, factory: Callable[[], Session], *, clock: Clock, feed: str,
+                   on_findings: OnFindings | None = None) -> None:  # fmt: skip
+    """Record, in a transaction of its own, a file refused outside an ingest
+    (the inbox quarantines one that failed again and again): an unreadable
+    file finding and its alert."""
+    with factory() as session:
+        alert = _finding(session, clock, feed, Path(report.source).name, FileFindingKind.UNREADABLE_FILE,
+                         report.message or report.status)  # fmt: skip
+        report.alerts.extend([alert] if alert else [])
+        _hand_over(session, report, on_findings)
+        session.commit()
+
+
+def _hand_over(session: Session, report: IngestReport, on_findings: OnFindings | None) -> None:
+    if report.alerts and on_findings is not None:
+        on_findings(session, report.alerts)
 
 
 def prune_batches(session: Session, *, now: datetime, settings: Settings) -> int:

@@ -10,20 +10,38 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.orm import Session
 
 from watchkeeper import cli_common
 from watchkeeper.cli_common import context, print_json
 from watchkeeper.clock import monotonic
-from watchkeeper.feeds.ingest import FileOptions, IngestReport, ingest_file_in_transaction
+from watchkeeper.feeds.ingest import FileOptions, IngestReport, OnFindings, ingest_file_in_transaction
 from watchkeeper.feeds.models import Feed
 from watchkeeper.feeds.parse import Format
 from watchkeeper.words import count
 
 PROGRESS_ABOVE_BYTES = 4 << 20
+GOOD = ("ingested", "unchanged")
+
+
+def record_alerts(ctx: Any) -> OnFindings:
+    """Hands what an ingest raised or resolved to alerts, in the ingest's transaction.
+
+    alerts.service (with incidents and the support desk behind it) loads
+    only for a file that raised or resolved one: most ingests do neither,
+    and loading it would add to every `watchkeeper ingest`'s start.
+    """
+
+    def record(session: Session, findings: list[Any]) -> None:
+        from watchkeeper.alerts.service import RoutingConfig, record_all
+
+        record_all(findings, session=session, now=ctx.clock.now(), config=RoutingConfig.from_settings(ctx.settings))
+
+    return record
 
 
 def _print_report(report: IngestReport, seconds: float) -> None:
-    colour = {"ingested": "green", "duplicate": "yellow"}.get(report.status, "red")
+    colour = {"ingested": "green", "unchanged": "green", "duplicate": "yellow"}.get(report.status, "red")
     console = cli_common.console  # rich's console loads here, only for a run that prints
     line = f"[{colour}]{report.status}[/{colour}] {report.source} ({report.format})"
     if report.status == "ingested":
@@ -34,6 +52,8 @@ def _print_report(report: IngestReport, seconds: float) -> None:
     console.print(line)
     if report.message:
         console.print(f"  {report.message}")
+    if report.note:
+        console.print(f"  {report.note}")
     for finding in report.findings:
         console.print(f"  [yellow]finding[/yellow] {finding}")
     if report.errors:
@@ -55,18 +75,25 @@ def ingest(
     timezone: Annotated[str | None, typer.Option(help="time zone of Asterisk dates")] = None,  # noqa: UP007
     service_column: Annotated[str | None, typer.Option(  # noqa: UP007
         help="Asterisk column naming the service (name or 1-based number)")] = None,
+    follow: Annotated[bool, typer.Option(
+        "--follow", help="the file grows (Asterisk's Master.csv): count what was appended since the last run, "
+        "up to its last complete line; a rotated file is counted anew")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print reports as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
 ) -> None:
-    """Ingest usage files. Exit status: 0 all clean, 1 some rows rejected, 2 a file refused,
-    3 could not run (a bad setting, an unreachable database)."""
+    """Ingest usage files. Exit status: 0 all clean (or nothing new), 1 some rows rejected, 2 a file refused,
+    3 could not run (a bad setting, an unreachable database).
+
+    A file that begins with one counted before (a Master.csv that grew) is
+    counted from where that one ended; duplicates, gaps and unreadable files
+    raise alerts."""
     ctx = context()
     with ctx.transaction() as session:
         # The feed's row itself: watchkeeper.feeds.service, with the feed model's
         # schemas and rhythm, would add 0.02 s to the start for this one read.
         try:
-            options = FileOptions.for_feed(session.get(Feed, feed), feed,
-                                           format=format, timezone=timezone, service_column=service_column)  # fmt: skip
+            options = FileOptions.for_feed(session.get(Feed, feed), feed, format=format, timezone=timezone,
+                                           service_column=service_column, follow=follow or None)  # fmt: skip
         except ValueError as exc:
             raise cli_common.fail(str(exc), 3) from exc
     reports: list[dict[str, Any]] = []
@@ -75,7 +102,7 @@ def ingest(
         started = monotonic()
         report = _ingest_one(path, ctx, options, show_progress=not (quiet or as_json))
         seconds = monotonic() - started
-        worst = max(worst, 2 if report.status != "ingested" else 1 if report.rejected else 0)
+        worst = max(worst, 2 if report.status not in GOOD else 1 if report.rejected else 0)
         if as_json:
             reports.append({**report.as_dict(), "seconds": round(seconds, 3)})
         elif not quiet:
@@ -87,8 +114,10 @@ def ingest(
 
 def _ingest_one(path: Path, ctx: Any, options: FileOptions, *, show_progress: bool) -> IngestReport:
     size = path.stat().st_size if path.exists() else 0
+    alerts = record_alerts(ctx)
     if not show_progress or size < PROGRESS_ABOVE_BYTES:
-        return ingest_file_in_transaction(path, ctx.sessions, clock=ctx.clock, settings=ctx.settings, options=options)
+        return ingest_file_in_transaction(path, ctx.sessions, clock=ctx.clock, settings=ctx.settings, options=options,
+                                          on_findings=alerts)  # fmt: skip
     # Loaded only for a bar: rich.progress and rich's console are 0.05-0.08 s
     # of a start that `--quiet` and `--json` runs (scripts, cron) do not need.
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
@@ -98,5 +127,5 @@ def _ingest_one(path: Path, ctx: Any, options: FileOptions, *, show_progress: bo
         task = bar.add_task(path.name, total=size)
         return ingest_file_in_transaction(
             path, ctx.sessions, clock=ctx.clock, settings=ctx.settings, options=options,
-            on_progress=lambda n: bar.advance(task, n),
+            on_progress=lambda n: bar.advance(task, n), on_findings=alerts,
         )  # fmt: skip

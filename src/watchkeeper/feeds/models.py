@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, LargeBinary, String, func, select
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, LargeBinary, String, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column, relationship
 
 from watchkeeper.db import Base, UTCDateTime
@@ -27,6 +27,9 @@ class FileFindingKind(StrEnum):
     SEQUENCE_GAP = "sequence_gap"
     SEQUENCE_REUSED = "sequence_reused"
     UNREADABLE_FILE = "unreadable_file"
+    # A note, not an alert: a file that began with one counted before, of
+    # which only what was appended is counted (see feeds.append).
+    APPENDED_FILE = "appended_file"
 
 
 class FileStatus(StrEnum):
@@ -139,6 +142,8 @@ class Feed(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     service_column: Mapped[str | None] = mapped_column(String(32))
     sequence_pattern: Mapped[str | None] = mapped_column(String(200))
+    # Its files grow (Asterisk's Master.csv): each is followed by name (feeds.append).
+    append: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -171,6 +176,14 @@ class IngestedFile(Base):
     rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The BLAKE3 hash of its first lines (feeds.append.head_hashes): a later
+    # file with the same head may be this one grown. Indexed (0016).
+    head_hash: Mapped[str | None] = mapped_column(String(80))
+    # Where its counting began: 0, or the end of the earlier file it grew from.
+    counted_from: Mapped[int] = mapped_column(BigInteger, default=0)
+    # A hash of the path, device, inode and modification time it was read
+    # from: the same file, met again after a crash, is no duplicate.
+    origin: Mapped[str | None] = mapped_column(String(80))
 
 
 class FileFinding(Base):
@@ -184,6 +197,10 @@ class FileFinding(Base):
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # When the alert it raised resolved; None while it is open (feeds.filecontrol).
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_missing: Mapped[int | None] = mapped_column(BigInteger)  # the numbers a sequence gap misses
+    last_missing: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class FeedState(Base):

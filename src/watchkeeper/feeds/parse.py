@@ -102,6 +102,8 @@ Data = bytes | mmap.mmap
 Arrived = Callable[[int], None]
 # Told that the first n bytes of the data are no longer needed.
 Release = Callable[[int], None]
+# Bytes and lines at the start of a file that were counted before (feeds.append).
+Counted = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -580,6 +582,7 @@ def read_csv_chunks(
     fold: Fold | None = None,
     arrived: Arrived = _all_here,
     release: Release = _keep,
+    after: Counted = (0, 0),
 ) -> Generator[Chunk, None, None]:
     """Chunks of checked records from CSV `data`, in file order.
 
@@ -587,7 +590,9 @@ def read_csv_chunks(
     at most a few are in flight, so memory stays bounded for any file size.
     `data` may still be arriving (see feeds/arrival.py): `arrived(n)` returns
     once its first n bytes are there, and `release(n)` is told when the
-    first n bytes are parsed and no longer needed.
+    first n bytes are parsed and no longer needed. `after`: the bytes and
+    lines at the start that were counted before (an appended file); the
+    reading begins after them.
     """
     if chunk_bytes is None:
         chunk_bytes = min(max(len(data) // CHUNKS_PER_FILE, CHUNK_BYTES_MIN), CHUNK_BYTES_MAX)
@@ -596,6 +601,8 @@ def read_csv_chunks(
     if skip_header:
         begin = _line_end(data, begin, arrived)
     lines_before = 1 if skip_header else 0
+    if after[0]:
+        begin, lines_before = after
     rows_before = 0
     parsed = begin
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -688,7 +695,7 @@ def usage_header(data: Data) -> list[str]:
 
 def read_usage_csv(
     data: Data, *, not_after: int | None = None, fold: Fold | None = None,
-    arrived: Arrived = _all_here, release: Release = _keep,
+    arrived: Arrived = _all_here, release: Release = _keep, after: Counted = (0, 0),
 ) -> Generator[Chunk, None, None]:  # fmt: skip
     arrived(SAMPLE_BYTES)
     check_text(data)
@@ -703,6 +710,7 @@ def read_usage_csv(
         fold=fold,
         arrived=arrived,
         release=release,
+        after=after,
     )
 
 
@@ -735,6 +743,7 @@ def read_asterisk_csv(
     fold: Fold | None = None,
     arrived: Arrived = _all_here,
     release: Release = _keep,
+    after: Counted = (0, 0),
 ) -> Generator[Chunk, None, None]:
     arrived(SAMPLE_BYTES)
     check_text(data)
@@ -763,6 +772,7 @@ def read_asterisk_csv(
         fold=fold,
         arrived=arrived,
         release=release,
+        after=after,
     )
 
 

@@ -143,6 +143,7 @@ def add_feed(
     timezone: str | None = None,
     service_column: str | None = None,
     sequence_pattern: str | None = None,
+    append: bool = False,
 ) -> Feed:
     if timezone:
         try:
@@ -156,6 +157,7 @@ def add_feed(
     feed.timezone = timezone
     feed.service_column = service_column
     feed.sequence_pattern = sequence_pattern
+    feed.append = append
     session.add(feed)
     return feed
 
