@@ -349,6 +349,34 @@ def test_silence_deadline_is_when_advance_raises_the_alert() -> None:
     assert [(e.kind, e.firing, e.at) for e in raised] == [(Kind.SILENCE, True, deadline)]
 
 
+def test_records_held_for_the_minute_in_progress_end_an_open_silence_at_once() -> None:
+    series = feed(5, office_hours())
+    stop = at(30, 10)
+    model = FeedModel(Params(), start=int(series.minutes[0]))
+    before = series.minutes < stop
+    model.observe_ahead(series.minutes[before], series.counts[before])
+    model.advance(stop + 30)
+    assert Kind.SILENCE in model.open and model.silence_deadline() is None
+    model.observe(stop + 30, 4.0)  # stamped in the minute still in progress
+    ended = model.silence_ended_ahead()
+    assert [(e.kind, e.firing, e.at, e.started_at) for e in ended] == [(Kind.SILENCE, False, stop + 30, stop)]
+    assert model.advance(stop + 31) == [] and Kind.SILENCE not in model.open
+
+
+def test_an_open_silence_is_due_again_when_records_held_ahead_end_it() -> None:
+    """A supplier whose clock runs 3 minutes fast: its records, held for a minute
+    still ahead, make the silence due to end as that minute is judged."""
+    series = feed(5, office_hours())
+    stop = at(30, 10)
+    model = FeedModel(Params(), start=int(series.minutes[0]))
+    before = series.minutes < stop
+    model.observe_ahead(series.minutes[before], series.counts[before])
+    model.advance(stop + 30)
+    model.observe(stop + 33, 4.0)
+    assert model.silence_ended_ahead() == [] and model.silence_deadline() == stop + 34
+    assert [(e.kind, e.firing) for e in model.advance(stop + 34)] == [(Kind.SILENCE, False)]
+
+
 def _hourly_files_after_history(hours: int, skip: int | None = None) -> tuple[FeedModel, list[Event], int]:
     """Three weeks of history learned as stored (every minute on time, 5 records), then
     live: the file of hour H, every minute of it, lands at H+1:07; file `skip` never comes."""

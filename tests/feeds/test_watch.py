@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
@@ -180,3 +181,50 @@ def test_a_tick_reads_and_writes_its_batch_in_a_few_statements(db, clock):
     # routing rules, then the writes; SQLite inserts new alerts one by one.
     writes = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO ALERTS")]
     assert len(statements) - len(writes) <= 15, statements
+
+
+def test_records_arriving_during_a_silence_resolve_it_at_the_next_tick_as_of_their_arrival(db, clock):
+    """A fresh service with a 1 min hard limit falls silent and alerts; records posted
+    at 12:10:19, stamped then, resolve the alert at the very next tick, as of 12:10:19."""
+    settings = Settings(database_url=db.url)
+    ingest(db, clock, f"timestamp,service,count\n{NOW:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,3\n".encode(), settings)
+    set_service(db, NOW, settings={"max_silence": "1m"})
+    for minutes in range(0, 8):
+        watch(db, NOW + timedelta(minutes=minutes, seconds=4))
+    assert [a[:2] for a in alerts(db)] == [("firing", "silence")]
+
+    arrived = NOW + timedelta(minutes=10, seconds=19)
+    clock.set(arrived)
+    ingest(db, clock, f"timestamp,service,count\n{arrived:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,2\n".encode(), settings)
+    assert watch(db, arrived + timedelta(seconds=3)).evaluated == 1
+    with transaction(db.sessions) as session:
+        (alert,) = session.scalars(select(Alert))
+        assert (alert.status, alert.resolved_at) == ("resolved", arrived)
+        assert alert.resolution == "records are arriving again"
+    # And it stays resolved as the minute ends and time goes on with records coming.
+    watch(db, NOW + timedelta(minutes=11, seconds=4))
+    assert [a[0] for a in alerts(db)] == ["resolved"]
+
+
+def test_services_show_tells_of_the_records_that_ended_a_silence(run, tmp_path, clock):
+    from watchkeeper.db import make_engine, make_sessionmaker, upgrade
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    db = SimpleNamespace(sessions=make_sessionmaker(engine))
+    settings = Settings(database_url=url)
+    ingest(db, clock, f"timestamp,service,count\n{NOW:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,3\n".encode(), settings)
+    set_service(db, NOW, settings={"max_silence": "1m"})
+    for minutes in range(0, 4):
+        watch(db, NOW + timedelta(minutes=minutes, seconds=4))
+    assert "firing silence" in run("services", "show", "pbx-berlin").output
+
+    arrived = NOW + timedelta(minutes=5, seconds=19)
+    clock.set(arrived)
+    ingest(db, clock, f"timestamp,service,count\n{arrived:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,2\n".encode(), settings)
+    watch(db, arrived + timedelta(seconds=3))
+    engine.dispose()
+    shown = run("services", "show", "pbx-berlin").output
+    assert f"last record {arrived:%Y-%m-%d %H:%M:%S} UTC" in shown
+    assert "no open alerts" in shown and "firing" not in shown

@@ -230,12 +230,16 @@ class FeedModel:
         self._late = None
 
     def silence_deadline(self, *, horizon: int = 8 * 1440) -> int | None:
-        """The minute boundary at which the current silence would alert if no record came first.
+        """The minute boundary at which the current silence would alert if no record came first;
+        while a silence is open, the one at which records already held end it.
 
         Boundary t is judged by the slot holding minute t-1, as `advance` does.
         """
         if Kind.SILENCE in self.open:
-            return None
+            # Only records end it; those already held for a minute still ahead
+            # (a supplier's clock running fast) end it once that minute is judged.
+            held = np.flatnonzero(self.counts[self.now - self.base :] > 0)
+            return None if len(held) == 0 else self.now + int(held[0]) + 1
         minute, stop = self.now, self.now + horizon
         quiet, rarity = self.quiet, self.params.tuning.silence_rarity - QUIET_SLACK
         hard = self.params.max_silence
@@ -297,13 +301,18 @@ class FeedModel:
         self.open.clear()
         return events
 
-    def silence_ended_ahead(self) -> None:
-        """Close an open silence that is already over: records are held for
-        the minute in progress (`now`), which `advance` judges only once it
-        ends. It is closed here, as `advance` would close it then, without an event."""
-        if Kind.SILENCE in self.open and self.counts[self.now - self.base] > 0:
-            del self.open[Kind.SILENCE]
-            self.recovered = self.now
+    def silence_ended_ahead(self) -> list[Event]:
+        """End an open silence that is already over: records are held for the
+        minute in progress (`now`), which `advance` judges only once it ends.
+        An open silence has no deadline to bring the watcher back then, so a
+        feed that recovered would stay alerting until its next delivery (an
+        hour, for an hourly file). It ends here, as `advance` would end it then."""
+        current = self.open.get(Kind.SILENCE)
+        if current is None or self.counts[self.now - self.base] <= 0:
+            return []
+        del self.open[Kind.SILENCE]
+        self.recovered = self.now
+        return [Event(Kind.SILENCE, False, current.started_at, self.now, "records are arriving again")]
 
     def _segments(self, now: int) -> list[_Segment]:
         segments = []

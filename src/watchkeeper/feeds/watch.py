@@ -99,11 +99,12 @@ def watch_feeds(*, session: Session, now: datetime, limit: int = 500,
             for at, count in recent.get(service_id, []):
                 model.observe(at, count, replace=True)
             events += model.advance(minute)
+            events += model.silence_ended_ahead()
         state.model = model.to_bytes()
         state.evaluated_at = now
         deadline = model.silence_deadline()
         state.due_at = None if deadline is None else instant(deadline)
-        report.findings.extend(_finding(service, event) for event in events)
+        report.findings.extend(_finding(service, event, now=now) for event in events)
     alerts.record_all(report.findings, session=session, now=now, config=routing)
     return report
 
@@ -162,8 +163,13 @@ def alert_key(service: str, kind: Kind) -> str:
     return f"feed/{service}/{kind}"
 
 
-def _finding(service: Service, event: Event) -> Finding:
+def _finding(service: Service, event: Event, *, now: datetime | None = None) -> Finding:
     test = service.stage == ServiceStage.TEST
+    observed = instant(event.at)
+    if now is not None and event.kind is Kind.SILENCE and not event.firing:
+        # Only records end a silence, and live it ended when they arrived, not at
+        # the minute boundary the model judged them on (up to a tick later).
+        observed = min(now, max(service.last_received_at, instant(event.started_at)))
     return Finding(
         dedup_key=alert_key(service.name, event.kind),
         source="feeds",
@@ -171,7 +177,7 @@ def _finding(service: Service, event: Event) -> Finding:
         severity=SEVERITY[event.kind],
         state=State.FIRING if event.firing else State.RESOLVED,
         summary=event.message,
-        observed_at=instant(event.at),
+        observed_at=observed,
         started_at=instant(event.started_at),
         labels={"service": service.name, "kind": str(event.kind), "stage": service.stage},
         urgency=Urgency.LOW if test else Urgency.HIGH,
