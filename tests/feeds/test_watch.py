@@ -228,3 +228,29 @@ def test_services_show_tells_of_the_records_that_ended_a_silence(run, tmp_path, 
     shown = run("services", "show", "pbx-berlin").output
     assert f"last record {arrived:%Y-%m-%d %H:%M:%S} UTC" in shown
     assert "no open alerts" in shown and "firing" not in shown
+
+
+def test_a_silence_raised_by_a_tick_that_fell_behind_says_how_long_the_feed_was_silent_then(db, clock):
+    """The limit was crossed minutes after the last record, at 11:59; the watcher's
+    next tick came only at 12:45: the alert, raised then, says 45 min."""
+    settings = Settings(database_url=db.url, minute_retention_days=30)
+    ingest(db, clock, office_csv(22), settings)
+    watch(db, NOW)
+    watch(db, NOW + timedelta(minutes=45, seconds=10))
+    [(status, kind, summary)] = alerts(db)
+    assert (status, kind) == ("firing", "silence")
+    assert summary.startswith(f"no records since {NOW - timedelta(minutes=1):%Y-%m-%d %H:%M} UTC (45 min when raised); ")
+
+
+def test_a_first_model_raises_a_silence_with_its_length_as_of_now(db, clock):
+    """A service whose first and last records came 8.5 days ago: the first tick
+    raises the silence now, 8 d 12 h after them, not 3 d (the hard limit)."""
+    settings = Settings(database_url=db.url)
+    long_ago = NOW - timedelta(days=8, hours=12)
+    body = "timestamp,service,count\n" + "".join(
+        f"{long_ago - timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,2\n" for m in range(1, 60))
+    ingest(db, clock, body.encode(), settings)
+    watch(db, NOW)
+    [(status, kind, summary)] = alerts(db)
+    assert (status, kind) == ("firing", "silence")
+    assert "UTC (8 d 12 h when raised); " in summary

@@ -69,6 +69,7 @@ from watchkeeper.feeds.rhythm import (
     explain_limit,
     instant,
     silence_limits,
+    silence_message,
     slot_at,
 )
 
@@ -403,12 +404,11 @@ class FeedModel:
             delay = self.delivery_delay()
             if delay and float(chunk.limits.minutes[index]) <= delay:
                 reason += f"; its records have lately come up to {duration(delay)} late, so the limit is at least that"
-            # `last` is the end of the last record's minute: the record came in the minute before it. The
-            # message is written once, when raised: it says how long the silence was then.
-            message = (f"no records since {instant(last - 1):%Y-%m-%d %H:%M} UTC ({duration(at - last)} "
-                       f"when raised); {reason}")  # fmt: skip
+            # The message is written once, when raised: it says how long the silence was then.
+            message = silence_message(last, at, reason)
             plausible = float(np.nan_to_num(chunk.limits.plausible[index]))
-            events.append(Event(Kind.SILENCE, True, last, at, message, expected=plausible, seen=at - last))
+            events.append(Event(Kind.SILENCE, True, last, at, message, expected=plausible, seen=at - last,
+                                reason=reason))  # fmt: skip
             self.open[Kind.SILENCE] = _Open(last, at, last)
             i += 1
 

@@ -8,6 +8,7 @@ the words that explain it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -92,6 +93,23 @@ class Event:
     message: str
     expected: float = 0.0
     seen: float = 0.0
+    reason: str = ""  # a silence raised: why its limit is what it is, to say again if raised later
+
+    def raised_as_of(self, minute: int) -> Event:
+        """This event as raised at `minute`, later than the model judged it (a
+        tick that fell behind, a first model learned from history): a silence
+        then says how long the feed had been silent at `minute`."""
+        if self.kind is not Kind.SILENCE or not self.firing or minute <= self.at:
+            return self
+        message = silence_message(self.started_at, minute, self.reason)
+        return dataclasses.replace(self, at=minute, message=message, seen=minute - self.started_at)
+
+
+def silence_message(since: int, raised: int, reason: str) -> str:
+    """What a silence alert says; `since` is the end of the last record's minute
+    (the record came in the minute before it), `raised` when the alert is raised."""
+    last = instant(since - 1)
+    return f"no records since {last:%Y-%m-%d %H:%M} UTC ({duration(raised - since)} when raised); {reason}"
 
 
 def minute_of(at: datetime) -> int:

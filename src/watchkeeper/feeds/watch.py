@@ -104,7 +104,8 @@ def watch_feeds(*, session: Session, now: datetime, limit: int = 500,
         state.evaluated_at = now
         deadline = model.silence_deadline()
         state.due_at = None if deadline is None else instant(deadline)
-        report.findings.extend(_finding(service, event, now=now) for event in events)
+        # Raised now, however long ago the limit was crossed (a tick that fell behind, a first model).
+        report.findings.extend(_finding(service, event.raised_as_of(minute), now=now) for event in events)
     alerts.record_all(report.findings, session=session, now=now, config=routing)
     return report
 
