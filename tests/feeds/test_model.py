@@ -255,6 +255,34 @@ def test_outside_its_active_hours_a_drop_is_no_news_and_inside_it_is() -> None:
     assert drop.kind is Kind.DROP and at(37, 10) < drop.raised_at < at(37, 11)
 
 
+def test_outside_its_active_hours_a_short_max_silence_holds_and_inside_it_alerts() -> None:
+    """Office hours in Berlin, max_silence 2 min: nights and weekends raise nothing;
+    a silence at 11:00 on a Wednesday alerts within 3 minutes, not off hours."""
+    params = Params(timezone="Europe/Berlin", max_silence=2, active_hours=parse_active_hours("Mon-Fri 08-18"))
+    series = feed(2, office_hours("Europe/Berlin"))
+    assert alerts(series, params) == []
+    outage = minute_of(datetime(2026, 1, 14, 11, 0, tzinfo=ZoneInfo("Europe/Berlin")))
+    [silence] = alerts(cut(series, outage, outage + 30), params)
+    assert (silence.kind, silence.started_at, silence.raised_at) == (Kind.SILENCE, outage, outage + 3)
+
+
+def test_outside_its_active_hours_a_silence_alerts_at_low_urgency_past_the_off_hours_limit() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    params = Params(timezone="Europe/Berlin", max_silence=2, active_hours=parse_active_hours("Mon-Fri 08-18"),
+                    off_hours_max_silence=20 * 60)  # fmt: skip
+    series = feed(2, office_hours("Europe/Berlin"))
+    stop = minute_of(datetime(2026, 1, 9, 18, 0, tzinfo=zone))  # Friday's last record at 17:59
+    quiet = cut(series, stop, int(series.minutes[-1]) + 1)
+    events = replay_series(quiet, params, int(series.minutes[-1]) + 1)
+    [raised] = [e for e in events if e.firing]
+    assert (raised.kind, raised.at, raised.off_hours) == (Kind.SILENCE, stop + 20 * 60 + 1, True)
+    assert "outside the service's active hours only its off-hours limit of 20 h applies" in raised.message
+    # Without one set, the limit off hours is three days: a weekend is not one.
+    assert [e.at for e in replay_series(quiet, Params(timezone="Europe/Berlin", max_silence=2,
+            active_hours=params.active_hours), int(series.minutes[-1]) + 1) if e.firing] == [
+        minute_of(datetime(2026, 1, 12, 8, 1, tzinfo=zone))]  # fmt: skip
+
+
 def test_surge_of_duplicated_files_alerts() -> None:
     series = feed(5, noisy(2))
     start = at(31, 11)
@@ -436,7 +464,7 @@ def test_an_hour_without_enough_quiet_weeks_says_so_rather_than_that_the_service
 
     def unlearned(young: bool) -> Limits:
         return Limits(np.array([4320.0]), np.array([np.nan]), np.array([1]), np.array([False]), np.array([0.0]),
-                      np.array([young]))  # fmt: skip
+                      np.array([young]), np.array([False]))  # fmt: skip
 
     assert explain_limit(130, unlearned(True), 0, Params()).startswith("the service is still being learned")
     assert explain_limit(130, unlearned(False), 0, Params()) == (

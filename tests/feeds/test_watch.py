@@ -254,3 +254,26 @@ def test_a_first_model_raises_a_silence_with_its_length_as_of_now(db, clock):
     [(status, kind, summary)] = alerts(db)
     assert (status, kind) == ("firing", "silence")
     assert "UTC (8 d 12 h when raised); " in summary
+
+
+def test_outside_its_active_hours_a_silence_pages_nobody_and_past_the_off_hours_limit_alerts_low(db, clock):
+    settings = Settings(database_url=db.url)
+    evening = NOW + timedelta(hours=7)  # 20:00 in Berlin
+    clock.set(evening)
+    ingest(db, clock, f"timestamp,service,count\n{evening:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,3\n".encode(), settings)
+    set_service(db, evening, settings={"active_hours": "Mon-Fri 08-18", "timezone": "Europe/Berlin",
+                                       "max_silence": "2m"})  # fmt: skip
+    watch(db, evening)
+    watch(db, evening + timedelta(minutes=91))  # 21:31 in Berlin
+    assert alerts(db) == []
+
+    set_service(db, evening + timedelta(minutes=92), settings={"off_hours_max_silence": "2h"})
+    watch(db, evening + timedelta(minutes=92))
+    with transaction(db.sessions) as session:
+        due = session.scalar(select(FeedState.due_at))
+    assert due == evening + timedelta(hours=2, minutes=2)
+    watch(db, due)
+    with transaction(db.sessions) as session:
+        (alert,) = session.scalars(select(Alert))
+    assert (alert.status, alert.urgency) == ("firing", "low")
+    assert "outside the service's active hours only its off-hours limit of 2 h applies" in alert.summary

@@ -125,14 +125,24 @@ def services_set(
     timezone: Annotated[str | None, typer.Option(help="IANA zone the service's week is learned in")] = None,  # noqa: UP007
     sensitivity: Annotated[Sensitivity | None, typer.Option()] = None,  # noqa: UP007
     min_silence: Annotated[str | None, typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,  # noqa: UP007
-    max_silence: Annotated[str | None, typer.Option(help="always alert on silence by then, e.g. 6h")] = None,  # noqa: UP007
+    max_silence: Annotated[str | None, typer.Option(help="alert on silence by then (in active hours), e.g. 6h")] = None,  # noqa: UP007
     snooze_until: Annotated[datetime | None, typer.Option(help="no alerts before this UTC time")] = None,  # noqa: UP007
     clear_snooze: Annotated[bool, typer.Option(help="end a snooze now")] = False,
-    active_hours: Annotated[str | None, typer.Option(help="e.g. 'Mon-Fri 08-18'; '' for any time")] = None,  # noqa: UP007
+    active_hours: Annotated[str | None, typer.Option(help=(  # noqa: UP007
+        "local hours the service is expected to send, e.g. 'Mon-Fri 08-18'; '' for any time. Outside them "
+        "no drop alerts, and a silence alerts, at low urgency, only past --off-hours-max-silence"))] = None,
+    off_hours_max_silence: Annotated[str | None, typer.Option(help=(  # noqa: UP007
+        "with active hours: outside them, alert (low urgency) only on a silence this long, e.g. 12h; "
+        "default 72h, or --max-silence if longer"))] = None,
     holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,  # noqa: UP007
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Change a service's stage or settings; unnamed settings stay as they are."""
+    """Change a service's stage or settings; unnamed settings stay as they are.
+
+    With active hours, a silence inside them alerts as learned (and by --max-silence at the latest);
+    outside them (nights, weekends, holidays with --holidays) a silence alerts only past
+    --off-hours-max-silence (72 h unless set), at low urgency, so it pages nobody at night.
+    """
     settings: dict[str, Any] = {}
     try:
         if timezone:
@@ -143,8 +153,12 @@ def services_set(
             settings["min_silence_minutes"] = parse_minutes(min_silence)
         if max_silence:
             settings["max_silence_minutes"] = parse_minutes(max_silence)
+        if off_hours_max_silence:
+            settings["off_hours_max_silence_minutes"] = parse_minutes(off_hours_max_silence)
         if active_hours is not None:
             settings["active_hours"] = active_hours or None
+            if not active_hours:
+                settings["off_hours_max_silence_minutes"] = None  # no off hours left to limit
         if holidays is not None:
             settings["holidays"] = holidays or None
     except ValueError as exc:

@@ -252,10 +252,11 @@ class FeedModel:
                 minute = slot_end
             limits = self.limits(segments)
             evidences = self._evidence_rates(segments)
-            for segment, limit, evidence in zip(segments, limits.minutes.tolist(), evidences, strict=True):
+            for segment, limit, evidence, off in zip(segments, limits.minutes.tolist(), evidences,
+                                                     limits.off.tolist(), strict=True):  # fmt: skip
                 if limit != float("inf"):
                     # The first boundary where the quiet gate opens, as _silence judges it.
-                    if quiet >= rarity or segment.start - self.start < LEARNING:
+                    if quiet >= rarity or segment.start - self.start < LEARNING or off:
                         enough: float = segment.start + 1
                     elif evidence > 0:
                         enough = segment.start + math.ceil((rarity - quiet) / evidence)
@@ -373,7 +374,9 @@ class FeedModel:
         self.quiet = float(quiet[-1])
         hard = self.params.max_silence
         learning = np.repeat([s.start - self.start < LEARNING for s in chunk.segments], chunk.lengths)
-        enough = (quiet >= self.params.tuning.silence_rarity - QUIET_SLACK) | learning | (
+        # Outside active hours only the off-hours limit applies, and, a hard limit, it never waits either.
+        off = np.repeat(chunk.limits.off, chunk.lengths)
+        enough = (quiet >= self.params.tuning.silence_rarity - QUIET_SLACK) | learning | off | (
             silence > (hard if hard is not None else np.inf))
         late = chunk.late = (silence > limit) & enough
         if self.params.snooze_until is not None:
@@ -408,7 +411,7 @@ class FeedModel:
             message = silence_message(last, at, reason)
             plausible = float(np.nan_to_num(chunk.limits.plausible[index]))
             events.append(Event(Kind.SILENCE, True, last, at, message, expected=plausible, seen=at - last,
-                                reason=reason))  # fmt: skip
+                                off_hours=bool(chunk.limits.off[index]), reason=reason))  # fmt: skip
             self.open[Kind.SILENCE] = _Open(last, at, last)
             i += 1
 

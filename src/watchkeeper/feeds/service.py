@@ -86,8 +86,8 @@ def update_service(*, session: Session, name: str, patch: ServicePatch, now: dat
         try:
             checked = ServiceSettings(**merged)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
-                                 for e in exc.errors())  # fmt: skip
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+                                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())  # fmt: skip
             raise Invalid(problems) from exc
         service.settings = checked.model_dump(mode="json", exclude_defaults=True)
     if patch.stage is not None:

@@ -181,6 +181,6 @@ def _finding(service: Service, event: Event, *, now: datetime | None = None) -> 
         observed_at=observed,
         started_at=instant(event.started_at),
         labels={"service": service.name, "kind": str(event.kind), "stage": service.stage},
-        urgency=Urgency.LOW if test else Urgency.HIGH,
+        urgency=Urgency.LOW if test or event.off_hours else Urgency.HIGH,
         stage=service.stage,
     )
