@@ -35,3 +35,24 @@ def test_services_set_refuses_an_off_hours_limit_that_cannot_apply(run, tmp_path
 def test_services_set_help_says_what_active_hours_do_to_a_silence(run):
     shown = " ".join(run("services", "set", "--help").output.split())
     assert "low urgency" in shown and "--off-hours-max-silence" in shown
+
+
+def test_services_add_sets_up_a_service_before_its_first_record(run, tmp_path):
+    added = run("services", "add", "sup-x", "--stage", "production", "--max-silence", "2h")
+    assert added.exit_code == 0, added.output
+    assert "sup-x: stage production; settings: max silence 2 h" in added.output
+    shown = run("services", "show", "sup-x").output
+    assert "first record -, last record -" in shown
+    listed = json.loads(run("services", "list", "--json").output)
+    assert [(s["name"], s["first_seen"]) for s in listed] == [("sup-x", None)]
+    again = run("services", "add", "sup-x")
+    assert again.exit_code == 1 and "a service named 'sup-x' exists" in again.output
+    _one_service(run, tmp_path, "sup-x")
+    shown = run("services", "show", "sup-x").output
+    assert "first record 2026-11-23 09:00:00 UTC" in shown and "1 records" in shown
+
+
+def test_services_set_says_what_it_set_in_words(run, tmp_path):
+    _one_service(run, tmp_path)
+    said = run("services", "set", "a", "--max-silence", "1h30m", "--timezone", "Europe/Berlin").output
+    assert said.strip() == "a: stage new; settings: timezone Europe/Berlin, max silence 1 h 30 min"

@@ -11,7 +11,7 @@ from watchkeeper.alerts.models import Alert
 from watchkeeper.config import Settings
 from watchkeeper.db import transaction
 from watchkeeper.feeds.ingest import ingest_batch
-from watchkeeper.feeds.models import FeedState
+from watchkeeper.feeds.models import FeedState, Service
 from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.feeds.service import update_service
 from watchkeeper.feeds.watch import claim_due, watch_feeds
@@ -277,3 +277,33 @@ def test_outside_its_active_hours_a_silence_pages_nobody_and_past_the_off_hours_
         (alert,) = session.scalars(select(Alert))
     assert (alert.status, alert.urgency) == ("firing", "low")
     assert "outside the service's active hours only its off-hours limit of 2 h applies" in alert.summary
+
+
+def add(db, now, name="sup-x", **patch):
+    from watchkeeper.feeds.service import add_service
+
+    with transaction(db.sessions) as session:
+        add_service(session=session, name=name, patch=ServicePatch(**patch), now=now)
+
+
+def test_a_service_added_before_its_first_record_alerts_if_its_supplier_never_starts(db, clock):
+    add(db, NOW, stage="production", settings={"max_silence": "1h"})
+    assert watch(db, NOW).evaluated == 1
+    assert watch(db, NOW + timedelta(minutes=30)).evaluated == 0 and alerts(db) == []
+    with transaction(db.sessions) as session:
+        due = session.scalar(select(FeedState.due_at))
+    assert due == NOW + timedelta(minutes=61)  # past the hour, as for any service
+    watch(db, due)
+    [(status, kind, summary)] = alerts(db)
+    assert (status, kind) == ("firing", "silence")
+    assert summary.startswith(f"no records yet since the service was added at {NOW:%Y-%m-%d %H:%M} UTC; ")
+
+    first = NOW + timedelta(hours=2, seconds=5)
+    clock.set(first)
+    ingest(db, clock, f"timestamp,service,count\n{first:%Y-%m-%dT%H:%M:%SZ},sup-x,4\n".encode(), Settings(database_url=db.url))
+    watch(db, first + timedelta(seconds=2))
+    assert [a[0] for a in alerts(db)] == ["resolved"]
+    with transaction(db.sessions) as session:
+        service = session.scalar(select(Service))
+        assert (service.first_seen, service.last_seen, service.total_count, service.stage) == (
+            first, first, 4, "production")

@@ -132,9 +132,9 @@ class ServiceSettings(BaseModel):
 class ServiceOut(BaseModel):
     name: str
     stage: ServiceStage
-    first_seen: datetime
-    last_seen: datetime
-    last_received_at: datetime
+    first_seen: datetime | None = Field(description="the first record's time; null until it sends")
+    last_seen: datetime | None = Field(description="the last record's time; null until it sends")
+    last_received_at: datetime | None
     total_count: int
     total_quantity: float
     created_at: datetime
@@ -153,6 +153,12 @@ class ServicePatch(BaseModel):
         "a duration (\"6h\", \"90m\", \"1h30m\") or whole minutes, as do min_silence_minutes and "
         "max_silence_minutes; see ServiceSettings for the rest"))
     customer: str | None = Field(default=None, description="assign to this customer; \"\" to unassign")
+
+
+class ServiceNew(ServicePatch):
+    """A service set up before its first record: watched from now, alerting past max_silence if none comes."""
+
+    name: str = Field(min_length=1, max_length=200)
 
 
 class CountPoint(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from watchkeeper.checks import check_name
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
 from watchkeeper.feeds.filecontrol import compile_sequence_pattern
@@ -64,7 +65,32 @@ def list_services(*, session: Session, stage: ServiceStage | None = None) -> lis
 def get_service(*, session: Session, name: str) -> Service:
     service = session.scalar(select(Service).where(Service.name == name))
     if service is None:
-        raise NotFound(f"no service named {name!r}; services appear with their first record")
+        raise NotFound(f"no service named {name!r}; services appear with their first record, "
+                       "or add one before it sends with `watchkeeper services add`")  # fmt: skip
+    return service
+
+
+class Exists(ValueError):
+    pass
+
+
+def add_service(*, session: Session, name: str, patch: ServicePatch, now: datetime) -> Service:
+    """A service set up before its first record (a supplier about to start).
+
+    It is watched from now as if its last record had come now: still being
+    learned, it alerts past its max_silence (72 h unless set) if nothing comes.
+    """
+    try:
+        name = check_name(name, "service", 200)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    if session.scalar(select(Service.id).where(Service.name == name)) is not None:
+        raise Exists(f"a service named {name!r} exists; `watchkeeper services set` changes it")
+    session.add(Service(name=name, stage=ServiceStage.NEW, settings={}, created_at=now, total_count=0,
+                        total_quantity=0.0))  # fmt: skip
+    session.flush()
+    service = update_service(session=session, name=name, patch=patch, now=now)
+    mark_due(session, [service.id], now=now)
     return service
 
 

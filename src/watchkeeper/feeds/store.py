@@ -158,14 +158,16 @@ def _add_to_services(session: Session, rows: pa.Table, *, now: datetime) -> None
     raw: Any = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        first, last = _sqlite_times(rows.column("first")), _sqlite_times(rows.column("last"))
         values = zip(
-            rows.column("count").to_pylist(), rows.column("quantity").to_pylist(),
-            _sqlite_times(rows.column("first")), _sqlite_times(rows.column("last")),
+            rows.column("count").to_pylist(), rows.column("quantity").to_pylist(), first, first, last, last,
             [stamp] * rows.num_rows, rows.column("service_id").to_pylist(), strict=True,
         )  # fmt: skip
         raw.executemany(
             "UPDATE services SET total_count = total_count + ?, total_quantity = total_quantity + ?, "
-            "first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), last_received_at = ? "
+            # coalesce: SQLite's min() of a null is null (a service added before its first record).
+            "first_seen = min(coalesce(first_seen, ?), ?), last_seen = max(coalesce(last_seen, ?), ?), "
+            "last_received_at = ? "
             "WHERE id = ?",
             values,
         )

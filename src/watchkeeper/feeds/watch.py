@@ -144,7 +144,8 @@ def _bootstrap(service: Service, params: Params, history: list[tuple[int, float]
     Only anomalies still open at the end are reported: the history's past
     alerts are not news.
     """
-    start = history[0][0] if history else minute_of(service.first_seen)
+    # A service added before its first record is watched from when it was added.
+    start = history[0][0] if history else minute_of(service.first_seen or service.created_at)
     model = FeedModel(params, start=min(start, minute))
     if history:
         minutes = np.array([m for m, _ in history if m < minute + 1], dtype=np.int64)
@@ -170,14 +171,18 @@ def _finding(service: Service, event: Event, *, now: datetime | None = None) -> 
     if now is not None and event.kind is Kind.SILENCE and not event.firing:
         # Only records end a silence, and live it ended when they arrived, not at
         # the minute boundary the model judged them on (up to a tick later).
-        observed = min(now, max(service.last_received_at, instant(event.started_at)))
+        observed = min(now, max(service.last_received_at or now, instant(event.started_at)))
+    summary = event.message
+    if service.last_seen is None and event.kind is Kind.SILENCE and event.firing:
+        summary = f"no records yet since the service was added at {service.created_at:%Y-%m-%d %H:%M} UTC; " + (
+            event.message.partition("; ")[2])
     return Finding(
         dedup_key=alert_key(service.name, event.kind),
         source="feeds",
         service=service.name,
         severity=SEVERITY[event.kind],
         state=State.FIRING if event.firing else State.RESOLVED,
-        summary=event.message,
+        summary=summary,
         observed_at=observed,
         started_at=instant(event.started_at),
         labels={"service": service.name, "kind": str(event.kind), "stage": service.stage},
