@@ -34,7 +34,7 @@ from watchkeeper.feeds.models import (
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import Params
 from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, ServiceSettings, with_minutes
-from watchkeeper.feeds.store import mark_due
+from watchkeeper.feeds.store import CustomerRules, mark_due
 
 
 class NotFound(LookupError):
@@ -86,8 +86,10 @@ def add_service(*, session: Session, name: str, patch: ServicePatch, now: dateti
         raise Invalid(str(exc)) from exc
     if session.scalar(select(Service.id).where(Service.name == name)) is not None:
         raise Exists(f"a service named {name!r} exists; `watchkeeper services set` changes it")
+    # Like one found by its first record, it is the customer's whose name rule claims it, unless one is named.
+    owner = CustomerRules(session).owner(name) if patch.customer is None else None
     session.add(Service(name=name, stage=ServiceStage.NEW, settings={}, created_at=now, total_count=0,
-                        total_quantity=0.0))  # fmt: skip
+                        total_quantity=0.0, customer_id=owner))  # fmt: skip
     session.flush()
     service = update_service(session=session, name=name, patch=patch, now=now)
     mark_due(session, [service.id], now=now)
