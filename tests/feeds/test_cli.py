@@ -56,3 +56,10 @@ def test_services_set_says_what_it_set_in_words(run, tmp_path):
     _one_service(run, tmp_path)
     said = run("services", "set", "a", "--max-silence", "1h30m", "--timezone", "Europe/Berlin").output
     assert said.strip() == "a: stage new; settings: timezone Europe/Berlin, max silence 1 h 30 min"
+
+
+def test_services_set_refuses_a_duration_without_a_unit(run, tmp_path):
+    _one_service(run, tmp_path)
+    bare = run("services", "set", "a", "--max-silence", "6")
+    said = " ".join(bare.output.split())
+    assert bare.exit_code == 1 and "'6' has no unit: say 6m (minutes), 6h (hours) or 6d (days)" in said

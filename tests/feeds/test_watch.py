@@ -139,6 +139,7 @@ def test_a_feed_silence_becomes_an_incident_with_its_explanation_on_the_timeline
         process_due(session=session, now=due + timedelta(seconds=30))
         (incident,) = list_incidents(session=session)
         entries = [(e.kind, e.message) for e in timeline(incident.id, session=session)]
+    assert incident.title.startswith("pbx-berlin: no records since ")
     assert (incident.service, incident.status, incident.urgency, incident.severity) == (
         "pbx-berlin", "triggered", "high", "critical")
     assert entries[1][0] == "alert_joined"
@@ -200,7 +201,7 @@ def test_records_arriving_during_a_silence_resolve_it_at_the_next_tick_as_of_the
     with transaction(db.sessions) as session:
         (alert,) = session.scalars(select(Alert))
         assert (alert.status, alert.resolved_at) == ("resolved", arrived)
-        assert alert.resolution == "records are arriving again"
+        assert alert.resolution == "pbx-berlin: records are arriving again"
     # And it stays resolved as the minute ends and time goes on with records coming.
     watch(db, NOW + timedelta(minutes=11, seconds=4))
     assert [a[0] for a in alerts(db)] == ["resolved"]
@@ -239,7 +240,8 @@ def test_a_silence_raised_by_a_tick_that_fell_behind_says_how_long_the_feed_was_
     watch(db, NOW + timedelta(minutes=45, seconds=10))
     [(status, kind, summary)] = alerts(db)
     assert (status, kind) == ("firing", "silence")
-    assert summary.startswith(f"no records since {NOW - timedelta(minutes=1):%Y-%m-%d %H:%M} UTC (45 min when raised); ")
+    last = NOW - timedelta(minutes=1)
+    assert summary.startswith(f"pbx-berlin: no records since {last:%Y-%m-%d %H:%M} UTC (45 min when raised); ")
 
 
 def test_a_first_model_raises_a_silence_with_its_length_as_of_now(db, clock):
@@ -296,7 +298,7 @@ def test_a_service_added_before_its_first_record_alerts_if_its_supplier_never_st
     watch(db, due)
     [(status, kind, summary)] = alerts(db)
     assert (status, kind) == ("firing", "silence")
-    assert summary.startswith(f"no records yet since the service was added at {NOW:%Y-%m-%d %H:%M} UTC; ")
+    assert summary.startswith(f"sup-x: no records yet since the service was added at {NOW:%Y-%m-%d %H:%M} UTC; ")
 
     first = NOW + timedelta(hours=2, seconds=5)
     clock.set(first)

@@ -14,8 +14,12 @@ from watchkeeper.feeds.rhythm import Params, Sensitivity, check_holidays, minute
 
 
 def parse_minutes(text: str) -> int:
-    """'90', '90m', '6h', '2d' or '1h30m' to whole minutes."""
-    match = re.fullmatch(r"\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m?)?\s*", text.lower())
+    """'90m', '6h', '2d' or '1h30m' to whole minutes."""
+    if text.strip().isdigit():
+        # A bare number is minutes to one person and hours to the next: say which.
+        raise ValueError(f"{text.strip()!r} has no unit: say {text.strip()}m (minutes), {text.strip()}h (hours) "
+                         f"or {text.strip()}d (days)")  # fmt: skip
+    match = re.fullmatch(r"\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*", text.lower())
     if not text.strip() or match is None or not any(match.groups()):
         raise ValueError(f"{text!r} is not a duration like 15m, 6h or 1h30m")
     days, hours, minutes = (int(g or 0) for g in match.groups())

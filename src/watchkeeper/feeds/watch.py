@@ -182,7 +182,8 @@ def _finding(service: Service, event: Event, *, now: datetime | None = None) -> 
         service=service.name,
         severity=SEVERITY[event.kind],
         state=State.FIRING if event.firing else State.RESOLVED,
-        summary=summary,
+        # Named, as the summary becomes the title of the incident it opens.
+        summary=f"{service.name}: {summary}",
         observed_at=observed,
         started_at=instant(event.started_at),
         labels={"service": service.name, "kind": str(event.kind), "stage": service.stage},
