@@ -117,3 +117,17 @@ def test_0013_a_file_counted_under_its_sha256_is_still_refused_when_it_comes_aga
         kept = connection.execute(text("SELECT name, sha256 FROM ingested_files ORDER BY id")).all()
     assert [tuple(r) for r in kept] == [("cdr_0001.csv", hashlib.sha256(content).hexdigest()),
                                         ("other.csv", hashes[0].removeprefix("blake3:"))]  # fmt: skip
+
+
+def test_0017_lets_a_service_wait_for_its_first_record_and_back_gives_it_its_creation_time(db):
+    from watchkeeper.feeds.schemas import ServicePatch
+    from watchkeeper.feeds.service import add_service
+
+    with transaction(db.sessions) as session:
+        add_service(session=session, name="sup-x", patch=ServicePatch(), now=NOW)
+    command.downgrade(_alembic_config(db.engine), "0016")
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM services WHERE first_seen IS NULL")).scalar() == 0
+    upgrade(db.engine)
+    with pytest.raises(IntegrityError), db.engine.begin() as connection:
+        connection.execute(text("UPDATE services SET name = NULL"))  # the rebuilt table keeps its other rules

@@ -302,3 +302,33 @@ def test_a_services_counts_read_back_across_hours_and_days(db, clock):
         ("2026-11-21T11:00:00+00:00", 1), ("2026-11-23T07:00:00+00:00", 2),
         ("2026-11-23T10:00:00+00:00", 3), ("2026-11-23T12:00:00+00:00", 4),
     ]  # fmt: skip
+
+
+def test_a_service_found_after_its_customer_was_added_is_that_customers_from_its_first_record(db, clock, caplog):
+    from watchkeeper.support import service as desk
+
+    with transaction(db.sessions) as session:
+        desk.add_plan(session=session, now=NOW, name="p24", hours="24x7")
+        desk.add_customer(session=session, now=NOW, name="Alpha", plan="p24", service_pattern="a-.*")
+        desk.add_customer(session=session, now=NOW, name="Alpha Voice", plan="p24", service_pattern="a-voice-.*")
+    records = [{"service": name, "ts": "2026-11-23T09:15:00Z"} for name in ("a-svc1", "a-voice-1", "b-svc1")]
+    with caplog.at_level("WARNING", logger="watchkeeper.feeds.store"):
+        post(db, clock, records)
+    with transaction(db.sessions) as session:
+        owners = {s.name: s.customer.name if s.customer else None for s in session.scalars(select(Service))}
+        alpha = desk.get_customer("Alpha", session=session)
+        assert desk.services_of(alpha, session=session) == ["a-svc1"]
+    assert owners == {"a-svc1": "Alpha", "a-voice-1": "Alpha Voice", "b-svc1": None}
+    assert "a-voice-1 matches the service rules of Alpha Voice, Alpha; it goes to Alpha Voice" in caplog.text
+
+
+def test_a_service_added_before_its_first_record_is_claimed_by_its_customers_rule(db, clock):
+    from watchkeeper.feeds.schemas import ServicePatch
+    from watchkeeper.feeds.service import add_service, service_out
+    from watchkeeper.support import service as desk
+
+    with transaction(db.sessions) as session:
+        desk.add_plan(session=session, now=NOW, name="p24", hours="24x7")
+        desk.add_customer(session=session, now=NOW, name="Alpha", plan="p24", service_pattern="a-.*")
+        assert service_out(add_service(session=session, name="a-svc2", patch=ServicePatch(), now=NOW)).customer == (
+            "Alpha")

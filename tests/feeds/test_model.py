@@ -255,6 +255,34 @@ def test_outside_its_active_hours_a_drop_is_no_news_and_inside_it_is() -> None:
     assert drop.kind is Kind.DROP and at(37, 10) < drop.raised_at < at(37, 11)
 
 
+def test_outside_its_active_hours_a_short_max_silence_holds_and_inside_it_alerts() -> None:
+    """Office hours in Berlin, max_silence 2 min: nights and weekends raise nothing;
+    a silence at 11:00 on a Wednesday alerts within 3 minutes, not off hours."""
+    params = Params(timezone="Europe/Berlin", max_silence=2, active_hours=parse_active_hours("Mon-Fri 08-18"))
+    series = feed(2, office_hours("Europe/Berlin"))
+    assert alerts(series, params) == []
+    outage = minute_of(datetime(2026, 1, 14, 11, 0, tzinfo=ZoneInfo("Europe/Berlin")))
+    [silence] = alerts(cut(series, outage, outage + 30), params)
+    assert (silence.kind, silence.started_at, silence.raised_at) == (Kind.SILENCE, outage, outage + 3)
+
+
+def test_outside_its_active_hours_a_silence_alerts_at_low_urgency_past_the_off_hours_limit() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    params = Params(timezone="Europe/Berlin", max_silence=2, active_hours=parse_active_hours("Mon-Fri 08-18"),
+                    off_hours_max_silence=20 * 60)  # fmt: skip
+    series = feed(2, office_hours("Europe/Berlin"))
+    stop = minute_of(datetime(2026, 1, 9, 18, 0, tzinfo=zone))  # Friday's last record at 17:59
+    quiet = cut(series, stop, int(series.minutes[-1]) + 1)
+    events = replay_series(quiet, params, int(series.minutes[-1]) + 1)
+    [raised] = [e for e in events if e.firing]
+    assert (raised.kind, raised.at, raised.off_hours) == (Kind.SILENCE, stop + 20 * 60 + 1, True)
+    assert "outside the service's active hours only its off-hours limit of 20 h applies" in raised.message
+    # Without one set, the limit off hours is three days: a weekend is not one.
+    assert [e.at for e in replay_series(quiet, Params(timezone="Europe/Berlin", max_silence=2,
+            active_hours=params.active_hours), int(series.minutes[-1]) + 1) if e.firing] == [
+        minute_of(datetime(2026, 1, 12, 8, 1, tzinfo=zone))]  # fmt: skip
+
+
 def test_surge_of_duplicated_files_alerts() -> None:
     series = feed(5, noisy(2))
     start = at(31, 11)
@@ -349,6 +377,34 @@ def test_silence_deadline_is_when_advance_raises_the_alert() -> None:
     assert [(e.kind, e.firing, e.at) for e in raised] == [(Kind.SILENCE, True, deadline)]
 
 
+def test_records_held_for_the_minute_in_progress_end_an_open_silence_at_once() -> None:
+    series = feed(5, office_hours())
+    stop = at(30, 10)
+    model = FeedModel(Params(), start=int(series.minutes[0]))
+    before = series.minutes < stop
+    model.observe_ahead(series.minutes[before], series.counts[before])
+    model.advance(stop + 30)
+    assert Kind.SILENCE in model.open and model.silence_deadline() is None
+    model.observe(stop + 30, 4.0)  # stamped in the minute still in progress
+    ended = model.silence_ended_ahead()
+    assert [(e.kind, e.firing, e.at, e.started_at) for e in ended] == [(Kind.SILENCE, False, stop + 30, stop)]
+    assert model.advance(stop + 31) == [] and Kind.SILENCE not in model.open
+
+
+def test_an_open_silence_is_due_again_when_records_held_ahead_end_it() -> None:
+    """A supplier whose clock runs 3 minutes fast: its records, held for a minute
+    still ahead, make the silence due to end as that minute is judged."""
+    series = feed(5, office_hours())
+    stop = at(30, 10)
+    model = FeedModel(Params(), start=int(series.minutes[0]))
+    before = series.minutes < stop
+    model.observe_ahead(series.minutes[before], series.counts[before])
+    model.advance(stop + 30)
+    model.observe(stop + 33, 4.0)
+    assert model.silence_ended_ahead() == [] and model.silence_deadline() == stop + 34
+    assert [(e.kind, e.firing) for e in model.advance(stop + 34)] == [(Kind.SILENCE, False)]
+
+
 def _hourly_files_after_history(hours: int, skip: int | None = None) -> tuple[FeedModel, list[Event], int]:
     """Three weeks of history learned as stored (every minute on time, 5 records), then
     live: the file of hour H, every minute of it, lands at H+1:07; file `skip` never comes."""
@@ -408,7 +464,7 @@ def test_an_hour_without_enough_quiet_weeks_says_so_rather_than_that_the_service
 
     def unlearned(young: bool) -> Limits:
         return Limits(np.array([4320.0]), np.array([np.nan]), np.array([1]), np.array([False]), np.array([0.0]),
-                      np.array([young]))  # fmt: skip
+                      np.array([young]), np.array([False]))  # fmt: skip
 
     assert explain_limit(130, unlearned(True), 0, Params()).startswith("the service is still being learned")
     assert explain_limit(130, unlearned(False), 0, Params()) == (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
@@ -10,7 +11,7 @@ from watchkeeper.alerts.models import Alert
 from watchkeeper.config import Settings
 from watchkeeper.db import transaction
 from watchkeeper.feeds.ingest import ingest_batch
-from watchkeeper.feeds.models import FeedState
+from watchkeeper.feeds.models import FeedState, Service
 from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.feeds.service import update_service
 from watchkeeper.feeds.watch import claim_due, watch_feeds
@@ -138,6 +139,7 @@ def test_a_feed_silence_becomes_an_incident_with_its_explanation_on_the_timeline
         process_due(session=session, now=due + timedelta(seconds=30))
         (incident,) = list_incidents(session=session)
         entries = [(e.kind, e.message) for e in timeline(incident.id, session=session)]
+    assert incident.title.startswith("pbx-berlin: no records since ")
     assert (incident.service, incident.status, incident.urgency, incident.severity) == (
         "pbx-berlin", "triggered", "high", "critical")
     assert entries[1][0] == "alert_joined"
@@ -180,3 +182,130 @@ def test_a_tick_reads_and_writes_its_batch_in_a_few_statements(db, clock):
     # routing rules, then the writes; SQLite inserts new alerts one by one.
     writes = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO ALERTS")]
     assert len(statements) - len(writes) <= 15, statements
+
+
+def test_records_arriving_during_a_silence_resolve_it_at_the_next_tick_as_of_their_arrival(db, clock):
+    """A fresh service with a 1 min hard limit falls silent and alerts; records posted
+    at 12:10:19, stamped then, resolve the alert at the very next tick, as of 12:10:19."""
+    settings = Settings(database_url=db.url)
+    ingest(db, clock, f"timestamp,service,count\n{NOW:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,3\n".encode(), settings)
+    set_service(db, NOW, settings={"max_silence": "1m"})
+    for minutes in range(0, 8):
+        watch(db, NOW + timedelta(minutes=minutes, seconds=4))
+    assert [a[:2] for a in alerts(db)] == [("firing", "silence")]
+
+    arrived = NOW + timedelta(minutes=10, seconds=19)
+    clock.set(arrived)
+    ingest(db, clock, f"timestamp,service,count\n{arrived:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,2\n".encode(), settings)
+    assert watch(db, arrived + timedelta(seconds=3)).evaluated == 1
+    with transaction(db.sessions) as session:
+        (alert,) = session.scalars(select(Alert))
+        assert (alert.status, alert.resolved_at) == ("resolved", arrived)
+        assert alert.resolution == "pbx-berlin: records are arriving again"
+    # And it stays resolved as the minute ends and time goes on with records coming.
+    watch(db, NOW + timedelta(minutes=11, seconds=4))
+    assert [a[0] for a in alerts(db)] == ["resolved"]
+
+
+def test_services_show_tells_of_the_records_that_ended_a_silence(run, tmp_path, clock):
+    from watchkeeper.db import make_engine, make_sessionmaker, upgrade
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    db = SimpleNamespace(sessions=make_sessionmaker(engine))
+    settings = Settings(database_url=url)
+    ingest(db, clock, f"timestamp,service,count\n{NOW:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,3\n".encode(), settings)
+    set_service(db, NOW, settings={"max_silence": "1m"})
+    for minutes in range(0, 4):
+        watch(db, NOW + timedelta(minutes=minutes, seconds=4))
+    assert "firing silence" in run("services", "show", "pbx-berlin").output
+
+    arrived = NOW + timedelta(minutes=5, seconds=19)
+    clock.set(arrived)
+    ingest(db, clock, f"timestamp,service,count\n{arrived:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,2\n".encode(), settings)
+    watch(db, arrived + timedelta(seconds=3))
+    engine.dispose()
+    shown = run("services", "show", "pbx-berlin").output
+    assert f"last record {arrived:%Y-%m-%d %H:%M:%S} UTC" in shown
+    assert "no open alerts" in shown and "firing" not in shown
+
+
+def test_a_silence_raised_by_a_tick_that_fell_behind_says_how_long_the_feed_was_silent_then(db, clock):
+    """The limit was crossed minutes after the last record, at 11:59; the watcher's
+    next tick came only at 12:45: the alert, raised then, says 45 min."""
+    settings = Settings(database_url=db.url, minute_retention_days=30)
+    ingest(db, clock, office_csv(22), settings)
+    watch(db, NOW)
+    watch(db, NOW + timedelta(minutes=45, seconds=10))
+    [(status, kind, summary)] = alerts(db)
+    assert (status, kind) == ("firing", "silence")
+    last = NOW - timedelta(minutes=1)
+    assert summary.startswith(f"pbx-berlin: no records since {last:%Y-%m-%d %H:%M} UTC (45 min when raised); ")
+
+
+def test_a_first_model_raises_a_silence_with_its_length_as_of_now(db, clock):
+    """A service whose first and last records came 8.5 days ago: the first tick
+    raises the silence now, 8 d 12 h after them, not 3 d (the hard limit)."""
+    settings = Settings(database_url=db.url)
+    long_ago = NOW - timedelta(days=8, hours=12)
+    body = "timestamp,service,count\n" + "".join(
+        f"{long_ago - timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,2\n" for m in range(1, 60))
+    ingest(db, clock, body.encode(), settings)
+    watch(db, NOW)
+    [(status, kind, summary)] = alerts(db)
+    assert (status, kind) == ("firing", "silence")
+    assert "UTC (8 d 12 h when raised); " in summary
+
+
+def test_outside_its_active_hours_a_silence_pages_nobody_and_past_the_off_hours_limit_alerts_low(db, clock):
+    settings = Settings(database_url=db.url)
+    evening = NOW + timedelta(hours=7)  # 20:00 in Berlin
+    clock.set(evening)
+    ingest(db, clock, f"timestamp,service,count\n{evening:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,3\n".encode(), settings)
+    set_service(db, evening, settings={"active_hours": "Mon-Fri 08-18", "timezone": "Europe/Berlin",
+                                       "max_silence": "2m"})  # fmt: skip
+    watch(db, evening)
+    watch(db, evening + timedelta(minutes=91))  # 21:31 in Berlin
+    assert alerts(db) == []
+
+    set_service(db, evening + timedelta(minutes=92), settings={"off_hours_max_silence": "2h"})
+    watch(db, evening + timedelta(minutes=92))
+    with transaction(db.sessions) as session:
+        due = session.scalar(select(FeedState.due_at))
+    assert due == evening + timedelta(hours=2, minutes=2)
+    watch(db, due)
+    with transaction(db.sessions) as session:
+        (alert,) = session.scalars(select(Alert))
+    assert (alert.status, alert.urgency) == ("firing", "low")
+    assert "outside the service's active hours only its off-hours limit of 2 h applies" in alert.summary
+
+
+def add(db, now, name="sup-x", **patch):
+    from watchkeeper.feeds.service import add_service
+
+    with transaction(db.sessions) as session:
+        add_service(session=session, name=name, patch=ServicePatch(**patch), now=now)
+
+
+def test_a_service_added_before_its_first_record_alerts_if_its_supplier_never_starts(db, clock):
+    add(db, NOW, stage="production", settings={"max_silence": "1h"})
+    assert watch(db, NOW).evaluated == 1
+    assert watch(db, NOW + timedelta(minutes=30)).evaluated == 0 and alerts(db) == []
+    with transaction(db.sessions) as session:
+        due = session.scalar(select(FeedState.due_at))
+    assert due == NOW + timedelta(minutes=61)  # past the hour, as for any service
+    watch(db, due)
+    [(status, kind, summary)] = alerts(db)
+    assert (status, kind) == ("firing", "silence")
+    assert summary.startswith(f"sup-x: no records yet since the service was added at {NOW:%Y-%m-%d %H:%M} UTC; ")
+
+    first = NOW + timedelta(hours=2, seconds=5)
+    clock.set(first)
+    ingest(db, clock, f"timestamp,service,count\n{first:%Y-%m-%dT%H:%M:%SZ},sup-x,4\n".encode(), Settings(database_url=db.url))
+    watch(db, first + timedelta(seconds=2))
+    assert [a[0] for a in alerts(db)] == ["resolved"]
+    with transaction(db.sessions) as session:
+        service = session.scalar(select(Service))
+        assert (service.first_seen, service.last_seen, service.total_count, service.stage) == (
+            first, first, 4, "production")

@@ -232,3 +232,19 @@ def test_metrics_show_how_late_the_scheduler_ran(api, clock):
     Scheduler([job], clock=clock).run_due()
     assert _metric(api, "watchkeeper_scheduler_lag_seconds") == 2.5
     assert _metric(api, "watchkeeper_scheduler_runs_total", job="feeds", outcome="ok") >= 1
+
+
+def test_a_service_can_be_added_before_its_first_record(api):
+    answer = api.post("/api/v1/services", json={"name": "sup-x", "stage": "production",
+                                                "settings": {"max_silence": "2h"}})  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert (body["name"], body["stage"], body["first_seen"], body["total_count"]) == ("sup-x", "production", None, 0)
+    assert body["settings"]["max_silence_minutes"] == 120
+    assert api.post("/api/v1/services", json={"name": "sup-x"}).status_code == 409
+    assert api.post("/api/v1/services", json={"name": "sup-y", "customer": "Nobody"}).status_code == 422
+    assert api.post("/api/v1/services", json={"name": "sup-y", "settings": {"max_silence": "soon"}}).status_code == 422
+    assert [s["name"] for s in api.get("/api/v1/services").json()] == ["sup-x"]
+    api.post("/api/v1/usage", json=[{"service": "sup-x", "ts": "2026-11-23T09:15:00Z", "count": 3}])
+    service = api.get("/api/v1/services/sup-x").json()
+    assert (service["first_seen"], service["total_count"]) == ("2026-11-23T09:15:00Z", 3)

@@ -16,7 +16,7 @@ from watchkeeper.auth.access import Principal, file_reader, principal, staff, us
 from watchkeeper.feeds import service as services
 from watchkeeper.feeds.ingest import BadBatch, IdempotencyConflict, ServicesRefused, UnsupportedType, ingest_batch
 from watchkeeper.feeds.models import ServiceStage
-from watchkeeper.feeds.schemas import CountPoint, IngestResult, ServiceOut, ServicePatch
+from watchkeeper.feeds.schemas import CountPoint, IngestResult, ServiceNew, ServiceOut, ServicePatch
 
 router = APIRouter(prefix="/api/v1")
 
@@ -137,6 +137,23 @@ def _ingest(
         # A concurrent request with the same key won the race: answer as it did.
         session.rollback()
         return attempt()
+
+
+@router.post("/services", response_model=ServiceOut, status_code=status.HTTP_201_CREATED, tags=["services"],
+             responses={409: {"description": "a service of that name exists"},
+                        422: {"description": "a setting or the customer is not valid"}})  # fmt: skip
+def add_service(new: ServiceNew, request: Request, session: SessionDep, _staff: StaffOnly) -> ServiceOut:
+    """Set up a service before its first record; it is watched from now (see `services add`)."""
+    patch = ServicePatch.model_validate(new.model_dump(exclude={"name"}, exclude_unset=True))
+    try:
+        added = services.add_service(session=session, name=new.name, patch=patch, now=request.app.state.clock.now())
+        out = services.service_out(added)
+        session.commit()
+        return out
+    except services.Exists as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except (services.NotFound, services.Invalid) as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 @router.get("/services", response_model=list[ServiceOut], tags=["services"])

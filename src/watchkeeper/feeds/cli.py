@@ -18,12 +18,12 @@ from watchkeeper.feeds.filecontrol import BadPattern
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import duration
-from watchkeeper.feeds.schemas import Sensitivity, ServicePatch, parse_minutes
+from watchkeeper.feeds.schemas import Sensitivity, ServicePatch, ServiceSettings, parse_minutes
 from watchkeeper.words import count
 
 SPARK = "·▁▂▃▄▅▆▇█"
 
-services_app = typer.Typer(help="Services discovered from usage: list, show, set stage and settings.")
+services_app = typer.Typer(help="Services discovered from usage (or added before it): list, show, add, set.")
 feeds_app = typer.Typer(help="How files from each supplier are read and checked.")
 files_app = typer.Typer(help="Ingested files and failed file controls.")
 
@@ -87,10 +87,8 @@ def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = 
     console.print(f"  first record {when(out.first_seen)}, last record {when(out.last_seen)}, "
                   f"last data received {when(out.last_received_at)}")  # fmt: skip
     console.print(f"  {count(out.total_count, 'record')}, quantity {out.total_quantity:,.1f}")
-    chosen = out.settings.model_dump(mode="json", exclude_defaults=True)
-    shown = ", ".join(f"{key.removesuffix('_minutes')} {duration(value) if key.endswith('_minutes') else value}"
-                      for key, value in chosen.items())  # fmt: skip
-    console.print(f"  settings: {shown or 'the defaults'} (change with `watchkeeper services set`)", highlight=False)
+    console.print(f"  settings: {settings_words(out.settings)} (change with `watchkeeper services set`)",
+                  highlight=False)  # fmt: skip
     table = Table("day (UTC)", "00h ... 23h", "records", title="last 7 days, records per hour", title_justify="left")
     for label, values in hourly_profile(points, now):
         table.add_row(label, sparkline(values), f"{sum(values):,}")
@@ -126,14 +124,61 @@ def services_set(
     timezone: Annotated[str | None, typer.Option(help="IANA zone the service's week is learned in")] = None,  # noqa: UP007
     sensitivity: Annotated[Sensitivity | None, typer.Option()] = None,  # noqa: UP007
     min_silence: Annotated[str | None, typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,  # noqa: UP007
-    max_silence: Annotated[str | None, typer.Option(help="always alert on silence by then, e.g. 6h")] = None,  # noqa: UP007
+    max_silence: Annotated[str | None, typer.Option(help="alert on silence by then (in active hours), e.g. 6h")] = None,  # noqa: UP007
     snooze_until: Annotated[datetime | None, typer.Option(help="no alerts before this UTC time")] = None,  # noqa: UP007
     clear_snooze: Annotated[bool, typer.Option(help="end a snooze now")] = False,
-    active_hours: Annotated[str | None, typer.Option(help="e.g. 'Mon-Fri 08-18'; '' for any time")] = None,  # noqa: UP007
+    active_hours: Annotated[str | None, typer.Option(help=(  # noqa: UP007
+        "local hours the service is expected to send, e.g. 'Mon-Fri 08-18'; '' for any time. Outside them "
+        "no drop alerts, and a silence alerts, at low urgency, only past --off-hours-max-silence"))] = None,
+    off_hours_max_silence: Annotated[str | None, typer.Option(help=(  # noqa: UP007
+        "with active hours: outside them, alert (low urgency) only on a silence this long, e.g. 12h; "
+        "default 72h, or --max-silence if longer"))] = None,
     holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,  # noqa: UP007
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Change a service's stage or settings; unnamed settings stay as they are."""
+    """Change a service's stage or settings; unnamed settings stay as they are.
+
+    With active hours, a silence inside them alerts as learned (and by --max-silence at the latest);
+    outside them (nights, weekends, holidays with --holidays) a silence alerts only past
+    --off-hours-max-silence (72 h unless set), at low urgency, so it pages nobody at night.
+    """
+    settings = _given_settings(timezone, sensitivity, min_silence, max_silence, active_hours, off_hours_max_silence,
+                               holidays)  # fmt: skip
+    if snooze_until:
+        settings["snooze_until"] = snooze_until if snooze_until.tzinfo else snooze_until.replace(tzinfo=UTC)
+    if clear_snooze:
+        settings["snooze_until"] = None
+    _save(services.update_service, name, ServicePatch(stage=stage, settings=settings or None), as_json)
+
+
+@services_app.command("add")
+def services_add(
+    name: str,
+    stage: Annotated[ServiceStage | None, typer.Option(help="new (default), test or production")] = None,  # noqa: UP007
+    customer: Annotated[str | None, typer.Option(help="the customer whose service it is")] = None,  # noqa: UP007
+    timezone: Annotated[str | None, typer.Option(help="IANA zone the service's week is learned in")] = None,  # noqa: UP007
+    sensitivity: Annotated[Sensitivity | None, typer.Option()] = None,  # noqa: UP007
+    min_silence: Annotated[str | None, typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,  # noqa: UP007
+    max_silence: Annotated[str | None, typer.Option(help="alert on silence by then, e.g. 6h (default 72h)")] = None,  # noqa: UP007
+    active_hours: Annotated[str | None, typer.Option(help="e.g. 'Mon-Fri 08-18' (see `services set`)")] = None,  # noqa: UP007
+    off_hours_max_silence: Annotated[str | None, typer.Option(help="e.g. 12h (see `services set`)")] = None,  # noqa: UP007
+    holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,  # noqa: UP007
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Set up a service before its first record, e.g. a supplier about to start sending.
+
+    It is watched from now: if no record comes within --max-silence (72 h unless set), that
+    silence alerts. Its first record then counts into it as into any service.
+    """
+    settings = _given_settings(timezone, sensitivity, min_silence, max_silence, active_hours, off_hours_max_silence,
+                               holidays)  # fmt: skip
+    patch = ServicePatch(stage=stage, settings=settings or None, customer=customer)
+    _save(services.add_service, name, patch, as_json)
+
+
+def _given_settings(timezone: str | None, sensitivity: Sensitivity | None, min_silence: str | None,
+                    max_silence: str | None, active_hours: str | None, off_hours_max_silence: str | None,
+                    holidays: str | None) -> dict[str, Any]:  # fmt: skip
     settings: dict[str, Any] = {}
     try:
         if timezone:
@@ -144,28 +189,40 @@ def services_set(
             settings["min_silence_minutes"] = parse_minutes(min_silence)
         if max_silence:
             settings["max_silence_minutes"] = parse_minutes(max_silence)
+        if off_hours_max_silence:
+            settings["off_hours_max_silence_minutes"] = parse_minutes(off_hours_max_silence)
         if active_hours is not None:
             settings["active_hours"] = active_hours or None
+            if not active_hours:
+                settings["off_hours_max_silence_minutes"] = None  # no off hours left to limit
         if holidays is not None:
             settings["holidays"] = holidays or None
     except ValueError as exc:
         raise fail(str(exc)) from exc
-    if snooze_until:
-        settings["snooze_until"] = snooze_until if snooze_until.tzinfo else snooze_until.replace(tzinfo=UTC)
-    if clear_snooze:
-        settings["snooze_until"] = None
+    return settings
+
+
+def _save(change: Any, name: str, patch: ServicePatch, as_json: bool) -> None:
     ctx = context()
     try:
         with ctx.transaction() as session:
-            patch = ServicePatch(stage=stage, settings=settings or None)
-            updated = services.update_service(session=session, name=name, patch=patch, now=ctx.clock.now())
-            out = services.service_out(updated)
-    except (services.NotFound, services.Invalid) as exc:
+            out = services.service_out(change(session=session, name=name, patch=patch, now=ctx.clock.now()))
+    except (services.NotFound, services.Invalid, services.Exists) as exc:
         raise fail(str(exc)) from exc
     if as_json:
         print_json(out)
-    else:
-        console.print(f"{out.name}: stage {out.stage}, settings {out.settings.model_dump(mode='json')}")
+        return
+    owner = f", customer {out.customer}" if out.customer else ""
+    console.print(f"{out.name}: stage {out.stage}{owner}; settings: {settings_words(out.settings)}", highlight=False)
+
+
+def settings_words(settings: ServiceSettings) -> str:
+    """The settings that differ from the defaults, as a person reads them: 'max silence 1 h 30 min, ...'."""
+    chosen = settings.model_dump(mode="json", exclude_defaults=True)
+    shown = ", ".join(f"{key.removesuffix('_minutes').replace('_', ' ')} "
+                      f"{duration(value) if key.endswith('_minutes') else value}"
+                      for key, value in chosen.items())  # fmt: skip
+    return shown or "the defaults"
 
 
 @feeds_app.command("add")

@@ -69,6 +69,7 @@ from watchkeeper.feeds.rhythm import (
     explain_limit,
     instant,
     silence_limits,
+    silence_message,
     slot_at,
 )
 
@@ -230,12 +231,16 @@ class FeedModel:
         self._late = None
 
     def silence_deadline(self, *, horizon: int = 8 * 1440) -> int | None:
-        """The minute boundary at which the current silence would alert if no record came first.
+        """The minute boundary at which the current silence would alert if no record came first;
+        while a silence is open, the one at which records already held end it.
 
         Boundary t is judged by the slot holding minute t-1, as `advance` does.
         """
         if Kind.SILENCE in self.open:
-            return None
+            # Only records end it; those already held for a minute still ahead
+            # (a supplier's clock running fast) end it once that minute is judged.
+            held = np.flatnonzero(self.counts[self.now - self.base :] > 0)
+            return None if len(held) == 0 else self.now + int(held[0]) + 1
         minute, stop = self.now, self.now + horizon
         quiet, rarity = self.quiet, self.params.tuning.silence_rarity - QUIET_SLACK
         hard = self.params.max_silence
@@ -247,10 +252,11 @@ class FeedModel:
                 minute = slot_end
             limits = self.limits(segments)
             evidences = self._evidence_rates(segments)
-            for segment, limit, evidence in zip(segments, limits.minutes.tolist(), evidences, strict=True):
+            for segment, limit, evidence, off in zip(segments, limits.minutes.tolist(), evidences,
+                                                     limits.off.tolist(), strict=True):  # fmt: skip
                 if limit != float("inf"):
                     # The first boundary where the quiet gate opens, as _silence judges it.
-                    if quiet >= rarity or segment.start - self.start < LEARNING:
+                    if quiet >= rarity or segment.start - self.start < LEARNING or off:
                         enough: float = segment.start + 1
                     elif evidence > 0:
                         enough = segment.start + math.ceil((rarity - quiet) / evidence)
@@ -297,13 +303,18 @@ class FeedModel:
         self.open.clear()
         return events
 
-    def silence_ended_ahead(self) -> None:
-        """Close an open silence that is already over: records are held for
-        the minute in progress (`now`), which `advance` judges only once it
-        ends. It is closed here, as `advance` would close it then, without an event."""
-        if Kind.SILENCE in self.open and self.counts[self.now - self.base] > 0:
-            del self.open[Kind.SILENCE]
-            self.recovered = self.now
+    def silence_ended_ahead(self) -> list[Event]:
+        """End an open silence that is already over: records are held for the
+        minute in progress (`now`), which `advance` judges only once it ends.
+        An open silence has no deadline to bring the watcher back then, so a
+        feed that recovered would stay alerting until its next delivery (an
+        hour, for an hourly file). It ends here, as `advance` would end it then."""
+        current = self.open.get(Kind.SILENCE)
+        if current is None or self.counts[self.now - self.base] <= 0:
+            return []
+        del self.open[Kind.SILENCE]
+        self.recovered = self.now
+        return [Event(Kind.SILENCE, False, current.started_at, self.now, "records are arriving again")]
 
     def _segments(self, now: int) -> list[_Segment]:
         segments = []
@@ -363,7 +374,9 @@ class FeedModel:
         self.quiet = float(quiet[-1])
         hard = self.params.max_silence
         learning = np.repeat([s.start - self.start < LEARNING for s in chunk.segments], chunk.lengths)
-        enough = (quiet >= self.params.tuning.silence_rarity - QUIET_SLACK) | learning | (
+        # Outside active hours only the off-hours limit applies, and, a hard limit, it never waits either.
+        off = np.repeat(chunk.limits.off, chunk.lengths)
+        enough = (quiet >= self.params.tuning.silence_rarity - QUIET_SLACK) | learning | off | (
             silence > (hard if hard is not None else np.inf))
         late = chunk.late = (silence > limit) & enough
         if self.params.snooze_until is not None:
@@ -394,12 +407,11 @@ class FeedModel:
             delay = self.delivery_delay()
             if delay and float(chunk.limits.minutes[index]) <= delay:
                 reason += f"; its records have lately come up to {duration(delay)} late, so the limit is at least that"
-            # `last` is the end of the last record's minute: the record came in the minute before it. The
-            # message is written once, when raised: it says how long the silence was then.
-            message = (f"no records since {instant(last - 1):%Y-%m-%d %H:%M} UTC ({duration(at - last)} "
-                       f"when raised); {reason}")  # fmt: skip
+            # The message is written once, when raised: it says how long the silence was then.
+            message = silence_message(last, at, reason)
             plausible = float(np.nan_to_num(chunk.limits.plausible[index]))
-            events.append(Event(Kind.SILENCE, True, last, at, message, expected=plausible, seen=at - last))
+            events.append(Event(Kind.SILENCE, True, last, at, message, expected=plausible, seen=at - last,
+                                off_hours=bool(chunk.limits.off[index]), reason=reason))  # fmt: skip
             self.open[Kind.SILENCE] = _Open(last, at, last)
             i += 1
 

@@ -38,7 +38,8 @@ class FileStatus(StrEnum):
 
 
 class Service(Base):
-    """A supplier service, discovered on its first usage record."""
+    """A supplier service, discovered on its first usage record or added before it
+    (`services add`): then its first and last record are null until it sends."""
 
     __tablename__ = "services"
 
@@ -46,9 +47,9 @@ class Service(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     stage: Mapped[str] = mapped_column(String(16), default=ServiceStage.NEW)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     total_count: Mapped[int] = mapped_column(BigInteger, default=0)
     total_quantity: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

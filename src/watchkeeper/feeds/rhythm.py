@@ -8,6 +8,7 @@ the words that explain it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -75,12 +76,20 @@ class Params:
     max_silence: int | None = None  # minutes; alerts by then whatever was learned
     snooze_until: int | None = None  # minute; no new alerts before it
     active_hours: frozenset[int] | None = None  # slots where activity is expected; None = any
+    off_hours_max_silence: int | None = None  # minutes; outside active hours, alert (low urgency) only past it
     holidays: str | None = None  # country, or country-subdivision like "DE-BY"
     test: bool = False  # low urgency, and judged at low sensitivity
 
     @property
     def tuning(self) -> Tuning:
         return TUNINGS[Sensitivity.LOW if self.test else self.sensitivity]
+
+    @property
+    def off_hours_limit(self) -> int:
+        """The silence that alerts outside active hours: the operator's, else
+        the hard limit of a service being learned, or max_silence if longer.
+        A night or a weekend is no outage; three days of nothing may be."""
+        return self.off_hours_max_silence or max(HARD_LIMIT, self.max_silence or 0)
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,24 @@ class Event:
     message: str
     expected: float = 0.0
     seen: float = 0.0
+    off_hours: bool = False  # raised outside the service's active hours, so low urgency
+    reason: str = ""  # a silence raised: why its limit is what it is, to say again if raised later
+
+    def raised_as_of(self, minute: int) -> Event:
+        """This event as raised at `minute`, later than the model judged it (a
+        tick that fell behind, a first model learned from history): a silence
+        then says how long the feed had been silent at `minute`."""
+        if self.kind is not Kind.SILENCE or not self.firing or minute <= self.at:
+            return self
+        message = silence_message(self.started_at, minute, self.reason)
+        return dataclasses.replace(self, at=minute, message=message, seen=minute - self.started_at)
+
+
+def silence_message(since: int, raised: int, reason: str) -> str:
+    """What a silence alert says; `since` is the end of the last record's minute
+    (the record came in the minute before it), `raised` when the alert is raised."""
+    last = instant(since - 1)
+    return f"no records since {last:%Y-%m-%d %H:%M} UTC ({duration(raised - since)} when raised); {reason}"
 
 
 def minute_of(at: datetime) -> int:
@@ -182,6 +209,7 @@ class Limits:
     by_rate: np.ndarray  # True where the rate, not the gaps seen, sets the limit
     rate: np.ndarray  # records per hour expected
     young: np.ndarray  # True where the service is still in its first week
+    off: np.ndarray  # True outside the service's active hours: only the off-hours limit applies
 
 
 def silence_limits(
@@ -238,12 +266,13 @@ def silence_limits(
     plausible[unlearned] = np.nan
     if hard is not None:
         minutes = np.minimum(minutes, hard)
+    off = np.zeros(len(slots), dtype=bool)
     if params.active_hours is not None:
         off = ~np.isin(slots, list(params.active_hours))
-        minutes[off] = hard or np.inf
+        minutes[off] = params.off_hours_limit
         plausible[off] = np.nan
     weeks = (~np.isnan(grouped)).sum(axis=2).max(axis=1)
-    return Limits(minutes, plausible, weeks, by_rate > by_gaps, hourly, ~learned)
+    return Limits(minutes, plausible, weeks, by_rate > by_gaps, hourly, ~learned, off)
 
 
 def _pooled(grouped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -283,7 +312,8 @@ def explain_limit(slot: int, limits: Limits, index: int, params: Params) -> str:
     """Why the silence limit of `slot` is what it is, in words."""
     hard = params.max_silence
     if params.active_hours is not None and slot not in params.active_hours:
-        return "outside the service's active hours" + (f"; the hard limit is {duration(hard)}" if hard else "")
+        return (f"outside the service's active hours only its off-hours limit of "
+                f"{duration(params.off_hours_limit)} applies (low urgency)")  # fmt: skip
     plausible = float(limits.plausible[index])
     if np.isnan(plausible):
         limit = duration(hard or HARD_LIMIT)

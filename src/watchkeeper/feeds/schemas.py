@@ -14,8 +14,12 @@ from watchkeeper.feeds.rhythm import Params, Sensitivity, check_holidays, minute
 
 
 def parse_minutes(text: str) -> int:
-    """'90', '90m', '6h', '2d' or '1h30m' to whole minutes."""
-    match = re.fullmatch(r"\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m?)?\s*", text.lower())
+    """'90m', '6h', '2d' or '1h30m' to whole minutes."""
+    if text.strip().isdigit():
+        # A bare number is minutes to one person and hours to the next: say which.
+        raise ValueError(f"{text.strip()!r} has no unit: say {text.strip()}m (minutes), {text.strip()}h (hours) "
+                         f"or {text.strip()}d (days)")  # fmt: skip
+    match = re.fullmatch(r"\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*", text.lower())
     if not text.strip() or match is None or not any(match.groups()):
         raise ValueError(f"{text!r} is not a duration like 15m, 6h or 1h30m")
     days, hours, minutes = (int(g or 0) for g in match.groups())
@@ -24,7 +28,8 @@ def parse_minutes(text: str) -> int:
 
 # Settings that people give as a duration ("6h"), as `services set` and a
 # replay's SERVICES.yaml take them; stored as whole minutes.
-DURATION_SETTINGS = {"min_silence": "min_silence_minutes", "max_silence": "max_silence_minutes"}
+DURATION_SETTINGS = {"min_silence": "min_silence_minutes", "max_silence": "max_silence_minutes",
+                     "off_hours_max_silence": "off_hours_max_silence_minutes"}  # fmt: skip
 
 
 MAX_SILENCE_MINUTES = 366 * 1440  # a silence limit past a year is a typo, not a setting
@@ -60,8 +65,12 @@ class ServiceSettings(BaseModel):
     snooze_until: datetime | None = Field(default=None, description="no alerts before this instant")
     active_hours: str | None = Field(
         default=None, description="local hours activity is expected, e.g. 'Mon-Fri 08-18, Sat 09-13'; "
-        "no silence or drop alerts outside them (except max_silence)"
+        "outside them no drop alerts, and a silence alerts (low urgency) only past off_hours_max_silence"
     )
+    off_hours_max_silence_minutes: int | None = Field(
+        default=None, ge=1, le=MAX_SILENCE_MINUTES,
+        description="with active_hours: outside them a silence alerts, at low urgency, only past this "
+        "(default: 72 h, or max_silence if longer)")  # fmt: skip
     holidays: str | None = Field(
         default=None, description="country or country-subdivision (DE, US-CA) whose public holidays count as Sundays"
     )
@@ -88,6 +97,7 @@ class ServiceSettings(BaseModel):
             snooze_until=None if self.snooze_until is None else minute_of(self.snooze_until),
             active_hours=None if self.active_hours is None else parse_active_hours(self.active_hours),
             holidays=self.holidays,
+            off_hours_max_silence=self.off_hours_max_silence_minutes,
             test=stage == ServiceStage.TEST,
         )
 
@@ -113,15 +123,22 @@ class ServiceSettings(BaseModel):
         low, high = self.min_silence_minutes, self.max_silence_minutes
         if low is not None and high is not None and low > high:
             raise ValueError("min_silence_minutes must not exceed max_silence_minutes")
+        off = self.off_hours_max_silence_minutes
+        if off is not None and self.active_hours is None:
+            raise ValueError("off_hours_max_silence applies outside active hours: set active_hours too, "
+                             "or clear it")  # fmt: skip
+        if off is not None and high is not None and off < high:
+            raise ValueError("off_hours_max_silence must not be shorter than max_silence: "
+                             "outside active hours a silence may last longer, not less")  # fmt: skip
         return self
 
 
 class ServiceOut(BaseModel):
     name: str
     stage: ServiceStage
-    first_seen: datetime
-    last_seen: datetime
-    last_received_at: datetime
+    first_seen: datetime | None = Field(description="the first record's time; null until it sends")
+    last_seen: datetime | None = Field(description="the last record's time; null until it sends")
+    last_received_at: datetime | None
     total_count: int
     total_quantity: float
     created_at: datetime
@@ -140,6 +157,12 @@ class ServicePatch(BaseModel):
         "a duration (\"6h\", \"90m\", \"1h30m\") or whole minutes, as do min_silence_minutes and "
         "max_silence_minutes; see ServiceSettings for the rest"))
     customer: str | None = Field(default=None, description="assign to this customer; \"\" to unassign")
+
+
+class ServiceNew(ServicePatch):
+    """A service set up before its first record: watched from now, alerting past max_silence if none comes."""
+
+    name: str = Field(min_length=1, max_length=200)
 
 
 class CountPoint(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from watchkeeper.checks import check_name
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
 from watchkeeper.feeds.filecontrol import compile_sequence_pattern
@@ -33,7 +34,7 @@ from watchkeeper.feeds.models import (
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import Params
 from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, ServiceSettings, with_minutes
-from watchkeeper.feeds.store import mark_due
+from watchkeeper.feeds.store import CustomerRules, mark_due
 
 
 class NotFound(LookupError):
@@ -64,7 +65,34 @@ def list_services(*, session: Session, stage: ServiceStage | None = None) -> lis
 def get_service(*, session: Session, name: str) -> Service:
     service = session.scalar(select(Service).where(Service.name == name))
     if service is None:
-        raise NotFound(f"no service named {name!r}; services appear with their first record")
+        raise NotFound(f"no service named {name!r}; services appear with their first record, "
+                       "or add one before it sends with `watchkeeper services add`")  # fmt: skip
+    return service
+
+
+class Exists(ValueError):
+    pass
+
+
+def add_service(*, session: Session, name: str, patch: ServicePatch, now: datetime) -> Service:
+    """A service set up before its first record (a supplier about to start).
+
+    It is watched from now as if its last record had come now: still being
+    learned, it alerts past its max_silence (72 h unless set) if nothing comes.
+    """
+    try:
+        name = check_name(name, "service", 200)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    if session.scalar(select(Service.id).where(Service.name == name)) is not None:
+        raise Exists(f"a service named {name!r} exists; `watchkeeper services set` changes it")
+    # Like one found by its first record, it is the customer's whose name rule claims it, unless one is named.
+    owner = CustomerRules(session).owner(name) if patch.customer is None else None
+    session.add(Service(name=name, stage=ServiceStage.NEW, settings={}, created_at=now, total_count=0,
+                        total_quantity=0.0, customer_id=owner))  # fmt: skip
+    session.flush()
+    service = update_service(session=session, name=name, patch=patch, now=now)
+    mark_due(session, [service.id], now=now)
     return service
 
 
@@ -86,8 +114,8 @@ def update_service(*, session: Session, name: str, patch: ServicePatch, now: dat
         try:
             checked = ServiceSettings(**merged)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
-                                 for e in exc.errors())  # fmt: skip
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+                                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())  # fmt: skip
             raise Invalid(problems) from exc
         service.settings = checked.model_dump(mode="json", exclude_defaults=True)
     if patch.stage is not None:

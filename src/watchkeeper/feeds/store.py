@@ -10,6 +10,8 @@ not at all.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +26,8 @@ from sqlalchemy.orm import Session
 from watchkeeper.db import UTCDateTime
 from watchkeeper.feeds.fold import Partial, Rollup
 from watchkeeper.feeds.models import HOURS_PER_DAY, MINUTES_PER_HOUR, ServiceStage
+
+log = logging.getLogger(__name__)
 
 _ROWS_PER_STATEMENT = 500
 # Each count table's leading bucket column, its key, and keys per bucket (see feeds.models).
@@ -90,6 +94,48 @@ def _ids(session: Session, names: list[str]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
+class CustomerRules:
+    """The customers' service-name rules (`customers add --services 'a-.*'`), read
+    once per ingest: a service found later is its customer's from its first record."""
+
+    def __init__(self, session: Session) -> None:
+        rows = session.execute(text(
+            "SELECT id, name, service_pattern FROM customers WHERE service_pattern IS NOT NULL"))  # fmt: skip
+        self._rules: list[tuple[int, str, re.Pattern[str]]] = []
+        for customer_id, name, pattern in rows:
+            try:
+                self._rules.append((int(customer_id), str(name), re.compile(pattern)))
+            except re.error:  # checked when the customer was added; one bad rule must not stop an ingest
+                log.warning("customer %s: service rule %r is not a regular expression", name, pattern)
+
+    def owner(self, service: str) -> int | None:
+        """The customer whose rule claims `service`: of several, the longest pattern's (a warning)."""
+        if not self._rules:
+            return None
+        matching = [r for r in self._rules if r[2].fullmatch(service)]
+        if not matching:
+            return None
+        matching.sort(key=lambda r: (-len(r[2].pattern), r[1]))
+        if len(matching) > 1:
+            log.warning("service %s matches the service rules of %s; it goes to %s, whose pattern is the longest",
+                        service, ", ".join(r[1] for r in matching), matching[0][1])  # fmt: skip
+        return matching[0][0]
+
+    def claim(self, session: Session, ids: dict[str, int]) -> None:
+        """Give each of these new services (name: id) to the customer whose rule claims it."""
+        owners: dict[int, list[int]] = {}
+        for name, service_id in ids.items():
+            customer_id = self.owner(name)
+            if customer_id is not None:
+                owners.setdefault(customer_id, []).append(service_id)
+        connection = session.connection()
+        dialect = connection.dialect.name
+        for customer_id, members in owners.items():
+            sql = (f"UPDATE services SET customer_id = :customer WHERE {_member_of(dialect, 'id')} "
+                   "AND customer_id IS NULL")  # fmt: skip
+            connection.execute(text(sql), {"customer": customer_id, "members": _members(dialect, members)})
+
+
 class _ServiceIds:
     """Service ids of one batch, creating services on their first record."""
 
@@ -97,6 +143,7 @@ class _ServiceIds:
         self.ids: dict[str, int] = {}
         self.new: list[str] = []
         self._arrays: tuple[pa.Array, pa.Array] | None = None
+        self._rules: CustomerRules | None = None
 
     def resolve(self, session: Session, spans: pa.Table, *, now: datetime) -> None:
         """Know the id of every service in `spans`, creating the missing ones
@@ -109,7 +156,11 @@ class _ServiceIds:
         if missing:
             new = spans.filter(pc.is_in(spans.column("service"), value_set=pa.array(missing, pa.string())))
             _insert_services(session, new, now=now)
-            found.update(_ids(session, missing))
+            created = _ids(session, missing)
+            if self._rules is None:
+                self._rules = CustomerRules(session)
+            self._rules.claim(session, created)
+            found.update(created)
             self.new += missing
         self.ids.update(found)
         self._arrays = None
@@ -158,14 +209,16 @@ def _add_to_services(session: Session, rows: pa.Table, *, now: datetime) -> None
     raw: Any = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        first, last = _sqlite_times(rows.column("first")), _sqlite_times(rows.column("last"))
         values = zip(
-            rows.column("count").to_pylist(), rows.column("quantity").to_pylist(),
-            _sqlite_times(rows.column("first")), _sqlite_times(rows.column("last")),
+            rows.column("count").to_pylist(), rows.column("quantity").to_pylist(), first, first, last, last,
             [stamp] * rows.num_rows, rows.column("service_id").to_pylist(), strict=True,
         )  # fmt: skip
         raw.executemany(
             "UPDATE services SET total_count = total_count + ?, total_quantity = total_quantity + ?, "
-            "first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), last_received_at = ? "
+            # coalesce: SQLite's min() of a null is null (a service added before its first record).
+            "first_seen = min(coalesce(first_seen, ?), ?), last_seen = max(coalesce(last_seen, ?), ?), "
+            "last_received_at = ? "
             "WHERE id = ?",
             values,
         )

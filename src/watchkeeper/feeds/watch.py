@@ -99,11 +99,13 @@ def watch_feeds(*, session: Session, now: datetime, limit: int = 500,
             for at, count in recent.get(service_id, []):
                 model.observe(at, count, replace=True)
             events += model.advance(minute)
+            events += model.silence_ended_ahead()
         state.model = model.to_bytes()
         state.evaluated_at = now
         deadline = model.silence_deadline()
         state.due_at = None if deadline is None else instant(deadline)
-        report.findings.extend(_finding(service, event) for event in events)
+        # Raised now, however long ago the limit was crossed (a tick that fell behind, a first model).
+        report.findings.extend(_finding(service, event.raised_as_of(minute), now=now) for event in events)
     alerts.record_all(report.findings, session=session, now=now, config=routing)
     return report
 
@@ -142,7 +144,8 @@ def _bootstrap(service: Service, params: Params, history: list[tuple[int, float]
     Only anomalies still open at the end are reported: the history's past
     alerts are not news.
     """
-    start = history[0][0] if history else minute_of(service.first_seen)
+    # A service added before its first record is watched from when it was added.
+    start = history[0][0] if history else minute_of(service.first_seen or service.created_at)
     model = FeedModel(params, start=min(start, minute))
     if history:
         minutes = np.array([m for m, _ in history if m < minute + 1], dtype=np.int64)
@@ -162,18 +165,28 @@ def alert_key(service: str, kind: Kind) -> str:
     return f"feed/{service}/{kind}"
 
 
-def _finding(service: Service, event: Event) -> Finding:
+def _finding(service: Service, event: Event, *, now: datetime | None = None) -> Finding:
     test = service.stage == ServiceStage.TEST
+    observed = instant(event.at)
+    if now is not None and event.kind is Kind.SILENCE and not event.firing:
+        # Only records end a silence, and live it ended when they arrived, not at
+        # the minute boundary the model judged them on (up to a tick later).
+        observed = min(now, max(service.last_received_at or now, instant(event.started_at)))
+    summary = event.message
+    if service.last_seen is None and event.kind is Kind.SILENCE and event.firing:
+        summary = f"no records yet since the service was added at {service.created_at:%Y-%m-%d %H:%M} UTC; " + (
+            event.message.partition("; ")[2])
     return Finding(
         dedup_key=alert_key(service.name, event.kind),
         source="feeds",
         service=service.name,
         severity=SEVERITY[event.kind],
         state=State.FIRING if event.firing else State.RESOLVED,
-        summary=event.message,
-        observed_at=instant(event.at),
+        # Named, as the summary becomes the title of the incident it opens.
+        summary=f"{service.name}: {summary}",
+        observed_at=observed,
         started_at=instant(event.started_at),
         labels={"service": service.name, "kind": str(event.kind), "stage": service.stage},
-        urgency=Urgency.LOW if test else Urgency.HIGH,
+        urgency=Urgency.LOW if test or event.off_hours else Urgency.HIGH,
         stage=service.stage,
     )

@@ -96,8 +96,8 @@ def ask(*, session: Session, now: datetime, secret: bytes, base_url: str, servic
             raise LookupError(f"no incident {incident_id} of {customer.name}; `watchkeeper incidents list` shows them")
     if not timedelta(hours=1) <= snooze <= LONGEST_SNOOZE:
         raise ValueError(f"an 'expected' answer snoozes for an hour to {LONGEST_SNOOZE.days} days, not {snooze}")
-    question = question or (f"We have had no usage records from {service} since "
-                            f"{row.last_seen:%Y-%m-%d %H:%M} UTC. Is this expected?")  # fmt: skip
+    since = "it was set up" if row.last_seen is None else f"{row.last_seen:%Y-%m-%d %H:%M} UTC"
+    question = question or f"We have had no usage records from {service} since {since}. Is this expected?"
     enquiry = Enquiry(customer_id=customer.id, service=service, incident_id=incident_id, case_id=case_id,
                       question=question, if_expected=if_expected, snooze_hours=max(1, int(snooze / timedelta(hours=1))),
                       created_at=now, expires_at=now + ttl)  # fmt: skip
