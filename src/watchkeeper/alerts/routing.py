@@ -250,11 +250,23 @@ class InhibitRule:
 
 @dataclass(frozen=True)
 class Parent:
-    """A firing alert that might mute others."""
+    """A firing alert that might mute others; `customer` is its service's customer, if any."""
 
     id: int
     labels: Labels
     summary: str
+    customer: str | None = None
+
+
+def may_mute(parent_customer: str | None, child_customer: str | None) -> bool:
+    """A parent mutes only alerts of its own customer, or of no customer.
+
+    Muting names each side to the other (the child's reason names the parent,
+    the parent's incident lists the child), and one customer's outage must not
+    hide, or tell of, another's. The operator's own parent (of no customer)
+    therefore mutes no customer's alert either: that alert pages as usual.
+    """
+    return child_customer is None or child_customer == parent_customer
 
 
 # ---------------------------------------------------------------- the decision
@@ -279,12 +291,13 @@ def mute_for(
     now: datetime,
     *,
     alert_id: int | None = None,
+    customer: str | None = None,
     silences: Iterable[Silence] = (),
     windows: Iterable[Window] = (),
     rules: Iterable[InhibitRule] = (),
     parents: Iterable[Parent] = (),
 ) -> Mute | None:
-    """Why a firing alert with `labels` must not page now, or None if it may."""
+    """Why a firing alert with `labels` (of `customer`) must not page now, or None if it may."""
     for silence in silences:
         if silence.active(now) and match_all(silence.matchers, labels):
             reason = (f"silenced by silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M}Z "
@@ -296,7 +309,7 @@ def mute_for(
             return Mute(MuteKind.MAINTENANCE, window.id, reason, ends)
     rules = list(rules)
     for parent in parents:
-        if parent.id == alert_id:
+        if parent.id == alert_id or not may_mute(parent.customer, customer):
             continue
         for rule in rules:
             if rule.mutes(parent.labels, labels):
@@ -317,17 +330,25 @@ def flapping(changes: Sequence[datetime], now: datetime, *, window: timedelta, t
     return sum(1 for at in changes if at > now - window) >= threshold
 
 
-def group_labels(labels: Labels, group_by: Sequence[str] = ()) -> dict[str, str]:
+def group_labels(labels: Labels, group_by: Sequence[str] = (), customer: str | None = None) -> dict[str, str]:
     """The labels that decide which incident an alert joins (Alertmanager's group_by).
 
     By default, a feed or any alert with a `service` label groups by service;
-    anything else by alertname and instance.
+    anything else by alertname and instance. The customer of the alert's
+    service is always part of the group, so two customers' alerts never share
+    an incident (which each of them would read); a `customer` label from the
+    sender takes no part, as it could make an alert of no customer join one.
     """
     if group_by:
-        return {name: labels.get(name, "") for name in group_by}
-    if labels.get("service"):
-        return {"service": labels["service"]}
-    return {"alertname": labels.get("alertname", ""), "instance": labels.get("instance", "")}
+        grouped = {name: labels.get(name, "") for name in group_by}
+    elif labels.get("service"):
+        grouped = {"service": labels["service"]}
+    else:
+        grouped = {"alertname": labels.get("alertname", ""), "instance": labels.get("instance", "")}
+    grouped.pop("customer", None)
+    if customer:
+        grouped["customer"] = customer
+    return grouped
 
 
 GROUP_KEY_LIMIT = 500  # alerts.group_key and incidents.group_key are String(500)

@@ -37,7 +37,7 @@ _COLOUR = {Status.TRIGGERED: "red", Status.ACKNOWLEDGED: "yellow", Status.RESOLV
 def incidents_list(
     status: Annotated[Status | None, typer.Option(help="triggered, acknowledged, resolved, closed")] = None,  # noqa: UP007
     service: Annotated[str | None, typer.Option(help="only this service")] = None,  # noqa: UP007
-    customer: Annotated[str | None, typer.Option(help="only this customer (label)")] = None,  # noqa: UP007
+    customer: Annotated[str | None, typer.Option(help="only this customer's (its services')")] = None,  # noqa: UP007
     urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,  # noqa: UP007
     limit: int = 50,
     as_json: Json = False,

@@ -39,10 +39,10 @@ class DeskSettings:
 def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None,
                   desk: DeskSettings = DeskSettings()) -> Incident:  # fmt: skip
     """Open the incident for `alert`'s group, with every alert of the group waiting to join."""
-    labels = alert.match_labels()
+    # The customer is the service's (set by the desk's on_opened), never a `customer` label from a sender.
     incident = Incident(
         title=alert.summary[:500], status=Status.TRIGGERED, urgency=alert.urgency, severity=alert.severity,
-        service=alert.service, customer=labels.get("customer"), group_key=alert.group_key,
+        service=alert.service, customer=None, group_key=alert.group_key,
         open_key=alert.group_key, group_labels=_group_labels(alert.group_key), created_at=now,
     )  # fmt: skip
     session.add(incident)
