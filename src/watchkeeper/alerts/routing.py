@@ -365,6 +365,25 @@ def group_key(grouped: Labels) -> str:
     return f"{key[: GROUP_KEY_LIMIT - 20]}…#{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.:/@-]+")
+
+
+def silence_matchers(labels: Labels) -> list[str]:
+    """Matchers that silence just this alert: its service, else its alertname and
+    instance, else all its labels (severity and source aside)."""
+    if labels.get("service"):
+        names: Sequence[str] = ("service",)
+    elif labels.get("alertname") or labels.get("instance"):
+        names = [n for n in ("alertname", "instance") if labels.get(n)]
+    else:
+        names = sorted(n for n in labels if n not in ("severity", "source"))
+    out = []
+    for name in names:
+        value = labels.get(name, "")
+        out.append(f"{name}={value}" if _PLAIN_VALUE.fullmatch(value) else str(Matcher(name, Op.EQ, value)))
+    return out
+
+
 def check_label_names(names: Iterable[str]) -> tuple[str, ...]:
     names = tuple(n.strip() for n in names if n.strip())
     for name in names:

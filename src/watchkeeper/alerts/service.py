@@ -9,7 +9,7 @@ later is the alert's `due_at`, claimed by `process_due`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Sile
 from watchkeeper.config import Settings
 from watchkeeper.feeds.models import Service
 from watchkeeper.incidents import service as incidents
+from watchkeeper.incidents.lifecycle import Action
 from watchkeeper.incidents.models import Incident
 
 
@@ -310,6 +311,29 @@ def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConf
     else:
         batch.opened(incidents.open_incident(_identified(alert, session), session=session, now=now,
                                              was_muted=was_muted, desk=config.desk))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Moved:
+    """An incident acknowledged, resolved or closed by hand, and the alerts that
+    still fired: each raised again (its `incident_id`), muted (`muted_reason`),
+    or, flapping, held until it fires again."""
+
+    incident: Incident
+    still_firing: list[Alert]
+
+
+def move_by_hand(incident_id: int, action: Action, *, actor: str, session: Session, now: datetime,
+                 config: RoutingConfig = DEFAULT, note: str | None = None) -> Moved:  # fmt: skip
+    """Acknowledge, resolve or close an incident, and route at once what still fires (see incidents.move)."""
+    incident, released = incidents.move(incident_id, action, actor=actor, session=session, now=now, note=note)
+    batch = Batch.for_groups(session, [a.group_key for a in released])
+    # They were raised once already: no group wait again.
+    at_once = replace(config, group_wait=timedelta(0))
+    for alert in released:
+        settle(alert, session=session, now=now, config=at_once, batch=batch)
+        incidents.carried_over(alert, incident, session=session, now=now)
+    return Moved(incident, released)
 
 
 RULES_CACHE = "watchkeeper.routing_rules"

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from watchkeeper.alerts.finding import Urgency
+from watchkeeper.alerts.service import RoutingConfig, move_by_hand
 from watchkeeper.cli_common import (
     Column,
     console,
@@ -25,7 +26,7 @@ from watchkeeper.errors import said
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.schemas import IncidentOut
-from watchkeeper.incidents.views import detail, timings_out
+from watchkeeper.incidents.views import detail, moved_out, still_firing_lines, timings_out
 
 incidents_app = typer.Typer(help="Incidents: alerts grouped, with a lifecycle and a timeline.")
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -84,8 +85,10 @@ def _print_detail(out: dict[str, Any]) -> None:
                   + (f"; resolved {when(out['resolved_at'])} by {out['resolved_by']}" if out["resolved_at"] else ""))
     alerts = Table("alert", "status", "severity", "count", "summary", title="alerts", title_justify="left")
     for a in out["alerts"]:
-        alerts.add_row(str(a["id"]), a["status"] + (" flapping" if a["flapping"] else ""), a["severity"],
-                       str(a["count"]), a["summary"])  # fmt: skip
+        status = a["status"] + (" flapping" if a["flapping"] else "")
+        if a["status"] == "firing" and a["incident_id"] != out["id"]:  # it still fired when this one was resolved
+            status += f", now in incident {a['incident_id']}" if a["incident_id"] else f", {a['muted'] or 'unraised'}"
+        alerts.add_row(str(a["id"]), status, a["severity"], str(a["count"]), a["summary"])
     console.print(alerts)
     timeline = Table("at", "what", "who", "", title="timeline", title_justify="left")
     for e in out["timeline"]:
@@ -97,12 +100,14 @@ def _act(incident_id: int, action: Action, by: str | None, note: str | None = No
     ctx = context()
     try:
         with ctx.transaction() as session:
-            incident = incidents.act(incident_id, action, actor=by or operator(), session=session,
-                                     now=ctx.clock.now(), note=note)  # fmt: skip
-            status = incident.status
+            moved = move_by_hand(incident_id, action, actor=by or operator(), session=session, now=ctx.clock.now(),
+                                 config=RoutingConfig.from_settings(ctx.settings), note=note)  # fmt: skip
+            out = moved_out(moved.incident, moved.still_firing)
     except (LookupError, InvalidTransition) as exc:
         raise fail(said(exc)) from exc
-    console.print(f"incident {incident_id} {status}")
+    console.print(f"incident {incident_id} {out.status}")
+    for line in still_firing_lines(out):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)  # a command stays one line
 
 
 @incidents_app.command("ack")
@@ -114,13 +119,14 @@ def incidents_ack(incident_id: int, by: By = None) -> None:
 @incidents_app.command("resolve")
 def incidents_resolve(incident_id: int, note: Annotated[str | None, typer.Option(help="what fixed it")] = None,  # noqa: UP007
                       by: By = None) -> None:  # fmt: skip
-    """Resolve by hand, with a note; alerts of the group that fire later open a new incident."""
+    """Resolve by hand, with a note. An alert that still fires is raised again at once, in a new incident
+    (unless a silence mutes it): silence it first if it is expected. Alerts that fire later open a new one too."""
     _act(incident_id, Action.RESOLVE, by, note)
 
 
 @incidents_app.command("close")
 def incidents_close(incident_id: int, by: By = None) -> None:
-    """Close a resolved incident: reviewed, nothing more to do."""
+    """Close a resolved incident: reviewed, nothing more to do. An alert still in it that fires is raised again."""
     _act(incident_id, Action.CLOSE, by)
 
 
