@@ -128,3 +128,17 @@ def test_dependencies_add_and_list(run):
                 "--child", "alertname=TrunkDown", "--equal", "instance", "--json")  # fmt: skip
     assert json.loads(added.output)["equal"] == ["instance"]
     assert json.loads(run("dependencies", "list", "--json").output)[0]["name"] == "trunks need their PBX"
+
+
+def test_the_same_dependency_twice_is_refused_naming_the_first(run):
+    first = run("dependencies", "add", "--name", "trunks need their PBX", "--parent", "alertname=PBXDown",
+                "--child", "alertname=TrunkDown", "--equal", "instance", "--json")  # fmt: skip
+    assert first.exit_code == 0, first.output
+    again = run("dependencies", "add", "--name", "again", "--parent", 'alertname="PBXDown"',
+                "--child", "alertname=TrunkDown", "--equal", "instance")  # fmt: skip
+    assert again.exit_code == 1
+    assert "dependency 1 ('trunks need their PBX') is the same rule" in again.output
+    assert len(json.loads(run("dependencies", "list", "--json").output)) == 1
+    other = run("dependencies", "add", "--name", "per site", "--parent", "alertname=PBXDown",
+                "--child", "alertname=TrunkDown", "--equal", "site")  # fmt: skip
+    assert other.exit_code == 0, other.output

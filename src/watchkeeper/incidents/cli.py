@@ -90,6 +90,8 @@ def _print_detail(out: dict[str, Any]) -> None:
             status += f", now in incident {a['incident_id']}" if a["incident_id"] else f", {a['muted'] or 'unraised'}"
         alerts.add_row(str(a["id"]), status, a["severity"], str(a["count"]), a["summary"])
     console.print(alerts)
+    for url in dict.fromkeys(a["runbook_url"] for a in out["alerts"] if a["runbook_url"]):
+        console.print(f"runbook: {url}", highlight=False, markup=False, soft_wrap=True)
     timeline = Table("at", "what", "who", "", title="timeline", title_justify="left")
     for e in out["timeline"]:
         timeline.add_row(when(e["at"]), e["kind"], e["actor"], e["message"])
@@ -161,7 +163,8 @@ def incidents_stats(
     def span(seconds: float | None) -> str:
         return "-" if seconds is None else str(timedelta(seconds=round(seconds)))
 
-    console.print(f"{out['incidents']} incidents in the last {period}: {out['acknowledged']} acknowledged, "
-                  f"{out['resolved']} resolved")  # fmt: skip
+    count = out["incidents"]
+    console.print(f"{count} incident{'' if count == 1 else 's'} in the last {period}: "
+                  f"{out['acknowledged']} acknowledged, {out['resolved']} resolved")  # fmt: skip
     console.print(f"MTTA {span(out['mtta_seconds'])} (median {span(out['median_tta_seconds'])}), "
                   f"MTTR {span(out['mttr_seconds'])} (median {span(out['median_ttr_seconds'])})")  # fmt: skip
