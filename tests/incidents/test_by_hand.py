@@ -60,7 +60,7 @@ def test_silenced_it_is_recorded_muted_and_the_incident_closes(api):
     (first,) = api.get("/api/v1/incidents").json()
     second = api.post(f"/api/v1/incidents/{first['id']}/resolve").json()["still_firing"][0]["incident_id"]
     silence = api.post("/api/v1/silences", json={"matchers": ["service=acme-cdr"], "duration": "PT2H",
-                                                 "created_by": "anna", "comment": "exporter being replaced"})
+                                                 "created_by": "anna", "comment": "exporter being replaced"})  # fmt: skip
     assert silence.status_code == 201, silence.text
     (still,) = api.post(f"/api/v1/incidents/{second}/resolve").json()["still_firing"]
     assert (still["outcome"], still["incident_id"]) == ("muted", None)
