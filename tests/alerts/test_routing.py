@@ -171,6 +171,19 @@ def test_an_alert_never_mutes_itself():
     assert mute_for(labels, NOW, alert_id=10, rules=[both], parents=[Parent(10, labels, "x")]) is None
 
 
+@pytest.mark.parametrize("parent_customer,child_customer,muted", [
+    ("Alpha", "Alpha", True),
+    ("Alpha", None, True),
+    ("Alpha", "Bravo", False),  # one customer's outage neither hides nor tells of another's
+    (None, "Bravo", False),
+    (None, None, True),
+])  # fmt: skip
+def test_a_parent_mutes_only_alerts_of_its_own_customer_or_of_none(parent_customer, child_customer, muted):
+    parent = Parent(10, {"alertname": "PBXDown", "instance": "pbx-shared"}, "PBX down", parent_customer)
+    child = {"alertname": "TrunkDown", "instance": "pbx-shared"}
+    assert (mute_for(child, NOW, customer=child_customer, rules=[RULE], parents=[parent]) is not None) is muted
+
+
 def test_silence_comes_before_maintenance_before_dependency():
     silence = Silence(1, parse_matchers(["service=voip-de"]), NOW, NOW + timedelta(hours=1), "a", "b")
     window = Window(2, "w", parse_matchers(["service=voip-de"]), starts_at=NOW, ends_at=NOW + timedelta(hours=1))
@@ -189,6 +202,14 @@ def test_grouping_defaults_to_service_else_alertname_and_instance():
     assert group_key(group_labels(LABELS)) == "service=voip-de"
     assert group_key(group_labels({"alertname": "DiskFull", "instance": "db1"})) == "alertname=DiskFull,instance=db1"
     assert group_key(group_labels(LABELS, ("instance",))) == "instance=pbx-1:5060"
+
+
+def test_the_customer_of_the_service_is_part_of_every_group_and_a_customer_label_is_not():
+    trunk = {"alertname": "TrunkDown", "instance": "pbx-shared", "customer": "Bravo"}
+    assert group_key(group_labels(trunk, ("alertname", "instance"), "Alpha")) == \
+        "alertname=TrunkDown,customer=Alpha,instance=pbx-shared"
+    assert group_key(group_labels(trunk, ("alertname", "customer"))) == "alertname=TrunkDown"
+    assert group_key(group_labels(LABELS, (), "Alpha")) == "customer=Alpha,service=voip-de"
 
 
 @pytest.mark.parametrize("severity,stage,given_urgency,expected", [

@@ -140,7 +140,9 @@ def test_lifecycle_with_who_and_when_and_refused_moves(desk, clock):
     assert (incident.status, incident.acknowledged_by, incident.closed_by) == ("closed", "anna", "bob")
     assert desk.timeline(incident.id)[2:] == [
         ("acknowledged", "acknowledged by anna"), ("note", "cleared /var/log"),
-        ("resolved", "resolved by anna: disk cleaned"), ("closed", "closed by bob")]
+        ("resolved", "resolved by anna: disk cleaned"),
+        ("alert_released", "alert 1 still fires (disk full): it leaves this incident and is raised again"),
+        ("closed", "closed by bob")]  # fmt: skip
     with transaction(desk.db.sessions) as session:
         times = incidents.response_times(session=session, since=clock.now() - timedelta(days=1), until=clock.now())
     assert (times.incidents, times.mtta, times.mttr) == (1, timedelta(0), timedelta(seconds=600))

@@ -51,15 +51,39 @@ def test_incident_lifecycle_from_the_command_line(run):
     assert run("incidents", "note", number, "carrier ticket 4711", "--by", "anna").exit_code == 0
     assert run("incidents", "resolve", number, "--note", "carrier fixed the fibre", "--by", "anna").exit_code == 0
     shown = json.loads(run("incidents", "show", number, "--json").output)
-    assert [e["kind"] for e in shown["timeline"]] == ["opened", "alert_joined", "acknowledged", "note", "resolved"]
-    assert shown["timeline"][-1]["message"] == "resolved by anna: carrier fixed the fibre"
+    assert [e["kind"] for e in shown["timeline"]] == ["opened", "alert_joined", "acknowledged", "note", "resolved",
+                                                      "alert_released"]  # its alert still fires: raised again
+    assert shown["timeline"][-2]["message"] == "resolved by anna: carrier fixed the fibre"
     text = run("incidents", "show", number).output
     assert "carrier ticket 4711" in text and "SIP trunk 7 down" in text
     assert json.loads(run("incidents", "list", "--status", "resolved", "--json").output)[0]["id"] == incident["id"]
-    assert json.loads(run("incidents", "list", "--status", "triggered", "--json").output) == []
+    (again,) = json.loads(run("incidents", "list", "--status", "triggered", "--json").output)
+    assert again["id"] != incident["id"]
     stats = json.loads(run("incidents", "stats", "--json").output)
-    assert (stats["incidents"], stats["acknowledged"], stats["resolved"]) == (1, 1, 1)
+    assert (stats["incidents"], stats["acknowledged"], stats["resolved"]) == (2, 1, 1)
     assert run("incidents", "show", "99").exit_code == 1
+
+
+def test_resolving_and_closing_by_hand_while_the_alert_fires_shows_it_still_fires(run):
+    run("db", "upgrade")
+    fire()
+    resolved = run("incidents", "resolve", "1", "--by", "anna")
+    assert resolved.exit_code == 0, resolved.output
+    lines = resolved.output.splitlines()
+    assert lines[:2] == ["incident 1 resolved", "alert 1 still fires (SIP trunk 7 down): raised again in incident 2"]
+    assert "watchkeeper silences add -m alertname=Trunk -m instance=sbc-1 --duration 2h" in resolved.output
+    assert run("incidents", "close", "1").output.strip() == "incident 1 closed"
+    assert "firing, now in incident 2" in run("incidents", "show", "1").output
+    (open_one,) = json.loads(run("incidents", "list", "--status", "triggered", "--json").output)
+    assert open_one["id"] == 2
+    shown = json.loads(run("incidents", "show", "2", "--json").output)
+    assert [a["status"] for a in shown["alerts"]] == ["firing"]
+    assert shown["timeline"][-1]["message"] == "alert 1 still fired when incident 1 was resolved by anna"
+    assert run("silences", "add", "-m", "alertname=Trunk", "-m", "instance=sbc-1", "--duration", "2h",
+               "--comment", "carrier works").exit_code == 0  # fmt: skip
+    quiet = run("incidents", "resolve", "2", "--by", "anna").output
+    assert "alert 1 still fires (SIP trunk 7 down): muted, silenced by silence 1" in quiet
+    assert json.loads(run("incidents", "list", "--status", "triggered", "--json").output) == []
 
 
 def test_silences_add_list_and_expire(run):
@@ -141,3 +165,17 @@ def test_silences_add_refuses_matchers_that_take_any_value_unless_forced(run):
     assert "one must name something" in " ".join(refused.output.split())
     forced = run(*broad, "--force")
     assert forced.exit_code == 0 and 'service=~".+"' in forced.output
+
+
+def test_the_same_dependency_twice_is_refused_naming_the_first(run):
+    first = run("dependencies", "add", "--name", "trunks need their PBX", "--parent", "alertname=PBXDown",
+                "--child", "alertname=TrunkDown", "--equal", "instance", "--json")  # fmt: skip
+    assert first.exit_code == 0, first.output
+    again = run("dependencies", "add", "--name", "again", "--parent", 'alertname="PBXDown"',
+                "--child", "alertname=TrunkDown", "--equal", "instance")  # fmt: skip
+    assert again.exit_code == 1
+    assert "dependency 1 ('trunks need their PBX') is the same rule" in again.output
+    assert len(json.loads(run("dependencies", "list", "--json").output)) == 1
+    other = run("dependencies", "add", "--name", "per site", "--parent", "alertname=PBXDown",
+                "--child", "alertname=TrunkDown", "--equal", "site")  # fmt: skip
+    assert other.exit_code == 0, other.output

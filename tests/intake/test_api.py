@@ -272,11 +272,12 @@ def test_incident_api_shows_the_timeline_and_takes_actions_by_the_token_holder(d
     assert desk.post(f"{base}/notes", json={"text": "carrier says fibre cut"}).status_code == 201
     assert desk.post(f"{base}/resolve", json={"note": "rerouted via carrier B"}).json()["status"] == "resolved"
     shown = desk.get(base).json()
-    assert [e["kind"] for e in shown["timeline"]] == ["opened", "alert_joined", "acknowledged", "note", "resolved"]
-    assert shown["timeline"][-1]["message"] == "resolved by anna: rerouted via carrier B"
+    assert [e["kind"] for e in shown["timeline"]] == ["opened", "alert_joined", "acknowledged", "note", "resolved",
+                                                      "alert_released"]  # it still fires: raised again
+    assert shown["timeline"][-2]["message"] == "resolved by anna: rerouted via carrier B"
     assert shown["alerts"][0]["summary"] == "SIP trunk 7 down"
     assert desk.get("/api/v1/incidents/999").status_code == 404
-    assert desk.get("/api/v1/incidents/response-times").json()["incidents"] == 1
+    assert desk.get("/api/v1/incidents/response-times").json()["incidents"] == 2
 
 
 def test_silences_over_the_api_mute_new_alerts(desk):

@@ -48,6 +48,16 @@ class Alert(Base):
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)
     resolve_held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    @property
+    def runbook_url(self) -> str | None:
+        """The sender's runbook link: Alertmanager's `runbook_url` annotation, or a `runbook_url` detail."""
+        annotations = (self.details or {}).get("annotations")
+        for where in (annotations if isinstance(annotations, dict) else {}, self.details or {}):
+            url = where.get("runbook_url")
+            if isinstance(url, str) and url.strip():
+                return url.strip()
+        return None
+
     def match_labels(self) -> dict[str, str]:
         """What matchers see: the alert's labels plus service, severity and source."""
         return match_labels(self.labels, severity=self.severity, source=self.source, service=self.service)

@@ -138,6 +138,10 @@ def add_dependency(*, session: Session, now: datetime, name: str, parent: list[s
                      child=[str(m) for m in child_m], equal=list(routing.check_label_names(equal)),
                      created_at=now)  # fmt: skip
     dependency_rule(row)
+    for same in session.scalars(select(Dependency)):
+        if (set(same.parent), set(same.child), set(same.equal)) == (set(row.parent), set(row.child), set(row.equal)):
+            raise ValueError(f"dependency {same.id} ({same.name!r}) is the same rule; "
+                             "`watchkeeper dependencies list` shows it")  # fmt: skip
     session.add(row)
     session.flush()
     _changed(session)

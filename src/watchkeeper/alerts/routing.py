@@ -282,11 +282,23 @@ class InhibitRule:
 
 @dataclass(frozen=True)
 class Parent:
-    """A firing alert that might mute others."""
+    """A firing alert that might mute others; `customer` is its service's customer, if any."""
 
     id: int
     labels: Labels
     summary: str
+    customer: str | None = None
+
+
+def may_mute(parent_customer: str | None, child_customer: str | None) -> bool:
+    """A parent mutes only alerts of its own customer, or of no customer.
+
+    Muting names each side to the other (the child's reason names the parent,
+    the parent's incident lists the child), and one customer's outage must not
+    hide, or tell of, another's. The operator's own parent (of no customer)
+    therefore mutes no customer's alert either: that alert pages as usual.
+    """
+    return child_customer is None or child_customer == parent_customer
 
 
 # ---------------------------------------------------------------- the decision
@@ -311,12 +323,13 @@ def mute_for(
     now: datetime,
     *,
     alert_id: int | None = None,
+    customer: str | None = None,
     silences: Iterable[Silence] = (),
     windows: Iterable[Window] = (),
     rules: Iterable[InhibitRule] = (),
     parents: Iterable[Parent] = (),
 ) -> Mute | None:
-    """Why a firing alert with `labels` must not page now, or None if it may."""
+    """Why a firing alert with `labels` (of `customer`) must not page now, or None if it may."""
     for silence in silences:
         if silence.active(now) and match_all(silence.matchers, labels):
             reason = (f"silenced by silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M}Z "
@@ -328,7 +341,7 @@ def mute_for(
             return Mute(MuteKind.MAINTENANCE, window.id, reason, ends)
     rules = list(rules)
     for parent in parents:
-        if parent.id == alert_id:
+        if parent.id == alert_id or not may_mute(parent.customer, customer):
             continue
         for rule in rules:
             if rule.mutes(parent.labels, labels):
@@ -349,17 +362,25 @@ def flapping(changes: Sequence[datetime], now: datetime, *, window: timedelta, t
     return sum(1 for at in changes if at > now - window) >= threshold
 
 
-def group_labels(labels: Labels, group_by: Sequence[str] = ()) -> dict[str, str]:
+def group_labels(labels: Labels, group_by: Sequence[str] = (), customer: str | None = None) -> dict[str, str]:
     """The labels that decide which incident an alert joins (Alertmanager's group_by).
 
     By default, a feed or any alert with a `service` label groups by service;
-    anything else by alertname and instance.
+    anything else by alertname and instance. The customer of the alert's
+    service is always part of the group, so two customers' alerts never share
+    an incident (which each of them would read); a `customer` label from the
+    sender takes no part, as it could make an alert of no customer join one.
     """
     if group_by:
-        return {name: labels.get(name, "") for name in group_by}
-    if labels.get("service"):
-        return {"service": labels["service"]}
-    return {"alertname": labels.get("alertname", ""), "instance": labels.get("instance", "")}
+        grouped = {name: labels.get(name, "") for name in group_by}
+    elif labels.get("service"):
+        grouped = {"service": labels["service"]}
+    else:
+        grouped = {"alertname": labels.get("alertname", ""), "instance": labels.get("instance", "")}
+    grouped.pop("customer", None)
+    if customer:
+        grouped["customer"] = customer
+    return grouped
 
 
 GROUP_KEY_LIMIT = 500  # alerts.group_key and incidents.group_key are String(500)
@@ -374,6 +395,25 @@ def group_key(grouped: Labels) -> str:
     import hashlib
 
     return f"{key[: GROUP_KEY_LIMIT - 20]}…#{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.:/@-]+")
+
+
+def silence_matchers(labels: Labels) -> list[str]:
+    """Matchers that silence just this alert: its service, else its alertname and
+    instance, else all its labels (severity and source aside)."""
+    if labels.get("service"):
+        names: Sequence[str] = ("service",)
+    elif labels.get("alertname") or labels.get("instance"):
+        names = [n for n in ("alertname", "instance") if labels.get(n)]
+    else:
+        names = sorted(n for n in labels if n not in ("severity", "source"))
+    out = []
+    for name in names:
+        value = labels.get(name, "")
+        out.append(f"{name}={value}" if _PLAIN_VALUE.fullmatch(value) else str(Matcher(name, Op.EQ, value)))
+    return out
 
 
 def check_label_names(names: Iterable[str]) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ class AlertOut(BaseModel):
     muted_reason: str | None
     incident_id: int | None
     flapping: bool
+    runbook_url: str | None = None
 
 
 class SilenceIn(BaseModel):

@@ -9,7 +9,7 @@ later is the alert's `due_at`, claimed by `process_due`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Sile
 from watchkeeper.config import Settings
 from watchkeeper.feeds.models import Service
 from watchkeeper.incidents import service as incidents
+from watchkeeper.incidents.lifecycle import Action
 from watchkeeper.incidents.models import Incident
 
 
@@ -95,26 +96,28 @@ class Batch:
     `opened`.
     """
 
-    def __init__(self, firing: dict[str, Alert], resolved: dict[str, Alert], incidents: dict[str, Incident]) -> None:
-        self._firing, self._resolved, self._incidents = firing, resolved, incidents
+    def __init__(self, firing: dict[str, Alert], resolved: dict[str, Alert], incidents: dict[str, Incident],
+                 services: dict[str, Service | None]) -> None:  # fmt: skip
+        self._firing, self._resolved, self._incidents, self._services = firing, resolved, incidents, services
 
     @classmethod
     def read(cls, session: Session, findings: Sequence[Finding], *, now: datetime, config: RoutingConfig) -> Batch:
         keys = sorted({f.dedup_key for f in findings})
-        groups = sorted({group_of(f.labels, severity=f.severity, source=f.source, service=f.service, config=config)
-                         for f in findings})  # fmt: skip
         if not keys:
-            return cls({}, {}, {})
+            return cls({}, {}, {}, {})
+        services = services_named(session, [f.service for f in findings])
+        groups = sorted({group_of(f.labels, severity=f.severity, source=f.source, service=f.service, config=config,
+                                  customer=customer_of(services.get(f.service or ""))) for f in findings})  # fmt: skip
         firing = {a.dedup_key: a for a in session.scalars(select(Alert).where(Alert.firing_key.in_(keys)))}
         # Only an alert resolved within the flap window passes its changes on (see _create).
         resolved = {a.dedup_key: a for a in session.scalars(
             select(Alert).where(Alert.dedup_key.in_(keys), Alert.status == State.RESOLVED,
                                 Alert.resolved_at > now - config.flap_window).order_by(Alert.id))}  # fmt: skip
-        return cls(firing, resolved, cls._open_incidents(session, groups))
+        return cls(firing, resolved, cls._open_incidents(session, groups), services)
 
     @classmethod
     def for_groups(cls, session: Session, groups: Iterable[str]) -> Batch:
-        return cls({}, {}, cls._open_incidents(session, sorted(set(groups))))
+        return cls({}, {}, cls._open_incidents(session, sorted(set(groups))), {})
 
     @staticmethod
     def _open_incidents(session: Session, groups: list[str]) -> dict[str, Incident]:
@@ -136,6 +139,13 @@ class Batch:
     def fired(self, alert: Alert) -> None:
         self._firing[alert.dedup_key] = alert
 
+    def service(self, session: Session, name: str | None) -> Service | None:
+        if not name:
+            return None
+        if name not in self._services:
+            self._services.update(services_named(session, [name]))
+        return self._services.get(name)
+
     def open_incident(self, group_key: str) -> Incident | None:
         incident = self._incidents.get(group_key)
         return incident if incident is not None and incident.open_key == group_key else None
@@ -144,16 +154,31 @@ class Batch:
         self._incidents[incident.group_key] = incident
 
 
-def group_of(labels: dict[str, Any], *, severity: str, source: str, service: str | None, config: RoutingConfig) -> str:
-    """The group key of an alert with these labels (see routing.group_labels)."""
+def group_of(labels: dict[str, Any], *, severity: str, source: str, service: str | None, config: RoutingConfig,
+             customer: str | None = None) -> str:  # fmt: skip
+    """The group key of an alert with these labels, of `customer`'s service (see routing.group_labels)."""
     seen = match_labels(labels, severity=severity, source=source, service=service)
-    return routing.group_key(routing.group_labels(seen, config.group_by))
+    return routing.group_key(routing.group_labels(seen, config.group_by, customer))
+
+
+def services_named(session: Session, names: Iterable[str | None]) -> dict[str, Service | None]:
+    """The services of these names, each with its customer, in one statement; None for one not known."""
+    wanted = sorted({n for n in names if n})
+    if not wanted:
+        return {}
+    found: dict[str, Service | None] = dict.fromkeys(wanted)
+    found.update((s.name, s) for s in session.scalars(select(Service).where(Service.name.in_(wanted))))
+    return found
+
+
+def customer_of(service: Service | None) -> str | None:
+    """The customer an alert on `service` belongs to: its service's (services.customer_id), never a label."""
+    return service.customer.name if service is not None and service.customer is not None else None
 
 
 def _create(finding: Finding, *, session: Session, now: datetime, config: RoutingConfig, batch: Batch) -> Alert:
-    stage = finding.stage
-    if stage is None and finding.service:
-        stage = session.scalar(select(Service.stage).where(Service.name == finding.service))
+    row = batch.service(session, finding.service)
+    stage = finding.stage if finding.stage is not None or row is None else row.stage
     previous = batch.resolved(finding.dedup_key)
     changes = list(previous.changes) if previous and _recent(previous.resolved_at, now, config) else []
     labels = dict(finding.labels)
@@ -175,7 +200,7 @@ def _create(finding: Finding, *, session: Session, now: datetime, config: Routin
         changes=_pruned([*changes, now.isoformat()], now, config),
         flapping=False,
         group_key=group_of(labels, severity=finding.severity, source=finding.source, service=finding.service,
-                           config=config),
+                           config=config, customer=customer_of(row)),
     )  # fmt: skip
     # Not flushed: a new alert usually waits out its group wait and needs no id
     # yet, so a batch's new alerts are inserted together. `_identified` gives
@@ -255,7 +280,11 @@ def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConf
         return
     if alert.due_at is not None:
         alert.due_at = None
-    mute = routing.mute_for(alert.match_labels(), now, alert_id=alert.id, **_rules(session, now))
+    rules = _rules(session, now)
+    customer = None
+    if rules["parents"]:
+        customer = customer_of(services_named(session, [alert.service]).get(alert.service or ""))
+    mute = routing.mute_for(alert.match_labels(), now, alert_id=alert.id, customer=customer, **rules)
     if mute is not None:
         news = (alert.muted, alert.muted_ref) != (mute.kind, mute.ref)
         alert.muted, alert.muted_ref, alert.muted_reason, alert.due_at = mute.kind, mute.ref, mute.reason, mute.until
@@ -283,6 +312,29 @@ def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConf
                                              was_muted=was_muted, desk=config.desk))  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Moved:
+    """An incident acknowledged, resolved or closed by hand, and the alerts that
+    still fired: each raised again (its `incident_id`), muted (`muted_reason`),
+    or, flapping, held until it fires again."""
+
+    incident: Incident
+    still_firing: list[Alert]
+
+
+def move_by_hand(incident_id: int, action: Action, *, actor: str, session: Session, now: datetime,
+                 config: RoutingConfig = DEFAULT, note: str | None = None) -> Moved:  # fmt: skip
+    """Acknowledge, resolve or close an incident, and route at once what still fires (see incidents.move)."""
+    incident, released = incidents.move(incident_id, action, actor=actor, session=session, now=now, note=note)
+    batch = Batch.for_groups(session, [a.group_key for a in released])
+    # They were raised once already: no group wait again.
+    at_once = replace(config, group_wait=timedelta(0))
+    for alert in released:
+        settle(alert, session=session, now=now, config=at_once, batch=batch)
+        incidents.carried_over(alert, incident, session=session, now=now)
+    return Moved(incident, released)
+
+
 RULES_CACHE = "watchkeeper.routing_rules"
 
 
@@ -300,11 +352,12 @@ def _rules(session: Session, now: datetime) -> dict[str, list]:
     _, silences, windows, rules = cached
     parents: list[routing.Parent] = []
     if rules:
-        for candidate in session.scalars(select(Alert).where(Alert.status == State.FIRING,
-                                                             Alert.resolve_held_at.is_(None))):  # fmt: skip
-            labels = candidate.match_labels()
-            if any(routing.match_all(r.parent, labels) for r in rules):
-                parents.append(routing.Parent(candidate.id, labels, candidate.summary))
+        candidates = [(c, c.match_labels()) for c in session.scalars(
+            select(Alert).where(Alert.status == State.FIRING, Alert.resolve_held_at.is_(None)))]  # fmt: skip
+        candidates = [(c, seen) for c, seen in candidates if any(routing.match_all(r.parent, seen) for r in rules)]
+        services = services_named(session, [c.service for c, _ in candidates])
+        parents = [routing.Parent(c.id, labels, c.summary, customer_of(services.get(c.service or "")))
+                   for c, labels in candidates]  # fmt: skip
     return {"silences": silences, "windows": windows, "rules": rules, "parents": parents}
 
 

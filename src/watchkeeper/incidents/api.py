@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import AwareDatetime
 
 from watchkeeper.alerts.finding import Urgency
+from watchkeeper.alerts.service import move_by_hand
 from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
@@ -18,8 +19,16 @@ from watchkeeper.feeds.api import SessionDep
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.models import Incident
-from watchkeeper.incidents.schemas import EntryOut, IncidentDetail, IncidentOut, NoteIn, ResolveIn, TimingsOut
-from watchkeeper.incidents.views import detail, timings_out
+from watchkeeper.incidents.schemas import (
+    EntryOut,
+    IncidentDetail,
+    IncidentOut,
+    MovedOut,
+    NoteIn,
+    ResolveIn,
+    TimingsOut,
+)
+from watchkeeper.incidents.views import detail, moved_out, timings_out
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 Token = Annotated[ApiToken, Depends(require_token)]
@@ -61,11 +70,12 @@ def show(incident_id: int, session: SessionDep, who: Who) -> dict[str, Any]:
     return detail(incident, session)
 
 
-def _act(request: Request, incident_id: int, action: Action, actor: str, note: str | None = None) -> Incident:
+def _act(request: Request, incident_id: int, action: Action, actor: str, note: str | None = None) -> MovedOut:
     try:
         with transaction(request.app.state.sessions) as session:
-            return incidents.act(incident_id, action, actor=actor, session=session,
-                                 now=request.app.state.clock.now(), note=note)  # fmt: skip
+            moved = move_by_hand(incident_id, action, actor=actor, session=session, now=request.app.state.clock.now(),
+                                 config=request.app.state.routing, note=note)  # fmt: skip
+            return moved_out(moved.incident, moved.still_firing)
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
     except InvalidTransition as exc:
@@ -73,17 +83,20 @@ def _act(request: Request, incident_id: int, action: Action, actor: str, note: s
 
 
 @router.post("/{incident_id}/acknowledge", response_model=IncidentOut, dependencies=Staff)
-def acknowledge(incident_id: int, request: Request, token: Token) -> Incident:
+def acknowledge(incident_id: int, request: Request, token: Token) -> MovedOut:
     return _act(request, incident_id, Action.ACKNOWLEDGE, token.name)
 
 
-@router.post("/{incident_id}/resolve", response_model=IncidentOut, dependencies=Staff)
-def resolve(incident_id: int, request: Request, token: Token, body: ResolveIn | None = None) -> Incident:
+@router.post("/{incident_id}/resolve", response_model=MovedOut, dependencies=Staff)
+def resolve(incident_id: int, request: Request, token: Token, body: ResolveIn | None = None) -> MovedOut:
+    """Resolve by hand. Alerts that still fire leave the incident and are raised again at once (a new
+    incident, unless a silence mutes them): `still_firing` says what became of each."""
     return _act(request, incident_id, Action.RESOLVE, token.name, body.note if body else None)
 
 
-@router.post("/{incident_id}/close", response_model=IncidentOut, dependencies=Staff)
-def close(incident_id: int, request: Request, token: Token) -> Incident:
+@router.post("/{incident_id}/close", response_model=MovedOut, dependencies=Staff)
+def close(incident_id: int, request: Request, token: Token) -> MovedOut:
+    """Close a resolved incident; an alert still in it that fires is raised again, as for resolve."""
     return _act(request, incident_id, Action.CLOSE, token.name)
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from watchkeeper.alerts.finding import Urgency
+from watchkeeper.alerts.service import RoutingConfig, move_by_hand
 from watchkeeper.cli_common import (
     Column,
     console,
@@ -25,7 +26,7 @@ from watchkeeper.errors import said
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.schemas import IncidentOut
-from watchkeeper.incidents.views import detail, timings_out
+from watchkeeper.incidents.views import detail, moved_out, still_firing_lines, timings_out
 
 incidents_app = typer.Typer(help="Incidents: alerts grouped, with a lifecycle and a timeline.")
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -37,7 +38,7 @@ _COLOUR = {Status.TRIGGERED: "red", Status.ACKNOWLEDGED: "yellow", Status.RESOLV
 def incidents_list(
     status: Annotated[Status | None, typer.Option(help="triggered, acknowledged, resolved, closed")] = None,  # noqa: UP007
     service: Annotated[str | None, typer.Option(help="only this service")] = None,  # noqa: UP007
-    customer: Annotated[str | None, typer.Option(help="only this customer (label)")] = None,  # noqa: UP007
+    customer: Annotated[str | None, typer.Option(help="only this customer's (its services')")] = None,  # noqa: UP007
     urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,  # noqa: UP007
     limit: int = 50,
     as_json: Json = False,
@@ -85,9 +86,13 @@ def _print_detail(out: dict[str, Any]) -> None:
                   + (f"; resolved {when(out['resolved_at'])} by {out['resolved_by']}" if out["resolved_at"] else ""))
     alerts = Table("alert", "status", "severity", "count", "summary", title="alerts", title_justify="left")
     for a in out["alerts"]:
-        alerts.add_row(str(a["id"]), a["status"] + (" flapping" if a["flapping"] else ""), a["severity"],
-                       str(a["count"]), a["summary"])  # fmt: skip
+        status = a["status"] + (" flapping" if a["flapping"] else "")
+        if a["status"] == "firing" and a["incident_id"] != out["id"]:  # it still fired when this one was resolved
+            status += f", now in incident {a['incident_id']}" if a["incident_id"] else f", {a['muted'] or 'unraised'}"
+        alerts.add_row(str(a["id"]), status, a["severity"], str(a["count"]), a["summary"])
     console.print(alerts)
+    for url in dict.fromkeys(a["runbook_url"] for a in out["alerts"] if a["runbook_url"]):
+        console.print(f"runbook: {url}", highlight=False, markup=False, soft_wrap=True)
     timeline = Table("at", "what", "who", "", title="timeline", title_justify="left")
     for e in out["timeline"]:
         timeline.add_row(when(e["at"]), e["kind"], e["actor"], e["message"])
@@ -98,12 +103,14 @@ def _act(incident_id: int, action: Action, by: str | None, note: str | None = No
     ctx = context()
     try:
         with ctx.transaction() as session:
-            incident = incidents.act(incident_id, action, actor=by or operator(), session=session,
-                                     now=ctx.clock.now(), note=note)  # fmt: skip
-            status = incident.status
+            moved = move_by_hand(incident_id, action, actor=by or operator(), session=session, now=ctx.clock.now(),
+                                 config=RoutingConfig.from_settings(ctx.settings), note=note)  # fmt: skip
+            out = moved_out(moved.incident, moved.still_firing)
     except (LookupError, InvalidTransition) as exc:
         raise fail(said(exc)) from exc
-    console.print(f"incident {incident_id} {status}")
+    console.print(f"incident {incident_id} {out.status}")
+    for line in still_firing_lines(out):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)  # a command stays one line
 
 
 @incidents_app.command("ack")
@@ -115,13 +122,14 @@ def incidents_ack(incident_id: int, by: By = None) -> None:
 @incidents_app.command("resolve")
 def incidents_resolve(incident_id: int, note: Annotated[str | None, typer.Option(help="what fixed it")] = None,  # noqa: UP007
                       by: By = None) -> None:  # fmt: skip
-    """Resolve by hand, with a note; alerts of the group that fire later open a new incident."""
+    """Resolve by hand, with a note. An alert that still fires is raised again at once, in a new incident
+    (unless a silence mutes it): silence it first if it is expected. Alerts that fire later open a new one too."""
     _act(incident_id, Action.RESOLVE, by, note)
 
 
 @incidents_app.command("close")
 def incidents_close(incident_id: int, by: By = None) -> None:
-    """Close a resolved incident: reviewed, nothing more to do."""
+    """Close a resolved incident: reviewed, nothing more to do. An alert still in it that fires is raised again."""
     _act(incident_id, Action.CLOSE, by)
 
 
@@ -156,7 +164,8 @@ def incidents_stats(
     def span(seconds: float | None) -> str:
         return "-" if seconds is None else str(timedelta(seconds=round(seconds)))
 
-    console.print(f"{out['incidents']} incidents in the last {period}: {out['acknowledged']} acknowledged, "
-                  f"{out['resolved']} resolved")  # fmt: skip
+    count = out["incidents"]
+    console.print(f"{count} incident{'' if count == 1 else 's'} in the last {period}: "
+                  f"{out['acknowledged']} acknowledged, {out['resolved']} resolved")  # fmt: skip
     console.print(f"MTTA {span(out['mtta_seconds'])} (median {span(out['median_tta_seconds'])}), "
                   f"MTTR {span(out['mttr_seconds'])} (median {span(out['median_ttr_seconds'])})")  # fmt: skip

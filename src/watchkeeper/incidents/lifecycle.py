@@ -29,6 +29,8 @@ class Entry(StrEnum):
     ALERT_JOINED = "alert_joined"
     ALERT_RESOLVED = "alert_resolved"
     ALERT_FLAPPING = "alert_flapping"
+    ALERT_RELEASED = "alert_released"  # still firing when the incident was resolved or closed by hand
+    ALERT_CARRIED = "alert_carried_over"  # such an alert, raised again in this incident
     ALL_RESOLVED = "all_alerts_resolved"
     DEPENDENT_MUTED = "dependent_muted"
     URGENCY_RAISED = "urgency_raised"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,3 +63,23 @@ class TimingsOut(BaseModel):
     mttr_seconds: float | None
     median_tta_seconds: float | None
     median_ttr_seconds: float | None
+
+
+Outcome = Literal["raised", "muted", "flapping"]
+
+
+class StillFiringOut(BaseModel):
+    """An alert that still fired when its incident was resolved or closed by hand, and what became of it."""
+
+    alert_id: int
+    summary: str
+    outcome: Outcome = Field(
+        description="raised again in `incident_id`; muted (`muted_reason`); or flapping, quiet now and "
+        "raised anew if it fires")
+    incident_id: int | None
+    muted_reason: str | None
+    silence_matchers: list[str] = Field(description="matchers for POST /api/v1/silences that mute just this alert")
+
+
+class MovedOut(IncidentOut):
+    still_firing: list[StillFiringOut] = []

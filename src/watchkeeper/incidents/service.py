@@ -38,10 +38,10 @@ class DeskSettings:
 def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None,
                   desk: DeskSettings = DeskSettings()) -> Incident:  # fmt: skip
     """Open the incident for `alert`'s group, with every alert of the group waiting to join."""
-    labels = alert.match_labels()
+    # The customer is the service's (set by the desk's on_opened), never a `customer` label from a sender.
     incident = Incident(
         title=alert.summary[:500], status=Status.TRIGGERED, urgency=alert.urgency, severity=alert.severity,
-        service=alert.service, customer=labels.get("customer"), group_key=alert.group_key,
+        service=alert.service, customer=None, group_key=alert.group_key,
         open_key=alert.group_key, group_labels=_group_labels(alert.group_key), created_at=now,
     )  # fmt: skip
     session.add(incident)
@@ -168,7 +168,55 @@ def get(incident_id: int, *, session: Session) -> Incident:
 def act(incident_id: int, action: Action, *, actor: str, session: Session, now: datetime,
         note: str | None = None) -> Incident:  # fmt: skip
     """Acknowledge, resolve or close by hand. Raises LookupError or InvalidTransition."""
-    return _move(get(incident_id, session=session), action, actor=actor, session=session, now=now, note=note)
+    return move(incident_id, action, actor=actor, session=session, now=now, note=note)[0]
+
+
+def move(incident_id: int, action: Action, *, actor: str, session: Session, now: datetime,
+         note: str | None = None) -> tuple[Incident, list[Alert]]:  # fmt: skip
+    """`act`, returning also the alerts that still fired and so left the incident.
+
+    A person may resolve (or close) an incident whose alerts still fire: they
+    may know better than the monitor. But an alert left in a resolved incident
+    would fire unseen, so each leaves it, due at once: routing raises it again
+    as a new incident (or the group's open one), or records it muted if a
+    silence now covers it. alerts.service.move_by_hand routes them in the same
+    transaction; otherwise the scheduler's next round does.
+    """
+    # Locked on PostgreSQL: two people resolving at once must not both move it.
+    incident = session.get(Incident, incident_id, with_for_update=True)
+    if incident is None:
+        raise LookupError(f"no incident {incident_id}; `watchkeeper incidents list` shows them")
+    _move(incident, action, actor=actor, session=session, now=now, note=note)
+    if action is Action.ACKNOWLEDGE:
+        return incident, []
+    return incident, _release_firing(incident, session=session, now=now)
+
+
+def _release_firing(incident: Incident, *, session: Session, now: datetime) -> list[Alert]:
+    released = list(session.scalars(select(Alert).where(Alert.incident_id == incident.id,
+                                                        Alert.status == State.FIRING).order_by(Alert.id)))  # fmt: skip
+    for alert in released:
+        alert.incident_id = None
+        if alert.resolve_held_at is None:
+            alert.due_at = now
+            message = f"alert {alert.id} still fires ({alert.summary}): it leaves this incident and is raised again"
+        else:
+            # Flapping, quiet now: its held resolve stays due; should it fire again, it is raised anew.
+            message = (f"alert {alert.id} is flapping ({alert.summary}): it leaves this incident and is "
+                       "raised anew if it fires")  # fmt: skip
+        add_entry(incident, Entry.ALERT_RELEASED, message, session=session, at=now, alert=alert)
+    return released
+
+
+def carried_over(alert: Alert, previous: Incident, *, session: Session, now: datetime) -> None:
+    """Say on the incident an alert was raised again in why it is there."""
+    incident = session.get(Incident, alert.incident_id) if alert.incident_id else None
+    if incident is None or incident.id == previous.id:
+        return
+    who = previous.closed_by if previous.status == Status.CLOSED else previous.resolved_by
+    add_entry(incident, Entry.ALERT_CARRIED, f"alert {alert.id} still fired when incident {previous.id} was "
+              f"{previous.status} by {who}", session=session, at=now, alert=alert,
+              previous_incident=previous.id)  # fmt: skip
 
 
 def add_note(incident_id: int, text: str, *, actor: str, session: Session, now: datetime) -> TimelineEntry:
@@ -195,7 +243,11 @@ def timeline(incident_id: int, *, session: Session) -> list[TimelineEntry]:
 
 
 def alerts_of(incident_id: int, *, session: Session) -> list[Alert]:
-    return list(session.scalars(select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)))
+    """Every alert that joined the incident, also one that left it still firing (its incident_id says where to)."""
+    joined = select(TimelineEntry.alert_id).where(TimelineEntry.incident_id == incident_id,
+                                                  TimelineEntry.kind == Entry.ALERT_JOINED)  # fmt: skip
+    return list(session.scalars(select(Alert).where((Alert.incident_id == incident_id) | Alert.id.in_(joined))
+                                .order_by(Alert.id)))  # fmt: skip
 
 
 def response_times(*, session: Session, since: datetime, until: datetime, service: str | None = None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from watchkeeper.alerts.finding import Urgency
@@ -145,10 +146,9 @@ def preview(*, session: Session, now: datetime, secret: bytes, token: str) -> tu
 def answer(*, session: Session, now: datetime, secret: bytes, token: str) -> str:
     """Record the answer a link stands for and act on it; returns what to tell the customer."""
     enquiry, given = preview(session=session, now=now, secret=secret, token=token)
-    if enquiry.answered_at is not None:
+    if enquiry.answered_at is not None or not _claim(enquiry, given, session=session, now=now):
         earlier = (enquiry.answer or "").replace("_", " ")
         return f"This enquiry was already answered ({earlier}) on {enquiry.answered_at:%Y-%m-%d %H:%M} UTC. Thank you."
-    enquiry.answer, enquiry.answered_at = given, now
     customer = desk.customer_by_id(enquiry.customer_id, session=session).name
     if given is Answer.EXPECTED:
         done = _expected(enquiry, session=session, now=now)
@@ -160,6 +160,21 @@ def answer(*, session: Session, now: datetime, secret: bytes, token: str) -> str
           author=f"customer:{customer}")  # fmt: skip
     return "Thank you, your answer is recorded: " + ("we will treat it as planned." if given is Answer.EXPECTED
                                                     else "we are investigating now.")  # fmt: skip
+
+
+def _claim(enquiry: Enquiry, given: Answer, *, session: Session, now: datetime) -> bool:
+    """Set the answer if none is set yet; True if this call set it.
+
+    A compare-and-swap: answers posted at the same moment all read the enquiry
+    unanswered (on PostgreSQL), and the row's lock makes every update after
+    the first find the answer set and change nothing, so only one acts.
+    """
+    claimed = session.execute(
+        update(Enquiry).where(Enquiry.id == enquiry.id, Enquiry.answered_at.is_(None))
+        .values(answer=given, answered_at=now).execution_options(synchronize_session=False)
+    )  # fmt: skip
+    session.refresh(enquiry)
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _expected(enquiry: Enquiry, *, session: Session, now: datetime) -> str:
