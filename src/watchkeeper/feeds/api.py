@@ -68,7 +68,11 @@ async def post_usage(
     with their index (and line, for CSV), field and reason. Send an
     `Idempotency-Key` to make a retried batch count once.
     """
-    body = _decoded(await request.body(), request.headers.get("content-encoding", ""))
+    # The body is bounded as it arrives (watchkeeper.web.limits); inflating and
+    # parsing it run on a worker thread, so the server keeps answering meanwhile.
+    limit = request.app.state.settings.max_usage_body_mb << 20
+    raw = await request.body()
+    body = await run_in_threadpool(_decoded, raw, request.headers.get("content-encoding", ""), limit)
     content_type = request.headers.get("content-type", "application/json")
     answer, replayed = await run_in_threadpool(_ingest, request, session, body, content_type, idempotency_key)
     if replayed:
@@ -76,13 +80,11 @@ async def post_usage(
     return answer
 
 
-# A gzip body inflates to at most this much: a few kilobytes of gzip can
-# claim gigabytes, and the batch is held in memory whole.
-MAX_INFLATED_BYTES = 512 << 20
+def _decoded(body: bytes, encoding: str, limit: int) -> bytes:
+    """The body without its Content-Encoding: gzip (or deflate) is inflated, up to `limit` bytes.
 
-
-def _decoded(body: bytes, encoding: str) -> bytes:
-    """The body without its Content-Encoding: gzip (or deflate) is inflated, up to MAX_INFLATED_BYTES."""
+    A few kilobytes of gzip can claim gigabytes: the inflater stops one byte
+    past the limit, so no more than that is ever held."""
     import zlib
 
     coding = encoding.strip().lower()
@@ -93,13 +95,12 @@ def _decoded(body: bytes, encoding: str) -> bytes:
                             f"Content-Encoding {coding!r} is not read here: send gzip or none")  # fmt: skip
     inflater = zlib.decompressobj(wbits=47 if coding != "deflate" else 15)  # 47: gzip or zlib header
     try:
-        inflated = inflater.decompress(body, MAX_INFLATED_BYTES)
+        inflated = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not valid {coding}: {exc}") from exc
-    if inflater.unconsumed_tail:
-        limit = f"{MAX_INFLATED_BYTES >> 20} MB"
-        raise HTTPException(413,
-                            f"body inflates to more than {limit}: send smaller batches")  # fmt: skip
+    if len(inflated) > limit:
+        raise HTTPException(413, f"body inflates to more than {limit >> 20} MB, the limit of this route: "
+                                 "send smaller batches, or raise WATCHKEEPER_MAX_USAGE_BODY_MB")  # fmt: skip
     return inflated
 
 

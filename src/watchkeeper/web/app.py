@@ -29,6 +29,7 @@ from watchkeeper.intake.api import router as intake_router
 from watchkeeper.intake.service import KeyCache
 from watchkeeper.support.api import router as support_router
 from watchkeeper.support.cases_api import router as cases_router
+from watchkeeper.web.limits import MB, BodyLimitMiddleware, BodyLimits
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def create_app(
     app.state.sessions = make_sessionmaker(engine)
     app.state.routing = RoutingConfig.from_settings(settings)
     app.state.intake_keys = KeyCache()
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(usage=settings.max_usage_body_mb * MB))
     app.include_router(feeds_router, dependencies=[Depends(require_token)])
     app.include_router(alerts_router, dependencies=[Depends(require_token)])
     app.include_router(incidents_router, dependencies=[Depends(require_token)])
