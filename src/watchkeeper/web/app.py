@@ -29,6 +29,7 @@ from watchkeeper.intake.api import router as intake_router
 from watchkeeper.intake.service import KeyCache
 from watchkeeper.support.api import router as support_router
 from watchkeeper.support.cases_api import router as cases_router
+from watchkeeper.web.docs import add_docs
 from watchkeeper.web.limits import MB, BodyLimitMiddleware, BodyLimits
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,10 @@ def create_app(
         description="Usage-feed monitoring and operations desk for billing and telecom operators. "
         "Every /api route needs `Authorization: Bearer <token>`, except the intake routes, "
         "which take an integration key (`watchkeeper integrations create`).",
+        docs_url=None,
+        redoc_url=None,
     )
+    add_docs(app)
     app.state.settings = settings
     metrics.serve_metrics()
     app.state.clock = clock or SystemClock()
