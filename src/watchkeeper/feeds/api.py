@@ -39,14 +39,20 @@ def _visible(who: Principal, session: Session, name: str) -> None:
     if not who.owns_service(session, name):
         raise services.NotFound(f"no service named {name!r}; services appear with their first record")
 
+_RECORD = {"type": "object", "additionalProperties": True, "properties": {
+    "service": {"type": "string"}, "ts": {"type": "string", "description": "ISO 8601 with a zone (or `timestamp`)"},
+    "count": {"type": "integer"}, "quantity": {"type": "number"}}}  # fmt: skip
 _USAGE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"example": [
+            "application/json": {"schema": {"anyOf": [{"type": "array", "items": _RECORD}, {
+                "type": "object", "properties": {"records": {"type": "array", "items": _RECORD}}}]}, "example": [
                 {"service": "voip-de-wholesale", "ts": "2026-11-23T09:15:00Z", "count": 12, "quantity": 734.5}
             ]},
             "text/csv": {
+                "schema": {"type": "string", "description": "a header line (timestamp,service,count[,quantity]) "
+                                                            "and a record per line"},
                 "example": "timestamp,service,count,quantity\n2026-11-23T09:15:00Z,voip-de-wholesale,12,734.5\n"
             },
         },
@@ -54,7 +60,8 @@ _USAGE_BODY: dict[str, Any] = {
 }  # fmt: skip
 
 
-@router.post("/usage", response_model=IngestResult, openapi_extra=_USAGE_BODY, tags=["usage"])
+@router.post("/usage", response_model=IngestResult, openapi_extra=_USAGE_BODY, tags=["usage"],
+             responses={415: {"description": "neither JSON nor CSV, or an encoding other than gzip"}})  # fmt: skip
 async def post_usage(
     request: Request,
     response: Response,
@@ -195,7 +202,7 @@ def patch_service(name: str, patch: ServicePatch, request: Request, session: Ses
 
 @router.get("/files", tags=["files"])
 def list_files(session: SessionDep, _staff: StaffOnly, feed: str | None = None,
-               limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
+               limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
     return [
         {"feed": f.feed, "name": f.name, "content_hash": f.content_hash, "size": f.size, "sequence": f.sequence,
          "format": f.format, "accepted": f.accepted, "rejected": f.rejected, "errors": f.errors,
@@ -206,7 +213,7 @@ def list_files(session: SessionDep, _staff: StaffOnly, feed: str | None = None,
 
 @router.get("/files/findings", tags=["files"])
 def list_findings(session: SessionDep, _staff: StaffOnly, feed: str | None = None,
-                  limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
+                  limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
     """File controls that failed: duplicate files, sequence gaps, reused numbers, unreadable files."""
     return [
         {"feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail, "at": f.created_at}

@@ -29,6 +29,7 @@ from watchkeeper.intake.api import router as intake_router
 from watchkeeper.intake.service import KeyCache
 from watchkeeper.support.api import router as support_router
 from watchkeeper.support.cases_api import router as cases_router
+from watchkeeper.web.contract import declare_errors
 from watchkeeper.web.docs import add_docs
 from watchkeeper.web.limits import MB, BodyLimitMiddleware, BodyLimits
 
@@ -79,7 +80,8 @@ def create_app(
             log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
             return JSONResponse({"detail": "internal error; the server's log has it"}, status_code=500)
         reason = ("text that is not Unicode (a lone surrogate such as \\ud800)"
-                  if isinstance(cause, UnicodeEncodeError) else f"a value out of range: {cause}")  # fmt: skip
+                  if isinstance(cause, UnicodeEncodeError) else "a number too large to store (at most 2^63 - 1)"
+                  if isinstance(cause, OverflowError) else f"a value out of range: {cause}")  # fmt: skip
         return JSONResponse({"detail": f"the request holds {reason}"}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
@@ -108,4 +110,5 @@ def create_app(
         """Prometheus metrics; scrape with a bearer token (`authorization: credentials`)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    declare_errors(app)
     return app
