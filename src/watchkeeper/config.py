@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8080", description="Where customers reach this server, for the links sent to them."
     )
+    max_usage_body_mb: int = Field(
+        default=16,
+        ge=1,
+        le=4096,
+        description="Largest usage batch `POST /api/v1/usage` takes, in MB, as sent and after gzip is inflated; "
+        "larger is refused with 413. A batch is held in memory while it is read (about ten times its size).",
+    )
     incident_auto_resolve: bool = Field(
         default=True, description="An incident resolves by itself when all its alerts have resolved."
     )

@@ -18,6 +18,10 @@ from sqlalchemy.types import TypeDecorator
 
 from watchkeeper.keys import ServerKey
 
+# The largest id a row can have (a signed 64-bit integer, on SQLite and PostgreSQL):
+# an id past it names nothing, and is refused as such before any query.
+MAX_ROW_ID = 2**63 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, on every backend.

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from sqlalchemy.orm import Session
 
 from watchkeeper.alerts import mutes
@@ -25,11 +25,12 @@ from watchkeeper.alerts.schemas import (
 from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
-from watchkeeper.db import transaction
+from watchkeeper.db import MAX_ROW_ID, transaction
 from watchkeeper.errors import said
 from watchkeeper.feeds.api import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id, from 1")]
 Token = Annotated[ApiToken, Depends(require_token)]
 Staff = [Depends(staff)]
 T = TypeVar("T")
@@ -75,7 +76,7 @@ def post_silence(body: SilenceIn, request: Request, token: Token) -> Silence:
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut, dependencies=Staff)
-def expire_silence(silence_id: int, request: Request) -> Silence:
+def expire_silence(silence_id: RowId, request: Request) -> Silence:
     """End a silence now; alerts it muted that still fire are raised."""
     return _change(request, lambda session, now: mutes.expire_silence(silence_id, session=session, now=now))
 
@@ -93,7 +94,7 @@ def post_window(body: WindowIn, request: Request, token: Token) -> MaintenanceWi
 
 
 @router.delete("/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=Staff)
-def delete_window(window_id: int, request: Request) -> None:
+def delete_window(window_id: RowId, request: Request) -> None:
     _change(request, lambda session, now: mutes.delete_window(window_id, session=session, now=now))
 
 
@@ -109,5 +110,5 @@ def post_dependency(body: DependencyIn, request: Request) -> Dependency:
 
 
 @router.delete("/dependencies/{dependency_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=Staff)
-def delete_dependency(dependency_id: int, request: Request) -> None:
+def delete_dependency(dependency_id: RowId, request: Request) -> None:
     _change(request, lambda session, now: mutes.delete_dependency(dependency_id, session=session, now=now))

@@ -42,7 +42,8 @@ def _write(request: Request, work: Any) -> dict[str, Any]:
         raise HTTPException(422, str(exc)) from exc
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Depends(admin)])
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Depends(admin)],
+             responses={404: {"description": "no such customer"}})  # fmt: skip
 def add_user(body: UserIn, request: Request) -> dict[str, Any]:
     from watchkeeper.support.service import get_customer
 

@@ -41,14 +41,20 @@ def _visible(who: Principal, session: Session, name: str) -> None:
     if not who.owns_service(session, name):
         raise services.NotFound(f"no service named {name!r}; services appear with their first record")
 
+_RECORD = {"type": "object", "additionalProperties": True, "properties": {
+    "service": {"type": "string"}, "ts": {"type": "string", "description": "ISO 8601 with a zone (or `timestamp`)"},
+    "count": {"type": "integer"}, "quantity": {"type": "number"}}}  # fmt: skip
 _USAGE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"example": [
+            "application/json": {"schema": {"anyOf": [{"type": "array", "items": _RECORD}, {
+                "type": "object", "properties": {"records": {"type": "array", "items": _RECORD}}}]}, "example": [
                 {"service": "voip-de-wholesale", "ts": "2026-11-23T09:15:00Z", "count": 12, "quantity": 734.5}
             ]},
             "text/csv": {
+                "schema": {"type": "string", "description": "a header line (timestamp,service,count[,quantity]) "
+                                                            "and a record per line"},
                 "example": "timestamp,service,count,quantity\n2026-11-23T09:15:00Z,voip-de-wholesale,12,734.5\n"
             },
         },
@@ -56,7 +62,8 @@ _USAGE_BODY: dict[str, Any] = {
 }  # fmt: skip
 
 
-@router.post("/usage", response_model=IngestResult, openapi_extra=_USAGE_BODY, tags=["usage"])
+@router.post("/usage", response_model=IngestResult, openapi_extra=_USAGE_BODY, tags=["usage"],
+             responses={415: {"description": "neither JSON nor CSV, or an encoding other than gzip"}})  # fmt: skip
 async def post_usage(
     request: Request,
     response: Response,
@@ -71,7 +78,11 @@ async def post_usage(
     `Idempotency-Key` to make a retried batch count once. An ingest token
     limited to some services gets 403 for a batch naming any other.
     """
-    body = _decoded(await request.body(), request.headers.get("content-encoding", ""))
+    # The body is bounded as it arrives (watchkeeper.web.limits); inflating and
+    # parsing it run on a worker thread, so the server keeps answering meanwhile.
+    limit = request.app.state.settings.max_usage_body_mb << 20
+    raw = await request.body()
+    body = await run_in_threadpool(_decoded, raw, request.headers.get("content-encoding", ""), limit)
     content_type = request.headers.get("content-type", "application/json")
     may_post = None if who.service_pattern is None else who.may_post
     answer, replayed = await run_in_threadpool(_ingest, request, session, body, content_type, idempotency_key, may_post)
@@ -80,13 +91,11 @@ async def post_usage(
     return answer
 
 
-# A gzip body inflates to at most this much: a few kilobytes of gzip can
-# claim gigabytes, and the batch is held in memory whole.
-MAX_INFLATED_BYTES = 512 << 20
+def _decoded(body: bytes, encoding: str, limit: int) -> bytes:
+    """The body without its Content-Encoding: gzip (or deflate) is inflated, up to `limit` bytes.
 
-
-def _decoded(body: bytes, encoding: str) -> bytes:
-    """The body without its Content-Encoding: gzip (or deflate) is inflated, up to MAX_INFLATED_BYTES."""
+    A few kilobytes of gzip can claim gigabytes: the inflater stops one byte
+    past the limit, so no more than that is ever held."""
     import zlib
 
     coding = encoding.strip().lower()
@@ -97,13 +106,12 @@ def _decoded(body: bytes, encoding: str) -> bytes:
                             f"Content-Encoding {coding!r} is not read here: send gzip or none")  # fmt: skip
     inflater = zlib.decompressobj(wbits=47 if coding != "deflate" else 15)  # 47: gzip or zlib header
     try:
-        inflated = inflater.decompress(body, MAX_INFLATED_BYTES)
+        inflated = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not valid {coding}: {exc}") from exc
-    if inflater.unconsumed_tail:
-        limit = f"{MAX_INFLATED_BYTES >> 20} MB"
-        raise HTTPException(413,
-                            f"body inflates to more than {limit}: send smaller batches")  # fmt: skip
+    if len(inflated) > limit:
+        raise HTTPException(413, f"body inflates to more than {limit >> 20} MB, the limit of this route: "
+                                 "send smaller batches, or raise WATCHKEEPER_MAX_USAGE_BODY_MB")  # fmt: skip
     return inflated
 
 
@@ -227,7 +235,7 @@ def _own_feed(who: Principal, feed: str | None) -> str | None:
 
 @router.get("/files", tags=["files"])
 def list_files(session: SessionDep, who: FileReader, feed: str | None = None,
-               limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
+               limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
     """Files counted, newest first; an ingest token made for a feed reads that feed's only."""
     feed = _own_feed(who, feed)
     return [
@@ -240,7 +248,7 @@ def list_files(session: SessionDep, who: FileReader, feed: str | None = None,
 
 @router.get("/files/findings", tags=["files"])
 def list_findings(session: SessionDep, who: FileReader, feed: str | None = None,
-                  limit: int = Query(100, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
+                  limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
     """File controls that failed: duplicate files, sequence gaps, reused numbers, unreadable files,
     and appended files (a note); `resolved_at` is null while the finding's alert is open."""
     feed = _own_feed(who, feed)

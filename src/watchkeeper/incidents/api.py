@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import AwareDatetime
 
 from watchkeeper.alerts.finding import Urgency
@@ -13,7 +13,7 @@ from watchkeeper.alerts.service import move_by_hand
 from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
-from watchkeeper.db import transaction
+from watchkeeper.db import MAX_ROW_ID, transaction
 from watchkeeper.errors import said
 from watchkeeper.feeds.api import SessionDep
 from watchkeeper.incidents import service as incidents
@@ -31,6 +31,8 @@ from watchkeeper.incidents.schemas import (
 from watchkeeper.incidents.views import detail, moved_out, timings_out
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id, from 1")]
+CONFLICT: dict[int | str, dict[str, str]] = {409: {"description": "the incident's status does not allow this"}}
 Token = Annotated[ApiToken, Depends(require_token)]
 Who = Annotated[Principal, Depends(principal)]
 Staff = [Depends(staff)]
@@ -60,7 +62,7 @@ def response_times(request: Request, session: SessionDep, who: Who, since: Aware
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
-def show(incident_id: int, session: SessionDep, who: Who) -> dict[str, Any]:
+def show(incident_id: RowId, session: SessionDep, who: Who) -> dict[str, Any]:
     try:
         incident = incidents.get(incident_id, session=session)
         if not who.staff and incident.customer != who.customer:
@@ -82,26 +84,26 @@ def _act(request: Request, incident_id: int, action: Action, actor: str, note: s
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 
-@router.post("/{incident_id}/acknowledge", response_model=IncidentOut, dependencies=Staff)
-def acknowledge(incident_id: int, request: Request, token: Token) -> MovedOut:
+@router.post("/{incident_id}/acknowledge", response_model=IncidentOut, dependencies=Staff, responses=CONFLICT)
+def acknowledge(incident_id: RowId, request: Request, token: Token) -> MovedOut:
     return _act(request, incident_id, Action.ACKNOWLEDGE, token.name)
 
 
-@router.post("/{incident_id}/resolve", response_model=MovedOut, dependencies=Staff)
-def resolve(incident_id: int, request: Request, token: Token, body: ResolveIn | None = None) -> MovedOut:
+@router.post("/{incident_id}/resolve", response_model=MovedOut, dependencies=Staff, responses=CONFLICT)
+def resolve(incident_id: RowId, request: Request, token: Token, body: ResolveIn | None = None) -> MovedOut:
     """Resolve by hand. Alerts that still fire leave the incident and are raised again at once (a new
     incident, unless a silence mutes them): `still_firing` says what became of each."""
     return _act(request, incident_id, Action.RESOLVE, token.name, body.note if body else None)
 
 
-@router.post("/{incident_id}/close", response_model=MovedOut, dependencies=Staff)
-def close(incident_id: int, request: Request, token: Token) -> MovedOut:
+@router.post("/{incident_id}/close", response_model=MovedOut, dependencies=Staff, responses=CONFLICT)
+def close(incident_id: RowId, request: Request, token: Token) -> MovedOut:
     """Close a resolved incident; an alert still in it that fires is raised again, as for resolve."""
     return _act(request, incident_id, Action.CLOSE, token.name)
 
 
 @router.post("/{incident_id}/notes", response_model=EntryOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
-def note(incident_id: int, body: NoteIn, request: Request, token: Token) -> Any:
+def note(incident_id: RowId, body: NoteIn, request: Request, token: Token) -> Any:
     try:
         with transaction(request.app.state.sessions) as session:
             return incidents.add_note(incident_id, body.text, actor=token.name, session=session,

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.alerts.finding import Finding, problems
@@ -39,8 +40,10 @@ def _loads(body: bytes) -> Any:
 
 
 async def _json(request: Request) -> Any:
+    # The body is bounded as it arrives (watchkeeper.web.limits) and parsed on a
+    # worker thread, so a large one does not hold up other requests.
     try:
-        return _loads(await request.body())
+        return await run_in_threadpool(_loads, await request.body())
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
 
@@ -61,7 +64,32 @@ def _take(request: Request, findings: list[Finding]) -> None:
     in_transaction(state.sessions, lambda s: intake.take(findings, session=s, now=now, config=state.routing))
 
 
-@router.post("/api/v1/intake/alertmanager/{key}", status_code=status.HTTP_200_OK)
+def _json_body(description: str) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "description": description, "anyOf": [{"type": "object", "additionalProperties": True},
+                                              {"type": "array", "items": {}}]}}}}}  # fmt: skip
+
+
+class AlertmanagerResult(BaseModel):
+    status: str = Field(examples=["success"])
+    alerts: int = Field(description="alerts taken")
+    rejected: list[Any] = Field(description="alerts refused, with their index and why")
+
+
+class GenericResult(BaseModel):
+    accepted: int
+    rejected: list[Any] = Field(description="events refused, with their index and errors")
+
+
+_GENERIC_400 = {"responses": {"400": {"description": "no event could be taken (or the body is not JSON)",
+                                      "content": {"application/json": {"schema": {"anyOf": [
+                                          {"$ref": "#/components/schemas/GenericResult"},
+                                          {"$ref": "#/components/schemas/Problem"}]}}}}}}  # fmt: skip
+
+
+@router.post("/api/v1/intake/alertmanager/{key}", status_code=status.HTTP_200_OK, response_model=AlertmanagerResult,
+             responses={404: {"description": "no active integration has this key"}},
+             openapi_extra=_json_body("an Alertmanager webhook (payload version 4)"))  # fmt: skip
 async def alertmanager_webhook(key: str, request: Request) -> dict[str, Any]:
     """Alertmanager `webhook_configs` receiver (payload version 4); set `send_resolved: true`."""
     integration = await run_in_threadpool(_integration, request, key, Kind.ALERTMANAGER)
@@ -81,17 +109,39 @@ def _pd_invalid(errors: list[str]) -> JSONResponse:
                         status_code=status.HTTP_400_BAD_REQUEST)  # fmt: skip
 
 
-@router.post("/v2/enqueue", status_code=status.HTTP_202_ACCEPTED, response_model=None)
+class PagerDutyAccepted(BaseModel):
+    status: str = Field(examples=["success"])
+    message: str = Field(examples=["Event processed"])
+    dedup_key: str
+
+
+class PagerDutyInvalid(BaseModel):
+    status: str = Field(examples=["invalid event"])
+    message: str = Field(examples=["Event object is invalid"])
+    errors: list[str]
+
+
+_EVENT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "description": "a PagerDuty Events API v2 event", "additionalProperties": True},
+    "example": {"routing_key": "KEY", "event_action": "trigger", "dedup_key": "sip-trunk-7",
+                "payload": {"summary": "SIP trunk 7 down", "source": "sbc-1", "severity": "critical"}}}}}}  # fmt: skip
+
+
+@router.post("/v2/enqueue", status_code=status.HTTP_202_ACCEPTED, response_model=PagerDutyAccepted,
+             responses={400: {"model": PagerDutyInvalid, "description": "PagerDuty's answer to an invalid event"}},
+             openapi_extra=_EVENT_BODY)  # fmt: skip
 async def pagerduty_enqueue(request: Request) -> dict[str, Any] | JSONResponse:
     """PagerDuty Events API v2: trigger, acknowledge and resolve, with a watchkeeper integration key as routing_key."""
     refuse_if_throttled(request)  # the key is in the body: refuse a guesser before reading it
     try:
-        event = pagerduty.parse(_loads(await request.body()))
+        # The key is in the body: the body is bounded to PagerDuty's own 512 KB cap first.
+        event = pagerduty.parse(await run_in_threadpool(_loads, await request.body()))
     except PayloadError as exc:
         return _pd_invalid(exc.errors)
     except ValueError as exc:
         return _pd_invalid([f"Event object is invalid: {exc}"])
-    integration = await run_in_threadpool(_integration, request, event.routing_key, Kind.PAGERDUTY)
+    known = pagerduty.storable(event.routing_key)  # else no key can match, and the lookup could not be made
+    integration = await run_in_threadpool(_integration, request, event.routing_key, Kind.PAGERDUTY) if known else None
     if integration is None:
         return _pd_invalid([f"'routing_key' is not known: {_NOT_KNOWN.format(kind=Kind.PAGERDUTY)}"])
     if event.action is not pagerduty.EventAction.ACKNOWLEDGE:
@@ -115,7 +165,9 @@ def _enqueue(request: Request, integration: Known, event: pagerduty.Event) -> No
     _take(request, [pagerduty.finding(event, integration_id=integration.id, now=now)])
 
 
-@router.post("/api/v1/intake/generic/{key}")
+@router.post("/api/v1/intake/generic/{key}", response_model=GenericResult,
+             responses={404: {"description": "no active integration has this key"}},
+             openapi_extra=_json_body("one event or a list of events") | _GENERIC_400)  # fmt: skip
 async def generic_webhook(key: str, request: Request) -> JSONResponse:
     """Generic JSON: one event or a list (docs/alerts.md has the shape). Good events are kept, bad ones listed."""
     integration = await run_in_threadpool(_integration, request, key, Kind.GENERIC)

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from watchkeeper.alerts.finding import Finding, Severity, State
+from watchkeeper.checks import is_unicode
 from watchkeeper.intake.errors import PayloadError
 
 SUMMARY_LIMIT = 1024
@@ -46,6 +47,11 @@ def internal_key(integration_id: int, dedup_key: str) -> str:
     return f"pagerduty/{integration_id}/{dedup_key}"
 
 
+def storable(text: str) -> bool:
+    # PostgreSQL refuses NUL in text; a lone surrogate ("\ud800" in JSON) is not UTF-8 at all.
+    return "\x00" not in text and is_unicode(text)
+
+
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
@@ -63,8 +69,9 @@ def parse(body: object) -> Event:
     if action is None:
         errors.append("'event_action' is missing or invalid (must be one of trigger, acknowledge, resolve)")
     dedup_key = body.get("dedup_key")
-    if dedup_key is not None and (not isinstance(dedup_key, str) or len(dedup_key) > KEY_LIMIT):
-        errors.append(f"'dedup_key' must be a string of at most {KEY_LIMIT} characters")
+    if dedup_key is not None and (not isinstance(dedup_key, str) or len(dedup_key) > KEY_LIMIT
+                                  or not storable(dedup_key)):  # fmt: skip
+        errors.append(f"'dedup_key' must be a string of at most {KEY_LIMIT} characters, without NUL")
     payload = body.get("payload")
     if action is EventAction.TRIGGER:
         errors.extend(_check_payload(payload))

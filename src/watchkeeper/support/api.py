@@ -42,7 +42,8 @@ def _secret(request: Request, session) -> bytes:  # type: ignore[no-untyped-def]
 
 
 @router.post("/api/v1/enquiries", response_model=EnquiryOut, status_code=status.HTTP_201_CREATED,
-             dependencies=[Depends(staff)])  # fmt: skip
+             dependencies=[Depends(staff)],
+             responses={404: {"description": "no such service or customer"}})  # fmt: skip
 def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
     """Ask the customer's technical contact whether a quiet service is expected; returns the two answer links."""
     state = request.app.state

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from watchkeeper.auth.access import Principal, principal, staff
-from watchkeeper.db import in_transaction
+from watchkeeper.db import MAX_ROW_ID, in_transaction
 from watchkeeper.errors import said
 from watchkeeper.feeds.api import SessionDep
 from watchkeeper.support import service as desk
@@ -20,6 +20,7 @@ from watchkeeper.support.sla import CaseStatus, Priority
 from watchkeeper.support.views import case_out
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id, from 1")]
 Who = Annotated[Principal, Depends(principal)]
 Staff = [Depends(staff)]
 
@@ -57,7 +58,7 @@ def _visible(case_id: int, who: Principal, session: Session) -> Case:
 @router.get("")
 def list_cases(request: Request, session: SessionDep, who: Who,
                status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
-               limit: int = 100) -> list[dict[str, Any]]:  # fmt: skip
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:  # fmt: skip
     now = request.app.state.clock.now()
     rows = desk.list_cases(session=session, status=status_, limit=limit,
                            customer=None if who.staff else who.customer)  # fmt: skip
@@ -65,7 +66,7 @@ def list_cases(request: Request, session: SessionDep, who: Who,
 
 
 @router.get("/{case_id}")
-def show_case(case_id: int, request: Request, session: SessionDep, who: Who) -> dict[str, Any]:
+def show_case(case_id: RowId, request: Request, session: SessionDep, who: Who) -> dict[str, Any]:
     return case_out(_visible(case_id, who, session), who, session, request.app.state.clock.now(), log=True)
 
 
@@ -84,7 +85,7 @@ def _write(request: Request, who: Principal, work: Any) -> dict[str, Any]:
         raise HTTPException(422, str(exc)) from exc
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses={404: {"description": "no such customer or service"}})
 def open_case(body: CaseIn, request: Request, who: Who) -> dict[str, Any]:
     if not who.staff and body.customer not in (None, who.customer):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a customer's token opens cases for its own customer only")
@@ -97,7 +98,7 @@ def open_case(body: CaseIn, request: Request, who: Who) -> dict[str, Any]:
 
 
 @router.post("/{case_id}/replies")
-def reply(case_id: int, body: TextIn, request: Request, who: Who) -> dict[str, Any]:
+def reply(case_id: RowId, body: TextIn, request: Request, who: Who) -> dict[str, Any]:
     """Staff: a public reply (answers the response clocks). Customer: their own words on the case."""
     def work(s: Session, now: datetime) -> Case:
         case = _visible(case_id, who, s)
@@ -111,7 +112,7 @@ def reply(case_id: int, body: TextIn, request: Request, who: Who) -> dict[str, A
 
 
 @router.post("/{case_id}/notes", dependencies=Staff)
-def note(case_id: int, body: TextIn, request: Request, who: Who) -> dict[str, Any]:
+def note(case_id: RowId, body: TextIn, request: Request, who: Who) -> dict[str, Any]:
     """An internal note: customers never see it."""
     def work(s: Session, now: datetime) -> Case:
         desk.reply(case_id, body.text, public=False, author=who.name, session=s, now=now)
@@ -121,19 +122,19 @@ def note(case_id: int, body: TextIn, request: Request, who: Who) -> dict[str, An
 
 
 @router.post("/{case_id}/status", dependencies=Staff)
-def set_status(case_id: int, body: StatusIn, request: Request, who: Who) -> dict[str, Any]:
+def set_status(case_id: RowId, body: StatusIn, request: Request, who: Who) -> dict[str, Any]:
     return _write(request, who, lambda s, now: desk.set_status(case_id, body.status, author=who.name, session=s,
                                                                now=now))  # fmt: skip
 
 
 @router.post("/{case_id}/priority", dependencies=Staff)
-def set_priority(case_id: int, body: PriorityIn, request: Request, who: Who) -> dict[str, Any]:
+def set_priority(case_id: RowId, body: PriorityIn, request: Request, who: Who) -> dict[str, Any]:
     return _write(request, who, lambda s, now: desk.set_priority(case_id, body.priority, author=who.name, session=s,
                                                                  now=now))  # fmt: skip
 
 
 @router.post("/{case_id}/assign", dependencies=Staff)
-def assign(case_id: int, body: AssignIn, request: Request, who: Who) -> dict[str, Any]:
+def assign(case_id: RowId, body: AssignIn, request: Request, who: Who) -> dict[str, Any]:
     """Give the case to one of the operator's staff; they are told on their channels."""
     return _write(request, who, lambda s, now: desk.assign(case_id, body.assignee, author=who.name, session=s,
                                                            now=now))  # fmt: skip

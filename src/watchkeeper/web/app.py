@@ -32,6 +32,9 @@ from watchkeeper.support.api import router as support_router
 from watchkeeper.support.cases_api import router as cases_router
 from watchkeeper.web import gauges as desk_gauges
 from watchkeeper.web import redact
+from watchkeeper.web.contract import declare_errors
+from watchkeeper.web.docs import add_docs
+from watchkeeper.web.limits import MB, BodyLimitMiddleware, BodyLimits
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,10 @@ def create_app(
         description="Usage-feed monitoring and operations desk for billing and telecom operators. "
         "Every /api route needs `Authorization: Bearer <token>`, except the intake routes, "
         "which take an integration key (`watchkeeper integrations create`).",
+        docs_url=None,
+        redoc_url=None,
     )
+    add_docs(app)
     app.state.settings = settings
     redact.install()
     metrics.serve_metrics()
@@ -57,6 +63,7 @@ def create_app(
     app.state.routing = RoutingConfig.from_settings(settings)
     app.state.intake_keys = KeyCache()
     app.state.throttle = Throttle()
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(usage=settings.max_usage_body_mb * MB))
     app.include_router(feeds_router, dependencies=[Depends(require_token)])
     app.include_router(alerts_router, dependencies=[Depends(require_token)])
     app.include_router(incidents_router, dependencies=[Depends(require_token)])
@@ -78,7 +85,8 @@ def create_app(
             log.error("%s %s failed", request.method, redact.redact(request.url.path), exc_info=exc)
             return JSONResponse({"detail": "internal error; the server's log has it"}, status_code=500)
         reason = ("text that is not Unicode (a lone surrogate such as \\ud800)"
-                  if isinstance(cause, UnicodeEncodeError) else f"a value out of range: {cause}")  # fmt: skip
+                  if isinstance(cause, UnicodeEncodeError) else "a number too large to store (at most 2^63 - 1)"
+                  if isinstance(cause, OverflowError) else f"a value out of range: {cause}")  # fmt: skip
         return JSONResponse({"detail": f"the request holds {reason}"}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
@@ -109,4 +117,5 @@ def create_app(
         """Prometheus metrics; scrape with a bearer token (`authorization: credentials`)."""
         return Response(generate_latest() + generate_latest(gauges), media_type=CONTENT_TYPE_LATEST)
 
+    declare_errors(app)
     return app
