@@ -49,7 +49,7 @@ def test_services_add_sets_up_a_service_before_its_first_record(run, tmp_path):
     assert again.exit_code == 1 and "a service named 'sup-x' exists" in again.output
     _one_service(run, tmp_path, "sup-x")
     shown = run("services", "show", "sup-x").output
-    assert "first record 2026-11-23 09:00:00 UTC" in shown and "1 records" in shown
+    assert "first record 2026-11-23 09:00:00 UTC" in shown and "1 record," in shown
 
 
 def test_services_set_says_what_it_set_in_words(run, tmp_path):

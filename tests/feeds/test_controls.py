@@ -47,7 +47,7 @@ def test_a_sequence_gap_fires_an_alert_that_resolves_when_the_late_files_arrive(
     ((key, status, severity, labels, summary, _, incident),) = alerts(db)
     assert (key, status, severity) == ("files/supplier-x/sequence_gap/2-3", "firing", "error")
     assert labels == {"alertname": "FileControl", "instance": "supplier-x", "feed": "supplier-x", "kind": "sequence_gap"}
-    assert summary == "feed supplier-x: sequence gap, cdr_004.csv: 2 file(s) missing before 4: number 2 to 3"
+    assert summary == "feed supplier-x: sequence gap, cdr_004.csv: 2 files missing before 4: number 2 to 3"
     assert incident  # an alert like any other: it opens an incident
 
     clock.set(clock.now() + timedelta(minutes=20))
