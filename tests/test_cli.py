@@ -46,7 +46,18 @@ def test_services_set_changes_stage_and_settings(run, tmp_path):
     path = tmp_path / "feed.csv"
     path.write_text("timestamp,service\n2026-11-23T09:00:00Z,a\n")
     run("ingest", str(path))
-    result = run("services", "set", "a", "--stage", "production", "--max-silence", "1h30m", "--timezone", "Europe/Berlin", "--json")
+    result = run(
+        "services",
+        "set",
+        "a",
+        "--stage",
+        "production",
+        "--max-silence",
+        "1h30m",
+        "--timezone",
+        "Europe/Berlin",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     settings = json.loads(result.output)["settings"]
     assert (settings["max_silence_minutes"], settings["timezone"]) == (90, "Europe/Berlin")
@@ -94,8 +105,14 @@ def test_replay_writes_one_json_line_per_alert(run, tmp_path):
     outage = datetime(2026, 1, 21, 10, tzinfo=UTC)
     _history(tmp_path / "history.csv", outage, outage.replace(hour=13))
     (tmp_path / "services.yaml").write_text("services:\n  sip-trunk: {stage: production, sensitivity: high}\n")
-    result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "alerts.jsonl"),
-                 "--services", str(tmp_path / "services.yaml"))  # fmt: skip
+    result = run(
+        "replay",
+        str(tmp_path / "history.csv"),
+        "--output",
+        str(tmp_path / "alerts.jsonl"),
+        "--services",
+        str(tmp_path / "services.yaml"),
+    )
     assert result.exit_code == 0, result.output
     assert "1 alert (" in result.output
     [alert] = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
@@ -109,24 +126,45 @@ def test_replay_writes_one_json_line_per_alert(run, tmp_path):
 def test_replay_reports_a_bad_services_file(run, tmp_path):
     (tmp_path / "history.csv").write_text("timestamp,service,count\n")
     (tmp_path / "services.yaml").write_text("services:\n  sip-trunk: {sensitivity: extreme}\n")
-    result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "a.jsonl"),
-                 "--services", str(tmp_path / "services.yaml"))  # fmt: skip
+    result = run(
+        "replay",
+        str(tmp_path / "history.csv"),
+        "--output",
+        str(tmp_path / "a.jsonl"),
+        "--services",
+        str(tmp_path / "services.yaml"),
+    )
     assert result.exit_code == 2
     assert "services.sip-trunk" in result.output and "sensitivity" in result.output
 
 
-@pytest.mark.parametrize("yaml,said", [
-    ("services:\n  svc: [1, 2]\n", "services.svc: expected settings such as {stage: production, max_silence: 6h}, got list"),
-    ("services:\n  svc: fast\n", "services.svc: expected settings"),
-    ("defaults: [1]\n", "defaults: expected settings"),
-    ("servces:\n  svc: {stage: test}\n", "unknown key 'servces'; expected 'defaults:' and 'services:'"),
-    ("defaults:\n  holidays: NO\n", "holidays was read as false: for Norway's holidays quote the code (holidays: 'NO')"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "yaml,said",
+    [
+        (
+            "services:\n  svc: [1, 2]\n",
+            "services.svc: expected settings such as {stage: production, max_silence: 6h}, got list",
+        ),
+        ("services:\n  svc: fast\n", "services.svc: expected settings"),
+        ("defaults: [1]\n", "defaults: expected settings"),
+        ("servces:\n  svc: {stage: test}\n", "unknown key 'servces'; expected 'defaults:' and 'services:'"),
+        (
+            "defaults:\n  holidays: NO\n",
+            "holidays was read as false: for Norway's holidays quote the code (holidays: 'NO')",
+        ),
+    ],
+)
 def test_replay_says_where_its_services_file_is_wrong(run, tmp_path, yaml, said):
     (tmp_path / "history.csv").write_text("timestamp,service,count\n2026-11-23T09:00:00Z,svc,1\n")
     (tmp_path / "services.yaml").write_text(yaml)
-    result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "a.jsonl"),
-                 "--services", str(tmp_path / "services.yaml"))  # fmt: skip
+    result = run(
+        "replay",
+        str(tmp_path / "history.csv"),
+        "--output",
+        str(tmp_path / "a.jsonl"),
+        "--services",
+        str(tmp_path / "services.yaml"),
+    )
     assert result.exit_code == 2
     assert said in " ".join(result.output.split())
 
@@ -139,15 +177,19 @@ def test_an_unknown_asterisk_time_zone_is_a_bad_setting():
 
     with pytest.raises(ValidationError) as caught:
         Settings(asterisk_timezone="Mars/Base")
-    assert plain_error(caught.value) == ("bad setting: WATCHKEEPER_ASTERISK_TIMEZONE='Mars/Base': Value error, "
-                                         "unknown time zone 'Mars/Base'; use an IANA time zone name like Europe/Berlin")
+    assert plain_error(caught.value) == (
+        "bad setting: WATCHKEEPER_ASTERISK_TIMEZONE='Mars/Base': Value error, "
+        "unknown time zone 'Mars/Base'; use an IANA time zone name like Europe/Berlin"
+    )
 
 
 def test_a_bad_time_zone_or_output_is_told_before_any_work(run, tmp_path):
     (tmp_path / "history.csv").write_text("timestamp,service,count\n2026-11-23T09:00:00Z,svc,1\n")
     result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path), "--timezone", "UTC")
     assert result.exit_code == 2 and f"cannot write {tmp_path}: Is a directory" in " ".join(result.output.split())
-    result = run("replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "a.jsonl"), "--timezone", "Mars/Base")
+    result = run(
+        "replay", str(tmp_path / "history.csv"), "--output", str(tmp_path / "a.jsonl"), "--timezone", "Mars/Base"
+    )
     assert result.exit_code == 2 and "unknown time zone 'Mars/Base'" in result.output
     result = run("ingest", str(tmp_path / "history.csv"), "--timezone", "Mars/Base")
     assert result.exit_code == 3 and "unknown time zone 'Mars/Base'; use an IANA time zone name" in result.output
@@ -170,8 +212,14 @@ def test_the_installed_command_keeps_exit_status_output_and_data_when_it_leaves_
     path.write_text("timestamp,service,count\n" + "\n".join(rows) + "\n2026-11-23T10:00:00Z,svc-0,many\n")
 
     def watchkeeper(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "watchkeeper", *args], env=env, capture_output=True, text=True,
-                              timeout=120, check=False)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "watchkeeper", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     first = watchkeeper("ingest", str(path), "--json")
     assert first.returncode == 1, first.stderr  # one row rejected
@@ -198,35 +246,54 @@ def test_a_bad_setting_or_an_unreachable_database_is_one_line_not_a_traceback(tm
 
     cases = {
         "sqlite:////no/such/folder/wk.db": "no database at /no/such/folder/wk.db "
-                                           "(WATCHKEEPER_DATABASE_URL=sqlite:////no/such/folder/wk.db); a command "
-                                           "that only reads creates none",
+        "(WATCHKEEPER_DATABASE_URL=sqlite:////no/such/folder/wk.db); a command "
+        "that only reads creates none",
         "postgresql+psycopg://watch:secret@127.0.0.1:1/wk": "the database at postgresql+psycopg://watch:***@127.0.0.1:1/wk "
-                                                           "failed: connection failed",
+        "failed: connection failed",
         "nosuchdb://x": "WATCHKEEPER_DATABASE_URL=nosuchdb://x is not a database URL watchkeeper can use",
         "mysql://watch:secret@db/wk": "WATCHKEEPER_DATABASE_URL=mysql://watch:***@db/wk is not a database URL "
-                                      "watchkeeper can use: give sqlite:///PATH or postgresql+psycopg://user@host/db "
-                                      "(postgres:// and postgresql:// are read as postgresql+psycopg://)",
+        "watchkeeper can use: give sqlite:///PATH or postgresql+psycopg://user@host/db "
+        "(postgres:// and postgresql:// are read as postgresql+psycopg://)",
         "sqlite:/wk.db": "WATCHKEEPER_DATABASE_URL='sqlite:/wk.db' is not a database URL watchkeeper can use: give",
         # Read as psycopg: the connection is tried (and fails on port 1), no "Can't load plugin".
         "postgres://watch:secret@127.0.0.1:1/wk": "the database at postgres://watch:***@127.0.0.1:1/wk failed: "
-                                                  "connection failed",
+        "connection failed",
         "postgresql://watch:secret@127.0.0.1:1/wk": "the database at postgresql://watch:***@127.0.0.1:1/wk failed: ",
-    }  # fmt: skip
+    }
     for url, said in cases.items():
         env = {**os.environ, "WATCHKEEPER_DATABASE_URL": url}
-        done = subprocess.run([sys.executable, "-m", "watchkeeper", "services", "list"], env=env,
-                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "watchkeeper", "services", "list"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert done.returncode == 3, done.stderr
         assert done.stderr.startswith("error: " + said), done.stderr
         assert "Traceback" not in done.stderr and "secret" not in done.stderr
         assert len(done.stderr.splitlines()) == 1
-    env = {**os.environ, "WATCHKEEPER_DATABASE_URL": f"sqlite:///{tmp_path / 'wk.db'}",
-           "WATCHKEEPER_MINUTE_RETENTION_DAYS": "two weeks"}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "watchkeeper", "ingest", "--quiet", str(tmp_path / "none.csv")],
-                          env=env, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
-    assert (done.returncode, done.stderr.splitlines()) == (3, [
-        "error: bad setting: WATCHKEEPER_MINUTE_RETENTION_DAYS='two weeks': Input should be a valid integer, "
-        "unable to parse string as an integer"])  # fmt: skip
+    env = {
+        **os.environ,
+        "WATCHKEEPER_DATABASE_URL": f"sqlite:///{tmp_path / 'wk.db'}",
+        "WATCHKEEPER_MINUTE_RETENTION_DAYS": "two weeks",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "watchkeeper", "ingest", "--quiet", str(tmp_path / "none.csv")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr.splitlines()) == (
+        3,
+        [
+            "error: bad setting: WATCHKEEPER_MINUTE_RETENTION_DAYS='two weeks': Input should be a valid integer, "
+            "unable to parse string as an integer"
+        ],
+    )
 
 
 def test_leaving_waits_for_threads_and_thread_pools_and_runs_exit_handlers():
@@ -285,13 +352,25 @@ def test_ingest_loads_the_feed_modules_and_no_other_command(tmp_path):
         "    assert done.code == 0, done.code\n"
         "print(' '.join(sorted(m for m in sys.modules if m.startswith(('watchkeeper.', 'prometheus_client', 'rich.')))))\n"
     )
-    done = subprocess.run([sys.executable, "-c", program, str(path)], env={**os.environ, "WATCHKEEPER_DATABASE_URL": url},
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(path)],
+        env={**os.environ, "WATCHKEEPER_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     loaded = done.stdout.split()
     assert "watchkeeper.feeds.ingest_cli" in loaded
-    others = [m for m in loaded if m.split(".")[1] in {"alerts", "incidents", "intake", "notify", "auth", "commands"}
-              or m == "watchkeeper.feeds.cli" or m.endswith(".cli") and m != "watchkeeper.cli"]  # fmt: skip
+    others = [
+        m
+        for m in loaded
+        if m.split(".")[1] in {"alerts", "incidents", "intake", "notify", "auth", "commands"}
+        or m == "watchkeeper.feeds.cli"
+        or m.endswith(".cli")
+        and m != "watchkeeper.cli"
+    ]
     assert others == []
     assert "prometheus_client" not in loaded  # counters count only where /metrics is served
     assert "rich.console" not in loaded  # --quiet prints nothing through it
@@ -317,8 +396,9 @@ def test_every_command_loads_the_models_its_tables_refer_to():
         "        key.column\n"
     )
     modules = sorted({target.partition(":")[0] for target in COMMANDS.values()})
-    running = {m: subprocess.Popen([sys.executable, "-c", program, m], stderr=subprocess.PIPE, text=True)
-               for m in modules}  # fmt: skip
+    running = {
+        m: subprocess.Popen([sys.executable, "-c", program, m], stderr=subprocess.PIPE, text=True) for m in modules
+    }
     failed = {m: p.communicate(timeout=120)[1].strip().splitlines()[-1:] for m, p in running.items()}
     assert {m: error for m, error in failed.items() if running[m].returncode != 0} == {}
 
@@ -333,11 +413,30 @@ def test_lists_stay_readable_at_80_columns_by_leaving_out_the_least_needed(monke
     from watchkeeper import cli_common
     from watchkeeper.cli_common import Column, show_list
 
-    columns = [Column("id"), Column("status"), Column("service / instance"), Column("severity", 3),
-               Column("urgency", 5), Column("count", 2), Column("first seen (UTC)", 1), Column("incident", 4),
-               Column("summary", wide=True)]  # fmt: skip
-    rows = [["12", "firing (silenced)", "pbx-hamburg-2", "critical", "high", "3", "2026-11-28 23:44", "7",
-             "PBX pbx-hamburg-2 does not answer SIP OPTIONS since the carrier's maintenance began"]]  # fmt: skip
+    columns = [
+        Column("id"),
+        Column("status"),
+        Column("service / instance"),
+        Column("severity", 3),
+        Column("urgency", 5),
+        Column("count", 2),
+        Column("first seen (UTC)", 1),
+        Column("incident", 4),
+        Column("summary", wide=True),
+    ]
+    rows = [
+        [
+            "12",
+            "firing (silenced)",
+            "pbx-hamburg-2",
+            "critical",
+            "high",
+            "3",
+            "2026-11-28 23:44",
+            "7",
+            "PBX pbx-hamburg-2 does not answer SIP OPTIONS since the carrier's maintenance began",
+        ]
+    ]
 
     def shown(width: int) -> str:
         screen = Console(width=width, file=io.StringIO(), record=True)
@@ -350,7 +449,7 @@ def test_lists_stay_readable_at_80_columns_by_leaving_out_the_least_needed(monke
     for whole in ("12", "firing (silenced)", "pbx-hamburg-2", "answer SIP OPTIONS"):
         assert whole in narrow
     assert "…" not in narrow
-    note = " ".join(narrow[narrow.index("not shown"):].split())
+    note = " ".join(narrow[narrow.index("not shown") :].split())
     assert note == "not shown at 80 columns: severity, urgency, count, first seen (UTC), incident (--json has all)"
     wide = shown(200)
     assert "2026-11-28 23:44" in wide and "critical" in wide and "not shown" not in wide
@@ -420,8 +519,15 @@ def test_a_read_command_in_another_folder_creates_no_database_and_says_which_it_
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHKEEPER_")}
 
     def watchkeeper(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "watchkeeper", *args], env={**env, **extra}, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "watchkeeper", *args],
+            env={**env, **extra},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     for command in (("services", "list"), ("alerts", "list", "--json"), ("incidents", "show", "1")):
         done = watchkeeper(*command)
@@ -429,15 +535,18 @@ def test_a_read_command_in_another_folder_creates_no_database_and_says_which_it_
         assert done.stderr.splitlines() == [
             f"error: no database at {tmp_path / 'watchkeeper.db'} (WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper.db); "
             "a command that only reads creates none: run it where `serve` runs, or set WATCHKEEPER_DATABASE_URL "
-            "to serve's database"]  # fmt: skip
+            "to serve's database"
+        ]
     assert list(tmp_path.iterdir()) == []
     (tmp_path / "watchkeeper.db").touch()  # there, but never set up
     assert "is empty (never set up)" in watchkeeper("services", "list").stderr
     assert watchkeeper("db", "upgrade").returncode == 0
     listed = watchkeeper("services", "list", COLUMNS="200")
     assert listed.returncode == 0
-    assert listed.stdout == ("no services yet: they appear with their first usage record "
-                             f"(database sqlite:///{tmp_path / 'watchkeeper.db'})\n")  # fmt: skip
+    assert listed.stdout == (
+        "no services yet: they appear with their first usage record "
+        f"(database sqlite:///{tmp_path / 'watchkeeper.db'})\n"
+    )
 
 
 def test_a_misspelt_setting_is_warned_with_the_one_meant(run, monkeypatch):
@@ -476,7 +585,11 @@ def test_counts_in_the_output_are_singular_for_one(run, tmp_path):
     from watchkeeper.words import count
 
     assert (count(1, "week"), count(2, "week"), count(1024, "row"), count(1, "entry", "entries")) == (
-        "1 week", "2 weeks", "1,024 rows", "1 entry")  # fmt: skip
+        "1 week",
+        "2 weeks",
+        "1,024 rows",
+        "1 entry",
+    )
     path = tmp_path / "one.csv"
     path.write_text("timestamp,service,count\n2026-11-23T09:00:00Z,voip-de,1\n")
     said = " ".join(run("ingest", str(path)).output.split())

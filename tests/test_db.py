@@ -30,7 +30,9 @@ def test_a_database_made_with_4_kb_pages_keeps_them_and_takes_writes(tmp_path):
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     with engine.begin() as connection:
-        connection.execute(text("INSERT INTO feeds (name, created_at) VALUES ('supplier-a', '2026-11-28 00:00:00.000000')"))
+        connection.execute(
+            text("INSERT INTO feeds (name, created_at) VALUES ('supplier-a', '2026-11-28 00:00:00.000000')")
+        )
     assert _pragma(engine, "page_size") == 4096
     with engine.connect() as connection:
         assert connection.execute(text("SELECT name FROM feeds")).scalars().all() == ["supplier-a"]

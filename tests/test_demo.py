@@ -10,8 +10,15 @@ import sys
 
 def test_the_demo_feeds_usage_and_files_raises_a_silence_incident_and_leaves_a_clean_database(tmp_path):
     env = {**os.environ, "COLUMNS": "240"}
-    done = subprocess.run([sys.executable, "-m", "watchkeeper", "demo"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "watchkeeper", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = done.stdout
     assert "retried batch demo-0: replayed=true, counted once" in out
@@ -22,9 +29,15 @@ def test_the_demo_feeds_usage_and_files_raises_a_silence_incident_and_leaves_a_c
 
     database = tmp_path / "watchkeeper-demo.db"
     assert database.exists() and not (tmp_path / "watchkeeper-demo.db-wal").exists()
-    listed = subprocess.run([sys.executable, "-m", "watchkeeper", "incidents", "list", "--json"], cwd=tmp_path,
-                            env={**env, "WATCHKEEPER_DATABASE_URL": f"sqlite:///{database}"},
-                            capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    listed = subprocess.run(
+        [sys.executable, "-m", "watchkeeper", "incidents", "list", "--json"],
+        cwd=tmp_path,
+        env={**env, "WATCHKEEPER_DATABASE_URL": f"sqlite:///{database}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     groups = [incident["group_key"] for incident in json.loads(listed.stdout)]
     assert any("service=mobile-data-fr" in group for group in groups), groups
 
@@ -44,8 +57,16 @@ def test_serve_demo_keeps_the_demos_suppliers_sending_from_their_last_record_but
     ended = NOW - timedelta(hours=3)  # the demo ran three hours ago
     with transaction(db.sessions) as session:
         for supplier in SUPPLIERS:
-            session.add(Service(name=supplier.name, stage="production", first_seen=ended - timedelta(days=14),
-                                last_seen=ended, last_received_at=ended, created_at=ended))  # fmt: skip
+            session.add(
+                Service(
+                    name=supplier.name,
+                    stage="production",
+                    first_seen=ended - timedelta(days=14),
+                    last_seen=ended,
+                    last_received_at=ended,
+                    created_at=ended,
+                )
+            )
     clock = FrozenClock(NOW)
     live = LiveFeeds(db.sessions, db.settings, clock)
 

@@ -123,8 +123,9 @@ def _print_version(wanted: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
-                                          help="print the version and exit")] = False,  # fmt: skip
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")
+    ] = False,
 ) -> None:
     pass
 
@@ -167,8 +168,10 @@ def plain_error(exc: Exception) -> str | None:
     import sqlalchemy.exc
 
     if type(exc).__name__ == "ValidationError" and getattr(exc, "title", None) == "Settings":
-        problems = [f"WATCHKEEPER_{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
-                    for e in exc.errors()]  # type: ignore[attr-defined]  # fmt: skip
+        problems = [
+            f"WATCHKEEPER_{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
+            for e in exc.errors()
+        ]  # type: ignore[attr-defined]
         return "bad setting: " + "; ".join(problems)
     from watchkeeper.db import SUPPORTED_URLS, UnsupportedDatabase
 
@@ -178,8 +181,10 @@ def plain_error(exc: Exception) -> str | None:
         return str(exc)
 
     if isinstance(exc, UnsupportedDatabase | sqlalchemy.exc.ArgumentError | sqlalchemy.exc.NoSuchModuleError):
-        return f"WATCHKEEPER_DATABASE_URL={_database_url()} is not a database URL watchkeeper can use: " \
-               f"give {SUPPORTED_URLS}"  # fmt: skip
+        return (
+            f"WATCHKEEPER_DATABASE_URL={_database_url()} is not a database URL watchkeeper can use: "
+            f"give {SUPPORTED_URLS}"
+        )
     if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
         reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
         url = _database_url()

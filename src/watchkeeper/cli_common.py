@@ -73,14 +73,18 @@ class Context:
         reading = reads_only()
         if reading and (missing := _missing_file(self.settings.database_url)) is not None:
             configured = make_url(self.settings.database_url).render_as_string(hide_password=True)
-            raise DatabaseMissing(f"no database at {missing} (WATCHKEEPER_DATABASE_URL={configured}); "
-                                  "a command that only reads creates none: run it where `serve` runs, or set "
-                                  "WATCHKEEPER_DATABASE_URL to serve's database")  # fmt: skip
+            raise DatabaseMissing(
+                f"no database at {missing} (WATCHKEEPER_DATABASE_URL={configured}); "
+                "a command that only reads creates none: run it where `serve` runs, or set "
+                "WATCHKEEPER_DATABASE_URL to serve's database"
+            )
         engine = self.engine
         if current_revision(engine) is None:
             if reading:
-                raise DatabaseMissing(f"the database at {database_shown(self.settings)} is empty (never set up): "
-                                      "nothing to show; is WATCHKEEPER_DATABASE_URL the one `serve` uses?")  # fmt: skip
+                raise DatabaseMissing(
+                    f"the database at {database_shown(self.settings)} is empty (never set up): "
+                    "nothing to show; is WATCHKEEPER_DATABASE_URL the one `serve` uses?"
+                )
             # A first command on a new database sets it up rather than failing.
             upgrade(engine)
         return make_sessionmaker(engine)
@@ -233,17 +237,21 @@ def show_list(columns: list[Column], rows: list[list[str]], *, empty: str) -> No
     everything)."""
     if not rows:
         # Say which database was read: an empty list from the wrong one looks like a right answer.
-        _output("console").print(f"{empty} (database {database_shown(get_settings())})" if reads_only() else empty,
-                                 highlight=False)  # fmt: skip
+        _output("console").print(
+            f"{empty} (database {database_shown(get_settings())})" if reads_only() else empty, highlight=False
+        )
         return
     from rich.table import Table
     from rich.text import Text
 
     console = _output("console")
     # Each column's widest line, header included: what it needs not to wrap.
-    natural = [max(Text.from_markup(line).cell_len for row in [[c.name for c in columns], *rows]
-                   for line in row[i].split("\n"))
-               for i in range(len(columns))]  # fmt: skip
+    natural = [
+        max(
+            Text.from_markup(line).cell_len for row in [[c.name for c in columns], *rows] for line in row[i].split("\n")
+        )
+        for i in range(len(columns))
+    ]
 
     def needed(shown: list[int]) -> int:
         return sum(WIDE_MIN if columns[i].wide else natural[i] for i in shown) + 3 * len(shown) + 1

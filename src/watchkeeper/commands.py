@@ -51,12 +51,12 @@ _SERVICES = "for an ingest token: the services it may post usage for, a regex ('
 
 @token_app.command("create")
 def token_create(
-    name: Annotated[str | None, typer.Option(help="who or what will use it (default: the user's name)")] = None,  # noqa: UP007
-    user: Annotated[str | None, typer.Option(help="a user (`watchkeeper users add`) it speaks for")] = None,  # noqa: UP007
-    role: Annotated[str | None, typer.Option(help=_ROLES)] = None,  # noqa: UP007
-    customer: Annotated[str | None, typer.Option(help="for a customer token: whose")] = None,  # noqa: UP007
-    services: Annotated[str | None, typer.Option(help=_SERVICES)] = None,  # noqa: UP007
-    feed: Annotated[str | None, typer.Option(help="for an ingest token: the feed whose files it reads")] = None,  # noqa: UP007
+    name: Annotated[str | None, typer.Option(help="who or what will use it (default: the user's name)")] = None,
+    user: Annotated[str | None, typer.Option(help="a user (`watchkeeper users add`) it speaks for")] = None,
+    role: Annotated[str | None, typer.Option(help=_ROLES)] = None,
+    customer: Annotated[str | None, typer.Option(help="for a customer token: whose")] = None,
+    services: Annotated[str | None, typer.Option(help=_SERVICES)] = None,
+    feed: Annotated[str | None, typer.Option(help="for an ingest token: the feed whose files it reads")] = None,
 ) -> None:
     """A bearer token. A customer token reads only that customer's services, alerts and incidents;
     an ingest token, for a supplier, posts usage and reads its feed's files, nothing else."""
@@ -72,9 +72,16 @@ def token_create(
             if person is None and not name:
                 raise ValueError("say who uses it: --name NAME, or --user NAME for one of `watchkeeper users list`")
             customer_id = get_customer(customer, session=session).id if customer else None
-            new = tokens.create_token(session=session, clock=ctx.clock, name=name or (person.name if person else ""),
-                                      role=role or "engineer", customer_id=customer_id, user=person,
-                                      services=services, feed=feed)  # fmt: skip
+            new = tokens.create_token(
+                session=session,
+                clock=ctx.clock,
+                name=name or (person.name if person else ""),
+                role=role or "engineer",
+                customer_id=customer_id,
+                user=person,
+                services=services,
+                feed=feed,
+            )
     except (ValueError, LookupError) as exc:
         raise fail(said(exc)) from exc
     console.print(f"{new.record.role} token {new.record.id} ({new.record.name}), shown once, keep it safe:")
@@ -90,12 +97,31 @@ def token_list(as_json: Annotated[bool, typer.Option("--json", help="machine-rea
     if as_json:
         print_json(rows)
         return
-    columns = [Column("id"), Column("name"), Column("role"), Column("user", 5), Column("customer", 5),
-               Column("limited to", 6), Column("starts with", 3), Column("created", 2),
-               Column("revoked", 4)]  # fmt: skip
-    lines = [[str(r["id"]), r["name"], r["role"], r["user"] or "-", r["customer"] or "-",
-              ", ".join(f"{k} {r[k]}" for k in ("services", "feed") if r[k]) or "-", r["prefix"] + "...",
-              minute(r["created_at"]), minute(r["revoked_at"]) or "-"] for r in rows]  # fmt: skip
+    columns = [
+        Column("id"),
+        Column("name"),
+        Column("role"),
+        Column("user", 5),
+        Column("customer", 5),
+        Column("limited to", 6),
+        Column("starts with", 3),
+        Column("created", 2),
+        Column("revoked", 4),
+    ]
+    lines = [
+        [
+            str(r["id"]),
+            r["name"],
+            r["role"],
+            r["user"] or "-",
+            r["customer"] or "-",
+            ", ".join(f"{k} {r[k]}" for k in ("services", "feed") if r[k]) or "-",
+            r["prefix"] + "...",
+            minute(r["created_at"]),
+            minute(r["revoked_at"]) or "-",
+        ]
+        for r in rows
+    ]
     show_list(columns, lines, empty="no tokens; `watchkeeper token create --name NAME`")
 
 
@@ -114,7 +140,7 @@ def token_revoke(token_id: int) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0: every one)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
-    inbox: Annotated[Path | None, typer.Option(help="watch this folder for usage files")] = None,  # noqa: UP007
+    inbox: Annotated[Path | None, typer.Option(help="watch this folder for usage files")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="on the demo's database: its suppliers keep sending")] = False,
 ) -> None:
     """Run the API and the scheduler (inbox, retention) in one process.
@@ -150,8 +176,9 @@ def serve(
     if live is not None:  # first, so the feeds are topped up before the feed watcher looks at them
         scheduler.jobs.insert(0, Job("demo-feeds", timedelta(minutes=1), live))
     stop = threading.Event()
-    worker = threading.Thread(target=scheduler.run_forever, args=(stop, ctx.settings.scheduler_tick_seconds),
-                              name="scheduler", daemon=True)  # fmt: skip
+    worker = threading.Thread(
+        target=scheduler.run_forever, args=(stop, ctx.settings.scheduler_tick_seconds), name="scheduler", daemon=True
+    )
     worker.start()
     try:
         app = create_app(settings=ctx.settings, clock=ctx.clock, engine=ctx.engine)
@@ -194,8 +221,9 @@ def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
 
     def route() -> None:
         while True:
-            due = in_transaction(ctx.sessions, lambda s: process_due(session=s, now=ctx.clock.now(), config=routing,
-                                                                     limit=200))  # fmt: skip
+            due = in_transaction(
+                ctx.sessions, lambda s: process_due(session=s, now=ctx.clock.now(), config=routing, limit=200)
+            )
             if due < 200:
                 return
 
@@ -212,9 +240,13 @@ def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
             pass
 
     tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)
-    jobs = [Job("feeds", tick, feeds), Job("alerts", tick, route), Job("cases", tick, cases),
-            Job("notify", tick, notify),
-            Job("retention", timedelta(hours=1), retention)]  # fmt: skip
+    jobs = [
+        Job("feeds", tick, feeds),
+        Job("alerts", tick, route),
+        Job("cases", tick, cases),
+        Job("notify", tick, notify),
+        Job("retention", timedelta(hours=1), retention),
+    ]
     if inbox is not None:
         jobs.append(Job("inbox", timedelta(seconds=5), watch_inbox))
     return Scheduler(jobs, clock=ctx.clock)

@@ -184,8 +184,10 @@ class UnsupportedDatabase(Exception):
     commands answer those as a user's input, and this is the setup's)."""
 
 
-SUPPORTED_URLS = ("sqlite:///PATH or postgresql+psycopg://user@host/db "
-                  "(postgres:// and postgresql:// are read as postgresql+psycopg://)")  # fmt: skip
+SUPPORTED_URLS = (
+    "sqlite:///PATH or postgresql+psycopg://user@host/db "
+    "(postgres:// and postgresql:// are read as postgresql+psycopg://)"
+)
 
 
 def supported_url(url: str) -> str:

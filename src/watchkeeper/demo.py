@@ -100,8 +100,14 @@ def simulate(
                 mean = 0.0  # a test feed: short bursts on a few days, silence otherwise
             count = _poisson(rng, mean)
             if count:
-                records.append({"service": supplier.name, "ts": at.isoformat().replace("+00:00", "Z"),
-                                "count": count, "quantity": round(count * rng.uniform(60, 240), 1)})  # fmt: skip
+                records.append(
+                    {
+                        "service": supplier.name,
+                        "ts": at.isoformat().replace("+00:00", "Z"),
+                        "count": count,
+                        "quantity": round(count * rng.uniform(60, 240), 1),
+                    }
+                )
             at += step
     return records
 
@@ -126,10 +132,12 @@ def asterisk_lines(account: str, start: datetime, calls: int, rng: random.Random
         billsec = rng.randrange(5, 600)
         stamp = at.strftime("%Y-%m-%d %H:%M:%S")
         end = (at + timedelta(seconds=billsec + 3)).strftime("%Y-%m-%d %H:%M:%S")
-        lines.append(f'"{account}","+4930{i:07d}","+4940555{i % 1000:04d}","from-pbx",'
-                     f'"""Desk {i % 40}"" <+4930{i:07d}>","PJSIP/desk-{i:08x}","PJSIP/trunk-{i:08x}",'
-                     f'"Dial","PJSIP/+4940555{i % 1000:04d}@trunk,60","{stamp}","{stamp}","{end}",'
-                     f'{billsec + 3},{billsec},"ANSWERED","DOCUMENTATION"')  # fmt: skip
+        lines.append(
+            f'"{account}","+4930{i:07d}","+4940555{i % 1000:04d}","from-pbx",'
+            f'"""Desk {i % 40}"" <+4930{i:07d}>","PJSIP/desk-{i:08x}","PJSIP/trunk-{i:08x}",'
+            f'"Dial","PJSIP/+4940555{i % 1000:04d}@trunk,60","{stamp}","{stamp}","{end}",'
+            f'{billsec + 3},{billsec},"ANSWERED","DOCUMENTATION"'
+        )
     return lines
 
 
@@ -144,8 +152,9 @@ def _start_server(settings: Settings, port: int) -> tuple[object, threading.Thre
 
     from watchkeeper.web.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings=settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings=settings), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -187,8 +196,10 @@ def _feed_api(port: int, token: str, now: datetime, days: int) -> None:
     start = end - timedelta(days=days)
     records = simulate(SUPPLIERS, start, end)
     total = sum(int(r.get("count", 1)) for r in records)  # type: ignore[call-overload]
-    console.print(f"posting {len(records):,} rows, {total:,} usage records ({days} days, {len(SUPPLIERS)} services; "
-                  "a row carries a count) to POST /api/v1/usage ...")  # fmt: skip
+    console.print(
+        f"posting {len(records):,} rows, {total:,} usage records ({days} days, {len(SUPPLIERS)} services; "
+        "a row carries a count) to POST /api/v1/usage ..."
+    )
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
         batch_size = 2000
@@ -197,13 +208,15 @@ def _feed_api(port: int, token: str, now: datetime, days: int) -> None:
             answer = client.post("/api/v1/usage", json=batch, headers={"Idempotency-Key": f"demo-{n}"})
             answer.raise_for_status()
         retry = client.post("/api/v1/usage", json=records[:batch_size], headers={"Idempotency-Key": "demo-0"})
-        console.print(f"  retried batch demo-0: replayed={retry.headers.get('idempotent-replayed')}, "
-                      "counted once")  # fmt: skip
-        bad = client.post("/api/v1/usage", json=[
-            {"service": "voip-de-wholesale", "ts": "yesterday", "count": 3},
-            {"service": "", "ts": end.isoformat(), "count": 1},
-            {"service": "voip-de-wholesale", "ts": end.isoformat(), "count": -2},
-        ]).json()  # fmt: skip
+        console.print(f"  retried batch demo-0: replayed={retry.headers.get('idempotent-replayed')}, counted once")
+        bad = client.post(
+            "/api/v1/usage",
+            json=[
+                {"service": "voip-de-wholesale", "ts": "yesterday", "count": 3},
+                {"service": "", "ts": end.isoformat(), "count": 1},
+                {"service": "voip-de-wholesale", "ts": end.isoformat(), "count": -2},
+            ],
+        ).json()
         console.print(f"  a batch with bad rows: accepted {bad['accepted']}, rejected {bad['rejected']}:")
         for error in bad["errors"]:
             console.print(f"    row {error['index']} {error['field']}: {error['reason']}")
@@ -219,8 +232,14 @@ def _feed_inbox(inbox: Path, sessions: sessionmaker[Session], settings: Settings
     folder.mkdir(parents=True)
     clock = SystemClock()
     with transaction(sessions) as session:
-        add_feed(session=session, clock=clock, name="pbx-berlin", format=Format.ASTERISK_CSV,
-                 timezone="Europe/Berlin", sequence_pattern=r"Master-(?P<seq>\d+)\.csv")  # fmt: skip
+        add_feed(
+            session=session,
+            clock=clock,
+            name="pbx-berlin",
+            format=Format.ASTERISK_CSV,
+            timezone="Europe/Berlin",
+            sequence_pattern=r"Master-(?P<seq>\d+)\.csv",
+        )
     rng = random.Random(7)
     hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
     local = ZoneInfo("Europe/Berlin")
@@ -228,8 +247,11 @@ def _feed_inbox(inbox: Path, sessions: sessionmaker[Session], settings: Settings
     for seq, offset in ((1, 0), (2, 1), (4, 2)):  # number 3 never arrives
         lines = asterisk_lines("pbx-berlin-sales", (hour + timedelta(hours=offset)).astimezone(local), 300, rng)
         if seq == 2:
-            lines.insert(100, '"pbx-berlin-sales","+4930","+4940","from-pbx","x","y","z","Dial","",'
-                              '"2026-02-30 25:61:00","","",1,1,"ANSWERED","DOCUMENTATION"')  # fmt: skip
+            lines.insert(
+                100,
+                '"pbx-berlin-sales","+4930","+4940","from-pbx","x","y","z","Dial","",'
+                '"2026-02-30 25:61:00","","",1,1,"ANSWERED","DOCUMENTATION"',
+            )
         files[seq] = "\n".join(lines) + "\n"
         (folder / f"Master-{seq:04d}.csv").write_text(files[seq])
     # The supplier re-sends an old file under a new number: same content, refused.
@@ -263,8 +285,9 @@ def _show(sessions: sessionmaker[Session], now: datetime, port: int, token: str)
         table.add_column("records", no_wrap=True, justify="right")
         table.add_column("last 7 days", no_wrap=True, min_width=28)
         for s in services:
-            points = service_counts(session=session, name=s.name, resolution="hour",
-                                    since=now - timedelta(days=7), until=now)  # fmt: skip
+            points = service_counts(
+                session=session, name=s.name, resolution="hour", since=now - timedelta(days=7), until=now
+            )
             week = [v for _, values in hourly_profile(points, now) for v in values]
             daily = [sum(week[i : i + 6]) for i in range(0, len(week), 6)]
             table.add_row(s.name, f"{s.last_seen:%a %H:%M}", f"{s.total_count:,}", sparkline(daily))
@@ -300,32 +323,64 @@ def _incidents(sessions: sessionmaker[Session], port: int) -> None:
     with transaction(sessions) as session:
         am_key = create_integration(session=session, clock=clock, kind=Kind.ALERTMANAGER, name="prometheus").key
         pd_key = create_integration(session=session, clock=clock, kind=Kind.PAGERDUTY, name="zabbix").key
-        add_dependency(session=session, now=clock.now(), name="SIP trunks depend on their PBX",
-                       parent=["alertname=PBXDown"], child=["alertname=TrunkDown"], equal=["instance"])
-        add_silence(session=session, now=clock.now(), matchers=["instance=sbc-2"],
-                    ends_at=clock.now() + timedelta(hours=2), created_by="demo",
-                    comment="SBC firmware upgrade tonight")  # fmt: skip
+        add_dependency(
+            session=session,
+            now=clock.now(),
+            name="SIP trunks depend on their PBX",
+            parent=["alertname=PBXDown"],
+            child=["alertname=TrunkDown"],
+            equal=["instance"],
+        )
+        add_silence(
+            session=session,
+            now=clock.now(),
+            matchers=["instance=sbc-2"],
+            ends_at=clock.now() + timedelta(hours=2),
+            created_by="demo",
+            comment="SBC firmware upgrade tonight",
+        )
     started = (clock.now() - timedelta(minutes=3)).isoformat()
 
     def am(name: str, instance: str, summary: str) -> dict[str, object]:
-        return {"status": "firing", "labels": {"alertname": name, "instance": instance, "severity": "critical"},
-                "annotations": {"summary": summary}, "startsAt": started, "fingerprint": f"{name}-{instance}"}
+        return {
+            "status": "firing",
+            "labels": {"alertname": name, "instance": instance, "severity": "critical"},
+            "annotations": {"summary": summary},
+            "startsAt": started,
+            "fingerprint": f"{name}-{instance}",
+        }
 
     console.print("\nexternal monitors push alerts (Alertmanager webhook, PagerDuty Events v2) ...")
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        client.post(f"/api/v1/intake/alertmanager/{am_key}", json={"version": "4", "status": "firing", "alerts": [
-            am("PBXDown", "pbx-hamburg", "PBX pbx-hamburg does not answer SIP OPTIONS"),
-            am("TrunkDown", "pbx-hamburg", "SIP trunk carrier-a on pbx-hamburg unregistered"),
-        ]}).raise_for_status()  # fmt: skip
+        client.post(
+            f"/api/v1/intake/alertmanager/{am_key}",
+            json={
+                "version": "4",
+                "status": "firing",
+                "alerts": [
+                    am("PBXDown", "pbx-hamburg", "PBX pbx-hamburg does not answer SIP OPTIONS"),
+                    am("TrunkDown", "pbx-hamburg", "SIP trunk carrier-a on pbx-hamburg unregistered"),
+                ],
+            },
+        ).raise_for_status()
         for source in ("sbc-1", "sbc-1", "sbc-2"):
-            client.post("/v2/enqueue", json={"routing_key": pd_key, "event_action": "trigger",
-                                             "dedup_key": f"cpu-{source}", "payload": {
-                "summary": f"CPU above 95% on {source}", "source": source, "severity": "error",
-                "class": "HighCpu"}}).raise_for_status()  # fmt: skip
+            client.post(
+                "/v2/enqueue",
+                json={
+                    "routing_key": pd_key,
+                    "event_action": "trigger",
+                    "dedup_key": f"cpu-{source}",
+                    "payload": {
+                        "summary": f"CPU above 95% on {source}",
+                        "source": source,
+                        "severity": "error",
+                        "class": "HighCpu",
+                    },
+                },
+            ).raise_for_status()
     with transaction(sessions) as session:
         rows = list_alerts(session=session)
-        table = Table("alert", "source", "status", "count", "incident", "summary", title="alerts",
-                      title_justify="left")  # fmt: skip
+        table = Table("alert", "source", "status", "count", "incident", "summary", title="alerts", title_justify="left")
         for a in rows:
             state = a.status + (f" (muted: {a.muted_reason})" if a.muted else "")
             table.add_row(str(a.id), a.source, state, str(a.count), str(a.incident_id or "-"), a.summary)
@@ -343,11 +398,20 @@ def _incidents(sessions: sessionmaker[Session], port: int) -> None:
     command = _command()
     console.print("\nTry, on the demo's database:")
     console.print("  export WATCHKEEPER_DATABASE_URL=sqlite:///watchkeeper-demo.db", soft_wrap=True)
-    for args in ("incidents list", "incidents show 1", "alerts list", "services show voip-de-wholesale",
-                 "serve --demo    # the API and scheduler on :8080, with the token above"):  # fmt: skip
+    for args in (
+        "incidents list",
+        "incidents show 1",
+        "alerts list",
+        "services show voip-de-wholesale",
+        "serve --demo    # the API and scheduler on :8080, with the token above",
+    ):
         console.print(f"  {command} {args}", soft_wrap=True, highlight=False)
-    console.print("  (--demo keeps the simulated suppliers sending; without it they have stopped with the demo, "
-                  "and their silence alerts follow within minutes)", soft_wrap=True, highlight=False)
+    console.print(
+        "  (--demo keeps the simulated suppliers sending; without it they have stopped with the demo, "
+        "and their silence alerts follow within minutes)",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _command() -> str:
@@ -378,12 +442,17 @@ class LiveFeeds:
         self.sessions, self.settings, self.clock = sessions, settings, clock
         self.live = tuple(s for s in SUPPLIERS if not s.stopped_minutes_ago)
         with transaction(sessions) as session:
-            last = dict(session.execute(select(Service.name, Service.last_seen)
-                                        .where(Service.name.in_([s.name for s in self.live]))).all())  # fmt: skip
+            last = dict(
+                session.execute(
+                    select(Service.name, Service.last_seen).where(Service.name.in_([s.name for s in self.live]))
+                ).all()
+            )
         if not last:
-            raise DemoDatabaseMissing("--demo serves the demo's database, and this one has none of its services: "
-                                      "run `watchkeeper demo` first and point WATCHKEEPER_DATABASE_URL at "
-                                      "watchkeeper-demo.db")  # fmt: skip
+            raise DemoDatabaseMissing(
+                "--demo serves the demo's database, and this one has none of its services: "
+                "run `watchkeeper demo` first and point WATCHKEEPER_DATABASE_URL at "
+                "watchkeeper-demo.db"
+            )
         self.sent_until = {name: at + timedelta(seconds=1) for name, at in last.items()}
 
     def __call__(self) -> int:
@@ -400,12 +469,24 @@ class LiveFeeds:
             while at <= now:
                 count = _poisson(rng, 0.0 if supplier.irregular and rng.random() < 0.85 else supplier.expected(at))
                 if count:
-                    rows.append({"service": supplier.name, "ts": at.isoformat().replace("+00:00", "Z"),
-                                 "count": count, "quantity": round(count * rng.uniform(60, 240), 1)})  # fmt: skip
+                    rows.append(
+                        {
+                            "service": supplier.name,
+                            "ts": at.isoformat().replace("+00:00", "Z"),
+                            "count": count,
+                            "quantity": round(count * rng.uniform(60, 240), 1),
+                        }
+                    )
                 at += timedelta(seconds=step)
             self.sent_until[supplier.name] = at
         if rows:
             with transaction(self.sessions) as session:
-                ingest_batch(json.dumps(rows).encode(), "application/json", idempotency_key=None, session=session,
-                             clock=self.clock, settings=self.settings)  # fmt: skip
+                ingest_batch(
+                    json.dumps(rows).encode(),
+                    "application/json",
+                    idempotency_key=None,
+                    session=session,
+                    clock=self.clock,
+                    settings=self.settings,
+                )
         return len(rows)

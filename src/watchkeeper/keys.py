@@ -52,8 +52,10 @@ def read_or_make_key_file(path: Path) -> bytes:
     except FileExistsError:
         pass
     except OSError as exc:
-        raise KeyFileError(f"cannot make the server key file {path} ({exc.strerror}); "
-                        "set WATCHKEEPER_KEY_FILE to a writable path or WATCHKEEPER_SECRET_KEY") from exc  # fmt: skip
+        raise KeyFileError(
+            f"cannot make the server key file {path} ({exc.strerror}); "
+            "set WATCHKEEPER_KEY_FILE to a writable path or WATCHKEEPER_SECRET_KEY"
+        ) from exc
     else:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(32) + "\n")

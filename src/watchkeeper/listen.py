@@ -28,8 +28,10 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise CannotListen(f"port {port} on {host} is in use (another watchkeeper serve?); "
-                               f"stop it, or start on another port with --port {port + 1}") from exc  # fmt: skip
+            raise CannotListen(
+                f"port {port} on {host} is in use (another watchkeeper serve?); "
+                f"stop it, or start on another port with --port {port + 1}"
+            ) from exc
         if exc.errno == errno.EACCES:
             raise CannotListen(f"no permission to listen on port {port}; use one above 1023, e.g. --port 8080") from exc
         raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
@@ -49,6 +51,8 @@ def with_public_url(settings: Settings, host: str, port: int) -> tuple[Settings,
     if "public_url" in settings.model_fields_set:
         return settings, None
     url = listening_url(host, port)
-    warning = (f"WATCHKEEPER_PUBLIC_URL is not set: the answer links of customer enquiries will start with {url}; "
-               "set it to the address customers reach this server at")  # fmt: skip
+    warning = (
+        f"WATCHKEEPER_PUBLIC_URL is not set: the answer links of customer enquiries will start with {url}; "
+        "set it to the address customers reach this server at"
+    )
     return settings.model_copy(update={"public_url": url}), warning

@@ -31,17 +31,20 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LABELS = {"service": "voip-de", "severity": "critical", "instance": "pbx-1:5060"}
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("service=voip-de", True),
-    ("service!=voip-de", False),
-    ('instance=~"pbx-.*"', True),
-    ("instance=~pbx", False),  # anchored, as in Alertmanager
-    ("instance!~'sbc-.*'", True),
-    ("team=", True),  # a missing label reads as empty
-    ("team!=db", True),
-    ("team=~.+", False),
-    ("severity=~critical|error", True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("service=voip-de", True),
+        ("service!=voip-de", False),
+        ('instance=~"pbx-.*"', True),
+        ("instance=~pbx", False),  # anchored, as in Alertmanager
+        ("instance!~'sbc-.*'", True),
+        ("team=", True),  # a missing label reads as empty
+        ("team!=db", True),
+        ("team=~.+", False),
+        ("severity=~critical|error", True),
+    ],
+)
 def test_matchers_follow_alertmanager(text, expected):
     assert parse_matcher(text).matches(LABELS) is expected
 
@@ -70,23 +73,45 @@ def test_matchers_that_would_silence_everything_are_refused():
     check_selective(parse_matchers(["team!=db", "service=voip-de"]))
 
 
-@pytest.mark.parametrize("matchers", [['service=~".+"'], ['service=~"\\S+"'], ['service=~"[^x]+"'],
-                                      ['service=~".{1,64}"', "severity!=info"], ['service!~"voip-.*"'],
-                                      ['service=~".+"', 'instance!="db1"']])  # fmt: skip
+@pytest.mark.parametrize(
+    "matchers",
+    [
+        ['service=~".+"'],
+        ['service=~"\\S+"'],
+        ['service=~"[^x]+"'],
+        ['service=~".{1,64}"', "severity!=info"],
+        ['service!~"voip-.*"'],
+        ['service=~".+"', 'instance!="db1"'],
+    ],
+)
 def test_matchers_that_take_any_value_of_a_label_are_refused(matchers):
     with pytest.raises(ValueError, match="match every alert"):
         check_narrow(parse_matchers(matchers))
 
 
-@pytest.mark.parametrize("matchers", [["service=voip-de"], ['instance=~"pbx-.*"'], ['service=~"(sms|mms)-uk"'],
-                                      ['service=~".+"', "alertname=BackupFailed"], ['instance=~"pbx-\\d+"']])  # fmt: skip
+@pytest.mark.parametrize(
+    "matchers",
+    [
+        ["service=voip-de"],
+        ['instance=~"pbx-.*"'],
+        ['service=~"(sms|mms)-uk"'],
+        ['service=~".+"', "alertname=BackupFailed"],
+        ['instance=~"pbx-\\d+"'],
+    ],
+)
 def test_matchers_that_name_something_pass(matchers):
     check_narrow(parse_matchers(matchers))
 
 
 def test_a_silence_mutes_until_it_ends_and_says_who_and_why():
-    silence = Silence(7, parse_matchers(["service=voip-de"]), NOW - timedelta(hours=1), NOW + timedelta(hours=1),
-                      "anna", "supplier migration")  # fmt: skip
+    silence = Silence(
+        7,
+        parse_matchers(["service=voip-de"]),
+        NOW - timedelta(hours=1),
+        NOW + timedelta(hours=1),
+        "anna",
+        "supplier migration",
+    )
     mute = mute_for(LABELS, NOW, silences=[silence])
     assert mute is not None and mute.kind is MuteKind.SILENCED and mute.until == silence.ends_at
     assert "anna: supplier migration" in mute.reason
@@ -95,8 +120,15 @@ def test_a_silence_mutes_until_it_ends_and_says_who_and_why():
 
 
 def weekly(days: str, start: str, end: str, zone: str = "Europe/Berlin") -> Window:
-    return Window(1, "nightly", parse_matchers(["service=voip-de"]), zone, weekdays=parse_weekdays(days),
-                  start=time.fromisoformat(start), end=time.fromisoformat(end))  # fmt: skip
+    return Window(
+        1,
+        "nightly",
+        parse_matchers(["service=voip-de"]),
+        zone,
+        weekdays=parse_weekdays(days),
+        start=time.fromisoformat(start),
+        end=time.fromisoformat(end),
+    )
 
 
 def test_a_weekly_window_across_midnight_belongs_to_the_day_it_starts():
@@ -126,8 +158,14 @@ def test_a_window_over_the_spring_forward_gap_lasts_the_real_time_between_its_en
 
 
 def test_a_cron_window_runs_for_its_duration_in_its_time_zone():
-    window = Window(2, "backup", parse_matchers(["service=voip-de"]), "America/New_York", cron="30 1 * * *",
-                    duration=timedelta(hours=2))  # fmt: skip
+    window = Window(
+        2,
+        "backup",
+        parse_matchers(["service=voip-de"]),
+        "America/New_York",
+        cron="30 1 * * *",
+        duration=timedelta(hours=2),
+    )
     # 1 November 2026: New York falls back at 02:00; 01:30 happens twice, cron takes the first.
     assert window.end_if_active(datetime(2026, 11, 2, 7, 0, tzinfo=UTC)) == datetime(2026, 11, 2, 8, 30, tzinfo=UTC)
     assert window.end_if_active(datetime(2026, 11, 2, 8, 30, tzinfo=UTC)) is None
@@ -136,25 +174,35 @@ def test_a_cron_window_runs_for_its_duration_in_its_time_zone():
 
 
 def test_a_one_off_window_mutes_between_its_instants_and_says_until_when():
-    window = Window(3, "core upgrade", parse_matchers(["instance=~pbx-.*"]), starts_at=NOW, ends_at=NOW + timedelta(hours=2))
+    window = Window(
+        3, "core upgrade", parse_matchers(["instance=~pbx-.*"]), starts_at=NOW, ends_at=NOW + timedelta(hours=2)
+    )
     mute = mute_for(LABELS, NOW + timedelta(minutes=5), windows=[window])
     assert mute is not None and mute.kind is MuteKind.MAINTENANCE and mute.until == NOW + timedelta(hours=2)
     assert "core upgrade" in mute.reason
     assert mute_for(LABELS, NOW + timedelta(hours=2), windows=[window]) is None
 
 
-RULE = InhibitRule(1, "trunks depend on their PBX", parse_matchers(["alertname=PBXDown"]),
-                   parse_matchers(["alertname=TrunkDown"]), ("instance",))  # fmt: skip
+RULE = InhibitRule(
+    1,
+    "trunks depend on their PBX",
+    parse_matchers(["alertname=PBXDown"]),
+    parse_matchers(["alertname=TrunkDown"]),
+    ("instance",),
+)
 
 
-@pytest.mark.parametrize("parent_instance,child_instance,muted", [
-    ("pbx-1", "pbx-1", True),
-    ("pbx-1", "pbx-2", False),
-    (None, None, False),  # missing on both: not "equal" (unlike Alertmanager), nothing is hidden
-    ("pbx-1", None, False),
-    (None, "pbx-1", False),
-    ("", "", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "parent_instance,child_instance,muted",
+    [
+        ("pbx-1", "pbx-1", True),
+        ("pbx-1", "pbx-2", False),
+        (None, None, False),  # missing on both: not "equal" (unlike Alertmanager), nothing is hidden
+        ("pbx-1", None, False),
+        (None, "pbx-1", False),
+        ("", "", False),
+    ],
+)
 def test_dependencies_need_the_equal_labels_present_and_equal(parent_instance, child_instance, muted):
     parent = {"alertname": "PBXDown"} | ({"instance": parent_instance} if parent_instance is not None else {})
     child = {"alertname": "TrunkDown"} | ({"instance": child_instance} if child_instance is not None else {})
@@ -171,13 +219,16 @@ def test_an_alert_never_mutes_itself():
     assert mute_for(labels, NOW, alert_id=10, rules=[both], parents=[Parent(10, labels, "x")]) is None
 
 
-@pytest.mark.parametrize("parent_customer,child_customer,muted", [
-    ("Alpha", "Alpha", True),
-    ("Alpha", None, True),
-    ("Alpha", "Bravo", False),  # one customer's outage neither hides nor tells of another's
-    (None, "Bravo", False),
-    (None, None, True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "parent_customer,child_customer,muted",
+    [
+        ("Alpha", "Alpha", True),
+        ("Alpha", None, True),
+        ("Alpha", "Bravo", False),  # one customer's outage neither hides nor tells of another's
+        (None, "Bravo", False),
+        (None, None, True),
+    ],
+)
 def test_a_parent_mutes_only_alerts_of_its_own_customer_or_of_none(parent_customer, child_customer, muted):
     parent = Parent(10, {"alertname": "PBXDown", "instance": "pbx-shared"}, "PBX down", parent_customer)
     child = {"alertname": "TrunkDown", "instance": "pbx-shared"}
@@ -206,18 +257,23 @@ def test_grouping_defaults_to_service_else_alertname_and_instance():
 
 def test_the_customer_of_the_service_is_part_of_every_group_and_a_customer_label_is_not():
     trunk = {"alertname": "TrunkDown", "instance": "pbx-shared", "customer": "Bravo"}
-    assert group_key(group_labels(trunk, ("alertname", "instance"), "Alpha")) == \
-        "alertname=TrunkDown,customer=Alpha,instance=pbx-shared"
+    assert (
+        group_key(group_labels(trunk, ("alertname", "instance"), "Alpha"))
+        == "alertname=TrunkDown,customer=Alpha,instance=pbx-shared"
+    )
     assert group_key(group_labels(trunk, ("alertname", "customer"))) == "alertname=TrunkDown"
     assert group_key(group_labels(LABELS, (), "Alpha")) == "customer=Alpha,service=voip-de"
 
 
-@pytest.mark.parametrize("severity,stage,given_urgency,expected", [
-    ("critical", "production", Urgency.HIGH, Urgency.HIGH),
-    ("critical", "test", Urgency.HIGH, Urgency.LOW),
-    ("warning", "production", Urgency.HIGH, Urgency.LOW),
-    ("info", None, Urgency.HIGH, Urgency.LOW),
-    ("error", None, Urgency.LOW, Urgency.LOW),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "severity,stage,given_urgency,expected",
+    [
+        ("critical", "production", Urgency.HIGH, Urgency.HIGH),
+        ("critical", "test", Urgency.HIGH, Urgency.LOW),
+        ("warning", "production", Urgency.HIGH, Urgency.LOW),
+        ("info", None, Urgency.HIGH, Urgency.LOW),
+        ("error", None, Urgency.LOW, Urgency.LOW),
+    ],
+)
 def test_test_services_and_warnings_are_low_urgency(severity, stage, given_urgency, expected):
     assert urgency(severity, stage=stage, given=given_urgency) is expected

@@ -20,13 +20,30 @@ from watchkeeper.incidents.models import Incident
 CONFIG = RoutingConfig(group_wait=timedelta(seconds=30), flap_window=timedelta(minutes=15), flap_threshold=4)
 
 
-def finding(key="disk/db1", state=State.FIRING, *, service=None, severity=Severity.CRITICAL, summary="disk full",
-            labels=None, at=None, urgency=Urgency.HIGH):  # fmt: skip
+def finding(
+    key="disk/db1",
+    state=State.FIRING,
+    *,
+    service=None,
+    severity=Severity.CRITICAL,
+    summary="disk full",
+    labels=None,
+    at=None,
+    urgency=Urgency.HIGH,
+):
     from tests.conftest import NOW
 
-    return Finding(dedup_key=key, source="generic", service=service, severity=severity, state=state,
-                   summary=summary, observed_at=at or NOW,
-                   labels=labels or {"alertname": "DiskFull", "instance": "db1"}, urgency=urgency)  # fmt: skip
+    return Finding(
+        dedup_key=key,
+        source="generic",
+        service=service,
+        severity=severity,
+        state=state,
+        summary=summary,
+        observed_at=at or NOW,
+        labels=labels or {"alertname": "DiskFull", "instance": "db1"},
+        urgency=urgency,
+    )
 
 
 class Desk:
@@ -73,7 +90,11 @@ def test_an_alert_opens_an_incident_after_the_group_wait(desk):
     assert desk.incidents() == []
     desk.after(1)
     (incident,) = desk.incidents()
-    assert (incident.status, incident.group_key, incident.urgency) == ("triggered", "alertname=DiskFull,instance=db1", "high")
+    assert (incident.status, incident.group_key, incident.urgency) == (
+        "triggered",
+        "alertname=DiskFull,instance=db1",
+        "high",
+    )
     assert [k for k, _ in desk.timeline(incident.id)] == ["opened", "alert_joined"]
     assert desk.alert(alert.id).incident_id == incident.id
 
@@ -130,19 +151,28 @@ def test_lifecycle_with_who_and_when_and_refused_moves(desk, clock):
     (incident,) = desk.incidents()
     desk.do(lambda session, now: incidents.act(incident.id, Action.ACKNOWLEDGE, actor="anna", session=session, now=now))
     with pytest.raises(InvalidTransition, match="cannot acknowledge incident: it is acknowledged"):
-        desk.do(lambda session, now: incidents.act(incident.id, Action.ACKNOWLEDGE, actor="bob", session=session, now=now))
+        desk.do(
+            lambda session, now: incidents.act(incident.id, Action.ACKNOWLEDGE, actor="bob", session=session, now=now)
+        )
     desk.after(600)
-    desk.do(lambda session, now: incidents.add_note(incident.id, "cleared /var/log", actor="anna", session=session, now=now))
-    desk.do(lambda session, now: incidents.act(incident.id, Action.RESOLVE, actor="anna", note="disk cleaned",
-                                               session=session, now=now))  # fmt: skip
+    desk.do(
+        lambda session, now: incidents.add_note(incident.id, "cleared /var/log", actor="anna", session=session, now=now)
+    )
+    desk.do(
+        lambda session, now: incidents.act(
+            incident.id, Action.RESOLVE, actor="anna", note="disk cleaned", session=session, now=now
+        )
+    )
     desk.do(lambda session, now: incidents.act(incident.id, Action.CLOSE, actor="bob", session=session, now=now))
     (incident,) = desk.incidents()
     assert (incident.status, incident.acknowledged_by, incident.closed_by) == ("closed", "anna", "bob")
     assert desk.timeline(incident.id)[2:] == [
-        ("acknowledged", "acknowledged by anna"), ("note", "cleared /var/log"),
+        ("acknowledged", "acknowledged by anna"),
+        ("note", "cleared /var/log"),
         ("resolved", "resolved by anna: disk cleaned"),
         ("alert_released", "alert 1 still fires (disk full): it leaves this incident and is raised again"),
-        ("closed", "closed by bob")]  # fmt: skip
+        ("closed", "closed by bob"),
+    ]
     with transaction(desk.db.sessions) as session:
         times = incidents.response_times(session=session, since=clock.now() - timedelta(days=1), until=clock.now())
     assert (times.incidents, times.mtta, times.mttr) == (1, timedelta(0), timedelta(seconds=600))
@@ -161,8 +191,13 @@ def test_the_timeline_cannot_be_rewritten(desk):
 
 
 def test_a_silenced_alert_is_recorded_and_raised_when_the_silence_is_expired(desk):
-    silence = desk.do(mutes.add_silence, matchers=["instance=db1"], ends_at=desk.clock.now() + timedelta(hours=2),
-                      created_by="anna", comment="disk swap tonight")  # fmt: skip
+    silence = desk.do(
+        mutes.add_silence,
+        matchers=["instance=db1"],
+        ends_at=desk.clock.now() + timedelta(hours=2),
+        created_by="anna",
+        comment="disk swap tonight",
+    )
     (alert,) = desk.send(finding())
     desk.after(60)
     assert desk.incidents() == []
@@ -176,8 +211,14 @@ def test_a_silenced_alert_is_recorded_and_raised_when_the_silence_is_expired(des
 
 def test_an_alert_still_firing_when_the_maintenance_window_ends_is_raised_then(desk):
     now = desk.clock.now()
-    desk.do(mutes.add_window, name="db patching", matchers=["instance=db1"], created_by="ops",
-            starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(minutes=55))  # fmt: skip
+    desk.do(
+        mutes.add_window,
+        name="db patching",
+        matchers=["instance=db1"],
+        created_by="ops",
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(minutes=55),
+    )
     (alert,) = desk.send(finding())
     assert desk.alert(alert.id).due_at == now + timedelta(minutes=55)
     desk.after(54 * 60)
@@ -189,8 +230,14 @@ def test_an_alert_still_firing_when_the_maintenance_window_ends_is_raised_then(d
 
 def test_an_alert_that_resolves_inside_the_window_never_pages(desk):
     now = desk.clock.now()
-    desk.do(mutes.add_window, name="db patching", matchers=["instance=db1"], created_by="ops",
-            starts_at=now, ends_at=now + timedelta(hours=1))  # fmt: skip
+    desk.do(
+        mutes.add_window,
+        name="db patching",
+        matchers=["instance=db1"],
+        created_by="ops",
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+    )
     desk.send(finding())
     desk.after(600)
     desk.send(finding(state=State.RESOLVED, summary="ok"))
@@ -199,8 +246,13 @@ def test_an_alert_that_resolves_inside_the_window_never_pages(desk):
 
 
 def test_a_parents_alert_mutes_its_dependants_and_its_incident_says_so(desk):
-    desk.do(mutes.add_dependency, name="trunks depend on their PBX", parent=["alertname=PBXDown"],
-            child=["alertname=TrunkDown"], equal=["instance"])  # fmt: skip
+    desk.do(
+        mutes.add_dependency,
+        name="trunks depend on their PBX",
+        parent=["alertname=PBXDown"],
+        child=["alertname=TrunkDown"],
+        equal=["instance"],
+    )
     pbx = {"alertname": "PBXDown", "instance": "pbx-1"}
     trunk = {"alertname": "TrunkDown", "instance": "pbx-1", "trunk": "carrier-a"}
     (parent,) = desk.send(finding("pbx-1", labels=pbx, summary="PBX pbx-1 unreachable"))
@@ -244,10 +296,20 @@ def test_a_flapping_alert_is_held_as_one_until_it_stays_resolved(desk):
 def test_test_services_and_warnings_make_low_urgency_incidents(desk, db, clock):
     with transaction(db.sessions) as session:
         now = clock.now()
-        session.add(Service(name="trial-feed", stage=ServiceStage.TEST, first_seen=now, last_seen=now,
-                            last_received_at=now, created_at=now))
-    desk.send(finding("t", service="trial-feed", labels={"service": "trial-feed"}),
-              finding("w", severity=Severity.WARNING, labels={"alertname": "Cpu", "instance": "x"}))
+        session.add(
+            Service(
+                name="trial-feed",
+                stage=ServiceStage.TEST,
+                first_seen=now,
+                last_seen=now,
+                last_received_at=now,
+                created_at=now,
+            )
+        )
+    desk.send(
+        finding("t", service="trial-feed", labels={"service": "trial-feed"}),
+        finding("w", severity=Severity.WARNING, labels={"alertname": "Cpu", "instance": "x"}),
+    )
     desk.after(30)
     assert {i.urgency for i in desk.incidents()} == {"low"}
     assert len(desk.incidents(urgency=Urgency.LOW)) == 2

@@ -36,16 +36,28 @@ class Tenants:
         with transaction(db.sessions) as session:
             desk.add_plan(session=session, now=NOW, name="24x7", hours="24x7", auto_case=False)
             for name in ("a-svc1", "b-svc1", "ops-box"):
-                session.add(Service(name=name, stage="production", first_seen=NOW, last_seen=NOW,
-                                    last_received_at=NOW, created_at=NOW))  # fmt: skip
+                session.add(
+                    Service(
+                        name=name,
+                        stage="production",
+                        first_seen=NOW,
+                        last_seen=NOW,
+                        last_received_at=NOW,
+                        created_at=NOW,
+                    )
+                )
             session.flush()
             alpha = desk.add_customer(session=session, now=NOW, name="Alpha", plan="24x7", service_pattern="a-.*")
             bravo = desk.add_customer(session=session, now=NOW, name="Bravo", plan="24x7", service_pattern="b-.*")
-            tokens = {"staff": create_token(session=session, clock=clock, name="anna", role="engineer").token,
-                      "alpha": create_token(session=session, clock=clock, name="alpha-noc", role="customer",
-                                            customer_id=alpha.id).token,
-                      "bravo": create_token(session=session, clock=clock, name="bravo-noc", role="customer",
-                                            customer_id=bravo.id).token}  # fmt: skip
+            tokens = {
+                "staff": create_token(session=session, clock=clock, name="anna", role="engineer").token,
+                "alpha": create_token(
+                    session=session, clock=clock, name="alpha-noc", role="customer", customer_id=alpha.id
+                ).token,
+                "bravo": create_token(
+                    session=session, clock=clock, name="bravo-noc", role="customer", customer_id=bravo.id
+                ).token,
+            }
         app = create_app(settings=db.settings, clock=clock, engine=db.engine)
         self.clients = {}
         for who, token in tokens.items():
@@ -54,14 +66,32 @@ class Tenants:
 
     def send(self, key, service, summary, **labels):
         with transaction(self.db.sessions) as session:
-            alerts.record(Finding(key, "alertmanager", service, Severity.CRITICAL, State.FIRING, summary, NOW,
-                                  labels={"service": service, **labels} if service else labels),
-                          session=session, now=NOW, config=self.config)  # fmt: skip
+            alerts.record(
+                Finding(
+                    key,
+                    "alertmanager",
+                    service,
+                    Severity.CRITICAL,
+                    State.FIRING,
+                    summary,
+                    NOW,
+                    labels={"service": service, **labels} if service else labels,
+                ),
+                session=session,
+                now=NOW,
+                config=self.config,
+            )
 
     def depend(self):
         with transaction(self.db.sessions) as session:
-            mutes.add_dependency(session=session, now=NOW, name="trunks on their PBX", parent=["alertname=PBXDown"],
-                                 child=["alertname=TrunkDown"], equal=["instance"])  # fmt: skip
+            mutes.add_dependency(
+                session=session,
+                now=NOW,
+                name="trunks on their PBX",
+                parent=["alertname=PBXDown"],
+                child=["alertname=TrunkDown"],
+                equal=["instance"],
+            )
 
     def everything(self, who):
         """All a customer can read of alerts and incidents, as one text."""
@@ -132,7 +162,8 @@ def test_two_customers_alerts_with_the_same_group_labels_open_two_incidents(db, 
     assert sorted((i["customer"] or "-", i["group_key"]) for i in staff) == [
         ("-", "alertname=TrunkDown,instance=pbx-shared"),
         ("Alpha", "alertname=TrunkDown,customer=Alpha,instance=pbx-shared"),
-        ("Bravo", "alertname=TrunkDown,customer=Bravo,instance=pbx-shared")]  # fmt: skip
+        ("Bravo", "alertname=TrunkDown,customer=Bravo,instance=pbx-shared"),
+    ]
     alpha = tenants.everything("alpha")
     assert "Alpha trunk down" in alpha and "BRAVO" not in alpha and "operator" not in alpha
     assert "Alpha" not in tenants.everything("bravo")

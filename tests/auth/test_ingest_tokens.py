@@ -24,18 +24,43 @@ def client(db, clock):
     with transaction(db.sessions) as session:
         tokens = {
             "anna": create_token(session=session, clock=clock, name="anna", role="engineer").token,
-            "acme": create_token(session=session, clock=clock, name="acme-supplier", role="ingest",
-                                 services="acme-.*", feed="acme").token,
+            "acme": create_token(
+                session=session, clock=clock, name="acme-supplier", role="ingest", services="acme-.*", feed="acme"
+            ).token,
             "open": create_token(session=session, clock=clock, name="any-supplier", role="ingest").token,
-        }  # fmt: skip
+        }
         for feed in ("acme", "globex"):
-            session.add(IngestedFile(feed=feed, name=f"{feed}-0001.csv", content_hash=f"blake3:{feed}", size=10,
-                                     format="usage-csv", accepted=3, received_at=NOW))  # fmt: skip
-            session.add(FileFinding(feed=feed, file_name=f"{feed}-0002.csv", kind="sequence_gap",
-                                    detail="0002 missing", created_at=NOW))  # fmt: skip
-        record(Finding("backup/db1", "generic", None, Severity.CRITICAL, State.FIRING, "nightly backup failed", NOW,
-                       labels={"alertname": "BackupFailed", "instance": "db1"}),
-               session=session, now=NOW, config=RoutingConfig())  # fmt: skip
+            session.add(
+                IngestedFile(
+                    feed=feed,
+                    name=f"{feed}-0001.csv",
+                    content_hash=f"blake3:{feed}",
+                    size=10,
+                    format="usage-csv",
+                    accepted=3,
+                    received_at=NOW,
+                )
+            )
+            session.add(
+                FileFinding(
+                    feed=feed, file_name=f"{feed}-0002.csv", kind="sequence_gap", detail="0002 missing", created_at=NOW
+                )
+            )
+        record(
+            Finding(
+                "backup/db1",
+                "generic",
+                None,
+                Severity.CRITICAL,
+                State.FIRING,
+                "nightly backup failed",
+                NOW,
+                labels={"alertname": "BackupFailed", "instance": "db1"},
+            ),
+            session=session,
+            now=NOW,
+            config=RoutingConfig(),
+        )
     app = create_app(settings=db.settings, clock=clock, engine=db.engine)
 
     def as_(who: str) -> TestClient:
@@ -58,8 +83,11 @@ def test_an_ingest_token_posts_usage_for_the_services_its_pattern_allows(client)
     assert refused.status_code == 403
     assert refused.json()["detail"] == "this token may not post usage for globex-cdr; nothing of the batch was stored"
     assert anna.get("/api/v1/services/acme-sms").status_code == 404  # the good row went back with the batch
-    csv = acme.post(USAGE, content=b"timestamp,service,count\n2026-11-23T11:00:00Z,globex-cdr,1\n",
-                    headers={"Content-Type": "text/csv"})  # fmt: skip
+    csv = acme.post(
+        USAGE,
+        content=b"timestamp,service,count\n2026-11-23T11:00:00Z,globex-cdr,1\n",
+        headers={"Content-Type": "text/csv"},
+    )
     assert csv.status_code == 403
     assert client("open").post(USAGE, json=[row("globex-cdr")]).status_code == 200  # no pattern: any service
 
@@ -102,8 +130,10 @@ def test_an_ingest_token_is_refused_every_other_route_metrics_included(client):
 
 def test_a_silence_is_recorded_under_the_tokens_name_whatever_the_body_says(client):
     anna = client("anna")
-    made = anna.post("/api/v1/silences", json={"matchers": ["service=acme-cdr"], "duration": "PT1H",
-                                               "created_by": "mallory", "comment": "carrier work"})  # fmt: skip
+    made = anna.post(
+        "/api/v1/silences",
+        json={"matchers": ["service=acme-cdr"], "duration": "PT1H", "created_by": "mallory", "comment": "carrier work"},
+    )
     assert made.status_code == 201 and made.json()["created_by"] == "anna"
 
 
@@ -117,19 +147,28 @@ def test_a_silence_of_every_alert_having_a_label_is_refused_unless_forced(client
     assert backup["muted"] is None  # the unrelated backup alert stays loud
     forced = anna.post("/api/v1/silences", json=body | {"force": True})
     assert forced.status_code == 201 and forced.json()["matchers"] == ['service=~".+"']
-    window = anna.post("/api/v1/maintenance", json={"name": "all", "matchers": ['instance=~"\\S+"'],
-                                                    "starts_at": "2026-11-23T13:00:00Z",
-                                                    "ends_at": "2026-11-23T14:00:00Z"})  # fmt: skip
+    window = anna.post(
+        "/api/v1/maintenance",
+        json={
+            "name": "all",
+            "matchers": ['instance=~"\\S+"'],
+            "starts_at": "2026-11-23T13:00:00Z",
+            "ends_at": "2026-11-23T14:00:00Z",
+        },
+    )
     assert window.status_code == 422 and "one must name something" in window.json()["detail"]
 
 
 def test_token_create_makes_an_ingest_token_and_token_list_shows_role_user_customer_and_limits(run):
-    made = run("token", "create", "--name", "acme-supplier", "--role", "ingest", "--services", "acme-.*",
-               "--feed", "acme")  # fmt: skip
+    made = run(
+        "token", "create", "--name", "acme-supplier", "--role", "ingest", "--services", "acme-.*", "--feed", "acme"
+    )
     assert made.exit_code == 0 and made.output.startswith("ingest token 1 (acme-supplier)")
     assert "only an ingest token" in run("token", "create", "--name", "x", "--services", "a.*").output
-    assert "not a regular expression" in run("token", "create", "--name", "x", "--role", "ingest",
-                                             "--services", "(").output  # fmt: skip
+    assert (
+        "not a regular expression"
+        in run("token", "create", "--name", "x", "--role", "ingest", "--services", "(").output
+    )
     assert run("users", "add", "bob", "--role", "engineer").exit_code == 0
     assert run("token", "create", "--user", "bob").exit_code == 0
     listed = run("token", "list", "--json")

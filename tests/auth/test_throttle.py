@@ -56,12 +56,21 @@ def test_good_tokens_are_never_throttled(app):
     assert answers == {200}
 
 
-@pytest.mark.parametrize("send", [
-    lambda c, i: c.post(f"/api/v1/intake/alertmanager/{i:032x}", json={}),
-    lambda c, i: c.post(f"/api/v1/intake/generic/{i:032x}", json={}),
-    lambda c, i: c.post("/v2/enqueue", json={"routing_key": f"{i:032x}", "event_action": "trigger",
-                                             "payload": {"summary": "s", "source": "x", "severity": "error"}}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "send",
+    [
+        lambda c, i: c.post(f"/api/v1/intake/alertmanager/{i:032x}", json={}),
+        lambda c, i: c.post(f"/api/v1/intake/generic/{i:032x}", json={}),
+        lambda c, i: c.post(
+            "/v2/enqueue",
+            json={
+                "routing_key": f"{i:032x}",
+                "event_action": "trigger",
+                "payload": {"summary": "s", "source": "x", "severity": "error"},
+            },
+        ),
+    ],
+)
 def test_guessed_integration_keys_get_429(app, send):
     client = TestClient(app, client=GUESSER)
     assert {send(client, i).status_code for i in range(MAX_FAILURES)} <= {400, 404}

@@ -25,16 +25,30 @@ ANNA = ["mailto://anna@operator.example", "slack://T000/B000/XXXX/#desk"]
 def desk_api(db, clock):
     """24x7 plan with a 1 h first response for P2; Anna (engineer, two channels), Sam (admin), Acme's Carla."""
     with transaction(db.sessions) as session:
-        desk.add_plan(session=session, now=NOW, name="24x7", hours="24x7", auto_case=False,
-                      targets={Priority.P2: Targets(first_response=timedelta(hours=1))})  # fmt: skip
+        desk.add_plan(
+            session=session,
+            now=NOW,
+            name="24x7",
+            hours="24x7",
+            auto_case=False,
+            targets={Priority.P2: Targets(first_response=timedelta(hours=1))},
+        )
         acme = desk.add_customer(session=session, now=NOW, name="Acme", plan="24x7")
         desk.add_customer(session=session, now=NOW, name="Globex", plan="24x7")
         anna = add_user(session=session, now=NOW, name="anna", role="engineer", channels=ANNA)
         sam = add_user(session=session, now=NOW, name="sam", role="admin")
-        carla = add_user(session=session, now=NOW, name="carla", role="customer", customer_id=acme.id,
-                         channels=["mailto://carla@acme.example"])  # fmt: skip
-        tokens = {user.name: create_token(session=session, clock=clock, name=user.name, user=user).token
-                  for user in (anna, sam, carla)}  # fmt: skip
+        carla = add_user(
+            session=session,
+            now=NOW,
+            name="carla",
+            role="customer",
+            customer_id=acme.id,
+            channels=["mailto://carla@acme.example"],
+        )
+        tokens = {
+            user.name: create_token(session=session, clock=clock, name=user.name, user=user).token
+            for user in (anna, sam, carla)
+        }
     app = create_app(settings=db.settings, clock=clock, engine=db.engine)
 
     def client(who):
@@ -100,17 +114,24 @@ def test_only_an_admin_adds_users_and_sets_their_channels(desk_api):
     assert bad.status_code == 422 and "Apprise URL" in bad.json()["detail"]
     assert sam.put("/api/v1/users/bo/channels", json={"channels": []}).json()["channels"] == []
     listed = {u["name"]: (u["role"], u["customer"]) for u in anna.get("/api/v1/users").json()}
-    assert listed == {"anna": ("engineer", None), "bo": ("engineer", None), "carla": ("customer", "Acme"),
-                      "sam": ("admin", None)}  # fmt: skip
+    assert listed == {
+        "anna": ("engineer", None),
+        "bo": ("engineer", None),
+        "carla": ("customer", "Acme"),
+        "sam": ("admin", None),
+    }
 
 
-@pytest.mark.parametrize("fields,said", [
-    ({"name": "x" * 101}, "a user name is at most 100 characters"),
-    ({"name": "anna\x07"}, "may not hold control characters"),
-    ({"channels": ["://"]}, "is not an Apprise URL"),
-    ({"channels": ["mailto://"]}, "is not an Apprise URL"),
-    ({"channels": [f"mailto://a{n}@example.com" for n in range(21)]}, "at most 20 channels"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "fields,said",
+    [
+        ({"name": "x" * 101}, "a user name is at most 100 characters"),
+        ({"name": "anna\x07"}, "may not hold control characters"),
+        ({"channels": ["://"]}, "is not an Apprise URL"),
+        ({"channels": ["mailto://"]}, "is not an Apprise URL"),
+        ({"channels": [f"mailto://a{n}@example.com" for n in range(21)]}, "at most 20 channels"),
+    ],
+)
 def test_a_user_name_or_channel_that_cannot_work_is_refused_when_given(db, clock, fields, said):
     with transaction(db.sessions) as session, pytest.raises(ValueError, match=said):
         add_user(session=session, now=NOW, **({"name": "anna", "role": "engineer"} | fields))

@@ -20,8 +20,10 @@ from watchkeeper.feeds.parse import Format
 
 def call(n: int, account: str = "acme") -> str:
     """One Master.csv line (16 fields): a call of n seconds at 09:MM, Berlin time."""
-    return (f'"{account}","100","200","from-trunk","""Smith"" <100>","SIP/a-{n:04d}","SIP/b","Dial","SIP/200,30",'
-            f'"2026-11-23 09:{n % 60:02d}:00","","",{n + 5},{n},"ANSWERED","DOCUMENTATION"\n')  # fmt: skip
+    return (
+        f'"{account}","100","200","from-trunk","""Smith"" <100>","SIP/a-{n:04d}","SIP/b","Dial","SIP/200,30",'
+        f'"2026-11-23 09:{n % 60:02d}:00","","",{n + 5},{n},"ANSWERED","DOCUMENTATION"\n'
+    )
 
 
 def calls(first: int, last: int, account: str = "acme") -> str:
@@ -30,8 +32,13 @@ def calls(first: int, last: int, account: str = "acme") -> str:
 
 def ingest(db, clock, path: Path, **options):
     options.setdefault("format", Format.ASTERISK_CSV)
-    return ingest_file_in_transaction(path, db.sessions, clock=clock, settings=db.settings,
-                                      options=FileOptions(feed="pbx", timezone="Europe/Berlin", **options))  # fmt: skip
+    return ingest_file_in_transaction(
+        path,
+        db.sessions,
+        clock=clock,
+        settings=db.settings,
+        options=FileOptions(feed="pbx", timezone="Europe/Berlin", **options),
+    )
 
 
 def totals(db) -> dict[str, int]:
@@ -60,11 +67,13 @@ def test_a_grown_master_csv_dropped_again_counts_only_its_new_calls(db, clock, t
     assert grown.note.startswith("appended: lines 1 to 20 were counted before, as Master.csv (feed pbx)")
     assert grown.findings == [
         "appended_file: lines 1 to 20 were counted before, as Master.csv (feed pbx) at 2026-11-23 12:00 UTC; only "
-        "the lines after them are counted. If the feed's files grow, say so: watchkeeper feeds add pbx --append"]
+        "the lines after them are counted. If the feed's files grow, say so: watchkeeper feeds add pbx --append"
+    ]
     assert kinds(db) == ["appended_file"]  # a note, not a refusal
     with transaction(db.sessions) as session:
-        rows = session.execute(select(IngestedFile.size, IngestedFile.counted_from, IngestedFile.accepted)
-                               .order_by(IngestedFile.id)).all()  # fmt: skip
+        rows = session.execute(
+            select(IngestedFile.size, IngestedFile.counted_from, IngestedFile.accepted).order_by(IngestedFile.id)
+        ).all()
     size_20 = len(calls(0, 20).encode())
     assert [tuple(r) for r in rows] == [(size_20, 0, 20), (len(calls(0, 26).encode()), size_20, 6)]
 
@@ -121,8 +130,10 @@ def test_a_followed_master_csv_is_counted_once_across_a_rename_rotation(db, cloc
 
     assert (rotated_copy.status, rotated_copy.accepted) == ("ingested", 2)  # only the calls not counted yet
     assert (new_file.status, new_file.accepted) == ("ingested", 4)
-    assert new_file.note.startswith(f"rotated since it was last ingested (it shrank from {len(calls(0, 23)):,} "
-                                    f"to {len(calls(25, 29, 'globex'))} bytes): counted as a new file")
+    assert new_file.note.startswith(
+        f"rotated since it was last ingested (it shrank from {len(calls(0, 23)):,} "
+        f"to {len(calls(25, 29, 'globex'))} bytes): counted as a new file"
+    )
     assert totals(db) == {"acme": 25, "globex": 4}
     assert kinds(db) == []
 
@@ -172,8 +183,9 @@ def test_a_grown_file_bigger_than_the_read_window_is_counted_from_where_it_was(d
     (tmp_path / "Master.csv").write_text(calls(0, 430))
     readings = []
     real_of = arrival.Arrival.of
-    monkeypatch.setattr(arrival.Arrival, "of", classmethod(lambda cls, p, **k: readings.append(real_of(p, **k))
-                                                           or readings[-1]))  # fmt: skip
+    monkeypatch.setattr(
+        arrival.Arrival, "of", classmethod(lambda cls, p, **k: readings.append(real_of(p, **k)) or readings[-1])
+    )
 
     grown = ingest(db, clock, tmp_path / "Master.csv", format=None)
 
@@ -200,8 +212,7 @@ def test_the_same_bytes_in_the_same_place_but_written_anew_are_a_duplicate(db, c
     assert ingest(db, clock, master).status == "duplicate"
 
 
-def test_a_big_file_that_only_begins_like_one_counted_is_read_again_and_counted_whole(db, clock, tmp_path,
-                                                                                       monkeypatch):  # fmt: skip
+def test_a_big_file_that_only_begins_like_one_counted_is_read_again_and_counted_whole(db, clock, tmp_path, monkeypatch):
     """Its start was hashed and let go before it turned out not to be the counted file: it is read anew."""
     monkeypatch.setattr(arrival, "BLOCK", 4096)
     monkeypatch.setattr(arrival, "WINDOW", 16384)
@@ -218,8 +229,9 @@ def test_a_big_file_that_only_begins_like_one_counted_is_read_again_and_counted_
     assert totals(db) == {"acme": 700, "globex": 130}
 
 
-def test_a_file_that_shrinks_before_its_first_lines_are_read_is_unreadable_not_a_defect(db, clock, tmp_path,
-                                                                                         monkeypatch):  # fmt: skip
+def test_a_file_that_shrinks_before_its_first_lines_are_read_is_unreadable_not_a_defect(
+    db, clock, tmp_path, monkeypatch
+):
     from .test_arrival import Shrunk
 
     path = tmp_path / "Master.csv"

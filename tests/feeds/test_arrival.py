@@ -28,8 +28,10 @@ def test_a_file_read_in_small_blocks_is_counted_whole_and_hashed(db, clock, tmp_
     monkeypatch.setattr(parse, "CHUNK_BYTES_MIN", 4096)
     monkeypatch.setattr(parse, "SAMPLE_BYTES", 512)
     lines = ["timestamp,service,count"]
-    lines += [f"2026-11-23T{h:02d}:{m:02d}:00Z,trunk-{i % 7},{i % 5 + 1}"
-              for i, (h, m) in enumerate((h, m) for h in range(9) for m in range(60))]  # fmt: skip
+    lines += [
+        f"2026-11-23T{h:02d}:{m:02d}:00Z,trunk-{i % 7},{i % 5 + 1}"
+        for i, (h, m) in enumerate((h, m) for h in range(9) for m in range(60))
+    ]
     path = tmp_path / "usage.csv"
     path.write_text("\n".join(lines) + "\n")
     assert path.stat().st_size > 15_000  # 16 blocks, 4 chunks
@@ -54,8 +56,9 @@ def test_a_file_bigger_than_the_window_is_read_in_bounded_memory(db, clock, tmp_
     for looks_at_the_start in (parse, ingest_module):
         monkeypatch.setattr(looks_at_the_start, "SAMPLE_BYTES", 1024)
     lines = ["timestamp,service,count"]
-    lines += [f"2026-11-23T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z,trunk-{i % 11},1"
-              for i in range(20_000)]  # fmt: skip
+    lines += [
+        f"2026-11-23T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z,trunk-{i % 11},1" for i in range(20_000)
+    ]
     # A line far longer than the window: rejected, and the reading does not wait for room forever.
     lines.insert(10_000, "2026-11-23T09:00:00Z,trunk-x," + "9" * 40_000)
     path = tmp_path / "usage.csv"
@@ -148,7 +151,13 @@ def test_only_the_ingest_command_reads_early(tmp_path):
 
     path = tmp_path / "usage.csv"
     path.write_text("timestamp,service\n")
-    for args in (["services", "list"], ["replay", str(path)], ["ingest", "--format", "usage-csv"], ["ingest"],
-                 ["ingest", str(tmp_path / "missing.csv")], ["ingest", str(tmp_path)]):
+    for args in (
+        ["services", "list"],
+        ["replay", str(path)],
+        ["ingest", "--format", "usage-csv"],
+        ["ingest"],
+        ["ingest", str(tmp_path / "missing.csv")],
+        ["ingest", str(tmp_path)],
+    ):
         _read_early(args)
         assert arrival._early == {}, args

@@ -13,8 +13,18 @@ def _one_service(run, tmp_path, name: str = "a") -> None:
 
 def test_services_set_takes_an_off_hours_limit_with_active_hours(run, tmp_path):
     _one_service(run, tmp_path)
-    result = run("services", "set", "a", "--active-hours", "Mon-Fri 08-18", "--max-silence", "2m",
-                 "--off-hours-max-silence", "12h", "--json")  # fmt: skip
+    result = run(
+        "services",
+        "set",
+        "a",
+        "--active-hours",
+        "Mon-Fri 08-18",
+        "--max-silence",
+        "2m",
+        "--off-hours-max-silence",
+        "12h",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     settings = json.loads(result.output)["settings"]
     assert (settings["max_silence_minutes"], settings["off_hours_max_silence_minutes"]) == (2, 720)
@@ -26,8 +36,17 @@ def test_services_set_refuses_an_off_hours_limit_that_cannot_apply(run, tmp_path
     _one_service(run, tmp_path)
     alone = run("services", "set", "a", "--off-hours-max-silence", "12h")
     assert alone.exit_code == 1 and "set active_hours too" in " ".join(alone.output.split())
-    shorter = run("services", "set", "a", "--active-hours", "Mon-Fri 08-18", "--max-silence", "2h",
-                  "--off-hours-max-silence", "1h")  # fmt: skip
+    shorter = run(
+        "services",
+        "set",
+        "a",
+        "--active-hours",
+        "Mon-Fri 08-18",
+        "--max-silence",
+        "2h",
+        "--off-hours-max-silence",
+        "1h",
+    )
     said = " ".join(shorter.output.split())
     assert shorter.exit_code == 1 and "settings: off_hours_max_silence must not be shorter than max_silence" in said
 

@@ -26,9 +26,14 @@ def deliver(db, clock, folder: Path, name: str, text: str):
     folder.mkdir(exist_ok=True)
     path = folder / name
     path.write_text(text)
-    return ingest_file_in_transaction(path, db.sessions, clock=clock, settings=db.settings,
-                                      options=FileOptions(feed="supplier-x", sequence_pattern=PATTERN),
-                                      on_findings=record(clock))  # fmt: skip
+    return ingest_file_in_transaction(
+        path,
+        db.sessions,
+        clock=clock,
+        settings=db.settings,
+        options=FileOptions(feed="supplier-x", sequence_pattern=PATTERN),
+        on_findings=record(clock),
+    )
 
 
 def usage(minute: int) -> str:
@@ -37,8 +42,10 @@ def usage(minute: int) -> str:
 
 def alerts(db):
     with transaction(db.sessions) as session:
-        return [(a.dedup_key, a.status, a.severity, a.labels, a.summary, a.resolution, a.incident_id is not None)
-                for a in list_alerts(session=session)]  # fmt: skip
+        return [
+            (a.dedup_key, a.status, a.severity, a.labels, a.summary, a.resolution, a.incident_id is not None)
+            for a in list_alerts(session=session)
+        ]
 
 
 def test_a_sequence_gap_fires_an_alert_that_resolves_when_the_late_files_arrive(db, clock, tmp_path):
@@ -46,7 +53,12 @@ def test_a_sequence_gap_fires_an_alert_that_resolves_when_the_late_files_arrive(
     deliver(db, clock, tmp_path, "cdr_004.csv", usage(4))  # 2 and 3 missing
     ((key, status, severity, labels, summary, _, incident),) = alerts(db)
     assert (key, status, severity) == ("files/supplier-x/sequence_gap/2-3", "firing", "error")
-    assert labels == {"alertname": "FileControl", "instance": "supplier-x", "feed": "supplier-x", "kind": "sequence_gap"}
+    assert labels == {
+        "alertname": "FileControl",
+        "instance": "supplier-x",
+        "feed": "supplier-x",
+        "kind": "sequence_gap",
+    }
     assert summary == "feed supplier-x: sequence gap, cdr_004.csv: 2 files missing before 4: number 2 to 3"
     assert incident  # an alert like any other: it opens an incident
 
@@ -67,8 +79,12 @@ def test_a_duplicate_file_raises_an_alert_that_the_next_good_file_resolves(db, c
     again = deliver(db, clock, tmp_path / "resent", "cdr_009.csv", usage(1))
     assert again.status == "duplicate"
     ((key, status, severity, labels, summary, _, _),) = alerts(db)
-    assert (key, status, severity, labels["kind"]) == ("files/supplier-x/duplicate_file", "firing", "warning",
-                                                       "duplicate_file")  # fmt: skip
+    assert (key, status, severity, labels["kind"]) == (
+        "files/supplier-x/duplicate_file",
+        "firing",
+        "warning",
+        "duplicate_file",
+    )
     assert summary.startswith("feed supplier-x: duplicate file, cdr_009.csv: same content as cdr_001.csv")
     deliver(db, clock, tmp_path, "cdr_002.csv", usage(2))  # at once: not yet, the duplicate must be seen
     assert alerts(db)[0][1] == "firing"
@@ -92,8 +108,14 @@ def test_a_silence_on_the_feed_mutes_its_file_alerts(db, clock, tmp_path):
     from watchkeeper.alerts.mutes import add_silence
 
     with transaction(db.sessions) as session:
-        add_silence(session=session, now=clock.now(), matchers=["feed=supplier-x"], ends_at=clock.now() + timedelta(hours=1),
-                    created_by="ops", comment="supplier re-sends a week")  # fmt: skip
+        add_silence(
+            session=session,
+            now=clock.now(),
+            matchers=["feed=supplier-x"],
+            ends_at=clock.now() + timedelta(hours=1),
+            created_by="ops",
+            comment="supplier re-sends a week",
+        )
     deliver(db, clock, tmp_path, "cdr_001.csv", usage(1))
     deliver(db, clock, tmp_path / "again", "cdr_007.csv", usage(1))
     with transaction(db.sessions) as session:
@@ -138,4 +160,5 @@ def test_ingest_command_raises_the_alert_of_a_duplicate(db, tmp_path, monkeypatc
     finally:
         get_settings.cache_clear()
     assert [(a["dedup_key"], a["status"], a["source"]) for a in listed] == [
-        ("files/default/duplicate_file", "firing", "files")]
+        ("files/default/duplicate_file", "firing", "files")
+    ]

@@ -13,8 +13,9 @@ from watchkeeper.feeds import fold as fold_module
 from watchkeeper.feeds.fold import Rollup, fold_partial, per_service, to_hours
 from watchkeeper.feeds.parse import RECORD_SCHEMA
 
-rows = st.lists(st.tuples(st.sampled_from(["a", "b", "c, inc"]), st.integers(0, 10**6), st.integers(0, 50)),
-                max_size=200)  # fmt: skip
+rows = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c, inc"]), st.integers(0, 10**6), st.integers(0, 50)), max_size=200
+)
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,15 @@ def fold(records):
 
 
 def table(items):
-    return pa.table({"service": [s for s, _, _ in items], "ts": [t for _, t, _ in items],
-                     "count": [c for _, _, c in items], "quantity": [float(c) / 2 for _, _, c in items]},
-                    schema=RECORD_SCHEMA)  # fmt: skip
+    return pa.table(
+        {
+            "service": [s for s, _, _ in items],
+            "ts": [t for _, t, _ in items],
+            "count": [c for _, _, c in items],
+            "quantity": [float(c) / 2 for _, _, c in items],
+        },
+        schema=RECORD_SCHEMA,
+    )
 
 
 def sums(table, key):

@@ -32,8 +32,11 @@ def test_inbox_moves_good_files_to_done_and_refused_ones_to_quarantine_with_a_re
     reports = scan_inbox(inbox, db.sessions, clock=clock, settings=settings)
 
     assert sorted((r.source.split("/")[-1], r.status) for r in reports) == [
-        ("Master-1.csv", "ingested"), ("Master-2.csv", "duplicate"),
-        ("broken.csv", "unreadable"), ("usage.csv", "ingested")]  # fmt: skip
+        ("Master-1.csv", "ingested"),
+        ("Master-2.csv", "duplicate"),
+        ("broken.csv", "unreadable"),
+        ("usage.csv", "ingested"),
+    ]
     assert (inbox / "pbx" / "done" / "Master-1.csv").exists()
     assert "same content as Master-1.csv" in (inbox / "pbx" / "quarantine" / "Master-2.csv.error.txt").read_text()
     assert (inbox / "quarantine" / "broken.csv.error.txt").read_text().startswith("unreadable:")
@@ -60,7 +63,9 @@ def test_binary_files_are_quarantined_and_a_stray_nul_costs_only_its_row(db, clo
     inbox.mkdir()
     (inbox / "photo.jpg").write_bytes(bytes(range(256)) * 40)
     (inbox / "cdrs.csv.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(200))
-    (inbox / "nul.csv").write_bytes(b"timestamp,service,count\n2026-11-23T09:00:00Z,a\x00,1\n2026-11-23T09:00:00Z,b,3\n")
+    (inbox / "nul.csv").write_bytes(
+        b"timestamp,service,count\n2026-11-23T09:00:00Z,a\x00,1\n2026-11-23T09:00:00Z,b,3\n"
+    )
     written = clock.now().timestamp() - 60
     for path in inbox.iterdir():
         os.utime(path, (written, written))
@@ -68,7 +73,10 @@ def test_binary_files_are_quarantined_and_a_stray_nul_costs_only_its_row(db, clo
     reports = {r.source.split("/")[-1]: r for r in scan_inbox(inbox, db.sessions, clock=clock, settings=settings)}
 
     assert {name: r.status for name, r in reports.items()} == {
-        "photo.jpg": "unreadable", "cdrs.csv.gz": "unreadable", "nul.csv": "ingested"}  # fmt: skip
+        "photo.jpg": "unreadable",
+        "cdrs.csv.gz": "unreadable",
+        "nul.csv": "ingested",
+    }
     assert "binary data" in (inbox / "quarantine" / "photo.jpg.error.txt").read_text()
     assert "gunzip" in (inbox / "quarantine" / "cdrs.csv.gz.error.txt").read_text()
     assert (reports["nul.csv"].accepted, reports["nul.csv"].rejected) == (1, 1)
@@ -88,13 +96,17 @@ def test_a_pipe_or_a_link_to_nothing_in_the_inbox_is_quarantined_not_passed_over
         os.utime(path, (written, written), follow_symlinks=False)
     reports = {r.source.split("/")[-1]: r for r in scan_inbox(inbox, db.sessions, clock=clock, settings=settings)}
     assert {name: r.status for name, r in reports.items()} == {
-        "pipe.csv": "unreadable", "gone.csv": "unreadable", "future.csv": "unreadable"}  # fmt: skip
+        "pipe.csv": "unreadable",
+        "gone.csv": "unreadable",
+        "future.csv": "unreadable",
+    }
     assert "not a regular file but a pipe" in (inbox / "quarantine" / "pipe.csv.error.txt").read_text()
     assert "No such file" in (inbox / "quarantine" / "gone.csv.error.txt").read_text()
     # why nothing could be taken is said, by the first row's reason
     assert reports["future.csv"].message == (
         "none of its 1 rows could be read as usage-csv; the first, line 2, timestamp: "
-        "'2030-01-01T00:00:00Z' is in the future: check the sender's clock")  # fmt: skip
+        "'2030-01-01T00:00:00Z' is in the future: check the sender's clock"
+    )
     assert sorted(p.name for p in inbox.iterdir()) == ["quarantine"]
 
 
@@ -140,8 +152,10 @@ def _drop(inbox, name, text, clock):
 
 
 def _call(n):
-    return (f'"acme","1","2","ctx","c","ch-{n}","dch","Dial","x","2026-11-23 10:{n % 60:02d}:00","","",5,3,'
-            '"ANSWERED","DOCUMENTATION"\n')  # fmt: skip
+    return (
+        f'"acme","1","2","ctx","c","ch-{n}","dch","Dial","x","2026-11-23 10:{n % 60:02d}:00","","",5,3,'
+        '"ANSWERED","DOCUMENTATION"\n'
+    )
 
 
 def test_a_master_csv_dropped_again_grown_is_counted_once(db, clock, tmp_path):

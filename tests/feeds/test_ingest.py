@@ -21,15 +21,17 @@ from ..conftest import NOW
 def post(db, clock, records, key=None, content_type="application/json"):
     body = records if isinstance(records, bytes) else json.dumps(records).encode()
     with transaction(db.sessions) as session:
-        return ingest_batch(body, content_type, idempotency_key=key, session=session, clock=clock,
-                            settings=db.settings)  # fmt: skip
+        return ingest_batch(body, content_type, idempotency_key=key, session=session, clock=clock, settings=db.settings)
 
 
 def minute_counts(db, name):
     with transaction(db.sessions) as session:
         service = session.scalar(select(Service).where(Service.name == name))
-        rows = session.execute(select(MinuteCount.minute, MinuteCount.count, MinuteCount.quantity)
-                               .where(MinuteCount.service_id == service.id).order_by(MinuteCount.minute))  # fmt: skip
+        rows = session.execute(
+            select(MinuteCount.minute, MinuteCount.count, MinuteCount.quantity)
+            .where(MinuteCount.service_id == service.id)
+            .order_by(MinuteCount.minute)
+        )
         return [tuple(r) for r in rows]
 
 
@@ -39,18 +41,33 @@ def service(db, name):
 
 
 def test_first_record_discovers_a_new_service_with_first_and_last_seen(db, clock):
-    answer, _ = post(db, clock, [{"service": "voip-de", "ts": "2026-11-23T09:15:30Z", "count": 4, "quantity": 60},
-                                 {"service": "voip-de", "ts": "2026-11-23T09:17:10Z"}])  # fmt: skip
+    answer, _ = post(
+        db,
+        clock,
+        [
+            {"service": "voip-de", "ts": "2026-11-23T09:15:30Z", "count": 4, "quantity": 60},
+            {"service": "voip-de", "ts": "2026-11-23T09:17:10Z"},
+        ],
+    )
     assert (answer["accepted"], answer["records"], answer["new_services"]) == (2, 5, ["voip-de"])
     s = service(db, "voip-de")
     assert (s.stage, s.total_count, s.total_quantity) == ("new", 5, 60.0)
-    assert (s.first_seen.isoformat(), s.last_seen.isoformat()) == ("2026-11-23T09:15:30+00:00", "2026-11-23T09:17:10+00:00")
+    assert (s.first_seen.isoformat(), s.last_seen.isoformat()) == (
+        "2026-11-23T09:15:30+00:00",
+        "2026-11-23T09:17:10+00:00",
+    )
     assert s.last_received_at == NOW
 
 
 def test_records_fold_into_one_row_per_service_minute_and_add_up_across_batches(db, clock):
-    post(db, clock, [{"service": "a", "ts": "2026-11-23T09:15:01Z", "count": 2, "quantity": 1.5},
-                     {"service": "a", "ts": "2026-11-23T09:15:59Z", "count": 3}])  # fmt: skip
+    post(
+        db,
+        clock,
+        [
+            {"service": "a", "ts": "2026-11-23T09:15:01Z", "count": 2, "quantity": 1.5},
+            {"service": "a", "ts": "2026-11-23T09:15:59Z", "count": 3},
+        ],
+    )
     post(db, clock, [{"service": "a", "ts": "2026-11-23T09:15:30Z", "count": 1, "quantity": 0.5}])
     minute = int(NOW.replace(hour=9, minute=15).timestamp()) // 60
     assert minute_counts(db, "a") == [(minute, 6, 2.0)]
@@ -75,10 +92,24 @@ def test_an_idempotency_key_reused_for_other_data_is_refused(db, clock):
 
 
 def test_bad_rows_are_reported_by_index_and_field_and_good_rows_kept(db, clock):
-    answer, _ = post(db, clock, [{"service": "a", "ts": "2026-11-23T09:15:00Z"}, {"service": "a", "ts": "nope"},
-                                 {"ts": "2026-11-23T09:15:00Z"}, "not an object", {"service": "a", "ts": "2026-11-23T09:16:00Z", "count": True}])  # fmt: skip
+    answer, _ = post(
+        db,
+        clock,
+        [
+            {"service": "a", "ts": "2026-11-23T09:15:00Z"},
+            {"service": "a", "ts": "nope"},
+            {"ts": "2026-11-23T09:15:00Z"},
+            "not an object",
+            {"service": "a", "ts": "2026-11-23T09:16:00Z", "count": True},
+        ],
+    )
     assert answer["accepted"] == 1
-    assert [(e["index"], e["field"]) for e in answer["errors"]] == [(1, "timestamp"), (2, "service"), (3, "row"), (4, "count")]
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [
+        (1, "timestamp"),
+        (2, "service"),
+        (3, "row"),
+        (4, "count"),
+    ]
     assert service(db, "a").total_count == 1
 
 
@@ -96,8 +127,9 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def ingest(db, clock, path, **options):
-    return ingest_file_in_transaction(path, db.sessions, clock=clock, settings=db.settings,
-                                      options=FileOptions(**options))  # fmt: skip
+    return ingest_file_in_transaction(
+        path, db.sessions, clock=clock, settings=db.settings, options=FileOptions(**options)
+    )
 
 
 def test_a_duplicate_file_is_refused_reported_and_never_double_counted(db, clock, tmp_path):
@@ -116,11 +148,19 @@ def test_header_only_files_of_quiet_hours_are_taken_each_with_its_sequence_numbe
     """Two quiet hours' files have the same bytes; neither carries a record to count twice."""
     pattern = r"cdr_(?P<seq>\d+)\.csv"
     quiet = "timestamp,service,count\n"
-    reports = [ingest(db, clock, write(tmp_path, name, text), sequence_pattern=pattern, feed="supplier-x")
-               for name, text in (("cdr_0002.csv", quiet), ("cdr_0003.csv", quiet),
-                                  ("cdr_0004.csv", "timestamp,service\n2026-11-23T09:15:00Z,a\n"))]  # fmt: skip
+    reports = [
+        ingest(db, clock, write(tmp_path, name, text), sequence_pattern=pattern, feed="supplier-x")
+        for name, text in (
+            ("cdr_0002.csv", quiet),
+            ("cdr_0003.csv", quiet),
+            ("cdr_0004.csv", "timestamp,service\n2026-11-23T09:15:00Z,a\n"),
+        )
+    ]
     assert [(r.status, r.accepted, r.findings) for r in reports] == [
-        ("ingested", 0, []), ("ingested", 0, []), ("ingested", 1, [])]  # fmt: skip
+        ("ingested", 0, []),
+        ("ingested", 0, []),
+        ("ingested", 1, []),
+    ]
     again = ingest(db, clock, write(tmp_path, "copy.csv", "timestamp,service\n2026-11-23T09:15:00Z,a\n"))
     assert again.status == "duplicate"  # a file with rows still is, whatever it is called
     with transaction(db.sessions) as session:
@@ -148,7 +188,8 @@ def test_a_file_found_unreadable_after_its_counts_were_written_leaves_none_of_th
         assert session.scalar(select(func.count()).select_from(MinuteCount)) == 0
         assert session.scalar(select(func.count()).select_from(HourCount)) == 0
         assert session.execute(select(FileFinding.file_name, FileFinding.kind)).all() == [
-            ("growing.csv", "unreadable_file")]
+            ("growing.csv", "unreadable_file")
+        ]
     monkeypatch.undo()
     assert ingest(db, clock, path).status == "ingested"  # once complete, the same file goes in
     assert service(db, "c").total_count == 1
@@ -158,23 +199,43 @@ def test_sequence_gaps_and_reused_numbers_are_findings(db, clock, tmp_path):
     pattern = r"cdr_(?P<seq>\d+)\.csv"
     reports = []
     for seq, minute in ((1, 1), (2, 2), (5, 3)):
-        reports.append(ingest(db, clock, write(tmp_path, f"cdr_{seq:03d}.csv",
-                                               f"timestamp,service\n2026-11-23T09:{minute:02d}:00Z,a\n"),
-                              sequence_pattern=pattern, feed="supplier-x"))  # fmt: skip
+        reports.append(
+            ingest(
+                db,
+                clock,
+                write(tmp_path, f"cdr_{seq:03d}.csv", f"timestamp,service\n2026-11-23T09:{minute:02d}:00Z,a\n"),
+                sequence_pattern=pattern,
+                feed="supplier-x",
+            )
+        )
     assert reports[2].findings == ["sequence_gap: 2 files missing before 5: number 3 to 4"]
-    late = ingest(db, clock, write(tmp_path, "cdr_003.csv", "timestamp,service\n2026-11-23T09:09:00Z,a\n"),
-                  sequence_pattern=pattern, feed="supplier-x")  # fmt: skip
+    late = ingest(
+        db,
+        clock,
+        write(tmp_path, "cdr_003.csv", "timestamp,service\n2026-11-23T09:09:00Z,a\n"),
+        sequence_pattern=pattern,
+        feed="supplier-x",
+    )
     assert late.findings == []  # a late file fills its gap
     other = tmp_path / "again"
     other.mkdir()
-    again = ingest(db, clock, write(other, "cdr_002.csv", "timestamp,service\n2026-11-23T09:30:00Z,a\n"),
-                   sequence_pattern=pattern, feed="supplier-x")  # fmt: skip
+    again = ingest(
+        db,
+        clock,
+        write(other, "cdr_002.csv", "timestamp,service\n2026-11-23T09:30:00Z,a\n"),
+        sequence_pattern=pattern,
+        feed="supplier-x",
+    )
     assert again.findings == ["sequence_reused: sequence number 2 was already used by cdr_002.csv"]
 
 
 def test_asterisk_file_with_a_bad_line_keeps_its_good_calls(db, clock, tmp_path):
     good = '"acme","100","200","from-trunk","""Smith, J"" <100>","SIP/a","SIP/b","Dial","SIP/200,30","{}","","",5,3,"ANSWERED","DOCUMENTATION"'
-    lines = [good.format("2026-11-23 09:15:00")] * 3 + [good.format("23/11/2026 09:15")] + [good.format("2026-11-23 09:16:00")]
+    lines = (
+        [good.format("2026-11-23 09:15:00")] * 3
+        + [good.format("23/11/2026 09:15")]
+        + [good.format("2026-11-23 09:16:00")]
+    )
     report = ingest(db, clock, write(tmp_path, "Master.csv", "\n".join(lines) + "\n"), format=Format.ASTERISK_CSV)
     assert (report.accepted, report.rejected) == (4, 1)
     assert (report.errors[0].line, report.errors[0].field) == (4, "start")
@@ -183,8 +244,9 @@ def test_asterisk_file_with_a_bad_line_keeps_its_good_calls(db, clock, tmp_path)
 
 def test_a_format_named_in_text_is_read_as_that_format(db, clock, tmp_path):
     # As a feed's settings or a script name it: "usage-csv", not Format.USAGE_CSV.
-    report = ingest(db, clock, write(tmp_path, "u.csv", "timestamp,service,count\n2026-11-23T09:15:00Z,a,5\n"),
-                    format="usage-csv")  # fmt: skip
+    report = ingest(
+        db, clock, write(tmp_path, "u.csv", "timestamp,service,count\n2026-11-23T09:15:00Z,a,5\n"), format="usage-csv"
+    )
     assert (report.status, report.format, report.accepted, report.records) == ("ingested", "usage-csv", 1, 5)
     with pytest.raises(ValueError, match="unknown file format 'xml'; known: usage-csv, asterisk-csv"):
         FileOptions(format="xml")
@@ -205,8 +267,11 @@ def test_a_service_name_with_a_control_character_is_a_bad_row_on_every_database(
     report = ingest(db, clock, write(tmp_path, "nul.csv", text))
     assert (report.status, report.accepted, report.rejected) == ("ingested", 1, 1)
     assert (report.errors[0].line, report.errors[0].field) == (2, "service")
-    answer, _ = post(db, clock, [{"service": "x\u0000y", "ts": "2026-11-23T09:15:00Z"},
-                                 {"service": "good", "ts": "2026-11-23T09:15:00Z"}])  # fmt: skip
+    answer, _ = post(
+        db,
+        clock,
+        [{"service": "x\u0000y", "ts": "2026-11-23T09:15:00Z"}, {"service": "good", "ts": "2026-11-23T09:15:00Z"}],
+    )
     assert (answer["accepted"], answer["errors"][0]["field"]) == (1, "service")
     with transaction(db.sessions) as session:
         assert session.scalars(select(Service.name)).all() == ["good"]
@@ -291,17 +356,23 @@ def test_retention_cuts_inside_an_hour_and_inside_a_day(db, clock):
 def test_a_services_counts_read_back_across_hours_and_days(db, clock):
     # Counts are stored hour (or day) first; one service's are gathered bucket by bucket.
     at = [NOW - timedelta(days=2, minutes=1), NOW - timedelta(hours=5), NOW - timedelta(minutes=61), NOW]
-    post(db, clock, [{"service": "a", "ts": t.isoformat(), "count": i + 1} for i, t in enumerate(at)]
-         + [{"service": "b", "ts": t.isoformat(), "count": 100} for t in at])  # fmt: skip
+    post(
+        db,
+        clock,
+        [{"service": "a", "ts": t.isoformat(), "count": i + 1} for i, t in enumerate(at)]
+        + [{"service": "b", "ts": t.isoformat(), "count": 100} for t in at],
+    )
     minutes = counts(db, "a", "minute", NOW - timedelta(hours=6), NOW)
     assert minutes == [(at[1], 2), (at[2].replace(second=0), 3), (at[3], 4)]
     # Ten years back, at minute resolution: only the hours stored are looked at.
     assert [c for _, c in counts(db, "a", "minute", NOW - timedelta(days=3650), NOW)] == [1, 2, 3, 4]
     hours = counts(db, "a", "hour", NOW - timedelta(days=3), NOW)
     assert [(t.isoformat(), c) for t, c in hours] == [
-        ("2026-11-21T11:00:00+00:00", 1), ("2026-11-23T07:00:00+00:00", 2),
-        ("2026-11-23T10:00:00+00:00", 3), ("2026-11-23T12:00:00+00:00", 4),
-    ]  # fmt: skip
+        ("2026-11-21T11:00:00+00:00", 1),
+        ("2026-11-23T07:00:00+00:00", 2),
+        ("2026-11-23T10:00:00+00:00", 3),
+        ("2026-11-23T12:00:00+00:00", 4),
+    ]
 
 
 def test_a_service_found_after_its_customer_was_added_is_that_customers_from_its_first_record(db, clock, caplog):
@@ -331,4 +402,5 @@ def test_a_service_added_before_its_first_record_is_claimed_by_its_customers_rul
         desk.add_plan(session=session, now=NOW, name="p24", hours="24x7")
         desk.add_customer(session=session, now=NOW, name="Alpha", plan="p24", service_pattern="a-.*")
         assert service_out(add_service(session=session, name="a-svc2", patch=ServicePatch(), now=NOW)).customer == (
-            "Alpha")
+            "Alpha"
+        )

@@ -109,6 +109,7 @@ def test_hourly_files_do_not_alert_between_files() -> None:
 
 def test_a_clockwork_feed_alerts_soon_after_a_missed_row() -> None:
     """Rows every 30 minutes that never come late (like NAB's taxi series) need hardly any margin."""
+
     def half_hourly(minutes: np.ndarray) -> np.ndarray:
         return np.where(minutes % 30 == 0, 500.0, 0.0)
 
@@ -268,8 +269,12 @@ def test_outside_its_active_hours_a_short_max_silence_holds_and_inside_it_alerts
 
 def test_outside_its_active_hours_a_silence_alerts_at_low_urgency_past_the_off_hours_limit() -> None:
     zone = ZoneInfo("Europe/Berlin")
-    params = Params(timezone="Europe/Berlin", max_silence=2, active_hours=parse_active_hours("Mon-Fri 08-18"),
-                    off_hours_max_silence=20 * 60)  # fmt: skip
+    params = Params(
+        timezone="Europe/Berlin",
+        max_silence=2,
+        active_hours=parse_active_hours("Mon-Fri 08-18"),
+        off_hours_max_silence=20 * 60,
+    )
     series = feed(2, office_hours("Europe/Berlin"))
     stop = minute_of(datetime(2026, 1, 9, 18, 0, tzinfo=zone))  # Friday's last record at 17:59
     quiet = cut(series, stop, int(series.minutes[-1]) + 1)
@@ -278,9 +283,15 @@ def test_outside_its_active_hours_a_silence_alerts_at_low_urgency_past_the_off_h
     assert (raised.kind, raised.at, raised.off_hours) == (Kind.SILENCE, stop + 20 * 60 + 1, True)
     assert "outside the service's active hours only its off-hours limit of 20 h applies" in raised.message
     # Without one set, the limit off hours is three days: a weekend is not one.
-    assert [e.at for e in replay_series(quiet, Params(timezone="Europe/Berlin", max_silence=2,
-            active_hours=params.active_hours), int(series.minutes[-1]) + 1) if e.firing] == [
-        minute_of(datetime(2026, 1, 12, 8, 1, tzinfo=zone))]  # fmt: skip
+    assert [
+        e.at
+        for e in replay_series(
+            quiet,
+            Params(timezone="Europe/Berlin", max_silence=2, active_hours=params.active_hours),
+            int(series.minutes[-1]) + 1,
+        )
+        if e.firing
+    ] == [minute_of(datetime(2026, 1, 12, 8, 1, tzinfo=zone))]
 
 
 def test_surge_of_duplicated_files_alerts() -> None:
@@ -463,13 +474,21 @@ def test_an_hour_without_enough_quiet_weeks_says_so_rather_than_that_the_service
     from watchkeeper.feeds.rhythm import Limits, explain_limit
 
     def unlearned(young: bool) -> Limits:
-        return Limits(np.array([4320.0]), np.array([np.nan]), np.array([1]), np.array([False]), np.array([0.0]),
-                      np.array([young]), np.array([False]))  # fmt: skip
+        return Limits(
+            np.array([4320.0]),
+            np.array([np.nan]),
+            np.array([1]),
+            np.array([False]),
+            np.array([0.0]),
+            np.array([young]),
+            np.array([False]),
+        )
 
     assert explain_limit(130, unlearned(True), 0, Params()).startswith("the service is still being learned")
     assert explain_limit(130, unlearned(False), 0, Params()) == (
         "at 10:00-11:00 on weekends too few weeks passed without an alert to learn from, "
-        "so only the hard limit of 3 d applies")  # fmt: skip
+        "so only the hard limit of 3 d applies"
+    )
 
 
 def test_replay_finds_a_drop_that_brief_silences_later_in_its_chunk_would_hide() -> None:
@@ -478,7 +497,7 @@ def test_replay_finds_a_drop_that_brief_silences_later_in_its_chunk_would_hide()
     rng = np.random.default_rng(4)
 
     def day_and_night(minutes: np.ndarray) -> np.ndarray:
-        return 0.3 + 6 * np.exp(-((((minutes % 1440) / 60) - 13) / 4) ** 2)
+        return 0.3 + 6 * np.exp(-(((((minutes % 1440) / 60) - 13) / 4) ** 2))
 
     series = feed(7, lambda minutes: rng.poisson(day_and_night(minutes)).astype(np.float64))
     start = at(44, 10)

@@ -26,27 +26,52 @@ def errors(chunks) -> list:
     return [e for chunk in chunks for e in chunk.errors]
 
 
-def asterisk_row(columns: int, *, account="acme", dcontext="from-trunk", start="2026-11-23 09:15:00",
-                 billsec="42", clid='"Smith, John" <100>') -> str:  # fmt: skip
-    values = {"accountcode": account, "src": "100", "dst": "200", "dcontext": dcontext, "clid": clid,
-              "channel": "SIP/a-1", "dstchannel": "SIP/b-2", "lastapp": "Dial", "lastdata": "SIP/200,30,tT",
-              "start": start, "answer": start, "end": start, "duration": "45", "billsec": billsec,
-              "disposition": "ANSWERED", "amaflags": "DOCUMENTATION", "uniqueid": "1700000000.1",
-              "userfield": "vip, gold", "peeraccount": "peer", "linkedid": "1700000000.1", "sequence": "7"}  # fmt: skip
+def asterisk_row(
+    columns: int,
+    *,
+    account="acme",
+    dcontext="from-trunk",
+    start="2026-11-23 09:15:00",
+    billsec="42",
+    clid='"Smith, John" <100>',
+) -> str:
+    values = {
+        "accountcode": account,
+        "src": "100",
+        "dst": "200",
+        "dcontext": dcontext,
+        "clid": clid,
+        "channel": "SIP/a-1",
+        "dstchannel": "SIP/b-2",
+        "lastapp": "Dial",
+        "lastdata": "SIP/200,30,tT",
+        "start": start,
+        "answer": start,
+        "end": start,
+        "duration": "45",
+        "billsec": billsec,
+        "disposition": "ANSWERED",
+        "amaflags": "DOCUMENTATION",
+        "uniqueid": "1700000000.1",
+        "userfield": "vip, gold",
+        "peeraccount": "peer",
+        "linkedid": "1700000000.1",
+        "sequence": "7",
+    }
     fields = [values[name] for name in ASTERISK_LAYOUTS[columns]]
     return ",".join('"' + f.replace('"', '""') + '"' if not f.isdigit() else f for f in fields)
 
 
 def test_usage_csv_reads_quoted_commas_in_service_names():
     data = b'timestamp,service,count,quantity\n2026-11-23T09:15:00Z,"Acme, Inc",3,12.5\n'
-    assert records(read_usage_csv(data)) == [
-        {"service": "Acme, Inc", "ts": 1795425300, "count": 3, "quantity": 12.5}
-    ]
+    assert records(read_usage_csv(data)) == [{"service": "Acme, Inc", "ts": 1795425300, "count": 3, "quantity": 12.5}]
 
 
 def test_usage_csv_accepts_offsets_fractions_naive_utc_and_epoch_seconds():
-    data = (b"timestamp,service,count\n2026-11-23T10:15:00+01:00,a,1\n2026-11-23T09:15:00.75Z,a,1\n"
-            b"2026-11-23 09:15:00,a,1\n1795425300,a,1\n")  # fmt: skip
+    data = (
+        b"timestamp,service,count\n2026-11-23T10:15:00+01:00,a,1\n2026-11-23T09:15:00.75Z,a,1\n"
+        b"2026-11-23 09:15:00,a,1\n1795425300,a,1\n"
+    )
     assert {r["ts"] for r in records(read_usage_csv(data))} == {1795425300}
 
 
@@ -78,8 +103,7 @@ def test_usage_csv_rejects_negative_counts_and_future_times():
 
 
 def test_stray_quote_does_not_swallow_the_good_rows_after_it():
-    data = (b'timestamp,service,count\n"2026-11-23T09:15:00Z,a,1\n2026-11-23T09:16:00Z,b,1\n'
-            b"2026-11-23T09:17:00Z,c,1\n")  # fmt: skip
+    data = b'timestamp,service,count\n"2026-11-23T09:15:00Z,a,1\n2026-11-23T09:16:00Z,b,1\n2026-11-23T09:17:00Z,c,1\n'
     chunks = list(read_usage_csv(data))
     assert [r["service"] for r in records(chunks)] == ["b", "c"]
     assert [(e.line, e.field) for e in errors(chunks)] == [(2, "row")]
@@ -100,8 +124,13 @@ def test_asterisk_variants_are_read_by_their_column_count(columns):
 
 
 def test_a_cdr_without_accountcode_or_dcontext_is_reported_and_dcontext_is_trimmed():
-    data = "\n".join([asterisk_row(16, account=" ", dcontext="  "), asterisk_row(16, account="", dcontext=" pbx-b "),
-                      asterisk_row(16, account=" acme ")]).encode()  # fmt: skip
+    data = "\n".join(
+        [
+            asterisk_row(16, account=" ", dcontext="  "),
+            asterisk_row(16, account="", dcontext=" pbx-b "),
+            asterisk_row(16, account=" acme "),
+        ]
+    ).encode()
     chunks = list(read_asterisk_csv(data))
     assert [r["service"] for r in records(chunks)] == ["pbx-b", "acme"]
     assert [(e.line, e.field, e.reason) for e in errors(chunks)] == [
@@ -163,12 +192,15 @@ def test_a_byte_order_mark_is_neither_part_of_the_header_nor_of_the_first_servic
     assert [r["service"] for r in records(read_asterisk_csv(master))] == ["acme"]
 
 
-@pytest.mark.parametrize("data,reason", [
-    (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4, "gzip-compressed"),
-    (b"PK\x03\x04" + bytes(range(256)) * 4, "ZIP archive"),
-    (random.Random(3).randbytes(5000), "binary data"),
-    (b"timestamp,service,count\r2026-11-23T09:15:00Z,a,1\r", "bare carriage return"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4, "gzip-compressed"),
+        (b"PK\x03\x04" + bytes(range(256)) * 4, "ZIP archive"),
+        (random.Random(3).randbytes(5000), "binary data"),
+        (b"timestamp,service,count\r2026-11-23T09:15:00Z,a,1\r", "bare carriage return"),
+    ],
+)
 def test_a_file_that_is_not_csv_text_is_refused_as_what_it_is(data, reason):
     for reader in (read_usage_csv, read_asterisk_csv):
         with pytest.raises(UnreadableFile, match=reason):
@@ -176,8 +208,10 @@ def test_a_file_that_is_not_csv_text_is_refused_as_what_it_is(data, reason):
 
 
 def test_a_control_character_in_a_service_name_rejects_that_row_only():
-    data = ('timestamp,service,count\n2026-11-23T09:15:00Z,a\x00b,1\n2026-11-23T09:15:00Z,"tab\tbed",1\n'
-            "2026-11-23T09:15:00Z,Zürich-trunk,1\n2026-11-23T09:15:00Z,a b,1\n").encode()  # fmt: skip
+    data = (
+        'timestamp,service,count\n2026-11-23T09:15:00Z,a\x00b,1\n2026-11-23T09:15:00Z,"tab\tbed",1\n'
+        "2026-11-23T09:15:00Z,Zürich-trunk,1\n2026-11-23T09:15:00Z,a b,1\n"
+    ).encode()
     chunks = list(read_usage_csv(data))
     assert [r["service"] for r in records(chunks)] == ["Zürich-trunk", "a b"]
     assert [(e.line, e.field) for e in errors(chunks)] == [(2, "service"), (3, "service")]
@@ -185,15 +219,15 @@ def test_a_control_character_in_a_service_name_rejects_that_row_only():
     master = "\n".join([asterisk_row(16, account="pbx\x07"), asterisk_row(16)]).encode()
     chunks = list(read_asterisk_csv(master))
     assert [(e.line, e.field, e.reason) for e in errors(chunks)] == [
-        (1, "accountcode", "the service name contains a control character: 'pbx\\x07'")]
+        (1, "accountcode", "the service name contains a control character: 'pbx\\x07'")
+    ]
     assert [r["service"] for r in records(chunks)] == ["acme"]
 
 
 def test_a_line_the_csv_module_cannot_read_is_a_bad_row_and_the_rest_are_kept():
     # A carriage return inside an unquoted field ends the line for Arrow, so
     # the chunk is re-read line by line, where Python's csv refuses it.
-    data = (b"timestamp,service,count\n2026-11-23T09:15:00Z,a,1\n2026-11-23T09:15:00Z,x\ry,1\n"
-            b"2026-11-23T09:16:00Z,b,1\n")  # fmt: skip
+    data = b"timestamp,service,count\n2026-11-23T09:15:00Z,a,1\n2026-11-23T09:15:00Z,x\ry,1\n2026-11-23T09:16:00Z,b,1\n"
     chunks = list(read_usage_csv(data))
     assert [r["service"] for r in records(chunks)] == ["a", "b"]
     (error,) = errors(chunks)
@@ -204,24 +238,37 @@ def test_a_line_the_csv_module_cannot_read_is_a_bad_row_and_the_rest_are_kept():
 @pytest.mark.parametrize("neighbour", ["", "2026-11-23T09:15:00Z,a,abc,1\n"])  # fast path, and the careful one
 def test_counts_and_quantities_past_what_sums_can_hold_are_rejected(neighbour):
     rows = ["9223372036854775807,0", "1000000000000,0", "1000000000001,0", "1,1e400", "1,1e15", "1,2e15", "1,nan"]
-    data = ("timestamp,service,count,quantity\n" + neighbour
-            + "".join(f"2026-11-23T09:15:00Z,a,{r}\n" for r in rows)).encode()  # fmt: skip
+    data = (
+        "timestamp,service,count,quantity\n" + neighbour + "".join(f"2026-11-23T09:15:00Z,a,{r}\n" for r in rows)
+    ).encode()
     chunks = list(read_usage_csv(data))
     assert [(r["count"], r["quantity"]) for r in records(chunks)] == [(10**12, 0.0), (1, 1e15)]
     first = 3 if neighbour else 2
     assert [(e.line, e.field) for e in errors(chunks)][-5:] == [
-        (first, "count"), (first + 2, "count"), (first + 3, "quantity"), (first + 5, "quantity"),
-        (first + 6, "quantity")]  # fmt: skip
+        (first, "count"),
+        (first + 2, "count"),
+        (first + 3, "quantity"),
+        (first + 5, "quantity"),
+        (first + 6, "quantity"),
+    ]
     assert "is not a whole number from 0 to 1,000,000,000,000" in errors(chunks)[-5].reason
 
 
 def test_times_before_2000_and_utc_offsets_past_23_59_are_rejected_and_the_rest_kept():
-    stamps = {"0001-01-01T00:00:00Z": None, "1970-01-01T00:00:00Z": None, "1999-12-31T23:59:59Z": None,
-              "2026-11-23T10:00:00+99:00": None, "2026-11-23T10:00:00+24:00": None, "2026-11-23T10:00:00+05:60": None,
-              "2026-11-23 10:00:00 +9900": None,
-              "2026-11-23T23:15:00+14:00": 1795425300, "2026-11-22T21:15:00-12:00": 1795425300,
-              "2026-11-23T15:00:00+05:45": 1795425300, "2026-11-24T09:14:00+23:59": 1795425300,
-              "2000-01-01T00:00:00Z": 946684800}  # fmt: skip
+    stamps = {
+        "0001-01-01T00:00:00Z": None,
+        "1970-01-01T00:00:00Z": None,
+        "1999-12-31T23:59:59Z": None,
+        "2026-11-23T10:00:00+99:00": None,
+        "2026-11-23T10:00:00+24:00": None,
+        "2026-11-23T10:00:00+05:60": None,
+        "2026-11-23 10:00:00 +9900": None,
+        "2026-11-23T23:15:00+14:00": 1795425300,
+        "2026-11-22T21:15:00-12:00": 1795425300,
+        "2026-11-23T15:00:00+05:45": 1795425300,
+        "2026-11-24T09:14:00+23:59": 1795425300,
+        "2000-01-01T00:00:00Z": 946684800,
+    }
     for careful in (False, True):
         lines = [f"{stamp},a,1" for stamp in stamps] + (["not,a,row,at,all"] if careful else [])
         chunks = list(read_usage_csv(("timestamp,service,count\n" + "\n".join(lines) + "\n").encode()))
@@ -242,13 +289,21 @@ def test_binary_garbage_between_good_lines_is_rejected_quietly_and_the_good_rows
     assert capfd.readouterr().err == ""  # Arrow's reader printed "Exception ignored ... UnicodeDecodeError"
 
 
-@pytest.mark.parametrize("data,reason", [
-    (b"", "empty"), (b"\n\n  \n", "empty"), (b"\xef\xbb\xbf", "empty"),
-    (b"timestamp;service;count\n2026-11-23T09:15:00Z;a;1\n", "fields are separated by ';'; usage-csv separates them by commas"),
-    (b"timestamp\tservice\n2026-11-23T09:15:00Z\ta\n", "fields are separated by tabs"),
-    ("timestamp,service\n2026-11-23T09:15:00Z,a\n".encode("utf-16"), "UTF-16 text: convert it to UTF-8 first"),
-    ("timestamp,service\n2026-11-23T09:15:00Z,a\n".encode("utf-16-le"), "UTF-16 text"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (b"", "empty"),
+        (b"\n\n  \n", "empty"),
+        (b"\xef\xbb\xbf", "empty"),
+        (
+            b"timestamp;service;count\n2026-11-23T09:15:00Z;a;1\n",
+            "fields are separated by ';'; usage-csv separates them by commas",
+        ),
+        (b"timestamp\tservice\n2026-11-23T09:15:00Z\ta\n", "fields are separated by tabs"),
+        ("timestamp,service\n2026-11-23T09:15:00Z,a\n".encode("utf-16"), "UTF-16 text: convert it to UTF-8 first"),
+        ("timestamp,service\n2026-11-23T09:15:00Z,a\n".encode("utf-16-le"), "UTF-16 text"),
+    ],
+)
 def test_what_a_file_that_cannot_be_read_is_is_said(data, reason):
     fmt = detect_format(data)
     reader = read_usage_csv if fmt is Format.USAGE_CSV else read_asterisk_csv
@@ -281,7 +336,11 @@ def test_garbage_lines_between_good_rows_never_lose_a_good_row(pattern, seed):
             good += 1
         else:
             lines.append(item)
-    chunks = list(read_usage_csv(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"), ))
+    chunks = list(
+        read_usage_csv(
+            ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"),
+        )
+    )
     counted = sum(r["count"] for r in records(chunks) if r["service"].startswith("svc-") and r["count"] == 2)
     assert counted >= 2 * good  # every good row counted (garbage may itself parse as a row)
     assert all(e.line and 2 <= e.line <= len(lines) for e in errors(chunks))
@@ -293,10 +352,16 @@ def test_small_chunks_give_the_same_result_as_one_chunk():
     lines = ["timestamp,service,count"] + [f"2026-11-23T09:{m % 60:02d}:00Z,s{m % 7},1" for m in range(500)]
     lines[250] = "garbage"
     data = ("\n".join(lines) + "\n").encode()
-    small = list(read_csv_chunks(data, names=["timestamp", "service", "count"],
-                                 wanted=["timestamp", "service", "count"],
-                                 convert=lambda c: convert_usage(c, not_after=None),
-                                 skip_header=True, chunk_bytes=256))  # fmt: skip
+    small = list(
+        read_csv_chunks(
+            data,
+            names=["timestamp", "service", "count"],
+            wanted=["timestamp", "service", "count"],
+            convert=lambda c: convert_usage(c, not_after=None),
+            skip_header=True,
+            chunk_bytes=256,
+        )
+    )
     assert len(small) > 10
     assert sum(c.records.num_rows for c in small) == 499
     assert [(e.line, e.index) for e in errors(small)] == [(251, 249)]

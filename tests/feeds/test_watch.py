@@ -141,7 +141,11 @@ def test_a_feed_silence_becomes_an_incident_with_its_explanation_on_the_timeline
         entries = [(e.kind, e.message) for e in timeline(incident.id, session=session)]
     assert incident.title.startswith("pbx-berlin: no records since ")
     assert (incident.service, incident.status, incident.urgency, incident.severity) == (
-        "pbx-berlin", "triggered", "high", "critical")
+        "pbx-berlin",
+        "triggered",
+        "high",
+        "critical",
+    )
     assert entries[1][0] == "alert_joined"
     assert "no records since" in entries[1][1] and "on weekdays this service has" in entries[1][1]
 
@@ -250,7 +254,8 @@ def test_a_first_model_raises_a_silence_with_its_length_as_of_now(db, clock):
     settings = Settings(database_url=db.url)
     long_ago = NOW - timedelta(days=8, hours=12)
     body = "timestamp,service,count\n" + "".join(
-        f"{long_ago - timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,2\n" for m in range(1, 60))
+        f"{long_ago - timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,2\n" for m in range(1, 60)
+    )
     ingest(db, clock, body.encode(), settings)
     watch(db, NOW)
     [(status, kind, summary)] = alerts(db)
@@ -263,8 +268,9 @@ def test_outside_its_active_hours_a_silence_pages_nobody_and_past_the_off_hours_
     evening = NOW + timedelta(hours=7)  # 20:00 in Berlin
     clock.set(evening)
     ingest(db, clock, f"timestamp,service,count\n{evening:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,3\n".encode(), settings)
-    set_service(db, evening, settings={"active_hours": "Mon-Fri 08-18", "timezone": "Europe/Berlin",
-                                       "max_silence": "2m"})  # fmt: skip
+    set_service(
+        db, evening, settings={"active_hours": "Mon-Fri 08-18", "timezone": "Europe/Berlin", "max_silence": "2m"}
+    )
     watch(db, evening)
     watch(db, evening + timedelta(minutes=91))  # 21:31 in Berlin
     assert alerts(db) == []
@@ -302,10 +308,19 @@ def test_a_service_added_before_its_first_record_alerts_if_its_supplier_never_st
 
     first = NOW + timedelta(hours=2, seconds=5)
     clock.set(first)
-    ingest(db, clock, f"timestamp,service,count\n{first:%Y-%m-%dT%H:%M:%SZ},sup-x,4\n".encode(), Settings(database_url=db.url))
+    ingest(
+        db,
+        clock,
+        f"timestamp,service,count\n{first:%Y-%m-%dT%H:%M:%SZ},sup-x,4\n".encode(),
+        Settings(database_url=db.url),
+    )
     watch(db, first + timedelta(seconds=2))
     assert [a[0] for a in alerts(db)] == ["resolved"]
     with transaction(db.sessions) as session:
         service = session.scalar(select(Service))
         assert (service.first_seen, service.last_seen, service.total_count, service.stage) == (
-            first, first, 4, "production")
+            first,
+            first,
+            4,
+            "production",
+        )

@@ -20,12 +20,27 @@ from ..conftest import NOW
 @pytest.fixture
 def api(db, clock):
     with transaction(db.sessions) as session:
-        session.add(Service(name="acme-cdr", stage="production", first_seen=NOW, last_seen=NOW, last_received_at=NOW,
-                            created_at=NOW))  # fmt: skip
+        session.add(
+            Service(
+                name="acme-cdr", stage="production", first_seen=NOW, last_seen=NOW, last_received_at=NOW, created_at=NOW
+            )
+        )
         session.flush()
-        record(Finding("feed/acme-cdr/silence", "feeds", "acme-cdr", Severity.CRITICAL, State.FIRING,
-                       "no records from acme-cdr since 11:20", NOW, labels={"service": "acme-cdr"}),
-               session=session, now=NOW, config=RoutingConfig(group_wait=timedelta(0)))  # fmt: skip
+        record(
+            Finding(
+                "feed/acme-cdr/silence",
+                "feeds",
+                "acme-cdr",
+                Severity.CRITICAL,
+                State.FIRING,
+                "no records from acme-cdr since 11:20",
+                NOW,
+                labels={"service": "acme-cdr"},
+            ),
+            session=session,
+            now=NOW,
+            config=RoutingConfig(group_wait=timedelta(0)),
+        )
         token = create_token(session=session, clock=clock, name="anna", role="engineer").token
     client = TestClient(create_app(settings=db.settings, clock=clock, engine=db.engine))
     client.headers["Authorization"] = f"Bearer {token}"
@@ -44,7 +59,10 @@ def test_resolving_by_hand_while_the_alert_fires_raises_it_again_at_once(api):
     assert moved["status"] == "resolved"
     (still,) = moved["still_firing"]
     assert (still["outcome"], still["summary"], still["silence_matchers"]) == (
-        "raised", "no records from acme-cdr since 11:20", ["service=acme-cdr"])  # fmt: skip
+        "raised",
+        "no records from acme-cdr since 11:20",
+        ["service=acme-cdr"],
+    )
     (alert,) = api.get("/api/v1/alerts").json()
     assert (alert["status"], alert["incident_id"]) == ("firing", still["incident_id"])
     second = api.get(f"/api/v1/incidents/{still['incident_id']}").json()
@@ -59,8 +77,15 @@ def test_resolving_by_hand_while_the_alert_fires_raises_it_again_at_once(api):
 def test_silenced_it_is_recorded_muted_and_the_incident_closes(api):
     (first,) = api.get("/api/v1/incidents").json()
     second = api.post(f"/api/v1/incidents/{first['id']}/resolve").json()["still_firing"][0]["incident_id"]
-    silence = api.post("/api/v1/silences", json={"matchers": ["service=acme-cdr"], "duration": "PT2H",
-                                                 "created_by": "anna", "comment": "exporter being replaced"})  # fmt: skip
+    silence = api.post(
+        "/api/v1/silences",
+        json={
+            "matchers": ["service=acme-cdr"],
+            "duration": "PT2H",
+            "created_by": "anna",
+            "comment": "exporter being replaced",
+        },
+    )
     assert silence.status_code == 201, silence.text
     (still,) = api.post(f"/api/v1/incidents/{second}/resolve").json()["still_firing"]
     assert (still["outcome"], still["incident_id"]) == ("muted", None)

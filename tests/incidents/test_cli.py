@@ -17,9 +17,21 @@ def fire(summary="SIP trunk 7 down"):
     engine = make_engine(get_settings().database_url)
     now = SystemClock().now()
     with transaction(make_sessionmaker(engine)) as session:
-        record(Finding("pd/trunk-7", "pagerduty", None, Severity.CRITICAL, State.FIRING, summary, now,
-                       labels={"alertname": "Trunk", "instance": "sbc-1"}),
-               session=session, now=now, config=RoutingConfig(group_wait=timedelta(0)))  # fmt: skip
+        record(
+            Finding(
+                "pd/trunk-7",
+                "pagerduty",
+                None,
+                Severity.CRITICAL,
+                State.FIRING,
+                summary,
+                now,
+                labels={"alertname": "Trunk", "instance": "sbc-1"},
+            ),
+            session=session,
+            now=now,
+            config=RoutingConfig(group_wait=timedelta(0)),
+        )
     engine.dispose()
 
 
@@ -47,12 +59,20 @@ def test_incident_lifecycle_from_the_command_line(run):
     number = str(incident["id"])
     assert run("incidents", "ack", number, "--by", "anna").exit_code == 0
     again = run("incidents", "ack", number)
-    assert again.exit_code == 1 and "cannot acknowledge incident: it is acknowledged; it can be resolved" in again.output
+    assert (
+        again.exit_code == 1 and "cannot acknowledge incident: it is acknowledged; it can be resolved" in again.output
+    )
     assert run("incidents", "note", number, "carrier ticket 4711", "--by", "anna").exit_code == 0
     assert run("incidents", "resolve", number, "--note", "carrier fixed the fibre", "--by", "anna").exit_code == 0
     shown = json.loads(run("incidents", "show", number, "--json").output)
-    assert [e["kind"] for e in shown["timeline"]] == ["opened", "alert_joined", "acknowledged", "note", "resolved",
-                                                      "alert_released"]  # its alert still fires: raised again
+    assert [e["kind"] for e in shown["timeline"]] == [
+        "opened",
+        "alert_joined",
+        "acknowledged",
+        "note",
+        "resolved",
+        "alert_released",
+    ]  # its alert still fires: raised again
     assert shown["timeline"][-2]["message"] == "resolved by anna: carrier fixed the fibre"
     text = run("incidents", "show", number).output
     assert "carrier ticket 4711" in text and "SIP trunk 7 down" in text
@@ -79,16 +99,42 @@ def test_resolving_and_closing_by_hand_while_the_alert_fires_shows_it_still_fire
     shown = json.loads(run("incidents", "show", "2", "--json").output)
     assert [a["status"] for a in shown["alerts"]] == ["firing"]
     assert shown["timeline"][-1]["message"] == "alert 1 still fired when incident 1 was resolved by anna"
-    assert run("silences", "add", "-m", "alertname=Trunk", "-m", "instance=sbc-1", "--duration", "2h",
-               "--comment", "carrier works").exit_code == 0  # fmt: skip
+    assert (
+        run(
+            "silences",
+            "add",
+            "-m",
+            "alertname=Trunk",
+            "-m",
+            "instance=sbc-1",
+            "--duration",
+            "2h",
+            "--comment",
+            "carrier works",
+        ).exit_code
+        == 0
+    )
     quiet = run("incidents", "resolve", "2", "--by", "anna").output
     assert "alert 1 still fires (SIP trunk 7 down): muted, silenced by silence 1" in quiet
     assert json.loads(run("incidents", "list", "--status", "triggered", "--json").output) == []
 
 
 def test_silences_add_list_and_expire(run):
-    added = run("silences", "add", "-m", "service=voip-de", "-m", 'instance=~"pbx-.*"', "--duration", "2h",
-                "--comment", "carrier maintenance", "--author", "anna", "--json")  # fmt: skip
+    added = run(
+        "silences",
+        "add",
+        "-m",
+        "service=voip-de",
+        "-m",
+        'instance=~"pbx-.*"',
+        "--duration",
+        "2h",
+        "--comment",
+        "carrier maintenance",
+        "--author",
+        "anna",
+        "--json",
+    )
     assert added.exit_code == 0, added.output
     silence = json.loads(added.output)
     assert silence["matchers"] == ['service="voip-de"', 'instance=~"pbx-.*"']
@@ -106,26 +152,76 @@ def test_bad_silences_are_refused_with_what_to_do(run):
 
 
 def test_maintenance_windows_weekly_and_cron(run):
-    weekly = run("maintenance", "add", "--name", "PBX patching", "-m", "service=pbx-berlin", "--days", "Sun",
-                 "--from", "01:00", "--to", "05:00", "--timezone", "Europe/Berlin")  # fmt: skip
+    weekly = run(
+        "maintenance",
+        "add",
+        "--name",
+        "PBX patching",
+        "-m",
+        "service=pbx-berlin",
+        "--days",
+        "Sun",
+        "--from",
+        "01:00",
+        "--to",
+        "05:00",
+        "--timezone",
+        "Europe/Berlin",
+    )
     assert weekly.exit_code == 0, weekly.output
     assert "Sun 01:00-05:00 (Europe/Berlin)" in weekly.output
-    cron = run("maintenance", "add", "--name", "backup", "-m", "instance=db1", "--cron", "30 2 * * *",
-               "--duration", "90m", "--json")  # fmt: skip
+    cron = run(
+        "maintenance",
+        "add",
+        "--name",
+        "backup",
+        "-m",
+        "instance=db1",
+        "--cron",
+        "30 2 * * *",
+        "--duration",
+        "90m",
+        "--json",
+    )
     assert json.loads(cron.output)["duration_minutes"] == 90
     listed = json.loads(run("maintenance", "list", "--json").output)
     assert [w["when"] for w in listed] == ["Sun 01:00-05:00 (Europe/Berlin)", "cron '30 2 * * *' for 1 h 30 min (UTC)"]
     bad = run("maintenance", "add", "--name", "x", "-m", "service=a", "--cron", "61 * * * *", "--duration", "1h")
     assert bad.exit_code == 1 and "not a cron expression" in bad.output
-    zone = run("maintenance", "add", "--name", "x", "-m", "service=a", "--days", "Mon", "--from", "1:00",
-               "--to", "2:00", "--timezone", "Mars/Olympus")  # fmt: skip
+    zone = run(
+        "maintenance",
+        "add",
+        "--name",
+        "x",
+        "-m",
+        "service=a",
+        "--days",
+        "Mon",
+        "--from",
+        "1:00",
+        "--to",
+        "2:00",
+        "--timezone",
+        "Mars/Olympus",
+    )
     assert zone.exit_code == 1 and "IANA time zone" in zone.output
     assert run("maintenance", "delete", "1").exit_code == 0
 
 
 def test_dependencies_add_and_list(run):
-    added = run("dependencies", "add", "--name", "trunks need their PBX", "--parent", "alertname=PBXDown",
-                "--child", "alertname=TrunkDown", "--equal", "instance", "--json")  # fmt: skip
+    added = run(
+        "dependencies",
+        "add",
+        "--name",
+        "trunks need their PBX",
+        "--parent",
+        "alertname=PBXDown",
+        "--child",
+        "alertname=TrunkDown",
+        "--equal",
+        "instance",
+        "--json",
+    )
     assert json.loads(added.output)["equal"] == ["instance"]
     assert json.loads(run("dependencies", "list", "--json").output)[0]["name"] == "trunks need their PBX"
 
@@ -143,10 +239,21 @@ def test_incidents_list_keeps_the_group_at_80_columns(run, tmp_path, monkeypatch
     engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
     upgrade(engine)
     with transaction(make_sessionmaker(engine)) as session:
-        record(Finding("am/PBXDown/pbx-hamburg-2", "alertmanager", None, Severity.CRITICAL, State.FIRING,
-                       "PBX does not answer SIP OPTIONS", NOW,
-                       labels={"alertname": "PBXDown", "instance": "pbx-hamburg-2"}),
-               session=session, now=NOW, config=RoutingConfig(group_wait=timedelta(0)))  # fmt: skip
+        record(
+            Finding(
+                "am/PBXDown/pbx-hamburg-2",
+                "alertmanager",
+                None,
+                Severity.CRITICAL,
+                State.FIRING,
+                "PBX does not answer SIP OPTIONS",
+                NOW,
+                labels={"alertname": "PBXDown", "instance": "pbx-hamburg-2"},
+            ),
+            session=session,
+            now=NOW,
+            config=RoutingConfig(group_wait=timedelta(0)),
+        )
     engine.dispose()
     screen = Console(width=80, file=io.StringIO(), record=True)
     monkeypatch.setitem(vars(cli_common), "console", screen)
@@ -168,14 +275,45 @@ def test_silences_add_refuses_matchers_that_take_any_value_unless_forced(run):
 
 
 def test_the_same_dependency_twice_is_refused_naming_the_first(run):
-    first = run("dependencies", "add", "--name", "trunks need their PBX", "--parent", "alertname=PBXDown",
-                "--child", "alertname=TrunkDown", "--equal", "instance", "--json")  # fmt: skip
+    first = run(
+        "dependencies",
+        "add",
+        "--name",
+        "trunks need their PBX",
+        "--parent",
+        "alertname=PBXDown",
+        "--child",
+        "alertname=TrunkDown",
+        "--equal",
+        "instance",
+        "--json",
+    )
     assert first.exit_code == 0, first.output
-    again = run("dependencies", "add", "--name", "again", "--parent", 'alertname="PBXDown"',
-                "--child", "alertname=TrunkDown", "--equal", "instance")  # fmt: skip
+    again = run(
+        "dependencies",
+        "add",
+        "--name",
+        "again",
+        "--parent",
+        'alertname="PBXDown"',
+        "--child",
+        "alertname=TrunkDown",
+        "--equal",
+        "instance",
+    )
     assert again.exit_code == 1
     assert "dependency 1 ('trunks need their PBX') is the same rule" in again.output
     assert len(json.loads(run("dependencies", "list", "--json").output)) == 1
-    other = run("dependencies", "add", "--name", "per site", "--parent", "alertname=PBXDown",
-                "--child", "alertname=TrunkDown", "--equal", "site")  # fmt: skip
+    other = run(
+        "dependencies",
+        "add",
+        "--name",
+        "per site",
+        "--parent",
+        "alertname=PBXDown",
+        "--child",
+        "alertname=TrunkDown",
+        "--equal",
+        "site",
+    )
     assert other.exit_code == 0, other.output

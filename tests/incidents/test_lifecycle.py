@@ -11,20 +11,28 @@ from watchkeeper.incidents.lifecycle import Action, Entry, InvalidTransition, St
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("status,action,expected", [
-    (Status.TRIGGERED, Action.ACKNOWLEDGE, Status.ACKNOWLEDGED),
-    (Status.TRIGGERED, Action.RESOLVE, Status.RESOLVED),
-    (Status.ACKNOWLEDGED, Action.RESOLVE, Status.RESOLVED),
-    (Status.RESOLVED, Action.CLOSE, Status.CLOSED),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "status,action,expected",
+    [
+        (Status.TRIGGERED, Action.ACKNOWLEDGE, Status.ACKNOWLEDGED),
+        (Status.TRIGGERED, Action.RESOLVE, Status.RESOLVED),
+        (Status.ACKNOWLEDGED, Action.RESOLVE, Status.RESOLVED),
+        (Status.RESOLVED, Action.CLOSE, Status.CLOSED),
+    ],
+)
 def test_allowed_moves(status, action, expected):
     assert next_status(status, action) is expected
 
 
-@pytest.mark.parametrize("status,action", [
-    (Status.ACKNOWLEDGED, Action.ACKNOWLEDGE), (Status.TRIGGERED, Action.CLOSE),
-    (Status.RESOLVED, Action.ACKNOWLEDGE), (Status.CLOSED, Action.RESOLVE),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "status,action",
+    [
+        (Status.ACKNOWLEDGED, Action.ACKNOWLEDGE),
+        (Status.TRIGGERED, Action.CLOSE),
+        (Status.RESOLVED, Action.ACKNOWLEDGE),
+        (Status.CLOSED, Action.RESOLVE),
+    ],
+)
 def test_refused_moves_say_what_is_possible(status, action):
     with pytest.raises(InvalidTransition, match=f"cannot {action} incident: it is {status}; "):
         next_status(status, action)
@@ -39,11 +47,17 @@ def minutes(n):
 
 
 def test_mtta_and_mttr_come_from_the_timeline():
-    found = timings([
-        [(Entry.OPENED, minutes(0)), (Entry.ACKNOWLEDGED, minutes(4)), (Entry.RESOLVED, minutes(30))],
-        [(Entry.OPENED, minutes(0)), (Entry.NOTE, minutes(1)), (Entry.RESOLVED, minutes(10))],  # resolve counts as ack
-        [(Entry.OPENED, minutes(0))],  # still open: in neither mean
-    ])  # fmt: skip
+    found = timings(
+        [
+            [(Entry.OPENED, minutes(0)), (Entry.ACKNOWLEDGED, minutes(4)), (Entry.RESOLVED, minutes(30))],
+            [
+                (Entry.OPENED, minutes(0)),
+                (Entry.NOTE, minutes(1)),
+                (Entry.RESOLVED, minutes(10)),
+            ],  # resolve counts as ack
+            [(Entry.OPENED, minutes(0))],  # still open: in neither mean
+        ]
+    )
     assert (found.incidents, found.acknowledged, found.resolved) == (3, 2, 2)
     assert found.mtta == timedelta(minutes=7) and found.mttr == timedelta(minutes=20)
     assert found.median_tta == timedelta(minutes=7)

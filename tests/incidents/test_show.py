@@ -20,9 +20,17 @@ RUNBOOK = "https://wiki.example/runbooks/pbx-down"
 
 
 def pbx_down(now):
-    return Finding("alertmanager/1/abc", "alertmanager", None, Severity.CRITICAL, State.FIRING, "pbx-1 is down", now,
-                   labels={"alertname": "PBXDown", "instance": "pbx-1"},
-                   details={"annotations": {"summary": "pbx-1 is down", "runbook_url": RUNBOOK}})  # fmt: skip
+    return Finding(
+        "alertmanager/1/abc",
+        "alertmanager",
+        None,
+        Severity.CRITICAL,
+        State.FIRING,
+        "pbx-1 is down",
+        now,
+        labels={"alertname": "PBXDown", "instance": "pbx-1"},
+        details={"annotations": {"summary": "pbx-1 is down", "runbook_url": RUNBOOK}},
+    )
 
 
 def test_the_runbook_link_of_an_alertmanager_alert_is_shown_on_the_command_line(run):

@@ -53,7 +53,9 @@ def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subp
 @pytest.fixture
 def stack(tmp_path):
     if ALERTMANAGER is None:
-        pytest.fail("prometheus-alertmanager is not installed: `apt-get install prometheus-alertmanager` (.ci/run does)")
+        pytest.fail(
+            "prometheus-alertmanager is not installed: `apt-get install prometheus-alertmanager` (.ci/run does)"
+        )
     url = f"sqlite:///{tmp_path / 'wk.db'}"
     engine = make_engine(url)
     upgrade(engine)
@@ -62,8 +64,12 @@ def stack(tmp_path):
         key = create(session=session, clock=SystemClock(), kind=Kind.ALERTMANAGER, name="prometheus-prod").key
     engine.dispose()
     wk_port, am_port = free_port(), free_port()
-    env = {**os.environ, "WATCHKEEPER_DATABASE_URL": url, "WATCHKEEPER_GROUP_WAIT_SECONDS": "2",
-           "WATCHKEEPER_SCHEDULER_TICK_SECONDS": "0.25"}  # fmt: skip
+    env = {
+        **os.environ,
+        "WATCHKEEPER_DATABASE_URL": url,
+        "WATCHKEEPER_GROUP_WAIT_SECONDS": "2",
+        "WATCHKEEPER_SCHEDULER_TICK_SECONDS": "0.25",
+    }
     (tmp_path / "am.yml").write_text(f"""
 route:
   receiver: watchkeeper
@@ -79,9 +85,17 @@ receivers:
 """)
     processes = [
         start([sys.executable, "-m", "watchkeeper", "serve", "--port", str(wk_port)], tmp_path / "wk.log", env),
-        start([ALERTMANAGER, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'am-data'}",
-               f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="], tmp_path / "am.log"),
-    ]  # fmt: skip
+        start(
+            [
+                ALERTMANAGER,
+                f"--config.file={tmp_path / 'am.yml'}",
+                f"--storage.path={tmp_path / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{am_port}",
+                "--cluster.listen-address=",
+            ],
+            tmp_path / "am.log",
+        ),
+    ]
     wk = httpx.Client(base_url=f"http://127.0.0.1:{wk_port}", headers={"Authorization": f"Bearer {token}"})
     am = httpx.Client(base_url=f"http://127.0.0.1:{am_port}")
     try:
@@ -97,9 +111,11 @@ receivers:
 
 
 def push(am: httpx.Client, *, ends_at: datetime | None = None) -> None:
-    alert = {"labels": {"alertname": "PBXDown", "instance": "pbx-1:5060", "severity": "critical", "job": "sip"},
-             "annotations": {"summary": "PBX pbx-1 does not answer SIP OPTIONS"},
-             "startsAt": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}  # noqa: DTZ005 - real services, real time
+    alert = {
+        "labels": {"alertname": "PBXDown", "instance": "pbx-1:5060", "severity": "critical", "job": "sip"},
+        "annotations": {"summary": "PBX pbx-1 does not answer SIP OPTIONS"},
+        "startsAt": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+    }
     if ends_at is not None:
         alert["endsAt"] = ends_at.isoformat()
     am.post("/api/v2/alerts", json=[alert]).raise_for_status()
@@ -115,9 +131,10 @@ def test_an_alert_pushed_into_alertmanager_opens_and_then_resolves_an_incident(s
     (alert,) = wk.get("/api/v1/alerts").json()
     assert (alert["source"], alert["labels"]["job"], alert["severity"]) == ("alertmanager", "sip", "critical")
 
-    push(am, ends_at=datetime.now(UTC))  # noqa: DTZ005
-    resolved = wait_for(lambda: [i for i in wk.get("/api/v1/incidents").json() if i["status"] == "resolved"],
-                        "the incident to resolve")  # fmt: skip
+    push(am, ends_at=datetime.now(UTC))
+    resolved = wait_for(
+        lambda: [i for i in wk.get("/api/v1/incidents").json() if i["status"] == "resolved"], "the incident to resolve"
+    )
     assert resolved[0]["id"] == incident["id"]
     timeline = [e["kind"] for e in wk.get(f"/api/v1/incidents/{incident['id']}").json()["timeline"]]
     assert timeline == ["opened", "alert_joined", "alert_resolved", "resolved"]

@@ -29,16 +29,20 @@ def desk(db, clock):
 
 
 def trigger(desk, dedup_key="sip-trunk-7", **payload):
-    body = {"routing_key": desk.keys[Kind.PAGERDUTY], "event_action": "trigger",
-            "payload": {"summary": "SIP trunk 7 down", "source": "sbc-1", "severity": "critical", **payload}}
+    body = {
+        "routing_key": desk.keys[Kind.PAGERDUTY],
+        "event_action": "trigger",
+        "payload": {"summary": "SIP trunk 7 down", "source": "sbc-1", "severity": "critical", **payload},
+    }
     if dedup_key is not None:
         body["dedup_key"] = dedup_key
     return desk.post("/v2/enqueue", json=body, headers={"Authorization": ""})
 
 
 def event(desk, action, dedup_key="sip-trunk-7"):
-    return desk.post("/v2/enqueue", json={"routing_key": desk.keys[Kind.PAGERDUTY], "event_action": action,
-                                          "dedup_key": dedup_key})  # fmt: skip
+    return desk.post(
+        "/v2/enqueue", json={"routing_key": desk.keys[Kind.PAGERDUTY], "event_action": action, "dedup_key": dedup_key}
+    )
 
 
 def test_pagerduty_trigger_answers_like_pagerduty_and_opens_an_incident(desk):
@@ -46,7 +50,12 @@ def test_pagerduty_trigger_answers_like_pagerduty_and_opens_an_incident(desk):
     assert answer.status_code == 202
     assert answer.json() == {"status": "success", "message": "Event processed", "dedup_key": "sip-trunk-7"}
     (alert,) = desk.get("/api/v1/alerts").json()
-    assert (alert["source"], alert["severity"], alert["summary"], alert["count"]) == ("pagerduty", "critical", "SIP trunk 7 down", 1)
+    assert (alert["source"], alert["severity"], alert["summary"], alert["count"]) == (
+        "pagerduty",
+        "critical",
+        "SIP trunk 7 down",
+        1,
+    )
     assert alert["labels"] == {"instance": "sbc-1", "component": "trunk-7", "alertname": "trunk-7"}
     assert alert["details"]["custom_details"] == {"carrier": "acme"}
     (incident,) = desk.get("/api/v1/incidents").json()
@@ -88,8 +97,12 @@ def test_an_acknowledge_sent_during_the_group_wait_is_not_lost(db, clock):
         key = create(session=session, clock=clock, kind=Kind.PAGERDUTY, name="pd").key
     settings = db.settings.model_copy(update={"group_wait_seconds": 30})
     client = TestClient(create_app(settings=settings, clock=clock, engine=db.engine))
-    body = {"routing_key": key, "event_action": "trigger", "dedup_key": "early",
-            "payload": {"summary": "SIP trunk 7 down", "source": "sbc-1", "severity": "critical"}}  # fmt: skip
+    body = {
+        "routing_key": key,
+        "event_action": "trigger",
+        "dedup_key": "early",
+        "payload": {"summary": "SIP trunk 7 down", "source": "sbc-1", "severity": "critical"},
+    }
     assert client.post("/v2/enqueue", json=body).status_code == 202
     assert client.post("/v2/enqueue", json={**body, "event_action": "acknowledge"}).status_code == 202
     clock.set(clock.now() + timedelta(seconds=31))
@@ -115,19 +128,28 @@ def test_pagerduty_acknowledge_or_resolve_for_an_unknown_key_is_accepted_and_dro
     assert desk.get("/api/v1/alerts").json() == []
 
 
-@pytest.mark.parametrize("change,named", [
-    ({"payload": {"source": "sbc-1", "severity": "critical"}}, "'payload.summary' is missing or blank"),
-    ({"payload": {"summary": "x", "severity": "critical"}}, "'payload.source' is missing or blank"),
-    ({"payload": {"summary": "x", "source": "sbc-1"}}, "'payload.severity' is missing or blank"),
-    ({"payload": {"summary": "x", "source": "s", "severity": "fatal"}}, "'payload.severity' is invalid"),
-    ({"payload": {"summary": "x", "source": "s", "severity": "info", "timestamp": "yesterday"}}, "'payload.timestamp' is invalid"),
-    ({"event_action": "explode"}, "'event_action' is missing or invalid"),
-    ({"routing_key": ""}, "'routing_key' is missing or blank"),
-    ({"event_action": "resolve", "payload": None}, "'dedup_key' is missing or blank"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "change,named",
+    [
+        ({"payload": {"source": "sbc-1", "severity": "critical"}}, "'payload.summary' is missing or blank"),
+        ({"payload": {"summary": "x", "severity": "critical"}}, "'payload.source' is missing or blank"),
+        ({"payload": {"summary": "x", "source": "sbc-1"}}, "'payload.severity' is missing or blank"),
+        ({"payload": {"summary": "x", "source": "s", "severity": "fatal"}}, "'payload.severity' is invalid"),
+        (
+            {"payload": {"summary": "x", "source": "s", "severity": "info", "timestamp": "yesterday"}},
+            "'payload.timestamp' is invalid",
+        ),
+        ({"event_action": "explode"}, "'event_action' is missing or invalid"),
+        ({"routing_key": ""}, "'routing_key' is missing or blank"),
+        ({"event_action": "resolve", "payload": None}, "'dedup_key' is missing or blank"),
+    ],
+)
 def test_pagerduty_invalid_events_get_400_naming_the_field_and_store_nothing(desk, change, named):
-    body = {"routing_key": desk.keys[Kind.PAGERDUTY], "event_action": "trigger",
-            "payload": {"summary": "x", "source": "s", "severity": "critical"}} | change
+    body = {
+        "routing_key": desk.keys[Kind.PAGERDUTY],
+        "event_action": "trigger",
+        "payload": {"summary": "x", "source": "s", "severity": "critical"},
+    } | change
     answer = desk.post("/v2/enqueue", json=body)
     assert answer.status_code == 400
     assert answer.json()["status"] == "invalid event"
@@ -137,34 +159,65 @@ def test_pagerduty_invalid_events_get_400_naming_the_field_and_store_nothing(des
 
 @pytest.mark.parametrize("key", ["0" * 32, "not-a-key"])
 def test_pagerduty_unknown_routing_key_gets_400_and_stores_nothing(desk, key):
-    answer = desk.post("/v2/enqueue", json={"routing_key": key, "event_action": "trigger",
-                                            "payload": {"summary": "x", "source": "s", "severity": "critical"}})
+    answer = desk.post(
+        "/v2/enqueue",
+        json={
+            "routing_key": key,
+            "event_action": "trigger",
+            "payload": {"summary": "x", "source": "s", "severity": "critical"},
+        },
+    )
     assert answer.status_code == 400
     assert "'routing_key' is not known" in answer.json()["errors"][0]
     assert desk.get("/api/v1/alerts").json() == []
 
 
 def test_a_key_of_another_kind_is_not_a_routing_key(desk):
-    answer = desk.post("/v2/enqueue", json={"routing_key": desk.keys[Kind.GENERIC], "event_action": "trigger",
-                                            "payload": {"summary": "x", "source": "s", "severity": "critical"}})
+    answer = desk.post(
+        "/v2/enqueue",
+        json={
+            "routing_key": desk.keys[Kind.GENERIC],
+            "event_action": "trigger",
+            "payload": {"summary": "x", "source": "s", "severity": "critical"},
+        },
+    )
     assert answer.status_code == 400
 
 
 def am_alert(status="firing", fingerprint="a1b2c3", **labels):
-    return {"status": status, "labels": {"alertname": "InstanceDown", "instance": "pbx-1:9100", "severity": "critical", **labels},
-            "annotations": {"summary": "pbx-1 is down", "runbook_url": "https://wiki/pbx"},
-            "startsAt": "2026-11-23T11:58:00Z", "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-23T11:59:30Z",
-            "generatorURL": "http://prometheus/graph", "fingerprint": fingerprint}
+    return {
+        "status": status,
+        "labels": {"alertname": "InstanceDown", "instance": "pbx-1:9100", "severity": "critical", **labels},
+        "annotations": {"summary": "pbx-1 is down", "runbook_url": "https://wiki/pbx"},
+        "startsAt": "2026-11-23T11:58:00Z",
+        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-23T11:59:30Z",
+        "generatorURL": "http://prometheus/graph",
+        "fingerprint": fingerprint,
+    }
 
 
 def am_payload(*alerts):
-    return {"version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": "firing", "receiver": "watchkeeper",
-            "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am:9093", "alerts": list(alerts)}
+    return {
+        "version": "4",
+        "groupKey": "{}:{}",
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "watchkeeper",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://am:9093",
+        "alerts": list(alerts),
+    }
 
 
 def test_alertmanager_webhook_keeps_labels_and_annotations_and_resolves_per_alert(desk):
     url = f"/api/v1/intake/alertmanager/{desk.keys[Kind.ALERTMANAGER]}"
-    answer = desk.post(url, json=am_payload(am_alert(), am_alert(fingerprint="d4e5", instance="pbx-2:9100")), headers={"Authorization": ""})
+    answer = desk.post(
+        url,
+        json=am_payload(am_alert(), am_alert(fingerprint="d4e5", instance="pbx-2:9100")),
+        headers={"Authorization": ""},
+    )
     assert answer.status_code == 200
     alerts = desk.get("/api/v1/alerts").json()
     assert len(alerts) == 2
@@ -203,7 +256,9 @@ def test_alertmanager_keeps_the_good_alerts_of_a_group_and_lists_the_bad_ones(de
     rejected = " ".join(answer.json()["rejected"])
     assert "'alerts.0.startsAt': Input should have timezone info" in rejected
     assert "alerts.2: 'started_at' is out of range" in rejected
-    assert "alerts.3: 'labels.instance' holds a NUL" in rejected and "alerts.4: 'labels.instance' holds a NUL" in rejected
+    assert (
+        "alerts.3: 'labels.instance' holds a NUL" in rejected and "alerts.4: 'labels.instance' holds a NUL" in rejected
+    )
     assert [a["labels"]["instance"] for a in desk.get("/api/v1/alerts").json()] == ["pbx-1:9100"]
 
 
@@ -217,10 +272,15 @@ def test_long_label_values_still_group_and_store_on_every_database(desk):
     assert len(desk.get("/api/v1/incidents").json()) == 2
 
 
-@pytest.mark.parametrize("body", [b"[" * 20000 + b"]" * 20000, b'{"version": "4", "alerts": [], "x": ' + b"9" * 5000 + b"}"])
+@pytest.mark.parametrize(
+    "body", [b"[" * 20000 + b"]" * 20000, b'{"version": "4", "alerts": [], "x": ' + b"9" * 5000 + b"}"]
+)
 def test_json_meant_to_harm_is_a_400_on_every_intake_route(desk, body):
-    for route in (f"/api/v1/intake/alertmanager/{desk.keys[Kind.ALERTMANAGER]}",
-                  f"/api/v1/intake/generic/{desk.keys[Kind.GENERIC]}", "/v2/enqueue"):  # fmt: skip
+    for route in (
+        f"/api/v1/intake/alertmanager/{desk.keys[Kind.ALERTMANAGER]}",
+        f"/api/v1/intake/generic/{desk.keys[Kind.GENERIC]}",
+        "/v2/enqueue",
+    ):
         answer = desk.post(route, content=body, headers={"Content-Type": "application/json"})
         assert answer.status_code == 400, (route, answer.text)
         assert "nested thousands deep" in answer.text or "not JSON" in answer.text
@@ -240,8 +300,12 @@ def test_a_pagerduty_event_too_deep_to_show_is_refused_and_alert_lists_keep_work
 def test_pagerduty_severity_is_read_as_checked_and_a_resolve_is_not_held_to_a_payload(desk):
     assert trigger(desk, severity=" critical ").status_code == 202
     assert desk.get("/api/v1/alerts").json()[0]["severity"] == "critical"
-    resolve = {"routing_key": desk.keys[Kind.PAGERDUTY], "event_action": "resolve", "dedup_key": "sip-trunk-7",
-               "payload": {"severity": "bogus"}}  # fmt: skip
+    resolve = {
+        "routing_key": desk.keys[Kind.PAGERDUTY],
+        "event_action": "resolve",
+        "dedup_key": "sip-trunk-7",
+        "payload": {"severity": "bogus"},
+    }
     assert desk.post("/v2/enqueue", json=resolve).status_code == 202
     assert desk.get("/api/v1/alerts").json()[0]["status"] == "resolved"
     wrong = desk.post("/v2/enqueue", json={"routing_key": 123, "event_action": "trigger"})
@@ -250,9 +314,20 @@ def test_pagerduty_severity_is_read_as_checked_and_a_resolve_is_not_held_to_a_pa
 
 def test_generic_webhook_keeps_good_events_and_lists_bad_ones(desk):
     url = f"/api/v1/intake/generic/{desk.keys[Kind.GENERIC]}"
-    answer = desk.post(url, json=[{"key": "backup-db1", "summary": "nightly backup failed", "severity": "error",
-                                   "service": "billing-db", "labels": {"instance": "db1"}},
-                                  {"key": "x", "status": "firing"}, {"summary": "no key"}])  # fmt: skip
+    answer = desk.post(
+        url,
+        json=[
+            {
+                "key": "backup-db1",
+                "summary": "nightly backup failed",
+                "severity": "error",
+                "service": "billing-db",
+                "labels": {"instance": "db1"},
+            },
+            {"key": "x", "status": "firing"},
+            {"summary": "no key"},
+        ],
+    )
     assert answer.status_code == 200
     assert answer.json()["accepted"] == 1
     assert [r["index"] for r in answer.json()["rejected"]] == [1, 2]
@@ -272,8 +347,14 @@ def test_incident_api_shows_the_timeline_and_takes_actions_by_the_token_holder(d
     assert desk.post(f"{base}/notes", json={"text": "carrier says fibre cut"}).status_code == 201
     assert desk.post(f"{base}/resolve", json={"note": "rerouted via carrier B"}).json()["status"] == "resolved"
     shown = desk.get(base).json()
-    assert [e["kind"] for e in shown["timeline"]] == ["opened", "alert_joined", "acknowledged", "note", "resolved",
-                                                      "alert_released"]  # it still fires: raised again
+    assert [e["kind"] for e in shown["timeline"]] == [
+        "opened",
+        "alert_joined",
+        "acknowledged",
+        "note",
+        "resolved",
+        "alert_released",
+    ]  # it still fires: raised again
     assert shown["timeline"][-2]["message"] == "resolved by anna: rerouted via carrier B"
     assert shown["alerts"][0]["summary"] == "SIP trunk 7 down"
     assert desk.get("/api/v1/incidents/999").status_code == 404
@@ -281,23 +362,35 @@ def test_incident_api_shows_the_timeline_and_takes_actions_by_the_token_holder(d
 
 
 def test_silences_over_the_api_mute_new_alerts(desk):
-    answer = desk.post("/api/v1/silences", json={"matchers": ["instance=sbc-1"], "duration": "PT1H",
-                                                 "created_by": "anna", "comment": "SBC firmware upgrade"})  # fmt: skip
+    answer = desk.post(
+        "/api/v1/silences",
+        json={
+            "matchers": ["instance=sbc-1"],
+            "duration": "PT1H",
+            "created_by": "anna",
+            "comment": "SBC firmware upgrade",
+        },
+    )
     assert answer.status_code == 201
     trigger(desk)
     (alert,) = desk.get("/api/v1/alerts").json()
     assert alert["muted"] == "silenced"
     assert desk.get("/api/v1/incidents").json() == []
-    assert desk.post("/api/v1/silences", json={"matchers": ["team!=x"], "duration": "PT1H", "created_by": "a",
-                                               "comment": "b"}).status_code == 422  # fmt: skip
+    assert (
+        desk.post(
+            "/api/v1/silences", json={"matchers": ["team!=x"], "duration": "PT1H", "created_by": "a", "comment": "b"}
+        ).status_code
+        == 422
+    )
     assert desk.delete(f"/api/v1/silences/{answer.json()['id']}").status_code == 200
     assert desk.get("/api/v1/silences").json() == []
 
 
 def test_mutes_that_cannot_be_meant_are_refused_with_their_words_whole(desk):
     def silence(**fields):
-        return desk.post("/api/v1/silences", json={"matchers": ["instance=sbc-1"], "created_by": "anna",
-                                                   "comment": "work", **fields})  # fmt: skip
+        return desk.post(
+            "/api/v1/silences", json={"matchers": ["instance=sbc-1"], "created_by": "anna", "comment": "work", **fields}
+        )
 
     assert silence(duration="P999999999D").status_code == 422  # past year 9999: out of range
     assert "a year at most" in silence(duration="P400D").json()["detail"]
@@ -307,22 +400,29 @@ def test_mutes_that_cannot_be_meant_are_refused_with_their_words_whole(desk):
     assert unbalanced.json()["detail"].startswith("'instance=\"abc': the value's quotes are unbalanced")  # quotes kept
 
     def window(**fields):
-        return desk.post("/api/v1/maintenance", json={"name": "w", "matchers": ["instance=db1"], "created_by": "anna",
-                                                      "cron": "0 2 * * *", **fields})  # fmt: skip
+        return desk.post(
+            "/api/v1/maintenance",
+            json={"name": "w", "matchers": ["instance=db1"], "created_by": "anna", "cron": "0 2 * * *", **fields},
+        )
 
     assert "a minute or more" in window(duration="PT30S").json()["detail"]
     assert "31 days at most" in window(duration="P365000D").json()["detail"]
     assert window(duration="PT2H").status_code == 201
-    blank = desk.post("/api/v1/dependencies", json={"name": "d", "parent": ["alertname=PBXDown"],
-                                                    "child": ["alertname=TrunkDown"], "equal": [""]})  # fmt: skip
+    blank = desk.post(
+        "/api/v1/dependencies",
+        json={"name": "d", "parent": ["alertname=PBXDown"], "child": ["alertname=TrunkDown"], "equal": [""]},
+    )
     assert blank.status_code == 422 and "blank label name" in blank.json()["detail"]
 
 
 def test_ids_and_limits_out_of_range_are_422_not_500(desk):
-    for method, path in (("post", "/api/v1/incidents/9223372036854775808/acknowledge"),
-                         ("get", "/api/v1/incidents/99999999999999999999"),
-                         ("delete", "/api/v1/silences/9223372036854775808"),
-                         ("get", "/api/v1/alerts?limit=-1"), ("get", "/api/v1/incidents?limit=9223372036854775808")):  # fmt: skip
+    for method, path in (
+        ("post", "/api/v1/incidents/9223372036854775808/acknowledge"),
+        ("get", "/api/v1/incidents/99999999999999999999"),
+        ("delete", "/api/v1/silences/9223372036854775808"),
+        ("get", "/api/v1/alerts?limit=-1"),
+        ("get", "/api/v1/incidents?limit=9223372036854775808"),
+    ):
         answer = desk.request(method, path)
         assert answer.status_code in (404, 422), (path, answer.status_code, answer.text)
     trigger(desk)
@@ -332,7 +432,9 @@ def test_ids_and_limits_out_of_range_are_422_not_500(desk):
 
 
 def test_intake_routes_do_not_take_bearer_tokens_and_api_routes_do_not_take_keys(desk):
-    assert desk.get("/api/v1/incidents", headers={"Authorization": f"Bearer {desk.keys[Kind.GENERIC]}"}).status_code == 401
+    assert (
+        desk.get("/api/v1/incidents", headers={"Authorization": f"Bearer {desk.keys[Kind.GENERIC]}"}).status_code == 401
+    )
 
 
 def test_a_revoked_integration_key_stops_working_within_ten_seconds(desk, db, clock):

@@ -47,8 +47,17 @@ class Clock:
 
 def put(db, recipient="Bob", reason="ask"):
     with transaction(db.sessions) as session:
-        return enqueue(session=session, now=NOW, subject="case", subject_id=1, reason=reason, recipient=recipient,
-                       url="mailto://user:secret@example.com", title="Is the silence expected?", body="links")  # fmt: skip
+        return enqueue(
+            session=session,
+            now=NOW,
+            subject="case",
+            subject_id=1,
+            reason=reason,
+            recipient=recipient,
+            url="mailto://user:secret@example.com",
+            title="Is the silence expected?",
+            body="links",
+        )
 
 
 def test_the_same_key_is_written_once_and_sent_once(db):
@@ -77,8 +86,12 @@ def test_failures_are_retried_with_backoff_then_given_up(db):
         (row,) = list_notifications(session=session)
         assert (row.status, row.attempts) == (Status.FAILED, MAX_ATTEMPTS)
     assert sender.delivered == []
-    assert [backoff(n) for n in (1, 2, 3, 10)] == [timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2),
-                                                   timedelta(hours=1)]  # fmt: skip
+    assert [backoff(n) for n in (1, 2, 3, 10)] == [
+        timedelta(seconds=30),
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(hours=1),
+    ]
 
 
 def test_a_claimed_notification_is_not_claimed_again_while_its_lease_runs(db):
@@ -96,7 +109,7 @@ def test_a_claimed_notification_is_not_claimed_again_while_its_lease_runs(db):
 class Receiver(BaseHTTPRequestHandler):
     received: list = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         Receiver.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
         self.send_response(200)
         self.end_headers()
@@ -160,12 +173,24 @@ def test_two_worker_processes_send_each_notification_exactly_once(db, tmp_path):
 
     with transaction(db.sessions) as session:
         for n in range(200):
-            enqueue(session=session, now=NOW, subject="case", subject_id=n, reason="breach", recipient="Bob",
-                    url="json://127.0.0.1/hook", title=f"n{n}", body="")  # fmt: skip
+            enqueue(
+                session=session,
+                now=NOW,
+                subject="case",
+                subject_id=n,
+                reason="breach",
+                recipient="Bob",
+                url="json://127.0.0.1/hook",
+                title=f"n{n}",
+                body="",
+            )
     sent = tmp_path / "sent.txt"
     spawn = multiprocessing.get_context("spawn")
     ready = spawn.Barrier(2)
-    workers = [spawn.Process(target=_worker, args=(db.url, str(sent), ready, str(tmp_path / "watchkeeper.key"))) for _ in range(2)]
+    workers = [
+        spawn.Process(target=_worker, args=(db.url, str(sent), ready, str(tmp_path / "watchkeeper.key")))
+        for _ in range(2)
+    ]
     for w in workers:
         w.start()
     for w in workers:

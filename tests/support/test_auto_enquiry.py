@@ -25,26 +25,62 @@ CONFIG = RoutingConfig(group_wait=timedelta(0), desk=DeskSettings(public_url="ht
 def silence(db, *, auto_enquire=True, stage="production", contact=True, kind="silence"):
     """A customer's feed goes quiet; returns the incident's timeline, the enquiries and the mail queued."""
     with transaction(db.sessions) as session:
-        desk.add_plan(session=session, now=SATURDAY_3AM, name="8x5", hours="Mon-Fri 09:00-17:00",
-                      targets={Priority.P2: Targets(first_response=timedelta(hours=4))},
-                      auto_enquire=auto_enquire)  # fmt: skip
-        session.add(Service(name="acme-cdr", stage=stage, first_seen=SATURDAY_3AM, last_seen=SATURDAY_3AM,
-                            last_received_at=SATURDAY_3AM, created_at=SATURDAY_3AM))  # fmt: skip
+        desk.add_plan(
+            session=session,
+            now=SATURDAY_3AM,
+            name="8x5",
+            hours="Mon-Fri 09:00-17:00",
+            targets={Priority.P2: Targets(first_response=timedelta(hours=4))},
+            auto_enquire=auto_enquire,
+        )
+        session.add(
+            Service(
+                name="acme-cdr",
+                stage=stage,
+                first_seen=SATURDAY_3AM,
+                last_seen=SATURDAY_3AM,
+                last_received_at=SATURDAY_3AM,
+                created_at=SATURDAY_3AM,
+            )
+        )
         session.flush()
         desk.add_customer(session=session, now=SATURDAY_3AM, name="Acme", plan="8x5", service_pattern="acme-.*")
         if contact:
-            desk.add_contact(session=session, customer="Acme", name="Tom (NOC)", role=ContactRole.TECHNICAL,
-                             channel="mailto://noc@acme.example")  # fmt: skip
-        desk.add_contact(session=session, customer="Acme", name="Bea (billing)", role=ContactRole.BILLING,
-                         channel="mailto://billing@acme.example")  # fmt: skip
-        record(Finding(f"feed/acme-cdr/{kind}", "feeds", "acme-cdr", Severity.ERROR, State.FIRING,
-                       f"acme-cdr: {kind}", SATURDAY_3AM, labels={"service": "acme-cdr", "kind": kind}),
-               session=session, now=SATURDAY_3AM, config=CONFIG)  # fmt: skip
+            desk.add_contact(
+                session=session,
+                customer="Acme",
+                name="Tom (NOC)",
+                role=ContactRole.TECHNICAL,
+                channel="mailto://noc@acme.example",
+            )
+        desk.add_contact(
+            session=session,
+            customer="Acme",
+            name="Bea (billing)",
+            role=ContactRole.BILLING,
+            channel="mailto://billing@acme.example",
+        )
+        record(
+            Finding(
+                f"feed/acme-cdr/{kind}",
+                "feeds",
+                "acme-cdr",
+                Severity.ERROR,
+                State.FIRING,
+                f"acme-cdr: {kind}",
+                SATURDAY_3AM,
+                labels={"service": "acme-cdr", "kind": kind},
+            ),
+            session=session,
+            now=SATURDAY_3AM,
+            config=CONFIG,
+        )
     with transaction(db.sessions) as session:
         (incident,) = list_incidents(session=session)
         entries = [(e.kind, e.message) for e in timeline(incident.id, session=session)]
-        enquiries = [(e.service, e.incident_id == incident.id, e.case_id is not None)
-                     for e in session.scalars(select(Enquiry))]  # fmt: skip
+        enquiries = [
+            (e.service, e.incident_id == incident.id, e.case_id is not None) for e in session.scalars(select(Enquiry))
+        ]
         mail = [(n.recipient, n.url, n.title, n.body) for n in session.scalars(select(Notification))]
     return entries, enquiries, mail
 
@@ -58,11 +94,14 @@ def test_a_silent_production_feed_gets_its_technical_contact_asked_with_both_lin
     assert any(kind == "enquiry_sent" and "Tom (NOC)" in text for kind, text in entries)
 
 
-@pytest.mark.parametrize(("why", "change"), [
-    ("the plan does not ask by itself", {"auto_enquire": False}),
-    ("a test service's silence is the operator's to judge", {"stage": "test"}),
-    ("a drop is not a silence", {"kind": "drop"}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("why", "change"),
+    [
+        ("the plan does not ask by itself", {"auto_enquire": False}),
+        ("a test service's silence is the operator's to judge", {"stage": "test"}),
+        ("a drop is not a silence", {"kind": "drop"}),
+    ],
+)
 def test_no_enquiry_is_sent(db, why, change):
     entries, enquiries, mail = silence(db, **change)
     assert enquiries == [] and mail == [], why

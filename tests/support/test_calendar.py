@@ -65,13 +65,16 @@ def test_24x7_is_wall_time():
     assert ALWAYS.between(start, start + timedelta(days=3)) == timedelta(days=3)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("Mon-Fri 17:00-09:00", "must open before it closes"),
-    ("Mon-Fri 9-17", "not a time range"),
-    ("Mon-Fri 08:00-12:00,11:00-17:00", "overlap"),
-    ("Mon-Fri 08:00-12:00; Fri 13:00-17:00", "Fri is given twice"),
-    ("Moonday 08:00-12:00", "days are Mon..Sun"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("Mon-Fri 17:00-09:00", "must open before it closes"),
+        ("Mon-Fri 9-17", "not a time range"),
+        ("Mon-Fri 08:00-12:00,11:00-17:00", "overlap"),
+        ("Mon-Fri 08:00-12:00; Fri 13:00-17:00", "Fri is given twice"),
+        ("Moonday 08:00-12:00", "days are Mon..Sun"),
+    ],
+)
 def test_bad_calendars_are_refused_with_what_to_fix(text, message):
     with pytest.raises(ValueError, match=message):
         Calendar.parse(text)
@@ -84,11 +87,11 @@ def test_unknown_zone_or_holiday_country_is_refused():
         Calendar.parse("Mon-Fri 09:00-17:00", holidays="XX")
 
 
-instants = st.integers(min_value=0, max_value=3 * 365 * 24 * 60).map(
-    lambda m: utc(2025, 1, 1) + timedelta(minutes=m))
+instants = st.integers(min_value=0, max_value=3 * 365 * 24 * 60).map(lambda m: utc(2025, 1, 1) + timedelta(minutes=m))
 durations = st.integers(min_value=0, max_value=60 * 24 * 30).map(lambda m: timedelta(minutes=m))
-calendars = st.sampled_from([BERLIN_8X5, SPLIT, ALWAYS, Calendar.parse("Mon,Wed,Fri 22:00-24:00; Tue 00:00-06:00",
-                                                                       timezone="Australia/Sydney")])
+calendars = st.sampled_from(
+    [BERLIN_8X5, SPLIT, ALWAYS, Calendar.parse("Mon,Wed,Fri 22:00-24:00; Tue 00:00-06:00", timezone="Australia/Sydney")]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -151,5 +154,7 @@ def test_a_customer_in_sydney_runs_on_sydney_hours_whatever_the_operators_zone()
     # Friday 16:00 in Sydney is 06:00 the same day in Berlin (CET, AEDT).
     opened = datetime(2026, 11, 20, 16, 0, tzinfo=ZoneInfo("Australia/Sydney"))
     due = sydney.add(opened, FOUR_HOURS)
-    assert due.astimezone(ZoneInfo("Australia/Sydney")) == datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("Australia/Sydney"))
+    assert due.astimezone(ZoneInfo("Australia/Sydney")) == datetime(
+        2026, 11, 23, 12, 0, tzinfo=ZoneInfo("Australia/Sydney")
+    )
     assert due == berlin(2026, 11, 23, 2, 0)

@@ -10,10 +10,13 @@ def test_plan_customer_and_case_from_the_command_line(run):
     assert plan.exit_code == 0, plan.output
     assert "24x7" in run("plans", "list").output
     assert run("customers", "add", "Acme", "--plan", "24x7 gold").exit_code == 0
-    contact = run("customers", "contact", "Acme", "--name", "Bob", "--role", "technical", "--channel",
-                  "mailto://bob@acme.example")  # fmt: skip
+    contact = run(
+        "customers", "contact", "Acme", "--name", "Bob", "--role", "technical", "--channel", "mailto://bob@acme.example"
+    )
     assert contact.exit_code == 0, contact.output
-    assert json.loads(run("customers", "list", "--json").output)[0]["contacts"] == [{"name": "Bob", "role": "technical"}]
+    assert json.loads(run("customers", "list", "--json").output)[0]["contacts"] == [
+        {"name": "Bob", "role": "technical"}
+    ]
     opened = run("cases", "open", "Acme", "CDR feed silent", "--priority", "p1", "--by", "anna")
     assert opened.exit_code == 0 and "first_response due" in opened.output
     assert run("cases", "reply", "1", "We are on it", "--by", "anna").exit_code == 0
@@ -53,7 +56,9 @@ def test_people_their_tokens_and_case_assignment_from_the_command_line(run):
     assert shown["assignee"] == "anna" and shown["log"][-1]["text"] == "assigned to anna"
     people = json.loads(run("users", "list", "--json").output)
     assert [(u["name"], u["role"], u["customer"], len(u["channels"])) for u in people] == [
-        ("anna", "engineer", None, 1), ("carla", "customer", "Acme", 0)]
+        ("anna", "engineer", None, 1),
+        ("carla", "customer", "Acme", 0),
+    ]
     assert run("users", "channels", "anna").exit_code == 0
     assert json.loads(run("users", "list", "--json").output)[0]["channels"] == []
 
@@ -64,8 +69,20 @@ def test_enquiries_ask_outside_serve_warns_that_its_links_use_the_default_public
     assert run("ingest", str(usage)).exit_code == 0
     assert run("plans", "add", "24x7", "--hours", "24x7", "--target", "p1:first_response=1h").exit_code == 0
     assert run("customers", "add", "Acme", "--plan", "24x7", "--services", "acme-.*").exit_code == 0
-    assert run("customers", "contact", "Acme", "--name", "Bob", "--role", "technical", "--channel",
-               "mailto://bob@acme.example").exit_code == 0  # fmt: skip
+    assert (
+        run(
+            "customers",
+            "contact",
+            "Acme",
+            "--name",
+            "Bob",
+            "--role",
+            "technical",
+            "--channel",
+            "mailto://bob@acme.example",
+        ).exit_code
+        == 0
+    )
     asked = run("enquiries", "ask", "acme-cdr")
     assert asked.exit_code == 0, asked.output
     said = " ".join(asked.output.split())

@@ -26,18 +26,48 @@ SATURDAY_3AM = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 def api(db):
     clock = FrozenClock(SATURDAY_3AM)
     with transaction(db.sessions) as session:
-        desk.add_plan(session=session, now=SATURDAY_3AM, name="8x5", hours="Mon-Fri 09:00-17:00",
-                      targets={Priority.P2: Targets(first_response=timedelta(hours=4))})  # fmt: skip
-        session.add(Service(name="acme-cdr", stage="production", first_seen=SATURDAY_3AM, last_seen=SATURDAY_3AM,
-                            last_received_at=SATURDAY_3AM, created_at=SATURDAY_3AM))  # fmt: skip
+        desk.add_plan(
+            session=session,
+            now=SATURDAY_3AM,
+            name="8x5",
+            hours="Mon-Fri 09:00-17:00",
+            targets={Priority.P2: Targets(first_response=timedelta(hours=4))},
+        )
+        session.add(
+            Service(
+                name="acme-cdr",
+                stage="production",
+                first_seen=SATURDAY_3AM,
+                last_seen=SATURDAY_3AM,
+                last_received_at=SATURDAY_3AM,
+                created_at=SATURDAY_3AM,
+            )
+        )
         session.flush()
         desk.add_customer(session=session, now=SATURDAY_3AM, name="Acme", plan="8x5", service_pattern="acme-.*")
-        record(Finding("feed/acme-cdr/silence", "feeds", "acme-cdr", Severity.ERROR, State.FIRING,
-                       "no records from acme-cdr for 40 min", SATURDAY_3AM, labels={"service": "acme-cdr"}),
-               session=session, now=SATURDAY_3AM, config=RoutingConfig(group_wait=timedelta(0)))  # fmt: skip
+        record(
+            Finding(
+                "feed/acme-cdr/silence",
+                "feeds",
+                "acme-cdr",
+                Severity.ERROR,
+                State.FIRING,
+                "no records from acme-cdr for 40 min",
+                SATURDAY_3AM,
+                labels={"service": "acme-cdr"},
+            ),
+            session=session,
+            now=SATURDAY_3AM,
+            config=RoutingConfig(group_wait=timedelta(0)),
+        )
         token = create_token(session=session, clock=clock, name="anna").token
-    client = TestClient(create_app(settings=db.settings.model_copy(update={"public_url": "https://desk.example"}),
-                                   clock=clock, engine=db.engine))  # fmt: skip
+    client = TestClient(
+        create_app(
+            settings=db.settings.model_copy(update={"public_url": "https://desk.example"}),
+            clock=clock,
+            engine=db.engine,
+        )
+    )
     client.headers["Authorization"] = f"Bearer {token}"
     client.clock = clock
     return client
@@ -120,11 +150,20 @@ def test_an_enquiry_may_name_only_its_own_customers_case_and_incident(api):
     by this customer's answer, and its readers would see this customer's enquiry."""
     with transaction(api.app.state.sessions) as session:
         desk.add_customer(session=session, now=SATURDAY_3AM, name="Beta", plan="8x5")
-        other = desk.open_case(session=session, now=SATURDAY_3AM, customer="Beta", title="billing question",
-                               priority=Priority.P2, author="anna")  # fmt: skip
+        other = desk.open_case(
+            session=session,
+            now=SATURDAY_3AM,
+            customer="Beta",
+            title="billing question",
+            priority=Priority.P2,
+            author="anna",
+        )
         other_id = other.id
-    for body, said in (({"case_id": other_id}, f"no case {other_id} of Acme"), ({"case_id": 99999}, "no case 99999"),
-                       ({"incident_id": 99999}, "no incident 99999 of Acme")):  # fmt: skip
+    for body, said in (
+        ({"case_id": other_id}, f"no case {other_id} of Acme"),
+        ({"case_id": 99999}, "no case 99999"),
+        ({"incident_id": 99999}, "no incident 99999 of Acme"),
+    ):
         answer = api.post("/api/v1/enquiries", json={"service": "acme-cdr", **body})
         assert (answer.status_code, said in answer.json()["detail"]) == (404, True), answer.text
     with transaction(api.app.state.sessions) as session:
@@ -133,8 +172,16 @@ def test_an_enquiry_may_name_only_its_own_customers_case_and_incident(api):
 
 def test_asking_about_a_service_without_a_customer_says_what_to_do(api):
     with transaction(api.app.state.sessions) as session:
-        session.add(Service(name="orphan", stage="production", first_seen=SATURDAY_3AM, last_seen=SATURDAY_3AM,
-                            last_received_at=SATURDAY_3AM, created_at=SATURDAY_3AM))  # fmt: skip
+        session.add(
+            Service(
+                name="orphan",
+                stage="production",
+                first_seen=SATURDAY_3AM,
+                last_seen=SATURDAY_3AM,
+                last_received_at=SATURDAY_3AM,
+                created_at=SATURDAY_3AM,
+            )
+        )
     answer = api.post("/api/v1/enquiries", json={"service": "orphan"})
     assert answer.status_code == 404 and "customers assign" in answer.json()["detail"]
 
@@ -149,11 +196,18 @@ def test_the_enquiry_reaches_the_technical_contact_and_the_outcome_is_on_case_an
     __import__("threading").Thread(target=server.serve_forever, daemon=True).start()
     try:
         with transaction(api.app.state.sessions) as session:
-            desk.add_contact(session=session, customer="Acme", name="Bob", role=desk.ContactRole.TECHNICAL,
-                             channel=f"json://127.0.0.1:{server.server_address[1]}/hook")  # fmt: skip
+            desk.add_contact(
+                session=session,
+                customer="Acme",
+                name="Bob",
+                role=desk.ContactRole.TECHNICAL,
+                channel=f"json://127.0.0.1:{server.server_address[1]}/hook",
+            )
         out, incident_id, case_id = ask(api)
-        assert deliver_due(api.app.state.sessions, sender=AppriseSender(), now=api.clock.now,
-                           on_outcome=record_outcome) == 1  # fmt: skip
+        assert (
+            deliver_due(api.app.state.sessions, sender=AppriseSender(), now=api.clock.now, on_outcome=record_outcome)
+            == 1
+        )
     finally:
         server.shutdown()
     (message,) = Receiver.received
@@ -179,7 +233,7 @@ def test_an_enquiry_by_real_email_answered_by_following_its_expected_link(api):
     inbox = []
 
     class Mailbox:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             inbox.append(envelope)
             return "250 OK"
 
@@ -190,9 +244,14 @@ def test_an_enquiry_by_real_email_answered_by_following_its_expected_link(api):
     smtp.start()
     try:
         with transaction(api.app.state.sessions) as session:
-            desk.add_contact(session=session, customer="Acme", name="Bob", role=desk.ContactRole.TECHNICAL,
-                             channel=f"mailto://127.0.0.1:{port}?from=desk@operator.example&to=bob@acme.example"
-                                     "&mode=insecure&format=text")  # fmt: skip
+            desk.add_contact(
+                session=session,
+                customer="Acme",
+                name="Bob",
+                role=desk.ContactRole.TECHNICAL,
+                channel=f"mailto://127.0.0.1:{port}?from=desk@operator.example&to=bob@acme.example"
+                "&mode=insecure&format=text",
+            )
         _, incident_id, _ = ask(api)
         deliver_due(api.app.state.sessions, sender=AppriseSender(), now=api.clock.now, on_outcome=record_outcome)
         for _ in range(20):

@@ -28,15 +28,40 @@ def asked(db):
     """An 8x5 customer's silent feed on a Saturday: a low-urgency incident, a p2 case, an enquiry about it."""
     clock = FrozenClock(SATURDAY_3AM)
     with transaction(db.sessions) as session:
-        desk.add_plan(session=session, now=SATURDAY_3AM, name="8x5", hours="Mon-Fri 09:00-17:00",
-                      targets={Priority.P2: Targets(first_response=timedelta(hours=4))})  # fmt: skip
-        session.add(Service(name="acme-cdr", stage="production", first_seen=SATURDAY_3AM, last_seen=SATURDAY_3AM,
-                            last_received_at=SATURDAY_3AM, created_at=SATURDAY_3AM))  # fmt: skip
+        desk.add_plan(
+            session=session,
+            now=SATURDAY_3AM,
+            name="8x5",
+            hours="Mon-Fri 09:00-17:00",
+            targets={Priority.P2: Targets(first_response=timedelta(hours=4))},
+        )
+        session.add(
+            Service(
+                name="acme-cdr",
+                stage="production",
+                first_seen=SATURDAY_3AM,
+                last_seen=SATURDAY_3AM,
+                last_received_at=SATURDAY_3AM,
+                created_at=SATURDAY_3AM,
+            )
+        )
         session.flush()
         desk.add_customer(session=session, now=SATURDAY_3AM, name="Acme", plan="8x5", service_pattern="acme-.*")
-        record(Finding("feed/acme-cdr/silence", "feeds", "acme-cdr", Severity.ERROR, State.FIRING,
-                       "no records from acme-cdr for 40 min", SATURDAY_3AM, labels={"service": "acme-cdr"}),
-               session=session, now=SATURDAY_3AM, config=RoutingConfig(group_wait=timedelta(0)))  # fmt: skip
+        record(
+            Finding(
+                "feed/acme-cdr/silence",
+                "feeds",
+                "acme-cdr",
+                Severity.ERROR,
+                State.FIRING,
+                "no records from acme-cdr for 40 min",
+                SATURDAY_3AM,
+                labels={"service": "acme-cdr"},
+            ),
+            session=session,
+            now=SATURDAY_3AM,
+            config=RoutingConfig(group_wait=timedelta(0)),
+        )
         token = create_token(session=session, clock=clock, name="anna").token
         (incident,) = list_incidents(session=session)
         (case,) = desk.list_cases(session=session)

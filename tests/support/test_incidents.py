@@ -23,12 +23,26 @@ NOW_WAIT = RoutingConfig(group_wait=timedelta(0))
 @pytest.fixture
 def acme(db):
     with transaction(db.sessions) as session:
-        desk.add_plan(session=session, now=SATURDAY_3AM, name="8x5", hours="Mon-Fri 09:00-17:00",
-                      timezone="UTC", targets={Priority.P1: Targets(first_response=timedelta(hours=1))})  # fmt: skip
+        desk.add_plan(
+            session=session,
+            now=SATURDAY_3AM,
+            name="8x5",
+            hours="Mon-Fri 09:00-17:00",
+            timezone="UTC",
+            targets={Priority.P1: Targets(first_response=timedelta(hours=1))},
+        )
         desk.add_plan(session=session, now=SATURDAY_3AM, name="24x7", hours="24x7", auto_case=False)
         for name in ("acme-cdr", "initech-cdr", "acme-trial"):
-            session.add(Service(name=name, stage="test" if "trial" in name else "production", first_seen=SATURDAY_3AM,
-                                last_seen=SATURDAY_3AM, last_received_at=SATURDAY_3AM, created_at=SATURDAY_3AM))
+            session.add(
+                Service(
+                    name=name,
+                    stage="test" if "trial" in name else "production",
+                    first_seen=SATURDAY_3AM,
+                    last_seen=SATURDAY_3AM,
+                    last_received_at=SATURDAY_3AM,
+                    created_at=SATURDAY_3AM,
+                )
+            )
         session.flush()
         desk.add_customer(session=session, now=SATURDAY_3AM, name="Acme", plan="8x5", service_pattern="acme-.*")
         desk.add_customer(session=session, now=SATURDAY_3AM, name="Initech", plan="24x7", service_pattern="initech-.*")
@@ -37,9 +51,21 @@ def acme(db):
 
 def silence(db, service, now):
     with transaction(db.sessions) as session:
-        record(Finding(f"feed/{service}/silence", "feeds", service, Severity.CRITICAL, State.FIRING,
-                       f"no records from {service} for 40 min", now, labels={"service": service}),
-               session=session, now=now, config=NOW_WAIT)  # fmt: skip
+        record(
+            Finding(
+                f"feed/{service}/silence",
+                "feeds",
+                service,
+                Severity.CRITICAL,
+                State.FIRING,
+                f"no records from {service} for 40 min",
+                now,
+                labels={"service": service},
+            ),
+            session=session,
+            now=now,
+            config=NOW_WAIT,
+        )
 
 
 def incident_of(db, service):
@@ -51,7 +77,11 @@ def incident_of(db, service):
 def test_outside_8x5_hours_the_incident_is_low_until_monday_then_high(acme):
     silence(acme, "acme-cdr", SATURDAY_3AM)
     incident, entries = incident_of(acme, "acme-cdr")
-    assert (incident.customer, incident.urgency, incident.raise_at) == ("Acme", "low", datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    assert (incident.customer, incident.urgency, incident.raise_at) == (
+        "Acme",
+        "low",
+        datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+    )
     assert "outside the customer's support hours" in dict(entries)["urgency_lowered"]
     with transaction(acme.sessions) as session:
         assert raise_due(session=session, now=datetime(2026, 11, 23, 8, 59, tzinfo=UTC)) == 0
@@ -92,10 +122,21 @@ def test_an_incident_held_low_for_support_hours_is_emailed_to_the_desk(acme):
     from watchkeeper.notify.outbox import list_notifications
 
     with transaction(acme.sessions) as session:
-        record(Finding("feed/acme-cdr/silence", "feeds", "acme-cdr", Severity.CRITICAL, State.FIRING,
-                       "no records from acme-cdr for 40 min", SATURDAY_3AM, labels={"service": "acme-cdr"}),
-               session=session, now=SATURDAY_3AM,
-               config=RoutingConfig(group_wait=timedelta(0), desk=DeskSettings(channel="mailto://desk@operator.example")))  # fmt: skip
+        record(
+            Finding(
+                "feed/acme-cdr/silence",
+                "feeds",
+                "acme-cdr",
+                Severity.CRITICAL,
+                State.FIRING,
+                "no records from acme-cdr for 40 min",
+                SATURDAY_3AM,
+                labels={"service": "acme-cdr"},
+            ),
+            session=session,
+            now=SATURDAY_3AM,
+            config=RoutingConfig(group_wait=timedelta(0), desk=DeskSettings(channel="mailto://desk@operator.example")),
+        )
     incident, _ = incident_of(acme, "acme-cdr")
     with transaction(acme.sessions) as session:
         (mail,) = list_notifications(session=session, subject="incident", subject_id=incident.id)

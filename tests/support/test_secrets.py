@@ -31,8 +31,11 @@ CHANNEL = f"mailto://bob:{PASSWORD}@mail.acme.example?to=bob@acme.example"
 
 def _customer_with_contact(session):
     desk.add_plan(session=session, now=NOW, name="24x7", hours="Mon-Sun 00:00-24:00")
-    session.add(Service(name="acme-cdr", stage="production", first_seen=NOW, last_seen=NOW, last_received_at=NOW,
-                        created_at=NOW))  # fmt: skip
+    session.add(
+        Service(
+            name="acme-cdr", stage="production", first_seen=NOW, last_seen=NOW, last_received_at=NOW, created_at=NOW
+        )
+    )
     session.flush()
     desk.add_customer(session=session, now=NOW, name="Acme", plan="24x7", service_pattern="acme-.*")
     desk.add_contact(session=session, customer="Acme", name="Bob", role=desk.ContactRole.TECHNICAL, channel=CHANNEL)
@@ -41,8 +44,13 @@ def _customer_with_contact(session):
 
 def _ask(db):
     with transaction(db.sessions) as session:
-        return enquiries.ask(session=session, now=NOW, secret=enquiries.server_secret(session=session),
-                             base_url="https://desk.example", service="acme-cdr")  # fmt: skip
+        return enquiries.ask(
+            session=session,
+            now=NOW,
+            secret=enquiries.server_secret(session=session),
+            base_url="https://desk.example",
+            service="acme-cdr",
+        )
 
 
 def _dump(db) -> str:
@@ -150,8 +158,12 @@ def test_links_sent_before_the_upgrade_work_until_their_enquiry_expires_and_the_
         configured = sign(raw, before.enquiry.id, Answer.NOT_EXPECTED, before.enquiry.expires_at)
         assert enquiries.preview(session=session, now=NOW, secret=secret, token=configured)[1] is Answer.NOT_EXPECTED
         with pytest.raises(InvalidLink):
-            enquiries.preview(session=session, now=NOW, secret=secret,
-                              token=sign(raw, later.enquiry.id, Answer.EXPECTED, later.enquiry.expires_at))  # fmt: skip
+            enquiries.preview(
+                session=session,
+                now=NOW,
+                secret=secret,
+                token=sign(raw, later.enquiry.id, Answer.EXPECTED, later.enquiry.expires_at),
+            )
         with pytest.raises(InvalidLink):
             enquiries.preview(session=session, now=NOW, secret=secret, token=forged)
         with pytest.raises(InvalidLink):

@@ -24,8 +24,14 @@ from watchkeeper.support.sla import (
 
 H = timedelta(hours=1)
 OFFICE = Calendar.parse("Mon-Fri 09:00-17:00", timezone="Europe/London", holidays="GB-ENG")
-PLAN = Plan("8x5 standard", OFFICE, {Priority.P1: Targets(first_response=1 * H, update=4 * H, resolution=8 * H),
-                                     Priority.P3: Targets(first_response=8 * H)})  # fmt: skip
+PLAN = Plan(
+    "8x5 standard",
+    OFFICE,
+    {
+        Priority.P1: Targets(first_response=1 * H, update=4 * H, resolution=8 * H),
+        Priority.P3: Targets(first_response=8 * H),
+    },
+)
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 10:00 in London
 
 
@@ -46,14 +52,20 @@ def test_a_case_opened_at_5pm_friday_breaches_on_monday_morning():
     friday_1630 = datetime(2026, 11, 20, 16, 30, tzinfo=UTC)
     clock = reading(PLAN, Priority.P1, Target.FIRST_RESPONSE, opened(friday_1630), friday_1630)
     assert clock.due_at == datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-    late = reading(PLAN, Priority.P1, Target.FIRST_RESPONSE, opened(friday_1630), datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    late = reading(
+        PLAN, Priority.P1, Target.FIRST_RESPONSE, opened(friday_1630), datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    )
     assert late.state is ClockState.BREACHED
     assert late.breached_at == datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 
 def test_the_clock_pauses_while_waiting_on_the_customer():
-    facts = opened(MONDAY_10, (MONDAY_10 + 2 * H, CaseStatus.PENDING_CUSTOMER),
-                   (MONDAY_10 + 24 * H, CaseStatus.OPEN), replies=[MONDAY_10 + timedelta(minutes=20)])
+    facts = opened(
+        MONDAY_10,
+        (MONDAY_10 + 2 * H, CaseStatus.PENDING_CUSTOMER),
+        (MONDAY_10 + 24 * H, CaseStatus.OPEN),
+        replies=[MONDAY_10 + timedelta(minutes=20)],
+    )
     paused = reading(PLAN, Priority.P1, Target.RESOLUTION, facts, MONDAY_10 + 5 * H)
     assert (paused.state, paused.elapsed, paused.due_at) == (ClockState.PAUSED, 2 * H, None)
     back = reading(PLAN, Priority.P1, Target.RESOLUTION, facts, MONDAY_10 + 25 * H)  # Tuesday 11:00
@@ -74,13 +86,20 @@ def test_a_reply_in_time_meets_the_first_response_and_starts_the_update_clock():
 def test_resolving_stops_every_clock():
     facts = opened(MONDAY_10, (MONDAY_10 + 3 * H, CaseStatus.RESOLVED), replies=[MONDAY_10 + timedelta(minutes=5)])
     states = {r.target: r.state for r in readings(PLAN, Priority.P1, facts, MONDAY_10 + 30 * H)}
-    assert states == {Target.FIRST_RESPONSE: ClockState.MET, Target.UPDATE: ClockState.MET,
-                      Target.RESOLUTION: ClockState.MET}  # fmt: skip
+    assert states == {
+        Target.FIRST_RESPONSE: ClockState.MET,
+        Target.UPDATE: ClockState.MET,
+        Target.RESOLUTION: ClockState.MET,
+    }
 
 
 def test_a_reopened_case_runs_on_without_counting_the_time_it_was_resolved():
-    facts = opened(MONDAY_10, (MONDAY_10 + 2 * H, CaseStatus.RESOLVED), (MONDAY_10 + 4 * H, CaseStatus.OPEN),
-                   replies=[MONDAY_10 + timedelta(minutes=5)])  # fmt: skip
+    facts = opened(
+        MONDAY_10,
+        (MONDAY_10 + 2 * H, CaseStatus.RESOLVED),
+        (MONDAY_10 + 4 * H, CaseStatus.OPEN),
+        replies=[MONDAY_10 + timedelta(minutes=5)],
+    )
     clock = reading(PLAN, Priority.P1, Target.RESOLUTION, facts, MONDAY_10 + 5 * H)
     assert (clock.state, clock.elapsed) == (ClockState.RUNNING, 3 * H)
 

@@ -24,10 +24,18 @@ def api(db, clock):
 RECORD = {"service": "voip-de", "ts": "2026-11-23T09:15:00Z", "count": 3, "quantity": 90}
 
 
-@pytest.mark.parametrize("method,path", [("post", "/api/v1/usage"), ("get", "/api/v1/services"),
-                                         ("get", "/api/v1/services/voip-de"), ("patch", "/api/v1/services/voip-de"),
-                                         ("get", "/api/v1/files"), ("get", "/api/v1/files/findings"),
-                                         ("get", "/metrics")])  # fmt: skip
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("post", "/api/v1/usage"),
+        ("get", "/api/v1/services"),
+        ("get", "/api/v1/services/voip-de"),
+        ("patch", "/api/v1/services/voip-de"),
+        ("get", "/api/v1/files"),
+        ("get", "/api/v1/files/findings"),
+        ("get", "/metrics"),
+    ],
+)
 def test_requests_without_a_valid_token_get_401_and_touch_nothing(api, method, path):
     api.post("/api/v1/usage", json=[RECORD])
     for headers in ({"Authorization": ""}, {"Authorization": "Bearer wk_not-a-token"}, {"Authorization": "Basic eDp5"}):
@@ -47,27 +55,44 @@ def test_a_revoked_token_is_refused(api, db, clock):
 
 
 def test_usage_post_answers_after_storing_and_lists_rejected_rows(api):
-    answer = api.post("/api/v1/usage", json=[RECORD, {"service": "voip-de", "ts": "2026-11-23T09:20:00Z", "count": "many"}])
+    answer = api.post(
+        "/api/v1/usage", json=[RECORD, {"service": "voip-de", "ts": "2026-11-23T09:20:00Z", "count": "many"}]
+    )
     assert answer.status_code == 200
     body = answer.json()
     assert (body["accepted"], body["rejected"], body["records"]) == (1, 1, 3)
-    assert body["errors"] == [{"index": 1, "line": None, "field": "count", "reason": "'many' is not a whole number from 0 to 1,000,000,000,000"}]
+    assert body["errors"] == [
+        {
+            "index": 1,
+            "line": None,
+            "field": "count",
+            "reason": "'many' is not a whole number from 0 to 1,000,000,000,000",
+        }
+    ]
     assert api.get("/api/v1/services/voip-de").json()["total_count"] == 3
 
 
 def test_usage_post_takes_csv(api):
-    answer = api.post("/api/v1/usage", content=b"timestamp,service,count\n2026-11-23T09:15:00Z,sms-uk,7\n",
-                      headers={"Content-Type": "text/csv"})  # fmt: skip
+    answer = api.post(
+        "/api/v1/usage",
+        content=b"timestamp,service,count\n2026-11-23T09:15:00Z,sms-uk,7\n",
+        headers={"Content-Type": "text/csv"},
+    )
     assert answer.json()["records"] == 7
 
 
-@pytest.mark.parametrize("body,reason", [
-    (b"", "empty: usage-csv needs a header line"),
-    (b"time,svc\n2026-11-23T09:15:00Z,a\n", "header 'time,svc' lacks timestamp, service"),
-    (b'"acme","1","2","ctx","","SIP/a","","Dial","","2026-11-23 09:15:00","","",5,3,"ANSWERED","DOCUMENTATION"\n',
-     "lacks timestamp, service"),
-    (bytes(range(256)) * 8, "binary data"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        (b"", "empty: usage-csv needs a header line"),
+        (b"time,svc\n2026-11-23T09:15:00Z,a\n", "header 'time,svc' lacks timestamp, service"),
+        (
+            b'"acme","1","2","ctx","","SIP/a","","Dial","","2026-11-23 09:15:00","","",5,3,"ANSWERED","DOCUMENTATION"\n',
+            "lacks timestamp, service",
+        ),
+        (bytes(range(256)) * 8, "binary data"),
+    ],
+)
 def test_a_csv_body_that_cannot_be_read_gets_400_saying_why_and_stores_nothing(api, body, reason):
     answer = api.post("/api/v1/usage", content=body, headers={"Content-Type": "text/csv"})
     assert answer.status_code == 400
@@ -77,8 +102,10 @@ def test_a_csv_body_that_cannot_be_read_gets_400_saying_why_and_stores_nothing(a
 
 
 def test_json_rows_that_are_no_record_are_refused_one_by_one_and_the_rest_stored(api):
-    body = (b'[{"service": "a\\ud800", "ts": "2026-11-23T09:15:00Z"}, [{"service": "b"}], 7, '
-            b'{"service": "voip-de", "ts": "2026-11-23T09:15:00Z", "count": 1e3}]')  # fmt: skip
+    body = (
+        b'[{"service": "a\\ud800", "ts": "2026-11-23T09:15:00Z"}, [{"service": "b"}], 7, '
+        b'{"service": "voip-de", "ts": "2026-11-23T09:15:00Z", "count": 1e3}]'
+    )
     answer = api.post("/api/v1/usage", content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 200, answer.text
     assert (answer.json()["accepted"], answer.json()["rejected"], answer.json()["records"]) == (1, 3, 1000)
@@ -88,9 +115,13 @@ def test_json_rows_that_are_no_record_are_refused_one_by_one_and_the_rest_stored
 
 
 def test_json_nested_thousands_deep_is_a_bad_batch_not_a_crash(api):
-    answer = api.post("/api/v1/usage", content=b"[" * 20000 + b"]" * 20000, headers={"Content-Type": "application/json"})
+    answer = api.post(
+        "/api/v1/usage", content=b"[" * 20000 + b"]" * 20000, headers={"Content-Type": "application/json"}
+    )
     assert (answer.status_code, answer.json()["detail"]) == (
-        400, "body is not a batch of records: JSON nested thousands deep")  # fmt: skip
+        400,
+        "body is not a batch of records: JSON nested thousands deep",
+    )
 
 
 def test_a_body_in_another_format_gets_415_and_gzip_is_read(api):
@@ -98,7 +129,9 @@ def test_a_body_in_another_format_gets_415_and_gzip_is_read(api):
 
     answer = api.post("/api/v1/usage", content=b"<usage/>", headers={"Content-Type": "application/xml"})
     assert (answer.status_code, answer.json()["detail"]) == (
-        415, "Content-Type 'application/xml' is not read here: send application/json or text/csv")  # fmt: skip
+        415,
+        "Content-Type 'application/xml' is not read here: send application/json or text/csv",
+    )
     packed = gzip.compress(b"timestamp,service,count\n2026-11-23T09:15:00Z,sms-uk,7\n")
     answer = api.post("/api/v1/usage", content=packed, headers={"Content-Type": "text/csv", "Content-Encoding": "gzip"})
     assert (answer.status_code, answer.json()["records"]) == (200, 7)
@@ -106,8 +139,11 @@ def test_a_body_in_another_format_gets_415_and_gzip_is_read(api):
     assert answer.status_code == 400 and "not valid gzip" in answer.json()["detail"]
     assert api.post("/api/v1/usage", content=packed, headers={"Content-Encoding": "br"}).status_code == 415
     # curl -d sends a form's type: read as JSON, as the API docs' example does
-    answer = api.post("/api/v1/usage", content=b'[{"service": "a", "ts": "2026-11-23T09:15:00Z"}]',
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    answer = api.post(
+        "/api/v1/usage",
+        content=b'[{"service": "a", "ts": "2026-11-23T09:15:00Z"}]',
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert answer.status_code == 200
 
 
@@ -116,17 +152,26 @@ def test_a_gzip_bomb_is_refused_before_it_fills_memory(api, db):
 
     settings = db.settings.model_copy(update={"max_usage_body_mb": 1})
     small = TestClient(create_app(settings=settings, clock=api.app.state.clock, engine=db.engine), headers=api.headers)
-    answer = small.post("/api/v1/usage", content=gzip.compress(b"[" + b" " * (4 << 20) + b"]"),
-                        headers={"Content-Encoding": "gzip"})  # fmt: skip
+    answer = small.post(
+        "/api/v1/usage", content=gzip.compress(b"[" + b" " * (4 << 20) + b"]"), headers={"Content-Encoding": "gzip"}
+    )
     assert (answer.status_code, answer.json()["detail"]) == (
-        413, "body inflates to more than 1 MB, the limit of this route: send smaller batches, or raise WATCHKEEPER_MAX_USAGE_BODY_MB")
+        413,
+        "body inflates to more than 1 MB, the limit of this route: send smaller batches, or raise WATCHKEEPER_MAX_USAGE_BODY_MB",
+    )
     inflates_to_the_limit = gzip.compress(b"[" + b" " * ((1 << 20) - 2) + b"]")
-    assert small.post("/api/v1/usage", content=inflates_to_the_limit, headers={"Content-Encoding": "gzip"}).status_code == 200
+    assert (
+        small.post("/api/v1/usage", content=inflates_to_the_limit, headers={"Content-Encoding": "gzip"}).status_code
+        == 200
+    )
 
 
 def test_a_csv_body_with_a_byte_order_mark_is_read(api):
-    answer = api.post("/api/v1/usage", content=b"\xef\xbb\xbftimestamp,service,count\n2026-11-23T09:15:00Z,sms-uk,7\n",
-                      headers={"Content-Type": "text/csv"})  # fmt: skip
+    answer = api.post(
+        "/api/v1/usage",
+        content=b"\xef\xbb\xbftimestamp,service,count\n2026-11-23T09:15:00Z,sms-uk,7\n",
+        headers={"Content-Type": "text/csv"},
+    )
     assert (answer.status_code, answer.json()["records"]) == (200, 7)
 
 
@@ -149,7 +194,9 @@ def test_a_body_that_is_not_json_gets_400_with_the_reason(api):
 def test_patch_changes_stage_and_merges_settings(api):
     api.post("/api/v1/usage", json=[RECORD])
     api.patch("/api/v1/services/voip-de", json={"settings": {"timezone": "Europe/Berlin"}})
-    answer = api.patch("/api/v1/services/voip-de", json={"stage": "production", "settings": {"max_silence_minutes": 60}})
+    answer = api.patch(
+        "/api/v1/services/voip-de", json={"stage": "production", "settings": {"max_silence_minutes": 60}}
+    )
     assert answer.status_code == 200
     body = answer.json()
     assert body["stage"] == "production"
@@ -160,17 +207,28 @@ def test_patch_takes_silences_as_durations_as_the_cli_does_and_null_clears_one(a
     api.post("/api/v1/usage", json=[RECORD])
     answer = api.patch("/api/v1/services/voip-de", json={"settings": {"max_silence": "6h", "min_silence": "1h30m"}})
     assert answer.status_code == 200, answer.text
-    assert (answer.json()["settings"]["max_silence_minutes"], answer.json()["settings"]["min_silence_minutes"]) == (360, 90)
+    assert (answer.json()["settings"]["max_silence_minutes"], answer.json()["settings"]["min_silence_minutes"]) == (
+        360,
+        90,
+    )
     answer = api.patch("/api/v1/services/voip-de", json={"settings": {"max_silence": 120, "min_silence": None}})
-    assert (answer.json()["settings"]["max_silence_minutes"], answer.json()["settings"]["min_silence_minutes"]) == (120, None)
+    assert (answer.json()["settings"]["max_silence_minutes"], answer.json()["settings"]["min_silence_minutes"]) == (
+        120,
+        None,
+    )
 
 
-@pytest.mark.parametrize("settings,message", [({"timezone": "Mars/Olympus"}, "unknown time zone"),
-                                              ({"min_silence_minutes": 90, "max_silence_minutes": 30}, "must not exceed"),
-                                              ({"max_silence": "6 fortnights"}, "not a duration like 15m, 6h"),
-                                              ({"max_silence": "99999999999999999999d"}, "less than or equal to 527040"),
-                                              ({"max_silence": "6h", "max_silence_minutes": 60}, "not both"),
-                                              ({"colour": "red"}, "colour")])  # fmt: skip
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"min_silence_minutes": 90, "max_silence_minutes": 30}, "must not exceed"),
+        ({"max_silence": "6 fortnights"}, "not a duration like 15m, 6h"),
+        ({"max_silence": "99999999999999999999d"}, "less than or equal to 527040"),
+        ({"max_silence": "6h", "max_silence_minutes": 60}, "not both"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 def test_bad_settings_get_422_naming_the_problem(api, settings, message):
     api.post("/api/v1/usage", json=[RECORD])
     answer = api.patch("/api/v1/services/voip-de", json={"settings": settings})
@@ -184,8 +242,9 @@ def test_unknown_service_is_404(api):
 
 def test_counts_for_a_window_that_ends_before_it_starts_is_422(api):
     api.post("/api/v1/usage", json=[RECORD])
-    answer = api.get("/api/v1/services/voip-de/counts", params={"since": "2026-11-23T10:00:00Z",
-                                                                "until": "2026-11-23T09:00:00Z"})  # fmt: skip
+    answer = api.get(
+        "/api/v1/services/voip-de/counts", params={"since": "2026-11-23T10:00:00Z", "until": "2026-11-23T09:00:00Z"}
+    )
     assert answer.status_code == 422 and "must be before until" in answer.json()["detail"]
 
 
@@ -237,8 +296,9 @@ def test_metrics_show_how_late_the_scheduler_ran(api, clock):
 
 
 def test_a_service_can_be_added_before_its_first_record(api):
-    answer = api.post("/api/v1/services", json={"name": "sup-x", "stage": "production",
-                                                "settings": {"max_silence": "2h"}})  # fmt: skip
+    answer = api.post(
+        "/api/v1/services", json={"name": "sup-x", "stage": "production", "settings": {"max_silence": "2h"}}
+    )
     assert answer.status_code == 201, answer.text
     body = answer.json()
     assert (body["name"], body["stage"], body["first_seen"], body["total_count"]) == ("sup-x", "production", None, 0)

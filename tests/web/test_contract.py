@@ -57,11 +57,11 @@ def test_every_answer_is_one_the_openapi_document_declares(label, api_schema, de
     headers = {"Authorization": f"Bearer {desk[1]}"}
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-              database=None)  # fmt: skip
+    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
     def answers_as_declared(case):
-        case.call_and_validate(headers=headers, checks=[not_a_server_error, status_code_conformance,
-                                                        response_schema_conformance])  # fmt: skip
+        case.call_and_validate(
+            headers=headers, checks=[not_a_server_error, status_code_conformance, response_schema_conformance]
+        )
 
     answers_as_declared()
 
@@ -78,16 +78,19 @@ def api(db, clock):
     return client
 
 
-@pytest.mark.parametrize("path", ["/api/v1/files?limit=-1", "/api/v1/files/findings?limit=0",
-                                  "/api/v1/cases?limit=-1", "/api/v1/cases?limit=1001"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/files?limit=-1", "/api/v1/files/findings?limit=0", "/api/v1/cases?limit=-1", "/api/v1/cases?limit=1001"],
+)
 def test_a_limit_out_of_range_is_refused_on_every_database(api, path):
     answer = api.get(path)
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"] == ["query", "limit"]
 
 
-@pytest.mark.parametrize("path", ["/api/v1/incidents/9223372036854775808", "/api/v1/cases/0",
-                                  "/api/v1/silences/99999999999999999999"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path", ["/api/v1/incidents/9223372036854775808", "/api/v1/cases/0", "/api/v1/silences/99999999999999999999"]
+)
 def test_an_id_no_row_can_have_is_refused_naming_the_parameter(api, path):
     answer = api.request("DELETE" if "silences" in path else "GET", path)
     assert answer.status_code == 422
@@ -95,11 +98,18 @@ def test_an_id_no_row_can_have_is_refused_naming_the_parameter(api, path):
     assert answer.json()["detail"][0]["loc"][0] == "path"
 
 
-@pytest.mark.parametrize("event", [
-    {"routing_key": "\ud800", "event_action": "trigger", "payload": {"summary": "s", "source": "x", "severity": "info"}},
-    {"routing_key": "k\u0000", "event_action": "resolve", "dedup_key": "a"},
-    {"routing_key": "KEY", "event_action": "resolve", "dedup_key": "trunk\u00007"},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "event",
+    [
+        {
+            "routing_key": "\ud800",
+            "event_action": "trigger",
+            "payload": {"summary": "s", "source": "x", "severity": "info"},
+        },
+        {"routing_key": "k\u0000", "event_action": "resolve", "dedup_key": "a"},
+        {"routing_key": "KEY", "event_action": "resolve", "dedup_key": "trunk\u00007"},
+    ],
+)
 def test_pagerduty_gets_its_own_invalid_event_answer_for_text_no_database_stores(api, db, clock, event):
     from watchkeeper.intake.service import Kind, create
 

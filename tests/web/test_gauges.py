@@ -27,14 +27,23 @@ def api(db, clock):
 def _scrape(api) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     answer = api.get("/metrics")
     assert answer.status_code == 200
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(answer.text) for s in family.samples}  # fmt: skip
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+    }
 
 
 def _fire(db, clock, key, severity):
     with transaction(db.sessions) as session:
-        record(Finding(key, "test", None, severity, State.FIRING, f"{key} is down", clock.now(), labels={"alertname": key}),
-               session=session, now=clock.now(), config=RoutingConfig(group_wait=timedelta(0)))  # fmt: skip
+        record(
+            Finding(
+                key, "test", None, severity, State.FIRING, f"{key} is down", clock.now(), labels={"alertname": key}
+            ),
+            session=session,
+            now=clock.now(),
+            config=RoutingConfig(group_wait=timedelta(0)),
+        )
 
 
 def test_metrics_show_firing_alerts_open_incidents_and_each_services_last_record_age(api, db, clock):

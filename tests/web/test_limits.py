@@ -79,9 +79,17 @@ def test_a_body_over_its_route_limit_gets_413_saying_the_limit(api, path, limit,
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_a_pagerduty_event_near_its_512_kb_cap_is_taken(api):
-    event = {"routing_key": api.pagerduty_key, "event_action": "trigger", "dedup_key": "big",
-             "payload": {"summary": "trunk down", "source": "sbc-1", "severity": "error",
-                         "custom_details": {"log": "x" * (200 << 10)}}}  # fmt: skip
+    event = {
+        "routing_key": api.pagerduty_key,
+        "event_action": "trigger",
+        "dedup_key": "big",
+        "payload": {
+            "summary": "trunk down",
+            "source": "sbc-1",
+            "severity": "error",
+            "custom_details": {"log": "x" * (200 << 10)},
+        },
+    }
     body = json.dumps(event).encode().ljust(510 << 10)  # padded with white space to 510 KB
     answer = api.post("/v2/enqueue", content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 202, answer.text
@@ -114,10 +122,20 @@ def _status(pid: int, field: str) -> int:
 @pytest.fixture
 def server(tmp_path):
     port = _free_port()
-    env = {**os.environ, "WATCHKEEPER_DATABASE_URL": f"sqlite:///{tmp_path / 'wk.db'}", "COLUMNS": "300",
-           "WATCHKEEPER_MAX_USAGE_BODY_MB": "16"}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "watchkeeper", "serve", "--port", str(port)], cwd=tmp_path,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    env = {
+        **os.environ,
+        "WATCHKEEPER_DATABASE_URL": f"sqlite:///{tmp_path / 'wk.db'}",
+        "COLUMNS": "300",
+        "WATCHKEEPER_MAX_USAGE_BODY_MB": "16",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "watchkeeper", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()  # type: ignore[arg-type]
     base = f"http://127.0.0.1:{port}"
@@ -138,8 +156,12 @@ def server(tmp_path):
 def _gzip_bomb(inflated: int) -> bytes:
     packer = zlib.compressobj(9, wbits=31)
     spaces = b" " * MB
-    return packer.compress(b"[") + b"".join(packer.compress(spaces) for _ in range(inflated // MB)) + packer.compress(
-        b"]") + packer.flush()  # fmt: skip
+    return (
+        packer.compress(b"[")
+        + b"".join(packer.compress(spaces) for _ in range(inflated // MB))
+        + packer.compress(b"]")
+        + packer.flush()
+    )
 
 
 PROBE = """
@@ -196,5 +218,11 @@ def test_big_bodies_leave_memory_bounded_and_healthz_answering(server, tmp_path)
     grown = _status(pid, "VmHWM") - baseline
     assert slowest < 1.0, f"/healthz took {slowest:.2f} s while big bodies arrived"
     assert grown < 300 * MB, f"the server grew by {grown / MB:.0f} MB while big bodies arrived"
-    assert answers == {"enqueue, declared": 413, "enqueue, chunked 1": 413, "enqueue, chunked 2": 413,
-                       "generic, unknown key": 404, "usage, gzip bomb": 413, "usage, 8 MB batch": 200}  # fmt: skip
+    assert answers == {
+        "enqueue, declared": 413,
+        "enqueue, chunked 1": 413,
+        "enqueue, chunked 2": 413,
+        "generic, unknown key": 404,
+        "usage, gzip bomb": 413,
+        "usage, 8 MB batch": 200,
+    }

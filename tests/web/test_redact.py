@@ -13,13 +13,16 @@ KEY = "0123456789abcdef0123456789abcdef"
 TOKEN = "NDI6ZXhwZWN0ZWQ6MTc5.c2lnbmF0dXJlLW9mLWEtbGluaw"
 
 
-@pytest.mark.parametrize(("path", "shown"), [
-    (f"/api/v1/intake/alertmanager/{KEY}", "/api/v1/intake/alertmanager/***"),
-    (f"/api/v1/intake/generic/{KEY}?x=1", "/api/v1/intake/generic/***?x=1"),
-    (f"/enquiries/answer?token={TOKEN}", "/enquiries/answer?token=***"),
-    (f"/enquiries/{TOKEN}", "/enquiries/***"),
-    ("/api/v1/services?limit=5", "/api/v1/services?limit=5"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        (f"/api/v1/intake/alertmanager/{KEY}", "/api/v1/intake/alertmanager/***"),
+        (f"/api/v1/intake/generic/{KEY}?x=1", "/api/v1/intake/generic/***?x=1"),
+        (f"/enquiries/answer?token={TOKEN}", "/enquiries/answer?token=***"),
+        (f"/enquiries/{TOKEN}", "/enquiries/***"),
+        ("/api/v1/services?limit=5", "/api/v1/services?limit=5"),
+    ],
+)
 def test_the_access_log_shows_no_intake_key_or_enquiry_token(tmp_path, caplog, path, shown):
     create_app(settings=Settings(database_url=f"sqlite:///{tmp_path / 'wk.db'}"))
     access = logging.getLogger("uvicorn.access")

@@ -47,12 +47,18 @@ def _change(request: Request, work: Callable[[Session, datetime], T]) -> T:
 
 
 @router.get("/alerts", response_model=list[AlertOut])
-def get_alerts(session: SessionDep, who: Annotated[Principal, Depends(principal)], service: str | None = None,
-               status: State | None = None, urgency: Urgency | None = None,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list:  # fmt: skip
+def get_alerts(
+    session: SessionDep,
+    who: Annotated[Principal, Depends(principal)],
+    service: str | None = None,
+    status: State | None = None,
+    urgency: Urgency | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list:
     """A customer token sees the alerts of its own services only."""
-    return alerts.list_alerts(session=session, service=service, status=status, urgency=urgency, limit=limit,
-                              services=who.services(session))  # fmt: skip
+    return alerts.list_alerts(
+        session=session, service=service, status=status, urgency=urgency, limit=limit, services=who.services(session)
+    )
 
 
 @router.get("/silences", response_model=list[SilenceOut], dependencies=Staff)
@@ -70,9 +76,19 @@ def post_silence(body: SilenceIn, request: Request, token: Token) -> Silence:
     ends_at = body.ends_at or ((body.starts_at or now) + body.duration if body.duration else None)
     if ends_at is None:
         raise HTTPException(422, "give ends_at or duration")
-    return _change(request, lambda session, _: mutes.add_silence(
-        session=session, now=now, matchers=body.matchers, ends_at=ends_at, starts_at=body.starts_at,
-        created_by=token.name, comment=body.comment, force=body.force))  # fmt: skip
+    return _change(
+        request,
+        lambda session, _: mutes.add_silence(
+            session=session,
+            now=now,
+            matchers=body.matchers,
+            ends_at=ends_at,
+            starts_at=body.starts_at,
+            created_by=token.name,
+            comment=body.comment,
+            force=body.force,
+        ),
+    )
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut, dependencies=Staff)
@@ -89,8 +105,10 @@ def get_windows(session: SessionDep) -> list[MaintenanceWindow]:
 @router.post("/maintenance", response_model=WindowOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
 def post_window(body: WindowIn, request: Request, token: Token) -> MaintenanceWindow:
     """One-off (starts_at, ends_at), weekly (weekdays, start, end) or cron + duration, in `timezone`."""
-    return _change(request, lambda session, now: mutes.add_window(session=session, now=now, created_by=token.name,
-                                                                  **body.model_dump()))  # fmt: skip
+    return _change(
+        request,
+        lambda session, now: mutes.add_window(session=session, now=now, created_by=token.name, **body.model_dump()),
+    )
 
 
 @router.delete("/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=Staff)

@@ -30,30 +30,45 @@ silences_app = typer.Typer(help="Mute alerts matching labels for a while (Alertm
 maintenance_app = typer.Typer(help="Maintenance windows: one-off, weekly, or cron + duration, in a time zone.")
 dependencies_app = typer.Typer(help="A parent's alert (host, supplier link, PBX) mutes its dependants' alerts.")
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-Matchers = Annotated[list[str], typer.Option("--match", "-m", help="label matcher, repeatable: service=voip-de, "
-                                             "severity!=info, instance=~\"pbx-.*\"")]  # fmt: skip
+Matchers = Annotated[
+    list[str],
+    typer.Option(
+        "--match", "-m", help='label matcher, repeatable: service=voip-de, severity!=info, instance=~"pbx-.*"'
+    ),
+]
 Force = Annotated[bool, typer.Option("--force", help="allow matchers that mute every alert having a label")]
 
 
 @alerts_app.command("list")
 def alerts_list(
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,  # noqa: UP007
-    status: Annotated[State | None, typer.Option(help="firing or resolved")] = None,  # noqa: UP007
-    urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,  # noqa: UP007
+    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    status: Annotated[State | None, typer.Option(help="firing or resolved")] = None,
+    urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,
     limit: int = 100,
     as_json: Json = False,
 ) -> None:
     """Newest first; a muted alert says why."""
     ctx = context()
     with ctx.transaction() as session:
-        rows = [alert_out(a) for a in alerts.list_alerts(session=session, service=service, status=status,
-                                                          urgency=urgency, limit=limit)]  # fmt: skip
+        rows = [
+            alert_out(a)
+            for a in alerts.list_alerts(session=session, service=service, status=status, urgency=urgency, limit=limit)
+        ]
     if as_json:
         print_json(rows)
         return
-    columns = [Column("id"), Column("status"), Column("service / instance"), Column("severity", 3),
-               Column("urgency", 5), Column("count", 2), Column("first seen (UTC)", 1), Column("resolved (UTC)", 0),
-               Column("incident", 4), Column("summary", wide=True)]  # fmt: skip
+    columns = [
+        Column("id"),
+        Column("status"),
+        Column("service / instance"),
+        Column("severity", 3),
+        Column("urgency", 5),
+        Column("count", 2),
+        Column("first seen (UTC)", 1),
+        Column("resolved (UTC)", 0),
+        Column("incident", 4),
+        Column("summary", wide=True),
+    ]
     lines = []
     for row in rows:
         colour = "red" if row["status"] == State.FIRING else "green"
@@ -61,9 +76,20 @@ def alerts_list(
         state += " flapping" if row["flapping"] else ""
         where = row["service"] or row["labels"].get("instance", row["source"])
         summary = row["summary"] + (f"\n[dim]{row['muted_reason']}[/dim]" if row["muted_reason"] else "")
-        lines.append([str(row["id"]), state, where, row["severity"], row["urgency"], str(row["count"]),
-                      minute(row["first_seen"]), minute(row["resolved_at"]), str(row["incident_id"] or ""),
-                      summary])  # fmt: skip
+        lines.append(
+            [
+                str(row["id"]),
+                state,
+                where,
+                row["severity"],
+                row["urgency"],
+                str(row["count"]),
+                minute(row["first_seen"]),
+                minute(row["resolved_at"]),
+                str(row["incident_id"] or ""),
+                summary,
+            ]
+        )
     show_list(columns, lines, empty="no alerts")
 
 
@@ -75,9 +101,9 @@ def alert_out(alert: alerts.Alert) -> dict[str, Any]:
 def silences_add(
     match: Matchers,
     comment: Annotated[str, typer.Option(help="why; the next person on call will ask")],
-    duration: Annotated[str | None, typer.Option(help="how long, e.g. 2h")] = None,  # noqa: UP007
-    until: Annotated[str | None, typer.Option(help="or until this instant (ISO 8601)")] = None,  # noqa: UP007
-    author: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None,  # noqa: UP007
+    duration: Annotated[str | None, typer.Option(help="how long, e.g. 2h")] = None,
+    until: Annotated[str | None, typer.Option(help="or until this instant (ISO 8601)")] = None,
+    author: Annotated[str | None, typer.Option(help="who (default: $USER)")] = None,
     force: Force = False,
     as_json: Json = False,
 ) -> None:
@@ -92,8 +118,15 @@ def silences_add(
     ends_at = now + parse_duration(duration) if duration else parse_instant(until or "")
     try:
         with ctx.transaction() as session:
-            silence = mutes.add_silence(session=session, now=now, matchers=match, ends_at=ends_at,
-                                        created_by=author or operator(), comment=comment, force=force)  # fmt: skip
+            silence = mutes.add_silence(
+                session=session,
+                now=now,
+                matchers=match,
+                ends_at=ends_at,
+                created_by=author or operator(),
+                comment=comment,
+                force=force,
+            )
             out = SilenceOut.model_validate(silence).model_dump()
     except ValueError as exc:
         raise fail(str(exc)) from exc
@@ -104,20 +137,29 @@ def silences_add(
 
 
 @silences_app.command("list")
-def silences_list(expired: Annotated[bool, typer.Option(help="include ended silences")] = False,
-                  as_json: Json = False) -> None:  # fmt: skip
+def silences_list(
+    expired: Annotated[bool, typer.Option(help="include ended silences")] = False, as_json: Json = False
+) -> None:
     """The silences in force (or that will be), with who set them and why."""
     ctx = context()
     with ctx.transaction() as session:
-        rows = [SilenceOut.model_validate(s).model_dump()
-                for s in mutes.list_silences(session=session, now=ctx.clock.now(), include_expired=expired)]
+        rows = [
+            SilenceOut.model_validate(s).model_dump()
+            for s in mutes.list_silences(session=session, now=ctx.clock.now(), include_expired=expired)
+        ]
     if as_json:
         print_json(rows)
         return
     table = Table("id", "matchers", "from", "until", "by", "comment")
     for r in rows:
-        table.add_row(str(r["id"]), " ".join(r["matchers"]), when(r["starts_at"]), when(r["ends_at"]),
-                      r["created_by"], r["comment"])  # fmt: skip
+        table.add_row(
+            str(r["id"]),
+            " ".join(r["matchers"]),
+            when(r["starts_at"]),
+            when(r["ends_at"]),
+            r["created_by"],
+            r["comment"],
+        )
     console.print(table if rows else "no active silences")
 
 
@@ -137,13 +179,13 @@ def silences_expire(silence_id: int) -> None:
 def maintenance_add(
     name: Annotated[str, typer.Option(help="what the work is")],
     match: Matchers,
-    start: Annotated[str | None, typer.Option(help="one-off: from this instant (ISO 8601)")] = None,  # noqa: UP007
-    end: Annotated[str | None, typer.Option(help="one-off: until this instant")] = None,  # noqa: UP007
-    days: Annotated[str | None, typer.Option(help="weekly: Mon-Fri, Sun, Sat,Sun")] = None,  # noqa: UP007
-    from_time: Annotated[str | None, typer.Option("--from", help="weekly: local start, 22:00")] = None,  # noqa: UP007
-    to_time: Annotated[str | None, typer.Option("--to", help="weekly: local end, 02:00 (next day)")] = None,  # noqa: UP007
-    cron: Annotated[str | None, typer.Option(help="cron: '0 2 * * 0' (local time)")] = None,  # noqa: UP007
-    duration: Annotated[str | None, typer.Option(help="cron: how long each time, e.g. 2h")] = None,  # noqa: UP007
+    start: Annotated[str | None, typer.Option(help="one-off: from this instant (ISO 8601)")] = None,
+    end: Annotated[str | None, typer.Option(help="one-off: until this instant")] = None,
+    days: Annotated[str | None, typer.Option(help="weekly: Mon-Fri, Sun, Sat,Sun")] = None,
+    from_time: Annotated[str | None, typer.Option("--from", help="weekly: local start, 22:00")] = None,
+    to_time: Annotated[str | None, typer.Option("--to", help="weekly: local end, 02:00 (next day)")] = None,
+    cron: Annotated[str | None, typer.Option(help="cron: '0 2 * * 0' (local time)")] = None,
+    duration: Annotated[str | None, typer.Option(help="cron: how long each time, e.g. 2h")] = None,
     timezone: Annotated[str, typer.Option(help="IANA time zone of --from/--to/--cron")] = "UTC",
     force: Force = False,
     as_json: Json = False,
@@ -153,11 +195,21 @@ def maintenance_add(
     try:
         with ctx.transaction() as session:
             window = mutes.add_window(
-                session=session, now=ctx.clock.now(), name=name, matchers=match, created_by=operator(),
-                timezone=timezone, starts_at=parse_instant(start) if start else None,
-                ends_at=parse_instant(end) if end else None, weekdays=days, start=from_time, end=to_time,
-                cron=cron, duration=parse_duration(duration) if duration else None, force=force,
-            )  # fmt: skip
+                session=session,
+                now=ctx.clock.now(),
+                name=name,
+                matchers=match,
+                created_by=operator(),
+                timezone=timezone,
+                starts_at=parse_instant(start) if start else None,
+                ends_at=parse_instant(end) if end else None,
+                weekdays=days,
+                start=from_time,
+                end=to_time,
+                cron=cron,
+                duration=parse_duration(duration) if duration else None,
+                force=force,
+            )
             out = WindowOut.model_validate(window).model_dump()
             described = alerts.window_rule(window).describe()
     except ValueError as exc:
@@ -201,23 +253,26 @@ def dependencies_add(
     name: Annotated[str, typer.Option(help="e.g. 'trunks depend on their PBX'")],
     parent: Annotated[list[str], typer.Option(help="matcher for the parent's alert, repeatable")],
     child: Annotated[list[str], typer.Option(help="matcher for the dependants' alerts, repeatable")],
-    equal: Annotated[list[str] | None, typer.Option(help="label both must share, e.g. instance")] = None,  # noqa: UP007
+    equal: Annotated[list[str] | None, typer.Option(help="label both must share, e.g. instance")] = None,
     as_json: Json = False,
 ) -> None:
     """Like an Alertmanager inhibit rule; `equal` labels must be present and equal on both."""
     ctx = context()
     try:
         with ctx.transaction() as session:
-            row = mutes.add_dependency(session=session, now=ctx.clock.now(), name=name, parent=parent, child=child,
-                                       equal=equal or [])  # fmt: skip
+            row = mutes.add_dependency(
+                session=session, now=ctx.clock.now(), name=name, parent=parent, child=child, equal=equal or []
+            )
             out = DependencyOut.model_validate(row).model_dump()
     except ValueError as exc:
         raise fail(str(exc)) from exc
     if as_json:
         print_json(out)
         return
-    console.print(f"dependency {out['id']}: {' '.join(out['child'])} depends on {' '.join(out['parent'])}"
-                  + (f" with equal {', '.join(out['equal'])}" if out["equal"] else ""))  # fmt: skip
+    console.print(
+        f"dependency {out['id']}: {' '.join(out['child'])} depends on {' '.join(out['parent'])}"
+        + (f" with equal {', '.join(out['equal'])}" if out["equal"] else "")
+    )
 
 
 @dependencies_app.command("list")

@@ -66,8 +66,11 @@ def problems(finding: Finding, *, now: datetime) -> list[str]:
     2000; details must nest no deeper than DETAILS_DEPTH.
     """
     found: list[str] = []
-    texts = [("key", finding.dedup_key, KEY_LIMIT), ("summary", finding.summary, None),
-             ("service", finding.service or "", TEXT_LIMIT)]  # fmt: skip
+    texts = [
+        ("key", finding.dedup_key, KEY_LIMIT),
+        ("summary", finding.summary, None),
+        ("service", finding.service or "", TEXT_LIMIT),
+    ]
     texts += [(f"labels.{name[:40]}", name, TEXT_LIMIT) for name in finding.labels]
     texts += [(f"labels.{name[:40]}", value, TEXT_LIMIT) for name, value in finding.labels.items()]
     for where, text, limit in texts:
@@ -98,8 +101,9 @@ def problems(finding: Finding, *, now: datetime) -> list[str]:
         if _depth(finding.details) > DETAILS_DEPTH:
             found.append(f"'details' nest deeper than {DETAILS_DEPTH} levels")
         elif len(encoded) > DETAILS_BYTES or "\\u0000" in encoded or not is_unicode(encoded):
-            found.append(f"'details' are larger than {DETAILS_BYTES // 1024} KB, or hold a NUL or text that is "
-                         "not Unicode")  # fmt: skip
+            found.append(
+                f"'details' are larger than {DETAILS_BYTES // 1024} KB, or hold a NUL or text that is not Unicode"
+            )
     return found
 
 

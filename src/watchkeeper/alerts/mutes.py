@@ -23,8 +23,17 @@ LONGEST_SILENCE = timedelta(days=366)
 LONGEST_CRON_WINDOW = timedelta(days=31)
 
 
-def add_silence(*, session: Session, now: datetime, matchers: list[str], ends_at: datetime, created_by: str,
-                comment: str, starts_at: datetime | None = None, force: bool = False) -> Silence:  # fmt: skip
+def add_silence(
+    *,
+    session: Session,
+    now: datetime,
+    matchers: list[str],
+    ends_at: datetime,
+    created_by: str,
+    comment: str,
+    starts_at: datetime | None = None,
+    force: bool = False,
+) -> Silence:
     """`force` lets matchers through that mute every alert having a label (see routing.check_narrow)."""
     parsed = routing.parse_matchers(matchers)
     (routing.check_selective if force else routing.check_narrow)(parsed)
@@ -35,8 +44,14 @@ def add_silence(*, session: Session, now: datetime, matchers: list[str], ends_at
         raise ValueError("a silence may last a year at most; for longer, retire the service or change the routing")
     if not comment.strip() or not created_by.strip():
         raise ValueError("say who silences and why (--author, --comment): the next person on call will ask")
-    silence = Silence(matchers=[str(m) for m in parsed], starts_at=starts_at, ends_at=ends_at,
-                      created_by=created_by.strip(), comment=comment.strip(), created_at=now)  # fmt: skip
+    silence = Silence(
+        matchers=[str(m) for m in parsed],
+        starts_at=starts_at,
+        ends_at=ends_at,
+        created_by=created_by.strip(),
+        comment=comment.strip(),
+        created_at=now,
+    )
     session.add(silence)
     session.flush()
     _changed(session)
@@ -66,8 +81,11 @@ def _changed(session: Session) -> None:
 
 def _look_again(session: Session, kind: routing.MuteKind, ref: int, now: datetime) -> None:
     _changed(session)
-    session.execute(update(Alert).where(Alert.muted == kind, Alert.muted_ref == ref, Alert.status == State.FIRING)
-                    .values(due_at=now))  # fmt: skip
+    session.execute(
+        update(Alert)
+        .where(Alert.muted == kind, Alert.muted_ref == ref, Alert.status == State.FIRING)
+        .values(due_at=now)
+    )
 
 
 def _clock_time(text: str) -> str:
@@ -77,18 +95,35 @@ def _clock_time(text: str) -> str:
         raise ValueError(f"{text!r} is not a time of day like 22:00") from exc
 
 
-def add_window(*, session: Session, now: datetime, name: str, matchers: list[str], created_by: str,
-               timezone: str = "UTC", starts_at: datetime | None = None, ends_at: datetime | None = None,
-               weekdays: str | None = None, start: str | None = None, end: str | None = None,
-               cron: str | None = None, duration: timedelta | None = None,
-               force: bool = False) -> MaintenanceWindow:  # fmt: skip
+def add_window(
+    *,
+    session: Session,
+    now: datetime,
+    name: str,
+    matchers: list[str],
+    created_by: str,
+    timezone: str = "UTC",
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    weekdays: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    cron: str | None = None,
+    duration: timedelta | None = None,
+    force: bool = False,
+) -> MaintenanceWindow:
     """One of: starts_at + ends_at (one-off); weekdays + start + end (weekly); cron + duration.
 
     `force` as for a silence: matchers that mute every alert having a label."""
     parsed = routing.parse_matchers(matchers)
     (routing.check_selective if force else routing.check_narrow)(parsed)
-    row = MaintenanceWindow(name=name.strip() or "maintenance", matchers=[str(m) for m in parsed],
-                            timezone=known_zone(timezone), created_by=created_by, created_at=now)  # fmt: skip
+    row = MaintenanceWindow(
+        name=name.strip() or "maintenance",
+        matchers=[str(m) for m in parsed],
+        timezone=known_zone(timezone),
+        created_by=created_by,
+        created_at=now,
+    )
     if cron is not None:
         if duration is None or duration < timedelta(minutes=1):
             raise ValueError("a cron window needs a duration of a minute or more, e.g. --duration 2h")
@@ -126,22 +161,28 @@ def delete_window(window_id: int, *, session: Session, now: datetime) -> None:
     session.delete(row)
 
 
-def add_dependency(*, session: Session, now: datetime, name: str, parent: list[str], child: list[str],
-                   equal: list[str]) -> Dependency:  # fmt: skip
+def add_dependency(
+    *, session: Session, now: datetime, name: str, parent: list[str], child: list[str], equal: list[str]
+) -> Dependency:
     parent_m, child_m = routing.parse_matchers(parent), routing.parse_matchers(child)
     routing.check_selective(parent_m)
     routing.check_selective(child_m)
     if any(not label.strip() for label in equal):
         # Dropped, an empty name would leave no label to compare: every child muted by any parent.
         raise ValueError("a blank label name in --equal; name the labels parent and child must share")
-    row = Dependency(name=name.strip() or "dependency", parent=[str(m) for m in parent_m],
-                     child=[str(m) for m in child_m], equal=list(routing.check_label_names(equal)),
-                     created_at=now)  # fmt: skip
+    row = Dependency(
+        name=name.strip() or "dependency",
+        parent=[str(m) for m in parent_m],
+        child=[str(m) for m in child_m],
+        equal=list(routing.check_label_names(equal)),
+        created_at=now,
+    )
     dependency_rule(row)
     for same in session.scalars(select(Dependency)):
         if (set(same.parent), set(same.child), set(same.equal)) == (set(row.parent), set(row.child), set(row.equal)):
-            raise ValueError(f"dependency {same.id} ({same.name!r}) is the same rule; "
-                             "`watchkeeper dependencies list` shows it")  # fmt: skip
+            raise ValueError(
+                f"dependency {same.id} ({same.name!r}) is the same rule; `watchkeeper dependencies list` shows it"
+            )
     session.add(row)
     session.flush()
     _changed(session)
@@ -156,8 +197,8 @@ def delete_dependency(dependency_id: int, *, session: Session, now: datetime) ->
     row = session.get(Dependency, dependency_id)
     if row is None:
         raise LookupError(f"no dependency {dependency_id}; `watchkeeper dependencies list` shows them")
-    session.execute(update(Alert).where(Alert.muted == routing.MuteKind.INHIBITED, Alert.status == State.FIRING)
-                    .values(due_at=now))  # fmt: skip
+    session.execute(
+        update(Alert).where(Alert.muted == routing.MuteKind.INHIBITED, Alert.status == State.FIRING).values(due_at=now)
+    )
     session.delete(row)
     _changed(session)
-

@@ -84,11 +84,11 @@ def parse_matcher(text: str) -> Matcher:
     name, op, value = found.groups()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         value = value[1:-1]
-    elif value[:1] in ("\"", "'") or value[-1:] in ("\"", "'"):
-        raise ValueError(f"{text!r}: the value's quotes are unbalanced; write name=\"value\"")
+    elif value[:1] in ('"', "'") or value[-1:] in ('"', "'"):
+        raise ValueError(f'{text!r}: the value\'s quotes are unbalanced; write name="value"')
     elif value[:1] in ("=", "~"):
         # 'service==x' is a typo far more often than a value starting with '='; quote it if meant.
-        raise ValueError(f"{text!r}: the value starts with {value[0]!r}; write name=\"{value}\" if that is meant")
+        raise ValueError(f'{text!r}: the value starts with {value[0]!r}; write name="{value}" if that is meant')
     matcher = Matcher(name, Op(op), value)
     if matcher.op in (Op.RE, Op.NRE):
         import re2
@@ -147,7 +147,7 @@ def check_narrow(matchers: Sequence[Matcher]) -> None:
     if not any(narrows(m) for m in matchers):
         raise ValueError(
             "these matchers match every alert that has the label, or nearly: one must name something "
-            "(service=voip-de, instance=~\"pbx-.*\"); to mute everything on purpose, add --force"
+            '(service=voip-de, instance=~"pbx-.*"); to mute everything on purpose, add --force'
         )
 
 
@@ -332,8 +332,10 @@ def mute_for(
     """Why a firing alert with `labels` (of `customer`) must not page now, or None if it may."""
     for silence in silences:
         if silence.active(now) and match_all(silence.matchers, labels):
-            reason = (f"silenced by silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M}Z "
-                      f"({silence.created_by}: {silence.comment})")
+            reason = (
+                f"silenced by silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M}Z "
+                f"({silence.created_by}: {silence.comment})"
+            )
             return Mute(MuteKind.SILENCED, silence.id, reason, silence.ends_at)
     for window in windows:
         if match_all(window.matchers, labels) and (ends := window.end_if_active(now)) is not None:

@@ -40,8 +40,9 @@ class SilenceIn(BaseModel):
     duration: timedelta | None = Field(default=None, description="instead of ends_at, e.g. PT2H")
     starts_at: AwareDatetime | None = None
     comment: str = Field(min_length=1, max_length=1000)
-    force: bool = Field(default=False, description='allow matchers that mute every alert having a label, '
-                        'e.g. service=~".+"')  # fmt: skip
+    force: bool = Field(
+        default=False, description='allow matchers that mute every alert having a label, e.g. service=~".+"'
+    )
 
 
 class SilenceOut(BaseModel):

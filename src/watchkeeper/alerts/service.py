@@ -50,8 +50,9 @@ class RoutingConfig:
 DEFAULT = RoutingConfig()
 
 
-def record(finding: Finding, *, session: Session, now: datetime, config: RoutingConfig = DEFAULT,
-           batch: Batch | None = None) -> Alert | None:  # fmt: skip
+def record(
+    finding: Finding, *, session: Session, now: datetime, config: RoutingConfig = DEFAULT, batch: Batch | None = None
+) -> Alert | None:
     """Fire, repeat or resolve the alert for `finding.dedup_key`.
 
     A repeat of a firing alert bumps its count and last-seen time; a resolve
@@ -73,8 +74,9 @@ def record(finding: Finding, *, session: Session, now: datetime, config: Routing
     return alert
 
 
-def record_all(findings: Sequence[Finding], *, session: Session, now: datetime,
-               config: RoutingConfig = DEFAULT) -> list[Alert | None]:  # fmt: skip
+def record_all(
+    findings: Sequence[Finding], *, session: Session, now: datetime, config: RoutingConfig = DEFAULT
+) -> list[Alert | None]:
     """`record` each finding in order, reading what they need in three statements, not three each."""
     batch = Batch.read(session, findings, now=now, config=config)
     return [record(f, session=session, now=now, config=config, batch=batch) for f in findings]
@@ -96,8 +98,13 @@ class Batch:
     `opened`.
     """
 
-    def __init__(self, firing: dict[str, Alert], resolved: dict[str, Alert], incidents: dict[str, Incident],
-                 services: dict[str, Service | None]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        firing: dict[str, Alert],
+        resolved: dict[str, Alert],
+        incidents: dict[str, Incident],
+        services: dict[str, Service | None],
+    ) -> None:
         self._firing, self._resolved, self._incidents, self._services = firing, resolved, incidents, services
 
     @classmethod
@@ -106,13 +113,33 @@ class Batch:
         if not keys:
             return cls({}, {}, {}, {})
         services = services_named(session, [f.service for f in findings])
-        groups = sorted({group_of(f.labels, severity=f.severity, source=f.source, service=f.service, config=config,
-                                  customer=customer_of(services.get(f.service or ""))) for f in findings})  # fmt: skip
+        groups = sorted(
+            {
+                group_of(
+                    f.labels,
+                    severity=f.severity,
+                    source=f.source,
+                    service=f.service,
+                    config=config,
+                    customer=customer_of(services.get(f.service or "")),
+                )
+                for f in findings
+            }
+        )
         firing = {a.dedup_key: a for a in session.scalars(select(Alert).where(Alert.firing_key.in_(keys)))}
         # Only an alert resolved within the flap window passes its changes on (see _create).
-        resolved = {a.dedup_key: a for a in session.scalars(
-            select(Alert).where(Alert.dedup_key.in_(keys), Alert.status == State.RESOLVED,
-                                Alert.resolved_at > now - config.flap_window).order_by(Alert.id))}  # fmt: skip
+        resolved = {
+            a.dedup_key: a
+            for a in session.scalars(
+                select(Alert)
+                .where(
+                    Alert.dedup_key.in_(keys),
+                    Alert.status == State.RESOLVED,
+                    Alert.resolved_at > now - config.flap_window,
+                )
+                .order_by(Alert.id)
+            )
+        }
         return cls(firing, resolved, cls._open_incidents(session, groups), services)
 
     @classmethod
@@ -154,8 +181,15 @@ class Batch:
         self._incidents[incident.group_key] = incident
 
 
-def group_of(labels: dict[str, Any], *, severity: str, source: str, service: str | None, config: RoutingConfig,
-             customer: str | None = None) -> str:  # fmt: skip
+def group_of(
+    labels: dict[str, Any],
+    *,
+    severity: str,
+    source: str,
+    service: str | None,
+    config: RoutingConfig,
+    customer: str | None = None,
+) -> str:
     """The group key of an alert with these labels, of `customer`'s service (see routing.group_labels)."""
     seen = match_labels(labels, severity=severity, source=source, service=service)
     return routing.group_key(routing.group_labels(seen, config.group_by, customer))
@@ -199,9 +233,15 @@ def _create(finding: Finding, *, session: Session, now: datetime, config: Routin
         count=1,
         changes=_pruned([*changes, now.isoformat()], now, config),
         flapping=False,
-        group_key=group_of(labels, severity=finding.severity, source=finding.source, service=finding.service,
-                           config=config, customer=customer_of(row)),
-    )  # fmt: skip
+        group_key=group_of(
+            labels,
+            severity=finding.severity,
+            source=finding.source,
+            service=finding.service,
+            config=config,
+            customer=customer_of(row),
+        ),
+    )
     # Not flushed: a new alert usually waits out its group wait and needs no id
     # yet, so a batch's new alerts are inserted together. `_identified` gives
     # one an id where it must be named.
@@ -224,8 +264,9 @@ def _pruned(changes: list[str], now: datetime, config: RoutingConfig) -> list[st
     return [c for c in changes if _recent(datetime.fromisoformat(c), now, config)]
 
 
-def _repeat(alert: Alert, finding: Finding, *, session: Session, now: datetime, config: RoutingConfig,
-            batch: Batch) -> None:  # fmt: skip
+def _repeat(
+    alert: Alert, finding: Finding, *, session: Session, now: datetime, config: RoutingConfig, batch: Batch
+) -> None:
     alert.count += 1
     alert.last_seen = now
     alert.summary = finding.summary[:2000]
@@ -252,8 +293,9 @@ def _resolve_or_hold(alert: Alert, finding: Finding, *, session: Session, now: d
     resolve(alert, at=finding.observed_at, resolution=finding.summary, session=session, now=now, config=config)
 
 
-def resolve(alert: Alert, *, at: datetime, resolution: str, session: Session, now: datetime,
-            config: RoutingConfig = DEFAULT) -> None:  # fmt: skip
+def resolve(
+    alert: Alert, *, at: datetime, resolution: str, session: Session, now: datetime, config: RoutingConfig = DEFAULT
+) -> None:
     alert.status = State.RESOLVED
     alert.firing_key = None
     alert.resolved_at = at
@@ -273,8 +315,9 @@ def resolve(alert: Alert, *, at: datetime, resolution: str, session: Session, no
     )
 
 
-def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConfig = DEFAULT,
-           batch: Batch | None = None) -> None:  # fmt: skip
+def settle(
+    alert: Alert, *, session: Session, now: datetime, config: RoutingConfig = DEFAULT, batch: Batch | None = None
+) -> None:
     """Mute the alert, hold it for its group wait, or join it to its group's incident."""
     if alert.status != State.FIRING or alert.resolve_held_at is not None:
         return
@@ -308,8 +351,11 @@ def settle(alert: Alert, *, session: Session, now: datetime, config: RoutingConf
         if alert.muted_reason != was_muted:
             alert.muted_reason = was_muted
     else:
-        batch.opened(incidents.open_incident(_identified(alert, session), session=session, now=now,
-                                             was_muted=was_muted, desk=config.desk))  # fmt: skip
+        batch.opened(
+            incidents.open_incident(
+                _identified(alert, session), session=session, now=now, was_muted=was_muted, desk=config.desk
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -322,8 +368,16 @@ class Moved:
     still_firing: list[Alert]
 
 
-def move_by_hand(incident_id: int, action: Action, *, actor: str, session: Session, now: datetime,
-                 config: RoutingConfig = DEFAULT, note: str | None = None) -> Moved:  # fmt: skip
+def move_by_hand(
+    incident_id: int,
+    action: Action,
+    *,
+    actor: str,
+    session: Session,
+    now: datetime,
+    config: RoutingConfig = DEFAULT,
+    note: str | None = None,
+) -> Moved:
     """Acknowledge, resolve or close an incident, and route at once what still fires (see incidents.move)."""
     incident, released = incidents.move(incident_id, action, actor=actor, session=session, now=now, note=note)
     batch = Batch.for_groups(session, [a.group_key for a in released])
@@ -344,26 +398,33 @@ def _rules(session: Session, now: datetime) -> dict[str, list]:
     # Changing any of them (alerts/mutes.py) drops this copy.
     cached = session.info.get(RULES_CACHE)
     if cached is None or cached[0] != now:
-        silences = [silence_rule(s) for s in session.scalars(
-            select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now))]  # fmt: skip
+        silences = [
+            silence_rule(s)
+            for s in session.scalars(select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now))
+        ]
         windows = [window_rule(w) for w in session.scalars(select(MaintenanceWindow))]
         rules = [dependency_rule(d) for d in session.scalars(select(Dependency))]
         cached = session.info[RULES_CACHE] = (now, silences, windows, rules)
     _, silences, windows, rules = cached
     parents: list[routing.Parent] = []
     if rules:
-        candidates = [(c, c.match_labels()) for c in session.scalars(
-            select(Alert).where(Alert.status == State.FIRING, Alert.resolve_held_at.is_(None)))]  # fmt: skip
+        candidates = [
+            (c, c.match_labels())
+            for c in session.scalars(select(Alert).where(Alert.status == State.FIRING, Alert.resolve_held_at.is_(None)))
+        ]
         candidates = [(c, seen) for c, seen in candidates if any(routing.match_all(r.parent, seen) for r in rules)]
         services = services_named(session, [c.service for c, _ in candidates])
-        parents = [routing.Parent(c.id, labels, c.summary, customer_of(services.get(c.service or "")))
-                   for c, labels in candidates]  # fmt: skip
+        parents = [
+            routing.Parent(c.id, labels, c.summary, customer_of(services.get(c.service or "")))
+            for c, labels in candidates
+        ]
     return {"silences": silences, "windows": windows, "rules": rules, "parents": parents}
 
 
 def silence_rule(row: Silence) -> routing.Silence:
-    return routing.Silence(row.id, routing.parse_matchers(row.matchers), row.starts_at, row.ends_at,
-                           row.created_by, row.comment)  # fmt: skip
+    return routing.Silence(
+        row.id, routing.parse_matchers(row.matchers), row.starts_at, row.ends_at, row.created_by, row.comment
+    )
 
 
 def window_rule(row: MaintenanceWindow) -> routing.Window:
@@ -371,17 +432,24 @@ def window_rule(row: MaintenanceWindow) -> routing.Window:
         return None if text is None else time.fromisoformat(text)
 
     return routing.Window(
-        id=row.id, name=row.name, matchers=routing.parse_matchers(row.matchers), timezone=row.timezone,
-        starts_at=row.starts_at, ends_at=row.ends_at,
+        id=row.id,
+        name=row.name,
+        matchers=routing.parse_matchers(row.matchers),
+        timezone=row.timezone,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
         weekdays=routing.parse_weekdays(row.weekdays) if row.weekdays else frozenset(),
-        start=clock_time(row.start_time), end=clock_time(row.end_time), cron=row.cron,
+        start=clock_time(row.start_time),
+        end=clock_time(row.end_time),
+        cron=row.cron,
         duration=timedelta(minutes=row.duration_minutes) if row.duration_minutes else None,
-    )  # fmt: skip
+    )
 
 
 def dependency_rule(row: Dependency) -> routing.InhibitRule:
-    return routing.InhibitRule(row.id, row.name, routing.parse_matchers(row.parent),
-                               routing.parse_matchers(row.child), tuple(row.equal))  # fmt: skip
+    return routing.InhibitRule(
+        row.id, row.name, routing.parse_matchers(row.parent), routing.parse_matchers(row.child), tuple(row.equal)
+    )
 
 
 def process_due(*, session: Session, now: datetime, config: RoutingConfig = DEFAULT, limit: int = 500) -> int:
@@ -403,9 +471,14 @@ def process_due(*, session: Session, now: datetime, config: RoutingConfig = DEFA
 
 
 def list_alerts(
-    *, session: Session, service: str | None = None, status: State | None = None, urgency: Urgency | None = None,
-    limit: int = 200, services: list[str] | None = None,
-) -> list[Alert]:  # fmt: skip
+    *,
+    session: Session,
+    service: str | None = None,
+    status: State | None = None,
+    urgency: Urgency | None = None,
+    limit: int = 200,
+    services: list[str] | None = None,
+) -> list[Alert]:
     """Newest first; `services` (if given) limits them to those services' alerts."""
     query = select(Alert).order_by(Alert.first_seen.desc(), Alert.id.desc()).limit(limit)
     if services is not None:

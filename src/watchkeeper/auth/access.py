@@ -23,8 +23,10 @@ from watchkeeper.auth.principal import Principal, Role
 
 __all__ = ["Principal", "Role", "admin", "file_reader", "principal", "staff", "usage_writer"]
 
-INGEST_ONLY = ("an ingest token posts usage (POST /api/v1/usage) and reads its own feed's files "
-               "(GET /api/v1/files?feed=...) only; this needs a staff or customer token")  # fmt: skip
+INGEST_ONLY = (
+    "an ingest token posts usage (POST /api/v1/usage) and reads its own feed's files "
+    "(GET /api/v1/files?feed=...) only; this needs a staff or customer token"
+)
 
 
 def principal(request: Request, token: ApiToken = Depends(require_token)) -> Principal:
@@ -45,8 +47,10 @@ def principal(request: Request, token: ApiToken = Depends(require_token)) -> Pri
 
 def staff(who: Principal = Depends(principal)) -> Principal:
     if not who.staff:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "a customer token reads its own services, alerts and "
-                                                       "incidents; this needs the operator's staff")  # fmt: skip
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "a customer token reads its own services, alerts and incidents; this needs the operator's staff",
+        )
     return who
 
 
@@ -76,6 +80,8 @@ def file_reader(request: Request, token: ApiToken = Depends(require_token)) -> P
     if Role(token.role) is not Role.INGEST:
         return staff(principal(request, token))
     if token.feed is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this ingest token was made for no feed, so it reads no "
-                                                       "files; make one with --feed NAME")  # fmt: skip
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "this ingest token was made for no feed, so it reads no files; make one with --feed NAME",
+        )
     return _supplier(token)

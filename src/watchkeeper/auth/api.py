@@ -12,9 +12,7 @@ from watchkeeper.auth.service import verify_token
 _bearer = HTTPBearer(auto_error=False, description="a token from `watchkeeper token create`")
 
 
-def require_token(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> ApiToken:
+def require_token(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> ApiToken:
     unauthorized = HTTPException(
         status.HTTP_401_UNAUTHORIZED,
         detail="a valid bearer token is required: Authorization: Bearer <token> "

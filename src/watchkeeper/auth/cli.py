@@ -15,14 +15,16 @@ from watchkeeper.cli_common import act, console, context, print_json
 from watchkeeper.words import count
 
 users_app = typer.Typer(help="People: the operator's staff and customers' own, with their notification channels.")
-Channels = Annotated[list[str] | None, typer.Option("--channel", help="Apprise URL, e.g. mailto://anna@example.com (repeat)")]  # noqa: UP007,E501
+Channels = Annotated[
+    list[str] | None, typer.Option("--channel", help="Apprise URL, e.g. mailto://anna@example.com (repeat)")
+]  # noqa: E501
 
 
 @users_app.command("add")
 def users_add(
     name: str,
     role: Annotated[Role, typer.Option(help="admin or engineer (the operator's staff), customer (their own view)")],
-    customer: Annotated[str | None, typer.Option(help="for a customer user: whose")] = None,  # noqa: UP007
+    customer: Annotated[str | None, typer.Option(help="for a customer user: whose")] = None,
     channel: Channels = None,
 ) -> None:
     """Add a person; `watchkeeper token create --user NAME` then gives them a token with their role."""
@@ -30,18 +32,23 @@ def users_add(
 
     def add(session: Session, now: datetime) -> None:
         customer_id = get_customer(customer, session=session).id if customer else None
-        users.add_user(session=session, now=now, name=name, role=role, customer_id=customer_id,
-                       channels=channel or [])  # fmt: skip
+        users.add_user(session=session, now=now, name=name, role=role, customer_id=customer_id, channels=channel or [])
 
-    act(add, f"{role} {name}" + (f" of {customer}" if customer else "")
-        + (f", told on {count(len(channel), 'channel')}" if channel else ", no channel yet"))  # fmt: skip
+    act(
+        add,
+        f"{role} {name}"
+        + (f" of {customer}" if customer else "")
+        + (f", told on {count(len(channel), 'channel')}" if channel else ", no channel yet"),
+    )
 
 
 @users_app.command("channels")
 def users_channels(name: str, channel: Channels = None) -> None:
     """Replace a user's channels (none given: they are told nothing)."""
-    act(lambda session, _: users.set_channels(name, channel or [], session=session),
-        f"{name}: {count(len(channel or []), 'channel')}")
+    act(
+        lambda session, _: users.set_channels(name, channel or [], session=session),
+        f"{name}: {count(len(channel or []), 'channel')}",
+    )
 
 
 @users_app.command("list")

@@ -31,9 +31,17 @@ class NewToken:
     record: ApiToken
 
 
-def create_token(*, session: Session, clock: Clock, name: str, role: str = "admin",
-                 customer_id: int | None = None, user: User | None = None, services: str | None = None,
-                 feed: str | None = None) -> NewToken:  # fmt: skip
+def create_token(
+    *,
+    session: Session,
+    clock: Clock,
+    name: str,
+    role: str = "admin",
+    customer_id: int | None = None,
+    user: User | None = None,
+    services: str | None = None,
+    feed: str | None = None,
+) -> NewToken:
     """`role` is admin, engineer (the operator's staff), customer (one customer's own people)
     or ingest (a supplier: posts usage only, for the `services` its regex matches if given,
     and reads the files of `feed` if given).
@@ -56,9 +64,17 @@ def create_token(*, session: Session, clock: Clock, name: str, role: str = "admi
     if feed is not None:
         check_name(feed, "feed")
     token = PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(name=name.strip(), token_hash=secret_digest(token), prefix=token[:10],
-                      created_at=clock.now(), role=role, customer_id=customer_id,
-                      user_id=None if user is None else user.id, services=services, feed=feed)  # fmt: skip
+    record = ApiToken(
+        name=name.strip(),
+        token_hash=secret_digest(token),
+        prefix=token[:10],
+        created_at=clock.now(),
+        role=role,
+        customer_id=customer_id,
+        user_id=None if user is None else user.id,
+        services=services,
+        feed=feed,
+    )
     session.add(record)
     session.flush()
     return NewToken(token, record)
@@ -83,9 +99,18 @@ def token_view(record: ApiToken, *, session: Session) -> dict[str, Any]:
 
     user = None if record.user_id is None else session.get(User, record.user_id)
     customer = None if record.customer_id is None else session.get(Customer, record.customer_id)
-    return {"id": record.id, "name": record.name, "role": record.role, "user": user.name if user else None,
-            "customer": customer.name if customer else None, "services": record.services, "feed": record.feed,
-            "prefix": record.prefix, "created_at": record.created_at, "revoked_at": record.revoked_at}  # fmt: skip
+    return {
+        "id": record.id,
+        "name": record.name,
+        "role": record.role,
+        "user": user.name if user else None,
+        "customer": customer.name if customer else None,
+        "services": record.services,
+        "feed": record.feed,
+        "prefix": record.prefix,
+        "created_at": record.created_at,
+        "revoked_at": record.revoked_at,
+    }
 
 
 def revoke_token(*, session: Session, clock: Clock, token_id: int) -> ApiToken:

@@ -29,18 +29,28 @@ def _checked_channels(channels: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(check_channel(c) for c in channels))
 
 
-def add_user(*, session: Session, now: datetime, name: str, role: str, customer_id: int | None = None,
-             channels: Sequence[str] = ()) -> User:  # fmt: skip
+def add_user(
+    *,
+    session: Session,
+    now: datetime,
+    name: str,
+    role: str,
+    customer_id: int | None = None,
+    channels: Sequence[str] = (),
+) -> User:
     check_name(name.strip(), "user")
     if role not in tuple(Role) or role == Role.INGEST:
-        raise ValueError(f"{role!r} is not a person's role: admin, engineer or customer "
-                         "(ingest is for a supplier's token: `watchkeeper token create --role ingest`)")  # fmt: skip
+        raise ValueError(
+            f"{role!r} is not a person's role: admin, engineer or customer "
+            "(ingest is for a supplier's token: `watchkeeper token create --role ingest`)"
+        )
     if (role == Role.CUSTOMER) != (customer_id is not None):
         raise ValueError("a customer user needs --customer, and only a customer user takes one")
     if session.scalar(select(User.id).where(User.name == name.strip())) is not None:
         raise ValueError(f"a user named {name.strip()!r} exists; `watchkeeper users list` shows them")
-    user = User(name=name.strip(), role=role, customer_id=customer_id, channels=_checked_channels(channels),
-                created_at=now)  # fmt: skip
+    user = User(
+        name=name.strip(), role=role, customer_id=customer_id, channels=_checked_channels(channels), created_at=now
+    )
     session.add(user)
     session.flush()
     return user
@@ -73,5 +83,10 @@ def user_view(user: User, *, session: Session) -> dict[str, Any]:
 
     customer = customer_by_id(user.customer_id, session=session).name if user.customer_id else None
     # Passwords in channel URLs are kept sealed and never shown again, as a token is not.
-    return {"name": user.name, "role": user.role, "customer": customer, "channels": [mask(c) for c in user.channels],
-            "created_at": user.created_at}  # fmt: skip
+    return {
+        "name": user.name,
+        "role": user.role,
+        "customer": customer,
+        "channels": [mask(c) for c in user.channels],
+        "created_at": user.created_at,
+    }

@@ -42,15 +42,25 @@ def _write(request: Request, work: Any) -> dict[str, Any]:
         raise HTTPException(422, str(exc)) from exc
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Depends(admin)],
-             responses={404: {"description": "no such customer"}})  # fmt: skip
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(admin)],
+    responses={404: {"description": "no such customer"}},
+)
 def add_user(body: UserIn, request: Request) -> dict[str, Any]:
     from watchkeeper.support.service import get_customer
 
     def work(session: Any) -> dict[str, Any]:
         customer_id = get_customer(body.customer, session=session).id if body.customer else None
-        user = users.add_user(session=session, now=request.app.state.clock.now(), name=body.name, role=body.role,
-                              customer_id=customer_id, channels=body.channels)  # fmt: skip
+        user = users.add_user(
+            session=session,
+            now=request.app.state.clock.now(),
+            name=body.name,
+            role=body.role,
+            customer_id=customer_id,
+            channels=body.channels,
+        )
         return users.user_view(user, session=session)
 
     return _write(request, work)

@@ -41,29 +41,51 @@ def _visible(who: Principal, session: Session, name: str) -> None:
     if not who.owns_service(session, name):
         raise services.NotFound(f"no service named {name!r}; services appear with their first record")
 
-_RECORD = {"type": "object", "additionalProperties": True, "properties": {
-    "service": {"type": "string"}, "ts": {"type": "string", "description": "ISO 8601 with a zone (or `timestamp`)"},
-    "count": {"type": "integer"}, "quantity": {"type": "number"}}}  # fmt: skip
+
+_RECORD = {
+    "type": "object",
+    "additionalProperties": True,
+    "properties": {
+        "service": {"type": "string"},
+        "ts": {"type": "string", "description": "ISO 8601 with a zone (or `timestamp`)"},
+        "count": {"type": "integer"},
+        "quantity": {"type": "number"},
+    },
+}
 _USAGE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"anyOf": [{"type": "array", "items": _RECORD}, {
-                "type": "object", "properties": {"records": {"type": "array", "items": _RECORD}}}]}, "example": [
-                {"service": "voip-de-wholesale", "ts": "2026-11-23T09:15:00Z", "count": 12, "quantity": 734.5}
-            ]},
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"type": "array", "items": _RECORD},
+                        {"type": "object", "properties": {"records": {"type": "array", "items": _RECORD}}},
+                    ]
+                },
+                "example": [
+                    {"service": "voip-de-wholesale", "ts": "2026-11-23T09:15:00Z", "count": 12, "quantity": 734.5}
+                ],
+            },
             "text/csv": {
-                "schema": {"type": "string", "description": "a header line (timestamp,service,count[,quantity]) "
-                                                            "and a record per line"},
-                "example": "timestamp,service,count,quantity\n2026-11-23T09:15:00Z,voip-de-wholesale,12,734.5\n"
+                "schema": {
+                    "type": "string",
+                    "description": "a header line (timestamp,service,count[,quantity]) and a record per line",
+                },
+                "example": "timestamp,service,count,quantity\n2026-11-23T09:15:00Z,voip-de-wholesale,12,734.5\n",
             },
         },
     }
-}  # fmt: skip
+}
 
 
-@router.post("/usage", response_model=IngestResult, openapi_extra=_USAGE_BODY, tags=["usage"],
-             responses={415: {"description": "neither JSON nor CSV, or an encoding other than gzip"}})  # fmt: skip
+@router.post(
+    "/usage",
+    response_model=IngestResult,
+    openapi_extra=_USAGE_BODY,
+    tags=["usage"],
+    responses={415: {"description": "neither JSON nor CSV, or an encoding other than gzip"}},
+)
 async def post_usage(
     request: Request,
     response: Response,
@@ -102,28 +124,43 @@ def _decoded(body: bytes, encoding: str, limit: int) -> bytes:
     if coding in ("", "identity"):
         return body
     if coding not in ("gzip", "x-gzip", "deflate"):
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                            f"Content-Encoding {coding!r} is not read here: send gzip or none")  # fmt: skip
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {coding!r} is not read here: send gzip or none"
+        )
     inflater = zlib.decompressobj(wbits=47 if coding != "deflate" else 15)  # 47: gzip or zlib header
     try:
         inflated = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not valid {coding}: {exc}") from exc
     if len(inflated) > limit:
-        raise HTTPException(413, f"body inflates to more than {limit >> 20} MB, the limit of this route: "
-                                 "send smaller batches, or raise WATCHKEEPER_MAX_USAGE_BODY_MB")  # fmt: skip
+        raise HTTPException(
+            413,
+            f"body inflates to more than {limit >> 20} MB, the limit of this route: "
+            "send smaller batches, or raise WATCHKEEPER_MAX_USAGE_BODY_MB",
+        )
     return inflated
 
 
 def _ingest(
-    request: Request, session: Session, body: bytes, content_type: str, key: str | None,
+    request: Request,
+    session: Session,
+    body: bytes,
+    content_type: str,
+    key: str | None,
     may_post: Any = None,
-) -> tuple[dict[str, Any], bool]:  # fmt: skip
+) -> tuple[dict[str, Any], bool]:
     state = request.app.state
 
     def attempt() -> tuple[dict[str, Any], bool]:
-        return ingest_batch(body, content_type, idempotency_key=key, session=session,
-                            clock=state.clock, settings=state.settings, may_post=may_post)  # fmt: skip
+        return ingest_batch(
+            body,
+            content_type,
+            idempotency_key=key,
+            session=session,
+            clock=state.clock,
+            settings=state.settings,
+            may_post=may_post,
+        )
 
     try:
         answer = attempt()
@@ -147,9 +184,16 @@ def _ingest(
         return attempt()
 
 
-@router.post("/services", response_model=ServiceOut, status_code=status.HTTP_201_CREATED, tags=["services"],
-             responses={409: {"description": "a service of that name exists"},
-                        422: {"description": "a setting or the customer is not valid"}})  # fmt: skip
+@router.post(
+    "/services",
+    response_model=ServiceOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["services"],
+    responses={
+        409: {"description": "a service of that name exists"},
+        422: {"description": "a setting or the customer is not valid"},
+    },
+)
 def add_service(new: ServiceNew, request: Request, session: SessionDep, _staff: StaffOnly) -> ServiceOut:
     """Set up a service before its first record; it is watched from now (see `services add`)."""
     patch = ServicePatch.model_validate(new.model_dump(exclude={"name"}, exclude_unset=True))
@@ -167,8 +211,11 @@ def add_service(new: ServiceNew, request: Request, session: SessionDep, _staff: 
 @router.get("/services", response_model=list[ServiceOut], tags=["services"])
 def list_services(session: SessionDep, who: Who, stage: ServiceStage | None = None) -> list[ServiceOut]:
     visible = who.services(session)
-    return [services.service_out(s) for s in services.list_services(session=session, stage=stage)
-            if visible is None or s.name in visible]  # fmt: skip
+    return [
+        services.service_out(s)
+        for s in services.list_services(session=session, stage=stage)
+        if visible is None or s.name in visible
+    ]
 
 
 # Service names come from suppliers and may hold a slash ("carrier/de"), which
@@ -181,10 +228,15 @@ def get_counts(
     session: SessionDep,
     who: Who,
     resolution: Literal["minute", "hour"] = "hour",
-    since: Annotated[AwareDatetime | None, Query(description="from (ISO 8601 with a zone); default: 24 hours "
-                                                 "before `until` for minutes, 7 days for hours")] = None,  # fmt: skip
-    until: Annotated[AwareDatetime | None, Query(description="to (ISO 8601 with a zone), exclusive; "
-                                                 "default: now")] = None,  # fmt: skip
+    since: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="from (ISO 8601 with a zone); default: 24 hours before `until` for minutes, 7 days for hours"
+        ),
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="to (ISO 8601 with a zone), exclusive; default: now")
+    ] = None,
 ) -> list[CountPoint]:
     """Counts per minute (kept 14 days) or per hour (kept 13 months), oldest first, from `since` to
     `until`: by default the last 24 hours of minutes or the last 7 days of hours. Empty bins are left out."""
@@ -210,12 +262,12 @@ def get_service(name: str, session: SessionDep, who: Who) -> ServiceOut:
 
 
 @router.patch("/services/{name:path}", response_model=ServiceOut, tags=["services"])
-def patch_service(name: str, patch: ServicePatch, request: Request, session: SessionDep,
-                  _staff: StaffOnly) -> ServiceOut:
+def patch_service(
+    name: str, patch: ServicePatch, request: Request, session: SessionDep, _staff: StaffOnly
+) -> ServiceOut:
     """Change a service's stage and merge settings (a setting given as null is cleared)."""
     try:
-        updated = services.update_service(session=session, name=name, patch=patch,
-                                           now=request.app.state.clock.now())
+        updated = services.update_service(session=session, name=name, patch=patch, now=request.app.state.clock.now())
         out = services.service_out(updated)
         session.commit()
         return out
@@ -234,26 +286,44 @@ def _own_feed(who: Principal, feed: str | None) -> str | None:
 
 
 @router.get("/files", tags=["files"])
-def list_files(session: SessionDep, who: FileReader, feed: str | None = None,
-               limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
+def list_files(
+    session: SessionDep, who: FileReader, feed: str | None = None, limit: int = Query(100, ge=1, le=1000)
+) -> list[dict[str, Any]]:
     """Files counted, newest first; an ingest token made for a feed reads that feed's only."""
     feed = _own_feed(who, feed)
     return [
-        {"feed": f.feed, "name": f.name, "content_hash": f.content_hash, "size": f.size, "sequence": f.sequence,
-         "format": f.format, "accepted": f.accepted, "rejected": f.rejected, "errors": f.errors,
-         "received_at": f.received_at, "counted_from": f.counted_from}
+        {
+            "feed": f.feed,
+            "name": f.name,
+            "content_hash": f.content_hash,
+            "size": f.size,
+            "sequence": f.sequence,
+            "format": f.format,
+            "accepted": f.accepted,
+            "rejected": f.rejected,
+            "errors": f.errors,
+            "received_at": f.received_at,
+            "counted_from": f.counted_from,
+        }
         for f in services.list_files(session=session, feed=feed, limit=limit)
-    ]  # fmt: skip
+    ]
 
 
 @router.get("/files/findings", tags=["files"])
-def list_findings(session: SessionDep, who: FileReader, feed: str | None = None,
-                  limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:  # fmt: skip
+def list_findings(
+    session: SessionDep, who: FileReader, feed: str | None = None, limit: int = Query(100, ge=1, le=1000)
+) -> list[dict[str, Any]]:
     """File controls that failed: duplicate files, sequence gaps, reused numbers, unreadable files,
     and appended files (a note); `resolved_at` is null while the finding's alert is open."""
     feed = _own_feed(who, feed)
     return [
-        {"feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail, "at": f.created_at,
-         "resolved_at": f.resolved_at}
+        {
+            "feed": f.feed,
+            "file": f.file_name,
+            "kind": f.kind,
+            "detail": f.detail,
+            "at": f.created_at,
+            "resolved_at": f.resolved_at,
+        }
         for f in services.list_findings(session=session, feed=feed, limit=limit)
     ]

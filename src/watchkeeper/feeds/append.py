@@ -95,17 +95,20 @@ def counted_before(
     candidates: list[IngestedFile] = []
     if follow:
         found.last = session.scalar(
-            select(IngestedFile).where(IngestedFile.feed == feed, IngestedFile.name == name, sql(FILE_COUNTED))
-            .order_by(IngestedFile.id.desc()).limit(1)
-        )  # fmt: skip
+            select(IngestedFile)
+            .where(IngestedFile.feed == feed, IngestedFile.name == name, sql(FILE_COUNTED))
+            .order_by(IngestedFile.id.desc())
+            .limit(1)
+        )
         if found.last is not None:
             candidates.append(found.last)
     if heads:
         candidates += session.scalars(
-            select(IngestedFile).where(IngestedFile.head_hash.in_(heads), IngestedFile.size <= arrival.size,
-                                       sql(FILE_COUNTED))
-            .order_by(IngestedFile.size.desc(), IngestedFile.id.desc()).limit(CANDIDATES)
-        )  # fmt: skip
+            select(IngestedFile)
+            .where(IngestedFile.head_hash.in_(heads), IngestedFile.size <= arrival.size, sql(FILE_COUNTED))
+            .order_by(IngestedFile.size.desc(), IngestedFile.id.desc())
+            .limit(CANDIDATES)
+        )
     fitting = {c.id: c for c in candidates if _may_begin(arrival, c)}
     if fitting:
         found.earlier, found.lines, found.released = _longest_prefix(arrival, sorted(fitting.values(), key=_size))

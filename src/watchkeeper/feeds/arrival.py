@@ -105,8 +105,9 @@ class Arrival:
     def __enter__(self) -> Arrival:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         with self._changed:
             self._stopped = True
             self._changed.notify_all()  # a reader waiting for room stops waiting
@@ -155,8 +156,10 @@ class Arrival:
                     block = view[self._filled : min(self._filled + BLOCK, self.size)]
                     got = source.readinto(block)
                     if not got:
-                        raise UnreadableFile(f"the file shrank while it was read (to {self._filled:,} of "
-                                             f"{self.size:,} bytes); ingest it once it is complete")  # fmt: skip
+                        raise UnreadableFile(
+                            f"the file shrank while it was read (to {self._filled:,} of "
+                            f"{self.size:,} bytes); ingest it once it is complete"
+                        )
                     hasher.update(block[:got])
                     with self._changed:
                         self._filled += got
@@ -175,8 +178,7 @@ class Arrival:
     def _room(self) -> int:
         """Wait until the window has room for another block; return where the parser's release reached."""
         with self._changed:
-            self._changed.wait_for(lambda: self._stopped or self._filled < max(
-                self._released + WINDOW, self._needed))  # fmt: skip
+            self._changed.wait_for(lambda: self._stopped or self._filled < max(self._released + WINDOW, self._needed))
             return self._released
 
     def _hand_back(self, released: int) -> None:

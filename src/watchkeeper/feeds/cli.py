@@ -30,7 +30,7 @@ files_app = typer.Typer(help="Ingested files and failed file controls.")
 
 @services_app.command("list")
 def services_list(
-    stage: Annotated[ServiceStage | None, typer.Option(help="only this stage")] = None,  # noqa: UP007
+    stage: Annotated[ServiceStage | None, typer.Option(help="only this stage")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Services with their stage, first and last record, and totals."""
@@ -40,10 +40,18 @@ def services_list(
     if as_json:
         print_json(rows)
         return
-    columns = [Column("service"), Column("stage"), Column("first seen (UTC)", 1), Column("last seen (UTC)"),
-               Column("records", 3), Column("quantity", 2)]  # fmt: skip
-    lines = [[s.name, s.stage, minute(s.first_seen), minute(s.last_seen), f"{s.total_count:,}",
-              f"{s.total_quantity:,.0f}"] for s in rows]  # fmt: skip
+    columns = [
+        Column("service"),
+        Column("stage"),
+        Column("first seen (UTC)", 1),
+        Column("last seen (UTC)"),
+        Column("records", 3),
+        Column("quantity", 2),
+    ]
+    lines = [
+        [s.name, s.stage, minute(s.first_seen), minute(s.last_seen), f"{s.total_count:,}", f"{s.total_quantity:,.0f}"]
+        for s in rows
+    ]
     show_list(columns, lines, empty="no services yet: they appear with their first usage record")
 
 
@@ -75,20 +83,30 @@ def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = 
             out = services.service_out(services.get_service(session=session, name=name))
         except services.NotFound as exc:
             raise fail(str(exc)) from exc
-        points = services.service_counts(session=session, name=name, resolution="hour",
-                                         since=now - timedelta(days=7), until=now)  # fmt: skip
+        points = services.service_counts(
+            session=session, name=name, resolution="hour", since=now - timedelta(days=7), until=now
+        )
         learned = services.learned(session=session, name=name)
         firing = list_alerts(session=session, service=name, status=State.FIRING)
     if as_json:
-        print_json({"service": out, "hourly": points, "learned": learned and learned.to_json(),
-                    "open_alerts": [alert_out(a) for a in firing]})  # fmt: skip
+        print_json(
+            {
+                "service": out,
+                "hourly": points,
+                "learned": learned and learned.to_json(),
+                "open_alerts": [alert_out(a) for a in firing],
+            }
+        )
         return
     console.print(f"[bold]{out.name}[/bold]  stage [cyan]{out.stage}[/cyan]")
-    console.print(f"  first record {when(out.first_seen)}, last record {when(out.last_seen)}, "
-                  f"last data received {when(out.last_received_at)}")  # fmt: skip
+    console.print(
+        f"  first record {when(out.first_seen)}, last record {when(out.last_seen)}, "
+        f"last data received {when(out.last_received_at)}"
+    )
     console.print(f"  {count(out.total_count, 'record')}, quantity {out.total_quantity:,.1f}")
-    console.print(f"  settings: {settings_words(out.settings)} (change with `watchkeeper services set`)",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"  settings: {settings_words(out.settings)} (change with `watchkeeper services set`)", highlight=False
+    )
     table = Table("day (UTC)", "00h ... 23h", "records", title="last 7 days, records per hour", title_justify="left")
     for label, values in hourly_profile(points, now):
         table.add_row(label, sparkline(values), f"{sum(values):,}")
@@ -120,20 +138,32 @@ def _print_learned(learned: services.Learned | None, zone: str) -> None:
 @services_app.command("set")
 def services_set(
     name: str,
-    stage: Annotated[ServiceStage | None, typer.Option(help="new, test, production or retired")] = None,  # noqa: UP007
-    timezone: Annotated[str | None, typer.Option(help="IANA zone the service's week is learned in")] = None,  # noqa: UP007
-    sensitivity: Annotated[Sensitivity | None, typer.Option()] = None,  # noqa: UP007
-    min_silence: Annotated[str | None, typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,  # noqa: UP007
-    max_silence: Annotated[str | None, typer.Option(help="alert on silence by then (in active hours), e.g. 6h")] = None,  # noqa: UP007
-    snooze_until: Annotated[datetime | None, typer.Option(help="no alerts before this UTC time")] = None,  # noqa: UP007
+    stage: Annotated[ServiceStage | None, typer.Option(help="new, test, production or retired")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone the service's week is learned in")] = None,
+    sensitivity: Annotated[Sensitivity | None, typer.Option()] = None,
+    min_silence: Annotated[str | None, typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,
+    max_silence: Annotated[str | None, typer.Option(help="alert on silence by then (in active hours), e.g. 6h")] = None,
+    snooze_until: Annotated[datetime | None, typer.Option(help="no alerts before this UTC time")] = None,
     clear_snooze: Annotated[bool, typer.Option(help="end a snooze now")] = False,
-    active_hours: Annotated[str | None, typer.Option(help=(  # noqa: UP007
-        "local hours the service is expected to send, e.g. 'Mon-Fri 08-18'; '' for any time. Outside them "
-        "no drop alerts, and a silence alerts, at low urgency, only past --off-hours-max-silence"))] = None,
-    off_hours_max_silence: Annotated[str | None, typer.Option(help=(  # noqa: UP007
-        "with active hours: outside them, alert (low urgency) only on a silence this long, e.g. 12h; "
-        "default 72h, or --max-silence if longer"))] = None,
-    holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,  # noqa: UP007
+    active_hours: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "local hours the service is expected to send, e.g. 'Mon-Fri 08-18'; '' for any time. Outside them "
+                "no drop alerts, and a silence alerts, at low urgency, only past --off-hours-max-silence"
+            )
+        ),
+    ] = None,
+    off_hours_max_silence: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "with active hours: outside them, alert (low urgency) only on a silence this long, e.g. 12h; "
+                "default 72h, or --max-silence if longer"
+            )
+        ),
+    ] = None,
+    holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Change a service's stage or settings; unnamed settings stay as they are.
@@ -142,8 +172,9 @@ def services_set(
     outside them (nights, weekends, holidays with --holidays) a silence alerts only past
     --off-hours-max-silence (72 h unless set), at low urgency, so it pages nobody at night.
     """
-    settings = _given_settings(timezone, sensitivity, min_silence, max_silence, active_hours, off_hours_max_silence,
-                               holidays)  # fmt: skip
+    settings = _given_settings(
+        timezone, sensitivity, min_silence, max_silence, active_hours, off_hours_max_silence, holidays
+    )
     if snooze_until:
         settings["snooze_until"] = snooze_until if snooze_until.tzinfo else snooze_until.replace(tzinfo=UTC)
     if clear_snooze:
@@ -154,15 +185,15 @@ def services_set(
 @services_app.command("add")
 def services_add(
     name: str,
-    stage: Annotated[ServiceStage | None, typer.Option(help="new (default), test or production")] = None,  # noqa: UP007
-    customer: Annotated[str | None, typer.Option(help="the customer whose service it is")] = None,  # noqa: UP007
-    timezone: Annotated[str | None, typer.Option(help="IANA zone the service's week is learned in")] = None,  # noqa: UP007
-    sensitivity: Annotated[Sensitivity | None, typer.Option()] = None,  # noqa: UP007
-    min_silence: Annotated[str | None, typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,  # noqa: UP007
-    max_silence: Annotated[str | None, typer.Option(help="alert on silence by then, e.g. 6h (default 72h)")] = None,  # noqa: UP007
-    active_hours: Annotated[str | None, typer.Option(help="e.g. 'Mon-Fri 08-18' (see `services set`)")] = None,  # noqa: UP007
-    off_hours_max_silence: Annotated[str | None, typer.Option(help="e.g. 12h (see `services set`)")] = None,  # noqa: UP007
-    holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,  # noqa: UP007
+    stage: Annotated[ServiceStage | None, typer.Option(help="new (default), test or production")] = None,
+    customer: Annotated[str | None, typer.Option(help="the customer whose service it is")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone the service's week is learned in")] = None,
+    sensitivity: Annotated[Sensitivity | None, typer.Option()] = None,
+    min_silence: Annotated[str | None, typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,
+    max_silence: Annotated[str | None, typer.Option(help="alert on silence by then, e.g. 6h (default 72h)")] = None,
+    active_hours: Annotated[str | None, typer.Option(help="e.g. 'Mon-Fri 08-18' (see `services set`)")] = None,
+    off_hours_max_silence: Annotated[str | None, typer.Option(help="e.g. 12h (see `services set`)")] = None,
+    holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Set up a service before its first record, e.g. a supplier about to start sending.
@@ -170,15 +201,22 @@ def services_add(
     It is watched from now: if no record comes within --max-silence (72 h unless set), that
     silence alerts. Its first record then counts into it as into any service.
     """
-    settings = _given_settings(timezone, sensitivity, min_silence, max_silence, active_hours, off_hours_max_silence,
-                               holidays)  # fmt: skip
+    settings = _given_settings(
+        timezone, sensitivity, min_silence, max_silence, active_hours, off_hours_max_silence, holidays
+    )
     patch = ServicePatch(stage=stage, settings=settings or None, customer=customer)
     _save(services.add_service, name, patch, as_json)
 
 
-def _given_settings(timezone: str | None, sensitivity: Sensitivity | None, min_silence: str | None,
-                    max_silence: str | None, active_hours: str | None, off_hours_max_silence: str | None,
-                    holidays: str | None) -> dict[str, Any]:  # fmt: skip
+def _given_settings(
+    timezone: str | None,
+    sensitivity: Sensitivity | None,
+    min_silence: str | None,
+    max_silence: str | None,
+    active_hours: str | None,
+    off_hours_max_silence: str | None,
+    holidays: str | None,
+) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     try:
         if timezone:
@@ -219,22 +257,28 @@ def _save(change: Any, name: str, patch: ServicePatch, as_json: bool) -> None:
 def settings_words(settings: ServiceSettings) -> str:
     """The settings that differ from the defaults, as a person reads them: 'max silence 1 h 30 min, ...'."""
     chosen = settings.model_dump(mode="json", exclude_defaults=True)
-    shown = ", ".join(f"{key.removesuffix('_minutes').replace('_', ' ')} "
-                      f"{duration(value) if key.endswith('_minutes') else value}"
-                      for key, value in chosen.items())  # fmt: skip
+    shown = ", ".join(
+        f"{key.removesuffix('_minutes').replace('_', ' ')} {duration(value) if key.endswith('_minutes') else value}"
+        for key, value in chosen.items()
+    )
     return shown or "the defaults"
 
 
 @feeds_app.command("add")
 def feeds_add(
     name: str,
-    format: Annotated[Format | None, typer.Option("--format")] = None,  # noqa: UP007
-    timezone: Annotated[str | None, typer.Option(help="time zone of the feed's local dates")] = None,  # noqa: UP007
-    service_column: Annotated[str | None, typer.Option(help="Asterisk column naming the service")] = None,  # noqa: UP007
-    sequence_pattern: Annotated[str | None, typer.Option(  # noqa: UP007
-        help=r"regex on file names, e.g. 'cdr_(?P<seq>\d+)\.csv'")] = None,
-    append: Annotated[bool, typer.Option(
-        "--append", help="its files grow (Asterisk's Master.csv): follow each by name, count what was added")] = False,
+    format: Annotated[Format | None, typer.Option("--format")] = None,
+    timezone: Annotated[str | None, typer.Option(help="time zone of the feed's local dates")] = None,
+    service_column: Annotated[str | None, typer.Option(help="Asterisk column naming the service")] = None,
+    sequence_pattern: Annotated[
+        str | None, typer.Option(help=r"regex on file names, e.g. 'cdr_(?P<seq>\d+)\.csv'")
+    ] = None,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append", help="its files grow (Asterisk's Master.csv): follow each by name, count what was added"
+        ),
+    ] = False,
 ) -> None:
     """Add or replace a feed. Inbox files in a folder of the feed's name use it.
 
@@ -244,9 +288,16 @@ def feeds_add(
     ctx = context()
     try:
         with ctx.transaction() as session:
-            services.add_feed(session=session, clock=ctx.clock, name=name, format=format, timezone=timezone,
-                              service_column=service_column, sequence_pattern=sequence_pattern,
-                              append=append)  # fmt: skip
+            services.add_feed(
+                session=session,
+                clock=ctx.clock,
+                name=name,
+                format=format,
+                timezone=timezone,
+                service_column=service_column,
+                sequence_pattern=sequence_pattern,
+                append=append,
+            )
     except (services.Invalid, BadPattern) as exc:
         raise fail(str(exc)) from exc
     console.print(f"feed {name} saved")
@@ -258,39 +309,71 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [
-            {"name": f.name, "format": f.format, "timezone": f.timezone, "service_column": f.service_column,
-             "sequence_pattern": f.sequence_pattern, "append": f.append} for f in services.list_feeds(session=session)
-        ]  # fmt: skip
+            {
+                "name": f.name,
+                "format": f.format,
+                "timezone": f.timezone,
+                "service_column": f.service_column,
+                "sequence_pattern": f.sequence_pattern,
+                "append": f.append,
+            }
+            for f in services.list_feeds(session=session)
+        ]
     if as_json:
         print_json(rows)
         return
     table = Table("feed", "format", "time zone", "service column", "sequence pattern", "files")
     for r in rows:
-        table.add_row(*(str(r[k] or "-") for k in ("name", "format", "timezone", "service_column", "sequence_pattern")),
-                      "appended to" if r["append"] else "new each time")  # fmt: skip
+        table.add_row(
+            *(str(r[k] or "-") for k in ("name", "format", "timezone", "service_column", "sequence_pattern")),
+            "appended to" if r["append"] else "new each time",
+        )
     console.print(table)
 
 
 @files_app.command("list")
 def files_list(
-    feed: Annotated[str | None, typer.Option()] = None,  # noqa: UP007
+    feed: Annotated[str | None, typer.Option()] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Ingested files, newest first."""
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [
-            {"feed": f.feed, "name": f.name, "sequence": f.sequence, "format": f.format, "accepted": f.accepted,
-             "rejected": f.rejected, "received_at": f.received_at, "content_hash": f.content_hash}
+            {
+                "feed": f.feed,
+                "name": f.name,
+                "sequence": f.sequence,
+                "format": f.format,
+                "accepted": f.accepted,
+                "rejected": f.rejected,
+                "received_at": f.received_at,
+                "content_hash": f.content_hash,
+            }
             for f in services.list_files(session=session, feed=feed)
-        ]  # fmt: skip
+        ]
     if as_json:
         print_json(rows)
         return
-    columns = [Column("received (UTC)"), Column("feed", 2), Column("file"), Column("seq", 1), Column("accepted"),
-               Column("rejected")]  # fmt: skip
-    lines = [[minute(r["received_at"]), r["feed"], r["name"], str(r["sequence"] or "-"), f"{r['accepted']:,}",
-              f"{r['rejected']:,}"] for r in rows]  # fmt: skip
+    columns = [
+        Column("received (UTC)"),
+        Column("feed", 2),
+        Column("file"),
+        Column("seq", 1),
+        Column("accepted"),
+        Column("rejected"),
+    ]
+    lines = [
+        [
+            minute(r["received_at"]),
+            r["feed"],
+            r["name"],
+            str(r["sequence"] or "-"),
+            f"{r['accepted']:,}",
+            f"{r['rejected']:,}",
+        ]
+        for r in rows
+    ]
     show_list(columns, lines, empty="no files ingested yet")
 
 
@@ -302,7 +385,7 @@ def _alert_state(row: dict[str, Any]) -> str:
 
 @files_app.command("findings")
 def files_findings(
-    feed: Annotated[str | None, typer.Option()] = None,  # noqa: UP007
+    feed: Annotated[str | None, typer.Option()] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Failed file controls: duplicates, sequence gaps, reused numbers, unreadable files (each an alert,
@@ -310,13 +393,26 @@ def files_findings(
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [
-            {"at": f.created_at, "feed": f.feed, "file": f.file_name, "kind": f.kind, "detail": f.detail,
-             "resolved_at": f.resolved_at} for f in services.list_findings(session=session, feed=feed)
-        ]  # fmt: skip
+            {
+                "at": f.created_at,
+                "feed": f.feed,
+                "file": f.file_name,
+                "kind": f.kind,
+                "detail": f.detail,
+                "resolved_at": f.resolved_at,
+            }
+            for f in services.list_findings(session=session, feed=feed)
+        ]
     if as_json:
         print_json(rows)
         return
-    columns = [Column("at (UTC)", 2), Column("feed", 1), Column("file"), Column("kind"), Column("alert", 3),
-               Column("detail", wide=True)]  # fmt: skip
+    columns = [
+        Column("at (UTC)", 2),
+        Column("feed", 1),
+        Column("file"),
+        Column("kind"),
+        Column("alert", 3),
+        Column("detail", wide=True),
+    ]
     lines = [[minute(r["at"]), r["feed"], r["file"], r["kind"], _alert_state(r), r["detail"]] for r in rows]
     show_list(columns, lines, empty="no findings: every file passed its controls")

@@ -67,18 +67,23 @@ def raise_alert(row: FileFinding) -> Finding | None:
         row.resolved_at = row.created_at
         return None
     return Finding(
-        dedup_key=alert_key(row), source=SOURCE, service=None, severity=Severity(SEVERITY[kind]), state=State.FIRING,
+        dedup_key=alert_key(row),
+        source=SOURCE,
+        service=None,
+        severity=Severity(SEVERITY[kind]),
+        state=State.FIRING,
         summary=f"feed {row.feed}: {kind.replace('_', ' ')}, {row.file_name}: {row.detail}",
-        observed_at=row.created_at, labels=labels(row.feed, kind),
+        observed_at=row.created_at,
+        labels=labels(row.feed, kind),
         details={"file": row.file_name, "feed": row.feed},
-    )  # fmt: skip
+    )
 
 
 def good_file(session: Session, *, feed: str, name: str, sequence: int | None, now: datetime) -> list[Finding]:
     """A good file of `feed` was counted: the open findings it ends, resolved, as findings."""
-    open_rows = list(session.scalars(
-        select(FileFinding).where(FileFinding.feed == feed, FileFinding.resolved_at.is_(None))
-    ))  # fmt: skip
+    open_rows = list(
+        session.scalars(select(FileFinding).where(FileFinding.feed == feed, FileFinding.resolved_at.is_(None)))
+    )
     if not open_rows:
         return []
     from watchkeeper.alerts.finding import Finding, Severity, State
@@ -89,9 +94,19 @@ def good_file(session: Session, *, feed: str, name: str, sequence: int | None, n
         if reason is not None:
             row.resolved_at = now
             ended[alert_key(row)] = (row, reason)
-    return [Finding(dedup_key=key, source=SOURCE, service=None, severity=Severity(SEVERITY[FileFindingKind(row.kind)]),
-                    state=State.RESOLVED, summary=reason, observed_at=now,
-                    labels=labels(row.feed, row.kind)) for key, (row, reason) in ended.items()]  # fmt: skip
+    return [
+        Finding(
+            dedup_key=key,
+            source=SOURCE,
+            service=None,
+            severity=Severity(SEVERITY[FileFindingKind(row.kind)]),
+            state=State.RESOLVED,
+            summary=reason,
+            observed_at=now,
+            labels=labels(row.feed, row.kind),
+        )
+        for key, (row, reason) in ended.items()
+    ]
 
 
 def _ends(session: Session, row: FileFinding, *, name: str, sequence: int | None, now: datetime) -> str | None:
@@ -108,8 +123,9 @@ def _ends(session: Session, row: FileFinding, *, name: str, sequence: int | None
     # The file being counted is in the session, not yet flushed: the count sees it (autoflush).
     arrived = session.scalar(
         select(func.count(func.distinct(IngestedFile.sequence))).where(
-            IngestedFile.feed == row.feed, IngestedFile.sequence >= low, IngestedFile.sequence <= high)
-    )  # fmt: skip
+            IngestedFile.feed == row.feed, IngestedFile.sequence >= low, IngestedFile.sequence <= high
+        )
+    )
     if (arrived or 0) < high - low + 1:
         return None
     missing = str(low) if low == high else f"{low} to {high}"

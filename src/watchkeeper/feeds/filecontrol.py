@@ -39,9 +39,7 @@ class SequenceFinding:
     missing: tuple[int, int] | None = None  # a gap's first and last missing number
 
 
-def check_sequence(
-    sequence: int, *, highest: int | None, used_by: str | None
-) -> list[SequenceFinding]:
+def check_sequence(sequence: int, *, highest: int | None, used_by: str | None) -> list[SequenceFinding]:
     """What a file's sequence number says against what the feed has delivered.
 
     `highest` is the feed's highest number so far, `used_by` the name of an
@@ -49,12 +47,19 @@ def check_sequence(
     that was never used fills a gap late: that is not a finding.
     """
     if used_by is not None:
-        return [SequenceFinding(FileFindingKind.SEQUENCE_REUSED,
-                                f"sequence number {sequence} was already used by {used_by}")]  # fmt: skip
+        return [
+            SequenceFinding(
+                FileFindingKind.SEQUENCE_REUSED, f"sequence number {sequence} was already used by {used_by}"
+            )
+        ]
     if highest is not None and sequence > highest + 1:
         missing = sequence - highest - 1
         span = str(highest + 1) if missing == 1 else f"{highest + 1} to {sequence - 1}"
-        return [SequenceFinding(FileFindingKind.SEQUENCE_GAP,
-                                f"{count(missing, 'file')} missing before {sequence}: number {span}",
-                                (highest + 1, sequence - 1))]  # fmt: skip
+        return [
+            SequenceFinding(
+                FileFindingKind.SEQUENCE_GAP,
+                f"{count(missing, 'file')} missing before {sequence}: number {span}",
+                (highest + 1, sequence - 1),
+            )
+        ]
     return []

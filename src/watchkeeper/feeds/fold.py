@@ -53,9 +53,14 @@ def _sum_by(
     key = pc.add(pc.shift_left(pc.cast(encoded.indices, pa.int64()), _SHIFT), values)
     grouped = pa.table({"key": key, "count": count, "quantity": quantity}).group_by("key").aggregate(_SUMS)
     keys = grouped.column("key")
-    return pa.table({"service": pc.take(encoded.dictionary, pc.shift_right(keys, _SHIFT)),
-                     bucket: pc.bit_wise_and(keys, _LOW),
-                     "count": grouped.column("count_sum"), "quantity": grouped.column("quantity_sum")})  # fmt: skip
+    return pa.table(
+        {
+            "service": pc.take(encoded.dictionary, pc.shift_right(keys, _SHIFT)),
+            bucket: pc.bit_wise_and(keys, _LOW),
+            "count": grouped.column("count_sum"),
+            "quantity": grouped.column("quantity_sum"),
+        }
+    )
 
 
 def _dense_sums(
@@ -84,9 +89,14 @@ def _dense_sums(
     count_sums = np.bincount(key, weights=counts, minlength=pairs)
     seen = np.flatnonzero(count_sums)
     quantity_sums = np.bincount(key, weights=_numpy(quantity), minlength=pairs)[seen]
-    return pa.table({"service": encoded.dictionary.take(pa.array(seen // span)),
-                     bucket: pa.array(seen % span + low), "count": pa.array(count_sums[seen].astype(np.int64)),
-                     "quantity": pa.array(quantity_sums)})  # fmt: skip
+    return pa.table(
+        {
+            "service": encoded.dictionary.take(pa.array(seen // span)),
+            bucket: pa.array(seen % span + low),
+            "count": pa.array(count_sums[seen].astype(np.int64)),
+            "quantity": pa.array(quantity_sums),
+        }
+    )
 
 
 def _numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -124,8 +134,13 @@ def fold_partial(records: pa.Table) -> Partial:
 
 def to_hours(minutes: pa.Table) -> pa.Table:
     """Per-minute sums rolled up to (service, hour)."""
-    return _sum_by(_encode(minutes.column("service")), "hour", pc.divide(minutes.column("minute"), 60),
-                   minutes.column("count"), minutes.column("quantity"))  # fmt: skip
+    return _sum_by(
+        _encode(minutes.column("service")),
+        "hour",
+        pc.divide(minutes.column("minute"), 60),
+        minutes.column("count"),
+        minutes.column("quantity"),
+    )
 
 
 def merge_spans(spans: pa.Table) -> pa.Table:
@@ -155,14 +170,25 @@ def per_service(hours: pa.Table, spans: pa.Table) -> pa.Table:
     np.minimum.at(first, in_spans, _numpy(spans.column("first")))
     np.maximum.at(last, in_spans, _numpy(spans.column("last")))
     both = (np.bincount(in_hours, minlength=size) > 0) & (np.bincount(in_spans, minlength=size) > 0)
-    return pa.table({"service": encoded.dictionary.filter(pa.array(both)), "count": count[both],
-                     "quantity": quantity[both], "first": first[both], "last": last[both]})  # fmt: skip
+    return pa.table(
+        {
+            "service": encoded.dictionary.filter(pa.array(both)),
+            "count": count[both],
+            "quantity": quantity[both],
+            "first": first[both],
+            "last": last[both],
+        }
+    )
 
 
 _EMPTY_HOURS = pa.table(
-    {"service": pa.array([], pa.string()), "hour": pa.array([], pa.int64()),
-     "count": pa.array([], pa.int64()), "quantity": pa.array([], pa.float64())}
-)  # fmt: skip
+    {
+        "service": pa.array([], pa.string()),
+        "hour": pa.array([], pa.int64()),
+        "count": pa.array([], pa.int64()),
+        "quantity": pa.array([], pa.float64()),
+    }
+)
 
 
 class Rollup:
@@ -194,8 +220,15 @@ class Rollup:
             return _EMPTY_HOURS
         if len(self._hours) > 1:
             merged = pa.concat_tables(self._hours)
-            self._hours = [_sum_by(_encode(merged.column("service")), "hour", merged.column("hour"),
-                                   merged.column("count"), merged.column("quantity"))]  # fmt: skip
+            self._hours = [
+                _sum_by(
+                    _encode(merged.column("service")),
+                    "hour",
+                    merged.column("hour"),
+                    merged.column("count"),
+                    merged.column("quantity"),
+                )
+            ]
         return self._hours[0]
 
     def services(self) -> pa.Table:

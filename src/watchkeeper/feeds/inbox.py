@@ -75,9 +75,7 @@ def settle_file(path: Path, report: IngestReport) -> Path:
     if report.status in ("ingested", "unchanged"):
         return _move(path, DONE)
     target = _move(path, QUARANTINE)
-    target.with_name(target.name + ".error.txt").write_text(
-        f"{report.status}: {report.message}\n", encoding="utf-8"
-    )
+    target.with_name(target.name + ".error.txt").write_text(f"{report.status}: {report.message}\n", encoding="utf-8")
     return target
 
 
@@ -103,8 +101,9 @@ def scan_inbox(
         for path in _candidates(folder, now=now, settle=settings.inbox_settle_seconds):
             report: IngestReport | None
             try:
-                report = ingest_file_in_transaction(path, factory, clock=clock, settings=settings, options=options,
-                                                    on_findings=on_findings)  # fmt: skip
+                report = ingest_file_in_transaction(
+                    path, factory, clock=clock, settings=settings, options=options, on_findings=on_findings
+                )
             except SQLAlchemyError as exc:  # the database is away: leave the file for the next scan
                 log.warning("could not ingest %r, will retry: the database failed: %s", str(path), exc)
                 continue
@@ -135,5 +134,9 @@ def _failure(path: Path, exc: Exception, fmt: object) -> IngestReport | None:
         return None
     del _failed[key]
     log.exception("could not ingest %r after %d attempts; quarantined", str(path), attempts)
-    return IngestReport(str(path), str(fmt or "unknown"), "unreadable",
-                        f"could not be ingested after {attempts} attempts: {type(exc).__name__}: {exc}")  # fmt: skip
+    return IngestReport(
+        str(path),
+        str(fmt or "unknown"),
+        "unreadable",
+        f"could not be ingested after {attempts} attempts: {type(exc).__name__}: {exc}",
+    )

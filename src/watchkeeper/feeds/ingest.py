@@ -90,13 +90,20 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "source": self.source, "format": self.format, "status": self.status,
-            "message": self.message, "accepted": self.accepted, "rejected": self.rejected,
-            "records": self.records, "services": self.services, "new_services": self.new_services,
+            "source": self.source,
+            "format": self.format,
+            "status": self.status,
+            "message": self.message,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "records": self.records,
+            "services": self.services,
+            "new_services": self.new_services,
             "errors": [e.as_dict() for e in self.errors],
-            "errors_truncated": self.rejected > len(self.errors), "findings": self.findings,
+            "errors_truncated": self.rejected > len(self.errors),
+            "findings": self.findings,
             "note": self.note,
-        }  # fmt: skip
+        }
 
 
 def _limits(now: datetime, settings: Settings) -> tuple[int, int, int]:
@@ -138,8 +145,12 @@ def store_chunks(
 # -- API batches -------------------------------------------------------------------
 
 
-_JSON_FIELDS = {"timestamp": ("ts", "timestamp"), "service": ("service",), "count": ("count",),
-                "quantity": ("quantity",)}  # fmt: skip
+_JSON_FIELDS = {
+    "timestamp": ("ts", "timestamp"),
+    "service": ("service",),
+    "count": ("count",),
+    "quantity": ("quantity",),
+}
 
 
 def _json_columns(body: bytes) -> tuple[Columns, list[RowError]]:
@@ -238,14 +249,12 @@ def ingest_batch(
         if earlier is not None:
             if earlier.body_sha256 != digest:
                 raise IdempotencyConflict(
-                    f"Idempotency-Key {idempotency_key!r} was used for a different batch; "
-                    "use a new key for new data"
+                    f"Idempotency-Key {idempotency_key!r} was used for a different batch; use a new key for new data"
                 )
             return earlier.response, True
         # Claimed before any count is written: a concurrent retry with the same
         # key fails on this row and its whole transaction rolls back.
-        batch = UsageBatch(idempotency_key=idempotency_key, body_sha256=digest,
-                           response={}, created_at=clock.now())  # fmt: skip
+        batch = UsageBatch(idempotency_key=idempotency_key, body_sha256=digest, response={}, created_at=clock.now())
         session.add(batch)
         session.flush()
     not_after, _, _ = _limits(clock.now(), settings)
@@ -303,20 +312,39 @@ class FileOptions:
     def for_feed(cls, feed: Feed | None, name: str = "default", **overrides: Any) -> FileOptions:
         base: dict[str, Any] = {}
         if feed is not None:
-            base = {"feed": feed.name, "format": Format(feed.format) if feed.format else None,
-                    "timezone": feed.timezone, "service_column": feed.service_column,
-                    "sequence_pattern": feed.sequence_pattern, "follow": feed.append or None}  # fmt: skip
+            base = {
+                "feed": feed.name,
+                "format": Format(feed.format) if feed.format else None,
+                "timezone": feed.timezone,
+                "service_column": feed.service_column,
+                "sequence_pattern": feed.sequence_pattern,
+                "follow": feed.append or None,
+            }
         else:
             base = {"feed": name}
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
 
-def _finding(session: Session, clock: Clock, feed: str, name: str, kind: FileFindingKind, detail: str,
-             missing: tuple[int, int] | None = None) -> Finding | None:  # fmt: skip
+def _finding(
+    session: Session,
+    clock: Clock,
+    feed: str,
+    name: str,
+    kind: FileFindingKind,
+    detail: str,
+    missing: tuple[int, int] | None = None,
+) -> Finding | None:
     """Record a failed file control; the alert it raises (None for a note)."""
-    row = FileFinding(feed=feed, file_name=name, kind=kind, detail=detail[:1000], created_at=clock.now(),
-                      first_missing=missing and missing[0], last_missing=missing and missing[1])  # fmt: skip
+    row = FileFinding(
+        feed=feed,
+        file_name=name,
+        kind=kind,
+        detail=detail[:1000],
+        created_at=clock.now(),
+        first_missing=missing and missing[0],
+        last_missing=missing and missing[1],
+    )
     session.add(row)
     return controls.raise_alert(row)
 
@@ -329,13 +357,9 @@ def _sequence_checks(
     sequence = filecontrol.sequence_number(name, options.sequence_pattern)
     if sequence is None:
         return None
-    highest = session.scalar(
-        select(func.max(IngestedFile.sequence)).where(IngestedFile.feed == options.feed)
-    )
+    highest = session.scalar(select(func.max(IngestedFile.sequence)).where(IngestedFile.feed == options.feed))
     used_by = session.scalar(
-        select(IngestedFile.name).where(
-            IngestedFile.feed == options.feed, IngestedFile.sequence == sequence
-        ).limit(1)
+        select(IngestedFile.name).where(IngestedFile.feed == options.feed, IngestedFile.sequence == sequence).limit(1)
     )
     for found in filecontrol.check_sequence(sequence, highest=highest, used_by=used_by):
         alert = _finding(session, clock, options.feed, name, found.kind, found.detail, found.missing)
@@ -345,20 +369,26 @@ def _sequence_checks(
 
 
 def _read_chunks(
-    arrival: Arrival, fmt: Format, options: FileOptions, settings: Settings, not_after: int,
+    arrival: Arrival,
+    fmt: Format,
+    options: FileOptions,
+    settings: Settings,
+    not_after: int,
     counted: append.Counted,
-) -> Generator[Chunk, None, None]:  # fmt: skip
+) -> Generator[Chunk, None, None]:
     data, arrived, release = arrival.data, arrival.arrived, arrival.release
     after = (counted.end, counted.lines)
     if fmt is Format.USAGE_CSV:
-        return read_usage_csv(data, not_after=not_after, fold=fold_partial, arrived=arrived, release=release,
-                              after=after)  # fmt: skip
+        return read_usage_csv(
+            data, not_after=not_after, fold=fold_partial, arrived=arrived, release=release, after=after
+        )
     asterisk = AsteriskOptions(
         timezone=options.timezone or settings.asterisk_timezone,
         service_column=options.service_column or "accountcode",
     )
-    return read_asterisk_csv(data, options=asterisk, not_after=not_after, fold=fold_partial,
-                             arrived=arrived, release=release, after=after)  # fmt: skip
+    return read_asterisk_csv(
+        data, options=asterisk, not_after=not_after, fold=fold_partial, arrived=arrived, release=release, after=after
+    )
 
 
 class _Refused(Exception):
@@ -414,8 +444,9 @@ def _ingest_file(
             known = _known(session, heads, arrival.size, options.feed)
             counted = append.Counted()
             if known.head or options.follow:
-                counted = append.counted_before(session, arrival, heads, feed=options.feed, name=path.name,
-                                                follow=options.follow)  # fmt: skip
+                counted = append.counted_before(
+                    session, arrival, heads, feed=options.feed, name=path.name, follow=options.follow
+                )
         except UnreadableFile as exc:  # it could not be read as far as its first lines, or its counted start
             unreadable = IngestReport(str(path), fmt, "unreadable", str(exc))
             raise _Refused(unreadable, FileFindingKind.UNREADABLE_FILE) from exc
@@ -428,8 +459,14 @@ def _ingest_file(
         not_after, _, _ = _limits(clock.now(), settings)
         digest: str | None = None
         try:
-            store_chunks(_read_chunks(arrival, fmt, options, settings, not_after, counted), report, session=session,
-                         clock=clock, settings=settings, on_progress=on_progress)  # fmt: skip
+            store_chunks(
+                _read_chunks(arrival, fmt, options, settings, not_after, counted),
+                report,
+                session=session,
+                clock=clock,
+                settings=settings,
+                on_progress=on_progress,
+            )
             digest = "blake3:" + arrival.digest()
         except UnreadableFile as exc:
             report.message = str(exc)
@@ -450,15 +487,25 @@ def _ingest_file(
         raise _Refused(report, FileFindingKind.UNREADABLE_FILE)
     _say_what_was_counted(session, clock, options, path, arrival.size, counted, report)
     sequence = None if counted.earlier else _sequence_checks(session, clock, options, path.name, report)
-    record = IngestedFile(feed=options.feed, name=path.name, content_hash=digest, size=arrival.size,
-                          sequence=sequence, format=fmt, received_at=clock.now(),
-                          head_hash=heads[-1] if heads else None, counted_from=counted.end, origin=origin)  # fmt: skip
+    record = IngestedFile(
+        feed=options.feed,
+        name=path.name,
+        content_hash=digest,
+        size=arrival.size,
+        sequence=sequence,
+        format=fmt,
+        received_at=clock.now(),
+        head_hash=heads[-1] if heads else None,
+        counted_from=counted.end,
+        origin=origin,
+    )
     session.add(record)
     record.accepted, record.rejected = report.accepted, report.rejected
     record.errors = [e.as_dict() for e in report.errors]
     if known.open_findings:
-        report.alerts += controls.good_file(session, feed=options.feed, name=path.name, sequence=sequence,
-                                            now=clock.now())  # fmt: skip
+        report.alerts += controls.good_file(
+            session, feed=options.feed, name=path.name, sequence=sequence, now=clock.now()
+        )
     return report
 
 
@@ -475,10 +522,13 @@ def _known(session: Session, heads: tuple[str, ...], size: int, feed: str) -> _K
     if _KNOWN is None:
         files, findings = IngestedFile.__table__.c, FileFinding.__table__.c
         _KNOWN = select(
-            exists().where(files.head_hash.in_(bindparam("heads", expanding=True)), files.size <= bindparam("size"),
-                           sql(FILE_COUNTED)),
+            exists().where(
+                files.head_hash.in_(bindparam("heads", expanding=True)),
+                files.size <= bindparam("size"),
+                sql(FILE_COUNTED),
+            ),
             exists().where(findings.feed == bindparam("feed"), findings.resolved_at.is_(None)),
-        )  # fmt: skip
+        )
     found = session.execute(_KNOWN, {"heads": list(heads) or [""], "size": size, "feed": feed}).one()
     return _Known(bool(found[0]), bool(found[1]))
 
@@ -508,25 +558,42 @@ def _read_again(path: Path, old: Arrival, options: FileOptions) -> Arrival:
     fresh = Arrival(path, whole_lines=options.follow)
     if (fresh.identity, fresh.size) != (old.identity, old.size):
         fresh.__exit__(None, None, None)
-        raise _Refused(IngestReport(str(path), str(options.format or "unknown"), "unreadable",
-                                    "the file changed while it was read; ingest it once it is complete"),
-                       FileFindingKind.UNREADABLE_FILE)  # fmt: skip
+        raise _Refused(
+            IngestReport(
+                str(path),
+                str(options.format or "unknown"),
+                "unreadable",
+                "the file changed while it was read; ingest it once it is complete",
+            ),
+            FileFindingKind.UNREADABLE_FILE,
+        )
     return fresh
 
 
-def _say_what_was_counted(session: Session, clock: Clock, options: FileOptions, path: Path, size: int,
-                          counted: append.Counted, report: IngestReport) -> None:  # fmt: skip
+def _say_what_was_counted(
+    session: Session,
+    clock: Clock,
+    options: FileOptions,
+    path: Path,
+    size: int,
+    counted: append.Counted,
+    report: IngestReport,
+) -> None:
     """Note an appended file (a finding where the feed is not known to append) or a followed file's rotation."""
     rotated = counted.rotated(size)
     if rotated is not None and counted.last is not None:
-        report.note = (f"rotated since it was last ingested ({rotated}): counted as a new file. Lines written to "
-                       f"the old file after {counted.last.received_at:%Y-%m-%d %H:%M} UTC are in the rotated copy: "
-                       "ingest that too with --follow, and only what it adds is counted")  # fmt: skip
+        report.note = (
+            f"rotated since it was last ingested ({rotated}): counted as a new file. Lines written to "
+            f"the old file after {counted.last.received_at:%Y-%m-%d %H:%M} UTC are in the rotated copy: "
+            "ingest that too with --follow, and only what it adds is counted"
+        )
     earlier = counted.earlier
     if earlier is None:
         return
-    said = (f"lines 1 to {counted.lines:,} were counted before, as {earlier.name} (feed {earlier.feed}) at "
-            f"{earlier.received_at:%Y-%m-%d %H:%M} UTC; only the lines after them are counted")  # fmt: skip
+    said = (
+        f"lines 1 to {counted.lines:,} were counted before, as {earlier.name} (feed {earlier.feed}) at "
+        f"{earlier.received_at:%Y-%m-%d %H:%M} UTC; only the lines after them are counted"
+    )
     report.note = f"appended: {said}"
     if not options.follow:
         detail = f"{said}. If the feed's files grow, say so: watchkeeper feeds add {options.feed} --append"
@@ -589,8 +656,9 @@ def ingest_file_in_transaction(
 
     session = factory()
     try:
-        report = _ingest_file(path, session=session, clock=clock, settings=settings,
-                              options=options, on_progress=on_progress)  # fmt: skip
+        report = _ingest_file(
+            path, session=session, clock=clock, settings=settings, options=options, on_progress=on_progress
+        )
         _hand_over(session, report, on_findings)
         session.commit()
     except _Refused as refused:
@@ -607,18 +675,25 @@ def ingest_file_in_transaction(
         # Another process took the same file between our check and our write.
         session.rollback()
         metrics.count_file("duplicate")
-        return IngestReport(str(path), str(options.format or ""), "duplicate",
-                            "the same content was ingested concurrently; nothing counted")  # fmt: skip
+        return IngestReport(
+            str(path),
+            str(options.format or ""),
+            "duplicate",
+            "the same content was ingested concurrently; nothing counted",
+        )
     except SQLAlchemyError:
         raise
     except Exception as exc:
         session.rollback()
         log.exception("ingest of %r failed", str(path))
-        report = IngestReport(str(path), str(options.format or "unknown"), "unreadable",
-                              f"could not be ingested: {type(exc).__name__}: {exc}. Nothing of it was counted. "
-                              "This is a defect in watchkeeper: please report it with the file.")  # fmt: skip
-        alert = _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE,
-                         report.message or "")  # fmt: skip
+        report = IngestReport(
+            str(path),
+            str(options.format or "unknown"),
+            "unreadable",
+            f"could not be ingested: {type(exc).__name__}: {exc}. Nothing of it was counted. "
+            "This is a defect in watchkeeper: please report it with the file.",
+        )
+        alert = _finding(session, clock, options.feed, path.name, FileFindingKind.UNREADABLE_FILE, report.message or "")
         report.alerts.extend([alert] if alert else [])
         _hand_over(session, report, on_findings)
         session.commit()
@@ -631,14 +706,26 @@ def ingest_file_in_transaction(
     return report
 
 
-def record_refusal(report: IngestReport, factory: Callable[[], Session], *, clock: Clock, feed: str,
-                   on_findings: OnFindings | None = None) -> None:  # fmt: skip
+def record_refusal(
+    report: IngestReport,
+    factory: Callable[[], Session],
+    *,
+    clock: Clock,
+    feed: str,
+    on_findings: OnFindings | None = None,
+) -> None:
     """Record, in a transaction of its own, a file refused outside an ingest
     (the inbox quarantines one that failed again and again): an unreadable
     file finding and its alert."""
     with factory() as session:
-        alert = _finding(session, clock, feed, Path(report.source).name, FileFindingKind.UNREADABLE_FILE,
-                         report.message or report.status)  # fmt: skip
+        alert = _finding(
+            session,
+            clock,
+            feed,
+            Path(report.source).name,
+            FileFindingKind.UNREADABLE_FILE,
+            report.message or report.status,
+        )
         report.alerts.extend([alert] if alert else [])
         _hand_over(session, report, on_findings)
         session.commit()

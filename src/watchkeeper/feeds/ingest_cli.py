@@ -46,9 +46,11 @@ def _print_report(report: IngestReport, seconds: float) -> None:
     line = f"[{colour}]{report.status}[/{colour}] {report.source} ({report.format})"
     if report.status == "ingested":
         rate = report.rows / seconds if seconds > 0 else 0
-        line += (f": {count(report.accepted, 'row')} accepted, {report.rejected:,} rejected, "
-                 f"{count(report.records, 'record')}, {count(report.services, 'service')} "
-                 f"({len(report.new_services):,} new) in {seconds:.2f} s, {rate:,.0f} rows/s")  # fmt: skip
+        line += (
+            f": {count(report.accepted, 'row')} accepted, {report.rejected:,} rejected, "
+            f"{count(report.records, 'record')}, {count(report.services, 'service')} "
+            f"({len(report.new_services):,} new) in {seconds:.2f} s, {rate:,.0f} rows/s"
+        )
     console.print(line)
     if report.message:
         console.print(f"  {report.message}")
@@ -59,8 +61,9 @@ def _print_report(report: IngestReport, seconds: float) -> None:
     if report.errors:
         from rich.table import Table
 
-        table = Table("line", "field", "reason", title=f"rejected rows in {Path(report.source).name}",
-                      title_justify="left")  # fmt: skip
+        table = Table(
+            "line", "field", "reason", title=f"rejected rows in {Path(report.source).name}", title_justify="left"
+        )
         for error in report.errors[:20]:
             table.add_row(str(error.line if error.line is not None else error.index), error.field, error.reason)
         console.print(table)
@@ -70,14 +73,20 @@ def _print_report(report: IngestReport, seconds: float) -> None:
 
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="usage-csv or Asterisk Master.csv files")],
-    format: Annotated[Format | None, typer.Option("--format", "-f", help="default: the feed's, else detected")] = None,  # noqa: UP007
+    format: Annotated[Format | None, typer.Option("--format", "-f", help="default: the feed's, else detected")] = None,
     feed: Annotated[str, typer.Option(help="feed whose settings apply (see `watchkeeper feeds`)")] = "default",
-    timezone: Annotated[str | None, typer.Option(help="time zone of Asterisk dates")] = None,  # noqa: UP007
-    service_column: Annotated[str | None, typer.Option(  # noqa: UP007
-        help="Asterisk column naming the service (name or 1-based number)")] = None,
-    follow: Annotated[bool, typer.Option(
-        "--follow", help="the file grows (Asterisk's Master.csv): count what was appended since the last run, "
-        "up to its last complete line; a rotated file is counted anew")] = False,
+    timezone: Annotated[str | None, typer.Option(help="time zone of Asterisk dates")] = None,
+    service_column: Annotated[
+        str | None, typer.Option(help="Asterisk column naming the service (name or 1-based number)")
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="the file grows (Asterisk's Master.csv): count what was appended since the last run, "
+            "up to its last complete line; a rotated file is counted anew",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print reports as JSON")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
 ) -> None:
@@ -92,8 +101,14 @@ def ingest(
         # The feed's row itself: watchkeeper.feeds.service, with the feed model's
         # schemas and rhythm, would add 0.02 s to the start for this one read.
         try:
-            options = FileOptions.for_feed(session.get(Feed, feed), feed, format=format, timezone=timezone,
-                                           service_column=service_column, follow=follow or None)  # fmt: skip
+            options = FileOptions.for_feed(
+                session.get(Feed, feed),
+                feed,
+                format=format,
+                timezone=timezone,
+                service_column=service_column,
+                follow=follow or None,
+            )
         except ValueError as exc:
             raise cli_common.fail(str(exc), 3) from exc
     reports: list[dict[str, Any]] = []
@@ -116,16 +131,29 @@ def _ingest_one(path: Path, ctx: Any, options: FileOptions, *, show_progress: bo
     size = path.stat().st_size if path.exists() else 0
     alerts = record_alerts(ctx)
     if not show_progress or size < PROGRESS_ABOVE_BYTES:
-        return ingest_file_in_transaction(path, ctx.sessions, clock=ctx.clock, settings=ctx.settings, options=options,
-                                          on_findings=alerts)  # fmt: skip
+        return ingest_file_in_transaction(
+            path, ctx.sessions, clock=ctx.clock, settings=ctx.settings, options=options, on_findings=alerts
+        )
     # Loaded only for a bar: rich.progress and rich's console are 0.05-0.08 s
     # of a start that `--quiet` and `--json` runs (scripts, cron) do not need.
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeRemainingColumn(), console=cli_common.console, transient=True) as bar:  # fmt: skip
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=cli_common.console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(path.name, total=size)
         return ingest_file_in_transaction(
-            path, ctx.sessions, clock=ctx.clock, settings=ctx.settings, options=options,
-            on_progress=lambda n: bar.advance(task, n), on_findings=alerts,
-        )  # fmt: skip
+            path,
+            ctx.sessions,
+            clock=ctx.clock,
+            settings=ctx.settings,
+            options=options,
+            on_progress=lambda n: bar.advance(task, n),
+            on_findings=alerts,
+        )

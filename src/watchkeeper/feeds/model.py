@@ -252,8 +252,9 @@ class FeedModel:
                 minute = slot_end
             limits = self.limits(segments)
             evidences = self._evidence_rates(segments)
-            for segment, limit, evidence, off in zip(segments, limits.minutes.tolist(), evidences,
-                                                     limits.off.tolist(), strict=True):  # fmt: skip
+            for segment, limit, evidence, off in zip(
+                segments, limits.minutes.tolist(), evidences, limits.off.tolist(), strict=True
+            ):
                 if limit != float("inf"):
                     # The first boundary where the quiet gate opens, as _silence judges it.
                     if quiet >= rarity or segment.start - self.start < LEARNING or off:
@@ -376,8 +377,12 @@ class FeedModel:
         learning = np.repeat([s.start - self.start < LEARNING for s in chunk.segments], chunk.lengths)
         # Outside active hours only the off-hours limit applies, and, a hard limit, it never waits either.
         off = np.repeat(chunk.limits.off, chunk.lengths)
-        enough = (quiet >= self.params.tuning.silence_rarity - QUIET_SLACK) | learning | off | (
-            silence > (hard if hard is not None else np.inf))
+        enough = (
+            (quiet >= self.params.tuning.silence_rarity - QUIET_SLACK)
+            | learning
+            | off
+            | (silence > (hard if hard is not None else np.inf))
+        )
         late = chunk.late = (silence > limit) & enough
         if self.params.snooze_until is not None:
             late &= chunk.times >= self.params.snooze_until
@@ -394,8 +399,9 @@ class FeedModel:
                 i += int(back[0])
                 self.recovered = chunk.recovered[i:] = int(chunk.ends[i]) - 1
                 del self.open[Kind.SILENCE]
-                events.append(Event(Kind.SILENCE, False, current.started_at, int(chunk.times[i]),
-                                    "records are arriving again"))
+                events.append(
+                    Event(Kind.SILENCE, False, current.started_at, int(chunk.times[i]), "records are arriving again")
+                )
                 continue
             hits = np.flatnonzero(late[i:])
             if len(hits) == 0:
@@ -410,8 +416,19 @@ class FeedModel:
             # The message is written once, when raised: it says how long the silence was then.
             message = silence_message(last, at, reason)
             plausible = float(np.nan_to_num(chunk.limits.plausible[index]))
-            events.append(Event(Kind.SILENCE, True, last, at, message, expected=plausible, seen=at - last,
-                                off_hours=bool(chunk.limits.off[index]), reason=reason))  # fmt: skip
+            events.append(
+                Event(
+                    Kind.SILENCE,
+                    True,
+                    last,
+                    at,
+                    message,
+                    expected=plausible,
+                    seen=at - last,
+                    off_hours=bool(chunk.limits.off[index]),
+                    reason=reason,
+                )
+            )
             self.open[Kind.SILENCE] = _Open(last, at, last)
             i += 1
 
@@ -455,17 +472,25 @@ class FeedModel:
             # Outside its active hours a service may go quiet: no drop is news there, as no silence is.
             slots = np.repeat([s.slot for s in chunk.segments], chunk.lengths)[pick]
             fresh &= np.isin(slots, list(self.params.active_hours))
-        if Kind.DROP not in self.open and Kind.SURGE not in self.open and not (
-            judged & ((fresh & (seen < tuning.drop_ratio * expected)) | (seen > tuning.surge_ratio * expected))
-        ).any():
+        if (
+            Kind.DROP not in self.open
+            and Kind.SURGE not in self.open
+            and not (
+                judged & ((fresh & (seen < tuning.drop_ratio * expected)) | (seen > tuning.surge_ratio * expected))
+            ).any()
+        ):
             return  # the common case: nothing open, nothing out of line
         z = (seen - expected) / (np.sqrt(np.maximum(expected + self.cv2 * expected * expected, 0.0)) + 1.0)
-        surge_like = judged & (expected >= tuning.min_expected) & (seen > tuning.surge_ratio * expected) & (
-            z > tuning.surge_z)
+        surge_like = (
+            judged & (expected >= tuning.min_expected) & (seen > tuning.surge_ratio * expected) & (z > tuning.surge_z)
+        )
         chunk.surging = chunk.times[pick[surge_like]]
         rules = {
             Kind.DROP: (
-                judged & fresh & (expected >= tuning.min_expected) & (seen < tuning.drop_ratio * expected)
+                judged
+                & fresh
+                & (expected >= tuning.min_expected)
+                & (seen < tuning.drop_ratio * expected)
                 & (z < -tuning.drop_z),
                 ~judged | (seen >= 0.75 * expected),
             ),
@@ -485,12 +510,20 @@ class FeedModel:
                 at, last = int(chunk.times[pick[i]]), int(ends[pick[i]])
                 if current is not None or not self._snoozed(at):
                     span = f"{seen[i]:.0f} records in the {duration(int(width[i]))} to {instant(last):%H:%M} UTC"
-                    self._volume_event(kind, current, at, last - int(width[i]), span, float(seen[i]),
-                                       float(expected[i]), events)
+                    self._volume_event(
+                        kind, current, at, last - int(width[i]), span, float(seen[i]), float(expected[i]), events
+                    )
                 i += 1
 
     def _volume_event(
-        self, kind: Kind, current: _Open | None, at: int, started: int, span: str, seen: float, expected: float,
+        self,
+        kind: Kind,
+        current: _Open | None,
+        at: int,
+        started: int,
+        span: str,
+        seen: float,
+        expected: float,
         events: list[Event],
     ) -> None:
         if current is not None:
@@ -596,13 +629,34 @@ class FeedModel:
             [(kinds.index(k), o.started_at, o.raised_at, o.last_end) for k, o in self.open.items()], dtype=np.int64
         ).reshape(-1, 4)
         head = self._HEAD.pack(
-            self.start, self.now, self.last_end, first, self.cv2, self.slot, self.slot_end, self.slot_gap,
-            self.slot_tainted, len(pending), len(opened), self.recovered,
+            self.start,
+            self.now,
+            self.last_end,
+            first,
+            self.cv2,
+            self.slot,
+            self.slot_end,
+            self.slot_gap,
+            self.slot_tainted,
+            len(pending),
+            len(opened),
+            self.recovered,
         )
         lags = np.array(self.lags, dtype=np.int64).reshape(-1, 2)
-        parts = [head, pending, opened, counts, expect, self.gaps, self.rate.astype(np.float32), self.weeks,
-                 self.spoiled_weeks, np.array([self.surges, self.quiet], np.float64),
-                 np.array([len(lags)], np.int64), lags]  # fmt: skip
+        parts = [
+            head,
+            pending,
+            opened,
+            counts,
+            expect,
+            self.gaps,
+            self.rate.astype(np.float32),
+            self.weeks,
+            self.spoiled_weeks,
+            np.array([self.surges, self.quiet], np.float64),
+            np.array([len(lags)], np.int64),
+            lags,
+        ]
         return b"".join(p if isinstance(p, bytes) else p.tobytes() for p in parts)  # type: ignore[attr-defined]
 
     @classmethod

@@ -76,9 +76,23 @@ class Format(StrEnum):
 
 
 ASTERISK_BASE_COLUMNS = (
-    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
-    "lastdata", "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
-)  # fmt: skip
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+)
 # Extra columns by count: loguniqueid adds uniqueid, loguserfield adds userfield,
 # newcdrcolumns adds peeraccount, linkedid, sequence. With 17 columns the 17th is
 # uniqueid (loguniqueid alone); a feed that logs only userfield names it "17".
@@ -160,8 +174,10 @@ def _real_dates(text: pa.Array) -> pa.Array:
 
 # A UTC offset past 23:59 (Arrow's parser takes +99:00 and shifts the time by
 # four days): a time, then an offset whose hours or minutes are out of range.
-_BAD_OFFSET = (r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
-               r"[+-]((2[4-9]|[3-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])\s*$")
+_BAD_OFFSET = (
+    r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*"
+    r"[+-]((2[4-9]|[3-9][0-9])(:?[0-9]{2})?|[0-9]{2}:?[6-9][0-9])\s*$"
+)
 
 
 def per_distinct(values: pa.Array, parse: Callable[[pa.Array], pa.Array]) -> pa.Array:
@@ -193,8 +209,11 @@ def parse_iso_timestamps(values: pa.Array) -> pa.Array:
     is_epoch = pc.match_substring_regex(text, r"^[0-9]{9,11}$")
     epoch = pc.cast(pc.if_else(is_epoch, text, pa.scalar(None, pa.string())), pa.int64())
     iso = pc.coalesce(pc.cast(aware, pa.int64()), pc.cast(naive, pa.int64()))
-    iso = pc.if_else(pc.and_(_real_dates(text), pc.invert(pc.match_substring_regex(text, _BAD_OFFSET))),
-                     iso, pa.scalar(None, pa.int64()))  # fmt: skip
+    iso = pc.if_else(
+        pc.and_(_real_dates(text), pc.invert(pc.match_substring_regex(text, _BAD_OFFSET))),
+        iso,
+        pa.scalar(None, pa.int64()),
+    )
     return pc.coalesce(iso, epoch)
 
 
@@ -246,8 +265,9 @@ def _quantity_values(values: pa.Array | None, n: int) -> tuple[pa.Array, pa.Arra
 
 def _in_quantity_range(quantities: pa.Array) -> pa.Array:
     """0 to MAX_QUANTITY: not negative, not NaN, not infinite ("1e400" reads as infinity)."""
-    return pc.and_(pc.is_finite(quantities), pc.and_(pc.greater_equal(quantities, 0),
-                                                      pc.less_equal(quantities, MAX_QUANTITY)))  # fmt: skip
+    return pc.and_(
+        pc.is_finite(quantities), pc.and_(pc.greater_equal(quantities, 0), pc.less_equal(quantities, MAX_QUANTITY))
+    )
 
 
 def _service_values(values: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -339,19 +359,40 @@ def convert_usage(columns: Columns, *, not_after: int | None) -> Chunk:
     count, count_ok = _count_values(values.get("count"), n)
     quantity, quantity_ok = _quantity_values(values.get("quantity"), n)
     checks = [
-        FieldCheck("timestamp", pc.is_valid(ts), values["timestamp"],
-                   lambda v: f"{v!r} is not an ISO 8601 time (e.g. 2026-11-23T09:15:00Z)"),
-        FieldCheck("timestamp", _future_check(ts, not_after), values["timestamp"],
-                   lambda v: f"{v!r} is in the future: check the sender's clock"),
-        FieldCheck("timestamp", _past_check(ts), values["timestamp"],
-                   lambda v: f"{v!r} is before 2000: check the sender's clock"),
-        FieldCheck("service", service_ok, values["service"],
-                   lambda v: f"must be 1 to {MAX_SERVICE_LENGTH} printable characters; {name_problem(v)}"),
-        FieldCheck("count", count_ok, values.get("count"),
-                   lambda v: f"{v!r} is not a whole number from 0 to {MAX_COUNT:,}"),
-        FieldCheck("quantity", quantity_ok, values.get("quantity"),
-                   lambda v: f"{v!r} is not a number from 0 to {MAX_QUANTITY:.0e}"),
-    ]  # fmt: skip
+        FieldCheck(
+            "timestamp",
+            pc.is_valid(ts),
+            values["timestamp"],
+            lambda v: f"{v!r} is not an ISO 8601 time (e.g. 2026-11-23T09:15:00Z)",
+        ),
+        FieldCheck(
+            "timestamp",
+            _future_check(ts, not_after),
+            values["timestamp"],
+            lambda v: f"{v!r} is in the future: check the sender's clock",
+        ),
+        FieldCheck(
+            "timestamp",
+            _past_check(ts),
+            values["timestamp"],
+            lambda v: f"{v!r} is before 2000: check the sender's clock",
+        ),
+        FieldCheck(
+            "service",
+            service_ok,
+            values["service"],
+            lambda v: f"must be 1 to {MAX_SERVICE_LENGTH} printable characters; {name_problem(v)}",
+        ),
+        FieldCheck(
+            "count", count_ok, values.get("count"), lambda v: f"{v!r} is not a whole number from 0 to {MAX_COUNT:,}"
+        ),
+        FieldCheck(
+            "quantity",
+            quantity_ok,
+            values.get("quantity"),
+            lambda v: f"{v!r} is not a number from 0 to {MAX_QUANTITY:.0e}",
+        ),
+    ]
     return assemble(columns, service=service, ts=ts, count=count, quantity=quantity, checks=checks)
 
 
@@ -361,9 +402,7 @@ class AsteriskOptions:
     service_column: str = "accountcode"
 
 
-def convert_asterisk(
-    columns: Columns, *, options: AsteriskOptions, service_key: str, not_after: int | None
-) -> Chunk:
+def convert_asterisk(columns: Columns, *, options: AsteriskOptions, service_key: str, not_after: int | None) -> Chunk:
     values = columns.values
     n = len(columns.index)
     chosen = pc.utf8_trim_whitespace(values[service_key])
@@ -375,18 +414,33 @@ def convert_asterisk(
     quantity, quantity_ok = _quantity_values(values["billsec"], n)
     count = pa.array(np.ones(n, dtype=np.int64))
     checks = [
-        FieldCheck("start", pc.is_valid(ts), values["start"],
-                   lambda v: f"{v!r} is not a date like 2026-11-23 09:15:00"),
-        FieldCheck("start", _future_check(ts, not_after), values["start"],
-                   lambda v: f"{v!r} is in the future: check the PBX clock and feed time zone"),
-        FieldCheck("start", _past_check(ts), values["start"],
-                   lambda v: f"{v!r} is before 2000: check the PBX clock"),
-        FieldCheck(options.service_column, service_ok, chosen,
-                   lambda v: f"no service: {options.service_column} and dcontext are empty"
-                   if not v.strip() else f"the service name {name_problem(v)}"),
-        FieldCheck("billsec", quantity_ok, values["billsec"],
-                   lambda v: f"{v!r} is not a number of seconds from 0 to {MAX_QUANTITY:.0e}"),
-    ]  # fmt: skip
+        FieldCheck(
+            "start", pc.is_valid(ts), values["start"], lambda v: f"{v!r} is not a date like 2026-11-23 09:15:00"
+        ),
+        FieldCheck(
+            "start",
+            _future_check(ts, not_after),
+            values["start"],
+            lambda v: f"{v!r} is in the future: check the PBX clock and feed time zone",
+        ),
+        FieldCheck("start", _past_check(ts), values["start"], lambda v: f"{v!r} is before 2000: check the PBX clock"),
+        FieldCheck(
+            options.service_column,
+            service_ok,
+            chosen,
+            lambda v: (
+                f"no service: {options.service_column} and dcontext are empty"
+                if not v.strip()
+                else f"the service name {name_problem(v)}"
+            ),
+        ),
+        FieldCheck(
+            "billsec",
+            quantity_ok,
+            values["billsec"],
+            lambda v: f"{v!r} is not a number of seconds from 0 to {MAX_QUANTITY:.0e}",
+        ),
+    ]
     return assemble(columns, service=service, ts=ts, count=count, quantity=quantity, checks=checks)
 
 
@@ -455,9 +509,7 @@ def _fast_read(
         table = pcsv.read_csv(
             pa.BufferReader(pa.py_buffer(memoryview(data)[start:end])),
             read_options=pcsv.ReadOptions(column_names=list(names), use_threads=ARROW_THREADS),
-            parse_options=pcsv.ParseOptions(
-                newlines_in_values=False, ignore_empty_lines=False
-            ),
+            parse_options=pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
             convert_options=pcsv.ConvertOptions(
                 column_types={name: pa.string() for name in wanted},
                 include_columns=list(wanted),
@@ -473,9 +525,14 @@ def _fast_read(
 
 
 def _careful_read(
-    data: Data, start: int, end: int, names: Sequence[str], wanted: Sequence[str],
-    first_line: int, errors: list[RowError],
-) -> tuple[dict[str, list[str]], list[int], list[int], int]:  # fmt: skip
+    data: Data,
+    start: int,
+    end: int,
+    names: Sequence[str],
+    wanted: Sequence[str],
+    first_line: int,
+    errors: list[RowError],
+) -> tuple[dict[str, list[str]], list[int], list[int], int]:
     """Line-by-line reading for a chunk the fast reader could not account for."""
     positions = [names.index(w) for w in wanted]
     out: dict[str, list[str]] = {w: [] for w in wanted}
@@ -538,10 +595,15 @@ def _drop_blank_rows(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
 
 
 def _read_chunk(
-    data: Data, start: int, end: int, *,
-    names: Sequence[str], wanted: Sequence[str], convert: Callable[[Columns], Chunk],
+    data: Data,
+    start: int,
+    end: int,
+    *,
+    names: Sequence[str],
+    wanted: Sequence[str],
+    convert: Callable[[Columns], Chunk],
     fold: Fold | None = None,
-) -> Chunk:  # fmt: skip
+) -> Chunk:
     """One chunk with row indexes from 0 and line numbers from 1; the caller shifts them."""
     first_line = 1
     line_count = _count_lines(data, start, end)
@@ -554,9 +616,7 @@ def _read_chunk(
         lines = first_line + positions
         indexes = np.arange(len(positions))
     else:
-        raw, line_list, index_list, rejected = _careful_read(
-            data, start, end, names, wanted, first_line, errors
-        )
+        raw, line_list, index_list, rejected = _careful_read(data, start, end, names, wanted, first_line, errors)
         values = {w: pa.array(raw[w], pa.string()) for w in wanted}
         lines, indexes = np.array(line_list, dtype=np.int64), np.array(index_list, np.int64)
     chunk = convert(Columns(values, indexes, lines))
@@ -608,8 +668,9 @@ def read_csv_chunks(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[Chunk]] = deque()
         for start, end in _line_chunks(data, begin, chunk_bytes, arrived):
-            pending.append(pool.submit(_read_chunk, data, start, end,
-                                       names=names, wanted=wanted, convert=convert, fold=fold))  # fmt: skip
+            pending.append(
+                pool.submit(_read_chunk, data, start, end, names=names, wanted=wanted, convert=convert, fold=fold)
+            )
             last = end == len(data)
             while len(pending) > workers or (last and pending):
                 chunk = _shift(pending.popleft().result(), rows_before, lines_before)
@@ -623,9 +684,10 @@ def read_csv_chunks(
 def _shift(chunk: Chunk, rows_before: int, lines_before: int) -> Chunk:
     """Number a chunk's errors by their place in the whole file."""
     if rows_before or lines_before:
-        chunk.errors = [replace(e, index=e.index + rows_before,
-                                line=None if e.line is None else e.line + lines_before)
-                        for e in chunk.errors]  # fmt: skip
+        chunk.errors = [
+            replace(e, index=e.index + rows_before, line=None if e.line is None else e.line + lines_before)
+            for e in chunk.errors
+        ]
     return chunk
 
 
@@ -647,8 +709,10 @@ def check_text(data: Data) -> None:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and head[1::2].count(0) > len(head) // 3):
         raise UnreadableFile("UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8 FILE)")
     if b"\n" not in sample and sample.rstrip(b"\r").count(b"\r") >= 1:
-        raise UnreadableFile("its lines end in a bare carriage return (classic Mac style); "
-                             "convert them to line feeds first (mac2unix FILE)")  # fmt: skip
+        raise UnreadableFile(
+            "its lines end in a bare carriage return (classic Mac style); "
+            "convert them to line feeds first (mac2unix FILE)"
+        )
 
 
 def _binary(data: Data) -> bool:
@@ -675,8 +739,10 @@ def usage_header(data: Data) -> list[str]:
     missing = [n for n in ("timestamp", "service") if n not in names]
     twice = [n for n in USAGE_COLUMNS if names.count(n) > 1]
     if twice:
-        raise UnreadableFile(f"line 1: the header names {', '.join(repr(n) for n in twice)} more than once "
-                             f"(timestamp and ts are one column); which to read is unclear")  # fmt: skip
+        raise UnreadableFile(
+            f"line 1: the header names {', '.join(repr(n) for n in twice)} more than once "
+            f"(timestamp and ts are one column); which to read is unclear"
+        )
     if (trouble is not None or missing) and _binary(data):
         raise UnreadableFile(BINARY)
     if trouble is not None:
@@ -687,16 +753,20 @@ def usage_header(data: Data) -> list[str]:
         raise UnreadableFile(f"line 1: fields are separated by {shown}; usage-csv separates them by commas: {example}")
     if missing:
         raise UnreadableFile(
-            f"line 1: header {','.join(names)!r} lacks {', '.join(missing)}; "
-            f"usage-csv starts with: {example}"
+            f"line 1: header {','.join(names)!r} lacks {', '.join(missing)}; usage-csv starts with: {example}"
         )
     return names
 
 
 def read_usage_csv(
-    data: Data, *, not_after: int | None = None, fold: Fold | None = None,
-    arrived: Arrived = _all_here, release: Release = _keep, after: Counted = (0, 0),
-) -> Generator[Chunk, None, None]:  # fmt: skip
+    data: Data,
+    *,
+    not_after: int | None = None,
+    fold: Fold | None = None,
+    arrived: Arrived = _all_here,
+    release: Release = _keep,
+    after: Counted = (0, 0),
+) -> Generator[Chunk, None, None]:
     arrived(SAMPLE_BYTES)
     check_text(data)
     names = usage_header(data)
@@ -729,9 +799,7 @@ def asterisk_layout(data: Data) -> tuple[str, ...]:
         raise UnreadableFile(BINARY)
     if not known:
         seen = ", ".join(str(n) for n in sorted(counts)) or "no lines"
-        raise UnreadableFile(
-            f"not an Asterisk Master.csv: expected 16, 17, 18 or 21 fields per line, found {seen}"
-        )
+        raise UnreadableFile(f"not an Asterisk Master.csv: expected 16, 17, 18 or 21 fields per line, found {seen}")
     return ASTERISK_LAYOUTS[max(known, key=lambda n: known[n])]
 
 
@@ -757,17 +825,14 @@ def read_asterisk_csv(
         column = names[int(column) - 1]
     elif column not in names:
         raise UnreadableFile(
-            f"service column {column!r} is not in this {len(names)}-field Master.csv "
-            f"(fields: {', '.join(names)})"
+            f"service column {column!r} is not in this {len(names)}-field Master.csv (fields: {', '.join(names)})"
         )
     wanted = list(dict.fromkeys([column, "dcontext", "start", "billsec"]))
     yield from read_csv_chunks(
         data,
         names=names,
         wanted=wanted,
-        convert=lambda columns: convert_asterisk(
-            columns, options=options, service_key=column, not_after=not_after
-        ),
+        convert=lambda columns: convert_asterisk(columns, options=options, service_key=column, not_after=not_after),
         skip_header=False,
         fold=fold,
         arrived=arrived,

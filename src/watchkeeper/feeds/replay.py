@@ -132,17 +132,17 @@ def series_from_records(records: pa.Table) -> list[Series]:
         return []
     minute = pc.divide(pc.cast(records.column("ts"), pa.int64()), 60)
     table = pa.table({"service": records.column("service"), "minute": minute, "count": records.column("count")})
-    grouped = table.group_by(["service", "minute"]).aggregate([("count", "sum")]).sort_by(
-        [("service", "ascending"), ("minute", "ascending")]
+    grouped = (
+        table.group_by(["service", "minute"])
+        .aggregate([("count", "sum")])
+        .sort_by([("service", "ascending"), ("minute", "ascending")])
     )
     services = grouped.column("service").to_numpy(zero_copy_only=False)
     minutes = grouped.column("minute").to_numpy()
     counts = grouped.column("count_sum").to_numpy().astype(np.float64)
     cuts = np.flatnonzero(services[1:] != services[:-1]) + 1
     bounds = np.concatenate(([0], cuts, [len(services)]))
-    return [
-        Series(str(services[a]), minutes[a:b], counts[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
+    return [Series(str(services[a]), minutes[a:b], counts[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def read_input(path: Path, fmt: Format | None = None, *, asterisk: AsteriskOptions = AsteriskOptions()) -> ReplayInput:

@@ -46,16 +46,20 @@ def _mapping(entry: Any, where: str) -> dict[str, Any]:
     if entry is None:
         return {}
     if not isinstance(entry, dict):
-        raise ValueError(f"{where}: expected settings such as {{stage: production, max_silence: 6h}}, "
-                         f"got {type(entry).__name__} {entry!r}")  # fmt: skip
+        raise ValueError(
+            f"{where}: expected settings such as {{stage: production, max_silence: 6h}}, "
+            f"got {type(entry).__name__} {entry!r}"
+        )
     return entry
 
 
 def _params(entry: dict[str, Any], where: str) -> Params:
     values = dict(entry)
     if isinstance(values.get("holidays"), bool):  # YAML 1.1 reads NO (Norway), no, off and on as booleans
-        raise ValueError(f"{where}: holidays was read as {str(values['holidays']).lower()}: for Norway's holidays "
-                         "quote the code (holidays: 'NO'); for none, leave holidays out")  # fmt: skip
+        raise ValueError(
+            f"{where}: holidays was read as {str(values['holidays']).lower()}: for Norway's holidays "
+            "quote the code (holidays: 'NO'); for none, leave holidays out"
+        )
     stage = str(values.pop("stage", ServiceStage.PRODUCTION))
     if stage not in set(ServiceStage):
         raise ValueError(f"{where}: stage {stage!r} is not one of {', '.join(ServiceStage)}")
@@ -69,8 +73,8 @@ def _params(entry: dict[str, Any], where: str) -> Params:
 def replay_command(
     input: Annotated[Path, typer.Argument(help="usage-csv (timestamp,service,count) or Asterisk Master.csv")],
     output: Annotated[Path, typer.Option("--output", "-o", help="alerts, one JSON object per line")],
-    services: Annotated[Path | None, typer.Option("--services", help="per-service settings (YAML)")] = None,  # noqa: UP007
-    format: Annotated[Format | None, typer.Option("--format", help="default: detected")] = None,  # noqa: UP007
+    services: Annotated[Path | None, typer.Option("--services", help="per-service settings (YAML)")] = None,
+    format: Annotated[Format | None, typer.Option("--format", help="default: detected")] = None,
     timezone: Annotated[str, typer.Option(help="time zone of Asterisk dates")] = "UTC",
 ) -> None:
     """Replay history through the feed model on a simulated clock: what would have alerted?"""

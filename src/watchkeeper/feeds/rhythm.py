@@ -258,9 +258,9 @@ def silence_limits(
     hourly = rate[slots]
     with np.errstate(divide="ignore"):
         by_rate = tuning.silence_rarity * 60.0 / hourly
-    minutes = np.maximum.reduce([
-        by_gaps, by_rate, np.full(len(slots), float(max(tuning.silence_floor, params.min_silence or 0)))
-    ])
+    minutes = np.maximum.reduce(
+        [by_gaps, by_rate, np.full(len(slots), float(max(tuning.silence_floor, params.min_silence or 0)))]
+    )
     unlearned = ~learned | (count < MIN_OBSERVATIONS)
     minutes[unlearned] = hard or HARD_LIMIT
     plausible[unlearned] = np.nan
@@ -312,16 +312,20 @@ def explain_limit(slot: int, limits: Limits, index: int, params: Params) -> str:
     """Why the silence limit of `slot` is what it is, in words."""
     hard = params.max_silence
     if params.active_hours is not None and slot not in params.active_hours:
-        return (f"outside the service's active hours only its off-hours limit of "
-                f"{duration(params.off_hours_limit)} applies (low urgency)")  # fmt: skip
+        return (
+            f"outside the service's active hours only its off-hours limit of "
+            f"{duration(params.off_hours_limit)} applies (low urgency)"
+        )
     plausible = float(limits.plausible[index])
     if np.isnan(plausible):
         limit = duration(hard or HARD_LIMIT)
         if limits.young[index]:
             return f"the service is still being learned, so only the hard limit of {limit} applies"
         # Hours under an alert teach nothing: a service that alerts often can lack weeks long after its first.
-        return (f"at {_hour_words(slot, params.timezone)} too few weeks passed without an alert to learn from, "
-                f"so only the hard limit of {limit} applies")
+        return (
+            f"at {_hour_words(slot, params.timezone)} too few weeks passed without an alert to learn from, "
+            f"so only the hard limit of {limit} applies"
+        )
     reason = (
         f"at {_hour_words(slot, params.timezone)} this service has rarely been silent for more than "
         f"{duration(plausible)} in the last {count(int(limits.weeks[index]), 'week')}"

@@ -17,8 +17,10 @@ def parse_minutes(text: str) -> int:
     """'90m', '6h', '2d' or '1h30m' to whole minutes."""
     if text.strip().isdigit():
         # A bare number is minutes to one person and hours to the next: say which.
-        raise ValueError(f"{text.strip()!r} has no unit: say {text.strip()}m (minutes), {text.strip()}h (hours) "
-                         f"or {text.strip()}d (days)")  # fmt: skip
+        raise ValueError(
+            f"{text.strip()!r} has no unit: say {text.strip()}m (minutes), {text.strip()}h (hours) "
+            f"or {text.strip()}d (days)"
+        )
     match = re.fullmatch(r"\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*", text.lower())
     if not text.strip() or match is None or not any(match.groups()):
         raise ValueError(f"{text!r} is not a duration like 15m, 6h or 1h30m")
@@ -28,8 +30,11 @@ def parse_minutes(text: str) -> int:
 
 # Settings that people give as a duration ("6h"), as `services set` and a
 # replay's SERVICES.yaml take them; stored as whole minutes.
-DURATION_SETTINGS = {"min_silence": "min_silence_minutes", "max_silence": "max_silence_minutes",
-                     "off_hours_max_silence": "off_hours_max_silence_minutes"}  # fmt: skip
+DURATION_SETTINGS = {
+    "min_silence": "min_silence_minutes",
+    "max_silence": "max_silence_minutes",
+    "off_hours_max_silence": "off_hours_max_silence_minutes",
+}
 
 
 MAX_SILENCE_MINUTES = 366 * 1440  # a silence limit past a year is a typo, not a setting
@@ -58,19 +63,25 @@ class ServiceSettings(BaseModel):
 
     timezone: str = Field(default="UTC", description="IANA zone the service's week is learned in")
     sensitivity: Sensitivity = Sensitivity.NORMAL
-    min_silence_minutes: int | None = Field(default=None, ge=1, le=MAX_SILENCE_MINUTES,
-                                            description="never alert sooner")
-    max_silence_minutes: int | None = Field(default=None, ge=1, le=MAX_SILENCE_MINUTES,
-                                            description="always alert by then")
+    min_silence_minutes: int | None = Field(
+        default=None, ge=1, le=MAX_SILENCE_MINUTES, description="never alert sooner"
+    )
+    max_silence_minutes: int | None = Field(
+        default=None, ge=1, le=MAX_SILENCE_MINUTES, description="always alert by then"
+    )
     snooze_until: datetime | None = Field(default=None, description="no alerts before this instant")
     active_hours: str | None = Field(
-        default=None, description="local hours activity is expected, e.g. 'Mon-Fri 08-18, Sat 09-13'; "
-        "outside them no drop alerts, and a silence alerts (low urgency) only past off_hours_max_silence"
+        default=None,
+        description="local hours activity is expected, e.g. 'Mon-Fri 08-18, Sat 09-13'; "
+        "outside them no drop alerts, and a silence alerts (low urgency) only past off_hours_max_silence",
     )
     off_hours_max_silence_minutes: int | None = Field(
-        default=None, ge=1, le=MAX_SILENCE_MINUTES,
+        default=None,
+        ge=1,
+        le=MAX_SILENCE_MINUTES,
         description="with active_hours: outside them a silence alerts, at low urgency, only past this "
-        "(default: 72 h, or max_silence if longer)")  # fmt: skip
+        "(default: 72 h, or max_silence if longer)",
+    )
     holidays: str | None = Field(
         default=None, description="country or country-subdivision (DE, US-CA) whose public holidays count as Sundays"
     )
@@ -125,11 +136,12 @@ class ServiceSettings(BaseModel):
             raise ValueError("min_silence_minutes must not exceed max_silence_minutes")
         off = self.off_hours_max_silence_minutes
         if off is not None and self.active_hours is None:
-            raise ValueError("off_hours_max_silence applies outside active hours: set active_hours too, "
-                             "or clear it")  # fmt: skip
+            raise ValueError("off_hours_max_silence applies outside active hours: set active_hours too, or clear it")
         if off is not None and high is not None and off < high:
-            raise ValueError("off_hours_max_silence must not be shorter than max_silence: "
-                             "outside active hours a silence may last longer, not less")  # fmt: skip
+            raise ValueError(
+                "off_hours_max_silence must not be shorter than max_silence: "
+                "outside active hours a silence may last longer, not less"
+            )
         return self
 
 
@@ -152,11 +164,15 @@ class ServicePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stage: ServiceStage | None = None
-    settings: dict[str, Any] | None = Field(default=None, description=(
-        "settings to change, merged into the current ones; null clears one. min_silence and max_silence take "
-        "a duration (\"6h\", \"90m\", \"1h30m\") or whole minutes, as do min_silence_minutes and "
-        "max_silence_minutes; see ServiceSettings for the rest"))
-    customer: str | None = Field(default=None, description="assign to this customer; \"\" to unassign")
+    settings: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "settings to change, merged into the current ones; null clears one. min_silence and max_silence take "
+            'a duration ("6h", "90m", "1h30m") or whole minutes, as do min_silence_minutes and '
+            "max_silence_minutes; see ServiceSettings for the rest"
+        ),
+    )
+    customer: str | None = Field(default=None, description='assign to this customer; "" to unassign')
 
 
 class ServiceNew(ServicePatch):

@@ -47,12 +47,17 @@ class Invalid(ValueError):
 
 def service_out(service: Service) -> ServiceOut:
     return ServiceOut(
-        name=service.name, stage=ServiceStage(service.stage), first_seen=service.first_seen,
-        last_seen=service.last_seen, last_received_at=service.last_received_at,
-        total_count=service.total_count, total_quantity=service.total_quantity,
-        created_at=service.created_at, settings=ServiceSettings(**(service.settings or {})),
+        name=service.name,
+        stage=ServiceStage(service.stage),
+        first_seen=service.first_seen,
+        last_seen=service.last_seen,
+        last_received_at=service.last_received_at,
+        total_count=service.total_count,
+        total_quantity=service.total_quantity,
+        created_at=service.created_at,
+        settings=ServiceSettings(**(service.settings or {})),
         customer=service.customer.name if service.customer else None,
-    )  # fmt: skip
+    )
 
 
 def list_services(*, session: Session, stage: ServiceStage | None = None) -> list[Service]:
@@ -65,8 +70,10 @@ def list_services(*, session: Session, stage: ServiceStage | None = None) -> lis
 def get_service(*, session: Session, name: str) -> Service:
     service = session.scalar(select(Service).where(Service.name == name))
     if service is None:
-        raise NotFound(f"no service named {name!r}; services appear with their first record, "
-                       "or add one before it sends with `watchkeeper services add`")  # fmt: skip
+        raise NotFound(
+            f"no service named {name!r}; services appear with their first record, "
+            "or add one before it sends with `watchkeeper services add`"
+        )
     return service
 
 
@@ -88,8 +95,17 @@ def add_service(*, session: Session, name: str, patch: ServicePatch, now: dateti
         raise Exists(f"a service named {name!r} exists; `watchkeeper services set` changes it")
     # Like one found by its first record, it is the customer's whose name rule claims it, unless one is named.
     owner = CustomerRules(session).owner(name) if patch.customer is None else None
-    session.add(Service(name=name, stage=ServiceStage.NEW, settings={}, created_at=now, total_count=0,
-                        total_quantity=0.0, customer_id=owner))  # fmt: skip
+    session.add(
+        Service(
+            name=name,
+            stage=ServiceStage.NEW,
+            settings={},
+            created_at=now,
+            total_count=0,
+            total_quantity=0.0,
+            customer_id=owner,
+        )
+    )
     session.flush()
     service = update_service(session=session, name=name, patch=patch, now=now)
     mark_due(session, [service.id], now=now)
@@ -114,8 +130,10 @@ def update_service(*, session: Session, name: str, patch: ServicePatch, now: dat
         try:
             checked = ServiceSettings(**merged)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
-                                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())  # fmt: skip
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
             raise Invalid(problems) from exc
         service.settings = checked.model_dump(mode="json", exclude_defaults=True)
     if patch.stage is not None:
@@ -225,11 +243,16 @@ def apply_retention(*, session: Session, clock: Clock, settings: Settings) -> di
     minute_floor = int((now - timedelta(days=settings.minute_retention_days)).timestamp()) // 60
     hour_floor = int((now - timedelta(days=settings.hour_retention_days)).timestamp()) // 3600
     removed = {
-        "minute_counts": _delete_count(session, delete(MinuteCount).where(
-            MinuteCount.hour <= minute_floor // MINUTES_PER_HOUR, MinuteCount.minute < minute_floor)),
-        "hour_counts": _delete_count(session, delete(HourCount).where(
-            HourCount.day <= hour_floor // HOURS_PER_DAY, HourCount.hour < hour_floor)),
-    }  # fmt: skip
+        "minute_counts": _delete_count(
+            session,
+            delete(MinuteCount).where(
+                MinuteCount.hour <= minute_floor // MINUTES_PER_HOUR, MinuteCount.minute < minute_floor
+            ),
+        ),
+        "hour_counts": _delete_count(
+            session, delete(HourCount).where(HourCount.day <= hour_floor // HOURS_PER_DAY, HourCount.hour < hour_floor)
+        ),
+    }
     removed["usage_batches"] = prune_batches(session, now=now, settings=settings)
     return removed
 

@@ -99,8 +99,9 @@ class CustomerRules:
     once per ingest: a service found later is its customer's from its first record."""
 
     def __init__(self, session: Session) -> None:
-        rows = session.execute(text(
-            "SELECT id, name, service_pattern FROM customers WHERE service_pattern IS NOT NULL"))  # fmt: skip
+        rows = session.execute(
+            text("SELECT id, name, service_pattern FROM customers WHERE service_pattern IS NOT NULL")
+        )
         self._rules: list[tuple[int, str, re.Pattern[str]]] = []
         for customer_id, name, pattern in rows:
             try:
@@ -117,8 +118,12 @@ class CustomerRules:
             return None
         matching.sort(key=lambda r: (-len(r[2].pattern), r[1]))
         if len(matching) > 1:
-            log.warning("service %s matches the service rules of %s; it goes to %s, whose pattern is the longest",
-                        service, ", ".join(r[1] for r in matching), matching[0][1])  # fmt: skip
+            log.warning(
+                "service %s matches the service rules of %s; it goes to %s, whose pattern is the longest",
+                service,
+                ", ".join(r[1] for r in matching),
+                matching[0][1],
+            )
         return matching[0][0]
 
     def claim(self, session: Session, ids: dict[str, int]) -> None:
@@ -131,8 +136,9 @@ class CustomerRules:
         connection = session.connection()
         dialect = connection.dialect.name
         for customer_id, members in owners.items():
-            sql = (f"UPDATE services SET customer_id = :customer WHERE {_member_of(dialect, 'id')} "
-                   "AND customer_id IS NULL")  # fmt: skip
+            sql = (
+                f"UPDATE services SET customer_id = :customer WHERE {_member_of(dialect, 'id')} AND customer_id IS NULL"
+            )
             connection.execute(text(sql), {"customer": customer_id, "members": _members(dialect, members)})
 
 
@@ -211,9 +217,16 @@ def _add_to_services(session: Session, rows: pa.Table, *, now: datetime) -> None
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
         first, last = _sqlite_times(rows.column("first")), _sqlite_times(rows.column("last"))
         values = zip(
-            rows.column("count").to_pylist(), rows.column("quantity").to_pylist(), first, first, last, last,
-            [stamp] * rows.num_rows, rows.column("service_id").to_pylist(), strict=True,
-        )  # fmt: skip
+            rows.column("count").to_pylist(),
+            rows.column("quantity").to_pylist(),
+            first,
+            first,
+            last,
+            last,
+            [stamp] * rows.num_rows,
+            rows.column("service_id").to_pylist(),
+            strict=True,
+        )
         raw.executemany(
             "UPDATE services SET total_count = total_count + ?, total_quantity = total_quantity + ?, "
             # coalesce: SQLite's min() of a null is null (a service added before its first record).
@@ -229,8 +242,12 @@ def _add_to_services(session: Session, rows: pa.Table, *, now: datetime) -> None
             "count bigint, quantity double precision, first bigint, last bigint) ON COMMIT DELETE ROWS"
         )
         cursor.execute("TRUNCATE wk_stage_service_totals")
-        _copy(cursor, "wk_stage_service_totals", "service_id, count, quantity, first, last",
-              rows.select(["service_id", "count", "quantity", "first", "last"]))  # fmt: skip
+        _copy(
+            cursor,
+            "wk_stage_service_totals",
+            "service_id, count, quantity, first, last",
+            rows.select(["service_id", "count", "quantity", "first", "last"]),
+        )
         # Ordered by id so concurrent ingests lock service rows in one order.
         cursor.execute(
             "UPDATE services s SET total_count = s.total_count + t.count, "
@@ -361,8 +378,14 @@ class UsageWriter:
     def _with_ids(self, table: pa.Table, key: str, floor: int) -> pa.Table:
         table = table.filter(pc.greater_equal(table.column(key), floor))
         service_ids = self._ids.column(table.column("service"))
-        return pa.table({"service_id": service_ids, key: table.column(key),
-                         "count": table.column("count"), "quantity": table.column("quantity")})  # fmt: skip
+        return pa.table(
+            {
+                "service_id": service_ids,
+                key: table.column(key),
+                "count": table.column("count"),
+                "quantity": table.column("quantity"),
+            }
+        )
 
     def finish(self) -> None:
         """Write the hours, service totals and due marks."""
@@ -384,14 +407,20 @@ def mark_due(session: Session, ids: list[int], *, now: datetime) -> None:
     dialect = connection.dialect.name
     members = {"members": _members(dialect, ids), "now": now}
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON.
-    connection.execute(_at_now(
-        f"INSERT INTO feed_states (service_id, due_at) SELECT id, :now FROM services "
-        f"WHERE {_member_of(dialect, 'id')} AND true ON CONFLICT (service_id) DO NOTHING"
-    ), members)
-    connection.execute(_at_now(
-        f"UPDATE feed_states SET due_at = :now WHERE {_member_of(dialect, 'service_id')} "
-        "AND (due_at IS NULL OR due_at > :now)"
-    ), members)
+    connection.execute(
+        _at_now(
+            f"INSERT INTO feed_states (service_id, due_at) SELECT id, :now FROM services "
+            f"WHERE {_member_of(dialect, 'id')} AND true ON CONFLICT (service_id) DO NOTHING"
+        ),
+        members,
+    )
+    connection.execute(
+        _at_now(
+            f"UPDATE feed_states SET due_at = :now WHERE {_member_of(dialect, 'service_id')} "
+            "AND (due_at IS NULL OR due_at > :now)"
+        ),
+        members,
+    )
 
 
 def _at_now(sql: str) -> TextClause:

@@ -48,8 +48,9 @@ class WatchReport:
     findings: list[Finding] = field(default_factory=list)
 
 
-def watch_feeds(*, session: Session, now: datetime, limit: int = 500,
-                routing: alerts.RoutingConfig = alerts.DEFAULT) -> WatchReport:
+def watch_feeds(
+    *, session: Session, now: datetime, limit: int = 500, routing: alerts.RoutingConfig = alerts.DEFAULT
+) -> WatchReport:
     """Evaluate up to `limit` due services and record what they found as alerts.
 
     The batch is read in a few statements (states, services, their recent
@@ -122,23 +123,30 @@ def _minutes(
     if not since or span is None:
         return {}
     oldest, newest = span
-    wanted = or_(*(
-        and_(MinuteCount.hour.in_(buckets(max(m // MINUTES_PER_HOUR, oldest), newest)),
-             MinuteCount.service_id == i, MinuteCount.minute >= m)
-        for i, m in since.items()
-    ))  # fmt: skip
+    wanted = or_(
+        *(
+            and_(
+                MinuteCount.hour.in_(buckets(max(m // MINUTES_PER_HOUR, oldest), newest)),
+                MinuteCount.service_id == i,
+                MinuteCount.minute >= m,
+            )
+            for i, m in since.items()
+        )
+    )
     found: dict[int, list[tuple[int, float]]] = {}
     rows = session.execute(
         select(MinuteCount.service_id, MinuteCount.minute, MinuteCount.count)
-        .where(wanted).order_by(MinuteCount.service_id, MinuteCount.minute)
-    )  # fmt: skip
+        .where(wanted)
+        .order_by(MinuteCount.service_id, MinuteCount.minute)
+    )
     for service_id, at, count in rows:
         found.setdefault(service_id, []).append((int(at), float(count)))
     return found
 
 
-def _bootstrap(service: Service, params: Params, history: list[tuple[int, float]],
-               minute: int) -> tuple[FeedModel, list[Event]]:  # fmt: skip
+def _bootstrap(
+    service: Service, params: Params, history: list[tuple[int, float]], minute: int
+) -> tuple[FeedModel, list[Event]]:
     """A first model, learned from the minute counts still stored (14 days by default).
 
     Only anomalies still open at the end are reported: the history's past
@@ -174,8 +182,10 @@ def _finding(service: Service, event: Event, *, now: datetime | None = None) -> 
         observed = min(now, max(service.last_received_at or now, instant(event.started_at)))
     summary = event.message
     if service.last_seen is None and event.kind is Kind.SILENCE and event.firing:
-        summary = f"no records yet since the service was added at {service.created_at:%Y-%m-%d %H:%M} UTC; " + (
-            event.message.partition("; ")[2])
+        summary = (
+            f"no records yet since the service was added at {service.created_at:%Y-%m-%d %H:%M} UTC; "
+            + (event.message.partition("; ")[2])
+        )
     return Finding(
         dedup_key=alert_key(service.name, event.kind),
         source="feeds",

@@ -39,25 +39,43 @@ Staff = [Depends(staff)]
 
 
 @router.get("", response_model=list[IncidentOut])
-def list_incidents(session: SessionDep, who: Who, status: Status | None = None, service: str | None = None,
-                   customer: str | None = None, urgency: Urgency | None = None,
-                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Incident]:  # fmt: skip
+def list_incidents(
+    session: SessionDep,
+    who: Who,
+    status: Status | None = None,
+    service: str | None = None,
+    customer: str | None = None,
+    urgency: Urgency | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[Incident]:
     """A customer token sees its own customer's incidents only."""
     if not who.staff:
         if customer not in (None, who.customer):
             return []
         customer = who.customer
-    return incidents.list_incidents(session=session, status=status, service=service, customer=customer,
-                                    urgency=urgency, limit=limit)  # fmt: skip
+    return incidents.list_incidents(
+        session=session, status=status, service=service, customer=customer, urgency=urgency, limit=limit
+    )
 
 
 @router.get("/response-times", response_model=TimingsOut)
-def response_times(request: Request, session: SessionDep, who: Who, since: AwareDatetime | None = None,
-                   until: AwareDatetime | None = None, service: str | None = None) -> dict[str, Any]:  # fmt: skip
+def response_times(
+    request: Request,
+    session: SessionDep,
+    who: Who,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    service: str | None = None,
+) -> dict[str, Any]:
     """MTTA and MTTR of incidents opened in [since, until] (default: the last 30 days)."""
     until = until or request.app.state.clock.now()
-    found = incidents.response_times(session=session, since=since or until - timedelta(days=30), until=until,
-                                     service=service, customer=None if who.staff else who.customer)  # fmt: skip
+    found = incidents.response_times(
+        session=session,
+        since=since or until - timedelta(days=30),
+        until=until,
+        service=service,
+        customer=None if who.staff else who.customer,
+    )
     return timings_out(found)
 
 
@@ -75,8 +93,15 @@ def show(incident_id: RowId, session: SessionDep, who: Who) -> dict[str, Any]:
 def _act(request: Request, incident_id: int, action: Action, actor: str, note: str | None = None) -> MovedOut:
     try:
         with transaction(request.app.state.sessions) as session:
-            moved = move_by_hand(incident_id, action, actor=actor, session=session, now=request.app.state.clock.now(),
-                                 config=request.app.state.routing, note=note)  # fmt: skip
+            moved = move_by_hand(
+                incident_id,
+                action,
+                actor=actor,
+                session=session,
+                now=request.app.state.clock.now(),
+                config=request.app.state.routing,
+                note=note,
+            )
             return moved_out(moved.incident, moved.still_firing)
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
@@ -106,10 +131,10 @@ def close(incident_id: RowId, request: Request, token: Token) -> MovedOut:
 def note(incident_id: RowId, body: NoteIn, request: Request, token: Token) -> Any:
     try:
         with transaction(request.app.state.sessions) as session:
-            return incidents.add_note(incident_id, body.text, actor=token.name, session=session,
-                                      now=request.app.state.clock.now())  # fmt: skip
+            return incidents.add_note(
+                incident_id, body.text, actor=token.name, session=session, now=request.app.state.clock.now()
+            )
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
     except ValueError as exc:  # an empty note
         raise HTTPException(422, said(exc)) from exc
-

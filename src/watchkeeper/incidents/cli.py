@@ -30,32 +30,53 @@ from watchkeeper.incidents.views import detail, moved_out, still_firing_lines, t
 
 incidents_app = typer.Typer(help="Incidents: alerts grouped, with a lifecycle and a timeline.")
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]  # noqa: UP007
+By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]
 _COLOUR = {Status.TRIGGERED: "red", Status.ACKNOWLEDGED: "yellow", Status.RESOLVED: "green", Status.CLOSED: "dim"}
 
 
 @incidents_app.command("list")
 def incidents_list(
-    status: Annotated[Status | None, typer.Option(help="triggered, acknowledged, resolved, closed")] = None,  # noqa: UP007
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,  # noqa: UP007
-    customer: Annotated[str | None, typer.Option(help="only this customer's (its services')")] = None,  # noqa: UP007
-    urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,  # noqa: UP007
+    status: Annotated[Status | None, typer.Option(help="triggered, acknowledged, resolved, closed")] = None,
+    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    customer: Annotated[str | None, typer.Option(help="only this customer's (its services')")] = None,
+    urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,
     limit: int = 50,
     as_json: Json = False,
 ) -> None:
     """Newest first."""
     ctx = context()
     with ctx.transaction() as session:
-        rows = [IncidentOut.model_validate(i).model_dump() for i in incidents.list_incidents(
-            session=session, status=status, service=service, customer=customer, urgency=urgency, limit=limit)]
+        rows = [
+            IncidentOut.model_validate(i).model_dump()
+            for i in incidents.list_incidents(
+                session=session, status=status, service=service, customer=customer, urgency=urgency, limit=limit
+            )
+        ]
     if as_json:
         print_json(rows)
         return
     # The group (service=..., alertname=...,instance=...) says what an incident is about: it wraps, never goes.
-    columns = [Column("id"), Column("status"), Column("urgency", 4), Column("severity", 2),
-               Column("group", wide=True), Column("opened (UTC)", 3), Column("title", wide=True)]  # fmt: skip
-    lines = [[str(r["id"]), f"[{_COLOUR[Status(r['status'])]}]{r['status']}[/]", r["urgency"], r["severity"],
-              r["group_key"], minute(r["created_at"]), r["title"]] for r in rows]  # fmt: skip
+    columns = [
+        Column("id"),
+        Column("status"),
+        Column("urgency", 4),
+        Column("severity", 2),
+        Column("group", wide=True),
+        Column("opened (UTC)", 3),
+        Column("title", wide=True),
+    ]
+    lines = [
+        [
+            str(r["id"]),
+            f"[{_COLOUR[Status(r['status'])]}]{r['status']}[/]",
+            r["urgency"],
+            r["severity"],
+            r["group_key"],
+            minute(r["created_at"]),
+            r["title"],
+        ]
+        for r in rows
+    ]
     show_list(columns, lines, empty="no incidents")
 
 
@@ -66,8 +87,11 @@ def incidents_show(incident_id: int, as_json: Json = False) -> None:
     try:
         with ctx.transaction() as session:
             out = detail(incidents.get(incident_id, session=session), session)
-            out = {**out, "alerts": [a.model_dump() for a in out["alerts"]],
-                   "timeline": [e.model_dump() for e in out["timeline"]]}  # fmt: skip
+            out = {
+                **out,
+                "alerts": [a.model_dump() for a in out["alerts"]],
+                "timeline": [e.model_dump() for e in out["timeline"]],
+            }
     except LookupError as exc:
         raise fail(str(exc)) from exc
     if as_json:
@@ -78,12 +102,19 @@ def incidents_show(incident_id: int, as_json: Json = False) -> None:
 
 def _print_detail(out: dict[str, Any]) -> None:
     colour = _COLOUR[Status(out["status"])]
-    console.print(f"[bold]incident {out['id']}[/bold] [{colour}]{out['status']}[/{colour}] "
-                  f"{out['urgency']} urgency, {out['severity']}: {out['title']}")  # fmt: skip
-    console.print(f"group {out['group_key']}; opened {when(out['created_at'])}"
-                  + (f"; acknowledged {when(out['acknowledged_at'])} by {out['acknowledged_by']}"
-                     if out["acknowledged_at"] else "")
-                  + (f"; resolved {when(out['resolved_at'])} by {out['resolved_by']}" if out["resolved_at"] else ""))
+    console.print(
+        f"[bold]incident {out['id']}[/bold] [{colour}]{out['status']}[/{colour}] "
+        f"{out['urgency']} urgency, {out['severity']}: {out['title']}"
+    )
+    console.print(
+        f"group {out['group_key']}; opened {when(out['created_at'])}"
+        + (
+            f"; acknowledged {when(out['acknowledged_at'])} by {out['acknowledged_by']}"
+            if out["acknowledged_at"]
+            else ""
+        )
+        + (f"; resolved {when(out['resolved_at'])} by {out['resolved_by']}" if out["resolved_at"] else "")
+    )
     alerts = Table("alert", "status", "severity", "count", "summary", title="alerts", title_justify="left")
     for a in out["alerts"]:
         status = a["status"] + (" flapping" if a["flapping"] else "")
@@ -103,8 +134,15 @@ def _act(incident_id: int, action: Action, by: str | None, note: str | None = No
     ctx = context()
     try:
         with ctx.transaction() as session:
-            moved = move_by_hand(incident_id, action, actor=by or operator(), session=session, now=ctx.clock.now(),
-                                 config=RoutingConfig.from_settings(ctx.settings), note=note)  # fmt: skip
+            moved = move_by_hand(
+                incident_id,
+                action,
+                actor=by or operator(),
+                session=session,
+                now=ctx.clock.now(),
+                config=RoutingConfig.from_settings(ctx.settings),
+                note=note,
+            )
             out = moved_out(moved.incident, moved.still_firing)
     except (LookupError, InvalidTransition) as exc:
         raise fail(said(exc)) from exc
@@ -120,8 +158,9 @@ def incidents_ack(incident_id: int, by: By = None) -> None:
 
 
 @incidents_app.command("resolve")
-def incidents_resolve(incident_id: int, note: Annotated[str | None, typer.Option(help="what fixed it")] = None,  # noqa: UP007
-                      by: By = None) -> None:  # fmt: skip
+def incidents_resolve(
+    incident_id: int, note: Annotated[str | None, typer.Option(help="what fixed it")] = None, by: By = None
+) -> None:
     """Resolve by hand, with a note. An alert that still fires is raised again at once, in a new incident
     (unless a silence mutes it): silence it first if it is expected. Alerts that fire later open a new one too."""
     _act(incident_id, Action.RESOLVE, by, note)
@@ -148,15 +187,16 @@ def incidents_note(incident_id: int, text: str, by: By = None) -> None:
 @incidents_app.command("stats")
 def incidents_stats(
     period: Annotated[str, typer.Option(help="incidents opened in the last ..., e.g. 30d")] = "30d",
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,  # noqa: UP007
+    service: Annotated[str | None, typer.Option(help="only this service")] = None,
     as_json: Json = False,
 ) -> None:
     """MTTA and MTTR, read from the incidents' timelines."""
     ctx = context()
     now = ctx.clock.now()
     with ctx.transaction() as session:
-        out = timings_out(incidents.response_times(session=session, since=now - parse_duration(period), until=now,
-                                                   service=service))  # fmt: skip
+        out = timings_out(
+            incidents.response_times(session=session, since=now - parse_duration(period), until=now, service=service)
+        )
     if as_json:
         print_json(out)
         return
@@ -165,7 +205,11 @@ def incidents_stats(
         return "-" if seconds is None else str(timedelta(seconds=round(seconds)))
 
     count = out["incidents"]
-    console.print(f"{count} incident{'' if count == 1 else 's'} in the last {period}: "
-                  f"{out['acknowledged']} acknowledged, {out['resolved']} resolved")  # fmt: skip
-    console.print(f"MTTA {span(out['mtta_seconds'])} (median {span(out['median_tta_seconds'])}), "
-                  f"MTTR {span(out['mttr_seconds'])} (median {span(out['median_ttr_seconds'])})")  # fmt: skip
+    console.print(
+        f"{count} incident{'' if count == 1 else 's'} in the last {period}: "
+        f"{out['acknowledged']} acknowledged, {out['resolved']} resolved"
+    )
+    console.print(
+        f"MTTA {span(out['mtta_seconds'])} (median {span(out['median_tta_seconds'])}), "
+        f"MTTR {span(out['mttr_seconds'])} (median {span(out['median_ttr_seconds'])})"
+    )

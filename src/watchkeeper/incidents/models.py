@@ -54,4 +54,3 @@ class TimelineEntry(Base):
     message: Mapped[str] = mapped_column(String(4000))
     alert_id: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-

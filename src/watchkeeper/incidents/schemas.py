@@ -75,7 +75,8 @@ class StillFiringOut(BaseModel):
     summary: str
     outcome: Outcome = Field(
         description="raised again in `incident_id`; muted (`muted_reason`); or flapping, quiet now and "
-        "raised anew if it fires")
+        "raised anew if it fires"
+    )
     incident_id: int | None
     muted_reason: str | None
     silence_matchers: list[str] = Field(description="matchers for POST /api/v1/silences that mute just this alert")

@@ -19,10 +19,26 @@ SYSTEM = "watchkeeper"
 _SEVERITY_RANK = {s: i for i, s in enumerate((Severity.INFO, Severity.WARNING, Severity.ERROR, Severity.CRITICAL))}
 
 
-def add_entry(incident: Incident, kind: Entry, message: str, *, session: Session, at: datetime,
-              actor: str = SYSTEM, alert: Alert | None = None, **data: Any) -> TimelineEntry:  # fmt: skip
-    entry = TimelineEntry(incident_id=incident.id, at=at, kind=kind, actor=actor, message=message[:4000],
-                          alert_id=alert.id if alert else None, data=data)  # fmt: skip
+def add_entry(
+    incident: Incident,
+    kind: Entry,
+    message: str,
+    *,
+    session: Session,
+    at: datetime,
+    actor: str = SYSTEM,
+    alert: Alert | None = None,
+    **data: Any,
+) -> TimelineEntry:
+    entry = TimelineEntry(
+        incident_id=incident.id,
+        at=at,
+        kind=kind,
+        actor=actor,
+        message=message[:4000],
+        alert_id=alert.id if alert else None,
+        data=data,
+    )
     session.add(entry)
     return entry
 
@@ -35,28 +51,49 @@ class DeskSettings:
     public_url: str = "http://127.0.0.1:8080"  # where customers follow enquiry links
 
 
-def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None,
-                  desk: DeskSettings = DeskSettings()) -> Incident:  # fmt: skip
+def open_incident(
+    alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None, desk: DeskSettings = DeskSettings()
+) -> Incident:
     """Open the incident for `alert`'s group, with every alert of the group waiting to join."""
     # The customer is the service's (set by the desk's on_opened), never a `customer` label from a sender.
     incident = Incident(
-        title=alert.summary[:500], status=Status.TRIGGERED, urgency=alert.urgency, severity=alert.severity,
-        service=alert.service, customer=None, group_key=alert.group_key,
-        open_key=alert.group_key, group_labels=_group_labels(alert.group_key), created_at=now,
-    )  # fmt: skip
+        title=alert.summary[:500],
+        status=Status.TRIGGERED,
+        urgency=alert.urgency,
+        severity=alert.severity,
+        service=alert.service,
+        customer=None,
+        group_key=alert.group_key,
+        open_key=alert.group_key,
+        group_labels=_group_labels(alert.group_key),
+        created_at=now,
+    )
     session.add(incident)
     session.flush()
-    add_entry(incident, Entry.OPENED, f"opened for {alert.group_key or 'ungrouped alerts'}: {alert.summary}",
-              session=session, at=now, alert=alert)  # fmt: skip
+    add_entry(
+        incident,
+        Entry.OPENED,
+        f"opened for {alert.group_key or 'ungrouped alerts'}: {alert.summary}",
+        session=session,
+        at=now,
+        alert=alert,
+    )
     join(incident, alert, session=session, now=now, was_muted=was_muted)
     from watchkeeper.support.incidents import on_opened  # the desk builds on incidents, not the other way
 
     on_opened(incident, session=session, now=now, options=desk)
     waiting = session.scalars(
-        select(Alert).where(Alert.group_key == alert.group_key, Alert.status == State.FIRING,
-                            Alert.incident_id.is_(None), Alert.muted.is_(None), Alert.id != alert.id,
-                            Alert.resolve_held_at.is_(None)).order_by(Alert.id)
-    )  # fmt: skip
+        select(Alert)
+        .where(
+            Alert.group_key == alert.group_key,
+            Alert.status == State.FIRING,
+            Alert.incident_id.is_(None),
+            Alert.muted.is_(None),
+            Alert.id != alert.id,
+            Alert.resolve_held_at.is_(None),
+        )
+        .order_by(Alert.id)
+    )
     for other in waiting:
         join(incident, other, session=session, now=now, was_muted=other.muted_reason)
         other.due_at = None
@@ -74,8 +111,14 @@ def _acknowledged_while_waiting(incident: Incident, alert: Alert, *, session: Se
     pending = (alert.details or {}).get(PENDING_ACK)
     if not isinstance(pending, dict) or incident.status != Status.TRIGGERED:
         return
-    _move(incident, Action.ACKNOWLEDGE, actor=str(pending.get("by", "sender")), session=session, now=now,
-          note=f"acknowledge event for alert {alert.id}, sent at {pending.get('at')} before the incident opened")
+    _move(
+        incident,
+        Action.ACKNOWLEDGE,
+        actor=str(pending.get("by", "sender")),
+        session=session,
+        now=now,
+        note=f"acknowledge event for alert {alert.id}, sent at {pending.get('at')} before the incident opened",
+    )
 
 
 def _group_labels(key: str) -> dict[str, str]:
@@ -88,19 +131,35 @@ def join(incident: Incident, alert: Alert, *, session: Session, now: datetime, w
     message = f"alert {alert.id} ({alert.severity}, {alert.source}) joined: {alert.summary}"
     if was_muted:
         message += f"; raised now that it is no longer muted (it was {was_muted})"
-    add_entry(incident, Entry.ALERT_JOINED, message, session=session, at=now, alert=alert,
-              dedup_key=alert.dedup_key, started_at=alert.started_at.isoformat(), labels=alert.match_labels(),
-              details=alert.details)  # fmt: skip
+    add_entry(
+        incident,
+        Entry.ALERT_JOINED,
+        message,
+        session=session,
+        at=now,
+        alert=alert,
+        dedup_key=alert.dedup_key,
+        started_at=alert.started_at.isoformat(),
+        labels=alert.match_labels(),
+        details=alert.details,
+    )
     # Not while low only for being outside the customer's support hours: that rises when they begin.
     if alert.urgency == Urgency.HIGH and incident.urgency == Urgency.LOW and incident.raise_at is None:
         incident.urgency = Urgency.HIGH
-        add_entry(incident, Entry.URGENCY_RAISED, f"urgency raised to high by alert {alert.id}",
-                  session=session, at=now, alert=alert)  # fmt: skip
+        add_entry(
+            incident,
+            Entry.URGENCY_RAISED,
+            f"urgency raised to high by alert {alert.id}",
+            session=session,
+            at=now,
+            alert=alert,
+        )
     if _SEVERITY_RANK.get(Severity(alert.severity), 0) > _SEVERITY_RANK.get(Severity(incident.severity), 0):
         incident.severity = alert.severity
     _acknowledged_while_waiting(incident, alert, session=session, now=now)
-    for child in session.scalars(select(Alert).where(Alert.muted == "inhibited", Alert.muted_ref == alert.id,
-                                                     Alert.status == State.FIRING)):  # fmt: skip
+    for child in session.scalars(
+        select(Alert).where(Alert.muted == "inhibited", Alert.muted_ref == alert.id, Alert.status == State.FIRING)
+    ):
         dependent_muted(alert, child, session=session, now=now)
 
 
@@ -108,44 +167,68 @@ def dependent_muted(parent: Alert, child: Alert, *, session: Session, now: datet
     """Say on the parent's incident which dependent alert it keeps quiet."""
     incident = session.get(Incident, parent.incident_id) if parent.incident_id else None
     if incident is not None:
-        add_entry(incident, Entry.DEPENDENT_MUTED,
-                  f"muted dependent alert {child.id} ({child.service or child.labels.get('instance', '')}): "
-                  f"{child.summary}; {child.muted_reason}", session=session, at=now, alert=child)  # fmt: skip
+        add_entry(
+            incident,
+            Entry.DEPENDENT_MUTED,
+            f"muted dependent alert {child.id} ({child.service or child.labels.get('instance', '')}): "
+            f"{child.summary}; {child.muted_reason}",
+            session=session,
+            at=now,
+            alert=child,
+        )
 
 
 def alert_resolved(alert: Alert, *, session: Session, now: datetime, auto_resolve: bool) -> None:
     incident = session.get(Incident, alert.incident_id)
     if incident is None:
         return
-    add_entry(incident, Entry.ALERT_RESOLVED, f"alert {alert.id} resolved: {alert.resolution}",
-              session=session, at=now, alert=alert)  # fmt: skip
+    add_entry(
+        incident,
+        Entry.ALERT_RESOLVED,
+        f"alert {alert.id} resolved: {alert.resolution}",
+        session=session,
+        at=now,
+        alert=alert,
+    )
     if incident.status not in OPEN:
         return
     session.flush()
-    still = session.scalar(select(Alert.id).where(Alert.incident_id == incident.id,
-                                                  Alert.status == State.FIRING).limit(1))  # fmt: skip
+    still = session.scalar(
+        select(Alert.id).where(Alert.incident_id == incident.id, Alert.status == State.FIRING).limit(1)
+    )
     if still is not None:
         return
     if auto_resolve:
         _move(incident, Action.RESOLVE, actor=SYSTEM, session=session, now=now, note="all its alerts resolved")
     else:
-        add_entry(incident, Entry.ALL_RESOLVED, "all alerts resolved; resolve it by hand when satisfied",
-                  session=session, at=now)  # fmt: skip
+        add_entry(
+            incident,
+            Entry.ALL_RESOLVED,
+            "all alerts resolved; resolve it by hand when satisfied",
+            session=session,
+            at=now,
+        )
 
 
 def alert_flapping(alert: Alert, *, session: Session, now: datetime, window: timedelta) -> None:
     incident = session.get(Incident, alert.incident_id) if alert.incident_id else None
     if incident is not None:
-        add_entry(incident, Entry.ALERT_FLAPPING,
-                  f"alert {alert.id} is flapping; held as one alert until it stays resolved for {window}",
-                  session=session, at=now, alert=alert)  # fmt: skip
+        add_entry(
+            incident,
+            Entry.ALERT_FLAPPING,
+            f"alert {alert.id} is flapping; held as one alert until it stays resolved for {window}",
+            session=session,
+            at=now,
+            alert=alert,
+        )
 
 
 _DONE = {Action.ACKNOWLEDGE: Entry.ACKNOWLEDGED, Action.RESOLVE: Entry.RESOLVED, Action.CLOSE: Entry.CLOSED}
 
 
-def _move(incident: Incident, action: Action, *, actor: str, session: Session, now: datetime,
-          note: str | None = None) -> Incident:  # fmt: skip
+def _move(
+    incident: Incident, action: Action, *, actor: str, session: Session, now: datetime, note: str | None = None
+) -> Incident:
     incident.status = next_status(Status(incident.status), action)
     if action is Action.ACKNOWLEDGE:
         incident.acknowledged_at, incident.acknowledged_by = now, actor
@@ -165,14 +248,16 @@ def get(incident_id: int, *, session: Session) -> Incident:
     return incident
 
 
-def act(incident_id: int, action: Action, *, actor: str, session: Session, now: datetime,
-        note: str | None = None) -> Incident:  # fmt: skip
+def act(
+    incident_id: int, action: Action, *, actor: str, session: Session, now: datetime, note: str | None = None
+) -> Incident:
     """Acknowledge, resolve or close by hand. Raises LookupError or InvalidTransition."""
     return move(incident_id, action, actor=actor, session=session, now=now, note=note)[0]
 
 
-def move(incident_id: int, action: Action, *, actor: str, session: Session, now: datetime,
-         note: str | None = None) -> tuple[Incident, list[Alert]]:  # fmt: skip
+def move(
+    incident_id: int, action: Action, *, actor: str, session: Session, now: datetime, note: str | None = None
+) -> tuple[Incident, list[Alert]]:
     """`act`, returning also the alerts that still fired and so left the incident.
 
     A person may resolve (or close) an incident whose alerts still fire: they
@@ -193,8 +278,11 @@ def move(incident_id: int, action: Action, *, actor: str, session: Session, now:
 
 
 def _release_firing(incident: Incident, *, session: Session, now: datetime) -> list[Alert]:
-    released = list(session.scalars(select(Alert).where(Alert.incident_id == incident.id,
-                                                        Alert.status == State.FIRING).order_by(Alert.id)))  # fmt: skip
+    released = list(
+        session.scalars(
+            select(Alert).where(Alert.incident_id == incident.id, Alert.status == State.FIRING).order_by(Alert.id)
+        )
+    )
     for alert in released:
         alert.incident_id = None
         if alert.resolve_held_at is None:
@@ -202,8 +290,10 @@ def _release_firing(incident: Incident, *, session: Session, now: datetime) -> l
             message = f"alert {alert.id} still fires ({alert.summary}): it leaves this incident and is raised again"
         else:
             # Flapping, quiet now: its held resolve stays due; should it fire again, it is raised anew.
-            message = (f"alert {alert.id} is flapping ({alert.summary}): it leaves this incident and is "
-                       "raised anew if it fires")  # fmt: skip
+            message = (
+                f"alert {alert.id} is flapping ({alert.summary}): it leaves this incident and is "
+                "raised anew if it fires"
+            )
         add_entry(incident, Entry.ALERT_RELEASED, message, session=session, at=now, alert=alert)
     return released
 
@@ -214,44 +304,69 @@ def carried_over(alert: Alert, previous: Incident, *, session: Session, now: dat
     if incident is None or incident.id == previous.id:
         return
     who = previous.closed_by if previous.status == Status.CLOSED else previous.resolved_by
-    add_entry(incident, Entry.ALERT_CARRIED, f"alert {alert.id} still fired when incident {previous.id} was "
-              f"{previous.status} by {who}", session=session, at=now, alert=alert,
-              previous_incident=previous.id)  # fmt: skip
+    add_entry(
+        incident,
+        Entry.ALERT_CARRIED,
+        f"alert {alert.id} still fired when incident {previous.id} was {previous.status} by {who}",
+        session=session,
+        at=now,
+        alert=alert,
+        previous_incident=previous.id,
+    )
 
 
 def add_note(incident_id: int, text: str, *, actor: str, session: Session, now: datetime) -> TimelineEntry:
     if not text.strip():
         raise ValueError("a note needs some text")
-    return add_entry(get(incident_id, session=session), Entry.NOTE, text.strip(), session=session, at=now,
-                     actor=actor)  # fmt: skip
+    return add_entry(get(incident_id, session=session), Entry.NOTE, text.strip(), session=session, at=now, actor=actor)
 
 
-def list_incidents(*, session: Session, status: Status | None = None, service: str | None = None,
-                   customer: str | None = None, urgency: Urgency | None = None,
-                   limit: int = 100) -> list[Incident]:  # fmt: skip
+def list_incidents(
+    *,
+    session: Session,
+    status: Status | None = None,
+    service: str | None = None,
+    customer: str | None = None,
+    urgency: Urgency | None = None,
+    limit: int = 100,
+) -> list[Incident]:
     query = select(Incident).order_by(Incident.created_at.desc(), Incident.id.desc()).limit(limit)
-    for column, value in ((Incident.status, status), (Incident.service, service), (Incident.customer, customer),
-                          (Incident.urgency, urgency)):  # fmt: skip
+    for column, value in (
+        (Incident.status, status),
+        (Incident.service, service),
+        (Incident.customer, customer),
+        (Incident.urgency, urgency),
+    ):
         if value is not None:
             query = query.where(column == value)
     return list(session.scalars(query))
 
 
 def timeline(incident_id: int, *, session: Session) -> list[TimelineEntry]:
-    return list(session.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
-                                .order_by(TimelineEntry.at, TimelineEntry.id)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(TimelineEntry)
+            .where(TimelineEntry.incident_id == incident_id)
+            .order_by(TimelineEntry.at, TimelineEntry.id)
+        )
+    )
 
 
 def alerts_of(incident_id: int, *, session: Session) -> list[Alert]:
     """Every alert that joined the incident, also one that left it still firing (its incident_id says where to)."""
-    joined = select(TimelineEntry.alert_id).where(TimelineEntry.incident_id == incident_id,
-                                                  TimelineEntry.kind == Entry.ALERT_JOINED)  # fmt: skip
-    return list(session.scalars(select(Alert).where((Alert.incident_id == incident_id) | Alert.id.in_(joined))
-                                .order_by(Alert.id)))  # fmt: skip
+    joined = select(TimelineEntry.alert_id).where(
+        TimelineEntry.incident_id == incident_id, TimelineEntry.kind == Entry.ALERT_JOINED
+    )
+    return list(
+        session.scalars(
+            select(Alert).where((Alert.incident_id == incident_id) | Alert.id.in_(joined)).order_by(Alert.id)
+        )
+    )
 
 
-def response_times(*, session: Session, since: datetime, until: datetime, service: str | None = None,
-                   customer: str | None = None) -> Timings:  # fmt: skip
+def response_times(
+    *, session: Session, since: datetime, until: datetime, service: str | None = None, customer: str | None = None
+) -> Timings:
     """MTTA and MTTR of incidents opened in [since, until], read from their timelines."""
     ids = select(Incident.id).where(Incident.created_at >= since, Incident.created_at <= until)
     if service is not None:
@@ -259,8 +374,11 @@ def response_times(*, session: Session, since: datetime, until: datetime, servic
     if customer is not None:
         ids = ids.where(Incident.customer == customer)
     entries: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
-    rows = session.execute(select(TimelineEntry.incident_id, TimelineEntry.kind, TimelineEntry.at)
-                           .where(TimelineEntry.incident_id.in_(ids)).order_by(TimelineEntry.at, TimelineEntry.id))
+    rows = session.execute(
+        select(TimelineEntry.incident_id, TimelineEntry.kind, TimelineEntry.at)
+        .where(TimelineEntry.incident_id.in_(ids))
+        .order_by(TimelineEntry.at, TimelineEntry.id)
+    )
     for incident_id, kind, at in rows:
         entries[incident_id].append((kind, at))
     return timings(entries.values())

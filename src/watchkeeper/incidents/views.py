@@ -20,18 +20,25 @@ def timings_out(found: incidents.Timings) -> dict[str, Any]:
     def seconds(span: timedelta | None) -> float | None:
         return None if span is None else span.total_seconds()
 
-    return {"incidents": found.incidents, "acknowledged": found.acknowledged, "resolved": found.resolved,
-            "mtta_seconds": seconds(found.mtta), "mttr_seconds": seconds(found.mttr),
-            "median_tta_seconds": seconds(found.median_tta),
-            "median_ttr_seconds": seconds(found.median_ttr)}  # fmt: skip
+    return {
+        "incidents": found.incidents,
+        "acknowledged": found.acknowledged,
+        "resolved": found.resolved,
+        "mtta_seconds": seconds(found.mtta),
+        "mttr_seconds": seconds(found.mttr),
+        "median_tta_seconds": seconds(found.median_tta),
+        "median_ttr_seconds": seconds(found.median_ttr),
+    }
 
 
 def detail(incident: Incident, session: Session) -> dict[str, Any]:
     alerts = incidents.alerts_of(incident.id, session=session)
     entries = incidents.timeline(incident.id, session=session)
-    return {**IncidentOut.model_validate(incident).model_dump(),
-            "alerts": [AlertOut.model_validate(a) for a in alerts],
-            "timeline": [EntryOut.model_validate(e) for e in entries]}  # fmt: skip
+    return {
+        **IncidentOut.model_validate(incident).model_dump(),
+        "alerts": [AlertOut.model_validate(a) for a in alerts],
+        "timeline": [EntryOut.model_validate(e) for e in entries],
+    }
 
 
 def moved_out(incident: Incident, still_firing: list[Alert]) -> MovedOut:
@@ -42,10 +49,20 @@ def moved_out(incident: Incident, still_firing: list[Alert]) -> MovedOut:
             return "muted"
         return "flapping"
 
-    return MovedOut(**IncidentOut.model_validate(incident).model_dump(), still_firing=[
-        StillFiringOut(alert_id=a.id, summary=a.summary, outcome=outcome(a), incident_id=a.incident_id,
-                       muted_reason=a.muted_reason, silence_matchers=routing.silence_matchers(a.match_labels()))
-        for a in still_firing])  # fmt: skip
+    return MovedOut(
+        **IncidentOut.model_validate(incident).model_dump(),
+        still_firing=[
+            StillFiringOut(
+                alert_id=a.id,
+                summary=a.summary,
+                outcome=outcome(a),
+                incident_id=a.incident_id,
+                muted_reason=a.muted_reason,
+                silence_matchers=routing.silence_matchers(a.match_labels()),
+            )
+            for a in still_firing
+        ],
+    )
 
 
 def still_firing_lines(moved: MovedOut) -> list[str]:

@@ -17,9 +17,18 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from watchkeeper.alerts.finding import Finding, Severity, State, problems
 from watchkeeper.intake.errors import PayloadError, messages
 
-_SEVERITY = {"critical": Severity.CRITICAL, "page": Severity.CRITICAL, "high": Severity.CRITICAL,
-             "error": Severity.ERROR, "major": Severity.ERROR, "warning": Severity.WARNING,
-             "minor": Severity.WARNING, "info": Severity.INFO, "low": Severity.INFO, "none": Severity.INFO}  # fmt: skip
+_SEVERITY = {
+    "critical": Severity.CRITICAL,
+    "page": Severity.CRITICAL,
+    "high": Severity.CRITICAL,
+    "error": Severity.ERROR,
+    "major": Severity.ERROR,
+    "warning": Severity.WARNING,
+    "minor": Severity.WARNING,
+    "info": Severity.INFO,
+    "low": Severity.INFO,
+    "none": Severity.INFO,
+}
 
 
 class AmAlert(BaseModel):
@@ -28,9 +37,9 @@ class AmAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: AwareDatetime  # noqa: N815 - Alertmanager's field names
-    endsAt: AwareDatetime | None = None  # noqa: N815
-    generatorURL: str = ""  # noqa: N815
+    startsAt: AwareDatetime
+    endsAt: AwareDatetime | None = None
+    generatorURL: str = ""
     fingerprint: str | None = None
 
 
@@ -41,8 +50,8 @@ class AmPayload(BaseModel):
     receiver: str = ""
     status: str = ""
     alerts: list[Any]  # each checked on its own (AmAlert)
-    groupKey: str = ""  # noqa: N815
-    externalURL: str = ""  # noqa: N815
+    groupKey: str = ""
+    externalURL: str = ""
 
 
 def severity(labels: dict[str, str]) -> Severity:
@@ -95,6 +104,11 @@ def _finding(alert: AmAlert, payload: AmPayload, integration_id: int, now: datet
         observed_at=min(ended, now) if ended else now,
         started_at=alert.startsAt,
         labels=dict(labels),
-        details={"annotations": alert.annotations, "generator_url": alert.generatorURL,
-                 "external_url": payload.externalURL, "receiver": payload.receiver, "fingerprint": fingerprint},
-    )  # fmt: skip
+        details={
+            "annotations": alert.annotations,
+            "generator_url": alert.generatorURL,
+            "external_url": payload.externalURL,
+            "receiver": payload.receiver,
+            "fingerprint": fingerprint,
+        },
+    )

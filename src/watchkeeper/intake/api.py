@@ -24,8 +24,9 @@ from watchkeeper.intake.errors import PayloadError
 from watchkeeper.intake.service import Kind, Known
 
 router = APIRouter(tags=["intake"])
-_NOT_KNOWN = ("no active {kind} integration has this key; "
-              "create one with `watchkeeper integrations create --kind {kind}`")
+_NOT_KNOWN = (
+    "no active {kind} integration has this key; create one with `watchkeeper integrations create --kind {kind}`"
+)
 
 
 def _loads(body: bytes) -> Any:
@@ -65,9 +66,19 @@ def _take(request: Request, findings: list[Finding]) -> None:
 
 
 def _json_body(description: str) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "description": description, "anyOf": [{"type": "object", "additionalProperties": True},
-                                              {"type": "array", "items": {}}]}}}}}  # fmt: skip
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "description": description,
+                        "anyOf": [{"type": "object", "additionalProperties": True}, {"type": "array", "items": {}}],
+                    }
+                }
+            },
+        }
+    }
 
 
 class AlertmanagerResult(BaseModel):
@@ -81,15 +92,32 @@ class GenericResult(BaseModel):
     rejected: list[Any] = Field(description="events refused, with their index and errors")
 
 
-_GENERIC_400 = {"responses": {"400": {"description": "no event could be taken (or the body is not JSON)",
-                                      "content": {"application/json": {"schema": {"anyOf": [
-                                          {"$ref": "#/components/schemas/GenericResult"},
-                                          {"$ref": "#/components/schemas/Problem"}]}}}}}}  # fmt: skip
+_GENERIC_400 = {
+    "responses": {
+        "400": {
+            "description": "no event could be taken (or the body is not JSON)",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/GenericResult"},
+                            {"$ref": "#/components/schemas/Problem"},
+                        ]
+                    }
+                }
+            },
+        }
+    }
+}
 
 
-@router.post("/api/v1/intake/alertmanager/{key}", status_code=status.HTTP_200_OK, response_model=AlertmanagerResult,
-             responses={404: {"description": "no active integration has this key"}},
-             openapi_extra=_json_body("an Alertmanager webhook (payload version 4)"))  # fmt: skip
+@router.post(
+    "/api/v1/intake/alertmanager/{key}",
+    status_code=status.HTTP_200_OK,
+    response_model=AlertmanagerResult,
+    responses={404: {"description": "no active integration has this key"}},
+    openapi_extra=_json_body("an Alertmanager webhook (payload version 4)"),
+)
 async def alertmanager_webhook(key: str, request: Request) -> dict[str, Any]:
     """Alertmanager `webhook_configs` receiver (payload version 4); set `send_resolved: true`."""
     integration = await run_in_threadpool(_integration, request, key, Kind.ALERTMANAGER)
@@ -105,8 +133,10 @@ async def alertmanager_webhook(key: str, request: Request) -> dict[str, Any]:
 
 
 def _pd_invalid(errors: list[str]) -> JSONResponse:
-    return JSONResponse({"status": "invalid event", "message": "Event object is invalid", "errors": errors},
-                        status_code=status.HTTP_400_BAD_REQUEST)  # fmt: skip
+    return JSONResponse(
+        {"status": "invalid event", "message": "Event object is invalid", "errors": errors},
+        status_code=status.HTTP_400_BAD_REQUEST,
+    )
 
 
 class PagerDutyAccepted(BaseModel):
@@ -121,15 +151,35 @@ class PagerDutyInvalid(BaseModel):
     errors: list[str]
 
 
-_EVENT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"type": "object", "description": "a PagerDuty Events API v2 event", "additionalProperties": True},
-    "example": {"routing_key": "KEY", "event_action": "trigger", "dedup_key": "sip-trunk-7",
-                "payload": {"summary": "SIP trunk 7 down", "source": "sbc-1", "severity": "critical"}}}}}}  # fmt: skip
+_EVENT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "a PagerDuty Events API v2 event",
+                    "additionalProperties": True,
+                },
+                "example": {
+                    "routing_key": "KEY",
+                    "event_action": "trigger",
+                    "dedup_key": "sip-trunk-7",
+                    "payload": {"summary": "SIP trunk 7 down", "source": "sbc-1", "severity": "critical"},
+                },
+            }
+        },
+    }
+}
 
 
-@router.post("/v2/enqueue", status_code=status.HTTP_202_ACCEPTED, response_model=PagerDutyAccepted,
-             responses={400: {"model": PagerDutyInvalid, "description": "PagerDuty's answer to an invalid event"}},
-             openapi_extra=_EVENT_BODY)  # fmt: skip
+@router.post(
+    "/v2/enqueue",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PagerDutyAccepted,
+    responses={400: {"model": PagerDutyInvalid, "description": "PagerDuty's answer to an invalid event"}},
+    openapi_extra=_EVENT_BODY,
+)
 async def pagerduty_enqueue(request: Request) -> dict[str, Any] | JSONResponse:
     """PagerDuty Events API v2: trigger, acknowledge and resolve, with a watchkeeper integration key as routing_key."""
     refuse_if_throttled(request)  # the key is in the body: refuse a guesser before reading it
@@ -158,16 +208,21 @@ def _enqueue(request: Request, integration: Known, event: pagerduty.Event) -> No
     now = state.clock.now()
     if event.action is pagerduty.EventAction.ACKNOWLEDGE:
         actor = f"pagerduty:{integration.name}"
-        in_transaction(state.sessions, lambda s: intake.acknowledge(event.internal_key(integration.id), actor=actor,
-                                                                    session=s, now=now))  # fmt: skip
+        in_transaction(
+            state.sessions,
+            lambda s: intake.acknowledge(event.internal_key(integration.id), actor=actor, session=s, now=now),
+        )
         return
     # A resolve for a key that is not firing is accepted and dropped, as PagerDuty does.
     _take(request, [pagerduty.finding(event, integration_id=integration.id, now=now)])
 
 
-@router.post("/api/v1/intake/generic/{key}", response_model=GenericResult,
-             responses={404: {"description": "no active integration has this key"}},
-             openapi_extra=_json_body("one event or a list of events") | _GENERIC_400)  # fmt: skip
+@router.post(
+    "/api/v1/intake/generic/{key}",
+    response_model=GenericResult,
+    responses={404: {"description": "no active integration has this key"}},
+    openapi_extra=_json_body("one event or a list of events") | _GENERIC_400,
+)
 async def generic_webhook(key: str, request: Request) -> JSONResponse:
     """Generic JSON: one event or a list (docs/alerts.md has the shape). Good events are kept, bad ones listed."""
     integration = await run_in_threadpool(_integration, request, key, Kind.GENERIC)
@@ -188,5 +243,4 @@ async def generic_webhook(key: str, request: Request) -> JSONResponse:
             found.append(candidate)
     await run_in_threadpool(_take, request, found)
     code = status.HTTP_400_BAD_REQUEST if bad and not found else status.HTTP_200_OK
-    return JSONResponse({"accepted": len(found), "rejected": sorted(bad, key=lambda b: b["index"])},
-                        status_code=code)  # fmt: skip
+    return JSONResponse({"accepted": len(found), "rejected": sorted(bad, key=lambda b: b["index"])}, status_code=code)

@@ -42,16 +42,30 @@ def integrations_list(as_json: Annotated[bool, typer.Option("--json")] = False) 
     """Every intake integration: its kind, name and key prefix (never the key)."""
     ctx = context()
     with ctx.transaction() as session:
-        rows: list[dict[str, Any]] = [{"id": i.id, "kind": i.kind, "name": i.name, "prefix": i.prefix,
-                                       "created_at": i.created_at, "revoked_at": i.revoked_at}
-                                      for i in intake.list_integrations(session=session)]  # fmt: skip
+        rows: list[dict[str, Any]] = [
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "name": i.name,
+                "prefix": i.prefix,
+                "created_at": i.created_at,
+                "revoked_at": i.revoked_at,
+            }
+            for i in intake.list_integrations(session=session)
+        ]
     if as_json:
         print_json(rows)
         return
     table = Table("id", "kind", "name", "key starts", "created", "revoked")
     for r in rows:
-        table.add_row(str(r["id"]), r["kind"], r["name"], r["prefix"] + "...", when(r["created_at"]),
-                      when(r["revoked_at"]) if r["revoked_at"] else "")  # fmt: skip
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            r["name"],
+            r["prefix"] + "...",
+            when(r["created_at"]),
+            when(r["revoked_at"]) if r["revoked_at"] else "",
+        )
     console.print(table if rows else "no integrations")
 
 

@@ -69,8 +69,9 @@ def parse(body: object) -> Event:
     if action is None:
         errors.append("'event_action' is missing or invalid (must be one of trigger, acknowledge, resolve)")
     dedup_key = body.get("dedup_key")
-    if dedup_key is not None and (not isinstance(dedup_key, str) or len(dedup_key) > KEY_LIMIT
-                                  or not storable(dedup_key)):  # fmt: skip
+    if dedup_key is not None and (
+        not isinstance(dedup_key, str) or len(dedup_key) > KEY_LIMIT or not storable(dedup_key)
+    ):
         errors.append(f"'dedup_key' must be a string of at most {KEY_LIMIT} characters, without NUL")
     payload = body.get("payload")
     if action is EventAction.TRIGGER:
@@ -87,8 +88,11 @@ def parse(body: object) -> Event:
 def _check_payload(payload: object) -> list[str]:
     if not isinstance(payload, dict):
         return ["'payload' is missing or not an object"]
-    errors = [_blank_or_wrong(f"payload.{name}", payload.get(name)) for name in ("summary", "source", "severity")
-              if not _text(payload.get(name))]  # fmt: skip
+    errors = [
+        _blank_or_wrong(f"payload.{name}", payload.get(name))
+        for name in ("summary", "source", "severity")
+        if not _text(payload.get(name))
+    ]
     severity = _text(payload.get("severity"))
     if severity and severity not in Severity.__members__.values():
         errors.append("'payload.severity' is invalid (must be one of critical, error, warning, info)")
@@ -138,6 +142,10 @@ def finding(event: Event, *, integration_id: int, now: datetime) -> Finding:
         observed_at=now,
         started_at=_timestamp(payload.get("timestamp")),
         labels={k: v for k, v in labels.items() if v},
-        details={"dedup_key": event.dedup_key, "custom_details": details, "links": payload.get("links"),
-                 "images": payload.get("images")},
-    )  # fmt: skip
+        details={
+            "dedup_key": event.dedup_key,
+            "custom_details": details,
+            "links": payload.get("links"),
+            "images": payload.get("images"),
+        },
+    )

@@ -41,8 +41,9 @@ def create(*, session: Session, clock: Clock, kind: Kind, name: str) -> NewInteg
     # 32 hex characters (128 random bits): the length PagerDuty's routing keys
     # have, which some senders check before they send.
     key = secrets.token_hex(16)
-    record = Integration(kind=kind, name=name.strip(), key_hash=secret_digest(key), prefix=key[:6],
-                         created_at=clock.now())
+    record = Integration(
+        kind=kind, name=name.strip(), key_hash=secret_digest(key), prefix=key[:6], created_at=clock.now()
+    )
     session.add(record)
     session.flush()
     return NewIntegration(key, record)
@@ -127,6 +128,12 @@ def acknowledge(dedup_key: str, *, actor: str, session: Session, now: datetime) 
     incident = session.get(Incident, alert.incident_id)
     if incident is None or incident.status != Status.TRIGGERED:
         return False
-    incidents.act(incident.id, Action.ACKNOWLEDGE, actor=actor, session=session, now=now,
-                  note=f"acknowledge event for alert {alert.id}")  # fmt: skip
+    incidents.act(
+        incident.id,
+        Action.ACKNOWLEDGE,
+        actor=actor,
+        session=session,
+        now=now,
+        note=f"acknowledge event for alert {alert.id}",
+    )
     return True

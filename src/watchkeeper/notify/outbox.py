@@ -72,15 +72,35 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), timedelta(hours=1))
 
 
-def enqueue(*, session: Session, now: datetime, subject: str, subject_id: int, reason: str, recipient: str,
-            url: str, title: str, body: str) -> Notification | None:  # fmt: skip
+def enqueue(
+    *,
+    session: Session,
+    now: datetime,
+    subject: str,
+    subject_id: int,
+    reason: str,
+    recipient: str,
+    url: str,
+    title: str,
+    body: str,
+) -> Notification | None:
     """Write a notification unless one with the same key exists. Returns the new row, or None if it existed."""
     key = f"{subject}:{subject_id}:{reason}:{recipient}"
     if session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
         return None
-    row = Notification(key=key[:500], subject=subject, subject_id=subject_id, recipient=recipient, url=url,
-                       title=title[:500], body=body[:8000], status=Status.PENDING, attempts=0, due_at=now,
-                       created_at=now)  # fmt: skip
+    row = Notification(
+        key=key[:500],
+        subject=subject,
+        subject_id=subject_id,
+        recipient=recipient,
+        url=url,
+        title=title[:500],
+        body=body[:8000],
+        status=Status.PENDING,
+        attempts=0,
+        due_at=now,
+        created_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(row)
@@ -90,9 +110,12 @@ def enqueue(*, session: Session, now: datetime, subject: str, subject_id: int, r
 
 
 def claim(*, session: Session, now: datetime, limit: int = 20) -> list[Notification]:
-    query = (select(Notification)
-             .where(Notification.status.in_([Status.PENDING, Status.SENDING]), Notification.due_at <= now)
-             .order_by(Notification.due_at).limit(limit))  # fmt: skip
+    query = (
+        select(Notification)
+        .where(Notification.status.in_([Status.PENDING, Status.SENDING]), Notification.due_at <= now)
+        .order_by(Notification.due_at)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(session.scalars(query))
@@ -104,8 +127,14 @@ def claim(*, session: Session, now: datetime, limit: int = 20) -> list[Notificat
 Outcome = Callable[[Notification, Session, datetime], None]
 
 
-def deliver_due(sessions: sessionmaker[Session], *, sender: Sender, now: Callable[[], datetime],
-                on_outcome: Outcome | None = None, limit: int = 20) -> int:  # fmt: skip
+def deliver_due(
+    sessions: sessionmaker[Session],
+    *,
+    sender: Sender,
+    now: Callable[[], datetime],
+    on_outcome: Outcome | None = None,
+    limit: int = 20,
+) -> int:
     """Claim, send and record up to `limit` due notifications. Returns how many were tried."""
     with transaction(sessions) as session:
         claimed = [(r.id, r.url, r.title, r.body) for r in claim(session=session, now=now(), limit=limit)]
@@ -136,8 +165,14 @@ def _record(row: Notification, error: str | None, now: datetime) -> None:
         row.status, row.due_at, row.last_error = Status.PENDING, now + backoff(row.attempts), error[:1000]
 
 
-def list_notifications(*, session: Session, subject: str | None = None, subject_id: int | None = None,
-                       pending_only: bool = False, limit: int = 100) -> list[Notification]:  # fmt: skip
+def list_notifications(
+    *,
+    session: Session,
+    subject: str | None = None,
+    subject_id: int | None = None,
+    pending_only: bool = False,
+    limit: int = 100,
+) -> list[Notification]:
     query = select(Notification).order_by(Notification.id.desc()).limit(limit)
     if subject is not None:
         query = query.where(Notification.subject == subject)

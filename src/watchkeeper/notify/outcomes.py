@@ -21,17 +21,28 @@ def record_outcome(row: Notification, session: Session, now: datetime) -> None:
     elif row.status == Status.FAILED:
         text = f"gave up notifying {row.recipient} after {row.attempts} attempts: {row.last_error}"
     else:
-        text = f"could not notify {row.recipient} (attempt {row.attempts}, retrying at {row.due_at:%H:%M:%S} UTC): " \
-               f"{row.last_error}"
+        text = (
+            f"could not notify {row.recipient} (attempt {row.attempts}, retrying at {row.due_at:%H:%M:%S} UTC): "
+            f"{row.last_error}"
+        )
     incident_id, case_id = _where(row, session)
     incident = session.get(Incident, incident_id) if incident_id is not None else None
     if incident is not None:
-        add_entry(incident, Entry.NOTIFICATION, text, session=session, at=now, notification_id=row.id,
-                  status=row.status)  # fmt: skip
+        add_entry(
+            incident, Entry.NOTIFICATION, text, session=session, at=now, notification_id=row.id, status=row.status
+        )
     case = session.get(Case, case_id) if case_id is not None else None
     if case is not None:
-        desk.log_entry(case, desk.EntryKind.NOTIFICATION, text, author="watchkeeper", at=now, session=session,
-                       notification_id=row.id, status=row.status)  # fmt: skip
+        desk.log_entry(
+            case,
+            desk.EntryKind.NOTIFICATION,
+            text,
+            author="watchkeeper",
+            at=now,
+            session=session,
+            notification_id=row.id,
+            status=row.status,
+        )
 
 
 def _where(row: Notification, session: Session) -> tuple[int | None, int | None]:

@@ -41,18 +41,30 @@ def _secret(request: Request, session) -> bytes:  # type: ignore[no-untyped-def]
     return enquiries.server_secret(session=session)
 
 
-@router.post("/api/v1/enquiries", response_model=EnquiryOut, status_code=status.HTTP_201_CREATED,
-             dependencies=[Depends(staff)],
-             responses={404: {"description": "no such service or customer"}})  # fmt: skip
+@router.post(
+    "/api/v1/enquiries",
+    response_model=EnquiryOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(staff)],
+    responses={404: {"description": "no such service or customer"}},
+)
 def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
     """Ask the customer's technical contact whether a quiet service is expected; returns the two answer links."""
     state = request.app.state
 
     def work(session):  # type: ignore[no-untyped-def]
-        asked = enquiries.ask(session=session, now=state.clock.now(), secret=_secret(request, session),
-                              base_url=state.settings.public_url, service=body.service, question=body.question,
-                              incident_id=body.incident_id, case_id=body.case_id, if_expected=body.if_expected,
-                              snooze=timedelta(hours=body.snooze_hours))  # fmt: skip
+        asked = enquiries.ask(
+            session=session,
+            now=state.clock.now(),
+            secret=_secret(request, session),
+            base_url=state.settings.public_url,
+            service=body.service,
+            question=body.question,
+            incident_id=body.incident_id,
+            case_id=body.case_id,
+            if_expected=body.if_expected,
+            snooze=timedelta(hours=body.snooze_hours),
+        )
         e = asked.enquiry
         return EnquiryOut(id=e.id, question=e.question, expires_at=e.expires_at.isoformat(), links=asked.links)
 
@@ -65,21 +77,28 @@ def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
 
 
 def _page(title: str, body: str, code: int = 200) -> HTMLResponse:
-    return HTMLResponse(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                        "<meta name='robots' content='noindex'></head><body style='font-family:sans-serif;"
-                        f"max-width:40em;margin:3em auto'><h1>{html.escape(title)}</h1>{body}</body></html>",
-                        status_code=code)  # fmt: skip
+    return HTMLResponse(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<meta name='robots' content='noindex'></head><body style='font-family:sans-serif;"
+        f"max-width:40em;margin:3em auto'><h1>{html.escape(title)}</h1>{body}</body></html>",
+        status_code=code,
+    )
 
 
 def _too_many(wait: int) -> HTMLResponse:
-    page = _page("Too many attempts", f"<p>Too many links that are not valid came from your address; "
-                                      f"try again in {wait} seconds.</p>", 429)  # fmt: skip
+    page = _page(
+        "Too many attempts",
+        f"<p>Too many links that are not valid came from your address; try again in {wait} seconds.</p>",
+        429,
+    )
     page.headers["Retry-After"] = str(wait)
     return page
 
 
-_WORDS = {Answer.EXPECTED: "Yes, this is expected (we are testing, or it is planned)",
-          Answer.NOT_EXPECTED: "No, this is not expected: please investigate"}  # fmt: skip
+_WORDS = {
+    Answer.EXPECTED: "Yes, this is expected (we are testing, or it is planned)",
+    Answer.NOT_EXPECTED: "No, this is not expected: please investigate",
+}
 
 
 @router.get("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
@@ -90,17 +109,24 @@ def answer_page(request: Request, token: Annotated[str, Query(max_length=500)]) 
     if (wait := throttled_for(request)) is not None:
         return _too_many(wait)
     try:
-        enquiry, given = in_transaction(state.sessions, lambda s: enquiries.preview(
-            session=s, now=state.clock.now(), secret=_secret(request, s), token=token))  # fmt: skip
+        enquiry, given = in_transaction(
+            state.sessions,
+            lambda s: enquiries.preview(session=s, now=state.clock.now(), secret=_secret(request, s), token=token),
+        )
     except InvalidLink:
         failed_attempt(request)
         return _page("Link not valid", f"<p>{REFUSED}</p>", 404)
     if enquiry.answered_at is not None:
-        return _page("Already answered", f"<p>This enquiry was answered on {enquiry.answered_at:%Y-%m-%d %H:%M} UTC."
-                                         " Thank you.</p>")  # fmt: skip
-    return _page("Your answer", f"<p>{html.escape(enquiry.question)}</p><form method='post'>"
-                                f"<input type='hidden' name='token' value='{html.escape(token)}'>"
-                                f"<button type='submit'>{html.escape(_WORDS[given])}</button></form>")  # fmt: skip
+        return _page(
+            "Already answered",
+            f"<p>This enquiry was answered on {enquiry.answered_at:%Y-%m-%d %H:%M} UTC. Thank you.</p>",
+        )
+    return _page(
+        "Your answer",
+        f"<p>{html.escape(enquiry.question)}</p><form method='post'>"
+        f"<input type='hidden' name='token' value='{html.escape(token)}'>"
+        f"<button type='submit'>{html.escape(_WORDS[given])}</button></form>",
+    )
 
 
 @router.post("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
@@ -109,8 +135,10 @@ def answer(request: Request, token: Annotated[str, Form(max_length=500)]) -> HTM
     if (wait := throttled_for(request)) is not None:
         return _too_many(wait)
     try:
-        said = in_transaction(state.sessions, lambda s: enquiries.answer(
-            session=s, now=state.clock.now(), secret=_secret(request, s), token=token))  # fmt: skip
+        said = in_transaction(
+            state.sessions,
+            lambda s: enquiries.answer(session=s, now=state.clock.now(), secret=_secret(request, s), token=token),
+        )
     except InvalidLink:
         failed_attempt(request)
         return _page("Link not valid", f"<p>{REFUSED}</p>", 404)

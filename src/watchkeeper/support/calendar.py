@@ -51,8 +51,10 @@ def _parse_ranges(text: str, where: str) -> Ranges:
         h0, m0, h1, m1 = (int(g) for g in found.groups())
         start, end = h0 * 60 + m0, h1 * 60 + m1
         if not (0 <= start < end <= 1440 and m0 < 60 and m1 < 60):
-            raise ValueError(f"{where}: {part!r} must open before it closes, within 00:00-24:00 "
-                             "(split a night shift into the two days it covers)")  # fmt: skip
+            raise ValueError(
+                f"{where}: {part!r} must open before it closes, within 00:00-24:00 "
+                "(split a night shift into the two days it covers)"
+            )
         ranges.append((start, end))
     ranges.sort()
     for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
@@ -83,8 +85,9 @@ class Calendar:
         return cls(always_open=True)
 
     @classmethod
-    def parse(cls, text: str, *, timezone: str = "UTC", holidays: str | None = None,
-              closed: frozenset[date] = frozenset()) -> Calendar:  # fmt: skip
+    def parse(
+        cls, text: str, *, timezone: str = "UTC", holidays: str | None = None, closed: frozenset[date] = frozenset()
+    ) -> Calendar:
         """'24x7', or 'Mon-Fri 09:00-17:00; Sat 10:00-12:00'; several ranges a day: 'Mon-Fri 08:00-12:00,13:00-17:00'.
 
         Raises ValueError saying what to fix.
@@ -109,7 +112,8 @@ class Calendar:
                 _ = self._holidays
             except NotImplementedError as exc:
                 raise ValueError(
-                    f"no public holiday calendar for {self.holidays!r}; use a code like DE or US-CA") from exc
+                    f"no public holiday calendar for {self.holidays!r}; use a code like DE or US-CA"
+                ) from exc
         if not self.always_open and not any(self.hours):
             raise ValueError("the calendar is never open; give opening hours or 24x7")
 

@@ -56,12 +56,15 @@ def _visible(case_id: int, who: Principal, session: Session) -> Case:
 
 
 @router.get("")
-def list_cases(request: Request, session: SessionDep, who: Who,
-               status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:  # fmt: skip
+def list_cases(
+    request: Request,
+    session: SessionDep,
+    who: Who,
+    status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
     now = request.app.state.clock.now()
-    rows = desk.list_cases(session=session, status=status_, limit=limit,
-                           customer=None if who.staff else who.customer)  # fmt: skip
+    rows = desk.list_cases(session=session, status=status_, limit=limit, customer=None if who.staff else who.customer)
     return [case_out(c, who, session, now) for c in rows]
 
 
@@ -92,14 +95,25 @@ def open_case(body: CaseIn, request: Request, who: Who) -> dict[str, Any]:
     customer = body.customer if who.staff else who.customer
     if customer is None:
         raise HTTPException(422, "say which customer the case is for")
-    return _write(request, who, lambda s, now: desk.open_case(
-        session=s, now=now, customer=customer, title=body.title, priority=body.priority, author=who.name,
-        description=body.description))  # fmt: skip
+    return _write(
+        request,
+        who,
+        lambda s, now: desk.open_case(
+            session=s,
+            now=now,
+            customer=customer,
+            title=body.title,
+            priority=body.priority,
+            author=who.name,
+            description=body.description,
+        ),
+    )
 
 
 @router.post("/{case_id}/replies")
 def reply(case_id: RowId, body: TextIn, request: Request, who: Who) -> dict[str, Any]:
     """Staff: a public reply (answers the response clocks). Customer: their own words on the case."""
+
     def work(s: Session, now: datetime) -> Case:
         case = _visible(case_id, who, s)
         if who.staff:
@@ -114,6 +128,7 @@ def reply(case_id: RowId, body: TextIn, request: Request, who: Who) -> dict[str,
 @router.post("/{case_id}/notes", dependencies=Staff)
 def note(case_id: RowId, body: TextIn, request: Request, who: Who) -> dict[str, Any]:
     """An internal note: customers never see it."""
+
     def work(s: Session, now: datetime) -> Case:
         desk.reply(case_id, body.text, public=False, author=who.name, session=s, now=now)
         return desk.get_case(case_id, session=s)
@@ -123,18 +138,19 @@ def note(case_id: RowId, body: TextIn, request: Request, who: Who) -> dict[str, 
 
 @router.post("/{case_id}/status", dependencies=Staff)
 def set_status(case_id: RowId, body: StatusIn, request: Request, who: Who) -> dict[str, Any]:
-    return _write(request, who, lambda s, now: desk.set_status(case_id, body.status, author=who.name, session=s,
-                                                               now=now))  # fmt: skip
+    return _write(
+        request, who, lambda s, now: desk.set_status(case_id, body.status, author=who.name, session=s, now=now)
+    )
 
 
 @router.post("/{case_id}/priority", dependencies=Staff)
 def set_priority(case_id: RowId, body: PriorityIn, request: Request, who: Who) -> dict[str, Any]:
-    return _write(request, who, lambda s, now: desk.set_priority(case_id, body.priority, author=who.name, session=s,
-                                                                 now=now))  # fmt: skip
+    return _write(
+        request, who, lambda s, now: desk.set_priority(case_id, body.priority, author=who.name, session=s, now=now)
+    )
 
 
 @router.post("/{case_id}/assign", dependencies=Staff)
 def assign(case_id: RowId, body: AssignIn, request: Request, who: Who) -> dict[str, Any]:
     """Give the case to one of the operator's staff; they are told on their channels."""
-    return _write(request, who, lambda s, now: desk.assign(case_id, body.assignee, author=who.name, session=s,
-                                                           now=now))  # fmt: skip
+    return _write(request, who, lambda s, now: desk.assign(case_id, body.assignee, author=who.name, session=s, now=now))

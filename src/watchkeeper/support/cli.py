@@ -33,7 +33,7 @@ plans_app = typer.Typer(help="Support plans: opening hours (or 24x7), holidays, 
 customers_app = typer.Typer(help="Customers, their plan, contacts and services.")
 cases_app = typer.Typer(help="Support cases with a work log and SLA clocks in business time.")
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]  # noqa: UP007
+By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]
 
 
 def _targets(values: list[str]) -> dict[Priority, Targets]:
@@ -42,8 +42,10 @@ def _targets(values: list[str]) -> dict[Priority, Targets]:
     for value in values:
         priority, _, spec = value.partition(":")
         try:
-            fields = {Target(name.strip()).value: parse_duration(d) for name, _, d in
-                      (part.partition("=") for part in spec.split(","))}  # fmt: skip
+            fields = {
+                Target(name.strip()).value: parse_duration(d)
+                for name, _, d in (part.partition("=") for part in spec.split(","))
+            }
             out[Priority(priority.strip().lower())] = Targets(**fields)
         except ValueError as exc:
             raise typer.BadParameter(f"{value!r} is not like p1:first_response=1h,update=4h,resolution=8h") from exc
@@ -56,19 +58,29 @@ def plans_add(
     hours: Annotated[str, typer.Option(help="'24x7' or 'Mon-Fri 08:00-18:00' (';' between day groups)")],
     target: Annotated[list[str], typer.Option(help="p1:first_response=1h,update=4h,resolution=8h (repeat)")],
     timezone: Annotated[str, typer.Option(help="IANA time zone of the hours")] = "UTC",
-    holidays: Annotated[str | None, typer.Option(help="public holidays of DE, GB-ENG, US-CA ...")] = None,  # noqa: UP007
-    closed: Annotated[list[str] | None, typer.Option(help="extra closed day, YYYY-MM-DD (repeat)")] = None,  # noqa: UP007
+    holidays: Annotated[str | None, typer.Option(help="public holidays of DE, GB-ENG, US-CA ...")] = None,
+    closed: Annotated[list[str] | None, typer.Option(help="extra closed day, YYYY-MM-DD (repeat)")] = None,
     auto_case: Annotated[bool, typer.Option(help="open a case for every customer-affecting incident")] = True,
-    auto_enquire: Annotated[bool, typer.Option(
-        help="ask the technical contact by email when a production feed goes silent")] = False,
+    auto_enquire: Annotated[
+        bool, typer.Option(help="ask the technical contact by email when a production feed goes silent")
+    ] = False,
 ) -> None:
     """Add a plan; its clocks run in its business time."""
     ctx = context()
     try:
         with ctx.transaction() as session:
-            plan = desk.add_plan(session=session, now=ctx.clock.now(), name=name, hours=hours, timezone=timezone,
-                                 holidays=holidays, closed_days=[date.fromisoformat(d) for d in closed or []],
-                                 targets=_targets(target), auto_case=auto_case, auto_enquire=auto_enquire)  # fmt: skip
+            plan = desk.add_plan(
+                session=session,
+                now=ctx.clock.now(),
+                name=name,
+                hours=hours,
+                timezone=timezone,
+                holidays=holidays,
+                closed_days=[date.fromisoformat(d) for d in closed or []],
+                targets=_targets(target),
+                auto_case=auto_case,
+                auto_enquire=auto_enquire,
+            )
             described = desk.plan_rule(plan).calendar.describe()
     except ValueError as exc:
         raise fail(str(exc)) from exc
@@ -81,17 +93,23 @@ def plans_list(as_json: Json = False) -> None:
     ctx = context()
     with ctx.transaction() as session:
         rows: list[dict[str, Any]] = [
-            {"name": p.name, "hours": desk.plan_rule(p).calendar.describe(), "targets": p.targets,
-             "auto_case": p.auto_case, "auto_enquire": p.auto_enquire}
+            {
+                "name": p.name,
+                "hours": desk.plan_rule(p).calendar.describe(),
+                "targets": p.targets,
+                "auto_case": p.auto_case,
+                "auto_enquire": p.auto_enquire,
+            }
             for p in desk.list_plans(session=session)
-        ]  # fmt: skip
+        ]
     if as_json:
         print_json(rows)
         return
     table = Table("plan", "hours", "targets (minutes of business time)", "by itself")
     for r in rows:
-        automatic = ", ".join(what for what, on in (("opens cases", r["auto_case"]),
-                                                    ("asks about silent feeds", r["auto_enquire"])) if on)  # fmt: skip
+        automatic = ", ".join(
+            what for what, on in (("opens cases", r["auto_case"]), ("asks about silent feeds", r["auto_enquire"])) if on
+        )
         table.add_row(r["name"], r["hours"], "; ".join(f"{p}: {v}" for p, v in r["targets"].items()), automatic or "-")
     console.print(table if rows else "no plans; `watchkeeper plans add` makes one")
 
@@ -100,15 +118,16 @@ def plans_list(as_json: Json = False) -> None:
 def customers_add(
     name: str,
     plan: Annotated[str, typer.Option(help="support plan name")],
-    services: Annotated[str | None, typer.Option(help="regex: services whose names match are theirs")] = None,  # noqa: UP007
-    timezone: Annotated[str | None, typer.Option(help="the customer's own time zone for the plan's hours")] = None,  # noqa: UP007
+    services: Annotated[str | None, typer.Option(help="regex: services whose names match are theirs")] = None,
+    timezone: Annotated[str | None, typer.Option(help="the customer's own time zone for the plan's hours")] = None,
 ) -> None:
     """Add a customer on a plan; `--services REGEX` makes matching services theirs."""
     ctx = context()
     try:
         with ctx.transaction() as session:
-            customer = desk.add_customer(session=session, now=ctx.clock.now(), name=name, plan=plan,
-                                         service_pattern=services, timezone=timezone)  # fmt: skip
+            customer = desk.add_customer(
+                session=session, now=ctx.clock.now(), name=name, plan=plan, service_pattern=services, timezone=timezone
+            )
             owned = desk.services_of(customer, session=session)
     except (ValueError, LookupError) as exc:
         raise fail(said(exc)) from exc
@@ -153,17 +172,26 @@ def customers_list(as_json: Json = False) -> None:
     """Every customer with their plan, services and contacts."""
     ctx = context()
     with ctx.transaction() as session:
-        rows: list[dict[str, Any]] = [{"name": c.name, "plan": desk.get_plan_by_id(c.plan_id, session=session).name,
-                 "services": desk.services_of(c, session=session),
-                 "contacts": [{"name": k.name, "role": k.role} for k in desk.contacts_of(c, session=session)]}
-                for c in desk.list_customers(session=session)]  # fmt: skip
+        rows: list[dict[str, Any]] = [
+            {
+                "name": c.name,
+                "plan": desk.get_plan_by_id(c.plan_id, session=session).name,
+                "services": desk.services_of(c, session=session),
+                "contacts": [{"name": k.name, "role": k.role} for k in desk.contacts_of(c, session=session)],
+            }
+            for c in desk.list_customers(session=session)
+        ]
     if as_json:
         print_json(rows)
         return
     table = Table("customer", "plan", "services", "contacts")
     for r in rows:
-        table.add_row(r["name"], r["plan"], ", ".join(r["services"]),
-                      ", ".join(f"{k['name']} ({k['role']})" for k in r["contacts"]))  # fmt: skip
+        table.add_row(
+            r["name"],
+            r["plan"],
+            ", ".join(r["services"]),
+            ", ".join(f"{k['name']} ({k['role']})" for k in r["contacts"]),
+        )
     console.print(table if rows else "no customers")
 
 
@@ -186,8 +214,15 @@ def cases_open(
     ctx = context()
     try:
         with ctx.transaction() as session:
-            case = desk.open_case(session=session, now=ctx.clock.now(), customer=customer, title=title,
-                                  priority=priority, author=by or operator(), description=description)  # fmt: skip
+            case = desk.open_case(
+                session=session,
+                now=ctx.clock.now(),
+                customer=customer,
+                title=title,
+                priority=priority,
+                author=by or operator(),
+                description=description,
+            )
             out = case_out(case, session, ctx.clock.now())
     except (ValueError, LookupError) as exc:
         raise fail(said(exc)) from exc
@@ -197,25 +232,44 @@ def cases_open(
 
 @cases_app.command("list")
 def cases_list(
-    customer: Annotated[str | None, typer.Option(help="only this customer")] = None,  # noqa: UP007
-    status: Annotated[CaseStatus | None, typer.Option(help="new, open, pending_customer, resolved, closed")] = None,  # noqa: UP007
+    customer: Annotated[str | None, typer.Option(help="only this customer")] = None,
+    status: Annotated[CaseStatus | None, typer.Option(help="new, open, pending_customer, resolved, closed")] = None,
     as_json: Json = False,
 ) -> None:
     """Cases, newest first, with status, priority and the SLA clock due next."""
     ctx = context()
     try:
         with ctx.transaction() as session:
-            rows = [case_out(c, session, ctx.clock.now())
-                    for c in desk.list_cases(session=session, customer=customer, status=status)]  # fmt: skip
+            rows = [
+                case_out(c, session, ctx.clock.now())
+                for c in desk.list_cases(session=session, customer=customer, status=status)
+            ]
     except LookupError as exc:
         raise fail(said(exc)) from exc
     if as_json:
         print_json(rows)
         return
-    columns = [Column("case"), Column("customer", 3), Column("priority"), Column("status"),
-               Column("next SLA moment (UTC)", 2), Column("level", 1), Column("title", wide=True)]  # fmt: skip
-    lines = [[str(r["id"]), r["customer"], r["priority"], r["status"], minute(r["due_at"]),
-              str(r["escalation_level"]), r["title"]] for r in rows]  # fmt: skip
+    columns = [
+        Column("case"),
+        Column("customer", 3),
+        Column("priority"),
+        Column("status"),
+        Column("next SLA moment (UTC)", 2),
+        Column("level", 1),
+        Column("title", wide=True),
+    ]
+    lines = [
+        [
+            str(r["id"]),
+            r["customer"],
+            r["priority"],
+            r["status"],
+            minute(r["due_at"]),
+            str(r["escalation_level"]),
+            r["title"],
+        ]
+        for r in rows
+    ]
     show_list(columns, lines, empty="no cases")
 
 
@@ -232,13 +286,21 @@ def cases_show(case_id: int, as_json: Json = False) -> None:
     if as_json:
         print_json(out)
         return
-    console.print(f"[bold]case {out['id']}[/bold] {out['customer']}, {out['priority']}, {out['status']}: "
-                  f"{out['title']}")
-    clocks = Table("clock", "state", "elapsed", "target", "warns", "breaches / breached", title="SLA clocks",
-                   title_justify="left")  # fmt: skip
+    console.print(
+        f"[bold]case {out['id']}[/bold] {out['customer']}, {out['priority']}, {out['status']}: {out['title']}"
+    )
+    clocks = Table(
+        "clock", "state", "elapsed", "target", "warns", "breaches / breached", title="SLA clocks", title_justify="left"
+    )
     for c in out["clocks"]:
-        clocks.add_row(c["target"], c["state"], f"{c['elapsed_minutes']:.0f} min", f"{c['limit_minutes']:.0f} min",
-                       when(c["warn_at"]), when(c["due_at"] or c["breached_at"]))  # fmt: skip
+        clocks.add_row(
+            c["target"],
+            c["state"],
+            f"{c['elapsed_minutes']:.0f} min",
+            f"{c['limit_minutes']:.0f} min",
+            when(c["warn_at"]),
+            when(c["due_at"] or c["breached_at"]),
+        )
     console.print(clocks)
     log = Table("at", "kind", "by", "", title="work log", title_justify="left")
     for e in out["log"]:
@@ -249,40 +311,50 @@ def cases_show(case_id: int, as_json: Json = False) -> None:
 @cases_app.command("reply")
 def cases_reply(case_id: int, text: str, by: By = None) -> None:
     """A public reply the customer sees (answers the response clocks)."""
-    act(lambda s, now: desk.reply(case_id, text, public=True, author=by or operator(), session=s, now=now),
-        f"reply added to case {case_id}")
+    act(
+        lambda s, now: desk.reply(case_id, text, public=True, author=by or operator(), session=s, now=now),
+        f"reply added to case {case_id}",
+    )
 
 
 @cases_app.command("note")
 def cases_note(case_id: int, text: str, by: By = None) -> None:
     """An internal note; the customer does not see it and it stops no clock."""
-    act(lambda s, now: desk.reply(case_id, text, public=False, author=by or operator(), session=s, now=now),
-        f"note added to case {case_id}")
+    act(
+        lambda s, now: desk.reply(case_id, text, public=False, author=by or operator(), session=s, now=now),
+        f"note added to case {case_id}",
+    )
 
 
 @cases_app.command("status")
 def cases_status(case_id: int, status: CaseStatus, by: By = None) -> None:
     """pending_customer pauses the clocks; resolved stops them."""
-    act(lambda s, now: desk.set_status(case_id, status, author=by or operator(), session=s, now=now),
-        f"case {case_id} {status}")
+    act(
+        lambda s, now: desk.set_status(case_id, status, author=by or operator(), session=s, now=now),
+        f"case {case_id} {status}",
+    )
 
 
 @cases_app.command("priority")
 def cases_priority(case_id: int, priority: Priority, by: By = None) -> None:
     """Set a case's priority: p1 (down) .. p4 (request)."""
-    act(lambda s, now: desk.set_priority(case_id, priority, author=by or operator(), session=s, now=now),
-        f"case {case_id} is {priority}")
+    act(
+        lambda s, now: desk.set_priority(case_id, priority, author=by or operator(), session=s, now=now),
+        f"case {case_id} is {priority}",
+    )
 
 
 @cases_app.command("assign")
 def cases_assign(
     case_id: int,
-    user: Annotated[str | None, typer.Argument(help="one of `watchkeeper users list`; leave out to unassign")] = None,  # noqa: UP007
+    user: Annotated[str | None, typer.Argument(help="one of `watchkeeper users list`; leave out to unassign")] = None,
     by: By = None,
 ) -> None:
     """Give the case to one of the operator's staff; they are told on their channels."""
-    act(lambda s, now: desk.assign(case_id, user, author=by or operator(), session=s, now=now),
-        f"case {case_id} assigned to {user}" if user else f"case {case_id} unassigned")
+    act(
+        lambda s, now: desk.assign(case_id, user, author=by or operator(), session=s, now=now),
+        f"case {case_id} assigned to {user}" if user else f"case {case_id} unassigned",
+    )
 
 
 enquiries_app = typer.Typer(help="Ask a customer's technical contact whether a quiet feed is expected.")
@@ -291,11 +363,11 @@ enquiries_app = typer.Typer(help="Ask a customer's technical contact whether a q
 @enquiries_app.command("ask")
 def enquiries_ask(
     service: str,
-    incident: Annotated[int | None, typer.Option(help="the incident the answer should act on")] = None,  # noqa: UP007
-    case: Annotated[int | None, typer.Option(help="the case to log question and answer on")] = None,  # noqa: UP007
+    incident: Annotated[int | None, typer.Option(help="the incident the answer should act on")] = None,
+    case: Annotated[int | None, typer.Option(help="the case to log question and answer on")] = None,
     if_expected: Annotated[str, typer.Option(help="snooze (the alerts) or test (move the service to test)")] = "snooze",
     snooze: Annotated[str, typer.Option(help="how long 'expected' snoozes, e.g. 24h")] = "24h",
-    question: Annotated[str | None, typer.Option(help="instead of the default question")] = None,  # noqa: UP007
+    question: Annotated[str | None, typer.Option(help="instead of the default question")] = None,
     as_json: Json = False,
 ) -> None:
     """Sends the customer's technical contacts the question and two signed answer links
@@ -308,18 +380,33 @@ def enquiries_ask(
 
     ctx = context()
     if "public_url" not in ctx.settings.model_fields_set:
-        errors.print(f"[yellow]warning:[/yellow] WATCHKEEPER_PUBLIC_URL is not set, so the links point at "
-                     f"{ctx.settings.public_url}; set it to where customers reach `serve`")  # fmt: skip
+        errors.print(
+            f"[yellow]warning:[/yellow] WATCHKEEPER_PUBLIC_URL is not set, so the links point at "
+            f"{ctx.settings.public_url}; set it to where customers reach `serve`"
+        )
     try:
         choice = enquiries.IfExpected(if_expected)
 
         def work(session: Any) -> dict[str, Any]:
             secret = enquiries.server_secret(session=session)
-            asked = enquiries.ask(session=session, now=ctx.clock.now(), secret=secret, base_url=ctx.settings.public_url,
-                                  service=service, question=question, incident_id=incident, case_id=case,
-                                  if_expected=choice, snooze=parse_duration(snooze))  # fmt: skip
-            return {"id": asked.enquiry.id, "question": asked.enquiry.question,
-                    "expires_at": asked.enquiry.expires_at, "links": asked.links}  # fmt: skip
+            asked = enquiries.ask(
+                session=session,
+                now=ctx.clock.now(),
+                secret=secret,
+                base_url=ctx.settings.public_url,
+                service=service,
+                question=question,
+                incident_id=incident,
+                case_id=case,
+                if_expected=choice,
+                snooze=parse_duration(snooze),
+            )
+            return {
+                "id": asked.enquiry.id,
+                "question": asked.enquiry.question,
+                "expires_at": asked.enquiry.expires_at,
+                "links": asked.links,
+            }
 
         out = in_transaction(ctx.sessions, work)
     except (ValueError, LookupError) as exc:

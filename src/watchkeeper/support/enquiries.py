@@ -78,9 +78,20 @@ class Asked:
 LONGEST_SNOOZE = timedelta(days=30)  # as the API's snooze_hours allows
 
 
-def ask(*, session: Session, now: datetime, secret: bytes, base_url: str, service: str, question: str | None = None,
-        incident_id: int | None = None, case_id: int | None = None, if_expected: IfExpected = IfExpected.SNOOZE,
-        snooze: timedelta = timedelta(hours=24), ttl: timedelta = timedelta(hours=72)) -> Asked:  # fmt: skip
+def ask(
+    *,
+    session: Session,
+    now: datetime,
+    secret: bytes,
+    base_url: str,
+    service: str,
+    question: str | None = None,
+    incident_id: int | None = None,
+    case_id: int | None = None,
+    if_expected: IfExpected = IfExpected.SNOOZE,
+    snooze: timedelta = timedelta(hours=24),
+    ttl: timedelta = timedelta(hours=72),
+) -> Asked:
     row = get_service(session=session, name=service)
     customer = desk.customer_of_service(service, session=session)
     if customer is None:
@@ -99,29 +110,63 @@ def ask(*, session: Session, now: datetime, secret: bytes, base_url: str, servic
         raise ValueError(f"an 'expected' answer snoozes for an hour to {LONGEST_SNOOZE.days} days, not {snooze}")
     since = "it was set up" if row.last_seen is None else f"{row.last_seen:%Y-%m-%d %H:%M} UTC"
     question = question or f"We have had no usage records from {service} since {since}. Is this expected?"
-    enquiry = Enquiry(customer_id=customer.id, service=service, incident_id=incident_id, case_id=case_id,
-                      question=question, if_expected=if_expected, snooze_hours=max(1, int(snooze / timedelta(hours=1))),
-                      created_at=now, expires_at=now + ttl)  # fmt: skip
+    enquiry = Enquiry(
+        customer_id=customer.id,
+        service=service,
+        incident_id=incident_id,
+        case_id=case_id,
+        question=question,
+        if_expected=if_expected,
+        snooze_hours=max(1, int(snooze / timedelta(hours=1))),
+        created_at=now,
+        expires_at=now + ttl,
+    )
     session.add(enquiry)
     session.flush()
-    links = {a: f"{base_url.rstrip('/')}/enquiries/answer?token={sign(secret, enquiry.id, a, enquiry.expires_at)}"
-             for a in Answer}  # fmt: skip
+    links = {
+        a: f"{base_url.rstrip('/')}/enquiries/answer?token={sign(secret, enquiry.id, a, enquiry.expires_at)}"
+        for a in Answer
+    }
     contacts = desk.contacts_of(customer, session=session, role=desk.ContactRole.TECHNICAL)
     names = ", ".join(c.name for c in contacts) or "nobody: no technical contact is on file, send the links by hand"
-    _note(enquiry, f"enquiry {enquiry.id} to {customer.name}'s technical contact ({names}): {question}",
-          EntryKind.ENQUIRY, Entry.ENQUIRY_SENT, session=session, now=now)  # fmt: skip
-    body = (f"{question}\n\nExpected (we are testing, or it is planned):\n{links[Answer.EXPECTED]}\n\n"
-            f"Not expected, please investigate:\n{links[Answer.NOT_EXPECTED]}\n\n"
-            f"The links work once and until {enquiry.expires_at:%Y-%m-%d %H:%M} UTC.")  # fmt: skip
+    _note(
+        enquiry,
+        f"enquiry {enquiry.id} to {customer.name}'s technical contact ({names}): {question}",
+        EntryKind.ENQUIRY,
+        Entry.ENQUIRY_SENT,
+        session=session,
+        now=now,
+    )
+    body = (
+        f"{question}\n\nExpected (we are testing, or it is planned):\n{links[Answer.EXPECTED]}\n\n"
+        f"Not expected, please investigate:\n{links[Answer.NOT_EXPECTED]}\n\n"
+        f"The links work once and until {enquiry.expires_at:%Y-%m-%d %H:%M} UTC."
+    )
     for contact in contacts:
-        enqueue(session=session, now=now, subject="enquiry", subject_id=enquiry.id, reason="ask",
-                recipient=contact.name, url=contact.channel, title=f"Is the silence on {service} expected?",
-                body=body)  # fmt: skip
+        enqueue(
+            session=session,
+            now=now,
+            subject="enquiry",
+            subject_id=enquiry.id,
+            reason="ask",
+            recipient=contact.name,
+            url=contact.channel,
+            title=f"Is the silence on {service} expected?",
+            body=body,
+        )
     return Asked(enquiry, links)
 
 
-def _note(enquiry: Enquiry, text: str, case_kind: EntryKind, incident_kind: Entry, *, session: Session,
-          now: datetime, author: str = SYSTEM) -> None:  # fmt: skip
+def _note(
+    enquiry: Enquiry,
+    text: str,
+    case_kind: EntryKind,
+    incident_kind: Entry,
+    *,
+    session: Session,
+    now: datetime,
+    author: str = SYSTEM,
+) -> None:
     case = session.get(Case, enquiry.case_id) if enquiry.case_id is not None else None
     if case is not None:
         desk.log_entry(case, case_kind, text, author=author, at=now, session=session, enquiry_id=enquiry.id)
@@ -156,10 +201,18 @@ def answer(*, session: Session, now: datetime, secret: bytes, token: str) -> str
     else:
         done = _not_expected(enquiry, session=session, now=now)
         text = f"{customer} says the silence on {enquiry.service} is NOT expected; {done}"
-    _note(enquiry, text, EntryKind.CUSTOMER, Entry.CUSTOMER_ANSWER, session=session, now=now,
-          author=f"customer:{customer}")  # fmt: skip
-    return "Thank you, your answer is recorded: " + ("we will treat it as planned." if given is Answer.EXPECTED
-                                                    else "we are investigating now.")  # fmt: skip
+    _note(
+        enquiry,
+        text,
+        EntryKind.CUSTOMER,
+        Entry.CUSTOMER_ANSWER,
+        session=session,
+        now=now,
+        author=f"customer:{customer}",
+    )
+    return "Thank you, your answer is recorded: " + (
+        "we will treat it as planned." if given is Answer.EXPECTED else "we are investigating now."
+    )
 
 
 def _claim(enquiry: Enquiry, given: Answer, *, session: Session, now: datetime) -> bool:
@@ -170,9 +223,11 @@ def _claim(enquiry: Enquiry, given: Answer, *, session: Session, now: datetime) 
     the first find the answer set and change nothing, so only one acts.
     """
     claimed = session.execute(
-        update(Enquiry).where(Enquiry.id == enquiry.id, Enquiry.answered_at.is_(None))
-        .values(answer=given, answered_at=now).execution_options(synchronize_session=False)
-    )  # fmt: skip
+        update(Enquiry)
+        .where(Enquiry.id == enquiry.id, Enquiry.answered_at.is_(None))
+        .values(answer=given, answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
     session.refresh(enquiry)
     return claimed.rowcount == 1  # type: ignore[attr-defined]
 
@@ -182,8 +237,9 @@ def _expected(enquiry: Enquiry, *, session: Session, now: datetime) -> str:
         update_service(session=session, name=enquiry.service, patch=ServicePatch(stage=ServiceStage.TEST), now=now)
         return "the service moved to the test stage (its alerts are low urgency)"
     until = now + timedelta(hours=enquiry.snooze_hours)
-    update_service(session=session, name=enquiry.service,
-                   patch=ServicePatch(settings={"snooze_until": until.isoformat()}), now=now)  # fmt: skip
+    update_service(
+        session=session, name=enquiry.service, patch=ServicePatch(settings={"snooze_until": until.isoformat()}), now=now
+    )
     return f"its alerts are snoozed until {until:%Y-%m-%d %H:%M} UTC"
 
 

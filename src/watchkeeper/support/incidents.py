@@ -27,13 +27,16 @@ from watchkeeper.support import service as desk
 from watchkeeper.support.models import Case, Customer
 from watchkeeper.support.sla import Priority, support_urgency
 
-PRIORITY = {Severity.CRITICAL: Priority.P1, Severity.ERROR: Priority.P2, Severity.WARNING: Priority.P3,
-            Severity.INFO: Priority.P4}  # fmt: skip
+PRIORITY = {
+    Severity.CRITICAL: Priority.P1,
+    Severity.ERROR: Priority.P2,
+    Severity.WARNING: Priority.P3,
+    Severity.INFO: Priority.P4,
+}
 SYSTEM = "watchkeeper"
 
 
-def on_opened(incident: Incident, *, session: Session, now: datetime,
-              options: DeskSettings = DeskSettings()) -> None:
+def on_opened(incident: Incident, *, session: Session, now: datetime, options: DeskSettings = DeskSettings()) -> None:
     if not incident.service:
         return
     customer = desk.customer_of_service(incident.service, session=session)
@@ -46,21 +49,47 @@ def on_opened(incident: Incident, *, session: Session, now: datetime,
     decision = support_urgency(plan.calendar, Urgency(incident.urgency), now)
     if affecting and decision.urgency is Urgency.LOW:
         incident.urgency, incident.raise_at = Urgency.LOW, decision.raise_at
-        add_entry(incident, Entry.URGENCY_LOWERED, f"low urgency for {customer.name} (plan {plan_row.name}): "
-               f"{decision.reason}", session=session, at=now)  # fmt: skip
+        add_entry(
+            incident,
+            Entry.URGENCY_LOWERED,
+            f"low urgency for {customer.name} (plan {plan_row.name}): {decision.reason}",
+            session=session,
+            at=now,
+        )
         if options.channel:
             # Recorded, emailed, no page: the desk reads it when it opens.
-            enqueue(session=session, now=now, subject="incident", subject_id=incident.id, reason="low-urgency",
-                    recipient="desk", url=options.channel, title=f"[low] incident {incident.id} for {customer.name}: "
-                    f"{incident.title}"[:500], body=f"{incident.title}\n\n{decision.reason}")  # fmt: skip
+            enqueue(
+                session=session,
+                now=now,
+                subject="incident",
+                subject_id=incident.id,
+                reason="low-urgency",
+                recipient="desk",
+                url=options.channel,
+                title=f"[low] incident {incident.id} for {customer.name}: {incident.title}"[:500],
+                body=f"{incident.title}\n\n{decision.reason}",
+            )
     case = None
     if affecting and plan_row.auto_case:
         priority = PRIORITY.get(Severity(incident.severity), Priority.P3)
-        case = desk.open_case(session=session, now=now, customer=customer.name, author=SYSTEM, priority=priority,
-                              title=f"incident {incident.id}: {incident.title}"[:500], incident_id=incident.id,
-                              description=f"opened for incident {incident.id} on {incident.service}")  # fmt: skip
-        add_entry(incident, Entry.CASE_OPENED, f"case {case.id} opened for {customer.name} ({priority})",
-               session=session, at=now, case_id=case.id)  # fmt: skip
+        case = desk.open_case(
+            session=session,
+            now=now,
+            customer=customer.name,
+            author=SYSTEM,
+            priority=priority,
+            title=f"incident {incident.id}: {incident.title}"[:500],
+            incident_id=incident.id,
+            description=f"opened for incident {incident.id} on {incident.service}",
+        )
+        add_entry(
+            incident,
+            Entry.CASE_OPENED,
+            f"case {case.id} opened for {customer.name} ({priority})",
+            session=session,
+            at=now,
+            case_id=case.id,
+        )
     if plan_row.auto_enquire and _silent_production_feed(incident, session=session):
         _ask_by_itself(incident, customer, case, session=session, now=now, options=options)
 
@@ -72,23 +101,37 @@ def _silent_production_feed(incident: Incident, *, session: Session) -> bool:
     if incident.service is None:
         return False
     stage = session.scalar(select(Service.stage).where(Service.name == incident.service))
-    silence = select(Alert.id).where(Alert.incident_id == incident.id,
-                                     Alert.dedup_key == alert_key(incident.service, Kind.SILENCE))  # fmt: skip
+    silence = select(Alert.id).where(
+        Alert.incident_id == incident.id, Alert.dedup_key == alert_key(incident.service, Kind.SILENCE)
+    )
     return stage == ServiceStage.PRODUCTION and session.scalar(silence.limit(1)) is not None
 
 
-def _ask_by_itself(incident: Incident, customer: Customer, case: Case | None, *, session: Session, now: datetime,
-                   options: DeskSettings) -> None:  # fmt: skip
+def _ask_by_itself(
+    incident: Incident, customer: Customer, case: Case | None, *, session: Session, now: datetime, options: DeskSettings
+) -> None:
     """The plan asks the technical contact at once, if there is one to ask."""
     from watchkeeper.support import enquiries  # it acts on incidents, which import this module
 
     if not desk.contacts_of(customer, session=session, role=desk.ContactRole.TECHNICAL):
-        add_entry(incident, Entry.NOTE, f"no enquiry sent: {customer.name} has no technical contact on file",
-                  session=session, at=now)  # fmt: skip
+        add_entry(
+            incident,
+            Entry.NOTE,
+            f"no enquiry sent: {customer.name} has no technical contact on file",
+            session=session,
+            at=now,
+        )
         return
     secret = enquiries.server_secret(session=session)
-    enquiries.ask(session=session, now=now, secret=secret, base_url=options.public_url, service=incident.service or "",
-                  incident_id=incident.id, case_id=None if case is None else case.id)  # fmt: skip
+    enquiries.ask(
+        session=session,
+        now=now,
+        secret=secret,
+        base_url=options.public_url,
+        service=incident.service or "",
+        incident_id=incident.id,
+        case_id=None if case is None else case.id,
+    )
 
 
 def raise_due(*, session: Session, now: datetime, limit: int = 200) -> int:
@@ -101,6 +144,11 @@ def raise_due(*, session: Session, now: datetime, limit: int = 200) -> int:
         incident.raise_at = None
         if incident.status in OPEN:
             incident.urgency = Urgency.HIGH
-            add_entry(incident, Entry.URGENCY_RAISED, f"support hours of {incident.customer} began; still open, "
-                   "so high urgency now", session=session, at=now)  # fmt: skip
+            add_entry(
+                incident,
+                Entry.URGENCY_RAISED,
+                f"support hours of {incident.customer} began; still open, so high urgency now",
+                session=session,
+                at=now,
+            )
     return len(due)

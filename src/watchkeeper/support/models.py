@@ -67,7 +67,6 @@ class SlaBreach(Base):
     breached_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-
 class Enquiry(Base):
     """A question to a customer's technical contact ("is the silence on this feed expected?")."""
 

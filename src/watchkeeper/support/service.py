@@ -40,10 +40,19 @@ class EntryKind(StrEnum):
 # ---------------------------------------------------------------- plans
 
 
-def add_plan(*, session: Session, now: datetime, name: str, hours: str, timezone: str = "UTC",
-             holidays: str | None = None, closed_days: list[date] | None = None,
-             targets: dict[Priority, Targets] | None = None, auto_case: bool = True,
-             auto_enquire: bool = False) -> SupportPlan:  # fmt: skip
+def add_plan(
+    *,
+    session: Session,
+    now: datetime,
+    name: str,
+    hours: str,
+    timezone: str = "UTC",
+    holidays: str | None = None,
+    closed_days: list[date] | None = None,
+    targets: dict[Priority, Targets] | None = None,
+    auto_case: bool = True,
+    auto_enquire: bool = False,
+) -> SupportPlan:
     """`hours` is '24x7' or like 'Mon-Fri 08:00-18:00'; targets are business time per priority."""
     name, holidays = name.strip(), (holidays or "").strip() or None
     check_name(name, "plan")
@@ -51,9 +60,17 @@ def add_plan(*, session: Session, now: datetime, name: str, hours: str, timezone
     Calendar.parse(hours, timezone=timezone, holidays=holidays, closed=closed)  # raises with what to fix
     if session.scalar(select(SupportPlan.id).where(SupportPlan.name == name)) is not None:
         raise ValueError(f"a plan named {name!r} exists; `watchkeeper plans list` shows them")
-    row = SupportPlan(name=name, hours=hours, timezone=timezone, holidays=holidays,
-                      closed_days=[d.isoformat() for d in sorted(closed)], targets=_targets_json(targets or {}),
-                      auto_case=auto_case, auto_enquire=auto_enquire, created_at=now)  # fmt: skip
+    row = SupportPlan(
+        name=name,
+        hours=hours,
+        timezone=timezone,
+        holidays=holidays,
+        closed_days=[d.isoformat() for d in sorted(closed)],
+        targets=_targets_json(targets or {}),
+        auto_case=auto_case,
+        auto_enquire=auto_enquire,
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     return row
@@ -71,16 +88,21 @@ def _targets_json(targets: dict[Priority, Targets]) -> dict[str, dict[str, int]]
         for kind in Target:
             value = target.of(kind)
             if value is not None and not timedelta(minutes=1) <= value <= LONGEST_TARGET:
-                raise ValueError(f"{priority} {kind.value}: a target is a minute to a year of business time, "
-                                 f"not {value}")  # fmt: skip
+                raise ValueError(
+                    f"{priority} {kind.value}: a target is a minute to a year of business time, not {value}"
+                )
         out[priority] = {t.value: int(v.total_seconds() // 60) for t in Target if (v := target.of(t)) is not None}
     return out
 
 
 def plan_rule(row: SupportPlan, *, timezone: str | None = None) -> sla.Plan:
     """The plan's rules; `timezone` (the customer's own) overrides the plan's."""
-    calendar = Calendar.parse(row.hours, timezone=timezone or row.timezone, holidays=row.holidays,
-                              closed=frozenset(date.fromisoformat(d) for d in row.closed_days))  # fmt: skip
+    calendar = Calendar.parse(
+        row.hours,
+        timezone=timezone or row.timezone,
+        holidays=row.holidays,
+        closed=frozenset(date.fromisoformat(d) for d in row.closed_days),
+    )
     targets = {
         Priority(p): Targets(**{name: timedelta(minutes=minutes) for name, minutes in values.items()})
         for p, values in row.targets.items()
@@ -116,8 +138,15 @@ def list_plans(*, session: Session) -> list[SupportPlan]:
 # ---------------------------------------------------------------- customers
 
 
-def add_customer(*, session: Session, now: datetime, name: str, plan: str, service_pattern: str | None = None,
-                 timezone: str | None = None) -> Customer:  # fmt: skip
+def add_customer(
+    *,
+    session: Session,
+    now: datetime,
+    name: str,
+    plan: str,
+    service_pattern: str | None = None,
+    timezone: str | None = None,
+) -> Customer:
     name = check_name(name.strip(), "customer", 200)
     if timezone is not None:
         Calendar(timezone=timezone, always_open=True).check()
@@ -128,8 +157,13 @@ def add_customer(*, session: Session, now: datetime, name: str, plan: str, servi
             re.compile(service_pattern)
         except re.error as exc:
             raise ValueError(f"{service_pattern!r} is not a regular expression ({exc})") from exc
-    row = Customer(name=name.strip(), plan_id=get_plan(plan, session=session).id, service_pattern=service_pattern,
-                   timezone=timezone, created_at=now)  # fmt: skip
+    row = Customer(
+        name=name.strip(),
+        plan_id=get_plan(plan, session=session).id,
+        service_pattern=service_pattern,
+        timezone=timezone,
+        created_at=now,
+    )
     session.add(row)
     session.flush()
     if service_pattern is not None:
@@ -142,8 +176,9 @@ def claim_services(customer: Customer, *, session: Session) -> list[str]:
     if not customer.service_pattern:
         return []
     pattern = re.compile(customer.service_pattern)
-    names = [s for s in session.scalars(select(Service.name).where(Service.customer_id.is_(None)))
-             if pattern.fullmatch(s)]  # fmt: skip
+    names = [
+        s for s in session.scalars(select(Service.name).where(Service.customer_id.is_(None))) if pattern.fullmatch(s)
+    ]
     if names:
         session.execute(update(Service).where(Service.name.in_(names)).values(customer_id=customer.id))
     return names
@@ -157,8 +192,10 @@ def assign_service(service: str, customer: str, *, session: Session, move: bool 
     target = get_customer(customer, session=session)
     if row.customer_id not in (None, target.id) and not move:
         current = session.get(Customer, row.customer_id)
-        raise ValueError(f"{service} is {current.name if current else 'another customer'}'s; "
-                         f"say so to move it to {target.name} (--move, or \"move\": true)")  # fmt: skip
+        raise ValueError(
+            f"{service} is {current.name if current else 'another customer'}'s; "
+            f'say so to move it to {target.name} (--move, or "move": true)'
+        )
     row.customer_id = target.id
 
 
@@ -178,8 +215,9 @@ def customer_plan(customer: Customer, *, session: Session) -> sla.Plan:
 
 
 def customer_of_service(service: str, *, session: Session) -> Customer | None:
-    return session.scalar(select(Customer).join(Service, Service.customer_id == Customer.id)
-                          .where(Service.name == service))  # fmt: skip
+    return session.scalar(
+        select(Customer).join(Service, Service.customer_id == Customer.id).where(Service.name == service)
+    )
 
 
 def services_of(customer: Customer, *, session: Session) -> list[str]:
@@ -204,8 +242,9 @@ def contacts_of(customer: Customer, *, session: Session, role: ContactRole | Non
 # ---------------------------------------------------------------- cases
 
 
-def log_entry(case: Case, kind: EntryKind, text: str, *, author: str, at: datetime, session: Session,
-         **data: object) -> CaseEntry:  # fmt: skip
+def log_entry(
+    case: Case, kind: EntryKind, text: str, *, author: str, at: datetime, session: Session, **data: object
+) -> CaseEntry:
     entry = CaseEntry(case_id=case.id, at=at, kind=kind, author=author, text=text[:8000], data=data)
     session.add(entry)
     return entry
@@ -222,15 +261,31 @@ def _check_text(text: str, what: str, limit: int) -> None:
         raise ValueError(f"{what} may not hold a NUL character")
 
 
-def open_case(*, session: Session, now: datetime, customer: str, title: str, priority: Priority, author: str,
-              description: str = "", incident_id: int | None = None) -> Case:  # fmt: skip
+def open_case(
+    *,
+    session: Session,
+    now: datetime,
+    customer: str,
+    title: str,
+    priority: Priority,
+    author: str,
+    description: str = "",
+    incident_id: int | None = None,
+) -> Case:
     if not title.strip():
         raise ValueError("a case needs a title")
     _check_text(title.strip(), "a case's title", 500)
     _check_text(description, "a case's description", TEXT_LIMIT)
-    row = Case(customer_id=get_customer(customer, session=session).id, title=title.strip(), priority=priority,
-               status=CaseStatus.NEW, opened_by=author, created_at=now, escalation_level=0,
-               incident_ids=[incident_id] if incident_id else [])  # fmt: skip
+    row = Case(
+        customer_id=get_customer(customer, session=session).id,
+        title=title.strip(),
+        priority=priority,
+        status=CaseStatus.NEW,
+        opened_by=author,
+        created_at=now,
+        escalation_level=0,
+        incident_ids=[incident_id] if incident_id else [],
+    )
     session.add(row)
     session.flush()
     log_entry(row, EntryKind.OPENED, description or title, author=author, at=now, session=session, priority=priority)
@@ -247,8 +302,9 @@ def get_case(case_id: int, *, session: Session) -> Case:
 
 
 def entries(case: Case, *, session: Session) -> list[CaseEntry]:
-    return list(session.scalars(select(CaseEntry).where(CaseEntry.case_id == case.id)
-                                .order_by(CaseEntry.at, CaseEntry.id)))  # fmt: skip
+    return list(
+        session.scalars(select(CaseEntry).where(CaseEntry.case_id == case.id).order_by(CaseEntry.at, CaseEntry.id))
+    )
 
 
 def reply(case_id: int, text: str, *, public: bool, author: str, session: Session, now: datetime) -> CaseEntry:
@@ -259,12 +315,20 @@ def reply(case_id: int, text: str, *, public: bool, author: str, session: Sessio
     _check_text(text.strip(), "a reply", TEXT_LIMIT)
     if case.status == CaseStatus.CLOSED and public:
         raise ValueError(f"case {case_id} is closed; open a new case to write to the customer")
-    entry = log_entry(case, EntryKind.PUBLIC if public else EntryKind.INTERNAL, text.strip(), author=author, at=now,
-                 session=session)  # fmt: skip
+    entry = log_entry(
+        case, EntryKind.PUBLIC if public else EntryKind.INTERNAL, text.strip(), author=author, at=now, session=session
+    )
     if public and case.status == CaseStatus.NEW:
         case.status = CaseStatus.OPEN
-        log_entry(case, EntryKind.STATUS, "new -> open (first reply)", author=author, at=now, session=session,
-             status=CaseStatus.OPEN)  # fmt: skip
+        log_entry(
+            case,
+            EntryKind.STATUS,
+            "new -> open (first reply)",
+            author=author,
+            at=now,
+            session=session,
+            status=CaseStatus.OPEN,
+        )
     session.flush()
     refresh_due(case, session=session, now=now)
     return entry
@@ -280,13 +344,26 @@ def customer_reply(case_id: int, text: str, *, author: str, session: Session, no
         raise ValueError(f"case {case_id} is closed; open a new case instead")
     entry = log_entry(case, EntryKind.CUSTOMER, text.strip(), author=author, at=now, session=session)
     if case.status in (CaseStatus.PENDING_CUSTOMER, CaseStatus.RESOLVED):
-        log_entry(case, EntryKind.STATUS, f"{case.status} -> open (the customer wrote)", author=author, at=now,
-                  session=session, status=CaseStatus.OPEN)  # fmt: skip
+        log_entry(
+            case,
+            EntryKind.STATUS,
+            f"{case.status} -> open (the customer wrote)",
+            author=author,
+            at=now,
+            session=session,
+            status=CaseStatus.OPEN,
+        )
         case.status = CaseStatus.OPEN
     session.flush()
     refresh_due(case, session=session, now=now)
-    tell_assignee(case, f"customer:{entry.id}", f"Case {case.id}: {author} wrote", f"{case.title}\n\n{text.strip()}",
-                  session=session, now=now)  # fmt: skip
+    tell_assignee(
+        case,
+        f"customer:{entry.id}",
+        f"Case {case.id}: {author} wrote",
+        f"{case.title}\n\n{text.strip()}",
+        session=session,
+        now=now,
+    )
     return entry
 
 
@@ -300,10 +377,13 @@ def set_status(case_id: int, status: CaseStatus, *, author: str, session: Sessio
     if status == case.status:
         return case
     if status == CaseStatus.NEW:
-        raise ValueError(f"case {case_id} is {case.status}: a case is new only until it is worked; "
-                         "set it to open to take it up again")  # fmt: skip
-    log_entry(case, EntryKind.STATUS, f"{case.status} -> {status}", author=author, at=now, session=session,
-              status=status)
+        raise ValueError(
+            f"case {case_id} is {case.status}: a case is new only until it is worked; "
+            "set it to open to take it up again"
+        )
+    log_entry(
+        case, EntryKind.STATUS, f"{case.status} -> {status}", author=author, at=now, session=session, status=status
+    )
     case.status = status
     session.flush()
     refresh_due(case, session=session, now=now)
@@ -313,8 +393,15 @@ def set_status(case_id: int, status: CaseStatus, *, author: str, session: Sessio
 def set_priority(case_id: int, priority: Priority, *, author: str, session: Session, now: datetime) -> Case:
     case = get_case(case_id, session=session)
     if priority != case.priority:
-        log_entry(case, EntryKind.PRIORITY, f"{case.priority} -> {priority}", author=author, at=now, session=session,
-             priority=priority)  # fmt: skip
+        log_entry(
+            case,
+            EntryKind.PRIORITY,
+            f"{case.priority} -> {priority}",
+            author=author,
+            at=now,
+            session=session,
+            priority=priority,
+        )
         case.priority = priority
         session.flush()
         refresh_due(case, session=session, now=now)
@@ -369,21 +456,46 @@ def _record_clock(case: Case, clock: sla.Reading, logged: set, *, session: Sessi
     target = clock.target if clock.target != Target.UPDATE else f"update@{since}"
     if clock.state is ClockState.BREACHED and (EntryKind.SLA_BREACH, target) not in logged:
         case.escalation_level += 1
-        log_entry(case, EntryKind.SLA_BREACH, f"{clock.target} target of {clock.limit} breached at "
-             f"{clock.breached_at:%Y-%m-%d %H:%M} UTC; escalated to level {case.escalation_level}",
-             author="watchkeeper", at=now, session=session, target=target)  # fmt: skip
-        session.add(SlaBreach(case_id=case.id, customer_id=case.customer_id, target=clock.target,
-                              priority=case.priority, breached_at=clock.breached_at or now))  # fmt: skip
+        log_entry(
+            case,
+            EntryKind.SLA_BREACH,
+            f"{clock.target} target of {clock.limit} breached at "
+            f"{clock.breached_at:%Y-%m-%d %H:%M} UTC; escalated to level {case.escalation_level}",
+            author="watchkeeper",
+            at=now,
+            session=session,
+            target=target,
+        )
+        session.add(
+            SlaBreach(
+                case_id=case.id,
+                customer_id=case.customer_id,
+                target=clock.target,
+                priority=case.priority,
+                breached_at=clock.breached_at or now,
+            )
+        )
         what = f"{clock.target} target of {clock.limit} breached"
         _tell_escalation(case, what, target, session=session, now=now)
-        tell_assignee(case, f"breach:{target}", f"Case {case.id} ({case.priority}): {what}",
-                      f"{case.title}\n\n{what}; escalation level {case.escalation_level}.",
-                      session=session, now=now)  # fmt: skip
+        tell_assignee(
+            case,
+            f"breach:{target}",
+            f"Case {case.id} ({case.priority}): {what}",
+            f"{case.title}\n\n{what}; escalation level {case.escalation_level}.",
+            session=session,
+            now=now,
+        )
     elif clock.state is ClockState.RUNNING and clock.warn_at is None and (EntryKind.SLA_WARNING, target) not in logged:
         warning = f"{clock.target} at 80 % of {clock.limit}; breaches at {clock.due_at:%Y-%m-%d %H:%M} UTC"
         log_entry(case, EntryKind.SLA_WARNING, warning, author="watchkeeper", at=now, session=session, target=target)
-        tell_assignee(case, f"warning:{target}", f"Case {case.id} ({case.priority}): {warning}",
-                      f"{case.title}\n\n{warning}", session=session, now=now)  # fmt: skip
+        tell_assignee(
+            case,
+            f"warning:{target}",
+            f"Case {case.id} ({case.priority}): {warning}",
+            f"{case.title}\n\n{warning}",
+            session=session,
+            now=now,
+        )
 
 
 def assign(case_id: int, assignee: str | None, *, author: str, session: Session, now: datetime) -> Case:
@@ -397,14 +509,26 @@ def assign(case_id: int, assignee: str | None, *, author: str, session: Session,
         raise ValueError(f"{assignee} is a customer's user; cases go to the operator's staff")
     if assignee == case.assignee:
         return case
-    entry = log_entry(case, EntryKind.ASSIGNED, f"assigned to {assignee}" if assignee else "unassigned",
-                      author=author, at=now, session=session, assignee=assignee)  # fmt: skip
+    entry = log_entry(
+        case,
+        EntryKind.ASSIGNED,
+        f"assigned to {assignee}" if assignee else "unassigned",
+        author=author,
+        at=now,
+        session=session,
+        assignee=assignee,
+    )
     case.assignee = assignee
     session.flush()
     if assignee is not None and assignee != author:
-        tell_assignee(case, f"assigned:{entry.id}", f"Case {case.id} ({case.priority}) is yours: {case.title}",
-                      f"{author} assigned case {case.id} to you.\n\n{case.title}",
-                      session=session, now=now)  # fmt: skip
+        tell_assignee(
+            case,
+            f"assigned:{entry.id}",
+            f"Case {case.id} ({case.priority}) is yours: {case.title}",
+            f"{author} assigned case {case.id} to you.\n\n{case.title}",
+            session=session,
+            now=now,
+        )
     return case
 
 
@@ -418,8 +542,20 @@ def tell_assignee(case: Case, reason: str, title: str, body: str, *, session: Se
         return 0
     queued = 0
     for i, channel in enumerate(user.channels):
-        queued += enqueue(session=session, now=now, subject="case", subject_id=case.id, reason=f"{reason}/{i}",
-                          recipient=user.name, url=channel, title=title, body=body) is not None  # fmt: skip
+        queued += (
+            enqueue(
+                session=session,
+                now=now,
+                subject="case",
+                subject_id=case.id,
+                reason=f"{reason}/{i}",
+                recipient=user.name,
+                url=channel,
+                title=title,
+                body=body,
+            )
+            is not None
+        )
     return queued
 
 
@@ -429,13 +565,22 @@ def _tell_escalation(case: Case, what: str, key: str, *, session: Session, now: 
 
     customer = customer_by_id(case.customer_id, session=session)
     for contact in contacts_of(customer, session=session, role=ContactRole.ESCALATION):
-        enqueue(session=session, now=now, subject="case", subject_id=case.id, reason=f"breach:{key}",
-                recipient=contact.name, url=contact.channel, title=f"Case {case.id} ({case.priority}): {what}",
-                body=f"{case.title}\n\n{what}; the case is at escalation level {case.escalation_level}.")  # fmt: skip
+        enqueue(
+            session=session,
+            now=now,
+            subject="case",
+            subject_id=case.id,
+            reason=f"breach:{key}",
+            recipient=contact.name,
+            url=contact.channel,
+            title=f"Case {case.id} ({case.priority}): {what}",
+            body=f"{case.title}\n\n{what}; the case is at escalation level {case.escalation_level}.",
+        )
 
 
-def list_cases(*, session: Session, customer: str | None = None, status: CaseStatus | None = None,
-               limit: int = 100) -> list[Case]:  # fmt: skip
+def list_cases(
+    *, session: Session, customer: str | None = None, status: CaseStatus | None = None, limit: int = 100
+) -> list[Case]:
     query = select(Case).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
     if customer is not None:
         query = query.where(Case.customer_id == get_customer(customer, session=session).id)

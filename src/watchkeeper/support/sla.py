@@ -65,8 +65,11 @@ class Targets:
     resolution: timedelta | None = None
 
     def of(self, target: Target) -> timedelta | None:
-        return {Target.FIRST_RESPONSE: self.first_response, Target.UPDATE: self.update,
-                Target.RESOLUTION: self.resolution}[target]  # fmt: skip
+        return {
+            Target.FIRST_RESPONSE: self.first_response,
+            Target.UPDATE: self.update,
+            Target.RESOLUTION: self.resolution,
+        }[target]
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,15 @@ def reading(plan: Plan, priority: Priority, target: Target, facts: CaseFacts, no
     return replace(_reading(plan, target, facts, now, limit, *span), since=span[0])
 
 
-def _reading(plan: Plan, target: Target, facts: CaseFacts, now: datetime, limit: timedelta, start: datetime,
-             stop: datetime | None) -> Reading:  # fmt: skip
+def _reading(
+    plan: Plan,
+    target: Target,
+    facts: CaseFacts,
+    now: datetime,
+    limit: timedelta,
+    start: datetime,
+    stop: datetime | None,
+) -> Reading:
     calendar = plan.calendar
     end = stop or now
     elapsed = counted(calendar, facts, start, end)
@@ -203,5 +213,9 @@ def support_urgency(calendar: Calendar, given: Urgency, now: datetime) -> Urgenc
     if calendar.always_open or calendar.is_open(now):
         return UrgencyDecision(Urgency.HIGH, None, "within the customer's support hours")
     opens = calendar.next_open(now)
-    return UrgencyDecision(Urgency.LOW, opens, f"outside the customer's support hours ({calendar.describe()}); "
-                                                f"raised to high at {opens:%Y-%m-%d %H:%M} UTC if still open")
+    return UrgencyDecision(
+        Urgency.LOW,
+        opens,
+        f"outside the customer's support hours ({calendar.describe()}); "
+        f"raised to high at {opens:%Y-%m-%d %H:%M} UTC if still open",
+    )

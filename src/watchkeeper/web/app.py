@@ -80,13 +80,20 @@ def create_app(
         # OverflowError; PostgreSQL: DataError), a date past year 9999 after adding
         # a duration, text with a lone surrogate. Any other database error is a 500.
         cause = exc.orig if isinstance(exc, StatementError) else exc
-        if isinstance(exc, StatementError) and not isinstance(exc, DataError) and not isinstance(
-                cause, OverflowError | UnicodeEncodeError):  # fmt: skip
+        if (
+            isinstance(exc, StatementError)
+            and not isinstance(exc, DataError)
+            and not isinstance(cause, OverflowError | UnicodeEncodeError)
+        ):
             log.error("%s %s failed", request.method, redact.redact(request.url.path), exc_info=exc)
             return JSONResponse({"detail": "internal error; the server's log has it"}, status_code=500)
-        reason = ("text that is not Unicode (a lone surrogate such as \\ud800)"
-                  if isinstance(cause, UnicodeEncodeError) else "a number too large to store (at most 2^63 - 1)"
-                  if isinstance(cause, OverflowError) else f"a value out of range: {cause}")  # fmt: skip
+        reason = (
+            "text that is not Unicode (a lone surrogate such as \\ud800)"
+            if isinstance(cause, UnicodeEncodeError)
+            else "a number too large to store (at most 2^63 - 1)"
+            if isinstance(cause, OverflowError)
+            else f"a value out of range: {cause}"
+        )
         return JSONResponse({"detail": f"the request holds {reason}"}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
@@ -100,8 +107,11 @@ def create_app(
     def database_away(_request: Request, exc: OperationalError) -> JSONResponse:
         # The sender's retry will deliver it once the database is back (Alertmanager
         # and PagerDuty clients retry 5xx), so say 503, not 500.
-        return JSONResponse({"detail": f"the database is not available, retry later ({exc.orig})"},
-                            status_code=503, headers={"Retry-After": "5"})  # fmt: skip
+        return JSONResponse(
+            {"detail": f"the database is not available, retry later ({exc.orig})"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -30,9 +30,11 @@ class DeskCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         alerts = GaugeMetricFamily("watchkeeper_alerts_firing", "Alerts firing now, muted or not", labels=["severity"])
         incidents = GaugeMetricFamily("watchkeeper_incidents_open", "Incidents not yet resolved", labels=["status"])
-        age = GaugeMetricFamily("watchkeeper_service_last_record_age_seconds",
-                                "Seconds since the time of each service's newest usage record",
-                                labels=["service", "stage"])  # fmt: skip
+        age = GaugeMetricFamily(
+            "watchkeeper_service_last_record_age_seconds",
+            "Seconds since the time of each service's newest usage record",
+            labels=["service", "stage"],
+        )
         now = self.clock.now()
         with self.sessions() as session:
             firing = select(Alert.severity, func.count()).where(Alert.status == State.FIRING).group_by(Alert.severity)

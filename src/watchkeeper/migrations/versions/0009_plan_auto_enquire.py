@@ -10,18 +10,18 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0009'
-down_revision: str | None = '0008'
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('support_plans', schema=None) as batch_op:
+    with op.batch_alter_table("support_plans", schema=None) as batch_op:
         # Off for existing plans: nobody agreed to mail their customers.
-        batch_op.add_column(sa.Column('auto_enquire', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column("auto_enquire", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('support_plans', schema=None) as batch_op:
-        batch_op.drop_column('auto_enquire')
+    with op.batch_alter_table("support_plans", schema=None) as batch_op:
+        batch_op.drop_column("auto_enquire")

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0011'
-down_revision: str | None = '0010'
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -33,16 +33,17 @@ def _rebuild(table: str, *, by_time: bool) -> None:
     columns = [sa.Column(bucket, sa.Integer(), autoincrement=False, nullable=False)] if by_time else []
     primary = [bucket, "service_id", key] if by_time else ["service_id", key]
     new = f"{table}_rebuilt"
-    op.create_table(new,
+    op.create_table(
+        new,
         *columns,
-        sa.Column('service_id', sa.Integer(), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=False),
         sa.Column(key, sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column('count', sa.BigInteger(), nullable=False),
-        sa.Column('quantity', sa.Float(), nullable=False),
-        *([] if by_time else [sa.ForeignKeyConstraint(['service_id'], ['services.id'], ondelete='CASCADE')]),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column("quantity", sa.Float(), nullable=False),
+        *([] if by_time else [sa.ForeignKeyConstraint(["service_id"], ["services.id"], ondelete="CASCADE")]),
         sa.PrimaryKeyConstraint(*primary),
         sqlite_with_rowid=False,
-    )  # fmt: skip
+    )
     head = f"{bucket}, " if by_time else ""
     source = f"{key} / {width}, " if by_time else ""
     op.execute(

@@ -41,8 +41,7 @@ def _rewrite(change: Callable[[str], str]) -> None:
     users = sa.table("users", sa.column("id"), sa.column("channels", sa.JSON))
     for row_id, channels in bind.execute(sa.select(users.c.id, users.c.channels)).all():
         if channels:
-            bind.execute(users.update().where(users.c.id == row_id)
-                         .values(channels=[change(str(c)) for c in channels]))  # fmt: skip
+            bind.execute(users.update().where(users.c.id == row_id).values(channels=[change(str(c)) for c in channels]))
 
 
 def upgrade() -> None:

@@ -14,23 +14,25 @@ from alembic import op
 
 from watchkeeper.db import UTCDateTime
 
-revision: str = '0017'
-down_revision: str | None = '0016'
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-COLUMNS = ('first_seen', 'last_seen', 'last_received_at')
+COLUMNS = ("first_seen", "last_seen", "last_received_at")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('services', schema=None) as batch_op:
+    with op.batch_alter_table("services", schema=None) as batch_op:
         for column in COLUMNS:
             batch_op.alter_column(column, existing_type=UTCDateTime(timezone=True), nullable=True)
 
 
 def downgrade() -> None:
-    op.execute("UPDATE services SET first_seen = created_at, last_seen = created_at, "
-               "last_received_at = created_at WHERE first_seen IS NULL")  # fmt: skip
-    with op.batch_alter_table('services', schema=None) as batch_op:
+    op.execute(
+        "UPDATE services SET first_seen = created_at, last_seen = created_at, "
+        "last_received_at = created_at WHERE first_seen IS NULL"
+    )
+    with op.batch_alter_table("services", schema=None) as batch_op:
         for column in COLUMNS:
             batch_op.alter_column(column, existing_type=UTCDateTime(timezone=True), nullable=False)
