@@ -6,16 +6,16 @@ Zipf traffic (10,000 services, 1,000,000 records an hour, about 180,000
 (service, minute) rows an hour), then times the additive upsert and commit
 of the next hour's rows, for both key orders:
 
-- service first, (service_id, minute): watchkeeper's layout before migration
-  0011. The next hour's rows go in at one place per service, in the middle of
-  the table, so the pages touched, and the WAL written, grow with the history;
-- time first, (hour, service_id, minute): the layout since. The next hour
-  appends at the end of the table, whatever it holds.
+- service first, (service_id, minute): the next hour's rows go in at one
+  place per service, in the middle of the table, so the pages touched, and
+  the WAL written, grow with the history;
+- time first, (hour, service_id, minute): watchkeeper's layout. The next
+  hour appends at the end of the table, whatever it holds.
 
 The statements are watchkeeper's own shape (multi-row VALUES of 500 rows,
 ON CONFLICT DO UPDATE adding up, in key order, WAL, synchronous=NORMAL, a
-64 MB page cache), but written here so the old layout can be measured next
-to the new. 14 days (336 hours, the default minute retention) takes several
+64 MB page cache), but written here so the layout watchkeeper does not use can
+be measured next to the one it uses. 14 days (336 hours, the default minute retention) takes several
 minutes to build: `--hours 1,24,96,336`.
 
 Usage: python bench/count_layout.py [--hours 1,24,96] [--workdir DIR]

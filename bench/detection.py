@@ -55,7 +55,7 @@ Scoring:
   gives the same overall false-alert rate as watchkeeper on the evaluated
   weeks: that is the "same false alert rate" comparison for the delay target.
 
-Targets (from the issue): at most 0.5 false alerts per service-month; recall
+Targets: at most 0.5 false alerts per service-month; recall
 at least 95 % for silences >= 1 h starting in busy hours; median detection
 delay at most half the baseline's at the same false alert rate (judged on the
 silences both detect, and also on all detected silences).
@@ -616,7 +616,7 @@ def own_median(tally: Tally) -> float:
 
 
 def print_targets(wk: Tally, baselines: dict[str, Tally]) -> None:
-    """The issue's three targets; the delay target is judged against the first baseline given."""
+    """The three targets; the delay target is judged against the first baseline given."""
 
     def verdict(ok: bool) -> str:
         return "MET    " if ok else "NOT MET"

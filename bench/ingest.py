@@ -25,19 +25,19 @@ second for:
   1,000,000 records/s end to end, and a third or more of the reference's
   speed (the ratio is printed for the in-process runs, and for pyarrow, too).
 
-The issue lets the reference be DuckDB's group-by or pyarrow's; it is
-DuckDB's. Both read the same CSV and group it, but DuckDB, like watchkeeper,
-is a database that types every value it reads. pyarrow's group-by of a
-34 MB usage-csv takes 0.05-0.12 s in memory on this machine: a third of
-that speed, end to end, would leave the command less time than importing
-its libraries takes (the floor above). Both ratios are printed; README.md,
-Benchmarks, has the figures.
+The reference is DuckDB's group-by, with pyarrow's beside it. Both read the
+same CSV and group it, but DuckDB, like watchkeeper, is a database that
+types every value it reads. pyarrow's group-by of a 34 MB usage-csv takes
+0.05-0.12 s in memory on two cores: a third of that speed, end to end,
+would leave the command less time than importing its libraries takes (the
+floor above). Both ratios are printed; bench/README.md has the latest
+figures.
 
-A fixed piece of pure-Python work is timed before and after the runs: the
-machine's speed varies by a factor of two between sessions, and that line
-tells a slow day from slower code.
+A fixed piece of pure-Python work (the yardstick) is timed before and after
+the runs: a shared machine's speed can vary by a factor of two from day to
+day, and that line tells a slow machine from slower code.
 
-Repeated timings are printed as their median and range: on this 2-core
+Repeated timings are printed as their median and range: on a busy 2-core
 machine the same work varies by a third from run to run.
 
 Traffic per service is heavy-tailed (Zipf, s=1.1) by default, as supplier
@@ -213,10 +213,10 @@ def fill_history(url: str, days: int) -> tuple[float, int]:
 
 def in_page_cache(path: Path) -> None:
     """Read `path` once, so a timed run starts with it in the page cache, as a
-    file that has just arrived is. This machine pages out memory untouched for
-    a few seconds (DAMON), and the files were written minutes before they are
-    timed: without this, some runs read them from the host again and others
-    do not."""
+    file that has just arrived is. A machine may page out memory untouched for
+    a few seconds (Linux's DAMON does), and the files are written minutes
+    before they are timed: without this, some runs would read them from the
+    host again and others not."""
     with path.open("rb") as source:
         while source.read(16 << 20):
             pass
@@ -318,10 +318,11 @@ def libraries_seconds() -> float:
 
 
 def yardstick() -> float:
-    """Seconds this machine takes now for a fixed piece of pure-Python work
-    (ten million additions, the best of three). The machine's speed varies by
-    a factor of two between sessions: printed before and after the runs, it
-    tells a slow day from slower code when figures of two days are compared."""
+    """Seconds the machine takes now for a fixed piece of pure-Python work
+    (ten million additions, the best of three). A shared machine's speed can
+    vary by a factor of two from day to day: printed before and after the
+    runs, it tells a slow machine from slower code when figures of two days
+    are compared."""
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
@@ -333,8 +334,8 @@ def yardstick() -> float:
 
 
 def spread(seconds: list[float]) -> tuple[float, str]:
-    """The median, and the range when there is more than one run: this machine's
-    timings vary by a third between runs of the same work."""
+    """The median, and the range when there is more than one run: on a busy
+    machine the same work varies by a third from run to run."""
     ordered = sorted(seconds)
     middle = ordered[len(ordered) // 2]
     span = f" (runs: {ordered[0]:.2f}-{ordered[-1]:.2f} s)" if len(ordered) > 1 else ""

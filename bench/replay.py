@@ -1,4 +1,4 @@
-"""Replay speed: one year of 5-minute rows for 100 services (issue target: under 30 s on this machine).
+"""Replay speed: one year of 5-minute rows for 100 services (target: under 30 s).
 
 Not a test: a script that prints figures. It writes a usage-csv file of
 100 services x 365 days x 288 five-minute rows (10.5 million rows, a count of

@@ -37,7 +37,7 @@ On PostgreSQL the loaded tables are VACUUM ANALYZEd and CHECKPOINTed before
 measuring, and `alerts` is ANALYZEd before each busy measurement, as
 autovacuum would in a running system (`analyze_alerts` says why it matters).
 
-Targets (from the issue): a tick costs O(due), not O(all); p99 lateness at
+Targets: a tick costs O(due), not O(all); p99 lateness at
 most 1 s; model state at most a few KB per service (judged here as: the
 stored model at most 8 KB).
 
