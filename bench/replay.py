@@ -80,8 +80,10 @@ def main() -> None:
     started = time.perf_counter()
     alerts = replay(series, {}, default=Params())
     model = time.perf_counter() - started
-    print(f"  model only (in memory, {os.cpu_count()} processes): {model:.1f} s, {len(alerts):,} alerts "
-          f"({model / args.services * 1000:.0f} ms per service-year)")  # fmt: skip
+    print(
+        f"  model only (in memory, {os.cpu_count()} processes): {model:.1f} s, {len(alerts):,} alerts "
+        f"({model / args.services * 1000:.0f} ms per service-year)"
+    )
 
     if not args.skip_cli:
         with tempfile.TemporaryDirectory() as tmp:
@@ -89,8 +91,11 @@ def main() -> None:
             write_csv(series, path)
             size = path.stat().st_size / 1e6
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "watchkeeper", "replay", str(path), "--output", str(output)],
-                           check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+            subprocess.run(
+                [sys.executable, "-m", "watchkeeper", "replay", str(path), "--output", str(output)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             whole = time.perf_counter() - started
             lines = sum(1 for _ in output.open())
             print(f"  watchkeeper replay on a {size:.0f} MB usage-csv file: {whole:.1f} s, {lines:,} alerts written")
