@@ -74,6 +74,13 @@ def test_nothing_is_documented_that_is_no_variable() -> None:
     assert not stale, f"docs/configuration.md documents variables nothing reads: {', '.join(stale)}"
 
 
+def test_every_variable_the_docs_name_is_one_watchkeeper_reads() -> None:
+    known = documented().keys()
+    for page in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        unknown = sorted(set(VARIABLE.findall(page.read_text())) - known)
+        assert not unknown, f"{page.relative_to(ROOT)} names {', '.join(unknown)}, which no setting or part reads"
+
+
 def test_the_documented_test_database_is_the_one_the_tests_use() -> None:
     default = documented()["WATCHKEEPER_TEST_PG_URL"]
     assert f'"WATCHKEEPER_TEST_PG_URL", "{default}"' in (ROOT / "tests" / "conftest.py").read_text()
