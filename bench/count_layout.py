@@ -6,16 +6,16 @@ Zipf traffic (10,000 services, 1,000,000 records an hour, about 180,000
 (service, minute) rows an hour), then times the additive upsert and commit
 of the next hour's rows, for both key orders:
 
-- service first, (service_id, minute): watchkeeper's layout before migration
-  0011. The next hour's rows go in at one place per service, in the middle of
-  the table, so the pages touched, and the WAL written, grow with the history;
-- time first, (hour, service_id, minute): the layout since. The next hour
-  appends at the end of the table, whatever it holds.
+- service first, (service_id, minute): the next hour's rows go in at one
+  place per service, in the middle of the table, so the pages touched, and
+  the WAL written, grow with the history;
+- time first, (hour, service_id, minute): watchkeeper's layout. The next
+  hour appends at the end of the table, whatever it holds.
 
 The statements are watchkeeper's own shape (multi-row VALUES of 500 rows,
 ON CONFLICT DO UPDATE adding up, in key order, WAL, synchronous=NORMAL, a
-64 MB page cache), but written here so the old layout can be measured next
-to the new. 14 days (336 hours, the default minute retention) takes several
+64 MB page cache), but written here so the layout watchkeeper does not use can
+be measured next to the one it uses. 14 days (336 hours, the default minute retention) takes several
 minutes to build: `--hours 1,24,96,336`.
 
 Usage: python bench/count_layout.py [--hours 1,24,96] [--workdir DIR]
@@ -53,8 +53,9 @@ def rows(services: np.ndarray, minutes: np.ndarray, time_first: bool) -> list[tu
     """Rows in the layout's key order, as the writer sends them."""
     if time_first:
         order = np.lexsort((minutes, services, minutes // 60))
-        return list(zip((minutes // 60)[order].tolist(), services[order].tolist(), minutes[order].tolist(),
-                        strict=True))  # fmt: skip
+        return list(
+            zip((minutes // 60)[order].tolist(), services[order].tolist(), minutes[order].tolist(), strict=True)
+        )
     order = np.lexsort((minutes, services))
     return list(zip(services[order].tolist(), minutes[order].tolist(), strict=True))
 
@@ -74,15 +75,18 @@ def measure(workdir: Path, hours: int, key: str, time_first: bool) -> tuple[floa
     columns = key + ", count, quantity"
     width = key.count(",") + 1
     connection = connect(path)
-    connection.execute(f"CREATE TABLE m ({'hour INTEGER NOT NULL, ' if time_first else ''}"
-                       "service_id INTEGER NOT NULL, minute INTEGER NOT NULL, count BIGINT NOT NULL, "
-                       f"quantity FLOAT NOT NULL, PRIMARY KEY ({key})) WITHOUT ROWID")  # fmt: skip
+    connection.execute(
+        f"CREATE TABLE m ({'hour INTEGER NOT NULL, ' if time_first else ''}"
+        "service_id INTEGER NOT NULL, minute INTEGER NOT NULL, count BIGINT NOT NULL, "
+        f"quantity FLOAT NOT NULL, PRIMARY KEY ({key})) WITHOUT ROWID"
+    )
     history = [hour_keys(rng, h) for h in range(hours)]
     services = np.concatenate([s for s, _ in history])
     minutes = np.concatenate([m for _, m in history])
     connection.execute("BEGIN")
-    connection.executemany(f"INSERT INTO m ({columns}) VALUES ({', '.join('?' * width)}, 1, 1.0)",
-                           rows(services, minutes, time_first))  # fmt: skip
+    connection.executemany(
+        f"INSERT INTO m ({columns}) VALUES ({', '.join('?' * width)}, 1, 1.0)", rows(services, minutes, time_first)
+    )
     connection.execute("COMMIT")
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
@@ -117,14 +121,17 @@ def main() -> None:
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="wk-layout-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"{SERVICES:,} services, {RECORDS_PER_HOUR:,} records an hour (Zipf); "
-          "one hour's upsert and commit on SQLite, against the history already stored")  # fmt: skip
+    print(
+        f"{SERVICES:,} services, {RECORDS_PER_HOUR:,} records an hour (Zipf); "
+        "one hour's upsert and commit on SQLite, against the history already stored"
+    )
     print(f"  {'history':>9}  {'layout':<38} {'upsert':>8} {'commit':>8} {'WAL':>8} {'table':>9}")
     for hours in (int(h) for h in args.hours.split(",")):
         for label, (key, time_first) in LAYOUTS.items():
             upsert, commit, wal, size = measure(workdir, hours, key, time_first)
-            print(f"  {hours:>7} h  {label:<38} {upsert:6.3f} s {commit:6.3f} s {wal:5.0f} MB {size:6.0f} MB",
-                  flush=True)  # fmt: skip
+            print(
+                f"  {hours:>7} h  {label:<38} {upsert:6.3f} s {commit:6.3f} s {wal:5.0f} MB {size:6.0f} MB", flush=True
+            )
 
 
 if __name__ == "__main__":

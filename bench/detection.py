@@ -55,7 +55,7 @@ Scoring:
   gives the same overall false-alert rate as watchkeeper on the evaluated
   weeks: that is the "same false alert rate" comparison for the delay target.
 
-Targets (from the issue): at most 0.5 false alerts per service-month; recall
+Targets: at most 0.5 false alerts per service-month; recall
 at least 95 % for silences >= 1 h starting in busy hours; median detection
 delay at most half the baseline's at the same false alert rate (judged on the
 silences both detect, and also on all detected silences).
@@ -414,8 +414,7 @@ class Silences:
         resolved = self.began + self.length + 1
         began = self.began
         return [
-            ReplayAlert(service, Kind.SILENCE, int(began[i]), int(raised[i]), int(resolved[i]), message)
-            for i in pick
+            ReplayAlert(service, Kind.SILENCE, int(began[i]), int(raised[i]), int(resolved[i]), message) for i in pick
         ]
 
 
@@ -514,8 +513,19 @@ def long_busy(outcomes: list[Outcome]) -> list[Outcome]:
 
 
 COLUMNS = (
-    ("data set", 13), ("svc", 4), ("svc-mo", 7), ("silences", 12), (">=1h busy", 12), ("med", 5), ("p90", 5),
-    ("drops", 12), ("med", 5), ("p90", 5), ("false", 6), ("/svc-mo", 7), ("no surge", 8),
+    ("data set", 13),
+    ("svc", 4),
+    ("svc-mo", 7),
+    ("silences", 12),
+    (">=1h busy", 12),
+    ("med", 5),
+    ("p90", 5),
+    ("drops", 12),
+    ("med", 5),
+    ("p90", 5),
+    ("false", 6),
+    ("/svc-mo", 7),
+    ("no surge", 8),
 )
 
 
@@ -532,11 +542,23 @@ def print_table(title: str, tallies: dict[str, Tally]) -> None:
         drops = [o for o in t.outcomes if o.kind == "drop"]
         if name == "TOTAL":
             print("-" * len(row(name for name, _ in COLUMNS)))
-        print(row((
-            name, str(t.services), f"{t.months:.1f}", recall(silences), recall(long_busy(t.outcomes)),
-            *delays(silences), recall(drops), *delays(drops), str(len(t.false)), f"{t.false_rate:.2f}",
-            f"{t.outage_false_rate:.2f}",
-        )))
+        print(
+            row(
+                (
+                    name,
+                    str(t.services),
+                    f"{t.months:.1f}",
+                    recall(silences),
+                    recall(long_busy(t.outcomes)),
+                    *delays(silences),
+                    recall(drops),
+                    *delays(drops),
+                    str(len(t.false)),
+                    f"{t.false_rate:.2f}",
+                    f"{t.outage_false_rate:.2f}",
+                )
+            )
+        )
 
 
 def print_false_alerts(cases: list[Case], tallies: dict[str, Tally]) -> None:
@@ -562,8 +584,10 @@ def print_false_alerts(cases: list[Case], tallies: dict[str, Tally]) -> None:
 def print_real_anomalies(cases: list[Case], wk: dict[str, list[ReplayAlert]], tuned: dict[str, int]) -> None:
     """The tweet collector outage (inside the warm-up, so outside the tables) and NAB's labelled windows."""
     start, end = TWEET_OUTAGE
-    print(f"\nreal tweet collector outage {instant(start):%Y-%m-%d %H:%M}-{instant(end):%H:%M} UTC "
-          "(day 12 of the series: in the warm-up, so in no table):")
+    print(
+        f"\nreal tweet collector outage {instant(start):%Y-%m-%d %H:%M}-{instant(end):%H:%M} UTC "
+        "(day 12 of the series: in the warm-up, so in no table):"
+    )
     for case in (c for c in cases if c.group in ("nab AAPL", "nab GOOG", "nab CRM")):
         base = Silences.of(case.clean, case.end).alerts(case.name, tuned[case.name], start, end + 31)
         for who, alerts in (("watchkeeper", wk[case.name]), (f"baseline T={tuned[case.name]}", base)):
@@ -579,8 +603,11 @@ def print_real_anomalies(cases: list[Case], wk: dict[str, list[ReplayAlert]], tu
 
 def paired_delays(wk: Tally, other: Tally) -> tuple[float, float, int]:
     """Median delays over the silences both detected (outcomes are in the same order)."""
-    both = [(a.delay, b.delay) for a, b in zip(wk.outcomes, other.outcomes, strict=True)
-            if a.kind == "silence" and a.delay is not None and b.delay is not None]
+    both = [
+        (a.delay, b.delay)
+        for a, b in zip(wk.outcomes, other.outcomes, strict=True)
+        if a.kind == "silence" and a.delay is not None and b.delay is not None
+    ]
     if not both:
         return float("nan"), float("nan"), 0
     return float(np.median([a for a, _ in both])), float(np.median([b for _, b in both])), len(both)
@@ -616,7 +643,7 @@ def own_median(tally: Tally) -> float:
 
 
 def print_targets(wk: Tally, baselines: dict[str, Tally]) -> None:
-    """The issue's three targets; the delay target is judged against the first baseline given."""
+    """The three targets; the delay target is judged against the first baseline given."""
 
     def verdict(ok: bool) -> str:
         return "MET    " if ok else "NOT MET"
@@ -624,18 +651,24 @@ def print_targets(wk: Tally, baselines: dict[str, Tally]) -> None:
     target = long_busy(wk.outcomes)
     hit = sum(o.delay is not None for o in target) / max(1, len(target))
     print("\ntargets:")
-    print(f"  {verdict(wk.false_rate <= TARGET_FALSE)} false alerts per service-month {wk.false_rate:.2f} "
-          f"(target <= {TARGET_FALSE}; silence and drop alerts alone: {wk.outage_false_rate:.2f})")
-    print(f"  {verdict(hit >= TARGET_RECALL)} recall, silences >= 1 h starting in busy hours: {hit:.1%} "
-          f"of {len(target)} (target >= {TARGET_RECALL:.0%})")
+    print(
+        f"  {verdict(wk.false_rate <= TARGET_FALSE)} false alerts per service-month {wk.false_rate:.2f} "
+        f"(target <= {TARGET_FALSE}; silence and drop alerts alone: {wk.outage_false_rate:.2f})"
+    )
+    print(
+        f"  {verdict(hit >= TARGET_RECALL)} recall, silences >= 1 h starting in busy hours: {hit:.1%} "
+        f"of {len(target)} (target >= {TARGET_RECALL:.0%})"
+    )
     for i, (label, other) in enumerate(baselines.items()):
         mine, theirs, n = paired_delays(wk, other)
         ok = mine <= TARGET_DELAY_RATIO * theirs
         head = verdict(ok) if i == 0 else f"({'met' if ok else 'not met'})"
-        print(f"  {head} median silence delay vs {label}, {other.false_rate:.2f} false/svc-mo:\n"
-              f"          {mine:.0f} vs {theirs:.0f} min on the {n} silences both detect, ratio {mine / theirs:.2f} "
-              f"(target <= {TARGET_DELAY_RATIO}); on each one's own detections {own_median(wk):.0f} "
-              f"vs {own_median(other):.0f} min")
+        print(
+            f"  {head} median silence delay vs {label}, {other.false_rate:.2f} false/svc-mo:\n"
+            f"          {mine:.0f} vs {theirs:.0f} min on the {n} silences both detect, ratio {mine / theirs:.2f} "
+            f"(target <= {TARGET_DELAY_RATIO}); on each one's own detections {own_median(wk):.0f} "
+            f"vs {own_median(other):.0f} min"
+        )
 
 
 def print_thresholds(cases: list[Case], tuned: dict[str, int], factor: float) -> None:
@@ -685,8 +718,10 @@ def main() -> None:
     results = {label: tally_groups(cases, baseline_alerts(cases, t)) for label, t in baselines.items()}
     years = sum((c.end - int(c.clean.minutes[0])) / (MONTH * 12) for c in cases)
     injected = sum(j.removed > 0 for c in cases for j in c.injections)
-    print(f"seed {args.seed}: {len(cases)} services, {years:.1f} service-years replayed, {injected} outages injected "
-          f"after the warm-up (delays in minutes)")
+    print(
+        f"seed {args.seed}: {len(cases)} services, {years:.1f} service-years replayed, {injected} outages injected "
+        f"after the warm-up (delays in minutes)"
+    )
     print(f"replay: {seconds:.1f} s ({seconds / years:.2f} s per service-year)")
     print_table("watchkeeper", wk)
     for label, tallies in results.items():

@@ -25,19 +25,19 @@ second for:
   1,000,000 records/s end to end, and a third or more of the reference's
   speed (the ratio is printed for the in-process runs, and for pyarrow, too).
 
-The issue lets the reference be DuckDB's group-by or pyarrow's; it is
-DuckDB's. Both read the same CSV and group it, but DuckDB, like watchkeeper,
-is a database that types every value it reads. pyarrow's group-by of a
-34 MB usage-csv takes 0.05-0.12 s in memory on this machine: a third of
-that speed, end to end, would leave the command less time than importing
-its libraries takes (the floor above). Both ratios are printed; README.md,
-Benchmarks, has the figures.
+The reference is DuckDB's group-by, with pyarrow's beside it. Both read the
+same CSV and group it, but DuckDB, like watchkeeper, is a database that
+types every value it reads. pyarrow's group-by of a 34 MB usage-csv takes
+0.05-0.12 s in memory on two cores: a third of that speed, end to end,
+would leave the command less time than importing its libraries takes (the
+floor above). Both ratios are printed; bench/README.md has the latest
+figures.
 
-A fixed piece of pure-Python work is timed before and after the runs: the
-machine's speed varies by a factor of two between sessions, and that line
-tells a slow day from slower code.
+A fixed piece of pure-Python work (the yardstick) is timed before and after
+the runs: a shared machine's speed can vary by a factor of two from day to
+day, and that line tells a slow machine from slower code.
 
-Repeated timings are printed as their median and range: on this 2-core
+Repeated timings are printed as their median and range: on a busy 2-core
 machine the same work varies by a third from run to run.
 
 Traffic per service is heavy-tailed (Zipf, s=1.1) by default, as supplier
@@ -96,8 +96,14 @@ def write_usage_csv(path: Path, rows: int, services: int, distribution: str, hou
     stamps = pa.array(int(hour.timestamp()) + offsets, pa.timestamp("s", tz="UTC"))
     stamp_text = pc.strftime(stamps, format="%Y-%m-%dT%H:%M:%SZ")
     names = pc.binary_join_element_wise("svc-", pc.cast(pa.array(svc), pa.string()), "")
-    table = pa.table({"timestamp": stamp_text, "service": names, "count": pa.array(np.ones(rows, np.int64)),
-                      "quantity": pa.array(np.random.default_rng(1).integers(1, 600, rows))})
+    table = pa.table(
+        {
+            "timestamp": stamp_text,
+            "service": names,
+            "count": pa.array(np.ones(rows, np.int64)),
+            "quantity": pa.array(np.random.default_rng(1).integers(1, 600, rows)),
+        }
+    )
     pcsv.write_csv(table, str(path), pcsv.WriteOptions(quoting_style="none"))
 
 
@@ -121,17 +127,23 @@ def reference_pyarrow(path: Path, fmt: Format) -> float:
     in_page_cache(path)
     started = time.perf_counter()
     if fmt is Format.USAGE_CSV:
-        table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
-            column_types={"timestamp": pa.timestamp("s", tz="UTC")}))
+        table = pcsv.read_csv(
+            path, convert_options=pcsv.ConvertOptions(column_types={"timestamp": pa.timestamp("s", tz="UTC")})
+        )
         key, ts = "service", table.column("timestamp")
     else:
-        table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(autogenerate_column_names=True),
-                              convert_options=pcsv.ConvertOptions(include_columns=["f0", "f9"],
-                                                                  column_types={"f9": pa.timestamp("s")}))
+        table = pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(autogenerate_column_names=True),
+            convert_options=pcsv.ConvertOptions(include_columns=["f0", "f9"], column_types={"f9": pa.timestamp("s")}),
+        )
         key, ts = "f0", table.column("f9")
     minute = pc.divide(pc.cast(ts, pa.int64()), 60)
-    grouped = pa.table({"service": table.column(key), "minute": minute}).group_by(
-        ["service", "minute"]).aggregate([([], "count_all")])
+    grouped = (
+        pa.table({"service": table.column(key), "minute": minute})
+        .group_by(["service", "minute"])
+        .aggregate([([], "count_all")])
+    )
     assert grouped.num_rows > 0
     return time.perf_counter() - started
 
@@ -144,11 +156,14 @@ def reference_duckdb(path: Path, fmt: Format) -> float | None:
     in_page_cache(path)
     started = time.perf_counter()
     if fmt is Format.USAGE_CSV:
-        sql = (f"SELECT service, epoch(timestamp::TIMESTAMPTZ) // 60 AS m, sum(count) FROM "
-               f"read_csv('{path}') GROUP BY ALL")
+        sql = (
+            f"SELECT service, epoch(timestamp::TIMESTAMPTZ) // 60 AS m, sum(count) FROM read_csv('{path}') GROUP BY ALL"
+        )
     else:
-        sql = (f"SELECT column00, epoch(column09::TIMESTAMP) // 60 AS m, count(*) FROM "
-               f"read_csv('{path}', header=false) GROUP BY ALL")
+        sql = (
+            f"SELECT column00, epoch(column09::TIMESTAMP) // 60 AS m, count(*) FROM "
+            f"read_csv('{path}', header=false) GROUP BY ALL"
+        )
     duckdb.sql(sql).fetchall()
     return time.perf_counter() - started
 
@@ -191,16 +206,22 @@ def fill_history(url: str, days: int) -> tuple[float, int]:
     span = high - low + 1
     for back in range(span, days * 24, span):
         with engine.begin() as connection:  # a transaction per hour keeps the WAL small
-            connection.execute(text(
-                "INSERT INTO minute_counts (hour, service_id, minute, count, quantity) "
-                "SELECT hour - :back, service_id, minute - :back * 60, count, quantity FROM minute_counts "
-                "WHERE hour BETWEEN :low AND :high ORDER BY 1, 2, 3"
-            ), {"back": back, "low": low, "high": high})  # fmt: skip
-            connection.execute(text(
-                "INSERT INTO hour_counts (day, service_id, hour, count, quantity) "
-                "SELECT (hour - :back) / 24, service_id, hour - :back, count, quantity FROM hour_counts "
-                "WHERE day BETWEEN :low / 24 AND :high / 24 AND hour BETWEEN :low AND :high ORDER BY 1, 2, 3"
-            ), {"back": back, "low": low, "high": high})  # fmt: skip
+            connection.execute(
+                text(
+                    "INSERT INTO minute_counts (hour, service_id, minute, count, quantity) "
+                    "SELECT hour - :back, service_id, minute - :back * 60, count, quantity FROM minute_counts "
+                    "WHERE hour BETWEEN :low AND :high ORDER BY 1, 2, 3"
+                ),
+                {"back": back, "low": low, "high": high},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO hour_counts (day, service_id, hour, count, quantity) "
+                    "SELECT (hour - :back) / 24, service_id, hour - :back, count, quantity FROM hour_counts "
+                    "WHERE day BETWEEN :low / 24 AND :high / 24 AND hour BETWEEN :low AND :high ORDER BY 1, 2, 3"
+                ),
+                {"back": back, "low": low, "high": high},
+            )
     with engine.begin() as connection:
         rows = connection.execute(text("SELECT count(*) FROM minute_counts")).scalar_one()
     if engine.dialect.name == "sqlite":  # start from a small WAL, as after a quiet hour
@@ -213,10 +234,10 @@ def fill_history(url: str, days: int) -> tuple[float, int]:
 
 def in_page_cache(path: Path) -> None:
     """Read `path` once, so a timed run starts with it in the page cache, as a
-    file that has just arrived is. This machine pages out memory untouched for
-    a few seconds (DAMON), and the files were written minutes before they are
-    timed: without this, some runs read them from the host again and others
-    do not."""
+    file that has just arrived is. A machine may page out memory untouched for
+    a few seconds (Linux's DAMON does), and the files are written minutes
+    before they are timed: without this, some runs would read them from the
+    host again and others not."""
     with path.open("rb") as source:
         while source.read(16 << 20):
             pass
@@ -227,9 +248,13 @@ def run_watchkeeper(path: Path, fmt: Format, url: str) -> tuple[float, int, int]
     in_page_cache(path)
     engine = make_engine(url)
     started = time.perf_counter()
-    report = ingest_file_in_transaction(path, make_sessionmaker(engine), clock=SystemClock(),
-                                        settings=Settings(database_url=url),
-                                        options=FileOptions(format=fmt))
+    report = ingest_file_in_transaction(
+        path,
+        make_sessionmaker(engine),
+        clock=SystemClock(),
+        settings=Settings(database_url=url),
+        options=FileOptions(format=fmt),
+    )
     elapsed = time.perf_counter() - started
     engine.dispose()
     assert report.status == "ingested", report.message
@@ -251,8 +276,9 @@ def run_cli(path: Path, fmt: Format, url: str) -> tuple[float, int | None]:
     env = _installed_env(WATCHKEEPER_DATABASE_URL=url)
     in_page_cache(path)
     started = time.perf_counter()
-    command = subprocess.Popen([sys.executable, "-m", "watchkeeper", "ingest", str(path), "--format", fmt, "--quiet"],
-                               env=env)  # fmt: skip
+    command = subprocess.Popen(
+        [sys.executable, "-m", "watchkeeper", "ingest", str(path), "--format", fmt, "--quiet"], env=env
+    )
     peak: list[int] = []
     done = threading.Event()
     watcher = threading.Thread(target=_watch_peak_memory, args=(command.pid, done, peak))
@@ -291,19 +317,24 @@ def startup_seconds(url: str, workdir: Path) -> float:
         path = workdir / f"one-record-{time.monotonic_ns()}.csv"
         path.write_text(f"timestamp,service,count\n{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ},bench-start-up,{run + 1}\n")
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "watchkeeper", "ingest", str(path), "--quiet"], check=True,
-                       env=_installed_env(WATCHKEEPER_DATABASE_URL=url))  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "watchkeeper", "ingest", str(path), "--quiet"],
+            check=True,
+            env=_installed_env(WATCHKEEPER_DATABASE_URL=url),
+        )
         best = min(best, time.perf_counter() - started)
         path.unlink()
     return best
 
 
 # The libraries an ingest cannot start without: storage (SQLAlchemy 2 and its
-# ORM, DESIGN.md), the parser (pyarrow), settings (pydantic-settings) and the
+# ORM, as watchkeeper stores with), the parser (pyarrow), settings (pydantic-settings) and the
 # command line (Typer). The cycle collector is off while they load, as in
 # watchkeeper's launcher.
-LIBRARIES = ("import gc; gc.disable(); import sqlalchemy, sqlalchemy.orm, pyarrow, pyarrow.csv, pyarrow.compute, "
-             "pydantic_settings, typer")  # fmt: skip
+LIBRARIES = (
+    "import gc; gc.disable(); import sqlalchemy, sqlalchemy.orm, pyarrow, pyarrow.csv, pyarrow.compute, "
+    "pydantic_settings, typer"
+)
 
 
 def libraries_seconds() -> float:
@@ -318,10 +349,11 @@ def libraries_seconds() -> float:
 
 
 def yardstick() -> float:
-    """Seconds this machine takes now for a fixed piece of pure-Python work
-    (ten million additions, the best of three). The machine's speed varies by
-    a factor of two between sessions: printed before and after the runs, it
-    tells a slow day from slower code when figures of two days are compared."""
+    """Seconds the machine takes now for a fixed piece of pure-Python work
+    (ten million additions, the best of three). A shared machine's speed can
+    vary by a factor of two from day to day: printed before and after the
+    runs, it tells a slow machine from slower code when figures of two days
+    are compared."""
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
@@ -333,8 +365,8 @@ def yardstick() -> float:
 
 
 def spread(seconds: list[float]) -> tuple[float, str]:
-    """The median, and the range when there is more than one run: this machine's
-    timings vary by a third between runs of the same work."""
+    """The median, and the range when there is more than one run: on a busy
+    machine the same work varies by a third from run to run."""
     ordered = sorted(seconds)
     middle = ordered[len(ordered) // 2]
     span = f" (runs: {ordered[0]:.2f}-{ordered[-1]:.2f} s)" if len(ordered) > 1 else ""
@@ -346,19 +378,32 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--distribution", choices=["zipf", "uniform"], default="zipf")
-    parser.add_argument("--history-days", type=int, default=14,
-                        help="minute counts already stored before the next hour's file (0: none)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="next-hour files, in process and as a command (each a new hour); medians are printed")
-    parser.add_argument("--database-url", default=None,
-                        help="default: fresh SQLite files; with a PostgreSQL URL, a new schema per format")
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=14,
+        help="minute counts already stored before the next hour's file (0: none)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="next-hour files, in process and as a command (each a new hour); medians are printed",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="default: fresh SQLite files; with a PostgreSQL URL, a new schema per format",
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--format", choices=[f.value for f in Format], default=None, help="default: both")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="wk-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"{args.rows:,} rows per file, {args.services:,} services, one hour each, {args.distribution} traffic; "
-          f"files in {workdir}")
+    print(
+        f"{args.rows:,} rows per file, {args.services:,} services, one hour each, {args.distribution} traffic; "
+        f"files in {workdir}"
+    )
     print(f"machine speed now: {yardstick():.2f} s for ten million pure-Python additions (lower is faster)")
     for fmt, writer in ((Format.USAGE_CSV, write_usage_csv), (Format.ASTERISK_CSV, write_asterisk_csv)):
         if args.format not in (None, fmt):
@@ -392,12 +437,16 @@ def main() -> None:
         line = "  {:<58} {:6.2f} s {:>12,.0f} records/s{}"
         print(line.format("watchkeeper ingest, first file (every service new)", new_s, args.rows / new_s, ""))
         known_s, known_span = spread(known)
-        print(line.format("watchkeeper ingest, next hour's file (services known)", known_s, args.rows / known_s,
-                          known_span))  # fmt: skip
+        print(
+            line.format(
+                "watchkeeper ingest, next hour's file (services known)", known_s, args.rows / known_s, known_span
+            )
+        )
         print(f"    onto {args.history_days} days of history: {history_rows:,} minute rows (filled in {fill_s:.0f} s)")
         cli_s, cli_span = spread(cli)
-        print(line.format("watchkeeper ingest as a CLI command, a later hour's file", cli_s, args.rows / cli_s,
-                          cli_span))  # fmt: skip
+        print(
+            line.format("watchkeeper ingest as a CLI command, a later hour's file", cli_s, args.rows / cli_s, cli_span)
+        )
         print(f"    of which start-up and exit (`watchkeeper ingest` of a one-record file): {startup:.2f} s")
         print(f"    importing its libraries alone, in a bare Python (the floor under that): {libraries:.2f} s")
         if peaks:
@@ -405,23 +454,31 @@ def main() -> None:
         duck_s = None
         if duck is not None:
             duck_s, duck_span = spread(duck)
-            print(line.format("reference: DuckDB read_csv + GROUP BY service, minute", duck_s, args.rows / duck_s,
-                              duck_span))  # fmt: skip
+            print(
+                line.format(
+                    "reference: DuckDB read_csv + GROUP BY service, minute", duck_s, args.rows / duck_s, duck_span
+                )
+            )
         ref_s, ref_span = spread(ref)
-        print(line.format("for comparison: pyarrow read_csv + group_by", ref_s, args.rows / ref_s,
-                          ref_span))  # fmt: skip
-        print(f"  target: 1,000,000 records/s end to end (the CLI command): {args.rows / cli_s:,.0f}, "
-              f"{'met' if args.rows / cli_s >= 1e6 else 'NOT met'}")
+        print(line.format("for comparison: pyarrow read_csv + group_by", ref_s, args.rows / ref_s, ref_span))
+        print(
+            f"  target: 1,000,000 records/s end to end (the CLI command): {args.rows / cli_s:,.0f}, "
+            f"{'met' if args.rows / cli_s >= 1e6 else 'NOT met'}"
+        )
         if duck_s is None:
             print("  target: a third of DuckDB's speed: not judged, duckdb is not installed (pip install -e '.[test]')")
         else:
             ratio = duck_s / cli_s
-            print(f"  target: a third or more of the reference's speed, watchkeeper's / DuckDB's (medians): "
-                  f"first file {duck_s / new_s:.2f}, next file {duck_s / known_s:.2f}, CLI command {ratio:.2f}, "
-                  f"{'met' if ratio >= 1 / 3 else 'NOT met'}")
-        print(f"  for comparison, watchkeeper's speed / pyarrow's (medians): first file {ref_s / new_s:.2f}, "
-              f"next file {ref_s / known_s:.2f}, CLI command {ref_s / cli_s:.2f}; a third of pyarrow's speed "
-              f"would be {3 * ref_s:.2f} s end to end, against {libraries:.2f} s to import the libraries")
+            print(
+                f"  target: a third or more of the reference's speed, watchkeeper's / DuckDB's (medians): "
+                f"first file {duck_s / new_s:.2f}, next file {duck_s / known_s:.2f}, CLI command {ratio:.2f}, "
+                f"{'met' if ratio >= 1 / 3 else 'NOT met'}"
+            )
+        print(
+            f"  for comparison, watchkeeper's speed / pyarrow's (medians): first file {ref_s / new_s:.2f}, "
+            f"next file {ref_s / known_s:.2f}, CLI command {ref_s / cli_s:.2f}; a third of pyarrow's speed "
+            f"would be {3 * ref_s:.2f} s end to end, against {libraries:.2f} s to import the libraries"
+        )
         drop()  # two weeks of minutes take about 1.5 GB
     print(f"\nmachine speed at the end: {yardstick():.2f} s for ten million pure-Python additions")
 

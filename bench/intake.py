@@ -66,8 +66,12 @@ def free_port() -> int:
 def event(routing_key: str, key: int, action: str) -> dict:
     body: dict = {"routing_key": routing_key, "event_action": action, "dedup_key": f"trunk-{key}"}
     if action == "trigger":
-        body["payload"] = {"summary": f"SIP trunk {key} down", "source": f"sbc-{key % GROUPS:02d}",
-                           "severity": "critical", "class": "TrunkDown"}  # fmt: skip
+        body["payload"] = {
+            "summary": f"SIP trunk {key} down",
+            "source": f"sbc-{key % GROUPS:02d}",
+            "severity": "critical",
+            "class": "TrunkDown",
+        }
     return body
 
 
@@ -102,9 +106,10 @@ def counts(url: str) -> dict[str, int]:
                 "firing": c.scalar(select(func.count()).select_from(Alert).where(Alert.status == "firing")),
                 "repeats": c.scalar(select(func.coalesce(func.sum(Alert.count), 0))),
                 "incidents": c.scalar(select(func.count()).select_from(Incident)),
-                "open_incidents": c.scalar(select(func.count()).select_from(Incident)
-                                           .where(Incident.status.in_(["triggered", "acknowledged"]))),
-            }  # fmt: skip
+                "open_incidents": c.scalar(
+                    select(func.count()).select_from(Incident).where(Incident.status.in_(["triggered", "acknowledged"]))
+                ),
+            }
     finally:
         engine.dispose()
 
@@ -129,8 +134,12 @@ def run(url: str, events: int, clients: int, workdir: Path) -> bool:
     port = free_port()
     env = {**os.environ, "WATCHKEEPER_DATABASE_URL": url, "WATCHKEEPER_GROUP_WAIT_SECONDS": "1"}
     log = (workdir / "serve.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "watchkeeper", "serve", "--port", str(port)], env=env,
-                              stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "watchkeeper", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -164,14 +173,24 @@ def run(url: str, events: int, clients: int, workdir: Path) -> bool:
     print(f"  triggers             {9 * keys / seconds1:,.0f} events/s ({seconds1:.2f} s)")
     print(f"  resolves             {keys / seconds2:,.0f} events/s ({seconds2:.2f} s)")
     print(f"  overall              {sent / seconds:,.0f} events/s ({seconds:.2f} s of sending)")
-    print(f"  incidents open after {settle:.2f} s more (group wait 1 s, scheduler tick "
-          f"{Settings().scheduler_tick_seconds} s)")
+    print(
+        f"  incidents open after {settle:.2f} s more (group wait 1 s, scheduler tick "
+        f"{Settings().scheduler_tick_seconds} s)"
+    )
     print(f"  after triggers       {after1}")
     print(f"  after resolves       {after2}")
-    ok = (codes1 + codes2 == Counter({202: sent}) and after1["alerts"] == keys and after1["repeats"] == 9 * keys
-          and after2["firing"] == 0 and after2["incidents"] == GROUPS and after2["alerts"] == keys)  # fmt: skip
-    print(f"  end state            {'RIGHT' if ok else 'WRONG'}: expected {keys:,} alerts (count 9 each, "
-          f"all resolved), {GROUPS} incidents (all resolved), every answer 202")
+    ok = (
+        codes1 + codes2 == Counter({202: sent})
+        and after1["alerts"] == keys
+        and after1["repeats"] == 9 * keys
+        and after2["firing"] == 0
+        and after2["incidents"] == GROUPS
+        and after2["alerts"] == keys
+    )
+    print(
+        f"  end state            {'RIGHT' if ok else 'WRONG'}: expected {keys:,} alerts (count 9 each, "
+        f"all resolved), {GROUPS} incidents (all resolved), every answer 202"
+    )
     return ok
 
 

@@ -37,7 +37,7 @@ On PostgreSQL the loaded tables are VACUUM ANALYZEd and CHECKPOINTed before
 measuring, and `alerts` is ANALYZEd before each busy measurement, as
 autovacuum would in a running system (`analyze_alerts` says why it matters).
 
-Targets (from the issue): a tick costs O(due), not O(all); p99 lateness at
+Targets: a tick costs O(due), not O(all); p99 lateness at
 most 1 s; model state at most a few KB per service (judged here as: the
 stored model at most 8 KB).
 
@@ -178,13 +178,24 @@ def insert_services(backend: Backend, ids: range, model: bytes, seen: datetime, 
         chunk = range(lo, min(lo + INSERT_CHUNK, ids.stop))
         ahead = rng.uniform(86_400, 8 * 86_400, len(chunk))
         services = [
-            {"id": i, "name": name_of(i), "stage": ServiceStage.PRODUCTION, "settings": {}, "first_seen": seen,
-             "last_seen": seen, "last_received_at": seen, "total_count": 1000, "total_quantity": 1000.0,
-             "created_at": now}
+            {
+                "id": i,
+                "name": name_of(i),
+                "stage": ServiceStage.PRODUCTION,
+                "settings": {},
+                "first_seen": seen,
+                "last_seen": seen,
+                "last_received_at": seen,
+                "total_count": 1000,
+                "total_quantity": 1000.0,
+                "created_at": now,
+            }
             for i in chunk
         ]
-        states = [{"service_id": i, "model": model, "due_at": now + timedelta(seconds=float(s)), "evaluated_at": now}
-                  for i, s in zip(chunk, ahead, strict=True)]
+        states = [
+            {"service_id": i, "model": model, "due_at": now + timedelta(seconds=float(s)), "evaluated_at": now}
+            for i, s in zip(chunk, ahead, strict=True)
+        ]
         with transaction(backend.sessions) as session:
             session.execute(insert(Service.__table__), services)
             session.execute(insert(FeedState.__table__), states)
@@ -234,8 +245,11 @@ def storage_bytes(backend: Backend) -> int:
         wal = backend.file.with_name(backend.file.name + "-wal")
         return backend.file.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     with backend.engine.connect() as conn:
-        return int(conn.exec_driver_sql(
-            "SELECT pg_total_relation_size('services') + pg_total_relation_size('feed_states')").scalar_one())
+        return int(
+            conn.exec_driver_sql(
+                "SELECT pg_total_relation_size('services') + pg_total_relation_size('feed_states')"
+            ).scalar_one()
+        )
 
 
 def mean_model_bytes(backend: Backend) -> float:
@@ -336,8 +350,10 @@ def busy_tick(backend: Backend, ids: list[int]) -> tuple[float, TickResult]:
 def check(result: TickResult, ids: list[int]) -> None:
     names = sorted(s for s, _ in result.silences)
     if result.evaluated != len(ids) or result.other_findings or names != sorted(name_of(i) for i in ids):
-        raise AssertionError(f"expected {len(ids)} silence alerts, got {len(names)} (and {result.other_findings} "
-                             f"other findings) from {result.evaluated} evaluated")
+        raise AssertionError(
+            f"expected {len(ids)} silence alerts, got {len(names)} (and {result.other_findings} "
+            f"other findings) from {result.evaluated} evaluated"
+        )
 
 
 @dataclass(frozen=True)
@@ -369,7 +385,8 @@ def lateness_run(backend: Backend, ids: list[int], spread: float, tick_seconds: 
     timeout = threading.Timer(spread + 30, stop.set)
     timeout.start()
     Scheduler([Job("feeds", timedelta(seconds=tick_seconds), feeds)], clock=SystemClock()).run_forever(
-        stop, tick_seconds)
+        stop, tick_seconds
+    )
     timeout.cancel()
     check(result, ids)
     by_name = {name_of(i): at.timestamp() for i, at in due.items()}
@@ -427,13 +444,15 @@ def measure(backend: Backend, total: int, model: bytes, seen: datetime, runs: li
         late = lateness_run(backend, list(range(next_id, next_id + count)), seconds, run.tick)
         figures.lateness[run] = late
         next_id += count
-        print(f"  lateness, {run}: p50 {np.percentile(late, 50):.3f} s, "
-              f"p99 {np.percentile(late, 99):.3f} s", flush=True)
+        print(
+            f"  lateness, {run}: p50 {np.percentile(late, 50):.3f} s, p99 {np.percentile(late, 99):.3f} s", flush=True
+        )
     return figures
 
 
-def report(all_figures: list[Figures], total: int, seconds: float, arrays: int, allocated: int, raw: int,
-           advanced: int) -> None:
+def report(
+    all_figures: list[Figures], total: int, seconds: float, arrays: int, allocated: int, raw: int, advanced: int
+) -> None:
     print("\n== idle tick (nothing due), median of 500 ==")
     print(f"{'database':<11} {'services':>9} {'claim_due':>11} {'whole tick':>11}")
     for f in all_figures:
@@ -449,23 +468,33 @@ def report(all_figures: list[Figures], total: int, seconds: float, arrays: int, 
         for k, elapsed in f.busy.items():
             print(f"{f.name:<11} {k:>6,} {elapsed:>7.3f} s {elapsed / k * 1e3:>9.2f} ms")
     print(f"\n== silence alert lateness (commit of the alert minus due_at), deadlines spread over {seconds:g} s ==")
-    print(f"{'database':<11} {'tick':>6} {'rate':>6} {'alerts':>7} {'p50':>8} {'p99':>8} {'max':>8} "
-          f"{'each service silent every':>26}")
+    print(
+        f"{'database':<11} {'tick':>6} {'rate':>6} {'alerts':>7} {'p50':>8} {'p99':>8} {'max':>8} "
+        f"{'each service silent every':>26}"
+    )
     for f in all_figures:
         for run, late in f.lateness.items():
             p50, p99, top = np.percentile(late, 50), np.percentile(late, 99), late.max()
             every = total / run.rate / 60
-            print(f"{f.name:<11} {run.tick:>4g} s {run.rate:>4g}/s {len(late):>7,} {p50:>6.3f} s {p99:>6.3f} s "
-                  f"{top:>6.3f} s {every:>20,.0f} min")
-    print("(run_forever sleeps until the next tick is due, so a deadline waits up to one tick plus the work "
-          "queued ahead of it)")
+            print(
+                f"{f.name:<11} {run.tick:>4g} s {run.rate:>4g}/s {len(late):>7,} {p50:>6.3f} s {p99:>6.3f} s "
+                f"{top:>6.3f} s {every:>20,.0f} min"
+            )
+    print(
+        "(run_forever sleeps until the next tick is due, so a deadline waits up to one tick plus the work "
+        "queued ahead of it)"
+    )
     print("\n== memory per service ==")
     print(f"stored model (feed_states.model): {raw:,} bytes built; mean in the database:")
     for f in all_figures:
-        print(f"  {f.name:<11} model {f.model_bytes:,.0f} B; database growth {f.storage_per_service:,.0f} B/service "
-              f"(services + feed_states rows, indexes{', TOAST' if f.name == 'PostgreSQL' else ''})")
-    print(f"one loaded model in Python: arrays {arrays:,} B; tracemalloc {allocated:,} B allocated by from_bytes "
-          "(held only while the service is evaluated: the scheduler keeps no model in memory)")
+        print(
+            f"  {f.name:<11} model {f.model_bytes:,.0f} B; database growth {f.storage_per_service:,.0f} B/service "
+            f"(services + feed_states rows, indexes{', TOAST' if f.name == 'PostgreSQL' else ''})"
+        )
+    print(
+        f"one loaded model in Python: arrays {arrays:,} B; tracemalloc {allocated:,} B allocated by from_bytes "
+        "(held only while the service is evaluated: the scheduler keeps no model in memory)"
+    )
     print(f"each evaluation advanced the model over ~{advanced} min of silence")
     targets(all_figures, raw)
 
@@ -480,17 +509,20 @@ def targets(all_figures: list[Figures], raw: int) -> None:
         per = (f.busy[large] / large) / (f.busy[small] / small)  # above 1: worse than linear in due
         verdict = "MET" if growth < 2 and indexed and per <= 1.5 else "NOT MET"
         sizes = list(f.idle)
-        print(f"{f.name}: tick O(due), not O(all): {verdict} (idle tick x{growth:.2f} from {sizes[0]:,} to "
-              f"{sizes[-1]:,} services; claim by index: {indexed}; cost per due service at k={large:,} is "
-              f"x{per:.2f} that at k={small})")
+        print(
+            f"{f.name}: tick O(due), not O(all): {verdict} (idle tick x{growth:.2f} from {sizes[0]:,} to "
+            f"{sizes[-1]:,} services; claim by index: {indexed}; cost per due service at k={large:,} is "
+            f"x{per:.2f} that at k={small})"
+        )
         for run, late in f.lateness.items():
             p99 = float(np.percentile(late, 99))
-            print(f"{f.name}: p99 lateness <= 1 s, {run}: {'MET' if p99 <= 1.0 else 'NOT MET'} "
-                  f"({p99:.3f} s)")
+            print(f"{f.name}: p99 lateness <= 1 s, {run}: {'MET' if p99 <= 1.0 else 'NOT MET'} ({p99:.3f} s)")
         ok = f.model_bytes <= MODEL_TARGET_BYTES
-        print(f"{f.name}: model state <= a few KB (stored model <= {MODEL_TARGET_BYTES:,} B): "
-              f"{'MET' if ok else 'NOT MET'} ({f.model_bytes:,.0f} B stored; "
-              f"{f.storage_per_service:,.0f} B per service on disk with the row and indexes)")
+        print(
+            f"{f.name}: model state <= a few KB (stored model <= {MODEL_TARGET_BYTES:,} B): "
+            f"{'MET' if ok else 'NOT MET'} ({f.model_bytes:,.0f} B stored; "
+            f"{f.storage_per_service:,.0f} B per service on disk with the row and indexes)"
+        )
 
 
 def parse_args() -> argparse.Namespace:
@@ -498,8 +530,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--services", type=int, default=100_000)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
-    parser.add_argument("--runs", default="0.5@100,1.0@100,0.5@10,1.0@10",
-                        help="lateness runs: scheduler tick seconds @ deadlines per second, comma-separated")
+    parser.add_argument(
+        "--runs",
+        default="0.5@100,1.0@100,0.5@10,1.0@10",
+        help="lateness runs: scheduler tick seconds @ deadlines per second, comma-separated",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="real seconds each run's deadlines span")
     args = parser.parse_args()
     args.runs = [Run(*(float(x) for x in run.split("@"))) for run in args.runs.split(",")]
@@ -518,8 +553,10 @@ def main() -> None:
     raw = model.to_bytes()
     arrays, allocated = loaded_model_memory(raw, params)
     deadline = model.silence_deadline()
-    print(f"model: 3 weeks learned, last record {instant(model.last_end - 1):%a %H:%M} UTC, silence deadline "
-          f"{instant(deadline or 0):%H:%M} UTC, {len(raw):,} bytes; {args.services:,} services")
+    print(
+        f"model: 3 weeks learned, last record {instant(model.last_end - 1):%a %H:%M} UTC, silence deadline "
+        f"{instant(deadline or 0):%H:%M} UTC, {len(raw):,} bytes; {args.services:,} services"
+    )
     backends = [lambda: sqlite_backend(Path(tempfile.mkdtemp(prefix="wk-bench-sched-")))]
     if not args.skip_postgres:
         backends.append(lambda: postgres_backend(args.postgres_url))

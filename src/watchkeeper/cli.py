@@ -1,11 +1,11 @@
 """The `watchkeeper` command: a root that loads each command's module only
 when that command runs.
 
-Loading every command's module took 0.65-0.7 s of a command's start on a
-slow day, and most of it was other domains' models and schemas: SQLAlchemy
-and pydantic build each class as its module loads. `watchkeeper ingest`
-needs the feed modules only, and loads about 0.09 s less. `--help` lists
-every command, and loads them all to describe them.
+Loading every command's module would take most of a command's start, and
+most of that is other domains' models and schemas: SQLAlchemy and pydantic
+build each class as its module loads. `watchkeeper ingest` needs the feed
+modules only. `--help` lists every command, and loads them all to describe
+them.
 """
 
 from __future__ import annotations

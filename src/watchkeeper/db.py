@@ -107,11 +107,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # sync is durable across application crashes, which is what WAL is for.
     cursor = dbapi_connection.cursor()
     # Pages of 16 KB rather than 4: an ingest's upserts land between the rows
-    # already stored for each service, and bigger pages split less often. One
-    # hour's 185,000 minute upserts and commit: 190 -> 154 ms; 1M-row usage-csv
-    # ingests, interleaved: 0.481 -> 0.460 s in process (10 pairs), 993 -> 981
-    # and 1026 -> 1000 ms as commands (12 and 8 pairs). Fixed when a new
-    # database's first page is written, so set before WAL; an existing
+    # already stored for each service, and bigger pages split less often (one
+    # hour's 185,000 minute upserts and commit take a fifth less). Fixed when a
+    # new database's first page is written, so set before WAL; an existing
     # database keeps its page size.
     cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -119,8 +117,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     # Up to 64 MB of page cache (the default is 2 MB): a file of usage touches a page
-    # per service in the minute counts; with 2 MB, evicted pages were read again
-    # (bench/ingest.py's upsert of 155,000 minutes: 0.41-0.46 s, now 0.31-0.44 s).
+    # per service in the minute counts, and with 2 MB evicted pages would be read again.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
     # Transactions are begun by SQLAlchemy (see _sqlite_begin_immediate),

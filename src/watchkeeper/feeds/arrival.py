@@ -25,11 +25,9 @@ changed since it began. Only the standard library and blake3 are imported
 here, so that it is quick to load first.
 
 The content hash is BLAKE3 (`b3sum FILE` prints it): 43 ms for a 250 MB
-Master.csv where SHA-256 took 208 ms on the same machine, even with the CPU's
-SHA instructions. Reading and SHA-256 together outlasted the command's
-loading by 0.1 s, on a core the parsing threads then needed: interleaved
-runs of `watchkeeper ingest` on a 1M-row Master.csv, 885 -> 854 ms and
-864 -> 832 ms (medians of 10).
+Master.csv where SHA-256 takes 208 ms, even with the CPU's SHA instructions.
+Reading and SHA-256 together would outlast the command's loading, on a core
+the parsing threads then need; reading and BLAKE3 end before it.
 """
 
 from __future__ import annotations

@@ -60,9 +60,9 @@ class Service(Base):
 # Count tables are clustered by time first, then service: (hour, service_id,
 # minute) and (day, service_id, hour). An hour's file then appends to the end
 # of the minute table, and retention cuts its head off, whatever the history
-# holds. Keyed by service first, each hourly file had to touch a page per
+# holds. Keyed by service first, each hourly file would touch a page per
 # service in the middle of the table: on 14 days of minutes (60 M rows for
-# 10,000 services) that upsert took 1.8 s on SQLite instead of 0.1 s. One
+# 10,000 services) that upsert takes 1.8 s on SQLite against 0.1 s. One
 # service's counts are read with one index seek per hour (or day), `buckets`.
 #
 # Their service_id carries no foreign key. Every id is read from `services` in

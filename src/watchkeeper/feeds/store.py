@@ -361,12 +361,11 @@ class UsageWriter:
         file in time order that is one minute per chunk, cheaper than holding
         it back and grouping again.
 
-        Holding every minute back for one write in key order at the end was
-        tried: SQLite's part of a 1M-row usage-csv file fell from 0.17-0.25 s
-        to 0.07-0.10 s, since chunk after chunk lands between the rows of
-        every service in the hour, but the ingest was no faster (0.505 s
-        against 0.467 s, medians of six interleaved runs): that one write ran
-        alone after the parse, where these overlap it.
+        Holding every minute back for one write in key order at the end would
+        cut SQLite's part by more than half, since chunk after chunk lands
+        between the rows of every service in the hour, but the ingest would
+        be no faster: that one write runs alone after the parse, where these
+        overlap it.
         """
         minutes = partial.minutes
         if minutes.num_rows == 0:

@@ -87,7 +87,7 @@ class Enquiry(Base):
 
 
 class ServerSecret(Base):
-    """Only `links-legacy` now: the key links sent before the server's key existed were signed with, sealed.
+    """One row, `links-legacy`: the key links sent before the server's key existed were signed with, sealed.
 
     Answer links are signed with a key derived from the server's key, which is never stored here (keys.py).
     """

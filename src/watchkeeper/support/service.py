@@ -76,9 +76,9 @@ def add_plan(
     return row
 
 
-# An SLA target is whole minutes of business time, a minute to a year: "30s" was
-# stored as 0 (a case born breached, its breach never escalated) and "99999999d"
-# made every case of the plan fail to open.
+# An SLA target is whole minutes of business time, a minute to a year: "30s"
+# would be stored as 0 (a case born breached, its breach never escalated) and
+# "99999999d" would make every case of the plan fail to open.
 LONGEST_TARGET = timedelta(days=366)
 
 
