@@ -180,6 +180,19 @@ def parse(text: str, *, whole_hours: bool = False, overnight: bool = True, overl
     return hours
 
 
+def single_rule(text: str) -> tuple[tuple[int, ...], int, int]:
+    """One day group and one range, 'Sun 01:00-05:00', as (days, start, end) in
+    minutes of the day; an end past 24:00 (1440) is the next day's."""
+    rules = [r.strip() for part in text.split(";") for r in _RULE_COMMA.split(part) if r.strip()]
+    if len(rules) == 1:
+        days, ranges = _parse_rule(rules[0], whole_hours=False, overnight=True)
+        if len(ranges) == 1:
+            return days, *ranges[0]
+    raise ValueError(
+        f"{text!r}: give one day group and one time range, like 'Sun 01:00-05:00' or 'Mon-Fri 22:00-02:00'"
+    )
+
+
 def parse_days(text: str) -> tuple[int, ...]:
     """'Mon-Fri', 'Sat,Sun', 'fri-mon', 'Tuesday' to weekday numbers (Monday 0), in order."""
     days: list[int] = []
