@@ -226,7 +226,11 @@ def _parse_rule(rule: str, *, whole_hours: bool, overnight: bool) -> tuple[tuple
     if not ranges_text:
         raise ValueError(f"{rule!r} has no time range; give one after the days, as in {EXAMPLE}")
     days = parse_days(days_text)
-    ranges = [_range(r.strip(), rule, whole_hours=whole_hours, overnight=overnight) for r in ranges_text.split(",")]
+    ranges = [
+        _range(r.strip(), rule, whole_hours=whole_hours, overnight=overnight)
+        for r in ranges_text.split(",")
+        if r.strip()
+    ]
     return days, ranges
 
 
@@ -247,8 +251,8 @@ def _range(text: str, rule: str, *, whole_hours: bool, overnight: bool) -> Span:
         )
     if found[2] is None or found[4] is None:
         raise ValueError(
-            f"{rule}: {text!r} ends before it starts; bare hours run forwards (08-18): "
-            "for a night write the minutes too, like 22:00-06:00"
+            f"{rule}: {text!r} ends before it starts; bare hours run forwards, like 'Mon-Fri 08-18'; "
+            "for a night give the minutes: 'Mon-Fri 22:00-06:00'"
         )
     return start, end + DAY
 
