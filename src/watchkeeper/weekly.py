@@ -59,7 +59,7 @@ EXAMPLE = "'Mon-Fri 08:00-18:00; Sat 09:00-13:00'"
 
 # A comma after a time and before a day ends one rule and starts the next.
 _RULE_COMMA = re.compile(r"(?<=\d)\s*,\s*(?=[A-Za-z])")
-_RULE = re.compile(r"^([^\d]*?)\s*(\d.*)?$")
+_RULE = re.compile(r"^([^\d]*?)\s*(\d.*)?$", re.DOTALL)
 _RANGE = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?$")
 
 Span = tuple[int, int]  # [start, end) in minutes of the week, Monday 00:00 = 0
