@@ -302,6 +302,14 @@ def test_an_opening_inside_the_spring_forward_gap_opens_an_hour_later_or_not_at_
     assert next(lost.intervals(utc(2026, 3, 28, 12, 0), BERLIN))[0] == utc(2026, 4, 5, 0, 30)
 
 
+def test_the_next_change_is_the_end_of_the_opening_or_the_start_of_the_next():
+    hours = parse("Mon-Fri 09:00-17:00")
+    friday_noon, friday_night = utc(2026, 11, 20, 11, 0), utc(2026, 11, 20, 20, 0)
+    assert hours.next_change(friday_noon, BERLIN) == utc(2026, 11, 20, 16, 0)
+    assert hours.next_change(friday_night, BERLIN) == utc(2026, 11, 23, 8, 0)
+    assert NEVER.next_change(friday_noon, BERLIN) is None
+
+
 def test_closed_days_have_no_hours():
     hours = parse("Mon-Fri 09:00-17:00")
     closed = {date(2026, 11, 23)}.__contains__

@@ -132,6 +132,13 @@ class WeeklyHours:
             return closes if opens <= at else None
         return None
 
+    def next_change(self, at: datetime, zone: ZoneInfo, *, closed: Closed | None = None) -> datetime | None:
+        """The first instant after `at` when being in force flips: the end of the
+        interval holding `at`, else the start of the next; None if none within about a week."""
+        for opens, closes in self.intervals(at, zone, closed=closed):
+            return closes if opens <= at else opens
+        return None
+
     def __str__(self) -> str:
         if self.always:
             return "24x7"
