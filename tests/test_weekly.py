@@ -368,6 +368,16 @@ def test_a_minute_is_inside_exactly_when_some_span_holds_it(raw, minute):
     assert hours.contains(local) is inside
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="MonTueWdFriSatSuny0123456789:-,; \n", max_size=40) | st.text(max_size=20))
+def test_any_text_reads_as_hours_or_is_refused_with_a_message(text):
+    for read in (parse, weekly.single_rule, lambda t: parse(t, whole_hours=True, overnight=False, overlap=False)):
+        try:
+            read(text)
+        except ValueError as exc:
+            assert str(exc)
+
+
 # ---------------------------------------------------------------- public holidays
 
 
