@@ -355,3 +355,29 @@ def test_a_batch_of_findings_sees_what_it_changed_itself(db, clock):
     assert ids == (incident.id,) * 3
     kinds = [kind for kind, _ in desk.timeline(incident.id)]
     assert kinds == ["opened", "alert_joined", "alert_joined", "alert_resolved", "alert_joined"]
+
+
+def test_a_weekly_window_given_as_hours_is_stored_as_its_days_and_times(desk):
+    window = desk.do(
+        mutes.add_window,
+        name="night",
+        matchers=["instance=db1"],
+        created_by="ops",
+        timezone="Europe/Berlin",
+        hours="Mon-Fri 22:00-02:00",
+    )
+    assert (window.weekdays, window.start_time, window.end_time) == ("Mon,Tue,Wed,Thu,Fri", "22:00", "02:00")
+    assert alerts.window_rule(window).describe() == "Mon,Tue,Wed,Thu,Fri 22:00-02:00 (Europe/Berlin)"
+
+
+@pytest.mark.parametrize(
+    "when,message",
+    [
+        ({"hours": "Sun 01:00-05:00; Mon 01:00-02:00"}, "one day group and one time range, like 'Sun 01:00-05:00'"),
+        ({"hours": "Sun 01:00-05:00", "weekdays": "Sun"}, "not both"),
+        ({"hours": "Moonday 01:00-05:00"}, "days are Mon..Sun"),
+    ],
+)
+def test_a_weekly_window_in_a_bad_spelling_is_refused_with_what_to_write(desk, when, message):
+    with pytest.raises(ValueError, match=message):
+        desk.do(mutes.add_window, name="x", matchers=["instance=db1"], created_by="ops", **when)

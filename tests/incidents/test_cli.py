@@ -208,6 +208,25 @@ def test_maintenance_windows_weekly_and_cron(run):
     assert run("maintenance", "delete", "1").exit_code == 0
 
 
+def test_a_weekly_maintenance_window_takes_its_hours_in_one_option(run):
+    added = run(
+        "maintenance",
+        "add",
+        "--name",
+        "night",
+        "-m",
+        "service=pbx-berlin",
+        "--hours",
+        "sat,sun 23:00-01:00",
+        "--timezone",
+        "Europe/Berlin",
+    )
+    assert added.exit_code == 0, added.output
+    assert "Sat,Sun 23:00-01:00 (Europe/Berlin)" in added.output
+    bad = run("maintenance", "add", "--name", "x", "-m", "service=a", "--hours", "Sun 9-5")
+    assert bad.exit_code == 1 and "not a time range like 09:00-17:00" in bad.output
+
+
 def test_dependencies_add_and_list(run):
     added = run(
         "dependencies",

@@ -181,6 +181,9 @@ def maintenance_add(
     match: Matchers,
     start: Annotated[str | None, typer.Option(help="one-off: from this instant (ISO 8601)")] = None,
     end: Annotated[str | None, typer.Option(help="one-off: until this instant")] = None,
+    hours: Annotated[
+        str | None, typer.Option(help="weekly: days and local times, 'Sun 01:00-05:00', 'Mon-Fri 22:00-02:00'")
+    ] = None,
     days: Annotated[str | None, typer.Option(help="weekly: Mon-Fri, Sun, Sat,Sun")] = None,
     from_time: Annotated[str | None, typer.Option("--from", help="weekly: local start, 22:00")] = None,
     to_time: Annotated[str | None, typer.Option("--to", help="weekly: local end, 02:00 (next day)")] = None,
@@ -203,6 +206,7 @@ def maintenance_add(
                 timezone=timezone,
                 starts_at=parse_instant(start) if start else None,
                 ends_at=parse_instant(end) if end else None,
+                hours=hours,
                 weekdays=days,
                 start=from_time,
                 end=to_time,

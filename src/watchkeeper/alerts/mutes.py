@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from watchkeeper import weekly
 from watchkeeper.alerts import routing
 from watchkeeper.alerts.finding import State
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
@@ -95,6 +96,22 @@ def _clock_time(text: str) -> str:
         raise ValueError(f"{text!r} is not a time of day like 22:00") from exc
 
 
+def _weekly(hours: str | None, weekdays: str | None, start: str | None, end: str | None) -> tuple[str, str, str]:
+    """A weekly window as stored: its days ('Mon,Tue'), start and end ('22:00'; an end
+    not after the start is the next day's), from `hours` or from its three parts."""
+    if hours is not None:
+        if weekdays is not None or start is not None or end is not None:
+            raise ValueError("give the weekly hours ('Sun 01:00-05:00') or the days with a start and an end, not both")
+        days, first, last = weekly.single_rule(hours)
+        start, end = f"{first // 60:02d}:{first % 60:02d}", f"{last // 60 % 24:02d}:{last % 60:02d}"
+    else:
+        if not (weekdays and start and end):
+            raise ValueError("a weekly window needs the days, a start and an end, e.g. Sun 01:00-05:00")
+        days = weekly.parse_days(weekdays)
+        start, end = _clock_time(start), _clock_time(end)
+    return ",".join(weekly.DAY_NAMES[d] for d in days), start, end
+
+
 def add_window(
     *,
     session: Session,
@@ -108,11 +125,13 @@ def add_window(
     weekdays: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    hours: str | None = None,
     cron: str | None = None,
     duration: timedelta | None = None,
     force: bool = False,
 ) -> MaintenanceWindow:
-    """One of: starts_at + ends_at (one-off); weekdays + start + end (weekly); cron + duration.
+    """One of: starts_at + ends_at (one-off); weekly hours, `hours` ('Sun 01:00-05:00')
+    or weekdays + start + end; cron + duration.
 
     `force` as for a silence: matchers that mute every alert having a label."""
     parsed = routing.parse_matchers(matchers)
@@ -131,17 +150,16 @@ def add_window(
             raise ValueError(f"a cron window may last {LONGEST_CRON_WINDOW.days} days at most")
         routing.check_cron(cron)
         row.cron, row.duration_minutes = cron, int(duration.total_seconds() // 60)
-    elif weekdays is not None or start is not None or end is not None:
-        if not (weekdays and start and end):
-            raise ValueError("a weekly window needs the days, a start and an end, e.g. Sun 01:00-05:00")
-        row.weekdays = ",".join(routing.DAY_NAMES[d] for d in sorted(routing.parse_weekdays(weekdays)))
-        row.start_time, row.end_time = _clock_time(start), _clock_time(end)
+    elif hours is not None or weekdays is not None or start is not None or end is not None:
+        row.weekdays, row.start_time, row.end_time = _weekly(hours, weekdays, start, end)
     elif starts_at is not None and ends_at is not None:
         if ends_at <= starts_at:
             raise ValueError("a window must end after it starts")
         row.starts_at, row.ends_at = starts_at, ends_at
     else:
-        raise ValueError("say when: --start/--end instants, --days with --from/--to times, or --cron with --duration")
+        raise ValueError(
+            "say when: --start/--end instants, --hours (or --days with --from/--to), or --cron with --duration"
+        )
     window_rule(row)
     session.add(row)
     session.flush()

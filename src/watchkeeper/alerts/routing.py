@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -24,10 +24,11 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
+from watchkeeper import weekly
 from watchkeeper.alerts.finding import Severity, Urgency
 
 Labels = Mapping[str, str]
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DAY_NAMES = weekly.DAY_NAMES
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 
@@ -187,11 +188,18 @@ class Window:
         """When the window in force at `now` ends (UTC), or None if none is."""
         if self.cron is not None and self.duration is not None:
             return _cron_end(self.cron, self.duration, ZoneInfo(self.timezone), now)
-        if self.start is not None and self.end is not None:
-            return _weekly_end(self.weekdays, self.start, self.end, ZoneInfo(self.timezone), now)
+        if self.hours is not None:
+            return self.hours.end_if_in_force(now, ZoneInfo(self.timezone))
         if self.starts_at is not None and self.ends_at is not None and self.starts_at <= now < self.ends_at:
             return self.ends_at
         return None
+
+    @cached_property
+    def hours(self) -> weekly.WeeklyHours | None:
+        """A weekly window's hours: each of its weekdays from start to end, past midnight if end <= start."""
+        if self.start is None or self.end is None:
+            return None
+        return weekly.weekly(self.weekdays, self.start, self.end)
 
     def describe(self) -> str:
         if self.cron is not None and self.duration is not None:
@@ -208,26 +216,6 @@ def _minutes_text(span: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
-def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
-    # A wall time inside the spring-forward gap (02:30 on the night clocks jump
-    # 02:00 -> 03:00) reads with the offset before the jump, i.e. 03:30 local:
-    # the window keeps its real length rather than vanishing or doubling.
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
-
-
-def _weekly_end(weekdays: frozenset[int], start: time, end: time, zone: ZoneInfo, now: datetime) -> datetime | None:
-    today = now.astimezone(zone).date()
-    for day in (today - timedelta(days=1), today):
-        if day.weekday() not in weekdays:
-            continue
-        opens = _local(day, start, zone)
-        # An end at or before the start crosses midnight into the next day.
-        closes = _local(day + timedelta(days=1) if end <= start else day, end, zone)
-        if opens <= now < closes:
-            return closes
-    return None
-
-
 def _cron_end(expression: str, duration: timedelta, zone: ZoneInfo, now: datetime) -> datetime | None:
     since = (now - duration).astimezone(zone)
     latest: datetime | None = None
@@ -240,18 +228,8 @@ def _cron_end(expression: str, duration: timedelta, zone: ZoneInfo, now: datetim
 
 
 def parse_weekdays(text: str) -> frozenset[int]:
-    """'Mon-Fri', 'Sat,Sun', 'Tue' to weekday numbers (Monday 0)."""
-    days: set[int] = set()
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        first, _, last = part.partition("-")
-        try:
-            d0, d1 = DAY_NAMES.index(first.title()[:3]), DAY_NAMES.index((last or first).title()[:3])
-        except ValueError as exc:
-            raise ValueError(f"{part!r}: days are Mon, Tue, Wed, Thu, Fri, Sat, Sun, or a range like Mon-Fri") from exc
-        days.update(range(d0, d1 + 1) if d0 <= d1 else [*range(d0, 7), *range(0, d1 + 1)])
-    if not days:
-        raise ValueError("give the days, e.g. Mon-Fri or Sat,Sun")
-    return frozenset(days)
+    """'Mon-Fri', 'Sat,Sun', 'Tue' to weekday numbers (Monday 0); see `watchkeeper.weekly`."""
+    return frozenset(weekly.parse_days(text))
 
 
 def check_cron(expression: str) -> None:

@@ -63,6 +63,11 @@ class WindowIn(BaseModel):
     timezone: str = "UTC"
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
+    hours: str | None = Field(
+        default=None,
+        examples=["Sun 01:00-05:00"],
+        description="weekly: one day group and one local time range (docs/hours.md); or weekdays, start and end",
+    )
     weekdays: str | None = Field(default=None, examples=["Sun"])
     start: str | None = Field(default=None, examples=["01:00"])
     end: str | None = Field(default=None, examples=["05:00"])

@@ -149,8 +149,9 @@ def services_set(
         str | None,
         typer.Option(
             help=(
-                "local hours the service is expected to send, e.g. 'Mon-Fri 08-18'; '' for any time. Outside them "
-                "no drop alerts, and a silence alerts, at low urgency, only past --off-hours-max-silence"
+                "local hours the service is expected to send, e.g. 'Mon-Fri 08:00-18:00; Sat 09:00-13:00'; "
+                "'' for any time. Outside them no drop alerts, and a silence alerts, at low urgency, "
+                "only past --off-hours-max-silence"
             )
         ),
     ] = None,
@@ -191,7 +192,7 @@ def services_add(
     sensitivity: Annotated[Sensitivity | None, typer.Option()] = None,
     min_silence: Annotated[str | None, typer.Option(help="never alert on silence sooner, e.g. 10m")] = None,
     max_silence: Annotated[str | None, typer.Option(help="alert on silence by then, e.g. 6h (default 72h)")] = None,
-    active_hours: Annotated[str | None, typer.Option(help="e.g. 'Mon-Fri 08-18' (see `services set`)")] = None,
+    active_hours: Annotated[str | None, typer.Option(help="e.g. 'Mon-Fri 08:00-18:00' (see `services set`)")] = None,
     off_hours_max_silence: Annotated[str | None, typer.Option(help="e.g. 12h (see `services set`)")] = None,
     holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,

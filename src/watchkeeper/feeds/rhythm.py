@@ -12,16 +12,12 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import lru_cache
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from watchkeeper import public_holidays, weekly
 from watchkeeper.words import count
-
-if TYPE_CHECKING:
-    from holidays import HolidayBase
 
 SLOTS = 7 * 24
 WEEKS = 6
@@ -29,7 +25,6 @@ NO_GAP = 0xFFFF  # a slot-week with no observation (alert open, snoozed, not yet
 LEARNING = 7 * 1440  # minutes of history before learned limits apply
 HARD_LIMIT = 72 * 60  # silence that alerts even while learning, unless the operator sets one
 MIN_OBSERVATIONS = 3
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 class Kind(StrEnum):
@@ -143,49 +138,36 @@ def duration(minutes: float) -> str:
     return f"{mins} min"
 
 
-@lru_cache(maxsize=64)
-def _holiday_calendar(code: str) -> HolidayBase:
-    import holidays  # 80 ms of imports that only services with holidays need, not every command
-
-    country, _, subdivision = code.partition("-")
-    return holidays.country_holidays(country, subdiv=subdivision or None)
-
-
 def check_holidays(code: str) -> str:
     """Validate a country or country-subdivision code such as 'DE' or 'US-CA'."""
-    try:
-        _holiday_calendar(code.upper())
-    except NotImplementedError as exc:
-        raise ValueError(f"no public holiday calendar for {code!r}; use a country code like DE or US-CA") from exc
-    return code.upper()
+    return public_holidays.check(code)
 
 
 def slot_at(minute: int, zone: ZoneInfo, holiday_code: str | None) -> tuple[int, int]:
     """The hour-of-week slot holding `minute`, and the minute that slot ends."""
     local = datetime.fromtimestamp(minute * 60, zone)
     day = local.weekday()
-    if holiday_code and local.date() in _holiday_calendar(holiday_code):
+    if public_holidays.is_holiday(holiday_code, local.date()):
         day = 6
     return day * 24 + local.hour, minute + 60 - local.minute
 
 
 def parse_active_hours(text: str) -> frozenset[int]:
-    """'Mon-Fri 08-18, Sat 09-13' to the hour slots it covers (end hour exclusive)."""
-    slots: set[int] = set()
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        try:
-            days_text, hours_text = part.split()
-            first, _, last = days_text.partition("-")
-            d0, d1 = DAY_NAMES.index(first.title()), DAY_NAMES.index((last or first).title())
-            h0, h1 = (int(h.split(":")[0]) for h in hours_text.split("-"))
-        except ValueError as exc:
-            raise ValueError(f"{part!r} is not like 'Mon-Fri 08-18'") from exc
-        if not (0 <= h0 < h1 <= 24) or d1 < d0:
-            raise ValueError(f"{part!r}: days must run forwards and hours within 00-24")
-        slots.update(d * 24 + h for d in range(d0, d1 + 1) for h in range(h0, h1))
-    if not slots:
+    """Active hours in the weekly grammar (`watchkeeper.weekly`; bare hours such as
+    'Mon-Fri 08-18, Sat 09-13' too) to the hour slots they cover."""
+    if not text.replace(",", "").replace(";", "").strip():
         raise ValueError("active hours are empty; leave them unset for 'any time'")
-    return frozenset(slots)
+    slots = hour_slots(weekly.parse(text, whole_hours=True))
+    if not slots:
+        raise ValueError(f"{text!r} covers no whole hour; the feed model counts hours, e.g. 'Mon-Fri 08:00-18:00'")
+    return slots
+
+
+def hour_slots(hours: weekly.WeeklyHours) -> frozenset[int]:
+    """The hour slots of `hours`. The model counts whole hours, so a range covers
+    the hour it starts in up to, not including, the hour it ends in:
+    08:30-18:30 counts as 08-18."""
+    return frozenset(h % SLOTS for start, end in hours.spans for h in range(start // 60, end // 60))
 
 
 def siblings(slot: int) -> list[int]:

@@ -72,7 +72,7 @@ class ServiceSettings(BaseModel):
     snooze_until: datetime | None = Field(default=None, description="no alerts before this instant")
     active_hours: str | None = Field(
         default=None,
-        description="local hours activity is expected, e.g. 'Mon-Fri 08-18, Sat 09-13'; "
+        description="local hours activity is expected, e.g. 'Mon-Fri 08:00-18:00; Sat 09:00-13:00' (docs/hours.md); "
         "outside them no drop alerts, and a silence alerts (low urgency) only past off_hours_max_silence",
     )
     off_hours_max_silence_minutes: int | None = Field(
