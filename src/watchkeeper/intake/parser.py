@@ -4,7 +4,7 @@ Each kind of sender (Alertmanager, PagerDuty, generic JSON...) has its own
 payload and its own idea of a good answer, which its retry logic reads: the
 parser owns both, so a route only looks the parser up, parses, records and
 answers. A sender's item that cannot be taken is a `Rejected` saying where and
-why; the good items of the same payload are still taken (DESIGN, rule 6).
+why; the good items of the same payload are still taken.
 """
 
 from __future__ import annotations
