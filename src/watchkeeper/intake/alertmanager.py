@@ -15,7 +15,9 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from watchkeeper.alerts.finding import Finding, Severity, State, problems
-from watchkeeper.intake.errors import PayloadError, messages
+from watchkeeper.intake.errors import messages
+from watchkeeper.intake.parser import Answer, InPath, Parsed, Rejected, rejections
+from watchkeeper.intake.service import Kind
 
 _SEVERITY = {
     "critical": Severity.CRITICAL,
@@ -59,31 +61,48 @@ def severity(labels: dict[str, str]) -> Severity:
     return _SEVERITY.get(labels.get("severity", "").lower(), Severity.ERROR)
 
 
-def findings(body: object, *, integration_id: int, now: datetime) -> tuple[list[Finding], list[str]]:
-    """The findings of the payload's good alerts, and a line for each bad one;
-    PayloadError if the payload as a whole is not one, or no alert in it is good."""
+def parse(body: object, *, integration_id: int, now: datetime) -> Parsed:
+    """The findings of the payload's good alerts, and a rejected item for each bad one, or for the payload
+    as a whole when it is not one."""
     try:
         payload = AmPayload.model_validate(body)
     except ValidationError as exc:
-        raise PayloadError(messages(exc)) from exc
+        return Parsed(rejected=rejections(messages(exc)))
     if payload.version != "4":
-        raise PayloadError([f"version: {payload.version!r} is not supported; watchkeeper takes webhook version 4"])
+        return Parsed(
+            rejected=[
+                Rejected(None, f"version: {payload.version!r} is not supported; watchkeeper takes webhook version 4")
+            ]
+        )
     good: list[Finding] = []
-    bad: list[str] = []
+    bad: list[Rejected] = []
     for index, item in enumerate(payload.alerts):
         try:
             found = _finding(AmAlert.model_validate(item), payload, integration_id, now)
         except ValidationError as exc:
-            bad += messages(exc, f"alerts.{index}")
+            bad += rejections(messages(exc, f"alerts.{index}"), index)
             continue
         wrong = problems(found, now=now)
         if wrong:
-            bad += [f"alerts.{index}: {line}" for line in wrong]  # fields named as watchkeeper stores them
+            bad += rejections([f"alerts.{index}: {line}" for line in wrong], index)  # fields as watchkeeper stores them
         else:
             good.append(found)
-    if bad and not good:
-        raise PayloadError(bad)
-    return good, bad
+    return Parsed(findings=good, rejected=bad)
+
+
+class Alertmanager(InPath):
+    """Alertmanager's `webhook_configs`: 200 with what was taken; 400, which it does not retry, when nothing was."""
+
+    kind = Kind.ALERTMANAGER
+
+    def parse(self, body: object, *, integration_id: int, now: datetime) -> Parsed:
+        return parse(body, integration_id=integration_id, now=now)
+
+    def answer(self, parsed: Parsed) -> Answer:
+        lines = [rejected.reason for rejected in parsed.rejected]
+        if parsed.refused:
+            return Answer(400, {"detail": lines})
+        return Answer(200, {"status": "success", "alerts": len(parsed.findings), "rejected": lines})
 
 
 def _finding(alert: AmAlert, payload: AmPayload, integration_id: int, now: datetime) -> Finding:

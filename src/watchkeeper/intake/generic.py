@@ -19,8 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from watchkeeper.alerts.finding import Finding, Severity, State
+from watchkeeper.alerts.finding import Finding, Severity, State, problems
 from watchkeeper.intake.errors import messages
+from watchkeeper.intake.parser import Answer, InPath, Parsed, Rejected, rejections
+from watchkeeper.intake.service import Kind
 
 MAX_EVENTS = 1000
 
@@ -44,18 +46,46 @@ class GenericEvent(BaseModel):
         return self
 
 
-def parse(body: object) -> tuple[list[tuple[int, GenericEvent]], list[dict[str, Any]]]:
-    """(index, event) for the good ones and {index, errors} for the bad ones."""
+def parse(body: object, *, integration_id: int, now: datetime) -> Parsed:
+    """The findings of the good events, and a rejected item per problem of each bad one, at its index."""
     items = body if isinstance(body, list) else [body]
     if len(items) > MAX_EVENTS:
-        raise ValueError(f"at most {MAX_EVENTS} events per request; this one has {len(items)}")
-    good, bad = [], []
+        return Parsed(rejected=[Rejected(None, f"at most {MAX_EVENTS} events per request; this one has {len(items)}")])
+    found: list[Finding] = []
+    bad: list[Rejected] = []
     for index, item in enumerate(items):
         try:
-            good.append((index, GenericEvent.model_validate(item)))
+            event = GenericEvent.model_validate(item)
         except ValidationError as exc:
-            bad.append({"index": index, "errors": messages(exc)})
-    return good, bad
+            bad += rejections(messages(exc), index)
+            continue
+        candidate = finding(event, integration_id=integration_id, now=now)
+        wrong = problems(candidate, now=now)
+        if wrong:
+            bad += rejections(wrong, index)
+        else:
+            found.append(candidate)
+    return Parsed(findings=found, rejected=bad)
+
+
+class Generic(InPath):
+    """Good events are kept and bad ones listed by index; 400 when none could be taken."""
+
+    kind = Kind.GENERIC
+
+    def parse(self, body: object, *, integration_id: int, now: datetime) -> Parsed:
+        return parse(body, integration_id=integration_id, now=now)
+
+    def answer(self, parsed: Parsed) -> Answer:
+        whole = [rejected.reason for rejected in parsed.rejected if rejected.index is None]
+        if whole:
+            return Answer(400, {"detail": "; ".join(whole)})
+        by_index: dict[int, list[str]] = {}
+        for rejected in parsed.rejected:
+            assert rejected.index is not None
+            by_index.setdefault(rejected.index, []).append(rejected.reason)
+        listed = [{"index": index, "errors": errors} for index, errors in sorted(by_index.items())]
+        return Answer(400 if parsed.refused else 200, {"accepted": len(parsed.findings), "rejected": listed})
 
 
 def finding(event: GenericEvent, *, integration_id: int, now: datetime) -> Finding:

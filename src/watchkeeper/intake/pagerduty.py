@@ -17,9 +17,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from watchkeeper.alerts.finding import Finding, Severity, State
+from watchkeeper.alerts.finding import Finding, Severity, State, problems
 from watchkeeper.checks import is_unicode
 from watchkeeper.intake.errors import PayloadError
+from watchkeeper.intake.parser import Answer, Parsed, rejections
+from watchkeeper.intake.service import Kind
 
 SUMMARY_LIMIT = 1024
 KEY_LIMIT = 255
@@ -56,7 +58,7 @@ def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def parse(body: object) -> Event:
+def read(body: object) -> Event:
     """Check an event as PagerDuty does; PayloadError lists every problem, naming the field."""
     if not isinstance(body, dict):
         raise PayloadError(["Event object is invalid: the body must be a JSON object"])
@@ -149,3 +151,52 @@ def finding(event: Event, *, integration_id: int, now: datetime) -> Finding:
             "images": payload.get("images"),
         },
     )
+
+
+def parse(body: object, *, integration_id: int, now: datetime) -> Parsed:
+    """A trigger or resolve as a finding, an acknowledge as the key it acknowledges; or why the event is refused.
+
+    A resolve or acknowledge for a key that is not firing is taken and comes to
+    nothing, as PagerDuty does.
+    """
+    try:
+        event = read(body)
+    except PayloadError as exc:
+        return Parsed(rejected=rejections(exc.errors))
+    if event.action is EventAction.ACKNOWLEDGE:
+        return Parsed(acknowledged=[event.internal_key(integration_id)], reference=event.dedup_key)
+    found = finding(event, integration_id=integration_id, now=now)
+    wrong = problems(found, now=now)
+    if wrong:
+        return Parsed(rejected=rejections(wrong), reference=event.dedup_key)
+    return Parsed(findings=[found], reference=event.dedup_key)
+
+
+def _invalid(errors: list[str]) -> Answer:
+    return Answer(400, {"status": "invalid event", "message": "Event object is invalid", "errors": errors})
+
+
+class PagerDuty:
+    """PagerDuty's answers: 202 with the event's dedup_key, or 400 `invalid event` listing every problem."""
+
+    kind = Kind.PAGERDUTY
+
+    def key(self, body: object) -> str | Parsed:
+        try:
+            return read(body).routing_key
+        except PayloadError as exc:
+            return Parsed(rejected=rejections(exc.errors))
+
+    def parse(self, body: object, *, integration_id: int, now: datetime) -> Parsed:
+        return parse(body, integration_id=integration_id, now=now)
+
+    def answer(self, parsed: Parsed) -> Answer:
+        if parsed.rejected:
+            return _invalid([rejected.reason for rejected in parsed.rejected])
+        return Answer(202, {"status": "success", "message": "Event processed", "dedup_key": parsed.reference})
+
+    def unreadable(self, reason: str) -> Answer:
+        return _invalid([f"Event object is invalid: {reason}"])
+
+    def unknown(self, reason: str) -> Answer:
+        return _invalid([f"'routing_key' is not known: {reason}"])

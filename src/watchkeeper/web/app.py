@@ -26,7 +26,6 @@ from watchkeeper.config import Settings, get_settings
 from watchkeeper.db import make_engine, make_sessionmaker
 from watchkeeper.feeds.api import router as feeds_router
 from watchkeeper.incidents.api import router as incidents_router
-from watchkeeper.intake.api import router as intake_router
 from watchkeeper.intake.service import KeyCache
 from watchkeeper.support.api import router as support_router
 from watchkeeper.support.cases_api import router as cases_router
@@ -35,6 +34,7 @@ from watchkeeper.web import redact
 from watchkeeper.web.contract import declare_errors
 from watchkeeper.web.docs import add_docs
 from watchkeeper.web.limits import MB, BodyLimitMiddleware, BodyLimits
+from watchkeeper.web.routes.intake import router as intake_router
 
 log = logging.getLogger(__name__)
 

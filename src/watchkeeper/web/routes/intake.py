@@ -8,19 +8,25 @@ a payload that will never work gets 400; a database that is away gets 503
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from watchkeeper.alerts.finding import Finding, problems
+from watchkeeper.alerts import service as alerts
 from watchkeeper.auth.api import failed_attempt, refuse_if_throttled
 from watchkeeper.db import in_transaction
-from watchkeeper.intake import alertmanager, generic, pagerduty
-from watchkeeper.intake import service as intake
-from watchkeeper.intake.errors import PayloadError
+from watchkeeper.incidents import service as incidents
+from watchkeeper.incidents.lifecycle import Action, Status
+from watchkeeper.incidents.models import Incident
+from watchkeeper.incidents.service import PENDING_ACK
+from watchkeeper.intake.pagerduty import storable
+from watchkeeper.intake.parser import Answer, KeyInBody, Parsed, Parser
+from watchkeeper.intake.registry import parser
 from watchkeeper.intake.service import Kind, Known
 
 router = APIRouter(tags=["intake"])
@@ -43,26 +49,80 @@ def _loads(body: bytes) -> Any:
 async def _json(request: Request) -> Any:
     # The body is bounded as it arrives (watchkeeper.web.limits) and parsed on a
     # worker thread, so a large one does not hold up other requests.
-    try:
-        return await run_in_threadpool(_loads, await request.body())
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    return await run_in_threadpool(_loads, await request.body())
 
 
 def _integration(request: Request, key: str, kind: Kind) -> Known | None:
     """The integration of `key`; 429 (HTTPException) once its sender's address sent too many bad keys."""
     refuse_if_throttled(request)
     state = request.app.state
-    known = state.intake_keys.verify(sessions=state.sessions, key=key, kind=kind, now=state.clock.now())
+    known: Known | None = state.intake_keys.verify(sessions=state.sessions, key=key, kind=kind, now=state.clock.now())
     if known is None:
         failed_attempt(request)
     return known
 
 
-def _take(request: Request, findings: list[Finding]) -> None:
+def _respond(answer: Answer) -> JSONResponse:
+    return JSONResponse(answer.body, status_code=answer.status_code)
+
+
+async def _take(request: Request, intake: Parser, integration: Known, body: object) -> JSONResponse:
+    """Parse `body` as sent through `integration`, record what it holds, and answer as its sender expects."""
+    parsed = intake.parse(body, integration_id=integration.id, now=request.app.state.clock.now())
+    if not parsed.refused and (parsed.findings or parsed.acknowledged):
+        await run_in_threadpool(_record, request, f"{intake.kind}:{integration.name}", parsed)
+    return _respond(intake.answer(parsed))
+
+
+def _record(request: Request, actor: str, parsed: Parsed) -> None:
     state = request.app.state
     now = state.clock.now()
-    in_transaction(state.sessions, lambda s: intake.take(findings, session=s, now=now, config=state.routing))
+
+    def work(session: Session) -> None:
+        alerts.record_all(parsed.findings, session=session, now=now, config=state.routing)
+        for dedup_key in parsed.acknowledged:
+            _acknowledge(dedup_key, actor=actor, session=session, now=now)
+
+    in_transaction(state.sessions, work)
+
+
+def _acknowledge(dedup_key: str, *, actor: str, session: Session, now: datetime) -> None:
+    """A sender's acknowledge: the alert's open incident is acknowledged; nothing when there is none to acknowledge.
+
+    An alert still in its group wait has no incident yet: the acknowledge is
+    kept on the alert, and its incident opens acknowledged (incidents.open_incident).
+    """
+    alert = alerts.firing(session, dedup_key)
+    if alert is None:
+        return
+    if alert.incident_id is None:
+        if alert.muted is None:  # while muted no incident will open for it; a later one starts afresh
+            alert.details = {**(alert.details or {}), PENDING_ACK: {"by": actor, "at": now.isoformat()}}
+        return
+    incident = session.get(Incident, alert.incident_id)
+    if incident is None or incident.status != Status.TRIGGERED:
+        return
+    incidents.act(
+        incident.id,
+        Action.ACKNOWLEDGE,
+        actor=actor,
+        session=session,
+        now=now,
+        note=f"acknowledge event for alert {alert.id}",
+    )
+
+
+async def _webhook(kind: Kind, key: str, request: Request) -> JSONResponse:
+    """A sender whose URL carries its integration key: the key is checked before the body is read."""
+    intake = parser(kind)
+    integration = await run_in_threadpool(_integration, request, key, kind)
+    if integration is None:
+        return _respond(intake.unknown(_NOT_KNOWN.format(kind=kind)))
+    try:
+        body = await _json(request)
+    except ValueError as exc:
+        return _respond(intake.unreadable(str(exc)))
+    return await _take(request, intake, integration, body)
 
 
 def _json_body(description: str) -> dict[str, Any]:
@@ -118,25 +178,9 @@ _GENERIC_400 = {
     responses={404: {"description": "no active integration has this key"}},
     openapi_extra=_json_body("an Alertmanager webhook (payload version 4)"),
 )
-async def alertmanager_webhook(key: str, request: Request) -> dict[str, Any]:
+async def alertmanager_webhook(key: str, request: Request) -> JSONResponse:
     """Alertmanager `webhook_configs` receiver (payload version 4); set `send_resolved: true`."""
-    integration = await run_in_threadpool(_integration, request, key, Kind.ALERTMANAGER)
-    if integration is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_KNOWN.format(kind=Kind.ALERTMANAGER))
-    body = await _json(request)
-    try:
-        found, bad = alertmanager.findings(body, integration_id=integration.id, now=request.app.state.clock.now())
-    except PayloadError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.errors) from exc
-    await run_in_threadpool(_take, request, found)
-    return {"status": "success", "alerts": len(found), "rejected": bad}
-
-
-def _pd_invalid(errors: list[str]) -> JSONResponse:
-    return JSONResponse(
-        {"status": "invalid event", "message": "Event object is invalid", "errors": errors},
-        status_code=status.HTTP_400_BAD_REQUEST,
-    )
+    return await _webhook(Kind.ALERTMANAGER, key, request)
 
 
 class PagerDutyAccepted(BaseModel):
@@ -180,41 +224,24 @@ _EVENT_BODY: dict[str, Any] = {
     responses={400: {"model": PagerDutyInvalid, "description": "PagerDuty's answer to an invalid event"}},
     openapi_extra=_EVENT_BODY,
 )
-async def pagerduty_enqueue(request: Request) -> dict[str, Any] | JSONResponse:
+async def pagerduty_enqueue(request: Request) -> JSONResponse:
     """PagerDuty Events API v2: trigger, acknowledge and resolve, with a watchkeeper integration key as routing_key."""
     refuse_if_throttled(request)  # the key is in the body: refuse a guesser before reading it
+    intake = parser(Kind.PAGERDUTY)
+    assert isinstance(intake, KeyInBody)
     try:
         # The key is in the body: the body is bounded to PagerDuty's own 512 KB cap first.
-        event = pagerduty.parse(await run_in_threadpool(_loads, await request.body()))
-    except PayloadError as exc:
-        return _pd_invalid(exc.errors)
+        body = await run_in_threadpool(_loads, await request.body())
     except ValueError as exc:
-        return _pd_invalid([f"Event object is invalid: {exc}"])
-    known = pagerduty.storable(event.routing_key)  # else no key can match, and the lookup could not be made
-    integration = await run_in_threadpool(_integration, request, event.routing_key, Kind.PAGERDUTY) if known else None
+        return _respond(intake.unreadable(str(exc)))
+    key = intake.key(body)
+    if isinstance(key, Parsed):
+        return _respond(intake.answer(key))
+    known = storable(key)  # else no key can match, and the lookup could not be made
+    integration = await run_in_threadpool(_integration, request, key, Kind.PAGERDUTY) if known else None
     if integration is None:
-        return _pd_invalid([f"'routing_key' is not known: {_NOT_KNOWN.format(kind=Kind.PAGERDUTY)}"])
-    if event.action is not pagerduty.EventAction.ACKNOWLEDGE:
-        now = request.app.state.clock.now()
-        wrong = problems(pagerduty.finding(event, integration_id=integration.id, now=now), now=now)
-        if wrong:
-            return _pd_invalid(wrong)
-    await run_in_threadpool(_enqueue, request, integration, event)
-    return {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}
-
-
-def _enqueue(request: Request, integration: Known, event: pagerduty.Event) -> None:
-    state = request.app.state
-    now = state.clock.now()
-    if event.action is pagerduty.EventAction.ACKNOWLEDGE:
-        actor = f"pagerduty:{integration.name}"
-        in_transaction(
-            state.sessions,
-            lambda s: intake.acknowledge(event.internal_key(integration.id), actor=actor, session=s, now=now),
-        )
-        return
-    # A resolve for a key that is not firing is accepted and dropped, as PagerDuty does.
-    _take(request, [pagerduty.finding(event, integration_id=integration.id, now=now)])
+        return _respond(intake.unknown(_NOT_KNOWN.format(kind=Kind.PAGERDUTY)))
+    return await _take(request, intake, integration, body)
 
 
 @router.post(
@@ -225,22 +252,4 @@ def _enqueue(request: Request, integration: Known, event: pagerduty.Event) -> No
 )
 async def generic_webhook(key: str, request: Request) -> JSONResponse:
     """Generic JSON: one event or a list (docs/alerts.md has the shape). Good events are kept, bad ones listed."""
-    integration = await run_in_threadpool(_integration, request, key, Kind.GENERIC)
-    if integration is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_KNOWN.format(kind=Kind.GENERIC))
-    try:
-        good, bad = generic.parse(await _json(request))
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
-    now = request.app.state.clock.now()
-    found = []
-    for index, event in good:
-        candidate = generic.finding(event, integration_id=integration.id, now=now)
-        wrong = problems(candidate, now=now)
-        if wrong:
-            bad.append({"index": index, "errors": wrong})
-        else:
-            found.append(candidate)
-    await run_in_threadpool(_take, request, found)
-    code = status.HTTP_400_BAD_REQUEST if bad and not found else status.HTTP_200_OK
-    return JSONResponse({"accepted": len(found), "rejected": sorted(bad, key=lambda b: b["index"])}, status_code=code)
+    return await _webhook(Kind.GENERIC, key, request)
