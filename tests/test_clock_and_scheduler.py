@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from watchkeeper.clock import FrozenClock, SimulatedClock
 from watchkeeper.scheduler import Job, Scheduler
@@ -52,3 +53,122 @@ def test_the_loop_sleeps_only_until_the_next_job_is_due_not_a_whole_tick_after_t
     clock.advance(0.9)  # a run overran its tick: go again at once
     assert scheduler.seconds_to_next(0.5) == 0.0
     assert Scheduler([], clock=clock).seconds_to_next(0.5) == 0.5
+
+
+def _pending(db, count: int) -> list[int]:
+    from watchkeeper.db import transaction
+    from watchkeeper.notify.models import Notification
+
+    with transaction(db.sessions) as session:
+        rows = [
+            Notification(
+                key=f"n{n}",
+                subject="case",
+                subject_id=n,
+                recipient="Bob",
+                url="mailto://bob@example.com",
+                title="t",
+                body="b",
+                status="pending",
+                attempts=0,
+                due_at=START - timedelta(minutes=count - n),
+                created_at=START,
+            )
+            for n in range(count)
+        ]
+        session.add_all(rows)
+        session.flush()
+        return [r.id for r in rows]
+
+
+def _claim_notifications(session, now, limit):
+    from watchkeeper.due import claim
+    from watchkeeper.notify.models import Notification
+
+    return claim(session, Notification, due=Notification.due_at, now=now, limit=limit)
+
+
+def test_a_due_job_is_drained_a_batch_at_a_time_until_fewer_than_a_batch_are_due(db):
+    from watchkeeper.scheduler import DueJob
+
+    ids = _pending(db, 5)
+    batches: list[list[int]] = []
+
+    def handle(rows, session, now):
+        batches.append([r.id for r in rows])
+        for row in rows:
+            row.due_at = None
+
+    job = DueJob("notify", timedelta(seconds=1), 2, _claim_notifications, handle)
+    scheduler = Scheduler([job], clock=FrozenClock(START), sessions=db.sessions)
+    assert scheduler.run_due() == ["notify"]
+    assert batches == [ids[:2], ids[2:4], ids[4:]]
+    assert scheduler.run_due() == []  # not before its next turn
+
+
+def test_a_batch_that_fails_is_rolled_back_and_claimed_again_on_the_next_turn(db):
+    from watchkeeper.scheduler import DueJob
+
+    ids = _pending(db, 3)
+    clock = SimulatedClock(START)
+    seen: list[list[int]] = []
+
+    def handle(rows, session, now):
+        seen.append([r.id for r in rows])
+        if len(seen) == 1:
+            raise RuntimeError("channel away")
+        for row in rows:
+            row.due_at = None
+
+    scheduler = Scheduler(
+        [DueJob("notify", timedelta(seconds=1), 10, _claim_notifications, handle)], clock=clock, sessions=db.sessions
+    )
+    scheduler.run_due()
+    clock.advance(1)
+    scheduler.run_due()
+    assert seen == [ids, ids]
+
+
+def test_due_jobs_of_one_name_run_as_one_job_in_their_order(db):
+    from watchkeeper.scheduler import DueJob
+
+    order: list[str] = []
+
+    def step(name):
+        return DueJob("cases", timedelta(seconds=1), 10, lambda s, now, n: order.append(name) or [])
+
+    scheduler = Scheduler(
+        [step("support hours"), Job("retention", timedelta(hours=1), lambda: order.append("retention")), step("sla")],
+        clock=FrozenClock(START),
+        sessions=db.sessions,
+    )
+    assert scheduler.run_due() == ["cases", "retention"]
+    assert order == ["support hours", "sla", "retention"]
+
+
+def test_work_after_commit_sees_its_batch_claimed_and_holds_no_transaction(db):
+    from watchkeeper.db import transaction
+    from watchkeeper.notify.models import Notification
+    from watchkeeper.scheduler import DueJob
+
+    ids = _pending(db, 3)
+    sent: list[list[tuple[int, datetime | None]]] = []
+
+    def send(rows):
+        # Another transaction can write, and reads the claim as committed.
+        with transaction(db.sessions) as session:
+            leased = session.execute(select(Notification.id, Notification.due_at).order_by(Notification.id)).all()
+            sent.append([tuple(row) for row in leased])
+            for row in session.scalars(select(Notification)):
+                row.due_at = None
+
+    job = DueJob("notify", timedelta(seconds=1), 20, _claim_notifications, after_commit=send)
+    Scheduler([job], clock=FrozenClock(START), sessions=db.sessions).run_due()
+    assert sent == [[(i, START + timedelta(minutes=2)) for i in ids]]
+
+
+def test_a_due_job_needs_the_sessions_to_claim_with():
+    from watchkeeper.scheduler import DueJob
+
+    with pytest.raises(ValueError, match="needs the sessions"):
+        Scheduler([DueJob("notify", timedelta(seconds=1), 20, lambda s, now, n: [])], clock=FrozenClock(START))

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from watchkeeper.alerts.service import RoutingConfig, process_due, record_all
 from watchkeeper.auth import service as tokens
 from watchkeeper.cli_common import Column, Context, console, context, fail, minute, print_json, show_list
-from watchkeeper.db import current_revision, in_transaction, upgrade
+from watchkeeper.db import current_revision, upgrade
 from watchkeeper.errors import said
-from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.service import apply_retention
-from watchkeeper.feeds.watch import watch_feeds
-from watchkeeper.notify.outbox import AppriseSender, deliver_due
-from watchkeeper.notify.outcomes import record_outcome
-from watchkeeper.scheduler import Job, Scheduler
-from watchkeeper.support.incidents import raise_due
-from watchkeeper.support.service import process_due as process_due_cases
+from watchkeeper.jobs import jobs
+from watchkeeper.scheduler import Scheduler
 
 db_app = typer.Typer(help="Database schema.")
 token_app = typer.Typer(help="API bearer tokens (stored hashed; shown once).")
@@ -172,9 +166,7 @@ def serve(
         if not tokens.has_tokens(session=session):
             first = tokens.create_token(session=session, clock=ctx.clock, name="first token")
             console.print(f"no API token existed; created one (shown once): [bold]{first.token}[/bold]")
-    scheduler = build_scheduler(ctx, inbox)
-    if live is not None:  # first, so the feeds are topped up before the feed watcher looks at them
-        scheduler.jobs.insert(0, Job("demo-feeds", timedelta(minutes=1), live))
+    scheduler = build_scheduler(ctx, inbox, live)
     stop = threading.Event()
     worker = threading.Thread(
         target=scheduler.run_forever, args=(stop, ctx.settings.scheduler_tick_seconds), name="scheduler", daemon=True
@@ -197,59 +189,8 @@ def _demo_feeds(ctx: Context) -> Any:
         raise fail(str(exc)) from exc
 
 
-def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
-    def retention() -> None:
-        with ctx.transaction() as session:
-            apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
-
-    routing = RoutingConfig.from_settings(ctx.settings)
-
-    def file_alerts(session: Any, findings: list[Any]) -> None:
-        # Duplicates, gaps and unreadable files, in the transaction of the file that raised them.
-        record_all(findings, session=session, now=ctx.clock.now(), config=routing)
-
-    def watch_inbox() -> None:
-        scan_inbox(inbox, ctx.sessions, clock=ctx.clock, settings=ctx.settings, on_findings=file_alerts)  # type: ignore[arg-type]
-
-    def feeds() -> None:
-        # Claim in batches so one busy minute (a 10,000-service file) never holds the write lock long.
-        while True:
-            with ctx.transaction() as session:
-                evaluated = watch_feeds(session=session, now=ctx.clock.now(), limit=200, routing=routing).evaluated
-            if evaluated < 200:
-                return
-
-    def route() -> None:
-        while True:
-            due = in_transaction(
-                ctx.sessions, lambda s: process_due(session=s, now=ctx.clock.now(), config=routing, limit=200)
-            )
-            if due < 200:
-                return
-
-    def cases() -> None:
-        while in_transaction(ctx.sessions, lambda s: raise_due(session=s, now=ctx.clock.now())) >= 200:
-            pass
-        while in_transaction(ctx.sessions, lambda s: process_due_cases(session=s, now=ctx.clock.now())) >= 200:
-            pass
-
-    sender = AppriseSender()
-
-    def notify() -> None:
-        while deliver_due(ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=record_outcome) >= 20:
-            pass
-
-    tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)
-    jobs = [
-        Job("feeds", tick, feeds),
-        Job("alerts", tick, route),
-        Job("cases", tick, cases),
-        Job("notify", tick, notify),
-        Job("retention", timedelta(hours=1), retention),
-    ]
-    if inbox is not None:
-        jobs.append(Job("inbox", timedelta(seconds=5), watch_inbox))
-    return Scheduler(jobs, clock=ctx.clock)
+def build_scheduler(ctx: Context, inbox: Path | None, live: Callable[[], object] | None = None) -> Scheduler:
+    return Scheduler(jobs(ctx, inbox, live), clock=ctx.clock, sessions=ctx.sessions)
 
 
 def demo(

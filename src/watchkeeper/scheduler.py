@@ -1,22 +1,29 @@
-"""The scheduler loop: runs periodic jobs on the injected clock.
+"""The scheduler loop: runs periodic jobs and drains due work on the injected clock.
 
-Later work (silence deadlines, escalations, SLA clocks) arrives as due rows
-claimed by jobs registered here. A failing job is logged and retried on its
-next turn; it never stops the loop.
+Later work (silence deadlines, escalations, SLA clocks) is a row with a
+`due_at`, claimed a batch at a time by a `DueJob`; what runs and how often is
+listed in one place (watchkeeper.jobs). A failing job is logged and retried
+on its next turn; it never stops the loop.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from watchkeeper import metrics
 from watchkeeper.clock import Clock
+from watchkeeper.db import in_transaction
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -27,9 +34,83 @@ class Job:
     next_due: datetime | None = field(default=None)
 
 
+def _nothing(rows: Sequence[Any], session: Session, now: datetime) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class DueJob(Generic[T]):
+    """Due rows, claimed `batch` at a time and handled in the claim's transaction.
+
+    `claim(session, now, limit)` claims up to `limit` due rows (watchkeeper.due)
+    and `handle(rows, session, now)` does what they are due for. Work that must
+    not hold a transaction open (a send to an outside channel) goes in
+    `after_commit(rows)`, which runs once the claim is committed. Due jobs
+    that share a name run as one scheduled job, in the order listed.
+    """
+
+    name: str
+    every: timedelta
+    batch: int
+    claim: Callable[[Session, datetime, int], Sequence[T]]
+    handle: Callable[[Sequence[T], Session, datetime], object] = _nothing
+    after_commit: Callable[[Sequence[T]], object] | None = None
+
+
+def drain(job: DueJob[Any], sessions: sessionmaker[Session], clock: Clock) -> int:
+    """Run `job` a batch at a time, one transaction each, until fewer than a batch were due.
+
+    Batches keep one busy minute (a file touching 10,000 services) from holding
+    the write lock long. Returns how many rows were claimed.
+    """
+
+    def batch(session: Session) -> Sequence[Any]:
+        now = clock.now()
+        rows = job.claim(session, now, job.batch)
+        job.handle(rows, session, now)
+        return rows
+
+    total = 0
+    while True:
+        rows = in_transaction(sessions, batch)
+        if job.after_commit is not None and rows:
+            job.after_commit(rows)
+        total += len(rows)
+        if len(rows) < job.batch:
+            return total
+
+
+def scheduled(
+    jobs: Sequence[Job | DueJob[Any]], *, clock: Clock, sessions: sessionmaker[Session] | None = None
+) -> list[Job]:
+    """The jobs as the loop runs them: each name's due jobs drained together, in order."""
+    out: list[Job] = []
+    drained: dict[str, list[DueJob[Any]]] = {}
+    for job in jobs:
+        if isinstance(job, Job):
+            out.append(job)
+            continue
+        if sessions is None:
+            raise ValueError(f"due job {job.name} needs the sessions to claim with")
+        if job.name not in drained:
+            group = drained[job.name] = []
+            out.append(Job(job.name, job.every, _drain_all(group, sessions, clock)))
+        drained[job.name].append(job)
+    return out
+
+
+def _drain_all(group: list[DueJob[Any]], sessions: sessionmaker[Session], clock: Clock) -> Callable[[], int]:
+    def run() -> int:
+        return sum(drain(job, sessions, clock) for job in group)
+
+    return run
+
+
 class Scheduler:
-    def __init__(self, jobs: list[Job], *, clock: Clock) -> None:
-        self.jobs = jobs
+    def __init__(
+        self, jobs: Sequence[Job | DueJob[Any]], *, clock: Clock, sessions: sessionmaker[Session] | None = None
+    ) -> None:
+        self.jobs = scheduled(jobs, clock=clock, sessions=sessions)
         self.clock = clock
 
     def run_due(self) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from watchkeeper import due
 from watchkeeper.alerts import routing
 from watchkeeper.alerts.finding import Finding, State, Urgency
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence, match_labels
@@ -454,12 +455,20 @@ def dependency_rule(row: Dependency) -> routing.InhibitRule:
 
 def process_due(*, session: Session, now: datetime, config: RoutingConfig = DEFAULT, limit: int = 500) -> int:
     """Look again at alerts whose group wait, mute or held resolve is over. Returns how many."""
-    query = select(Alert).where(Alert.due_at <= now).order_by(Alert.due_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    due = list(session.scalars(query))
-    batch = Batch.for_groups(session, [a.group_key for a in due if a.status == State.FIRING])
-    for alert in due:
+    claimed = claim_due(session=session, now=now, limit=limit)
+    process(claimed, session=session, now=now, config=config)
+    return len(claimed)
+
+
+def claim_due(*, session: Session, now: datetime, limit: int) -> list[Alert]:
+    """Up to `limit` alerts whose group wait, mute or held resolve is over, claimed for this transaction."""
+    return due.claim(session, Alert, due=Alert.due_at, now=now, limit=limit)
+
+
+def process(claimed: Sequence[Alert], *, session: Session, now: datetime, config: RoutingConfig = DEFAULT) -> None:
+    """Resolve, mute, hold or join the claimed alerts, as is due for each."""
+    batch = Batch.for_groups(session, [a.group_key for a in claimed if a.status == State.FIRING])
+    for alert in claimed:
         if alert.status != State.FIRING:
             alert.due_at = None
         elif alert.resolve_held_at is not None:
@@ -467,7 +476,6 @@ def process_due(*, session: Session, now: datetime, config: RoutingConfig = DEFA
             resolve(alert, at=alert.resolve_held_at, resolution=note, session=session, now=now, config=config)
         else:
             settle(alert, session=session, now=now, config=config, batch=batch)
-    return len(due)
 
 
 def list_alerts(

@@ -1,13 +1,16 @@
-"""Live feed watching: advance each due service's model and record what it finds.
+"""Live feed watching: advance each due service's model and say what it finds.
 
 A service is due when an ingest touched it (due now) or its silence deadline
 has come. Claiming costs O(due): one indexed range read on `feed_states.due_at`
-(with SKIP LOCKED on PostgreSQL, so several workers share the work).
+(watchkeeper.due: SKIP LOCKED on PostgreSQL, so several workers share the
+work). The findings are returned, not recorded: the job that runs the watcher
+hands them to alerts (watchkeeper.jobs).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,7 +18,7 @@ import numpy as np
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from watchkeeper.alerts import service as alerts
+from watchkeeper import due
 from watchkeeper.alerts.finding import Finding, Severity, State, Urgency
 from watchkeeper.feeds.model import LOOKBACK, FeedModel
 from watchkeeper.feeds.models import (
@@ -35,11 +38,9 @@ log = logging.getLogger(__name__)
 SEVERITY = {Kind.SILENCE: Severity.CRITICAL, Kind.DROP: Severity.ERROR, Kind.SURGE: Severity.WARNING}
 
 
-def claim_due(*, session: Session, now: datetime, limit: int) -> list[int]:
-    query = select(FeedState.service_id).where(FeedState.due_at <= now).order_by(FeedState.due_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+def claim_due(*, session: Session, now: datetime, limit: int) -> list[FeedState]:
+    """The states of up to `limit` due services, soonest first, claimed for this transaction."""
+    return due.claim(session, FeedState, due=FeedState.due_at, now=now, limit=limit)
 
 
 @dataclass
@@ -48,20 +49,24 @@ class WatchReport:
     findings: list[Finding] = field(default_factory=list)
 
 
-def watch_feeds(
-    *, session: Session, now: datetime, limit: int = 500, routing: alerts.RoutingConfig = alerts.DEFAULT
-) -> WatchReport:
-    """Evaluate up to `limit` due services and record what they found as alerts.
+def watch_feeds(*, session: Session, now: datetime, limit: int = 500) -> WatchReport:
+    """Claim up to `limit` due services and evaluate them; the report holds what they found."""
+    return evaluate(claim_due(session=session, now=now, limit=limit), session=session, now=now)
 
-    The batch is read in a few statements (states, services, their recent
-    minutes) and its findings recorded together (`alerts.record_all`), so a
-    tick's database round trips do not grow with every service it evaluates.
+
+def evaluate(claimed: Sequence[FeedState], *, session: Session, now: datetime) -> WatchReport:
+    """Advance the claimed services' models to `now` and set when each is due next.
+
+    The batch is read in a few statements (services, their recent minutes),
+    and its findings are returned together for one recording, so a tick's
+    database round trips do not grow with every service it evaluates.
     """
-    ids = claim_due(session=session, now=now, limit=limit)
-    report = WatchReport(evaluated=len(ids))
-    if not ids:
+    report = WatchReport(evaluated=len(claimed))
+    if not claimed:
         return report
-    states = {s.service_id: s for s in session.scalars(select(FeedState).where(FeedState.service_id.in_(ids)))}
+    # In the order of the services, as they were added, rather than of their deadlines.
+    states = {s.service_id: s for s in sorted(claimed, key=lambda s: s.service_id)}
+    ids = list(states)
     services = {s.id: s for s in session.scalars(select(Service).where(Service.id.in_(ids)))}
     minute = minute_of(now)
     params: dict[int, Params] = {}
@@ -107,7 +112,6 @@ def watch_feeds(
         state.due_at = None if deadline is None else instant(deadline)
         # Raised now, however long ago the limit was crossed (a tick that fell behind, a first model).
         report.findings.extend(_finding(service, event.raised_as_of(minute), now=now) for event in events)
-    alerts.record_all(report.findings, session=session, now=now, config=routing)
     return report
 
 

@@ -4,10 +4,11 @@ Every notification is written, with its key, in the same transaction as the
 thing it is about (an incident opening, an enquiry), so nothing is lost if
 the process dies. Delivery runs in three steps, each its own transaction:
 claim (status `sending`, with a lease), send, record the outcome. Two
-workers never claim the same row (SKIP LOCKED on PostgreSQL, one writer on
-SQLite), and a row is only claimed again if its sender died mid-send and
-the lease ran out: the one case in which a message may go twice, since no
-outside channel can be asked whether it already got it.
+workers never claim the same row (watchkeeper.due: SKIP LOCKED on
+PostgreSQL, compare-and-swap on SQLite), and a row is only claimed again if
+its sender died mid-send and the lease ran out: the one case in which a
+message may go twice, since no outside channel can be asked whether it
+already got it.
 
 Failures are retried with exponential backoff (30 s, 1 min, 2 min ... up to
 1 h) and given up after MAX_ATTEMPTS; every outcome goes on the incident's
@@ -16,7 +17,7 @@ timeline or the case's work log.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -25,6 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from watchkeeper import due
 from watchkeeper.db import transaction
 from watchkeeper.notify.models import Notification
 
@@ -110,21 +112,28 @@ def enqueue(
 
 
 def claim(*, session: Session, now: datetime, limit: int = 20) -> list[Notification]:
-    query = (
-        select(Notification)
-        .where(Notification.status.in_([Status.PENDING, Status.SENDING]), Notification.due_at <= now)
-        .order_by(Notification.due_at)
-        .limit(limit)
+    """Up to `limit` due notifications, marked `sending` and leased for LEASE (see watchkeeper.due)."""
+    rows = due.claim(
+        session,
+        Notification,
+        due=Notification.due_at,
+        now=now,
+        limit=limit,
+        where=[Notification.status.in_([Status.PENDING, Status.SENDING])],
+        lease=LEASE,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(query))
     for row in rows:
-        row.status, row.due_at, row.attempts = Status.SENDING, now + LEASE, row.attempts + 1
+        row.status, row.attempts = Status.SENDING, row.attempts + 1
     return rows
 
 
 Outcome = Callable[[Notification, Session, datetime], None]
+Claimed = tuple[int, str, str, str]
+
+
+def claim_to_send(*, session: Session, now: datetime, limit: int = 20) -> list[Claimed]:
+    """`claim`, keeping what a send needs (id, url, title, body) for after the claim is committed."""
+    return [(r.id, r.url, r.title, r.body) for r in claim(session=session, now=now, limit=limit)]
 
 
 def deliver_due(
@@ -137,7 +146,20 @@ def deliver_due(
 ) -> int:
     """Claim, send and record up to `limit` due notifications. Returns how many were tried."""
     with transaction(sessions) as session:
-        claimed = [(r.id, r.url, r.title, r.body) for r in claim(session=session, now=now(), limit=limit)]
+        claimed = claim_to_send(session=session, now=now(), limit=limit)
+    deliver(claimed, sessions, sender=sender, now=now, on_outcome=on_outcome)
+    return len(claimed)
+
+
+def deliver(
+    claimed: Sequence[Claimed],
+    sessions: sessionmaker[Session],
+    *,
+    sender: Sender,
+    now: Callable[[], datetime],
+    on_outcome: Outcome | None = None,
+) -> None:
+    """Send claimed notifications, outside any transaction, and record each outcome in one of its own."""
     for row_id, url, title, body in claimed:
         error = None
         try:
@@ -153,7 +175,6 @@ def deliver_due(
             _record(row, error, now())
             if on_outcome is not None:
                 on_outcome(row, session, now())
-    return len(claimed)
 
 
 def _record(row: Notification, error: str | None, now: datetime) -> None:

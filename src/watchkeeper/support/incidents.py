@@ -10,11 +10,13 @@ incident is a production feed's silence (see enquiries.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from watchkeeper import due
 from watchkeeper.alerts.finding import Severity, Urgency
 from watchkeeper.alerts.models import Alert
 from watchkeeper.feeds.models import Service, ServiceStage
@@ -136,11 +138,19 @@ def _ask_by_itself(
 
 def raise_due(*, session: Session, now: datetime, limit: int = 200) -> int:
     """Support hours began: incidents lowered for being outside them and still open become high urgency."""
-    query = select(Incident).where(Incident.raise_at <= now).order_by(Incident.raise_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    due = list(session.scalars(query))
-    for incident in due:
+    claimed = claim_raise(session=session, now=now, limit=limit)
+    raise_urgency(claimed, session=session, now=now)
+    return len(claimed)
+
+
+def claim_raise(*, session: Session, now: datetime, limit: int) -> list[Incident]:
+    """Up to `limit` incidents lowered until their customer's support hours, which have begun, claimed."""
+    return due.claim(session, Incident, due=Incident.raise_at, now=now, limit=limit)
+
+
+def raise_urgency(claimed: Sequence[Incident], *, session: Session, now: datetime) -> None:
+    """High urgency again for the claimed incidents still open; the others are only let go."""
+    for incident in claimed:
         incident.raise_at = None
         if incident.status in OPEN:
             incident.urgency = Urgency.HIGH
@@ -151,4 +161,3 @@ def raise_due(*, session: Session, now: datetime, limit: int = 200) -> int:
                 session=session,
                 at=now,
             )
-    return len(due)

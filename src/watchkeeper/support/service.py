@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from watchkeeper import due
 from watchkeeper.checks import check_channel, check_name
 from watchkeeper.feeds.models import Service
 from watchkeeper.support import sla
@@ -434,11 +436,19 @@ def refresh_due(case: Case, *, session: Session, now: datetime, readings: list[s
 
 def process_due(*, session: Session, now: datetime, limit: int = 200) -> int:
     """Warn at 80 % and escalate at breach for cases whose clocks are due. Returns how many were looked at."""
-    query = select(Case).where(Case.due_at <= now).order_by(Case.due_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    due = list(session.scalars(query))
-    for case in due:
+    claimed = claim_due(session=session, now=now, limit=limit)
+    check_clocks(claimed, session=session, now=now)
+    return len(claimed)
+
+
+def claim_due(*, session: Session, now: datetime, limit: int) -> list[Case]:
+    """Up to `limit` cases whose next SLA warning or breach has come, claimed for this transaction."""
+    return due.claim(session, Case, due=Case.due_at, now=now, limit=limit)
+
+
+def check_clocks(claimed: Sequence[Case], *, session: Session, now: datetime) -> None:
+    """Warn at 80 % and escalate at breach, once each, and store when each case is due next."""
+    for case in claimed:
         log = entries(case, session=session)
         said = (EntryKind.SLA_WARNING, EntryKind.SLA_BREACH)
         logged = {(e.kind, e.data.get("target")) for e in log if e.kind in said}
@@ -447,7 +457,6 @@ def process_due(*, session: Session, now: datetime, limit: int = 200) -> int:
         for clock in readings:
             _record_clock(case, clock, logged, session=session, now=now)
         refresh_due(case, session=session, now=now, readings=readings)
-    return len(due)
 
 
 def _record_clock(case: Case, clock: sla.Reading, logged: set, *, session: Session, now: datetime) -> None:
