@@ -32,11 +32,11 @@ from watchkeeper.alerts.finding import Finding
 from watchkeeper.alerts.mutes import add_dependency, add_silence
 from watchkeeper.alerts.service import RoutingConfig, list_alerts, record_all
 from watchkeeper.auth.service import create_token
-from watchkeeper.cli_common import console
+from watchkeeper.cli.common import console
+from watchkeeper.cli.feeds import hourly_profile, sparkline
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings
 from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
-from watchkeeper.feeds.cli import hourly_profile, sparkline
 from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.ingest import ingest_batch
 from watchkeeper.feeds.models import Service

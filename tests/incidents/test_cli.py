@@ -231,7 +231,7 @@ def test_incidents_list_keeps_the_group_at_80_columns(run, tmp_path, monkeypatch
 
     from rich.console import Console
 
-    from watchkeeper import cli_common
+    from watchkeeper.cli import common as cli_common
     from watchkeeper.db import upgrade
 
     from ..conftest import NOW

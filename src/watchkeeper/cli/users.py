@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.auth import users
 from watchkeeper.auth.principal import Role
-from watchkeeper.cli_common import act, console, context, print_json
+from watchkeeper.cli.common import act, console, context, print_json
 from watchkeeper.words import count
 
 users_app = typer.Typer(help="People: the operator's staff and customers' own, with their notification channels.")

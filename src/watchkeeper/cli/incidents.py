@@ -10,7 +10,7 @@ from rich.table import Table
 
 from watchkeeper.alerts.finding import Urgency
 from watchkeeper.alerts.service import RoutingConfig, move_by_hand
-from watchkeeper.cli_common import (
+from watchkeeper.cli.common import (
     Column,
     console,
     context,

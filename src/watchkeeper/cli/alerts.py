@@ -11,7 +11,7 @@ from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.finding import State, Urgency
 from watchkeeper.alerts.schemas import AlertOut, DependencyOut, SilenceOut, WindowOut
-from watchkeeper.cli_common import (
+from watchkeeper.cli.common import (
     Column,
     console,
     context,

@@ -12,7 +12,7 @@ import typer
 
 from watchkeeper.alerts.service import RoutingConfig, process_due, record_all
 from watchkeeper.auth import service as tokens
-from watchkeeper.cli_common import Column, Context, console, context, fail, minute, print_json, show_list
+from watchkeeper.cli.common import Column, Context, console, context, fail, minute, print_json, show_list
 from watchkeeper.db import current_revision, in_transaction, upgrade
 from watchkeeper.errors import said
 from watchkeeper.feeds.inbox import scan_inbox
@@ -150,7 +150,7 @@ def serve(
     import uvicorn
 
     from watchkeeper.cli import SETUP_FAILED
-    from watchkeeper.cli_common import errors
+    from watchkeeper.cli.common import errors
     from watchkeeper.listen import CannotListen, bind, with_public_url
     from watchkeeper.web.app import create_app
 
