@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.clock import SystemClock
 from watchkeeper.config import get_settings
 from watchkeeper.db import make_engine, make_sessionmaker, transaction
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.intake.models import Integration
 
 

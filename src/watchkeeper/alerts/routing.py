@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
-from watchkeeper.alerts.finding import Severity, Urgency
+from watchkeeper.finding import Severity, Urgency
 
 Labels = Mapping[str, str]
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

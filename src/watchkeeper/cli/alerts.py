@@ -9,7 +9,6 @@ from rich.table import Table
 
 from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
-from watchkeeper.alerts.finding import State, Urgency
 from watchkeeper.alerts.schemas import AlertOut, DependencyOut, SilenceOut, WindowOut
 from watchkeeper.cli.common import (
     Column,
@@ -24,6 +23,7 @@ from watchkeeper.cli.common import (
     show_list,
     when,
 )
+from watchkeeper.finding import State, Urgency
 
 alerts_app = typer.Typer(help="Alerts from feeds and external monitors.")
 silences_app = typer.Typer(help="Mute alerts matching labels for a while (Alertmanager-style matchers).")

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from watchkeeper.alerts.finding import State
 from watchkeeper.alerts.service import list_alerts
 from watchkeeper.cli.alerts import alert_out
 from watchkeeper.cli.common import Column, console, context, fail, minute, print_json, show_list, when
@@ -19,6 +18,7 @@ from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import duration
 from watchkeeper.feeds.schemas import Sensitivity, ServicePatch, ServiceSettings, parse_minutes
+from watchkeeper.finding import State
 from watchkeeper.words import count
 
 SPARK = "·▁▂▃▄▅▆▇█"

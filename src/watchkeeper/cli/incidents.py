@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from watchkeeper.alerts.finding import Urgency
 from watchkeeper.alerts.service import RoutingConfig, move_by_hand
 from watchkeeper.cli.common import (
     Column,
@@ -23,6 +22,7 @@ from watchkeeper.cli.common import (
     when,
 )
 from watchkeeper.errors import said
+from watchkeeper.finding import Urgency
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.schemas import IncidentOut

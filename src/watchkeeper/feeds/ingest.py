@@ -43,7 +43,7 @@ from watchkeeper.feeds.parse import (
 from watchkeeper.feeds.store import UsageWriter
 
 if TYPE_CHECKING:  # the shared core shape; loaded only where a file raises an alert (feeds.controls)
-    from watchkeeper.alerts.finding import Finding
+    from watchkeeper.finding import Finding
 
 Progress = Callable[[int], None]
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from watchkeeper.alerts.finding import Finding, Severity, State, problems
+from watchkeeper.finding import Finding, Severity, State, problems
 from watchkeeper.intake.errors import PayloadError, messages
 
 _SEVERITY = {

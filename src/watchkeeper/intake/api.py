@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from watchkeeper.alerts.finding import Finding, problems
 from watchkeeper.auth.api import failed_attempt, refuse_if_throttled
 from watchkeeper.db import in_transaction
+from watchkeeper.finding import Finding, problems
 from watchkeeper.intake import alertmanager, generic, pagerduty
 from watchkeeper.intake import service as intake
 from watchkeeper.intake.errors import PayloadError

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from watchkeeper.alerts.finding import Finding, Severity, State
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.intake.errors import messages
 
 MAX_EVENTS = 1000

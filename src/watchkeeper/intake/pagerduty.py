@@ -17,8 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.checks import is_unicode
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.intake.errors import PayloadError
 
 SUMMARY_LIMIT = 1024

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from watchkeeper.alerts import service as alerts
-from watchkeeper.alerts.finding import Finding
 from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.auth.service import secret_digest
 from watchkeeper.clock import Clock
+from watchkeeper.finding import Finding
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, Status
 from watchkeeper.incidents.models import Incident
