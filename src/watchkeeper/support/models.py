@@ -6,9 +6,9 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from watchkeeper.auth.customers import Customer as Customer
+from watchkeeper.auth.customers import SupportPlan as SupportPlan
 from watchkeeper.db import Base, Sealed, UTCDateTime, append_only
-from watchkeeper.support.customers import Customer as Customer
-from watchkeeper.support.customers import SupportPlan as SupportPlan
 
 
 class Contact(Base):
