@@ -27,6 +27,7 @@ from watchkeeper.auth.models import ApiToken
 from watchkeeper.db import MAX_ROW_ID, transaction
 from watchkeeper.errors import said
 from watchkeeper.feeds.api import SessionDep
+from watchkeeper.feeds.service import visible_services
 from watchkeeper.finding import State, Urgency
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -57,7 +58,12 @@ def get_alerts(
 ) -> list:
     """A customer token sees the alerts of its own services only."""
     return alerts.list_alerts(
-        session=session, service=service, status=status, urgency=urgency, limit=limit, services=who.services(session)
+        session=session,
+        service=service,
+        status=status,
+        urgency=urgency,
+        limit=limit,
+        services=visible_services(who, session=session),
     )
 
 

@@ -60,8 +60,8 @@ def token_create(
 ) -> None:
     """A bearer token. A customer token reads only that customer's services, alerts and incidents;
     an ingest token, for a supplier, posts usage and reads its feed's files, nothing else."""
+    from watchkeeper.auth.customers import get_customer
     from watchkeeper.auth.users import get_user
-    from watchkeeper.support.service import get_customer
 
     ctx = context()
     try:

@@ -267,7 +267,7 @@ def ingest_batch(
         answer.pop(key)
     if batch is not None:
         batch.response = answer
-    metrics.count_ingest("api", report)
+    metrics.count_ingest("api", records=report.records, accepted=report.accepted, rejected=report.rejected)
     return answer, False
 
 
@@ -701,7 +701,7 @@ def ingest_file_in_transaction(
         return report
     finally:
         session.close()
-    metrics.count_ingest("file", report)
+    metrics.count_ingest("file", records=report.records, accepted=report.accepted, rejected=report.rejected)
     metrics.count_file(report.status)
     return report
 

@@ -9,6 +9,9 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from watchkeeper.auth.customers import customer_by_id as customer_by_id
+from watchkeeper.auth.customers import get_customer as get_customer
+from watchkeeper.auth.customers import list_customers as list_customers
 from watchkeeper.checks import check_channel, check_name
 from watchkeeper.feeds.models import Service
 from watchkeeper.support import sla
@@ -124,13 +127,6 @@ def get_plan_by_id(plan_id: int, *, session: Session) -> SupportPlan:
     return row
 
 
-def customer_by_id(customer_id: int, *, session: Session) -> Customer:
-    row = session.get(Customer, customer_id)
-    if row is None:
-        raise LookupError(f"no customer {customer_id}")
-    return row
-
-
 def list_plans(*, session: Session) -> list[SupportPlan]:
     return list(session.scalars(select(SupportPlan).order_by(SupportPlan.name)))
 
@@ -197,17 +193,6 @@ def assign_service(service: str, customer: str, *, session: Session, move: bool 
             f'say so to move it to {target.name} (--move, or "move": true)'
         )
     row.customer_id = target.id
-
-
-def get_customer(name: str, *, session: Session) -> Customer:
-    row = session.scalar(select(Customer).where(Customer.name == name))
-    if row is None:
-        raise LookupError(f"no customer {name!r}; `watchkeeper customers list` shows them")
-    return row
-
-
-def list_customers(*, session: Session) -> list[Customer]:
-    return list(session.scalars(select(Customer).order_by(Customer.name)))
 
 
 def customer_plan(customer: Customer, *, session: Session) -> sla.Plan:
