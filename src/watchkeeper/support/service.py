@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.auth.customers import customer_by_id as customer_by_id
 from watchkeeper.auth.customers import get_customer as get_customer
 from watchkeeper.auth.customers import list_customers as list_customers
+from watchkeeper.auth.users import find_user, get_user
 from watchkeeper.checks import check_channel, check_name
 from watchkeeper.feeds.models import Service
 from watchkeeper.support import sla
@@ -485,8 +486,6 @@ def _record_clock(case: Case, clock: sla.Reading, logged: set, *, session: Sessi
 
 def assign(case_id: int, assignee: str | None, *, author: str, session: Session, now: datetime) -> Case:
     """Give the case to one of the operator's staff (None: to nobody); they are told on their channels."""
-    from watchkeeper.auth.users import get_user
-
     case = get_case(case_id, session=session)
     if case.status == CaseStatus.CLOSED:
         raise ValueError(f"case {case_id} is closed; open a new case instead")
@@ -519,7 +518,6 @@ def assign(case_id: int, assignee: str | None, *, author: str, session: Session,
 
 def tell_assignee(case: Case, reason: str, title: str, body: str, *, session: Session, now: datetime) -> int:
     """Tell the case's assignee on each of their channels, through the outbox. Returns how many were queued."""
-    from watchkeeper.auth.users import find_user
     from watchkeeper.notify.outbox import enqueue
 
     user = find_user(case.assignee, session=session)
