@@ -197,7 +197,7 @@ def test_a_bad_time_zone_or_output_is_told_before_any_work(run, tmp_path):
 
 
 def test_the_installed_command_keeps_exit_status_output_and_data_when_it_leaves_early(tmp_path):
-    """`watchkeeper` ends by os._exit to skip Python's teardown (cli_common.leave):
+    """`watchkeeper` ends by os._exit to skip Python's teardown (cli.common.leave):
     the exit status, every line printed and every row committed must survive it,
     and SQLite must have been closed cleanly (its WAL checkpointed and removed)."""
     import os
@@ -303,7 +303,7 @@ def test_leaving_waits_for_threads_and_thread_pools_and_runs_exit_handlers():
     program = (
         "import atexit, threading, time\n"
         "from concurrent.futures import ThreadPoolExecutor\n"
-        "from watchkeeper.cli_common import leave\n"
+        "from watchkeeper.cli.common import leave\n"
         "pool = ThreadPoolExecutor(1)\n"
         "pool.submit(int).result()  # an idle worker, its pool never shut down\n"
         "threading.Thread(target=lambda: (time.sleep(0.2), print('thread done', flush=True))).start()\n"
@@ -362,14 +362,14 @@ def test_ingest_loads_the_feed_modules_and_no_other_command(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     loaded = done.stdout.split()
-    assert "watchkeeper.feeds.ingest_cli" in loaded
+    assert "watchkeeper.cli.ingest" in loaded
     others = [
         m
         for m in loaded
-        if m.split(".")[1] in {"alerts", "incidents", "intake", "notify", "auth", "commands"}
-        or m == "watchkeeper.feeds.cli"
-        or m.endswith(".cli")
-        and m != "watchkeeper.cli"
+        if m.split(".")[1] in {"alerts", "incidents", "intake", "notify", "auth", "support"}
+        and m not in {"watchkeeper.auth", "watchkeeper.auth.customers"}  # the tenants a service belongs to
+        or m.startswith("watchkeeper.cli.")
+        and m not in {"watchkeeper.cli.common", "watchkeeper.cli.ingest"}
     ]
     assert others == []
     assert "prometheus_client" not in loaded  # counters count only where /metrics is served
@@ -410,8 +410,8 @@ def test_lists_stay_readable_at_80_columns_by_leaving_out_the_least_needed(monke
 
     from rich.console import Console
 
-    from watchkeeper import cli_common
-    from watchkeeper.cli_common import Column, show_list
+    from watchkeeper.cli import common as cli_common
+    from watchkeeper.cli.common import Column, show_list
 
     columns = [
         Column("id"),
@@ -491,8 +491,8 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
     """`serve --inbox DIR` registers the inbox with the scheduler, beside the feed watcher and the rest."""
     import os
 
-    from watchkeeper.cli_common import Context
-    from watchkeeper.commands import build_scheduler
+    from watchkeeper.cli.commands import build_scheduler
+    from watchkeeper.cli.common import Context
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()

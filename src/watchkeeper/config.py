@@ -99,7 +99,7 @@ def get_settings() -> Settings:
 
 
 # Read from the environment by other parts than Settings: who is at the keyboard
-# (cli_common.operator) and the tests' PostgreSQL.
+# (cli.common.operator) and the tests' PostgreSQL.
 OTHER_VARIABLES = frozenset({"WATCHKEEPER_USER", "WATCHKEEPER_TEST_PG_URL"})
 
 

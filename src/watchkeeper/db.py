@@ -171,7 +171,7 @@ def make_engine(url: str, *, secret_key: str | None = None, key_file: str | None
 def dispose_engines() -> None:
     """Close the connections of every engine still in use, as the end of a
     process would: SQLite then checkpoints and removes its WAL. For a process
-    that leaves without Python's teardown (cli_common.leave)."""
+    that leaves without Python's teardown (cli.common.leave)."""
     for engine in list(_engines):
         engine.dispose()
 

@@ -28,21 +28,21 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from watchkeeper.alerts.finding import Finding
 from watchkeeper.alerts.mutes import add_dependency, add_silence
 from watchkeeper.alerts.service import RoutingConfig, list_alerts, record_all
 from watchkeeper.auth.service import create_token
-from watchkeeper.cli_common import console
+from watchkeeper.cli.common import console
+from watchkeeper.cli.feeds import hourly_profile, sparkline
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings
 from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
-from watchkeeper.feeds.cli import hourly_profile, sparkline
 from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.ingest import ingest_batch
 from watchkeeper.feeds.models import Service
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.service import add_feed, learned, list_findings, list_services, service_counts
 from watchkeeper.feeds.watch import watch_feeds
+from watchkeeper.finding import Finding
 from watchkeeper.incidents.service import list_incidents, timeline
 from watchkeeper.intake.service import Kind
 from watchkeeper.intake.service import create as create_integration

@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from watchkeeper.alerts import service as alerts
-from watchkeeper.alerts.finding import Finding
-from watchkeeper.cli_common import Context
+from watchkeeper.cli.common import Context
 from watchkeeper.feeds import watch
 from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.models import FeedState
 from watchkeeper.feeds.service import apply_retention
+from watchkeeper.finding import Finding
 from watchkeeper.notify import outbox
 from watchkeeper.notify.outcomes import record_outcome
 from watchkeeper.scheduler import DueJob, Job

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watchkeeper.alerts.finding import Urgency
 from watchkeeper.alerts.routing import (
     InhibitRule,
     MuteKind,
@@ -26,6 +25,7 @@ from watchkeeper.alerts.routing import (
     parse_weekdays,
     urgency,
 )
+from watchkeeper.finding import Urgency
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LABELS = {"service": "voip-de", "severity": "critical", "instance": "pbx-1:5060"}

@@ -8,11 +8,11 @@ import pytest
 
 from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
-from watchkeeper.alerts.finding import Finding, Severity, State, Urgency
 from watchkeeper.alerts.models import Alert
 from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.db import transaction
 from watchkeeper.feeds.models import Service, ServiceStage
+from watchkeeper.finding import Finding, Severity, State, Urgency
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.models import Incident

@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 
 from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
-from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.auth.service import create_token
 from watchkeeper.db import transaction
 from watchkeeper.feeds.models import Service
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.support import service as desk
 from watchkeeper.web.app import create_app
 

@@ -124,8 +124,8 @@ def test_a_silence_on_the_feed_mutes_its_file_alerts(db, clock, tmp_path):
 
 
 def test_the_inbox_job_of_serve_records_file_alerts(db, clock, tmp_path):
-    from watchkeeper.cli_common import Context
-    from watchkeeper.commands import build_scheduler
+    from watchkeeper.cli.commands import build_scheduler
+    from watchkeeper.cli.common import Context
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.auth.service import create_token
 from watchkeeper.db import transaction
 from watchkeeper.feeds.models import Service
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.web.app import create_app
 
 from ..conftest import NOW

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.clock import SystemClock
 from watchkeeper.config import get_settings
 from watchkeeper.db import make_engine, make_sessionmaker, transaction
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.intake.models import Integration
 
 
@@ -250,7 +250,7 @@ def test_incidents_list_keeps_the_group_at_80_columns(run, tmp_path, monkeypatch
 
     from rich.console import Console
 
-    from watchkeeper import cli_common
+    from watchkeeper.cli import common as cli_common
     from watchkeeper.db import upgrade
 
     from ..conftest import NOW

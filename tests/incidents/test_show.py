@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.auth.service import create_token
 from watchkeeper.clock import SystemClock
 from watchkeeper.config import get_settings
 from watchkeeper.db import make_engine, make_sessionmaker, transaction
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.web.app import create_app
 
 from ..conftest import NOW

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watchkeeper.alerts.finding import Severity, State
+from watchkeeper.finding import Severity, State
 from watchkeeper.intake.generic import MAX_EVENTS, Generic
 from watchkeeper.intake.parser import Rejected
 

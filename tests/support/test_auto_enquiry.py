@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.db import transaction
 from watchkeeper.feeds.models import Service
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.incidents.service import DeskSettings, list_incidents, timeline
 from watchkeeper.notify.models import Notification
 from watchkeeper.support import service as desk

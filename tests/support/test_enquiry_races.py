@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.auth.service import create_token
 from watchkeeper.clock import FrozenClock
 from watchkeeper.db import transaction
 from watchkeeper.feeds.models import Service
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.incidents.service import list_incidents, timeline
 from watchkeeper.support import enquiries
 from watchkeeper.support import service as desk

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.db import transaction
 from watchkeeper.feeds.models import Service
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.incidents.service import DeskSettings, list_incidents, timeline
 from watchkeeper.support import service as desk
 from watchkeeper.support.incidents import raise_due

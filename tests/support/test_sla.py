@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watchkeeper.alerts.finding import Urgency
+from watchkeeper.finding import Urgency
 from watchkeeper.support.calendar import Calendar
 from watchkeeper.support.sla import (
     CaseFacts,

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchkeeper.alerts.finding import Finding, Severity, State
 from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.auth.service import create_token
 from watchkeeper.db import transaction
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.web.app import create_app
 
 

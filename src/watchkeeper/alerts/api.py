@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
-from watchkeeper.alerts.finding import State, Urgency
 from watchkeeper.alerts.models import Dependency, MaintenanceWindow, Silence
 from watchkeeper.alerts.schemas import (
     AlertOut,
@@ -28,6 +27,8 @@ from watchkeeper.auth.models import ApiToken
 from watchkeeper.db import MAX_ROW_ID, transaction
 from watchkeeper.errors import said
 from watchkeeper.feeds.api import SessionDep
+from watchkeeper.feeds.service import visible_services
+from watchkeeper.finding import State, Urgency
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id, from 1")]
@@ -57,7 +58,12 @@ def get_alerts(
 ) -> list:
     """A customer token sees the alerts of its own services only."""
     return alerts.list_alerts(
-        session=session, service=service, status=status, urgency=urgency, limit=limit, services=who.services(session)
+        session=session,
+        service=service,
+        status=status,
+        urgency=urgency,
+        limit=limit,
+        services=visible_services(who, session=session),
     )
 
 

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from watchkeeper import weekly
 from watchkeeper.alerts import routing
-from watchkeeper.alerts.finding import State
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
 from watchkeeper.alerts.service import RULES_CACHE, dependency_rule, window_rule
 from watchkeeper.clock import known_zone
+from watchkeeper.finding import State
 
 # A silence or a maintenance window longer than this is a typo (P999999999D),
 # and a cron window is walked minute by minute when an alert is routed.

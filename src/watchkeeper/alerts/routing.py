@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim, CronSimError
 
 from watchkeeper import weekly
-from watchkeeper.alerts.finding import Severity, Urgency
+from watchkeeper.finding import Severity, Urgency
 
 Labels = Mapping[str, str]
 DAY_NAMES = weekly.DAY_NAMES

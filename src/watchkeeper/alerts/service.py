@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from watchkeeper import due
 from watchkeeper.alerts import routing
-from watchkeeper.alerts.finding import Finding, State, Urgency
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence, match_labels
 from watchkeeper.config import Settings
 from watchkeeper.feeds.models import Service
+from watchkeeper.finding import Finding, State, Urgency
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action
 from watchkeeper.incidents.models import Incident

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watchkeeper.auth.api import require_token
+from watchkeeper.auth.customers import Customer
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.auth.principal import Principal, Role
 
@@ -35,8 +36,6 @@ def principal(request: Request, token: ApiToken = Depends(require_token)) -> Pri
         raise HTTPException(status.HTTP_403_FORBIDDEN, INGEST_ONLY)
     if role is not Role.CUSTOMER:
         return Principal(token.name, role)
-    from watchkeeper.support.models import Customer
-
     session: Session = request.app.state.sessions()
     try:
         name = session.scalar(select(Customer.name).where(Customer.id == token.customer_id))

@@ -4,8 +4,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from watchkeeper.auth.customers import Customer
 from watchkeeper.db import Base, SealedList, UTCDateTime
 
 
@@ -41,5 +42,6 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(16))  # admin | engineer | customer
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    customer: Mapped[Customer | None] = relationship()
     channels: Mapped[list[Any]] = mapped_column(SealedList, default=list)  # sealed: URLs may hold passwords
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

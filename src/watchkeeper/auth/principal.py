@@ -7,11 +7,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from watchkeeper.feeds.models import Service
-
 
 class Role(StrEnum):
     ADMIN = "admin"
@@ -50,15 +45,3 @@ class Principal:
         if self.service_pattern is None:
             return self.staff or self.role is Role.INGEST
         return service_rule(self.service_pattern).fullmatch(service) is not None
-
-    def owns_service(self, session: Session, name: str) -> bool:
-        if self.staff:
-            return True
-        owned = select(Service.id).where(Service.name == name, Service.customer_id == self.customer_id)
-        return session.scalar(owned) is not None
-
-    def services(self, session: Session) -> list[str] | None:
-        """The services this principal may see; None means all."""
-        if self.staff:
-            return None
-        return list(session.scalars(select(Service.name).where(Service.customer_id == self.customer_id)))

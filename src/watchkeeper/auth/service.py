@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from watchkeeper.auth.customers import Customer
 from watchkeeper.auth.models import ApiToken, User
 from watchkeeper.auth.principal import Role, service_rule
 from watchkeeper.checks import check_name
@@ -95,8 +96,6 @@ def list_tokens(*, session: Session) -> list[ApiToken]:
 
 def token_view(record: ApiToken, *, session: Session) -> dict[str, Any]:
     """A token as `token list` shows it: who it is for and what it may do, never the secret."""
-    from watchkeeper.support.models import Customer  # the desk builds on tokens, not the other way
-
     user = None if record.user_id is None else session.get(User, record.user_id)
     customer = None if record.customer_id is None else session.get(Customer, record.customer_id)
     return {

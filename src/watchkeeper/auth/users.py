@@ -79,9 +79,7 @@ def set_channels(name: str, channels: Sequence[str], *, session: Session) -> Use
 
 def user_view(user: User, *, session: Session) -> dict[str, Any]:
     """A user as the API and the command line show them."""
-    from watchkeeper.support.service import customer_by_id  # the desk builds on people, not the other way
-
-    customer = customer_by_id(user.customer_id, session=session).name if user.customer_id else None
+    customer = user.customer.name if user.customer is not None else None
     # Passwords in channel URLs are kept sealed and never shown again, as a token is not.
     return {
         "name": user.name,

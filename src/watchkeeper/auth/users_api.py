@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from watchkeeper.auth import users
 from watchkeeper.auth.access import admin, staff
+from watchkeeper.auth.customers import get_customer
 from watchkeeper.auth.principal import Role
 from watchkeeper.db import in_transaction
 from watchkeeper.errors import said
@@ -49,8 +50,6 @@ def _write(request: Request, work: Any) -> dict[str, Any]:
     responses={404: {"description": "no such customer"}},
 )
 def add_user(body: UserIn, request: Request) -> dict[str, Any]:
-    from watchkeeper.support.service import get_customer
-
     def work(session: Any) -> dict[str, Any]:
         customer_id = get_customer(body.customer, session=session).id if body.customer else None
         user = users.add_user(

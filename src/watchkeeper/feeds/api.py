@@ -38,7 +38,7 @@ FileReader = Annotated[Principal, Depends(file_reader)]
 
 def _visible(who: Principal, session: Session, name: str) -> None:
     """Another customer's service reads exactly like one that does not exist."""
-    if not who.owns_service(session, name):
+    if not services.owns_service(who, name, session=session):
         raise services.NotFound(f"no service named {name!r}; services appear with their first record")
 
 
@@ -210,7 +210,7 @@ def add_service(new: ServiceNew, request: Request, session: SessionDep, _staff: 
 
 @router.get("/services", response_model=list[ServiceOut], tags=["services"])
 def list_services(session: SessionDep, who: Who, stage: ServiceStage | None = None) -> list[ServiceOut]:
-    visible = who.services(session)
+    visible = services.visible_services(who, session=session)
     return [
         services.service_out(s)
         for s in services.list_services(session=session, stage=stage)

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 from watchkeeper.feeds.models import FileFinding, FileFindingKind, IngestedFile
 
 if TYPE_CHECKING:
-    from watchkeeper.alerts.finding import Finding
+    from watchkeeper.finding import Finding
 
-# Severities by kind (watchkeeper.alerts.finding.Severity's values). The
+# Severities by kind (watchkeeper.finding.Severity's values). The
 # Finding shape is loaded only where a file raises or resolves an alert:
 # `watchkeeper ingest` of a clean file loads nothing of alerts/.
 SEVERITY = {
@@ -60,7 +60,7 @@ def alert_key(row: FileFinding) -> str:
 
 def raise_alert(row: FileFinding) -> Finding | None:
     """The firing finding of a new FileFinding; None (and resolved at once) for a note."""
-    from watchkeeper.alerts.finding import Finding, Severity, State
+    from watchkeeper.finding import Finding, Severity, State
 
     kind = FileFindingKind(row.kind)
     if kind not in SEVERITY:
@@ -86,7 +86,7 @@ def good_file(session: Session, *, feed: str, name: str, sequence: int | None, n
     )
     if not open_rows:
         return []
-    from watchkeeper.alerts.finding import Finding, Severity, State
+    from watchkeeper.finding import Finding, Severity, State
 
     ended: dict[str, tuple[FileFinding, str]] = {}
     for row in open_rows:

@@ -43,7 +43,7 @@ from watchkeeper.feeds.parse import (
 from watchkeeper.feeds.store import UsageWriter
 
 if TYPE_CHECKING:  # the shared core shape; loaded only where a file raises an alert (feeds.controls)
-    from watchkeeper.alerts.finding import Finding
+    from watchkeeper.finding import Finding
 
 Progress = Callable[[int], None]
 
@@ -267,7 +267,7 @@ def ingest_batch(
         answer.pop(key)
     if batch is not None:
         batch.response = answer
-    metrics.count_ingest("api", report)
+    metrics.count_ingest("api", records=report.records, accepted=report.accepted, rejected=report.rejected)
     return answer, False
 
 
@@ -701,7 +701,7 @@ def ingest_file_in_transaction(
         return report
     finally:
         session.close()
-    metrics.count_ingest("file", report)
+    metrics.count_ingest("file", records=report.records, accepted=report.accepted, rejected=report.rejected)
     metrics.count_file(report.status)
     return report
 

@@ -7,12 +7,11 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, LargeBinary, String, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column, relationship
 
-from watchkeeper.db import Base, UTCDateTime
-
 # Imported, not only named: the ORM resolves Service.customer when a session
 # first runs, and a command that loads only the feed modules (watchkeeper
 # ingest) must find Customer registered by then.
-from watchkeeper.support.customers import Customer
+from watchkeeper.auth.customers import Customer
+from watchkeeper.db import Base, UTCDateTime
 
 
 class ServiceStage(StrEnum):

@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from watchkeeper.auth.customers import Customer
+from watchkeeper.auth.principal import Principal
 from watchkeeper.checks import check_name
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
@@ -58,6 +60,21 @@ def service_out(service: Service) -> ServiceOut:
         settings=ServiceSettings(**(service.settings or {})),
         customer=service.customer.name if service.customer else None,
     )
+
+
+def owns_service(who: Principal, name: str, *, session: Session) -> bool:
+    """Whether `who` may see the service `name`: staff see every one, a customer its own."""
+    if who.staff:
+        return True
+    owned = select(Service.id).where(Service.name == name, Service.customer_id == who.customer_id)
+    return session.scalar(owned) is not None
+
+
+def visible_services(who: Principal, *, session: Session) -> list[str] | None:
+    """The services `who` may see; None means all."""
+    if who.staff:
+        return None
+    return list(session.scalars(select(Service.name).where(Service.customer_id == who.customer_id)))
 
 
 def list_services(*, session: Session, stage: ServiceStage | None = None) -> list[Service]:
@@ -145,9 +162,7 @@ def update_service(*, session: Session, name: str, patch: ServicePatch, now: dat
     return service
 
 
-def _customer(session: Session, name: str) -> Any:
-    from watchkeeper.support.models import Customer
-
+def _customer(session: Session, name: str) -> Customer:
     found = session.scalar(select(Customer).where(Customer.name == name))
     if found is None:
         raise NotFound(f"no customer {name!r}; `watchkeeper customers list` shows them")

@@ -19,7 +19,6 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
-from watchkeeper.alerts.finding import Finding, Severity, State, Urgency
 from watchkeeper.feeds.model import LOOKBACK, FeedModel
 from watchkeeper.feeds.models import (
     MINUTES_PER_HOUR,
@@ -32,6 +31,7 @@ from watchkeeper.feeds.models import (
 )
 from watchkeeper.feeds.rhythm import Event, Kind, Params, instant, minute_of
 from watchkeeper.feeds.schemas import ServiceSettings
+from watchkeeper.finding import Finding, Severity, State, Urgency
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import AwareDatetime
 
-from watchkeeper.alerts.finding import Urgency
 from watchkeeper.alerts.service import move_by_hand
 from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.auth.api import require_token
@@ -16,6 +15,7 @@ from watchkeeper.auth.models import ApiToken
 from watchkeeper.db import MAX_ROW_ID, transaction
 from watchkeeper.errors import said
 from watchkeeper.feeds.api import SessionDep
+from watchkeeper.finding import Urgency
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.models import Incident

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from watchkeeper.alerts.finding import Severity, State, Urgency
 from watchkeeper.alerts.models import Alert
+from watchkeeper.finding import Severity, State, Urgency
 from watchkeeper.incidents.lifecycle import OPEN, Action, Entry, Status, Timings, next_status, timings
 from watchkeeper.incidents.models import Incident, TimelineEntry
 

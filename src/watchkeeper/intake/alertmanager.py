@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from watchkeeper.alerts.finding import Finding, Severity, State, problems
+from watchkeeper.finding import Finding, Severity, State, problems
 from watchkeeper.intake.errors import messages
 from watchkeeper.intake.parser import Answer, InPath, Parsed, Rejected, rejections
 from watchkeeper.intake.service import Kind

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from watchkeeper.alerts.finding import Finding
+from watchkeeper.finding import Finding
 from watchkeeper.intake.service import Kind
 
 

@@ -16,11 +16,11 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from watchkeeper.alerts.finding import Urgency
 from watchkeeper.db import server_key
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.feeds.service import get_service, update_service
+from watchkeeper.finding import Urgency
 from watchkeeper.incidents.lifecycle import Entry
 from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.service import add_entry

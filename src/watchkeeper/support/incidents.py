@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
-from watchkeeper.alerts.finding import Severity, Urgency
 from watchkeeper.alerts.models import Alert
 from watchkeeper.feeds.models import Service, ServiceStage
 from watchkeeper.feeds.rhythm import Kind
+from watchkeeper.finding import Severity, Urgency
 from watchkeeper.incidents.lifecycle import OPEN, Entry
 from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.service import DeskSettings, add_entry

@@ -3,12 +3,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
+from watchkeeper.auth.customers import Customer as Customer
 from watchkeeper.db import Base, Sealed, UTCDateTime, append_only
-from watchkeeper.support.customers import Customer as Customer
-from watchkeeper.support.customers import SupportPlan as SupportPlan
+
+
+class SupportPlan(Base):
+    """Opening hours (or 24x7), holidays, and SLA targets per priority in minutes of business time.
+
+    A customer names its plan by id (customers.plan_id); the desk reads the plan, the core never does.
+    """
+
+    __tablename__ = "support_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    hours: Mapped[str] = mapped_column(String(200))  # "24x7" or "Mon-Fri 08:00-18:00"
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    holidays: Mapped[str | None] = mapped_column(String(16))
+    closed_days: Mapped[list[str]] = mapped_column(JSON, default=list)
+    targets: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"p1": {"first_response": 60, ...}}
+    auto_case: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Ask the technical contact by themselves when a production feed of the customer goes silent.
+    auto_enquire: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Contact(Base):

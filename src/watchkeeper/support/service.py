@@ -11,6 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
+from watchkeeper.auth.customers import customer_by_id as customer_by_id
+from watchkeeper.auth.customers import get_customer as get_customer
+from watchkeeper.auth.customers import list_customers as list_customers
+from watchkeeper.auth.users import find_user, get_user
 from watchkeeper.checks import check_channel, check_name
 from watchkeeper.feeds.models import Service
 from watchkeeper.support import sla
@@ -126,13 +130,6 @@ def get_plan_by_id(plan_id: int, *, session: Session) -> SupportPlan:
     return row
 
 
-def customer_by_id(customer_id: int, *, session: Session) -> Customer:
-    row = session.get(Customer, customer_id)
-    if row is None:
-        raise LookupError(f"no customer {customer_id}")
-    return row
-
-
 def list_plans(*, session: Session) -> list[SupportPlan]:
     return list(session.scalars(select(SupportPlan).order_by(SupportPlan.name)))
 
@@ -199,17 +196,6 @@ def assign_service(service: str, customer: str, *, session: Session, move: bool 
             f'say so to move it to {target.name} (--move, or "move": true)'
         )
     row.customer_id = target.id
-
-
-def get_customer(name: str, *, session: Session) -> Customer:
-    row = session.scalar(select(Customer).where(Customer.name == name))
-    if row is None:
-        raise LookupError(f"no customer {name!r}; `watchkeeper customers list` shows them")
-    return row
-
-
-def list_customers(*, session: Session) -> list[Customer]:
-    return list(session.scalars(select(Customer).order_by(Customer.name)))
 
 
 def customer_plan(customer: Customer, *, session: Session) -> sla.Plan:
@@ -509,8 +495,6 @@ def _record_clock(case: Case, clock: sla.Reading, logged: set, *, session: Sessi
 
 def assign(case_id: int, assignee: str | None, *, author: str, session: Session, now: datetime) -> Case:
     """Give the case to one of the operator's staff (None: to nobody); they are told on their channels."""
-    from watchkeeper.auth.users import get_user
-
     case = get_case(case_id, session=session)
     if case.status == CaseStatus.CLOSED:
         raise ValueError(f"case {case_id} is closed; open a new case instead")
@@ -543,7 +527,6 @@ def assign(case_id: int, assignee: str | None, *, author: str, session: Session,
 
 def tell_assignee(case: Case, reason: str, title: str, body: str, *, session: Session, now: datetime) -> int:
     """Tell the case's assignee on each of their channels, through the outbox. Returns how many were queued."""
-    from watchkeeper.auth.users import find_user
     from watchkeeper.notify.outbox import enqueue
 
     user = find_user(case.assignee, session=session)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from watchkeeper.alerts.finding import Urgency
+from watchkeeper.finding import Urgency
 from watchkeeper.support.calendar import Calendar
 
 WARN_AT = 0.8

@@ -15,10 +15,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from watchkeeper.alerts.finding import State
 from watchkeeper.alerts.models import Alert
 from watchkeeper.clock import Clock
 from watchkeeper.feeds.models import Service
+from watchkeeper.finding import State
 from watchkeeper.incidents.lifecycle import OPEN
 from watchkeeper.incidents.models import Incident
 

@@ -1,7 +1,9 @@
 """The one shape every detector and intake produces. Pure.
 
 Everything downstream (alerts, incidents, paging) speaks only of findings, so
-a new detector never touches routing or incidents.
+a new detector never touches routing or incidents. It sits in the core, below
+the signals that make findings and the alerts that keep them, so that neither
+has to import the other to speak of one.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
-from watchkeeper import cli_common
-from watchkeeper.cli_common import context, print_json
+from watchkeeper.cli import common as cli_common
+from watchkeeper.cli.common import context, print_json
 from watchkeeper.clock import monotonic
 from watchkeeper.feeds.ingest import FileOptions, IngestReport, OnFindings, ingest_file_in_transaction
 from watchkeeper.feeds.models import Feed

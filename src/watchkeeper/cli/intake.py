@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from watchkeeper.cli_common import console, context, fail, print_json, when
+from watchkeeper.cli.common import console, context, fail, print_json, when
 from watchkeeper.intake import service as intake
 from watchkeeper.intake.service import Kind
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from watchkeeper.cli_common import console, fail
+from watchkeeper.cli.common import console, fail
 from watchkeeper.clock import known_zone, monotonic
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import AsteriskOptions, Format, UnreadableFile

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from watchkeeper.auth.principal import Principal, Role
-from watchkeeper.cli_common import (
+from watchkeeper.cli.common import (
     Column,
     act,
     console,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from watchkeeper.auth import service as tokens
-from watchkeeper.cli_common import Column, Context, console, context, fail, minute, print_json, show_list
+from watchkeeper.cli.common import Column, Context, console, context, fail, minute, print_json, show_list
 from watchkeeper.db import current_revision, upgrade
 from watchkeeper.errors import said
 from watchkeeper.feeds.service import apply_retention
@@ -54,8 +54,8 @@ def token_create(
 ) -> None:
     """A bearer token. A customer token reads only that customer's services, alerts and incidents;
     an ingest token, for a supplier, posts usage and reads its feed's files, nothing else."""
+    from watchkeeper.auth.customers import get_customer
     from watchkeeper.auth.users import get_user
-    from watchkeeper.support.service import get_customer
 
     ctx = context()
     try:
@@ -144,7 +144,7 @@ def serve(
     import uvicorn
 
     from watchkeeper.cli import SETUP_FAILED
-    from watchkeeper.cli_common import errors
+    from watchkeeper.cli.common import errors
     from watchkeeper.listen import CannotListen, bind, with_public_url
     from watchkeeper.web.app import create_app
 

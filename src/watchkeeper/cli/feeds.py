@@ -1,4 +1,4 @@
-"""CLI for usage feeds: services, feed settings, files and findings (ingest: feeds.ingest_cli)."""
+"""CLI for usage feeds: services, feed settings, files and findings (ingest: cli.ingest)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from watchkeeper.alerts.cli import alert_out
-from watchkeeper.alerts.finding import State
 from watchkeeper.alerts.service import list_alerts
-from watchkeeper.cli_common import Column, console, context, fail, minute, print_json, show_list, when
+from watchkeeper.cli.alerts import alert_out
+from watchkeeper.cli.common import Column, console, context, fail, minute, print_json, show_list, when
 from watchkeeper.feeds import service as services
 from watchkeeper.feeds.filecontrol import BadPattern
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import duration
 from watchkeeper.feeds.schemas import Sensitivity, ServicePatch, ServiceSettings, parse_minutes
+from watchkeeper.finding import State
 from watchkeeper.words import count
 
 SPARK = "·▁▂▃▄▅▆▇█"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.auth import users
 from watchkeeper.auth.principal import Role
-from watchkeeper.cli_common import act, console, context, print_json
+from watchkeeper.cli.common import act, console, context, print_json
 from watchkeeper.words import count
 
 users_app = typer.Typer(help="People: the operator's staff and customers' own, with their notification channels.")
@@ -28,7 +28,7 @@ def users_add(
     channel: Channels = None,
 ) -> None:
     """Add a person; `watchkeeper token create --user NAME` then gives them a token with their role."""
-    from watchkeeper.support.service import get_customer
+    from watchkeeper.auth.customers import get_customer
 
     def add(session: Session, now: datetime) -> None:
         customer_id = get_customer(customer, session=session).id if customer else None

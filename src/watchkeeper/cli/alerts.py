@@ -9,9 +9,8 @@ from rich.table import Table
 
 from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
-from watchkeeper.alerts.finding import State, Urgency
 from watchkeeper.alerts.schemas import AlertOut, DependencyOut, SilenceOut, WindowOut
-from watchkeeper.cli_common import (
+from watchkeeper.cli.common import (
     Column,
     console,
     context,
@@ -24,6 +23,7 @@ from watchkeeper.cli_common import (
     show_list,
     when,
 )
+from watchkeeper.finding import State, Urgency
 
 alerts_app = typer.Typer(help="Alerts from feeds and external monitors.")
 silences_app = typer.Typer(help="Mute alerts matching labels for a while (Alertmanager-style matchers).")

@@ -23,26 +23,26 @@ from watchkeeper import __version__
 # name: "module:attribute", a command's function or a Typer app (a group of commands), in help order:
 # commands first, then groups, as Typer lists them.
 COMMANDS = {
-    "ingest": "watchkeeper.feeds.ingest_cli:ingest",
-    "replay": "watchkeeper.feeds.replay_cli:replay_command",
-    "serve": "watchkeeper.commands:serve",
-    "demo": "watchkeeper.commands:demo",
-    "db": "watchkeeper.commands:db_app",
-    "token": "watchkeeper.commands:token_app",
-    "services": "watchkeeper.feeds.cli:services_app",
-    "feeds": "watchkeeper.feeds.cli:feeds_app",
-    "files": "watchkeeper.feeds.cli:files_app",
-    "alerts": "watchkeeper.alerts.cli:alerts_app",
-    "incidents": "watchkeeper.incidents.cli:incidents_app",
-    "silences": "watchkeeper.alerts.cli:silences_app",
-    "maintenance": "watchkeeper.alerts.cli:maintenance_app",
-    "dependencies": "watchkeeper.alerts.cli:dependencies_app",
-    "integrations": "watchkeeper.intake.cli:integrations_app",
-    "plans": "watchkeeper.support.cli:plans_app",
-    "customers": "watchkeeper.support.cli:customers_app",
-    "cases": "watchkeeper.support.cli:cases_app",
-    "enquiries": "watchkeeper.support.cli:enquiries_app",
-    "users": "watchkeeper.auth.cli:users_app",
+    "ingest": "watchkeeper.cli.ingest:ingest",
+    "replay": "watchkeeper.cli.replay:replay_command",
+    "serve": "watchkeeper.cli.commands:serve",
+    "demo": "watchkeeper.cli.commands:demo",
+    "db": "watchkeeper.cli.commands:db_app",
+    "token": "watchkeeper.cli.commands:token_app",
+    "services": "watchkeeper.cli.feeds:services_app",
+    "feeds": "watchkeeper.cli.feeds:feeds_app",
+    "files": "watchkeeper.cli.feeds:files_app",
+    "alerts": "watchkeeper.cli.alerts:alerts_app",
+    "incidents": "watchkeeper.cli.incidents:incidents_app",
+    "silences": "watchkeeper.cli.alerts:silences_app",
+    "maintenance": "watchkeeper.cli.alerts:maintenance_app",
+    "dependencies": "watchkeeper.cli.alerts:dependencies_app",
+    "integrations": "watchkeeper.cli.intake:integrations_app",
+    "plans": "watchkeeper.cli.support:plans_app",
+    "customers": "watchkeeper.cli.support:customers_app",
+    "cases": "watchkeeper.cli.support:cases_app",
+    "enquiries": "watchkeeper.cli.support:enquiries_app",
+    "users": "watchkeeper.cli.users:users_app",
 }
 
 
@@ -132,7 +132,7 @@ def _root(
 
 def main() -> None:
     """The console script: run the command, then leave at once (see
-    cli_common.leave). `--version` and `--help` load no command and exit as usual."""
+    cli.common.leave). `--version` and `--help` load no command and exit as usual."""
     try:
         app()
         status: str | int | None = 0
@@ -149,8 +149,8 @@ def main() -> None:
                 raise
             print(f"error: {message}", file=sys.stderr)
             status = SETUP_FAILED
-    if "watchkeeper.cli_common" in sys.modules:
-        from watchkeeper.cli_common import leave
+    if "watchkeeper.cli.common" in sys.modules:
+        from watchkeeper.cli.common import leave
 
         leave(status)
     sys.exit(status)
@@ -177,7 +177,7 @@ def plain_error(exc: Exception) -> str | None:
 
     if type(getattr(exc, "orig", None) or exc).__name__ == "KeyFileError":  # keys.py: the server's key file
         return str(getattr(exc, "orig", None) or exc)
-    if type(exc).__name__ == "DatabaseMissing":  # cli_common's, not imported here for it
+    if type(exc).__name__ == "DatabaseMissing":  # cli.common's, not imported here for it
         return str(exc)
 
     if isinstance(exc, UnsupportedDatabase | sqlalchemy.exc.ArgumentError | sqlalchemy.exc.NoSuchModuleError):

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from watchkeeper.alerts.finding import Urgency
 from watchkeeper.alerts.service import RoutingConfig, move_by_hand
-from watchkeeper.cli_common import (
+from watchkeeper.cli.common import (
     Column,
     console,
     context,
@@ -23,6 +22,7 @@ from watchkeeper.cli_common import (
     when,
 )
 from watchkeeper.errors import said
+from watchkeeper.finding import Urgency
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.schemas import IncidentOut
