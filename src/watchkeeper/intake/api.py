@@ -16,12 +16,12 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.alerts.finding import Finding, problems
-from watchkeeper.auth.api import failed_attempt, refuse_if_throttled
 from watchkeeper.db import in_transaction
 from watchkeeper.intake import alertmanager, generic, pagerduty
 from watchkeeper.intake import service as intake
 from watchkeeper.intake.errors import PayloadError
 from watchkeeper.intake.service import Kind, Known
+from watchkeeper.web.tokens import failed_attempt, refuse_if_throttled
 
 router = APIRouter(tags=["intake"])
 _NOT_KNOWN = (

@@ -15,26 +15,26 @@ from sqlalchemy.exc import DataError, OperationalError, StatementError
 
 import watchkeeper
 from watchkeeper import metrics
-from watchkeeper.alerts.api import router as alerts_router
 from watchkeeper.alerts.service import RoutingConfig
-from watchkeeper.auth.access import staff
-from watchkeeper.auth.api import require_token
 from watchkeeper.auth.throttle import Throttle
-from watchkeeper.auth.users_api import router as users_router
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
 from watchkeeper.db import make_engine, make_sessionmaker
-from watchkeeper.feeds.api import router as feeds_router
-from watchkeeper.incidents.api import router as incidents_router
 from watchkeeper.intake.api import router as intake_router
 from watchkeeper.intake.service import KeyCache
-from watchkeeper.support.api import router as support_router
-from watchkeeper.support.cases_api import router as cases_router
 from watchkeeper.web import gauges as desk_gauges
 from watchkeeper.web import redact
 from watchkeeper.web.contract import declare_errors
+from watchkeeper.web.deps import staff
 from watchkeeper.web.docs import add_docs
 from watchkeeper.web.limits import MB, BodyLimitMiddleware, BodyLimits
+from watchkeeper.web.routes.alerts import router as alerts_router
+from watchkeeper.web.routes.cases import router as cases_router
+from watchkeeper.web.routes.feeds import router as feeds_router
+from watchkeeper.web.routes.incidents import router as incidents_router
+from watchkeeper.web.routes.support import router as support_router
+from watchkeeper.web.routes.users import router as users_router
+from watchkeeper.web.tokens import require_token
 
 log = logging.getLogger(__name__)
 

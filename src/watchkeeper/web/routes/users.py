@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from watchkeeper.auth import users
-from watchkeeper.auth.access import admin, staff
 from watchkeeper.auth.principal import Role
 from watchkeeper.db import in_transaction
 from watchkeeper.errors import said
-from watchkeeper.feeds.api import SessionDep
+from watchkeeper.web.deps import admin, staff
+from watchkeeper.web.routes.feeds import SessionDep
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 

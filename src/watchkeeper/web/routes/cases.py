@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.db import MAX_ROW_ID, in_transaction
 from watchkeeper.errors import said
-from watchkeeper.feeds.api import SessionDep
 from watchkeeper.support import service as desk
 from watchkeeper.support.models import Case
 from watchkeeper.support.sla import CaseStatus, Priority
 from watchkeeper.support.views import case_out
+from watchkeeper.web.deps import Principal, principal, staff
+from watchkeeper.web.routes.feeds import SessionDep
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id, from 1")]

@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from watchkeeper.auth.access import Principal, file_reader, principal, staff, usage_writer
 from watchkeeper.feeds import service as services
 from watchkeeper.feeds.ingest import BadBatch, IdempotencyConflict, ServicesRefused, UnsupportedType, ingest_batch
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.schemas import CountPoint, IngestResult, ServiceNew, ServiceOut, ServicePatch
+from watchkeeper.web.deps import Principal, file_reader, principal, staff, usage_writer
 
 router = APIRouter(prefix="/api/v1")
 

@@ -22,12 +22,12 @@ from watchkeeper.alerts.schemas import (
     WindowIn,
     WindowOut,
 )
-from watchkeeper.auth.access import Principal, principal, staff
-from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.db import MAX_ROW_ID, transaction
 from watchkeeper.errors import said
-from watchkeeper.feeds.api import SessionDep
+from watchkeeper.web.deps import Principal, principal, staff
+from watchkeeper.web.routes.feeds import SessionDep
+from watchkeeper.web.tokens import require_token
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id, from 1")]

@@ -10,12 +10,9 @@ from pydantic import AwareDatetime
 
 from watchkeeper.alerts.finding import Urgency
 from watchkeeper.alerts.service import move_by_hand
-from watchkeeper.auth.access import Principal, principal, staff
-from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.db import MAX_ROW_ID, transaction
 from watchkeeper.errors import said
-from watchkeeper.feeds.api import SessionDep
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
 from watchkeeper.incidents.models import Incident
@@ -29,6 +26,9 @@ from watchkeeper.incidents.schemas import (
     TimingsOut,
 )
 from watchkeeper.incidents.views import detail, moved_out, timings_out
+from watchkeeper.web.deps import Principal, principal, staff
+from watchkeeper.web.routes.feeds import SessionDep
+from watchkeeper.web.tokens import require_token
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id, from 1")]

@@ -17,9 +17,9 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
 from watchkeeper.auth.principal import Principal, Role
+from watchkeeper.web.tokens import require_token
 
 __all__ = ["Principal", "Role", "admin", "file_reader", "principal", "staff", "usage_writer"]
 

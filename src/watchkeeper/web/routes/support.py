@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, sta
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from watchkeeper.auth.access import staff
-from watchkeeper.auth.api import failed_attempt, throttled_for
 from watchkeeper.db import in_transaction
 from watchkeeper.errors import said
 from watchkeeper.support import enquiries
 from watchkeeper.support.enquiries import IfExpected
 from watchkeeper.support.links import REFUSED, Answer, InvalidLink
+from watchkeeper.web.deps import staff
+from watchkeeper.web.tokens import failed_attempt, throttled_for
 
 router = APIRouter(tags=["support"])
 
