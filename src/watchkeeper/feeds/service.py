@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from watchkeeper import errors
 from watchkeeper.checks import check_name
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
@@ -37,11 +38,11 @@ from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, Serv
 from watchkeeper.feeds.store import CustomerRules, mark_due
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     pass
 
 
-class Invalid(ValueError):
+class Invalid(errors.Invalid):
     pass
 
 
@@ -77,7 +78,7 @@ def get_service(*, session: Session, name: str) -> Service:
     return service
 
 
-class Exists(ValueError):
+class Exists(errors.Conflict):
     pass
 
 
