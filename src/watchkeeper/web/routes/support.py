@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from watchkeeper.db import in_transaction
-from watchkeeper.errors import said
 from watchkeeper.support import enquiries
 from watchkeeper.support.enquiries import IfExpected
 from watchkeeper.support.links import REFUSED, Answer, InvalidLink
-from watchkeeper.web.deps import staff
+from watchkeeper.web.deps import Tx, staff
 from watchkeeper.web.tokens import failed_attempt, throttled_for
 
 router = APIRouter(tags=["support"])
@@ -48,14 +48,14 @@ def _secret(request: Request, session) -> bytes:  # type: ignore[no-untyped-def]
     dependencies=[Depends(staff)],
     responses={404: {"description": "no such service or customer"}},
 )
-def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
+def ask(body: EnquiryIn, request: Request, tx: Tx) -> EnquiryOut:
     """Ask the customer's technical contact whether a quiet service is expected; returns the two answer links."""
     state = request.app.state
 
-    def work(session):  # type: ignore[no-untyped-def]
+    def work(session: Session, now: datetime) -> EnquiryOut:
         asked = enquiries.ask(
             session=session,
-            now=state.clock.now(),
+            now=now,
             secret=_secret(request, session),
             base_url=state.settings.public_url,
             service=body.service,
@@ -68,12 +68,7 @@ def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
         e = asked.enquiry
         return EnquiryOut(id=e.id, question=e.question, expires_at=e.expires_at.isoformat(), links=asked.links)
 
-    try:
-        return in_transaction(state.sessions, work)
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
-    except ValueError as exc:
-        raise HTTPException(422, said(exc)) from exc
+    return tx.run(work)
 
 
 def _page(title: str, body: str, code: int = 200) -> HTMLResponse:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from watchkeeper.auth import users
 from watchkeeper.auth.principal import Role
-from watchkeeper.db import in_transaction
-from watchkeeper.errors import said
-from watchkeeper.web.deps import admin, staff
-from watchkeeper.web.routes.feeds import SessionDep
+from watchkeeper.web.deps import SessionDep, Tx, admin, staff
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -28,34 +27,34 @@ class ChannelsIn(BaseModel):
     channels: list[str]
 
 
-@router.get("", dependencies=[Depends(staff)])
+class UserOut(BaseModel):
+    name: str
+    role: Role
+    customer: str | None = Field(description="for a customer user: whose")
+    channels: list[str] = Field(description="Apprise URLs, their passwords masked")
+    created_at: datetime
+
+
+@router.get("", response_model=list[UserOut], dependencies=[Depends(staff)])
 def list_users(session: SessionDep) -> list[dict[str, Any]]:
     return [users.user_view(u, session=session) for u in users.list_users(session=session)]
 
 
-def _write(request: Request, work: Any) -> dict[str, Any]:
-    try:
-        return in_transaction(request.app.state.sessions, work)
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
-
-
 @router.post(
     "",
+    response_model=UserOut,
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(admin)],
     responses={404: {"description": "no such customer"}},
 )
-def add_user(body: UserIn, request: Request) -> dict[str, Any]:
+def add_user(body: UserIn, tx: Tx) -> dict[str, Any]:
     from watchkeeper.support.service import get_customer
 
-    def work(session: Any) -> dict[str, Any]:
+    def work(session: Session, now: datetime) -> dict[str, Any]:
         customer_id = get_customer(body.customer, session=session).id if body.customer else None
         user = users.add_user(
             session=session,
-            now=request.app.state.clock.now(),
+            now=now,
             name=body.name,
             role=body.role,
             customer_id=customer_id,
@@ -63,12 +62,11 @@ def add_user(body: UserIn, request: Request) -> dict[str, Any]:
         )
         return users.user_view(user, session=session)
 
-    return _write(request, work)
+    return tx.run(work)
 
 
-@router.put("/{name}/channels", dependencies=[Depends(admin)])
-def set_channels(name: str, body: ChannelsIn, request: Request) -> dict[str, Any]:
-    def work(session: Any) -> dict[str, Any]:
-        return users.user_view(users.set_channels(name, body.channels, session=session), session=session)
-
-    return _write(request, work)
+@router.put("/{name}/channels", response_model=UserOut, dependencies=[Depends(admin)])
+def set_channels(name: str, body: ChannelsIn, tx: Tx) -> dict[str, Any]:
+    return tx.run(
+        lambda session, _: users.user_view(users.set_channels(name, body.channels, session=session), session=session)
+    )
