@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from watchkeeper.db import in_transaction
 from watchkeeper.support import enquiries
 from watchkeeper.support.enquiries import IfExpected
 from watchkeeper.support.links import REFUSED, Answer, InvalidLink
@@ -97,16 +96,14 @@ _WORDS = {
 
 
 @router.get("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
-def answer_page(request: Request, token: Annotated[str, Query(max_length=500)]) -> HTMLResponse:
+def answer_page(request: Request, tx: Tx, token: Annotated[str, Query(max_length=500)]) -> HTMLResponse:
     """Opening a link only shows what it would answer; the answer is given by the button, so a mail
     scanner that follows links answers nothing."""
-    state = request.app.state
     if (wait := throttled_for(request)) is not None:
         return _too_many(wait)
     try:
-        enquiry, given = in_transaction(
-            state.sessions,
-            lambda s: enquiries.preview(session=s, now=state.clock.now(), secret=_secret(request, s), token=token),
+        enquiry, given = tx.run(
+            lambda s, now: enquiries.preview(session=s, now=now, secret=_secret(request, s), token=token),
         )
     except InvalidLink:
         failed_attempt(request)
@@ -125,14 +122,12 @@ def answer_page(request: Request, token: Annotated[str, Query(max_length=500)]) 
 
 
 @router.post("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
-def answer(request: Request, token: Annotated[str, Form(max_length=500)]) -> HTMLResponse:
-    state = request.app.state
+def answer(request: Request, tx: Tx, token: Annotated[str, Form(max_length=500)]) -> HTMLResponse:
     if (wait := throttled_for(request)) is not None:
         return _too_many(wait)
     try:
-        said = in_transaction(
-            state.sessions,
-            lambda s: enquiries.answer(session=s, now=state.clock.now(), secret=_secret(request, s), token=token),
+        said = tx.run(
+            lambda s, now: enquiries.answer(session=s, now=now, secret=_secret(request, s), token=token),
         )
     except InvalidLink:
         failed_attempt(request)
