@@ -22,6 +22,7 @@ from watchkeeper import metrics
 from watchkeeper.checks import is_unicode
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
+from watchkeeper.errors import Forbidden, Invalid
 from watchkeeper.feeds import append, controls, filecontrol
 from watchkeeper.feeds.arrival import Arrival
 from watchkeeper.feeds.fold import fold_partial
@@ -58,11 +59,11 @@ class UnsupportedType(BadBatch):
     """The body is in a format no reader here takes."""
 
 
-class IdempotencyConflict(ValueError):
+class IdempotencyConflict(Invalid):
     """An Idempotency-Key came back with a different body."""
 
 
-class ServicesRefused(ValueError):
+class ServicesRefused(Forbidden):
     """A batch names services its sender may not post usage for; nothing of it is stored."""
 
 

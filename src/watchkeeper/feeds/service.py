@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from watchkeeper import errors
 from watchkeeper.auth.customers import Customer
 from watchkeeper.auth.principal import Principal
 from watchkeeper.checks import check_name
@@ -39,11 +40,11 @@ from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, Serv
 from watchkeeper.feeds.store import CustomerRules, mark_due
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     pass
 
 
-class Invalid(ValueError):
+class Invalid(errors.Invalid):
     pass
 
 
@@ -94,7 +95,7 @@ def get_service(*, session: Session, name: str) -> Service:
     return service
 
 
-class Exists(ValueError):
+class Exists(errors.Conflict):
     pass
 
 

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from statistics import mean, median
 
+from watchkeeper.errors import Conflict
+
 
 class Status(StrEnum):
     TRIGGERED = "triggered"
@@ -58,7 +60,7 @@ _MOVES: dict[tuple[Status, Action], Status] = {
 _PAST = {Action.ACKNOWLEDGE: "acknowledged", Action.RESOLVE: "resolved", Action.CLOSE: "closed"}
 
 
-class InvalidTransition(ValueError):
+class InvalidTransition(Conflict):
     pass
 
 

@@ -8,35 +8,40 @@ import logging
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, OperationalError, StatementError
 
 import watchkeeper
 from watchkeeper import metrics
-from watchkeeper.alerts.api import router as alerts_router
 from watchkeeper.alerts.service import RoutingConfig
-from watchkeeper.auth.access import staff
-from watchkeeper.auth.api import require_token
 from watchkeeper.auth.throttle import Throttle
-from watchkeeper.auth.users_api import router as users_router
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
 from watchkeeper.db import make_engine, make_sessionmaker
-from watchkeeper.feeds.api import router as feeds_router
-from watchkeeper.incidents.api import router as incidents_router
 from watchkeeper.intake.service import KeyCache
-from watchkeeper.support.api import router as support_router
-from watchkeeper.support.cases_api import router as cases_router
+from watchkeeper.web import errors, redact
 from watchkeeper.web import gauges as desk_gauges
-from watchkeeper.web import redact
 from watchkeeper.web.contract import declare_errors
+from watchkeeper.web.deps import staff
 from watchkeeper.web.docs import add_docs
 from watchkeeper.web.limits import MB, BodyLimitMiddleware, BodyLimits
+from watchkeeper.web.routes.alerts import router as alerts_router
+from watchkeeper.web.routes.cases import router as cases_router
+from watchkeeper.web.routes.feeds import router as feeds_router
+from watchkeeper.web.routes.incidents import router as incidents_router
 from watchkeeper.web.routes.intake import router as intake_router
+from watchkeeper.web.routes.support import router as support_router
+from watchkeeper.web.routes.users import router as users_router
+from watchkeeper.web.tokens import require_token
 
 log = logging.getLogger(__name__)
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
 
 
 def create_app(
@@ -71,6 +76,7 @@ def create_app(
     app.include_router(support_router)
     app.include_router(cases_router, dependencies=[Depends(require_token)])
     app.include_router(users_router, dependencies=[Depends(require_token)])
+    errors.install(app)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(UnicodeEncodeError)
@@ -113,7 +119,7 @@ def create_app(
             headers={"Retry-After": "5"},
         )
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> dict[str, str]:
         """Liveness and database reachability; open, for load balancers."""
         with engine.connect() as connection:
@@ -122,7 +128,7 @@ def create_app(
 
     gauges = desk_gauges.registry(app.state.sessions, app.state.clock)
 
-    @app.get("/metrics", tags=["ops"], dependencies=[Depends(staff)])
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"], dependencies=[Depends(staff)])
     def metrics_endpoint() -> Response:
         """Prometheus metrics; scrape with a bearer token (`authorization: credentials`)."""
         return Response(generate_latest() + generate_latest(gauges), media_type=CONTENT_TYPE_LATEST)

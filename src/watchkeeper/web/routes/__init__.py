@@ -1,0 +1,1 @@
+"""The JSON API's routers, one per domain, over the domains' services."""

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.alerts import service as alerts
-from watchkeeper.auth.api import failed_attempt, refuse_if_throttled
 from watchkeeper.db import in_transaction
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, Status
@@ -28,6 +27,7 @@ from watchkeeper.intake.pagerduty import storable
 from watchkeeper.intake.parser import Answer, KeyInBody, Parsed, Parser
 from watchkeeper.intake.registry import parser
 from watchkeeper.intake.service import Kind, Known
+from watchkeeper.web.tokens import failed_attempt, refuse_if_throttled
 
 router = APIRouter(tags=["intake"])
 _NOT_KNOWN = (

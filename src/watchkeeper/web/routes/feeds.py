@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from watchkeeper.auth.access import Principal, file_reader, principal, staff, usage_writer
 from watchkeeper.feeds import service as services
-from watchkeeper.feeds.ingest import BadBatch, IdempotencyConflict, ServicesRefused, UnsupportedType, ingest_batch
+from watchkeeper.feeds.ingest import ingest_batch
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.schemas import CountPoint, IngestResult, ServiceNew, ServiceOut, ServicePatch
+from watchkeeper.web.deps import Now, Principal, SessionDep, StaffOnly, Tx, Who, file_reader, usage_writer
 
 router = APIRouter(prefix="/api/v1")
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.sessions()
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-Who = Annotated[Principal, Depends(principal)]
-StaffOnly = Annotated[Principal, Depends(staff)]
 Writer = Annotated[Principal, Depends(usage_writer)]
 FileReader = Annotated[Principal, Depends(file_reader)]
 
@@ -166,22 +152,13 @@ def _ingest(
         answer = attempt()
         session.commit()
         return answer
-    except UnsupportedType as exc:
-        session.rollback()
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
-    except BadBatch as exc:
-        session.rollback()
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
-    except IdempotencyConflict as exc:
-        session.rollback()
-        raise HTTPException(422, str(exc)) from exc
-    except ServicesRefused as exc:
-        session.rollback()
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     except IntegrityError:
         # A concurrent request with the same key won the race: answer as it did.
         session.rollback()
         return attempt()
+    except BaseException:  # a batch refused: web.errors answers it, nothing of it is kept
+        session.rollback()
+        raise
 
 
 @router.post(
@@ -194,18 +171,18 @@ def _ingest(
         422: {"description": "a setting or the customer is not valid"},
     },
 )
-def add_service(new: ServiceNew, request: Request, session: SessionDep, _staff: StaffOnly) -> ServiceOut:
+def add_service(new: ServiceNew, tx: Tx, _staff: StaffOnly) -> ServiceOut:
     """Set up a service before its first record; it is watched from now (see `services add`)."""
     patch = ServicePatch.model_validate(new.model_dump(exclude={"name"}, exclude_unset=True))
-    try:
-        added = services.add_service(session=session, name=new.name, patch=patch, now=request.app.state.clock.now())
-        out = services.service_out(added)
-        session.commit()
-        return out
-    except services.Exists as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except (services.NotFound, services.Invalid) as exc:
-        raise HTTPException(422, str(exc)) from exc
+
+    def add(session: Session, now: datetime) -> ServiceOut:
+        try:
+            added = services.add_service(session=session, name=new.name, patch=patch, now=now)
+        except services.NotFound as exc:  # the customer the body names: the body is what is wrong
+            raise services.Invalid(str(exc)) from exc
+        return services.service_out(added)
+
+    return tx.run(add)
 
 
 @router.get("/services", response_model=list[ServiceOut], tags=["services"])
@@ -224,7 +201,7 @@ def list_services(session: SessionDep, who: Who, stage: ServiceStage | None = No
 @router.get("/services/{name:path}/counts", response_model=list[CountPoint], tags=["services"])
 def get_counts(
     name: str,
-    request: Request,
+    now: Now,
     session: SessionDep,
     who: Who,
     resolution: Literal["minute", "hour"] = "hour",
@@ -240,41 +217,28 @@ def get_counts(
 ) -> list[CountPoint]:
     """Counts per minute (kept 14 days) or per hour (kept 13 months), oldest first, from `since` to
     `until`: by default the last 24 hours of minutes or the last 7 days of hours. Empty bins are left out."""
-    now = request.app.state.clock.now()
     until = until or now
     since = since or until - (timedelta(hours=24) if resolution == "minute" else timedelta(days=7))
     if since >= until:
         raise HTTPException(422, f"since ({since.isoformat()}) must be before until ({until.isoformat()})")
-    try:
-        _visible(who, session, name)
-        return services.service_counts(session=session, name=name, resolution=resolution, since=since, until=until)
-    except services.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    _visible(who, session, name)
+    return services.service_counts(session=session, name=name, resolution=resolution, since=since, until=until)
 
 
 @router.get("/services/{name:path}", response_model=ServiceOut, tags=["services"])
 def get_service(name: str, session: SessionDep, who: Who) -> ServiceOut:
-    try:
-        _visible(who, session, name)
-        return services.service_out(services.get_service(session=session, name=name))
-    except services.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    _visible(who, session, name)
+    return services.service_out(services.get_service(session=session, name=name))
 
 
 @router.patch("/services/{name:path}", response_model=ServiceOut, tags=["services"])
-def patch_service(
-    name: str, patch: ServicePatch, request: Request, session: SessionDep, _staff: StaffOnly
-) -> ServiceOut:
+def patch_service(name: str, patch: ServicePatch, tx: Tx, _staff: StaffOnly) -> ServiceOut:
     """Change a service's stage and merge settings (a setting given as null is cleared)."""
-    try:
-        updated = services.update_service(session=session, name=name, patch=patch, now=request.app.state.clock.now())
-        out = services.service_out(updated)
-        session.commit()
-        return out
-    except services.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except services.Invalid as exc:
-        raise HTTPException(422, str(exc)) from exc
+    return tx.run(
+        lambda session, now: services.service_out(
+            services.update_service(session=session, name=name, patch=patch, now=now)
+        )
+    )
 
 
 def _own_feed(who: Principal, feed: str | None) -> str | None:
@@ -285,7 +249,30 @@ def _own_feed(who: Principal, feed: str | None) -> str | None:
     return who.feed
 
 
-@router.get("/files", tags=["files"])
+class FileOut(BaseModel):
+    feed: str
+    name: str
+    content_hash: str
+    size: int
+    sequence: int | None
+    format: str
+    accepted: int
+    rejected: int
+    errors: list[Any]
+    received_at: datetime
+    counted_from: int
+
+
+class FileFindingOut(BaseModel):
+    feed: str
+    file: str
+    kind: str
+    detail: str
+    at: datetime
+    resolved_at: datetime | None
+
+
+@router.get("/files", response_model=list[FileOut], tags=["files"])
 def list_files(
     session: SessionDep, who: FileReader, feed: str | None = None, limit: int = Query(100, ge=1, le=1000)
 ) -> list[dict[str, Any]]:
@@ -309,7 +296,7 @@ def list_files(
     ]
 
 
-@router.get("/files/findings", tags=["files"])
+@router.get("/files/findings", response_model=list[FileFindingOut], tags=["files"])
 def list_findings(
     session: SessionDep, who: FileReader, feed: str | None = None, limit: int = Query(100, ge=1, le=1000)
 ) -> list[dict[str, Any]]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, HTTPException, Query, status
 
 from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
-from watchkeeper.alerts.models import Dependency, MaintenanceWindow, Silence
+from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
 from watchkeeper.alerts.schemas import (
     AlertOut,
     DependencyIn,
@@ -21,41 +18,23 @@ from watchkeeper.alerts.schemas import (
     WindowIn,
     WindowOut,
 )
-from watchkeeper.auth.access import Principal, principal, staff
-from watchkeeper.auth.api import require_token
-from watchkeeper.auth.models import ApiToken
-from watchkeeper.db import MAX_ROW_ID, transaction
-from watchkeeper.errors import said
-from watchkeeper.feeds.api import SessionDep
 from watchkeeper.feeds.service import visible_services
 from watchkeeper.finding import State, Urgency
+from watchkeeper.web.deps import STAFF as Staff
+from watchkeeper.web.deps import Now, RowId, SessionDep, Token, Tx, Who
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id, from 1")]
-Token = Annotated[ApiToken, Depends(require_token)]
-Staff = [Depends(staff)]
-T = TypeVar("T")
-
-
-def _change(request: Request, work: Callable[[Session, datetime], T]) -> T:
-    """Run a change in its own transaction; unknown ids are 404, refused input 422 with the reason."""
-    try:
-        with transaction(request.app.state.sessions) as session:
-            return work(session, request.app.state.clock.now())
-    except (LookupError, ValueError) as exc:
-        code = status.HTTP_404_NOT_FOUND if isinstance(exc, LookupError) else 422
-        raise HTTPException(code, said(exc)) from exc
 
 
 @router.get("/alerts", response_model=list[AlertOut])
 def get_alerts(
     session: SessionDep,
-    who: Annotated[Principal, Depends(principal)],
+    who: Who,
     service: str | None = None,
     status: State | None = None,
     urgency: Urgency | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list:
+) -> list[Alert]:
     """A customer token sees the alerts of its own services only."""
     return alerts.list_alerts(
         session=session,
@@ -68,22 +47,20 @@ def get_alerts(
 
 
 @router.get("/silences", response_model=list[SilenceOut], dependencies=Staff)
-def get_silences(request: Request, session: SessionDep, expired: bool = False) -> list[Silence]:
-    return mutes.list_silences(session=session, now=request.app.state.clock.now(), include_expired=expired)
+def get_silences(now: Now, session: SessionDep, expired: bool = False) -> list[Silence]:
+    return mutes.list_silences(session=session, now=now, include_expired=expired)
 
 
 @router.post("/silences", response_model=SilenceOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
-def post_silence(body: SilenceIn, request: Request, token: Token) -> Silence:
+def post_silence(body: SilenceIn, now: Now, tx: Tx, token: Token) -> Silence:
     """Mute alerts matching all the matchers until `ends_at` (or for `duration`).
 
     The silence is recorded under the token's name. One matcher must name
     something; matchers taking any value of a label (`service=~".+"`) need `force`."""
-    now = request.app.state.clock.now()
     ends_at = body.ends_at or ((body.starts_at or now) + body.duration if body.duration else None)
     if ends_at is None:
         raise HTTPException(422, "give ends_at or duration")
-    return _change(
-        request,
+    return tx.run(
         lambda session, _: mutes.add_silence(
             session=session,
             now=now,
@@ -98,9 +75,9 @@ def post_silence(body: SilenceIn, request: Request, token: Token) -> Silence:
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut, dependencies=Staff)
-def expire_silence(silence_id: RowId, request: Request) -> Silence:
+def expire_silence(silence_id: RowId, tx: Tx) -> Silence:
     """End a silence now; alerts it muted that still fire are raised."""
-    return _change(request, lambda session, now: mutes.expire_silence(silence_id, session=session, now=now))
+    return tx.run(lambda session, now: mutes.expire_silence(silence_id, session=session, now=now))
 
 
 @router.get("/maintenance", response_model=list[WindowOut], dependencies=Staff)
@@ -109,17 +86,16 @@ def get_windows(session: SessionDep) -> list[MaintenanceWindow]:
 
 
 @router.post("/maintenance", response_model=WindowOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
-def post_window(body: WindowIn, request: Request, token: Token) -> MaintenanceWindow:
+def post_window(body: WindowIn, tx: Tx, token: Token) -> MaintenanceWindow:
     """One-off (starts_at, ends_at), weekly (weekdays, start, end) or cron + duration, in `timezone`."""
-    return _change(
-        request,
+    return tx.run(
         lambda session, now: mutes.add_window(session=session, now=now, created_by=token.name, **body.model_dump()),
     )
 
 
 @router.delete("/maintenance/{window_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=Staff)
-def delete_window(window_id: RowId, request: Request) -> None:
-    _change(request, lambda session, now: mutes.delete_window(window_id, session=session, now=now))
+def delete_window(window_id: RowId, tx: Tx) -> None:
+    tx.run(lambda session, now: mutes.delete_window(window_id, session=session, now=now))
 
 
 @router.get("/dependencies", response_model=list[DependencyOut], dependencies=Staff)
@@ -128,11 +104,11 @@ def get_dependencies(session: SessionDep) -> list[Dependency]:
 
 
 @router.post("/dependencies", response_model=DependencyOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
-def post_dependency(body: DependencyIn, request: Request) -> Dependency:
+def post_dependency(body: DependencyIn, tx: Tx) -> Dependency:
     """While a `parent` alert fires, `child` alerts with the same `equal` labels are muted."""
-    return _change(request, lambda session, now: mutes.add_dependency(session=session, now=now, **body.model_dump()))
+    return tx.run(lambda session, now: mutes.add_dependency(session=session, now=now, **body.model_dump()))
 
 
 @router.delete("/dependencies/{dependency_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=Staff)
-def delete_dependency(dependency_id: RowId, request: Request) -> None:
-    _change(request, lambda session, now: mutes.delete_dependency(dependency_id, session=session, now=now))
+def delete_dependency(dependency_id: RowId, tx: Tx) -> None:
+    tx.run(lambda session, now: mutes.delete_dependency(dependency_id, session=session, now=now))

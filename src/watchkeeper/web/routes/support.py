@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from watchkeeper.auth.access import staff
-from watchkeeper.auth.api import failed_attempt, throttled_for
-from watchkeeper.db import in_transaction
-from watchkeeper.errors import said
 from watchkeeper.support import enquiries
 from watchkeeper.support.enquiries import IfExpected
 from watchkeeper.support.links import REFUSED, Answer, InvalidLink
+from watchkeeper.web.deps import Tx, staff
+from watchkeeper.web.tokens import failed_attempt, throttled_for
 
 router = APIRouter(tags=["support"])
 
@@ -48,14 +47,14 @@ def _secret(request: Request, session) -> bytes:  # type: ignore[no-untyped-def]
     dependencies=[Depends(staff)],
     responses={404: {"description": "no such service or customer"}},
 )
-def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
+def ask(body: EnquiryIn, request: Request, tx: Tx) -> EnquiryOut:
     """Ask the customer's technical contact whether a quiet service is expected; returns the two answer links."""
     state = request.app.state
 
-    def work(session):  # type: ignore[no-untyped-def]
+    def work(session: Session, now: datetime) -> EnquiryOut:
         asked = enquiries.ask(
             session=session,
-            now=state.clock.now(),
+            now=now,
             secret=_secret(request, session),
             base_url=state.settings.public_url,
             service=body.service,
@@ -68,12 +67,7 @@ def ask(body: EnquiryIn, request: Request) -> EnquiryOut:
         e = asked.enquiry
         return EnquiryOut(id=e.id, question=e.question, expires_at=e.expires_at.isoformat(), links=asked.links)
 
-    try:
-        return in_transaction(state.sessions, work)
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
-    except ValueError as exc:
-        raise HTTPException(422, said(exc)) from exc
+    return tx.run(work)
 
 
 def _page(title: str, body: str, code: int = 200) -> HTMLResponse:
@@ -102,16 +96,14 @@ _WORDS = {
 
 
 @router.get("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
-def answer_page(request: Request, token: Annotated[str, Query(max_length=500)]) -> HTMLResponse:
+def answer_page(request: Request, tx: Tx, token: Annotated[str, Query(max_length=500)]) -> HTMLResponse:
     """Opening a link only shows what it would answer; the answer is given by the button, so a mail
     scanner that follows links answers nothing."""
-    state = request.app.state
     if (wait := throttled_for(request)) is not None:
         return _too_many(wait)
     try:
-        enquiry, given = in_transaction(
-            state.sessions,
-            lambda s: enquiries.preview(session=s, now=state.clock.now(), secret=_secret(request, s), token=token),
+        enquiry, given = tx.run(
+            lambda s, now: enquiries.preview(session=s, now=now, secret=_secret(request, s), token=token),
         )
     except InvalidLink:
         failed_attempt(request)
@@ -130,14 +122,12 @@ def answer_page(request: Request, token: Annotated[str, Query(max_length=500)]) 
 
 
 @router.post("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
-def answer(request: Request, token: Annotated[str, Form(max_length=500)]) -> HTMLResponse:
-    state = request.app.state
+def answer(request: Request, tx: Tx, token: Annotated[str, Form(max_length=500)]) -> HTMLResponse:
     if (wait := throttled_for(request)) is not None:
         return _too_many(wait)
     try:
-        said = in_transaction(
-            state.sessions,
-            lambda s: enquiries.answer(session=s, now=state.clock.now(), secret=_secret(request, s), token=token),
+        said = tx.run(
+            lambda s, now: enquiries.answer(session=s, now=now, secret=_secret(request, s), token=token),
         )
     except InvalidLink:
         failed_attempt(request)

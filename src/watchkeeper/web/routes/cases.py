@@ -3,26 +3,22 @@ without internal notes, can open cases and write on them, and reads any other ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from watchkeeper.auth.access import Principal, principal, staff
-from watchkeeper.db import MAX_ROW_ID, in_transaction
-from watchkeeper.errors import said
-from watchkeeper.feeds.api import SessionDep
 from watchkeeper.support import service as desk
 from watchkeeper.support.models import Case
-from watchkeeper.support.sla import CaseStatus, Priority
+from watchkeeper.support.sla import CaseStatus, ClockState, Priority, Target
 from watchkeeper.support.views import case_out
+from watchkeeper.web.deps import STAFF as Staff
+from watchkeeper.web.deps import Now, Principal, RowId, SessionDep, Tx, Who
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id, from 1")]
-Who = Annotated[Principal, Depends(principal)]
-Staff = [Depends(staff)]
 
 
 class CaseIn(BaseModel):
@@ -48,6 +44,41 @@ class AssignIn(BaseModel):
     assignee: str | None = Field(description="a staff user's name (GET /api/v1/users); null unassigns")
 
 
+class ClockOut(BaseModel):
+    target: Target
+    state: ClockState
+    due_at: datetime | None
+    warn_at: datetime | None
+    breached_at: datetime | None
+    elapsed_minutes: float = Field(description="business minutes counted so far")
+    limit_minutes: float = Field(description="the plan's target, in business minutes")
+
+
+class EntryOut(BaseModel):
+    at: datetime
+    kind: str
+    author: str
+    text: str
+
+
+class CaseOut(BaseModel):
+    id: int
+    customer: str
+    title: str
+    priority: Priority
+    status: CaseStatus
+    assignee: str | None
+    created_at: datetime
+    escalation_level: int
+    incident_ids: list[int]
+    due_at: datetime | None
+    clocks: list[ClockOut]
+
+
+class CaseDetail(CaseOut):
+    log: list[EntryOut] = Field(description="the work log, oldest first; a customer token reads no internal notes")
+
+
 def _visible(case_id: int, who: Principal, session: Session) -> Case:
     case = session.get(Case, case_id)
     if case is None or (not who.staff and case.customer_id != who.customer_id):
@@ -55,48 +86,41 @@ def _visible(case_id: int, who: Principal, session: Session) -> Case:
     return case
 
 
-@router.get("")
+@router.get("", response_model=list[CaseOut])
 def list_cases(
-    request: Request,
+    now: Now,
     session: SessionDep,
     who: Who,
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
-    now = request.app.state.clock.now()
     rows = desk.list_cases(session=session, status=status_, limit=limit, customer=None if who.staff else who.customer)
     return [case_out(c, who, session, now) for c in rows]
 
 
-@router.get("/{case_id}")
-def show_case(case_id: RowId, request: Request, session: SessionDep, who: Who) -> dict[str, Any]:
-    return case_out(_visible(case_id, who, session), who, session, request.app.state.clock.now(), log=True)
+@router.get("/{case_id}", response_model=CaseDetail)
+def show_case(case_id: RowId, now: Now, session: SessionDep, who: Who) -> dict[str, Any]:
+    return case_out(_visible(case_id, who, session), who, session, now, log=True)
 
 
-def _write(request: Request, who: Principal, work: Any) -> dict[str, Any]:
-    state = request.app.state
-
-    def run(session: Session) -> dict[str, Any]:
-        now = state.clock.now()
-        return case_out(work(session, now), who, session, now, log=True)
-
-    try:
-        return in_transaction(state.sessions, run)
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+def _write(tx: Tx, who: Principal, work: Callable[[Session, datetime], Case]) -> dict[str, Any]:
+    return tx.run(lambda session, now: case_out(work(session, now), who, session, now, log=True))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses={404: {"description": "no such customer or service"}})
-def open_case(body: CaseIn, request: Request, who: Who) -> dict[str, Any]:
+@router.post(
+    "",
+    response_model=CaseDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "no such customer or service"}},
+)
+def open_case(body: CaseIn, tx: Tx, who: Who) -> dict[str, Any]:
     if not who.staff and body.customer not in (None, who.customer):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a customer's token opens cases for its own customer only")
     customer = body.customer if who.staff else who.customer
     if customer is None:
         raise HTTPException(422, "say which customer the case is for")
     return _write(
-        request,
+        tx,
         who,
         lambda s, now: desk.open_case(
             session=s,
@@ -110,8 +134,8 @@ def open_case(body: CaseIn, request: Request, who: Who) -> dict[str, Any]:
     )
 
 
-@router.post("/{case_id}/replies")
-def reply(case_id: RowId, body: TextIn, request: Request, who: Who) -> dict[str, Any]:
+@router.post("/{case_id}/replies", response_model=CaseDetail)
+def reply(case_id: RowId, body: TextIn, tx: Tx, who: Who) -> dict[str, Any]:
     """Staff: a public reply (answers the response clocks). Customer: their own words on the case."""
 
     def work(s: Session, now: datetime) -> Case:
@@ -122,35 +146,33 @@ def reply(case_id: RowId, body: TextIn, request: Request, who: Who) -> dict[str,
             desk.customer_reply(case.id, body.text, author=f"customer:{who.name}", session=s, now=now)
         return case
 
-    return _write(request, who, work)
+    return _write(tx, who, work)
 
 
-@router.post("/{case_id}/notes", dependencies=Staff)
-def note(case_id: RowId, body: TextIn, request: Request, who: Who) -> dict[str, Any]:
+@router.post("/{case_id}/notes", response_model=CaseDetail, dependencies=Staff)
+def note(case_id: RowId, body: TextIn, tx: Tx, who: Who) -> dict[str, Any]:
     """An internal note: customers never see it."""
 
     def work(s: Session, now: datetime) -> Case:
         desk.reply(case_id, body.text, public=False, author=who.name, session=s, now=now)
         return desk.get_case(case_id, session=s)
 
-    return _write(request, who, work)
+    return _write(tx, who, work)
 
 
-@router.post("/{case_id}/status", dependencies=Staff)
-def set_status(case_id: RowId, body: StatusIn, request: Request, who: Who) -> dict[str, Any]:
+@router.post("/{case_id}/status", response_model=CaseDetail, dependencies=Staff)
+def set_status(case_id: RowId, body: StatusIn, tx: Tx, who: Who) -> dict[str, Any]:
+    return _write(tx, who, lambda s, now: desk.set_status(case_id, body.status, author=who.name, session=s, now=now))
+
+
+@router.post("/{case_id}/priority", response_model=CaseDetail, dependencies=Staff)
+def set_priority(case_id: RowId, body: PriorityIn, tx: Tx, who: Who) -> dict[str, Any]:
     return _write(
-        request, who, lambda s, now: desk.set_status(case_id, body.status, author=who.name, session=s, now=now)
+        tx, who, lambda s, now: desk.set_priority(case_id, body.priority, author=who.name, session=s, now=now)
     )
 
 
-@router.post("/{case_id}/priority", dependencies=Staff)
-def set_priority(case_id: RowId, body: PriorityIn, request: Request, who: Who) -> dict[str, Any]:
-    return _write(
-        request, who, lambda s, now: desk.set_priority(case_id, body.priority, author=who.name, session=s, now=now)
-    )
-
-
-@router.post("/{case_id}/assign", dependencies=Staff)
-def assign(case_id: RowId, body: AssignIn, request: Request, who: Who) -> dict[str, Any]:
+@router.post("/{case_id}/assign", response_model=CaseDetail, dependencies=Staff)
+def assign(case_id: RowId, body: AssignIn, tx: Tx, who: Who) -> dict[str, Any]:
     """Give the case to one of the operator's staff; they are told on their channels."""
-    return _write(request, who, lambda s, now: desk.assign(case_id, body.assignee, author=who.name, session=s, now=now))
+    return _write(tx, who, lambda s, now: desk.assign(case_id, body.assignee, author=who.name, session=s, now=now))

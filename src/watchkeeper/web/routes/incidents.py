@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
 
 from watchkeeper.alerts.service import move_by_hand
-from watchkeeper.auth.access import Principal, principal, staff
-from watchkeeper.auth.api import require_token
-from watchkeeper.auth.models import ApiToken
-from watchkeeper.db import MAX_ROW_ID, transaction
-from watchkeeper.errors import said
-from watchkeeper.feeds.api import SessionDep
+from watchkeeper.errors import NotFound
 from watchkeeper.finding import Urgency
 from watchkeeper.incidents import service as incidents
-from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
+from watchkeeper.incidents.lifecycle import Action, Status
 from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.schemas import (
     EntryOut,
@@ -29,13 +25,11 @@ from watchkeeper.incidents.schemas import (
     TimingsOut,
 )
 from watchkeeper.incidents.views import detail, moved_out, timings_out
+from watchkeeper.web.deps import STAFF as Staff
+from watchkeeper.web.deps import Now, RowId, SessionDep, Token, Tx, Who
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id, from 1")]
 CONFLICT: dict[int | str, dict[str, str]] = {409: {"description": "the incident's status does not allow this"}}
-Token = Annotated[ApiToken, Depends(require_token)]
-Who = Annotated[Principal, Depends(principal)]
-Staff = [Depends(staff)]
 
 
 @router.get("", response_model=list[IncidentOut])
@@ -60,7 +54,7 @@ def list_incidents(
 
 @router.get("/response-times", response_model=TimingsOut)
 def response_times(
-    request: Request,
+    now: Now,
     session: SessionDep,
     who: Who,
     since: AwareDatetime | None = None,
@@ -68,7 +62,7 @@ def response_times(
     service: str | None = None,
 ) -> dict[str, Any]:
     """MTTA and MTTR of incidents opened in [since, until] (default: the last 30 days)."""
-    until = until or request.app.state.clock.now()
+    until = until or now
     found = incidents.response_times(
         session=session,
         since=since or until - timedelta(days=30),
@@ -81,60 +75,42 @@ def response_times(
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
 def show(incident_id: RowId, session: SessionDep, who: Who) -> dict[str, Any]:
-    try:
-        incident = incidents.get(incident_id, session=session)
-        if not who.staff and incident.customer != who.customer:
-            raise LookupError(f"no incident {incident_id}; `watchkeeper incidents list` shows them")
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
+    incident = incidents.get(incident_id, session=session)
+    if not who.staff and incident.customer != who.customer:
+        raise NotFound(f"no incident {incident_id}; `watchkeeper incidents list` shows them")
     return detail(incident, session)
 
 
-def _act(request: Request, incident_id: int, action: Action, actor: str, note: str | None = None) -> MovedOut:
-    try:
-        with transaction(request.app.state.sessions) as session:
-            moved = move_by_hand(
-                incident_id,
-                action,
-                actor=actor,
-                session=session,
-                now=request.app.state.clock.now(),
-                config=request.app.state.routing,
-                note=note,
-            )
-            return moved_out(moved.incident, moved.still_firing)
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
-    except InvalidTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+def _act(request: Request, tx: Tx, incident_id: int, action: Action, actor: str, note: str | None = None) -> MovedOut:
+    config = request.app.state.routing
+
+    def act(session: Session, now: datetime) -> MovedOut:
+        moved = move_by_hand(incident_id, action, actor=actor, session=session, now=now, config=config, note=note)
+        return moved_out(moved.incident, moved.still_firing)
+
+    return tx.run(act)
 
 
 @router.post("/{incident_id}/acknowledge", response_model=IncidentOut, dependencies=Staff, responses=CONFLICT)
-def acknowledge(incident_id: RowId, request: Request, token: Token) -> MovedOut:
-    return _act(request, incident_id, Action.ACKNOWLEDGE, token.name)
+def acknowledge(incident_id: RowId, request: Request, tx: Tx, token: Token) -> MovedOut:
+    return _act(request, tx, incident_id, Action.ACKNOWLEDGE, token.name)
 
 
 @router.post("/{incident_id}/resolve", response_model=MovedOut, dependencies=Staff, responses=CONFLICT)
-def resolve(incident_id: RowId, request: Request, token: Token, body: ResolveIn | None = None) -> MovedOut:
+def resolve(incident_id: RowId, request: Request, tx: Tx, token: Token, body: ResolveIn | None = None) -> MovedOut:
     """Resolve by hand. Alerts that still fire leave the incident and are raised again at once (a new
     incident, unless a silence mutes them): `still_firing` says what became of each."""
-    return _act(request, incident_id, Action.RESOLVE, token.name, body.note if body else None)
+    return _act(request, tx, incident_id, Action.RESOLVE, token.name, body.note if body else None)
 
 
 @router.post("/{incident_id}/close", response_model=MovedOut, dependencies=Staff, responses=CONFLICT)
-def close(incident_id: RowId, request: Request, token: Token) -> MovedOut:
+def close(incident_id: RowId, request: Request, tx: Tx, token: Token) -> MovedOut:
     """Close a resolved incident; an alert still in it that fires is raised again, as for resolve."""
-    return _act(request, incident_id, Action.CLOSE, token.name)
+    return _act(request, tx, incident_id, Action.CLOSE, token.name)
 
 
 @router.post("/{incident_id}/notes", response_model=EntryOut, status_code=status.HTTP_201_CREATED, dependencies=Staff)
-def note(incident_id: RowId, body: NoteIn, request: Request, token: Token) -> Any:
-    try:
-        with transaction(request.app.state.sessions) as session:
-            return incidents.add_note(
-                incident_id, body.text, actor=token.name, session=session, now=request.app.state.clock.now()
-            )
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from exc
-    except ValueError as exc:  # an empty note
-        raise HTTPException(422, said(exc)) from exc
+def note(incident_id: RowId, body: NoteIn, tx: Tx, token: Token) -> Any:
+    return tx.run(
+        lambda session, now: incidents.add_note(incident_id, body.text, actor=token.name, session=session, now=now)
+    )
