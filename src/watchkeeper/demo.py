@@ -443,11 +443,10 @@ class LiveFeeds:
         self.sessions, self.settings, self.clock = sessions, settings, clock
         self.live = tuple(s for s in SUPPLIERS if not s.stopped_minutes_ago)
         with transaction(sessions) as session:
-            last = dict(
-                session.execute(
-                    select(Service.name, Service.last_seen).where(Service.name.in_([s.name for s in self.live]))
-                ).all()
+            found = session.execute(
+                select(Service.name, Service.last_seen).where(Service.name.in_([s.name for s in self.live]))
             )
+            last = {name: seen for name, seen in found if seen is not None}
         if not last:
             raise DemoDatabaseMissing(
                 "--demo serves the demo's database, and this one has none of its services: "

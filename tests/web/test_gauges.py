@@ -62,3 +62,13 @@ def test_metrics_show_firing_alerts_open_incidents_and_each_services_last_record
     age = "watchkeeper_service_last_record_age_seconds"
     assert seen[(age, (("service", "voip-de"), ("stage", "new")))] == 46 * 60
     assert seen[(age, (("service", "sms-uk"), ("stage", "new")))] == 90
+
+
+def test_a_service_added_before_its_first_record_is_scraped_without_an_age(api, db, clock):
+    from watchkeeper.feeds.schemas import ServicePatch
+    from watchkeeper.feeds.service import add_service
+
+    with transaction(db.sessions) as session:
+        add_service(session=session, name="carrier-x", patch=ServicePatch(), now=clock.now())
+    samples = _scrape(api)
+    assert not [key for key in samples if dict(key[1]).get("service") == "carrier-x"]

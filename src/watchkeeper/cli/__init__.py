@@ -170,8 +170,8 @@ def plain_error(exc: Exception) -> str | None:
     if type(exc).__name__ == "ValidationError" and getattr(exc, "title", None) == "Settings":
         problems = [
             f"WATCHKEEPER_{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}"
-            for e in exc.errors()
-        ]  # type: ignore[attr-defined]
+            for e in exc.errors()  # type: ignore[attr-defined]
+        ]
         return "bad setting: " + "; ".join(problems)
     from watchkeeper.db import SUPPORTED_URLS, UnsupportedDatabase
 

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
+from watchkeeper.alerts.models import Alert
 from watchkeeper.alerts.schemas import AlertOut, DependencyOut, SilenceOut, WindowOut
 from watchkeeper.cli.common import (
     Column,
@@ -93,7 +94,7 @@ def alerts_list(
     show_list(columns, lines, empty="no alerts")
 
 
-def alert_out(alert: alerts.Alert) -> dict[str, Any]:
+def alert_out(alert: Alert) -> dict[str, Any]:
     return AlertOut.model_validate(alert).model_dump()
 
 

@@ -16,8 +16,8 @@ from watchkeeper.feeds import service as services
 from watchkeeper.feeds.filecontrol import BadPattern
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import Format
-from watchkeeper.feeds.rhythm import duration
-from watchkeeper.feeds.schemas import Sensitivity, ServicePatch, ServiceSettings, parse_minutes
+from watchkeeper.feeds.rhythm import Sensitivity, duration
+from watchkeeper.feeds.schemas import ServicePatch, ServiceSettings, parse_minutes
 from watchkeeper.finding import State
 from watchkeeper.words import count
 

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from watchkeeper.cli.common import console, fail
 from watchkeeper.clock import known_zone, monotonic
+from watchkeeper.feeds.errors import UnreadableFile
 from watchkeeper.feeds.models import ServiceStage
-from watchkeeper.feeds.parse import AsteriskOptions, Format, UnreadableFile
+from watchkeeper.feeds.parse import AsteriskOptions, Format
 from watchkeeper.feeds.replay import read_input, replay
 from watchkeeper.feeds.rhythm import Params
 from watchkeeper.feeds.schemas import ServiceSettings

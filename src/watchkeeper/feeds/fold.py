@@ -102,7 +102,8 @@ def _dense_sums(
 def _numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    return values.to_numpy(zero_copy_only=False)
+    numbers: np.ndarray = values.to_numpy(zero_copy_only=False)
+    return numbers
 
 
 def _spans(encoded: pa.DictionaryArray, first: np.ndarray, last: np.ndarray) -> pa.Table:

@@ -25,6 +25,7 @@ from watchkeeper.config import Settings
 from watchkeeper.errors import Forbidden, Invalid
 from watchkeeper.feeds import append, controls, filecontrol
 from watchkeeper.feeds.arrival import Arrival
+from watchkeeper.feeds.errors import UnreadableFile
 from watchkeeper.feeds.fold import fold_partial
 from watchkeeper.feeds.models import FILE_COUNTED, Feed, FileFinding, FileFindingKind, IngestedFile, UsageBatch
 from watchkeeper.feeds.parse import (
@@ -35,7 +36,6 @@ from watchkeeper.feeds.parse import (
     Columns,
     Format,
     RowError,
-    UnreadableFile,
     convert_usage,
     detect_format,
     read_asterisk_csv,

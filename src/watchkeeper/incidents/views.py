@@ -12,11 +12,12 @@ from watchkeeper.alerts import routing
 from watchkeeper.alerts.models import Alert
 from watchkeeper.alerts.schemas import AlertOut
 from watchkeeper.incidents import service as incidents
+from watchkeeper.incidents.lifecycle import Timings
 from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.schemas import EntryOut, IncidentOut, MovedOut, Outcome, StillFiringOut
 
 
-def timings_out(found: incidents.Timings) -> dict[str, Any]:
+def timings_out(found: Timings) -> dict[str, Any]:
     def seconds(span: timedelta | None) -> float | None:
         return None if span is None else span.total_seconds()
 

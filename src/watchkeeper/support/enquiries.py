@@ -229,7 +229,7 @@ def _claim(enquiry: Enquiry, given: Answer, *, session: Session, now: datetime) 
         .execution_options(synchronize_session=False)
     )
     session.refresh(enquiry)
-    return claimed.rowcount == 1  # type: ignore[attr-defined]
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _expected(enquiry: Enquiry, *, session: Session, now: datetime) -> str:

@@ -45,7 +45,8 @@ class DeskCollector(Collector):
             for status in OPEN:
                 incidents.add_metric([status], counted.get(status, 0))
             for name, stage, last_seen in session.execute(select(Service.name, Service.stage, Service.last_seen)):
-                age.add_metric([name, stage], max(0.0, (now - last_seen).total_seconds()))
+                if last_seen is not None:
+                    age.add_metric([name, stage], max(0.0, (now - last_seen).total_seconds()))
         yield from (alerts, incidents, age)
 
 
