@@ -19,7 +19,7 @@ from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.service import apply_retention
 from watchkeeper.feeds.watch import watch_feeds
 from watchkeeper.notify.outbox import AppriseSender, deliver_due
-from watchkeeper.notify.outcomes import record_outcome
+from watchkeeper.support.outcomes import record_outcome
 from watchkeeper.scheduler import Job, Scheduler
 from watchkeeper.support.incidents import raise_due
 from watchkeeper.support.service import process_due as process_due_cases
