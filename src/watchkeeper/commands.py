@@ -19,10 +19,10 @@ from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.service import apply_retention
 from watchkeeper.feeds.watch import watch_feeds
 from watchkeeper.notify.outbox import AppriseSender, deliver_due
-from watchkeeper.support.outcomes import record_outcome
 from watchkeeper.scheduler import Job, Scheduler
 from watchkeeper.support.incidents import raise_due
 from watchkeeper.support.service import process_due as process_due_cases
+from watchkeeper.wiring import on_delivery_outcome
 
 db_app = typer.Typer(help="Database schema.")
 token_app = typer.Typer(help="API bearer tokens (stored hashed; shown once).")
@@ -236,7 +236,7 @@ def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
     sender = AppriseSender()
 
     def notify() -> None:
-        while deliver_due(ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=record_outcome) >= 20:
+        while deliver_due(ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome) >= 20:
             pass
 
     tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)

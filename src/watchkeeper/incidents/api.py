@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from pydantic import AwareDatetime
 
 from watchkeeper.alerts.finding import Urgency
-from watchkeeper.alerts.service import move_by_hand
 from watchkeeper.auth.access import Principal, principal, staff
 from watchkeeper.auth.api import require_token
 from watchkeeper.auth.models import ApiToken
@@ -93,7 +92,7 @@ def show(incident_id: RowId, session: SessionDep, who: Who) -> dict[str, Any]:
 def _act(request: Request, incident_id: int, action: Action, actor: str, note: str | None = None) -> MovedOut:
     try:
         with transaction(request.app.state.sessions) as session:
-            moved = move_by_hand(
+            moved = incidents.move_by_hand(
                 incident_id,
                 action,
                 actor=actor,

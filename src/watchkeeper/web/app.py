@@ -23,7 +23,7 @@ from watchkeeper.auth.throttle import Throttle
 from watchkeeper.auth.users_api import router as users_router
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
-from watchkeeper.db import make_engine, make_sessionmaker
+from watchkeeper.db import make_engine
 from watchkeeper.feeds.api import router as feeds_router
 from watchkeeper.incidents.api import router as incidents_router
 from watchkeeper.intake.api import router as intake_router
@@ -35,6 +35,7 @@ from watchkeeper.web import redact
 from watchkeeper.web.contract import declare_errors
 from watchkeeper.web.docs import add_docs
 from watchkeeper.web.limits import MB, BodyLimitMiddleware, BodyLimits
+from watchkeeper.wiring import sessionmaker as wired_sessions
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def create_app(
     metrics.serve_metrics()
     app.state.clock = clock or SystemClock()
     app.state.engine = engine
-    app.state.sessions = make_sessionmaker(engine)
+    app.state.sessions = wired_sessions(engine, settings)
     app.state.routing = RoutingConfig.from_settings(settings)
     app.state.intake_keys = KeyCache()
     app.state.throttle = Throttle()
