@@ -67,6 +67,7 @@ import numpy as np
 from sqlalchemy import Engine, event, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from watchkeeper.alerts.service import record_all
 from watchkeeper.clock import SystemClock
 from watchkeeper.db import make_engine, transaction, upgrade
 from watchkeeper.feeds.model import FeedModel
@@ -259,7 +260,9 @@ def tick(backend: Backend, result: TickResult | None = None) -> TickResult:
     result = TickResult() if result is None else result
     while True:
         with transaction(backend.sessions) as session:
-            report = watch_feeds(session=session, now=datetime.now(UTC), limit=BATCH)
+            now = datetime.now(UTC)
+            report = watch_feeds(session=session, now=now, limit=BATCH)
+            record_all(report.findings, session=session, now=now)
         committed = time.time()
         result.evaluated += report.evaluated
         for finding in report.findings:

@@ -215,8 +215,10 @@ def build_scheduler(ctx: Context, inbox: Path | None) -> Scheduler:
         # Claim in batches so one busy minute (a 10,000-service file) never holds the write lock long.
         while True:
             with ctx.transaction() as session:
-                evaluated = watch_feeds(session=session, now=ctx.clock.now(), limit=200, routing=routing).evaluated
-            if evaluated < 200:
+                now = ctx.clock.now()
+                report = watch_feeds(session=session, now=now, limit=200)
+                record_all(report.findings, session=session, now=now, config=routing)
+            if report.evaluated < 200:
                 return
 
     def route() -> None:

@@ -304,7 +304,8 @@ def _show(sessions: sessionmaker[Session], now: datetime, port: int, token: str)
 def _watch(sessions: sessionmaker[Session], now: datetime) -> None:
     """Run the feed watcher as the scheduler would: learn each service's week, alert on what is off now."""
     with transaction(sessions) as session:
-        report = watch_feeds(session=session, now=now, limit=1000, routing=RoutingConfig(group_wait=timedelta(0)))
+        report = watch_feeds(session=session, now=now, limit=1000)
+        record_all(report.findings, session=session, now=now, config=RoutingConfig(group_wait=timedelta(0)))
         rows = list_alerts(session=session)
         deadlines = {s.name: learned(session=session, name=s.name) for s in list_services(session=session)}
     console.print(f"\nfeed watcher: learned {count(report.evaluated, 'service')} from their history")

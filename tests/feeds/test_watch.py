@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from sqlalchemy import select
 
 from watchkeeper.alerts.models import Alert
+from watchkeeper.alerts.service import record_all
 from watchkeeper.config import Settings
 from watchkeeper.db import transaction
 from watchkeeper.feeds.ingest import ingest_batch
@@ -37,7 +38,9 @@ def ingest(db, clock, body: bytes, settings: Settings) -> None:
 
 def watch(db, now):
     with transaction(db.sessions) as session:
-        return watch_feeds(session=session, now=now)
+        report = watch_feeds(session=session, now=now)
+        record_all(report.findings, session=session, now=now)
+        return report
 
 
 def alerts(db):

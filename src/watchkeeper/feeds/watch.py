@@ -1,4 +1,4 @@
-"""Live feed watching: advance each due service's model and record what it finds.
+"""Live feed watching: advance each due service's model and report what it finds.
 
 A service is due when an ingest touched it (due now) or its silence deadline
 has come. Claiming costs O(due): one indexed range read on `feed_states.due_at`
@@ -15,7 +15,6 @@ import numpy as np
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.finding import Finding, Severity, State, Urgency
 from watchkeeper.feeds.model import LOOKBACK, FeedModel
 from watchkeeper.feeds.models import (
@@ -48,14 +47,13 @@ class WatchReport:
     findings: list[Finding] = field(default_factory=list)
 
 
-def watch_feeds(
-    *, session: Session, now: datetime, limit: int = 500, routing: alerts.RoutingConfig = alerts.DEFAULT
-) -> WatchReport:
-    """Evaluate up to `limit` due services and record what they found as alerts.
+def watch_feeds(*, session: Session, now: datetime, limit: int = 500) -> WatchReport:
+    """Evaluate up to `limit` due services; returns their findings, for the caller to record as alerts.
 
     The batch is read in a few statements (states, services, their recent
-    minutes) and its findings recorded together (`alerts.record_all`), so a
-    tick's database round trips do not grow with every service it evaluates.
+    minutes), and its findings are recorded together in the same transaction
+    (`alerts.service.record_all`), so a tick's database round trips do not
+    grow with every service it evaluates.
     """
     ids = claim_due(session=session, now=now, limit=limit)
     report = WatchReport(evaluated=len(ids))
@@ -107,7 +105,6 @@ def watch_feeds(
         state.due_at = None if deadline is None else instant(deadline)
         # Raised now, however long ago the limit was crossed (a tick that fell behind, a first model).
         report.findings.extend(_finding(service, event.raised_as_of(minute), now=now) for event in events)
-    alerts.record_all(report.findings, session=session, now=now, config=routing)
     return report
 
 

@@ -112,6 +112,34 @@ def _acknowledged_while_waiting(incident: Incident, alert: Alert, *, session: Se
     )
 
 
+def acknowledge_alert(dedup_key: str, *, actor: str, session: Session, now: datetime) -> bool:
+    """A sender's acknowledge: the alert's open incident is acknowledged. False if nothing to acknowledge.
+
+    An alert still in its group wait has no incident yet: the acknowledge is
+    kept on the alert, and its incident opens acknowledged (`open_incident`).
+    """
+    alert = alerts.firing(session, dedup_key)
+    if alert is None:
+        return False
+    if alert.incident_id is None:
+        if alert.muted is not None:
+            return False  # no incident will open for it while muted; a later one starts afresh
+        alert.details = {**(alert.details or {}), PENDING_ACK: {"by": actor, "at": now.isoformat()}}
+        return True
+    incident = session.get(Incident, alert.incident_id)
+    if incident is None or incident.status != Status.TRIGGERED:
+        return False
+    act(
+        incident.id,
+        Action.ACKNOWLEDGE,
+        actor=actor,
+        session=session,
+        now=now,
+        note=f"acknowledge event for alert {alert.id}",
+    )
+    return True
+
+
 def _group_labels(key: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in key.split(",") if "=" in part)
 

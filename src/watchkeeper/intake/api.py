@@ -15,11 +15,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.finding import Finding, problems
 from watchkeeper.auth.api import failed_attempt, refuse_if_throttled
 from watchkeeper.db import in_transaction
+from watchkeeper.incidents import service as incidents
 from watchkeeper.intake import alertmanager, generic, pagerduty
-from watchkeeper.intake import service as intake
 from watchkeeper.intake.errors import PayloadError
 from watchkeeper.intake.service import Kind, Known
 
@@ -62,7 +63,7 @@ def _integration(request: Request, key: str, kind: Kind) -> Known | None:
 def _take(request: Request, findings: list[Finding]) -> None:
     state = request.app.state
     now = state.clock.now()
-    in_transaction(state.sessions, lambda s: intake.take(findings, session=s, now=now, config=state.routing))
+    in_transaction(state.sessions, lambda s: alerts.record_all(findings, session=s, now=now, config=state.routing))
 
 
 def _json_body(description: str) -> dict[str, Any]:
@@ -210,7 +211,7 @@ def _enqueue(request: Request, integration: Known, event: pagerduty.Event) -> No
         actor = f"pagerduty:{integration.name}"
         in_transaction(
             state.sessions,
-            lambda s: intake.acknowledge(event.internal_key(integration.id), actor=actor, session=s, now=now),
+            lambda s: incidents.acknowledge_alert(event.internal_key(integration.id), actor=actor, session=s, now=now),
         )
         return
     # A resolve for a key that is not firing is accepted and dropped, as PagerDuty does.

@@ -1,4 +1,4 @@
-"""Integration keys and taking findings in. Services never commit: the caller owns the transaction."""
+"""Integration keys: who may send findings in. Services never commit: the caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -11,15 +11,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from watchkeeper.alerts import service as alerts
-from watchkeeper.alerts.finding import Finding
-from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.auth.service import secret_digest
 from watchkeeper.clock import Clock
-from watchkeeper.incidents import service as incidents
-from watchkeeper.incidents.lifecycle import Action, Status
-from watchkeeper.incidents.models import Incident
-from watchkeeper.incidents.service import PENDING_ACK
 from watchkeeper.intake.models import Integration
 
 
@@ -105,35 +98,3 @@ def revoke(*, session: Session, clock: Clock, integration_id: int) -> Integratio
         raise LookupError(f"no integration {integration_id}; `watchkeeper integrations list` shows them")
     record.revoked_at = record.revoked_at or clock.now()
     return record
-
-
-def take(findings: list[Finding], *, session: Session, now: datetime, config: RoutingConfig) -> None:
-    alerts.record_all(findings, session=session, now=now, config=config)
-
-
-def acknowledge(dedup_key: str, *, actor: str, session: Session, now: datetime) -> bool:
-    """A sender's acknowledge: the alert's open incident is acknowledged. False if nothing to acknowledge.
-
-    An alert still in its group wait has no incident yet: the acknowledge is
-    kept on the alert, and its incident opens acknowledged (incidents.open_incident).
-    """
-    alert = alerts.firing(session, dedup_key)
-    if alert is None:
-        return False
-    if alert.incident_id is None:
-        if alert.muted is not None:
-            return False  # no incident will open for it while muted; a later one starts afresh
-        alert.details = {**(alert.details or {}), PENDING_ACK: {"by": actor, "at": now.isoformat()}}
-        return True
-    incident = session.get(Incident, alert.incident_id)
-    if incident is None or incident.status != Status.TRIGGERED:
-        return False
-    incidents.act(
-        incident.id,
-        Action.ACKNOWLEDGE,
-        actor=actor,
-        session=session,
-        now=now,
-        note=f"acknowledge event for alert {alert.id}",
-    )
-    return True
