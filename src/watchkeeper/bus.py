@@ -22,6 +22,7 @@ change what incidents look like.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -41,20 +42,49 @@ class NoBus(RuntimeError):
 
 
 class MessageBus:
-    """The handlers of each event type, in the order they run."""
+    """The handlers of each event type, in the order they run.
 
-    def __init__(self) -> None:
+    `wire`, if given, subscribes the handlers when the first event is
+    published: a command that publishes nothing (an ingest) loads no
+    reactor's modules.
+    """
+
+    def __init__(self, wire: Callable[[MessageBus], None] | None = None) -> None:
         self._handlers: dict[type, list[Handler]] = {}
+        self._wire = wire
+        self._ready = wire is None
+        self._wiring = threading.RLock()
+        self._in_progress = False
+
+    def _wired(self) -> None:
+        if self._ready:
+            return
+        # Another thread waits until the wiring is done; `wire` itself subscribes through here.
+        with self._wiring:
+            if self._ready or self._in_progress or self._wire is None:
+                return
+            self._in_progress = True
+            try:
+                self._wire(self)
+                self._ready = True
+            except BaseException:
+                self._handlers.clear()
+                raise
+            finally:
+                self._in_progress = False
 
     def subscribe(self, event_type: type[E], handler: Callable[[E, Session], None]) -> None:
         """Run `handler(event, session)` for every `event_type` published, after those subscribed before it."""
+        self._wired()
         self._handlers.setdefault(event_type, []).append(handler)
 
     def handlers(self, event_type: type) -> tuple[Handler, ...]:
+        self._wired()
         return tuple(self._handlers.get(event_type, ()))
 
     def handle(self, session: Session) -> None:
         """Hand every event collected on `session` to its handlers, until none is left."""
+        self._wired()
         pending: deque[Any] = session.info.setdefault(_PENDING, deque())
         try:
             while pending:
