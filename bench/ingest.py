@@ -70,9 +70,10 @@ from sqlalchemy import text
 
 from watchkeeper.clock import SystemClock
 from watchkeeper.config import Settings
-from watchkeeper.db import make_engine, make_sessionmaker, upgrade
+from watchkeeper.db import make_engine, upgrade
 from watchkeeper.feeds.ingest import FileOptions, ingest_file_in_transaction
 from watchkeeper.feeds.parse import Format
+from watchkeeper.wiring import sessionmaker as wired_sessions
 
 
 def service_indexes(rng: np.random.Generator, rows: int, services: int, distribution: str) -> np.ndarray:
@@ -250,7 +251,7 @@ def run_watchkeeper(path: Path, fmt: Format, url: str) -> tuple[float, int, int]
     started = time.perf_counter()
     report = ingest_file_in_transaction(
         path,
-        make_sessionmaker(engine),
+        wired_sessions(engine),
         clock=SystemClock(),
         settings=Settings(database_url=url),
         options=FileOptions(format=fmt),

@@ -50,9 +50,10 @@ from watchkeeper.alerts.models import Alert
 from watchkeeper.auth.service import create_token
 from watchkeeper.clock import SystemClock
 from watchkeeper.config import Settings
-from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
+from watchkeeper.db import make_engine, transaction, upgrade
 from watchkeeper.incidents.models import Incident
 from watchkeeper.intake.service import Kind, create
+from watchkeeper.wiring import sessionmaker as wired_sessions
 
 GROUPS = 100
 
@@ -127,7 +128,7 @@ def run(url: str, events: int, clients: int, workdir: Path) -> bool:
     keys = events // 10
     engine = make_engine(url)
     upgrade(engine)
-    with transaction(make_sessionmaker(engine)) as session:
+    with transaction(wired_sessions(engine)) as session:
         create_token(session=session, clock=SystemClock(), name="bench")
         routing_key = create(session=session, clock=SystemClock(), kind=Kind.PAGERDUTY, name="bench").key
     engine.dispose()

@@ -69,12 +69,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from watchkeeper.alerts.service import record_all
 from watchkeeper.clock import SystemClock
-from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
+from watchkeeper.db import make_engine, transaction, upgrade
 from watchkeeper.feeds.model import FeedModel
 from watchkeeper.feeds.models import FeedState, Service, ServiceStage
 from watchkeeper.feeds.rhythm import Kind, Params, instant, minute_of
 from watchkeeper.feeds.watch import claim_due, watch_feeds
 from watchkeeper.scheduler import Job, Scheduler
+from watchkeeper.wiring import sessionmaker as wired_sessions
 
 BATCH = 200  # as `watchkeeper serve` claims
 INSERT_CHUNK = 5_000
@@ -147,7 +148,7 @@ def sqlite_backend(workdir: Path) -> Backend:
     file = workdir / "scheduler.db"
     engine = make_engine(f"sqlite:///{file}")
     upgrade(engine)
-    return Backend("SQLite", engine, make_sessionmaker(engine), file=file, cleanup=engine.dispose)
+    return Backend("SQLite", engine, wired_sessions(engine), file=file, cleanup=engine.dispose)
 
 
 def postgres_backend(url: str) -> Backend:
@@ -165,7 +166,7 @@ def postgres_backend(url: str) -> Backend:
             conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         admin.dispose()
 
-    return Backend("PostgreSQL", engine, make_sessionmaker(engine), cleanup=cleanup)
+    return Backend("PostgreSQL", engine, wired_sessions(engine), cleanup=cleanup)
 
 
 def name_of(service_id: int) -> str:

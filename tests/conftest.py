@@ -20,7 +20,8 @@ from typer.testing import Result
 
 from watchkeeper.clock import FrozenClock
 from watchkeeper.config import Settings
-from watchkeeper.db import make_engine, make_sessionmaker, upgrade
+from watchkeeper.db import make_engine, upgrade
+from watchkeeper.wiring import sessionmaker as wired_sessions
 
 PG_URL = os.environ.get("WATCHKEEPER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -62,7 +63,8 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     engine = make_engine(url, key_file=str(tmp_path / "watchkeeper.key"))
     upgrade(engine)
     try:
-        yield Db(request.param, url, engine, make_sessionmaker(engine), Settings(database_url=url))
+        settings = Settings(database_url=url)
+        yield Db(request.param, url, engine, wired_sessions(engine, settings), settings)
     finally:
         engine.dispose()
         next(urls, None)

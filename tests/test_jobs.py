@@ -16,8 +16,8 @@ from watchkeeper.db import transaction
 from watchkeeper.feeds.models import FeedState
 from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.feeds.service import add_service
-from watchkeeper.jobs import jobs
 from watchkeeper.scheduler import DueJob, Scheduler
+from watchkeeper.wiring import jobs
 
 from .conftest import NOW
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from watchkeeper.bus import BUS, MessageBus
 from watchkeeper.keys import ServerKey
 
 # The largest id a row can have (a signed 64-bit integer, on SQLite and PostgreSQL):
@@ -211,8 +212,9 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, *, bus: MessageBus | None = None) -> sessionmaker[Session]:
+    """Sessions on `engine`; each carries `bus`, which handles the domain events published on it (see bus.py)."""
+    return sessionmaker(engine, expire_on_commit=False, info={} if bus is None else {BUS: bus})
 
 
 @contextmanager

@@ -35,7 +35,7 @@ from watchkeeper.cli.common import console
 from watchkeeper.cli.feeds import hourly_profile, sparkline
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings
-from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
+from watchkeeper.db import make_engine, transaction, upgrade
 from watchkeeper.feeds.inbox import scan_inbox
 from watchkeeper.feeds.ingest import ingest_batch
 from watchkeeper.feeds.models import Service
@@ -46,6 +46,7 @@ from watchkeeper.finding import Finding
 from watchkeeper.incidents.service import list_incidents, timeline
 from watchkeeper.intake.service import Kind
 from watchkeeper.intake.service import create as create_integration
+from watchkeeper.wiring import sessionmaker as wired_sessions
 from watchkeeper.words import count
 
 
@@ -173,7 +174,7 @@ def run_demo(*, days: int, database: Path) -> None:
     clock = SystemClock()
     engine = make_engine(settings.database_url, secret_key=settings.secret_key, key_file=settings.key_file)
     upgrade(engine)
-    sessions = make_sessionmaker(engine)
+    sessions = wired_sessions(engine, settings)
     with transaction(sessions) as session:
         token = create_token(session=session, clock=clock, name="demo").token
     port = _free_port()

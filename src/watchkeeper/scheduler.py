@@ -2,7 +2,7 @@
 
 Later work (silence deadlines, escalations, SLA clocks) is a row with a
 `due_at`, claimed a batch at a time by a `DueJob`; what runs and how often is
-listed in one place (watchkeeper.jobs). A failing job is logged and retried
+listed in one place (watchkeeper.wiring). A failing job is logged and retried
 on its next turn; it never stops the loop.
 """
 

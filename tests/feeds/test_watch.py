@@ -216,12 +216,13 @@ def test_records_arriving_during_a_silence_resolve_it_at_the_next_tick_as_of_the
 
 
 def test_services_show_tells_of_the_records_that_ended_a_silence(run, tmp_path, clock):
-    from watchkeeper.db import make_engine, make_sessionmaker, upgrade
+    from watchkeeper.db import make_engine, upgrade
+    from watchkeeper.wiring import sessionmaker as wired_sessions
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    db = SimpleNamespace(sessions=make_sessionmaker(engine))
+    db = SimpleNamespace(sessions=wired_sessions(engine))
     settings = Settings(database_url=url)
     ingest(db, clock, f"timestamp,service,count\n{NOW:%Y-%m-%dT%H:%M:%SZ},pbx-berlin,3\n".encode(), settings)
     set_service(db, NOW, settings={"max_silence": "1m"})

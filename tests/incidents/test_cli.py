@@ -8,15 +8,16 @@ from datetime import timedelta
 from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.clock import SystemClock
 from watchkeeper.config import get_settings
-from watchkeeper.db import make_engine, make_sessionmaker, transaction
+from watchkeeper.db import make_engine, transaction
 from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.intake.models import Integration
+from watchkeeper.wiring import sessionmaker as wired_sessions
 
 
 def fire(summary="SIP trunk 7 down"):
     engine = make_engine(get_settings().database_url)
     now = SystemClock().now()
-    with transaction(make_sessionmaker(engine)) as session:
+    with transaction(wired_sessions(engine)) as session:
         record(
             Finding(
                 "pd/trunk-7",
@@ -44,7 +45,7 @@ def test_integration_key_is_printed_once_and_stored_hashed(run):
     assert key not in listed.output
     assert json.loads(listed.output)[0]["prefix"] == key[:6]
     engine = make_engine(get_settings().database_url)
-    with transaction(make_sessionmaker(engine)) as session:
+    with transaction(wired_sessions(engine)) as session:
         assert key not in session.query(Integration).one().key_hash
     engine.dispose()
     assert run("integrations", "revoke", "1").exit_code == 0
@@ -257,7 +258,7 @@ def test_incidents_list_keeps_the_group_at_80_columns(run, tmp_path, monkeypatch
 
     engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
     upgrade(engine)
-    with transaction(make_sessionmaker(engine)) as session:
+    with transaction(wired_sessions(engine)) as session:
         record(
             Finding(
                 "am/PBXDown/pbx-hamburg-2",

@@ -10,9 +10,10 @@ from watchkeeper.alerts.service import RoutingConfig, record
 from watchkeeper.auth.service import create_token
 from watchkeeper.clock import SystemClock
 from watchkeeper.config import get_settings
-from watchkeeper.db import make_engine, make_sessionmaker, transaction
+from watchkeeper.db import make_engine, transaction
 from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.web.app import create_app
+from watchkeeper.wiring import sessionmaker as wired_sessions
 
 from ..conftest import NOW
 
@@ -37,7 +38,7 @@ def test_the_runbook_link_of_an_alertmanager_alert_is_shown_on_the_command_line(
     run("db", "upgrade")
     engine = make_engine(get_settings().database_url)
     now = SystemClock().now()
-    with transaction(make_sessionmaker(engine)) as session:
+    with transaction(wired_sessions(engine)) as session:
         record(pbx_down(now), session=session, now=now, config=RoutingConfig(group_wait=timedelta(0)))
     engine.dispose()
     assert f"runbook: {RUNBOOK}" in run("incidents", "show", "1").output

@@ -21,8 +21,9 @@ import pytest
 
 from watchkeeper.auth.service import create_token
 from watchkeeper.clock import SystemClock
-from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
+from watchkeeper.db import make_engine, transaction, upgrade
 from watchkeeper.intake.service import Kind, create
+from watchkeeper.wiring import sessionmaker as wired_sessions
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
@@ -59,7 +60,7 @@ def stack(tmp_path):
     url = f"sqlite:///{tmp_path / 'wk.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    with transaction(make_sessionmaker(engine)) as session:
+    with transaction(wired_sessions(engine)) as session:
         token = create_token(session=session, clock=SystemClock(), name="test").token
         key = create(session=session, clock=SystemClock(), kind=Kind.ALERTMANAGER, name="prometheus-prod").key
     engine.dispose()

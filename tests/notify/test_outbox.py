@@ -157,10 +157,11 @@ class FileSender:
 
 
 def _worker(url: str, path: str, ready, key_file: str) -> None:
-    from watchkeeper.db import make_engine, make_sessionmaker
+    from watchkeeper.db import make_engine
+    from watchkeeper.wiring import sessionmaker as wired_sessions
 
     engine = make_engine(url, key_file=key_file)  # the server's key, to read the sealed URLs
-    sessions = make_sessionmaker(engine)
+    sessions = wired_sessions(engine)
     sender, idle = FileSender(path), 0
     ready.wait(timeout=60)  # both processes start delivering together, however long each took to start
     while idle < 3:

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from watchkeeper import wiring
 from watchkeeper.alerts.service import RoutingConfig, record
+from watchkeeper.config import Settings
 from watchkeeper.db import transaction
 from watchkeeper.feeds.models import Service
 from watchkeeper.finding import Finding, Severity, State
-from watchkeeper.incidents.service import DeskSettings, list_incidents, timeline
+from watchkeeper.incidents.service import list_incidents, timeline
 from watchkeeper.notify.models import Notification
 from watchkeeper.support import service as desk
 from watchkeeper.support.models import Enquiry
@@ -19,12 +21,17 @@ from watchkeeper.support.service import ContactRole
 from watchkeeper.support.sla import Priority, Targets
 
 SATURDAY_3AM = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
-CONFIG = RoutingConfig(group_wait=timedelta(0), desk=DeskSettings(public_url="https://desk.example"))
+CONFIG = RoutingConfig(group_wait=timedelta(0))
+
+
+def desk_sessions(db):
+    """The app's sessions, with the desk's enquiry links on https://desk.example."""
+    return wiring.sessionmaker(db.engine, Settings(database_url=db.url, public_url="https://desk.example"))
 
 
 def silence(db, *, auto_enquire=True, stage="production", contact=True, kind="silence"):
     """A customer's feed goes quiet; returns the incident's timeline, the enquiries and the mail queued."""
-    with transaction(db.sessions) as session:
+    with transaction(desk_sessions(db)) as session:
         desk.add_plan(
             session=session,
             now=SATURDAY_3AM,

@@ -189,7 +189,7 @@ def test_asking_about_a_service_without_a_customer_says_what_to_do(api):
 def test_the_enquiry_reaches_the_technical_contact_and_the_outcome_is_on_case_and_incident(api):
     from tests.notify.test_outbox import Receiver
     from watchkeeper.notify.outbox import AppriseSender, deliver_due
-    from watchkeeper.notify.outcomes import record_outcome
+    from watchkeeper.support.outcomes import record_outcome
 
     server = __import__("http.server").server.HTTPServer(("127.0.0.1", 0), Receiver)
     Receiver.received = []
@@ -228,7 +228,7 @@ def test_an_enquiry_by_real_email_answered_by_following_its_expected_link(api):
     from aiosmtpd.controller import Controller
 
     from watchkeeper.notify.outbox import AppriseSender, deliver_due
-    from watchkeeper.notify.outcomes import record_outcome
+    from watchkeeper.support.outcomes import record_outcome
 
     inbox = []
 

@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from watchkeeper import wiring
 from watchkeeper.alerts.service import RoutingConfig, record
+from watchkeeper.config import Settings
 from watchkeeper.db import transaction
 from watchkeeper.feeds.models import Service
 from watchkeeper.finding import Finding, Severity, State
-from watchkeeper.incidents.service import DeskSettings, list_incidents, timeline
+from watchkeeper.incidents.service import list_incidents, timeline
 from watchkeeper.support import service as desk
 from watchkeeper.support.incidents import raise_due
 from watchkeeper.support.sla import Priority, Targets
@@ -121,7 +123,8 @@ def test_test_services_make_no_case(acme):
 def test_an_incident_held_low_for_support_hours_is_emailed_to_the_desk(acme):
     from watchkeeper.notify.outbox import list_notifications
 
-    with transaction(acme.sessions) as session:
+    desk_told = Settings(database_url=acme.url, desk_channel="mailto://desk@operator.example")
+    with transaction(wiring.sessionmaker(acme.engine, desk_told)) as session:
         record(
             Finding(
                 "feed/acme-cdr/silence",
@@ -135,7 +138,7 @@ def test_an_incident_held_low_for_support_hours_is_emailed_to_the_desk(acme):
             ),
             session=session,
             now=SATURDAY_3AM,
-            config=RoutingConfig(group_wait=timedelta(0), desk=DeskSettings(channel="mailto://desk@operator.example")),
+            config=RoutingConfig(group_wait=timedelta(0)),
         )
     incident, _ = incident_of(acme, "acme-cdr")
     with transaction(acme.sessions) as session:

@@ -17,8 +17,9 @@ from tests.conftest import NOW, _postgres
 from watchkeeper.auth.service import create_token
 from watchkeeper.clock import FrozenClock
 from watchkeeper.config import Settings
-from watchkeeper.db import make_engine, make_sessionmaker, transaction, upgrade
+from watchkeeper.db import make_engine, transaction, upgrade
 from watchkeeper.web.app import create_app
+from watchkeeper.wiring import sessionmaker as wired_sessions
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -32,7 +33,7 @@ def desk(request, tmp_path_factory):
     engine = make_engine(url)
     upgrade(engine)
     clock = FrozenClock(NOW)
-    with transaction(make_sessionmaker(engine)) as session:
+    with transaction(wired_sessions(engine)) as session:
         token = create_token(session=session, clock=clock, name="contract").token
     app = create_app(settings=Settings(database_url=url), clock=clock, engine=engine)
     yield app, token

@@ -1,15 +1,16 @@
-"""Recording findings as alerts and routing them to incidents. Services never commit: the caller owns the transaction.
+"""Recording findings as alerts and routing them. Services never commit: the caller owns the transaction.
 
 An alert that fires is, in order: muted (silence, maintenance window, a
-parent's alert) and looked at again when that ends; or held for the group
-wait and then joined to its group's incident. Everything that must happen
-later is the alert's `due_at`, claimed by `process_due`.
+parent's alert) and looked at again when that ends; or, unmuted, published
+as `AlertFired`, on which incidents join it to its group's open incident or
+hold it for the group wait. Everything that must happen later is the
+alert's `due_at`, claimed by `process_due`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -18,13 +19,12 @@ from sqlalchemy.orm import Session
 
 from watchkeeper import due
 from watchkeeper.alerts import routing
+from watchkeeper.alerts.events import AlertFired, AlertFlapping, AlertMuted, AlertResolved
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence, match_labels
+from watchkeeper.bus import publish
 from watchkeeper.config import Settings
 from watchkeeper.feeds.models import Service
 from watchkeeper.finding import Finding, State, Urgency
-from watchkeeper.incidents import service as incidents
-from watchkeeper.incidents.lifecycle import Action
-from watchkeeper.incidents.models import Incident
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,6 @@ class RoutingConfig:
     flap_window: timedelta = timedelta(minutes=15)
     flap_threshold: int = 4
     auto_resolve: bool = True
-    desk: incidents.DeskSettings = incidents.DeskSettings()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RoutingConfig:
@@ -44,7 +43,6 @@ class RoutingConfig:
             flap_window=timedelta(minutes=settings.flap_window_minutes),
             flap_threshold=settings.flap_threshold,
             auto_resolve=settings.incident_auto_resolve,
-            desk=incidents.DeskSettings(channel=settings.desk_channel, public_url=settings.public_url),
         )
 
 
@@ -94,27 +92,27 @@ class Batch:
     Reading each one's firing alert, its last resolved alert and its group's
     open incident one by one cost three round trips per finding, most of a
     tick on PostgreSQL. Each lookup checks what it returns against the
-    object's state now, so what the batch itself changed (an alert resolved,
-    an incident resolved) is seen; what it creates is added with `fired` and
-    `opened`.
+    object's state now, so what the batch itself changed (an alert resolved)
+    is seen; what it creates is added with `fired`. The batch's groups go
+    with each `AlertFired`, so that incidents read their open incidents at once.
     """
 
     def __init__(
         self,
         firing: dict[str, Alert],
         resolved: dict[str, Alert],
-        incidents: dict[str, Incident],
+        groups: frozenset[str],
         services: dict[str, Service | None],
     ) -> None:
-        self._firing, self._resolved, self._incidents, self._services = firing, resolved, incidents, services
+        self._firing, self._resolved, self.groups, self._services = firing, resolved, groups, services
 
     @classmethod
     def read(cls, session: Session, findings: Sequence[Finding], *, now: datetime, config: RoutingConfig) -> Batch:
         keys = sorted({f.dedup_key for f in findings})
         if not keys:
-            return cls({}, {}, {}, {})
+            return cls({}, {}, frozenset(), {})
         services = services_named(session, [f.service for f in findings])
-        groups = sorted(
+        groups = frozenset(
             {
                 group_of(
                     f.labels,
@@ -141,17 +139,11 @@ class Batch:
                 .order_by(Alert.id)
             )
         }
-        return cls(firing, resolved, cls._open_incidents(session, groups), services)
+        return cls(firing, resolved, groups, services)
 
     @classmethod
-    def for_groups(cls, session: Session, groups: Iterable[str]) -> Batch:
-        return cls({}, {}, cls._open_incidents(session, sorted(set(groups))), {})
-
-    @staticmethod
-    def _open_incidents(session: Session, groups: list[str]) -> dict[str, Incident]:
-        if not groups:
-            return {}
-        return {i.open_key or "": i for i in session.scalars(select(Incident).where(Incident.open_key.in_(groups)))}
+    def for_groups(cls, groups: Iterable[str]) -> Batch:
+        return cls({}, {}, frozenset(groups), {})
 
     def firing(self, key: str) -> Alert | None:
         alert = self._firing.get(key)
@@ -173,13 +165,6 @@ class Batch:
         if name not in self._services:
             self._services.update(services_named(session, [name]))
         return self._services.get(name)
-
-    def open_incident(self, group_key: str) -> Incident | None:
-        incident = self._incidents.get(group_key)
-        return incident if incident is not None and incident.open_key == group_key else None
-
-    def opened(self, incident: Incident) -> None:
-        self._incidents[incident.group_key] = incident
 
 
 def group_of(
@@ -286,7 +271,7 @@ def _resolve_or_hold(alert: Alert, finding: Finding, *, session: Session, now: d
     if routing.flapping(moments, now, window=config.flap_window, threshold=config.flap_threshold):
         if not alert.flapping:
             alert.flapping = True
-            incidents.alert_flapping(alert, session=session, now=now, window=config.flap_window)
+            publish(session, AlertFlapping(_identified(alert, session).id, now, config.flap_window))
         alert.resolve_held_at = finding.observed_at
         alert.resolution = finding.summary[:2000]
         alert.due_at = now + config.flap_window
@@ -304,7 +289,7 @@ def resolve(
     alert.due_at = None
     alert.resolve_held_at = None
     if alert.incident_id is not None:
-        incidents.alert_resolved(alert, session=session, now=now, auto_resolve=config.auto_resolve)
+        publish(session, AlertResolved(alert.id, alert.incident_id, now, auto_resolve=config.auto_resolve))
     # What this alert muted as their parent is looked at again now. (One never
     # given an id was never anybody's parent: finding parents reads, and so flushes.)
     if alert.id is None:
@@ -319,7 +304,7 @@ def resolve(
 def settle(
     alert: Alert, *, session: Session, now: datetime, config: RoutingConfig = DEFAULT, batch: Batch | None = None
 ) -> None:
-    """Mute the alert, hold it for its group wait, or join it to its group's incident."""
+    """Mute the alert, or publish that it fires unmuted (incidents hold it for its group wait, or raise it)."""
     if alert.status != State.FIRING or alert.resolve_held_at is not None:
         return
     if alert.due_at is not None:
@@ -332,68 +317,23 @@ def settle(
     if mute is not None:
         news = (alert.muted, alert.muted_ref) != (mute.kind, mute.ref)
         alert.muted, alert.muted_ref, alert.muted_reason, alert.due_at = mute.kind, mute.ref, mute.reason, mute.until
-        if news and mute.kind is routing.MuteKind.INHIBITED:
-            parent = session.get(Alert, mute.ref)
-            if parent is not None:
-                incidents.dependent_muted(parent, _identified(alert, session), session=session, now=now)
+        if news and mute.kind is routing.MuteKind.INHIBITED and mute.ref is not None:
+            publish(session, AlertMuted(_identified(alert, session).id, mute.ref, now))
         return
     was_muted = alert.muted_reason
     if (alert.muted, alert.muted_ref, alert.muted_reason) != (None, None, None):
         alert.muted = alert.muted_ref = alert.muted_reason = None
     if alert.incident_id is not None:
         return
-    if batch is None:
-        batch = Batch.for_groups(session, [alert.group_key])
-    incident = batch.open_incident(alert.group_key)
-    if incident is not None:
-        incidents.join(incident, _identified(alert, session), session=session, now=now, was_muted=was_muted)
-    elif now < alert.first_seen + config.group_wait:
-        alert.due_at = alert.first_seen + config.group_wait
-        if alert.muted_reason != was_muted:
-            alert.muted_reason = was_muted
-    else:
-        batch.opened(
-            incidents.open_incident(
-                _identified(alert, session), session=session, now=now, was_muted=was_muted, desk=config.desk
-            )
-        )
-
-
-@dataclass(frozen=True)
-class Moved:
-    """An incident acknowledged, resolved or closed by hand, and the alerts that
-    still fired: each raised again (its `incident_id`), muted (`muted_reason`),
-    or, flapping, held until it fires again."""
-
-    incident: Incident
-    still_firing: list[Alert]
-
-
-def move_by_hand(
-    incident_id: int,
-    action: Action,
-    *,
-    actor: str,
-    session: Session,
-    now: datetime,
-    config: RoutingConfig = DEFAULT,
-    note: str | None = None,
-) -> Moved:
-    """Acknowledge, resolve or close an incident, and route at once what still fires (see incidents.move)."""
-    incident, released = incidents.move(incident_id, action, actor=actor, session=session, now=now, note=note)
-    batch = Batch.for_groups(session, [a.group_key for a in released])
-    # They were raised once already: no group wait again.
-    at_once = replace(config, group_wait=timedelta(0))
-    for alert in released:
-        settle(alert, session=session, now=now, config=at_once, batch=batch)
-        incidents.carried_over(alert, incident, session=session, now=now)
-    return Moved(incident, released)
+    groups = batch.groups if batch is not None else frozenset()
+    hold_until = alert.first_seen + config.group_wait
+    publish(session, AlertFired(alert, now, hold_until, was_muted=was_muted, groups=groups | {alert.group_key}))
 
 
 RULES_CACHE = "watchkeeper.routing_rules"
 
 
-def _rules(session: Session, now: datetime) -> dict[str, list]:
+def _rules(session: Session, now: datetime) -> dict[str, list[Any]]:
     # A batch (a scheduler tick, a webhook with many alerts) routes many alerts
     # at one `now`: read silences, windows and dependencies once per transaction.
     # Changing any of them (alerts/mutes.py) drops this copy.
@@ -467,7 +407,7 @@ def claim_due(*, session: Session, now: datetime, limit: int) -> list[Alert]:
 
 def process(claimed: Sequence[Alert], *, session: Session, now: datetime, config: RoutingConfig = DEFAULT) -> None:
     """Resolve, mute, hold or join the claimed alerts, as is due for each."""
-    batch = Batch.for_groups(session, [a.group_key for a in claimed if a.status == State.FIRING])
+    batch = Batch.for_groups(a.group_key for a in claimed if a.status == State.FIRING)
     for alert in claimed:
         if alert.status != State.FIRING:
             alert.due_at = None

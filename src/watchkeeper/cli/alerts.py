@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from watchkeeper import models  # noqa: F401  (alerts' tables refer to incidents')
 from watchkeeper.alerts import mutes
 from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.models import Alert

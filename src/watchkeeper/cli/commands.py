@@ -15,8 +15,8 @@ from watchkeeper.cli.common import Column, Context, console, context, fail, minu
 from watchkeeper.db import current_revision, upgrade
 from watchkeeper.errors import said
 from watchkeeper.feeds.service import apply_retention
-from watchkeeper.jobs import jobs
 from watchkeeper.scheduler import Scheduler
+from watchkeeper.wiring import jobs
 
 db_app = typer.Typer(help="Database schema.")
 token_app = typer.Typer(help="API bearer tokens (stored hashed; shown once).")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
-from watchkeeper.db import current_revision, dispose_engines, make_engine, make_sessionmaker, transaction, upgrade
+from watchkeeper.db import current_revision, dispose_engines, make_engine, transaction, upgrade
 from watchkeeper.errors import said
 
 if TYPE_CHECKING:
@@ -87,7 +87,9 @@ class Context:
                 )
             # A first command on a new database sets it up rather than failing.
             upgrade(engine)
-        return make_sessionmaker(engine)
+        from watchkeeper.wiring import sessionmaker as wired  # the CLI's own layer; loaded by commands that store
+
+        return wired(engine, self.settings)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

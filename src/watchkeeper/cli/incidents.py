@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from watchkeeper.alerts.service import RoutingConfig, move_by_hand
+from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.cli.common import (
     Column,
     console,
@@ -134,7 +134,7 @@ def _act(incident_id: int, action: Action, by: str | None, note: str | None = No
     ctx = context()
     try:
         with ctx.transaction() as session:
-            moved = move_by_hand(
+            moved = incidents.move_by_hand(
                 incident_id,
                 action,
                 actor=by or operator(),

@@ -33,6 +33,7 @@ def record_alerts(ctx: Any) -> OnFindings:
     """
 
     def record(session: Session, findings: list[Any]) -> None:
+        from watchkeeper import models  # noqa: F401  (alerts' tables refer to incidents')
         from watchkeeper.alerts.service import RoutingConfig, record_all
 
         record_all(findings, session=session, now=ctx.clock.now(), config=RoutingConfig.from_settings(ctx.settings))

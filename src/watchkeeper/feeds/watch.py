@@ -4,7 +4,7 @@ A service is due when an ingest touched it (due now) or its silence deadline
 has come. Claiming costs O(due): one indexed range read on `feed_states.due_at`
 (watchkeeper.due: SKIP LOCKED on PostgreSQL, so several workers share the
 work). The findings are returned, not recorded: the job that runs the watcher
-hands them to alerts (watchkeeper.jobs).
+hands them to alerts (watchkeeper.wiring).
 """
 
 from __future__ import annotations

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.models import Alert
+from watchkeeper.bus import publish
 from watchkeeper.finding import Severity, State, Urgency
+from watchkeeper.incidents.events import IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved
 from watchkeeper.incidents.lifecycle import OPEN, Action, Entry, Status, Timings, next_status, timings
 from watchkeeper.incidents.models import Incident, TimelineEntry
 
@@ -43,19 +46,9 @@ def add_entry(
     return entry
 
 
-@dataclass(frozen=True)
-class DeskSettings:
-    """What the support desk needs when an incident opens (see support.incidents)."""
-
-    channel: str | None = None  # Apprise URL told of incidents held low for support hours
-    public_url: str = "http://127.0.0.1:8080"  # where customers follow enquiry links
-
-
-def open_incident(
-    alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None, desk: DeskSettings = DeskSettings()
-) -> Incident:
+def open_incident(alert: Alert, *, session: Session, now: datetime, was_muted: str | None = None) -> Incident:
     """Open the incident for `alert`'s group, with every alert of the group waiting to join."""
-    # The customer is the service's (set by the desk's on_opened), never a `customer` label from a sender.
+    # The customer is the service's (set by the desk on IncidentOpened), never a `customer` label from a sender.
     incident = Incident(
         title=alert.summary[:500],
         status=Status.TRIGGERED,
@@ -79,9 +72,7 @@ def open_incident(
         alert=alert,
     )
     join(incident, alert, session=session, now=now, was_muted=was_muted)
-    from watchkeeper.support.incidents import on_opened  # the desk builds on incidents, not the other way
-
-    on_opened(incident, session=session, now=now, options=desk)
+    publish(session, IncidentOpened(incident.id, incident.service, now))
     waiting = session.scalars(
         select(Alert)
         .where(
@@ -119,6 +110,34 @@ def _acknowledged_while_waiting(incident: Incident, alert: Alert, *, session: Se
         now=now,
         note=f"acknowledge event for alert {alert.id}, sent at {pending.get('at')} before the incident opened",
     )
+
+
+def acknowledge_alert(dedup_key: str, *, actor: str, session: Session, now: datetime) -> bool:
+    """A sender's acknowledge: the alert's open incident is acknowledged. False if nothing to acknowledge.
+
+    An alert still in its group wait has no incident yet: the acknowledge is
+    kept on the alert, and its incident opens acknowledged (`open_incident`).
+    """
+    alert = alerts.firing(session, dedup_key)
+    if alert is None:
+        return False
+    if alert.incident_id is None:
+        if alert.muted is not None:
+            return False  # no incident will open for it while muted; a later one starts afresh
+        alert.details = {**(alert.details or {}), PENDING_ACK: {"by": actor, "at": now.isoformat()}}
+        return True
+    incident = session.get(Incident, alert.incident_id)
+    if incident is None or incident.status != Status.TRIGGERED:
+        return False
+    act(
+        incident.id,
+        Action.ACKNOWLEDGE,
+        actor=actor,
+        session=session,
+        now=now,
+        note=f"acknowledge event for alert {alert.id}",
+    )
+    return True
 
 
 def _group_labels(key: str) -> dict[str, str]:
@@ -224,6 +243,7 @@ def alert_flapping(alert: Alert, *, session: Session, now: datetime, window: tim
 
 
 _DONE = {Action.ACKNOWLEDGE: Entry.ACKNOWLEDGED, Action.RESOLVE: Entry.RESOLVED, Action.CLOSE: Entry.CLOSED}
+_EVENT = {Action.ACKNOWLEDGE: IncidentAcknowledged, Action.RESOLVE: IncidentResolved, Action.CLOSE: IncidentClosed}
 
 
 def _move(
@@ -238,6 +258,7 @@ def _move(
         incident.closed_at, incident.closed_by = now, actor
     message = f"{_DONE[action]} by {actor}" + (f": {note}" if note else "")
     add_entry(incident, _DONE[action], message, session=session, at=now, actor=actor)
+    publish(session, _EVENT[action](incident.id, actor, now))
     return incident
 
 
@@ -264,7 +285,7 @@ def move(
     may know better than the monitor. But an alert left in a resolved incident
     would fire unseen, so each leaves it, due at once: routing raises it again
     as a new incident (or the group's open one), or records it muted if a
-    silence now covers it. alerts.service.move_by_hand routes them in the same
+    silence now covers it. `move_by_hand` routes them in the same
     transaction; otherwise the scheduler's next round does.
     """
     # Locked on PostgreSQL: two people resolving at once must not both move it.
@@ -296,6 +317,37 @@ def _release_firing(incident: Incident, *, session: Session, now: datetime) -> l
             )
         add_entry(incident, Entry.ALERT_RELEASED, message, session=session, at=now, alert=alert)
     return released
+
+
+@dataclass(frozen=True)
+class Moved:
+    """An incident acknowledged, resolved or closed by hand, and the alerts that
+    still fired: each raised again (its `incident_id`), muted (`muted_reason`),
+    or, flapping, held until it fires again."""
+
+    incident: Incident
+    still_firing: list[Alert]
+
+
+def move_by_hand(
+    incident_id: int,
+    action: Action,
+    *,
+    actor: str,
+    session: Session,
+    now: datetime,
+    config: alerts.RoutingConfig = alerts.DEFAULT,
+    note: str | None = None,
+) -> Moved:
+    """Acknowledge, resolve or close an incident, and route at once what still fires (see `move`)."""
+    incident, released = move(incident_id, action, actor=actor, session=session, now=now, note=note)
+    batch = alerts.Batch.for_groups(a.group_key for a in released)
+    # They were raised once already: no group wait again.
+    at_once = replace(config, group_wait=timedelta(0))
+    for alert in released:
+        alerts.settle(alert, session=session, now=now, config=at_once, batch=batch)
+        carried_over(alert, incident, session=session, now=now)
+    return Moved(incident, released)
 
 
 def carried_over(alert: Alert, previous: Incident, *, session: Session, now: datetime) -> None:

@@ -11,6 +11,7 @@ incident is a production feed's silence (see enquiries.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,13 +19,16 @@ from sqlalchemy.orm import Session
 
 from watchkeeper import due
 from watchkeeper.alerts.models import Alert
+from watchkeeper.config import Settings
 from watchkeeper.feeds.models import Service, ServiceStage
 from watchkeeper.feeds.rhythm import Kind
 from watchkeeper.finding import Severity, Urgency
+from watchkeeper.incidents.events import IncidentOpened
 from watchkeeper.incidents.lifecycle import OPEN, Entry
 from watchkeeper.incidents.models import Incident
-from watchkeeper.incidents.service import DeskSettings, add_entry
+from watchkeeper.incidents.service import add_entry
 from watchkeeper.notify.outbox import enqueue
+from watchkeeper.support import enquiries
 from watchkeeper.support import service as desk
 from watchkeeper.support.models import Case, Customer
 from watchkeeper.support.sla import Priority, support_urgency
@@ -36,6 +40,24 @@ PRIORITY = {
     Severity.INFO: Priority.P4,
 }
 SYSTEM = "watchkeeper"
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """What the desk needs when an incident opens (settings `desk_channel` and `public_url`)."""
+
+    channel: str | None = None  # Apprise URL told of incidents held low for support hours
+    public_url: str = "http://127.0.0.1:8080"  # where customers follow enquiry links
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeskSettings:
+        return cls(channel=settings.desk_channel, public_url=settings.public_url)
+
+
+def incident_opened(event: IncidentOpened, session: Session, *, options: DeskSettings = DeskSettings()) -> None:
+    incident = session.get(Incident, event.incident_id)
+    if incident is not None:
+        on_opened(incident, session=session, now=event.at, options=options)
 
 
 def on_opened(incident: Incident, *, session: Session, now: datetime, options: DeskSettings = DeskSettings()) -> None:
@@ -96,25 +118,31 @@ def on_opened(incident: Incident, *, session: Session, now: datetime, options: D
         _ask_by_itself(incident, customer, case, session=session, now=now, options=options)
 
 
+# What the feed watcher's findings say of themselves (feeds.watch): their source, and their kind as a label.
+FEEDS_SOURCE = "feeds"
+
+
+def is_feed_silence(alert: Alert, service: str) -> bool:
+    """An alert of `service`'s feed going silent, as the feed watcher reports one."""
+    return alert.source == FEEDS_SOURCE and alert.service == service and alert.labels.get("kind") == Kind.SILENCE
+
+
 def _silent_production_feed(incident: Incident, *, session: Session) -> bool:
     """Opened for a feed's silence on a service in production."""
-    from watchkeeper.feeds.watch import alert_key  # the watcher records through alerts, which open incidents
-
-    if incident.service is None:
+    service = incident.service
+    if service is None:
         return False
-    stage = session.scalar(select(Service.stage).where(Service.name == incident.service))
-    silence = select(Alert.id).where(
-        Alert.incident_id == incident.id, Alert.dedup_key == alert_key(incident.service, Kind.SILENCE)
-    )
-    return stage == ServiceStage.PRODUCTION and session.scalar(silence.limit(1)) is not None
+    stage = session.scalar(select(Service.stage).where(Service.name == service))
+    if stage != ServiceStage.PRODUCTION:
+        return False
+    alerts = session.scalars(select(Alert).where(Alert.incident_id == incident.id, Alert.source == FEEDS_SOURCE))
+    return any(is_feed_silence(a, service) for a in alerts)
 
 
 def _ask_by_itself(
     incident: Incident, customer: Customer, case: Case | None, *, session: Session, now: datetime, options: DeskSettings
 ) -> None:
     """The plan asks the technical contact at once, if there is one to ask."""
-    from watchkeeper.support import enquiries  # it acts on incidents, which import this module
-
     if not desk.contacts_of(customer, session=session, role=desk.ContactRole.TECHNICAL):
         add_entry(
             incident,

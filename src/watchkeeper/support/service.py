@@ -15,10 +15,12 @@ from watchkeeper.auth.customers import customer_by_id as customer_by_id
 from watchkeeper.auth.customers import get_customer as get_customer
 from watchkeeper.auth.customers import list_customers as list_customers
 from watchkeeper.auth.users import find_user, get_user
+from watchkeeper.bus import publish
 from watchkeeper.checks import check_channel, check_name
 from watchkeeper.feeds.models import Service
 from watchkeeper.support import sla
 from watchkeeper.support.calendar import Calendar
+from watchkeeper.support.events import CaseBreached
 from watchkeeper.support.models import Case, CaseEntry, Contact, Customer, SlaBreach, SupportPlan
 from watchkeeper.support.sla import CaseFacts, CaseStatus, ClockState, Priority, Target, Targets
 
@@ -470,6 +472,7 @@ def _record_clock(case: Case, clock: sla.Reading, logged: set, *, session: Sessi
                 breached_at=clock.breached_at or now,
             )
         )
+        publish(session, CaseBreached(case.id, case.customer_id, target, case.priority, case.escalation_level, now))
         what = f"{clock.target} target of {clock.limit} breached"
         _tell_escalation(case, what, target, session=session, now=now)
         tell_assignee(

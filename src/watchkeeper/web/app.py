@@ -20,7 +20,7 @@ from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.auth.throttle import Throttle
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
-from watchkeeper.db import make_engine, make_sessionmaker
+from watchkeeper.db import make_engine
 from watchkeeper.intake.service import KeyCache
 from watchkeeper.web import errors, redact
 from watchkeeper.web import gauges as desk_gauges
@@ -36,6 +36,7 @@ from watchkeeper.web.routes.intake import router as intake_router
 from watchkeeper.web.routes.support import router as support_router
 from watchkeeper.web.routes.users import router as users_router
 from watchkeeper.web.tokens import require_token
+from watchkeeper.wiring import sessionmaker as wired_sessions
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def create_app(
     metrics.serve_metrics()
     app.state.clock = clock or SystemClock()
     app.state.engine = engine
-    app.state.sessions = make_sessionmaker(engine)
+    app.state.sessions = wired_sessions(engine, settings)
     app.state.routing = RoutingConfig.from_settings(settings)
     app.state.intake_keys = KeyCache()
     app.state.throttle = Throttle()

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
-from watchkeeper.alerts.service import move_by_hand
 from watchkeeper.errors import NotFound
 from watchkeeper.finding import Urgency
 from watchkeeper.incidents import service as incidents
@@ -85,7 +84,9 @@ def _act(request: Request, tx: Tx, incident_id: int, action: Action, actor: str,
     config = request.app.state.routing
 
     def act(session: Session, now: datetime) -> MovedOut:
-        moved = move_by_hand(incident_id, action, actor=actor, session=session, now=now, config=config, note=note)
+        moved = incidents.move_by_hand(
+            incident_id, action, actor=actor, session=session, now=now, config=config, note=note
+        )
         return moved_out(moved.incident, moved.still_firing)
 
     return tx.run(act)

@@ -8,7 +8,6 @@ a payload that will never work gets 400; a database that is away gets 503
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, status
@@ -20,9 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from watchkeeper.alerts import service as alerts
 from watchkeeper.db import in_transaction
 from watchkeeper.incidents import service as incidents
-from watchkeeper.incidents.lifecycle import Action, Status
-from watchkeeper.incidents.models import Incident
-from watchkeeper.incidents.service import PENDING_ACK
 from watchkeeper.intake.pagerduty import storable
 from watchkeeper.intake.parser import Answer, KeyInBody, Parsed, Parser
 from watchkeeper.intake.registry import parser
@@ -81,35 +77,9 @@ def _record(request: Request, actor: str, parsed: Parsed) -> None:
     def work(session: Session) -> None:
         alerts.record_all(parsed.findings, session=session, now=now, config=state.routing)
         for dedup_key in parsed.acknowledged:
-            _acknowledge(dedup_key, actor=actor, session=session, now=now)
+            incidents.acknowledge_alert(dedup_key, actor=actor, session=session, now=now)
 
     in_transaction(state.sessions, work)
-
-
-def _acknowledge(dedup_key: str, *, actor: str, session: Session, now: datetime) -> None:
-    """A sender's acknowledge: the alert's open incident is acknowledged; nothing when there is none to acknowledge.
-
-    An alert still in its group wait has no incident yet: the acknowledge is
-    kept on the alert, and its incident opens acknowledged (incidents.open_incident).
-    """
-    alert = alerts.firing(session, dedup_key)
-    if alert is None:
-        return
-    if alert.incident_id is None:
-        if alert.muted is None:  # while muted no incident will open for it; a later one starts afresh
-            alert.details = {**(alert.details or {}), PENDING_ACK: {"by": actor, "at": now.isoformat()}}
-        return
-    incident = session.get(Incident, alert.incident_id)
-    if incident is None or incident.status != Status.TRIGGERED:
-        return
-    incidents.act(
-        incident.id,
-        Action.ACKNOWLEDGE,
-        actor=actor,
-        session=session,
-        now=now,
-        note=f"acknowledge event for alert {alert.id}",
-    )
 
 
 async def _webhook(kind: Kind, key: str, request: Request) -> JSONResponse:

@@ -1,0 +1,171 @@
+"""Who reacts to what: every handler of every domain event, and every due job, in one place.
+
+The faces (web app, CLI, scheduler, demo) and the tests make their session
+factory here, so every unit of work carries the same bus. A lower layer
+publishes (watchkeeper.bus) and never learns who listens; the order below is
+the order handlers run in.
+
+Due work (feed deadlines, alerts' group waits and mutes, support hours, SLA
+clocks, the outbox) is a `DueJob`: claimed a batch at a time, each batch in
+one transaction of these sessions, so what a job's work publishes reaches the
+handlers. Signals only say what they found; the jobs that run them hand the
+findings to alerts here, so no signal knows of alerts. `jobs()` is the one
+list of what `watchkeeper serve`'s scheduler runs, and how often.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker as SessionFactory
+
+from watchkeeper.alerts import service as alerts
+from watchkeeper.bus import MessageBus
+from watchkeeper.clock import Clock
+from watchkeeper.config import Settings
+from watchkeeper.db import make_sessionmaker, transaction
+from watchkeeper.feeds import watch
+from watchkeeper.feeds.inbox import scan_inbox
+from watchkeeper.feeds.models import FeedState
+from watchkeeper.feeds.service import apply_retention
+from watchkeeper.finding import Finding
+from watchkeeper.notify import outbox
+from watchkeeper.scheduler import DueJob, Job
+from watchkeeper.support import incidents as desk_incidents
+from watchkeeper.support import service as desk
+
+if TYPE_CHECKING:
+    from watchkeeper.notify.models import Notification
+
+
+def message_bus(settings: Settings | None = None) -> MessageBus:
+    """The app's bus; its handlers (and their domains' modules) load when the first event is published."""
+    return MessageBus(wire=lambda bus: subscribe_all(bus, settings))
+
+
+def subscribe_all(bus: MessageBus, settings: Settings | None = None) -> None:
+    from watchkeeper.alerts.events import AlertFired, AlertFlapping, AlertMuted, AlertResolved
+    from watchkeeper.incidents import reactions as incidents
+    from watchkeeper.incidents.events import IncidentOpened
+    from watchkeeper.support import incidents as desk
+
+    # Incidents group alerts: join, hold for the group wait, open; say what happened on the timeline.
+    bus.subscribe(AlertFired, incidents.alert_fired)
+    bus.subscribe(AlertMuted, incidents.alert_muted)
+    bus.subscribe(AlertFlapping, incidents.alert_flapping)
+    bus.subscribe(AlertResolved, incidents.alert_resolved)
+
+    # The desk: the customer, support-hours urgency, an automatic case, an enquiry to the customer.
+    options = desk.DeskSettings() if settings is None else desk.DeskSettings.from_settings(settings)
+
+    def incident_opened(event: IncidentOpened, session: Session) -> None:
+        desk.incident_opened(event, session, options=options)
+
+    bus.subscribe(IncidentOpened, incident_opened)
+
+    # IncidentAcknowledged, IncidentResolved, IncidentClosed (incidents.events) and
+    # CaseBreached (support.events) have no handler yet: paging and reports will.
+
+
+def sessionmaker(engine: Engine, settings: Settings | None = None) -> SessionFactory[Session]:
+    """The app's sessions on `engine`, each with the bus wired for `settings`."""
+    return make_sessionmaker(engine, bus=message_bus(settings))
+
+
+def on_delivery_outcome(row: Notification, session: Session, now: datetime) -> None:
+    """Where the outbox hands each delivery's outcome (sent, retrying, given up), in the
+    transaction that records it: the desk notes it on the incident's timeline and the
+    case's work log. The scheduler's outbox job passes it to `deliver_due`."""
+    from watchkeeper.support.outcomes import record_outcome
+
+    record_outcome(row, session, now)
+
+
+# -- due jobs ------------------------------------------------------------------------------
+
+
+class Runtime(Protocol):
+    """What the jobs run with: the command line's context is one."""
+
+    settings: Settings
+    clock: Clock
+
+    @property
+    def sessions(self) -> SessionFactory[Session]: ...
+
+
+# Rows claimed per transaction: enough to keep up, few enough that one busy
+# minute (a file touching 10,000 services) never holds the write lock long.
+BATCH = 200
+SENDS = 20  # notifications per claim: each is a call to an outside channel
+
+
+def due_jobs(ctx: Runtime, routing: alerts.RoutingConfig | None = None) -> list[DueJob[Any]]:
+    """The due work, in the order a tick runs it: what the feeds found is routed in the same tick."""
+    routing = routing or alerts.RoutingConfig.from_settings(ctx.settings)
+    tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)
+
+    def watched(states: Sequence[FeedState], session: Session, now: datetime) -> None:
+        report = watch.evaluate(states, session=session, now=now)
+        alerts.record_all(report.findings, session=session, now=now, config=routing)
+
+    sender = outbox.AppriseSender()
+
+    def send(claimed: Sequence[outbox.Claimed]) -> None:
+        outbox.deliver(claimed, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome)
+
+    return [
+        DueJob("feeds", tick, BATCH, _claim(watch.claim_due), watched),
+        DueJob(
+            "alerts",
+            tick,
+            BATCH,
+            _claim(alerts.claim_due),
+            lambda rows, session, now: alerts.process(rows, session=session, now=now, config=routing),
+        ),
+        # The desk's: support hours that began, then SLA clocks that warn or breach.
+        DueJob("cases", tick, BATCH, _claim(desk_incidents.claim_raise), _handle(desk_incidents.raise_urgency)),
+        DueJob("cases", tick, BATCH, _claim(desk.claim_due), _handle(desk.check_clocks)),
+        DueJob("notify", tick, SENDS, _claim(outbox.claim_to_send), after_commit=send),
+    ]
+
+
+def jobs(ctx: Runtime, inbox: Path | None = None, live: Callable[[], object] | None = None) -> list[Job | DueJob[Any]]:
+    """Every job of `serve`: `live` (the demo's suppliers), the due work, retention, the inbox."""
+    routing = alerts.RoutingConfig.from_settings(ctx.settings)
+
+    def retention() -> None:
+        with transaction(ctx.sessions) as session:
+            apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
+
+    listed: list[Job | DueJob[Any]] = []
+    if live is not None:  # first, so the feeds are topped up before the feed watcher looks at them
+        listed.append(Job("demo-feeds", timedelta(minutes=1), live))
+    listed += due_jobs(ctx, routing)
+    listed.append(Job("retention", timedelta(hours=1), retention))
+    if inbox is not None:
+        listed.append(Job("inbox", timedelta(seconds=5), lambda: _scan(ctx, inbox, routing)))
+    return listed
+
+
+def _scan(ctx: Runtime, inbox: Path, routing: alerts.RoutingConfig) -> None:
+    def file_alerts(session: Session, findings: list[Finding]) -> None:
+        # Duplicates, gaps and unreadable files, in the transaction of the file that raised them.
+        alerts.record_all(findings, session=session, now=ctx.clock.now(), config=routing)
+
+    scan_inbox(inbox, ctx.sessions, clock=ctx.clock, settings=ctx.settings, on_findings=file_alerts)
+
+
+def _claim(claim: Callable[..., Sequence[Any]]) -> Callable[[Session, datetime, int], Sequence[Any]]:
+    """A domain's `claim_due(*, session, now, limit)` as a DueJob claims."""
+    return lambda session, now, limit: claim(session=session, now=now, limit=limit)
+
+
+def _handle(handle: Callable[..., object]) -> Callable[[Sequence[Any], Session, datetime], object]:
+    """A domain's `handle(rows, *, session, now)` as a DueJob handles."""
+    return lambda rows, session, now: handle(rows, session=session, now=now)
