@@ -275,7 +275,8 @@ class FeedModel:
         """Records expected per minute in each segment (_UNLEARNED where no rate is learned yet)."""
         slots = [s.slot for s in segments]
         learned = np.array([s.start - self.start >= LEARNING for s in segments])
-        return np.where(learned & (self.weeks[slots] >= 2), self.rate[slots] / 60.0, _UNLEARNED).tolist()
+        rates: list[float] = np.where(learned & (self.weeks[slots] >= 2), self.rate[slots] / 60.0, _UNLEARNED).tolist()
+        return rates
 
     # -- time passing --------------------------------------------------------
 
@@ -343,7 +344,8 @@ class FeedModel:
     def _evidence_rates(self, segments: list[_Segment]) -> list[float]:
         """Records expected per minute for the quiet gate: one week of the hour is enough."""
         slots = [s.slot for s in segments]
-        return np.where(self.weeks[slots] >= 1, self.rate[slots] / 60.0, 0.0).tolist()
+        rates: list[float] = np.where(self.weeks[slots] >= 1, self.rate[slots] / 60.0, 0.0).tolist()
+        return rates
 
     def _expected_between(self, start: int, end: int) -> float:
         total, minute = 0.0, start
@@ -588,7 +590,8 @@ class FeedModel:
         # While a service is still learning, its only limit is the hard one; what it
         # sees then is history to learn from, or the learning would never end.
         learned = ~np.isnan(chunk.limits.plausible)
-        return np.logical_or.reduceat(spoiled, chunk.offsets) & learned
+        found: np.ndarray = np.logical_or.reduceat(spoiled, chunk.offsets) & learned
+        return found
 
     def _learn_volume(self, now: int) -> None:
         while self.pending and self.pending[0][2] + SETTLE <= now:

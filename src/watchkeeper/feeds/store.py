@@ -40,7 +40,8 @@ def _sqlite_times(epoch_seconds: pa.Array) -> list[str]:
     these strings chronological."""
     # Arrow's cast to string writes "%Y-%m-%d %H:%M:%S", three times faster than strftime.
     text = pc.cast(pc.cast(epoch_seconds, pa.timestamp("s")), pa.string())
-    return pc.binary_join_element_wise(text, ".000000", "").to_pylist()
+    stamps: list[str] = pc.binary_join_element_wise(text, ".000000", "").to_pylist()
+    return stamps
 
 
 def _copy(cursor: object, stage: str, columns: str, rows: pa.Table) -> None:

@@ -447,7 +447,9 @@ def check_clocks(claimed: Sequence[Case], *, session: Session, now: datetime) ->
         refresh_due(case, session=session, now=now, readings=readings)
 
 
-def _record_clock(case: Case, clock: sla.Reading, logged: set, *, session: Session, now: datetime) -> None:
+def _record_clock(
+    case: Case, clock: sla.Reading, logged: set[tuple[str, object]], *, session: Session, now: datetime
+) -> None:
     # The update clock restarts with every reply, so its warnings are keyed by the reply it waits on.
     since = clock.since.isoformat() if clock.since else ""
     target = clock.target if clock.target != Target.UPDATE else f"update@{since}"
