@@ -405,3 +405,16 @@ def test_an_unknown_holiday_code_is_refused_with_what_to_give(code):
 
 def test_a_known_code_is_kept_in_upper_case():
     assert public_holidays.check(" de-by ") == "DE-BY"
+
+
+@pytest.mark.parametrize(
+    ("text", "hours"),
+    [("Mon 08:5-10", {8, 9}), ("Mon 8:00:00-10", {8, 9}), ("Mon 008-010", {8, 9}), ("Mon 08:60-10:", {8, 9})],
+)
+def test_a_feeds_stored_hours_in_the_older_looser_spelling_keep_their_hours(text, hours):
+    assert parse_active_hours(text) == frozenset(hours)
+
+
+def test_a_plan_still_refuses_a_loose_time():
+    with pytest.raises(ValueError, match="not a time range"):
+        weekly.parse("Mon 08:5-10:00")

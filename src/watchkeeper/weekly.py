@@ -61,6 +61,8 @@ EXAMPLE = "'Mon-Fri 08:00-18:00; Sat 09:00-13:00'"
 _RULE_COMMA = re.compile(r"(?<=\d)\s*,\s*(?=[A-Za-z])")
 _RULE = re.compile(r"^([^\d]*?)\s*(\d.*)?$", re.DOTALL)
 _RANGE = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?$")
+# What a feed's active hours were once read by: the hour of each end, whatever followed it.
+_HOURS_ONLY = re.compile(r"^(\d+)(?::[\d:]*)?\s*-\s*(\d+)(?::[\d:]*)?$")
 
 Span = tuple[int, int]  # [start, end) in minutes of the week, Monday 00:00 = 0
 Closed = Callable[[date], bool]
@@ -243,6 +245,12 @@ def _parse_rule(rule: str, *, whole_hours: bool, overnight: bool) -> tuple[tuple
 
 def _range(text: str, rule: str, *, whole_hours: bool, overnight: bool) -> Span:
     found = _RANGE.match(text)
+    if whole_hours and (found is None or int(found[2] or 0) > 59 or int(found[4] or 0) > 59):
+        # Feed settings stored in the older, looser spelling ('08:5-18', '8:00:00-18') keep
+        # their meaning, the hours, rather than stopping the watch of the service that has one.
+        loose = _HOURS_ONLY.match(text)
+        if loose is not None and 0 <= int(loose[1]) < int(loose[2]) <= 24:
+            return int(loose[1]) * 60, int(loose[2]) * 60
     if found is None or (not whole_hours and None in (found[2], found[4])):
         raise ValueError(f"{rule}: {text!r} is not a time range like 09:00-17:00 (hours and minutes), as in {EXAMPLE}")
     h0, m0, h1, m1 = (int(g or 0) for g in found.groups())
