@@ -24,23 +24,20 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker as SessionFactory
 
-from watchkeeper.alerts import service as alerts
 from watchkeeper.bus import MessageBus
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.db import make_sessionmaker, transaction
-from watchkeeper.feeds import watch
-from watchkeeper.feeds.inbox import scan_inbox
-from watchkeeper.feeds.models import FeedState
-from watchkeeper.feeds.service import apply_retention
-from watchkeeper.finding import Finding
-from watchkeeper.notify import outbox
 from watchkeeper.scheduler import DueJob, Job
-from watchkeeper.support import incidents as desk_incidents
-from watchkeeper.support import service as desk
 
+# Every command makes its sessions here, `watchkeeper ingest` too, so the domains
+# the handlers and jobs need load only when a handler or a job is first wanted.
 if TYPE_CHECKING:
+    from watchkeeper.alerts.service import RoutingConfig
+    from watchkeeper.feeds.models import FeedState
+    from watchkeeper.finding import Finding
     from watchkeeper.notify.models import Notification
+    from watchkeeper.notify.outbox import Claimed
 
 
 def message_bus(settings: Settings | None = None) -> MessageBus:
@@ -105,8 +102,14 @@ BATCH = 200
 SENDS = 20  # notifications per claim: each is a call to an outside channel
 
 
-def due_jobs(ctx: Runtime, routing: alerts.RoutingConfig | None = None) -> list[DueJob[Any]]:
+def due_jobs(ctx: Runtime, routing: RoutingConfig | None = None) -> list[DueJob[Any]]:
     """The due work, in the order a tick runs it: what the feeds found is routed in the same tick."""
+    from watchkeeper.alerts import service as alerts
+    from watchkeeper.feeds import watch
+    from watchkeeper.notify import outbox
+    from watchkeeper.support import incidents as desk_incidents
+    from watchkeeper.support import service as desk
+
     routing = routing or alerts.RoutingConfig.from_settings(ctx.settings)
     tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)
 
@@ -116,7 +119,7 @@ def due_jobs(ctx: Runtime, routing: alerts.RoutingConfig | None = None) -> list[
 
     sender = outbox.AppriseSender()
 
-    def send(claimed: Sequence[outbox.Claimed]) -> None:
+    def send(claimed: Sequence[Claimed]) -> None:
         outbox.deliver(claimed, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome)
 
     return [
@@ -137,7 +140,10 @@ def due_jobs(ctx: Runtime, routing: alerts.RoutingConfig | None = None) -> list[
 
 def jobs(ctx: Runtime, inbox: Path | None = None, live: Callable[[], object] | None = None) -> list[Job | DueJob[Any]]:
     """Every job of `serve`: `live` (the demo's suppliers), the due work, retention, the inbox."""
-    routing = alerts.RoutingConfig.from_settings(ctx.settings)
+    from watchkeeper.alerts.service import RoutingConfig
+    from watchkeeper.feeds.service import apply_retention
+
+    routing = RoutingConfig.from_settings(ctx.settings)
 
     def retention() -> None:
         with transaction(ctx.sessions) as session:
@@ -153,7 +159,10 @@ def jobs(ctx: Runtime, inbox: Path | None = None, live: Callable[[], object] | N
     return listed
 
 
-def _scan(ctx: Runtime, inbox: Path, routing: alerts.RoutingConfig) -> None:
+def _scan(ctx: Runtime, inbox: Path, routing: RoutingConfig) -> None:
+    from watchkeeper.alerts import service as alerts
+    from watchkeeper.feeds.inbox import scan_inbox
+
     def file_alerts(session: Session, findings: list[Finding]) -> None:
         # Duplicates, gaps and unreadable files, in the transaction of the file that raised them.
         alerts.record_all(findings, session=session, now=ctx.clock.now(), config=routing)
