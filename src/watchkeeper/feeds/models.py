@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, LargeBinary, String, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column, relationship
 
-from watchkeeper.db import Base, UTCDateTime
+from watchkeeper.db import Base, UTCDateTime, str_enum
 
 # Imported, not only named: the ORM resolves Service.customer when a session
 # first runs, and a command that loads only the feed modules (watchkeeper
@@ -45,7 +45,7 @@ class Service(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    stage: Mapped[str] = mapped_column(String(16), default=ServiceStage.NEW)
+    stage: Mapped[ServiceStage] = mapped_column(str_enum(ServiceStage, 16), default=ServiceStage.NEW)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -172,7 +172,7 @@ class IngestedFile(Base):
     size: Mapped[int] = mapped_column(BigInteger, index=True)
     sequence: Mapped[int | None] = mapped_column(BigInteger)
     format: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default=FileStatus.INGESTED)
+    status: Mapped[FileStatus] = mapped_column(str_enum(FileStatus, 16), default=FileStatus.INGESTED)
     accepted: Mapped[int] = mapped_column(BigInteger, default=0)
     rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -195,7 +195,7 @@ class FileFinding(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feed: Mapped[str] = mapped_column(String(100), index=True)
     file_name: Mapped[str] = mapped_column(String(500))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[FileFindingKind] = mapped_column(str_enum(FileFindingKind, 32))
     detail: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # When the alert it raised resolved; None while it is open (feeds.filecontrol).

@@ -6,7 +6,6 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,12 +20,7 @@ from watchkeeper.incidents.lifecycle import Action, Status
 from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.service import PENDING_ACK
 from watchkeeper.intake.models import Integration
-
-
-class Kind(StrEnum):
-    ALERTMANAGER = "alertmanager"
-    PAGERDUTY = "pagerduty"
-    GENERIC = "generic"
+from watchkeeper.intake.models import Kind as Kind
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -14,28 +13,9 @@ from watchkeeper.feeds.models import Service
 from watchkeeper.support import sla
 from watchkeeper.support.calendar import Calendar
 from watchkeeper.support.models import Case, CaseEntry, Contact, Customer, SlaBreach, SupportPlan
+from watchkeeper.support.models import ContactRole as ContactRole
+from watchkeeper.support.models import EntryKind as EntryKind
 from watchkeeper.support.sla import CaseFacts, CaseStatus, ClockState, Priority, Target, Targets
-
-
-class ContactRole(StrEnum):
-    TECHNICAL = "technical"
-    BILLING = "billing"
-    ESCALATION = "escalation"
-
-
-class EntryKind(StrEnum):
-    OPENED = "opened"
-    PUBLIC = "public"  # a reply the customer sees; stops the first-response clock
-    INTERNAL = "internal"
-    STATUS = "status"
-    PRIORITY = "priority"
-    ASSIGNED = "assigned"
-    SLA_WARNING = "sla_warning"
-    SLA_BREACH = "sla_breach"
-    ENQUIRY = "enquiry"
-    CUSTOMER = "customer"  # the customer's own answer
-    NOTIFICATION = "notification"
-
 
 # ---------------------------------------------------------------- plans
 
