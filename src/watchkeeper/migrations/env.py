@@ -1,4 +1,5 @@
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from watchkeeper import models  # noqa: F401  (registers every table)
 from watchkeeper.db import Base
@@ -7,13 +8,15 @@ config = context.config
 engine = config.attributes["engine"]
 
 
-def _sqlite_foreign_keys(connection, on):
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
     # SQLite alters most of a table by copying it to a new one and dropping
     # the old, and with foreign keys on, DROP TABLE first deletes its rows:
     # ON DELETE CASCADE would empty the tables that refer to it (feed_states
     # for services). The pragma is a no-op inside a transaction, so it is set
     # on the driver's connection before the migrations begin theirs.
-    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 with engine.connect() as connection:
