@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from watchkeeper.db import _alembic_config, transaction, upgrade
+from watchkeeper.db import _alembic_config, current_revision, transaction, upgrade
 from watchkeeper.feeds.service import service_counts
 
 from .conftest import NOW
@@ -156,3 +157,108 @@ def test_0017_lets_a_service_wait_for_its_first_record_and_back_gives_it_its_cre
     upgrade(db.engine)
     with pytest.raises(IntegrityError), db.engine.begin() as connection:
         connection.execute(text("UPDATE services SET name = NULL"))  # the rebuilt table keeps its other rules
+
+
+STAMP = "'2026-11-20 00:00:00'"
+
+
+def _desk_at_0017(connection):
+    """A customer with a case for incident 1, an enquiry, and timeline entries, as 0017 stored them."""
+    for sql in (
+        "INSERT INTO support_plans (id, name, hours, timezone, closed_days, targets, auto_case, created_at, "
+        f"auto_enquire) VALUES (1, 'gold', '24x7', 'UTC', '[]', '{{}}', true, {STAMP}, false)",
+        f"INSERT INTO customers (id, name, plan_id, created_at) VALUES (1, 'acme', 1, {STAMP})",
+        *(
+            "INSERT INTO incidents (id, title, status, urgency, severity, group_key, group_labels, created_at) "
+            f"VALUES ({i}, 'feed silent', 'triggered', 'high', 'critical', 'g{i}', '{{}}', {STAMP})"
+            for i in (1, 2)
+        ),
+        "INSERT INTO alerts (id, dedup_key, source, severity, urgency, status, summary, labels, started_at, "
+        "first_seen, last_seen, count, details, group_key, incident_id, changes, flapping) VALUES (1, 'k', "
+        f"'feeds', 'critical', 'high', 'firing', 'silent', '{{}}', {STAMP}, {STAMP}, {STAMP}, 1, '{{}}', 'g1', 1, "
+        "'[]', false)",
+        # Case 1 names incident 1 twice and an incident that is gone; case 2 names none.
+        *(
+            "INSERT INTO cases (id, customer_id, title, priority, status, opened_by, created_at, escalation_level, "
+            f"incident_ids) VALUES ({i}, 1, 'case {i}', 'p1', 'new', 'watchkeeper', {STAMP}, 0, '{ids}')"
+            for i, ids in ((1, "[1, 1, 99]"), (2, "[]"))
+        ),
+        *(
+            "INSERT INTO enquiries (id, customer_id, service, incident_id, case_id, question, if_expected, "
+            f"snooze_hours, created_at, expires_at) VALUES ({i}, 1, 'voip-de', {incident}, {case}, 'expected?', "
+            f"'snooze', 24, {STAMP}, {STAMP})"
+            for i, incident, case in ((1, 1, 1), (2, 99, 98))
+        ),
+        *(
+            "INSERT INTO incident_timeline (id, incident_id, at, kind, actor, message, alert_id, data) VALUES "
+            f"({i}, 1, {STAMP}, '{kind}', 'watchkeeper', 'm', {alert}, '{data}')"
+            for i, kind, alert, data in ((1, "alert_joined", 1, "{}"), (2, "case_opened", 77, '{"case_id": 1}'))
+        ),
+    ):
+        connection.execute(text(sql))
+
+
+def test_0018_links_cases_enquiries_and_timeline_entries_by_foreign_keys_and_back(db):
+    from watchkeeper.incidents.service import timeline
+    from watchkeeper.support.models import Case, Enquiry
+
+    command.downgrade(_alembic_config(db.engine), "0017")
+    with db.engine.begin() as connection:
+        _desk_at_0017(connection)
+
+    upgrade(db.engine)
+
+    with db.engine.connect() as connection:
+        links = connection.execute(text("SELECT case_id, incident_id FROM case_incidents")).all()
+    assert [tuple(r) for r in links] == [(1, 1)]  # once, and only to an incident that exists
+    with transaction(db.sessions) as session:
+        assert [session.get(Case, i).incident_ids for i in (1, 2)] == [[1], []]
+        enquiries = [(e.incident_id, e.case_id) for e in session.query(Enquiry).order_by(Enquiry.id)]
+        assert enquiries == [(1, 1), (None, None)]  # ids that named nothing are cleared
+        entries = timeline(1, session=session)
+        assert [(e.alert_id, e.data) for e in entries] == [(1, {}), (None, {"case_id": 1})]
+    for sql in (
+        "INSERT INTO case_incidents (case_id, incident_id) VALUES (2, 42)",
+        "UPDATE enquiries SET case_id = 42 WHERE id = 1",
+        "UPDATE incident_timeline SET alert_id = 42 WHERE id = 1",
+    ):
+        with pytest.raises(IntegrityError), db.engine.begin() as connection:
+            connection.execute(text(sql))
+
+    with transaction(db.sessions) as session:
+        session.get(Case, 2).incident_ids = [2, 1]
+    command.downgrade(_alembic_config(db.engine), "0017")
+    with db.engine.connect() as connection:
+        kept = connection.execute(text("SELECT id, incident_ids FROM cases ORDER BY id")).all()
+    assert [(i, json.loads(ids) if isinstance(ids, str) else ids) for i, ids in kept] == [(1, [1]), (2, [1, 2])]
+
+
+def test_0018_refuses_a_status_outside_its_enum_and_says_which(db):
+    command.downgrade(_alembic_config(db.engine), "0017")
+    with db.engine.begin() as connection:
+        _desk_at_0017(connection)
+        connection.execute(text("UPDATE cases SET status = 'parked' WHERE id = 2"))
+
+    with pytest.raises(RuntimeError, match="cases.status holds 'parked', not one of new, open, pending_customer"):
+        upgrade(db.engine)
+    assert current_revision(db.engine) == "0017"
+
+
+def test_migrations_on_sqlite_keep_the_rows_that_refer_to_a_copied_table(db):
+    """SQLite alters a table by copying it; the rows of tables that refer to
+    it (feed_states to services, ON DELETE CASCADE) stay."""
+    command.downgrade(_alembic_config(db.engine), "0016")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO services (id, name, stage, settings, first_seen, last_seen, last_received_at, "
+                f"total_count, total_quantity, created_at) VALUES (1, 'voip-de', 'production', '{{}}', {STAMP}, "
+                f"{STAMP}, {STAMP}, 0, 0.0, {STAMP})"
+            )
+        )
+        connection.execute(text(f"INSERT INTO feed_states (service_id, due_at) VALUES (1, {STAMP})"))
+
+    upgrade(db.engine)
+
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT service_id FROM feed_states")).scalars().all() == [1]

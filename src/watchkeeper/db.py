@@ -7,10 +7,11 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, DateTime, Engine, Text, create_engine, event, inspect
+from sqlalchemy import JSON, DateTime, Engine, Enum, Text, create_engine, event, inspect
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -87,6 +88,31 @@ class SealedList(TypeDecorator[list[Any]]):
 
 class Base(DeclarativeBase):
     pass
+
+
+S = TypeVar("S", bound=StrEnum)
+
+
+def _values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
+
+
+def str_enum(enum: type[S], length: int) -> Enum:
+    """A column of one of `enum`'s values, read back as its members.
+
+    Stored as the values themselves (not the members' names), in a VARCHAR of
+    `length`, so the rows hold the strings they always held. The database
+    refuses any other value by a CHECK constraint of the migrations (the
+    schema is made by them only, so SQLAlchemy is not asked to make it).
+    """
+    return Enum(
+        enum,
+        native_enum=False,
+        values_callable=_values,
+        validate_strings=True,
+        length=length,
+        create_constraint=False,
+    )
 
 
 M = TypeVar("M", bound=type)

@@ -18,6 +18,7 @@ from watchkeeper.notify.models import Notification
 from watchkeeper.support.models import (
     Case,
     CaseEntry,
+    CaseIncident,
     Contact,
     Customer,
     Enquiry,
@@ -31,6 +32,7 @@ __all__ = [
     "ApiToken",
     "Case",
     "CaseEntry",
+    "CaseIncident",
     "Contact",
     "Customer",
     "ServerSecret",

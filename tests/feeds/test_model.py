@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watchkeeper.feeds.model import FeedModel
+from watchkeeper.feeds.model import FORMAT_VERSION, FeedModel, UnknownModelFormat
 from watchkeeper.feeds.replay import Series, pair_events, replay_series
 from watchkeeper.feeds.rhythm import Event, Kind, Params, minute_of, parse_active_hours
 
@@ -468,6 +469,40 @@ def test_delivery_delays_survive_saving_and_models_saved_without_them_load() -> 
     assert FeedModel.from_bytes(saved, Params()).lags == model.lags != []
     older = FeedModel.from_bytes(saved[: -8 * (1 + 2 * len(model.lags))], Params())
     assert older.lags == [] and older.delivery_delay() == 0
+
+
+def test_a_stored_model_begins_with_its_format_version() -> None:
+    model, _, _ = _hourly_files_after_history(3)
+    saved = model.to_bytes()
+    assert saved[0] == FORMAT_VERSION == 1
+    assert FeedModel.from_bytes(saved, Params()).to_bytes() == saved
+
+
+def test_models_stored_before_the_format_version_still_load() -> None:
+    model, _, _ = _hourly_files_after_history(3)
+    saved = model.to_bytes()
+    unversioned = saved[1:]
+    assert FeedModel.from_bytes(unversioned, Params()).to_bytes() == saved
+    older = FeedModel.from_bytes(unversioned[: -8 * (1 + 2 * len(model.lags))], Params())  # before delivery delays
+    assert (older.lags, older.start, older.now) == ([], model.start, model.now)
+
+
+def test_an_unversioned_model_whose_first_byte_looks_like_the_version_loads_as_it_was() -> None:
+    start = (int(feed(1, office_hours()).minutes[0]) // 256) * 256 + FORMAT_VERSION
+    model = FeedModel(Params(), start=start)
+    model.advance(start + 600)
+    unversioned = model.to_bytes()[1:]
+    assert unversioned[0] == FORMAT_VERSION
+    assert FeedModel.from_bytes(unversioned, Params()).start == start
+
+
+def test_a_model_stored_in_a_newer_format_is_refused_saying_so() -> None:
+    model, _, _ = _hourly_files_after_history(3)
+    newer = bytes([FORMAT_VERSION + 1]) + model.to_bytes()[1:] + bytes(40)
+    with pytest.raises(UnknownModelFormat, match="format 2, by a newer watchkeeper; this one reads formats up to 1"):
+        FeedModel.from_bytes(newer, Params())
+    with pytest.raises(UnknownModelFormat, match="no format watchkeeper wrote"):
+        FeedModel.from_bytes(model.to_bytes()[:-3], Params())
 
 
 def test_an_hour_without_enough_quiet_weeks_says_so_rather_than_that_the_service_is_new() -> None:

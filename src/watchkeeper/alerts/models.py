@@ -6,7 +6,9 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchkeeper.db import Base, UTCDateTime
+from watchkeeper.alerts.routing import MuteKind
+from watchkeeper.db import Base, UTCDateTime, str_enum
+from watchkeeper.finding import Severity, State, Urgency
 
 
 class Alert(Base):
@@ -24,9 +26,9 @@ class Alert(Base):
     firing_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     source: Mapped[str] = mapped_column(String(50))
     service: Mapped[str | None] = mapped_column(String(200), index=True)
-    severity: Mapped[str] = mapped_column(String(16))
-    urgency: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    severity: Mapped[Severity] = mapped_column(str_enum(Severity, 16))
+    urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency, 8))
+    status: Mapped[State] = mapped_column(str_enum(State, 16), index=True)
     summary: Mapped[str] = mapped_column(String(2000))
     labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -37,7 +39,9 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution: Mapped[str | None] = mapped_column(String(2000))
     # Routing: why it does not page (silenced, maintenance, inhibited), and by what.
-    muted: Mapped[str | None] = mapped_column(String(16))
+    muted: Mapped[MuteKind | None] = mapped_column(str_enum(MuteKind, 16))
+    # A silence's, a window's or a parent alert's id, as `muted` says: three
+    # tables, so no foreign key can name the one it is.
     muted_ref: Mapped[int | None] = mapped_column(Integer)
     muted_reason: Mapped[str | None] = mapped_column(String(1000))
     group_key: Mapped[str] = mapped_column(String(500), index=True, default="")

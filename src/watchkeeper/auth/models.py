@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from watchkeeper.auth.customers import Customer
-from watchkeeper.db import Base, SealedList, UTCDateTime
+from watchkeeper.db import Base, SealedList, UTCDateTime, str_enum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ENGINEER = "engineer"
+    CUSTOMER = "customer"
+    INGEST = "ingest"  # a supplier's: posts usage, reads its own feed's files, nothing else
 
 
 class ApiToken(Base):
@@ -21,7 +29,7 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    role: Mapped[str] = mapped_column(String(16), default="engineer")  # admin | engineer | customer | ingest
+    role: Mapped[Role] = mapped_column(str_enum(Role, 16), default=Role.ENGINEER)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))  # for customer tokens
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the person it speaks for, if any
     # An ingest token's limits: a regex its usage rows' services must match, and the feed whose files it reads.
@@ -40,7 +48,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    role: Mapped[str] = mapped_column(String(16))  # admin | engineer | customer
+    role: Mapped[Role] = mapped_column(str_enum(Role, 16))  # admin, engineer or customer: never ingest
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     customer: Mapped[Customer | None] = relationship()
     channels: Mapped[list[Any]] = mapped_column(SealedList, default=list)  # sealed: URLs may hold passwords

@@ -4,15 +4,9 @@ so the command line can speak as a principal too (see access.py for the API's si
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    ENGINEER = "engineer"
-    CUSTOMER = "customer"
-    INGEST = "ingest"  # a supplier's: posts usage, reads its own feed's files, nothing else
+from watchkeeper.auth.models import Role as Role
 
 
 def service_rule(pattern: str) -> Any:

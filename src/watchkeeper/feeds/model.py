@@ -89,6 +89,27 @@ QUIET_SLACK = 1e-6  # so a sum and a product of the same rates agree at the thre
 SURGE_MEMORY = 1 / 336
 SURGES_PER_WEEK = 2.0  # hours holding a surge (alerted or not) per week
 _UNLEARNED = -1e9  # per-minute expectation marker: a window touching it is not judged
+# The first byte of a stored model says its format; models stored before
+# there was one begin with their start minute, and are told apart by their
+# length (FeedModel._fits). A format that reads differently gets a new number.
+FORMAT_VERSION = 1
+
+
+class UnknownModelFormat(ValueError):
+    """A stored model this watchkeeper cannot read: written by a newer one, or damaged."""
+
+    def __init__(self, version: int) -> None:
+        if version > FORMAT_VERSION:
+            super().__init__(
+                f"a feed model stored in format {version}, by a newer watchkeeper; this one reads formats up to "
+                f"{FORMAT_VERSION}: run the newer version, or reset the service's model to learn it again"
+            )
+        else:
+            super().__init__(
+                "a stored feed model that is no format watchkeeper wrote (damaged?): "
+                "reset the service's model to learn it again"
+            )
+        self.version = version
 
 
 class _Segment(NamedTuple):
@@ -660,13 +681,46 @@ class FeedModel:
             np.array([len(lags)], np.int64),
             lags,
         ]
-        return b"".join(p if isinstance(p, bytes) else p.tobytes() for p in parts)  # type: ignore[attr-defined]
+        body = b"".join(p if isinstance(p, bytes) else p.tobytes() for p in parts)  # type: ignore[attr-defined]
+        return bytes([FORMAT_VERSION]) + body
+
+    # Per stored model, after the head and its pending and open rows: counts
+    # and expectations (float32 each), gaps (uint16), rates (float32), weeks
+    # and spoiled weeks (uint8).
+    _FIXED = 2 * 4 * RING + 2 * SLOTS * WEEKS + 4 * SLOTS + 2 * SLOTS
+
+    @classmethod
+    def _fits(cls, data: bytes, offset: int) -> bool:
+        """Does a model begin at `offset` and end where `data` ends? A model is
+        read whole or not at all, so its length, given by its head, tells."""
+        if len(data) < offset + cls._HEAD.size:
+            return False
+        n_pending, n_open = cls._HEAD.unpack_from(data, offset)[9:11]
+        if not (0 <= n_pending <= len(data) and 0 <= n_open <= len(Kind)):
+            return False
+        end = offset + cls._HEAD.size + 24 * n_pending + 32 * n_open + cls._FIXED
+        if len(data) in (end, end + 16):  # stored before surges and quiet, or before delivery delays
+            return True
+        if len(data) < end + 24:
+            return False
+        n_lags = int(struct.unpack_from("<q", data, end + 16)[0])
+        return n_lags >= 0 and len(data) == end + 24 + 16 * n_lags
 
     @classmethod
     def from_bytes(cls, data: bytes, params: Params) -> FeedModel:
-        head = cls._HEAD.unpack_from(data)
+        """The model `to_bytes` stored, in this format or the unversioned one
+        before it; UnknownModelFormat for any other."""
+        if data[:1] == bytes([FORMAT_VERSION]) and cls._fits(data, 1):
+            return cls._read(data, 1, params)
+        if cls._fits(data, 0):
+            return cls._read(data, 0, params)
+        raise UnknownModelFormat(data[0] if data else 0)
+
+    @classmethod
+    def _read(cls, data: bytes, offset: int, params: Params) -> FeedModel:
+        head = cls._HEAD.unpack_from(data, offset)
         start, now, last_end, base, cv2, slot, slot_end, slot_gap, tainted, n_pending, n_open, recovered = head
-        offset = cls._HEAD.size
+        offset += cls._HEAD.size
 
         def take(dtype: type, count: int) -> np.ndarray:
             nonlocal offset

@@ -11,7 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 # first runs, and a command that loads only the feed modules (watchkeeper
 # ingest) must find Customer registered by then.
 from watchkeeper.auth.customers import Customer
-from watchkeeper.db import Base, UTCDateTime
+from watchkeeper.db import Base, UTCDateTime, str_enum
 
 
 class ServiceStage(StrEnum):
@@ -44,7 +44,7 @@ class Service(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    stage: Mapped[str] = mapped_column(String(16), default=ServiceStage.NEW)
+    stage: Mapped[ServiceStage] = mapped_column(str_enum(ServiceStage, 16), default=ServiceStage.NEW)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -171,7 +171,7 @@ class IngestedFile(Base):
     size: Mapped[int] = mapped_column(BigInteger, index=True)
     sequence: Mapped[int | None] = mapped_column(BigInteger)
     format: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default=FileStatus.INGESTED)
+    status: Mapped[FileStatus] = mapped_column(str_enum(FileStatus, 16), default=FileStatus.INGESTED)
     accepted: Mapped[int] = mapped_column(BigInteger, default=0)
     rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -194,7 +194,7 @@ class FileFinding(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feed: Mapped[str] = mapped_column(String(100), index=True)
     file_name: Mapped[str] = mapped_column(String(500))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[FileFindingKind] = mapped_column(str_enum(FileFindingKind, 32))
     detail: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # When the alert it raised resolved; None while it is open (feeds.filecontrol).

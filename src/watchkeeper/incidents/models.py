@@ -6,7 +6,10 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchkeeper.db import Base, UTCDateTime, append_only
+from watchkeeper.alerts.models import Alert as Alert
+from watchkeeper.db import Base, UTCDateTime, append_only, str_enum
+from watchkeeper.finding import Severity, Urgency
+from watchkeeper.incidents.lifecycle import Entry, Status
 
 
 class Incident(Base):
@@ -21,9 +24,9 @@ class Incident(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    urgency: Mapped[str] = mapped_column(String(8))
-    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[Status] = mapped_column(str_enum(Status, 16), index=True)
+    urgency: Mapped[Urgency] = mapped_column(str_enum(Urgency, 8))
+    severity: Mapped[Severity] = mapped_column(str_enum(Severity, 16))
     service: Mapped[str | None] = mapped_column(String(200), index=True)
     customer: Mapped[str | None] = mapped_column(String(200), index=True)
     group_key: Mapped[str] = mapped_column(String(500), index=True)
@@ -42,15 +45,22 @@ class Incident(Base):
 
 @append_only
 class TimelineEntry(Base):
-    """One thing that happened to an incident. Append-only: never updated, never deleted."""
+    """One thing that happened to an incident. Append-only: never updated, never deleted.
+
+    Its alert is a foreign key. The case, enquiry or notification an entry
+    speaks of stays a number in `data`, as the API shows it: those tables
+    belong to the desk and the outbox, layers above incidents, which the
+    incidents' tables must not need. The desk keeps its side as foreign keys
+    (`case_incidents`, `enquiries.incident_id`).
+    """
 
     __tablename__ = "incident_timeline"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[Entry] = mapped_column(str_enum(Entry, 32))
     actor: Mapped[str] = mapped_column(String(100))
     message: Mapped[str] = mapped_column(String(4000))
-    alert_id: Mapped[int | None] = mapped_column(Integer)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

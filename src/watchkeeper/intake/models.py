@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from watchkeeper.db import Base, UTCDateTime
+from watchkeeper.db import Base, UTCDateTime, str_enum
+
+
+class Kind(StrEnum):
+    ALERTMANAGER = "alertmanager"
+    PAGERDUTY = "pagerduty"
+    GENERIC = "generic"
 
 
 class Integration(Base):
@@ -14,7 +21,7 @@ class Integration(Base):
     __tablename__ = "integrations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[Kind] = mapped_column(str_enum(Kind, 20))
     name: Mapped[str] = mapped_column(String(100))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(8))

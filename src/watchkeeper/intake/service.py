@@ -6,7 +6,6 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,12 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from watchkeeper.auth.service import secret_digest
 from watchkeeper.clock import Clock
 from watchkeeper.intake.models import Integration
-
-
-class Kind(StrEnum):
-    ALERTMANAGER = "alertmanager"
-    PAGERDUTY = "pagerduty"
-    GENERIC = "generic"
+from watchkeeper.intake.models import Kind as Kind
 
 
 @dataclass(frozen=True)

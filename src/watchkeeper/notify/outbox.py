@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import or_, select
@@ -29,16 +28,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from watchkeeper import due
 from watchkeeper.db import transaction
 from watchkeeper.notify.models import Notification
+from watchkeeper.notify.models import Status as Status
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 class SendError(Exception):

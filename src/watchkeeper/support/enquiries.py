@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -28,15 +27,11 @@ from watchkeeper.notify.outbox import enqueue
 from watchkeeper.support import service as desk
 from watchkeeper.support.links import Answer, InvalidLink, Signed, sign, verify
 from watchkeeper.support.models import Case, Enquiry, ServerSecret
+from watchkeeper.support.models import IfExpected as IfExpected
 from watchkeeper.support.service import EntryKind
 from watchkeeper.support.sla import Priority
 
 SYSTEM = "watchkeeper"
-
-
-class IfExpected(StrEnum):
-    SNOOZE = "snooze"
-    TEST = "test"
 
 
 def server_secret(*, session: Session) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -22,28 +21,9 @@ from watchkeeper.support import sla
 from watchkeeper.support.calendar import Calendar
 from watchkeeper.support.events import CaseBreached
 from watchkeeper.support.models import Case, CaseEntry, Contact, Customer, SlaBreach, SupportPlan
+from watchkeeper.support.models import ContactRole as ContactRole
+from watchkeeper.support.models import EntryKind as EntryKind
 from watchkeeper.support.sla import CaseFacts, CaseStatus, ClockState, Priority, Target, Targets
-
-
-class ContactRole(StrEnum):
-    TECHNICAL = "technical"
-    BILLING = "billing"
-    ESCALATION = "escalation"
-
-
-class EntryKind(StrEnum):
-    OPENED = "opened"
-    PUBLIC = "public"  # a reply the customer sees; stops the first-response clock
-    INTERNAL = "internal"
-    STATUS = "status"
-    PRIORITY = "priority"
-    ASSIGNED = "assigned"
-    SLA_WARNING = "sla_warning"
-    SLA_BREACH = "sla_breach"
-    ENQUIRY = "enquiry"
-    CUSTOMER = "customer"  # the customer's own answer
-    NOTIFICATION = "notification"
-
 
 # ---------------------------------------------------------------- plans
 
@@ -448,7 +428,7 @@ def check_clocks(claimed: Sequence[Case], *, session: Session, now: datetime) ->
 
 
 def _record_clock(
-    case: Case, clock: sla.Reading, logged: set[tuple[str, object]], *, session: Session, now: datetime
+    case: Case, clock: sla.Reading, logged: set[tuple[EntryKind, object]], *, session: Session, now: datetime
 ) -> None:
     # The update clock restarts with every reply, so its warnings are keyed by the reply it waits on.
     since = clock.since.isoformat() if clock.since else ""
