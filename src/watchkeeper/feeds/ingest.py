@@ -19,7 +19,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from watchkeeper import metrics
-from watchkeeper.checks import is_unicode
+from watchkeeper.inputs import is_unicode
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
 from watchkeeper.errors import Forbidden, Invalid

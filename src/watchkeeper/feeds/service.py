@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from watchkeeper import errors
 from watchkeeper.auth.customers import Customer
 from watchkeeper.auth.principal import Principal
-from watchkeeper.checks import check_name
+from watchkeeper.inputs import check_name
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
 from watchkeeper.feeds.filecontrol import compile_sequence_pattern
