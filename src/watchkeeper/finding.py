@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from watchkeeper.checks import is_unicode
+from watchkeeper.inputs import is_unicode
 
 
 class Severity(StrEnum):

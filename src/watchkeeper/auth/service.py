@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from watchkeeper.auth.customers import Customer
 from watchkeeper.auth.models import ApiToken, User
 from watchkeeper.auth.principal import Role, service_rule
-from watchkeeper.checks import check_name
 from watchkeeper.clock import Clock
+from watchkeeper.inputs import check_name
 
 PREFIX = "wk_"
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.auth.models import User
 from watchkeeper.auth.principal import Role
-from watchkeeper.checks import MAX_CHANNELS, check_channel, check_name
+from watchkeeper.inputs import MAX_CHANNELS, check_channel, check_name
 from watchkeeper.keys import mask
 
 

@@ -19,7 +19,6 @@ from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from watchkeeper import metrics
-from watchkeeper.checks import is_unicode
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
 from watchkeeper.errors import Forbidden, Invalid
@@ -42,6 +41,7 @@ from watchkeeper.feeds.parse import (
     read_usage_csv,
 )
 from watchkeeper.feeds.store import UsageWriter
+from watchkeeper.inputs import is_unicode
 
 if TYPE_CHECKING:  # the shared core shape; loaded only where a file raises an alert (feeds.controls)
     from watchkeeper.finding import Finding

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from watchkeeper import errors
 from watchkeeper.auth.customers import Customer
 from watchkeeper.auth.principal import Principal
-from watchkeeper.checks import check_name
 from watchkeeper.clock import Clock, known_zone
 from watchkeeper.config import Settings
 from watchkeeper.feeds.filecontrol import compile_sequence_pattern
@@ -38,6 +37,7 @@ from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import Params
 from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, ServiceSettings, with_minutes
 from watchkeeper.feeds.store import CustomerRules, mark_due
+from watchkeeper.inputs import check_name
 
 
 class NotFound(errors.NotFound):

@@ -17,8 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from watchkeeper.checks import is_unicode
 from watchkeeper.finding import Finding, Severity, State, problems
+from watchkeeper.inputs import is_unicode
 from watchkeeper.intake.errors import PayloadError
 from watchkeeper.intake.parser import Answer, Parsed, rejections
 from watchkeeper.intake.service import Kind

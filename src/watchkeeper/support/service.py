@@ -15,8 +15,8 @@ from watchkeeper.auth.customers import get_customer as get_customer
 from watchkeeper.auth.customers import list_customers as list_customers
 from watchkeeper.auth.users import find_user, get_user
 from watchkeeper.bus import publish
-from watchkeeper.checks import check_channel, check_name
 from watchkeeper.feeds.models import Service
+from watchkeeper.inputs import check_channel, check_name
 from watchkeeper.support import sla
 from watchkeeper.support.calendar import Calendar
 from watchkeeper.support.events import CaseBreached

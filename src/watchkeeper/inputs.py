@@ -1,4 +1,6 @@
-"""Checks of what people type that every domain shares: names and notification channels. Pure."""
+"""Checks of what people type that every domain shares: names and notification channels. Pure.
+
+(Health checks, the signal domain, are `watchkeeper.checks`.)"""
 
 from __future__ import annotations
 
