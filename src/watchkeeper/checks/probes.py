@@ -348,7 +348,7 @@ async def probe_dns(spec: DnsProbe, *, at: datetime) -> ProbeResult:
     except (dns.exception.DNSException, OSError, ValueError) as exc:
         return down(f"{spec.name} {kind}: {exc}")
     latency = time.perf_counter() - started
-    answers = [rdata.to_text() for rdata in answer]
+    answers = sorted(rdata.to_text() for rdata in answer)  # an RRset has no order
     seen = {_answer_text(a) for a in answers}
     missing = [e for e in spec.expected if _answer_text(e) not in seen]
     error = f"{spec.name} {kind} is {', '.join(answers)} (expected {', '.join(missing)})" if missing else ""
