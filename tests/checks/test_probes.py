@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from watchkeeper.checks import probes
 from watchkeeper.checks.probes import (
     DnsProbe,
     HttpProbe,
@@ -42,6 +43,7 @@ from watchkeeper.clock import SystemClock
 from watchkeeper.finding import Severity
 
 CLOCK = SystemClock()  # certificates are checked by OpenSSL against the real time
+ROOTS = ssl.create_default_context()  # once: loading the roots for every client is most of a test's time
 
 
 # --- HTTP -------------------------------------------------------------------
@@ -84,7 +86,7 @@ def http_base() -> Iterator[str]:
 
 def http(spec: HttpProbe) -> ProbeResult:
     async def go() -> ProbeResult:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=ROOTS) as client:
             return await probe_http(spec, client=client, at=CLOCK.now())
 
     return asyncio.run(go())
@@ -168,6 +170,20 @@ def test_http_refused_is_down_in_words(closed_port: int) -> None:
     assert result.error == f"connection refused by 127.0.0.1:{closed_port}"
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: TcpProbe("127.0.0.1", 70000), "port 70000 is not between 1 and 65535"),
+        (lambda: TlsProbe("example.com", 0), "port 0 is not between 1 and 65535"),
+        (lambda: DnsProbe("example.com", timeout=0), "timeout must be more than 0 s, not 0"),
+        (lambda: HttpProbe("http://example.com/", timeout=-1), "timeout must be more than 0 s, not -1"),
+    ],
+)
+def test_specs_that_cannot_run_are_refused(make: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
 def test_expected_status_that_is_not_a_code_is_refused() -> None:
     with pytest.raises(ValueError, match="'2oo' is not a code"):
         HttpProbe("http://example.invalid/", expected_status="2oo")
@@ -231,7 +247,7 @@ class Authority:
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
+            .not_valid_before(now - timedelta(days=30))
             .not_valid_after(now + valid_for)
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
             .sign(self.key, hashes.SHA256())
@@ -338,6 +354,33 @@ def test_tls_untrusted_chain_is_down_with_the_reason(tls_server: Any) -> None:
     assert result.error == f"certificate of 127.0.0.1:{port} is not valid: unable to get local issuer certificate"
 
 
+def test_tls_expired_certificate_is_down_with_the_reason(authority: Authority, tls_server: Any) -> None:
+    port = tls_server("probe.test", timedelta(days=-2))
+    result = tls(TlsProbe("127.0.0.1", port, server_name="probe.test", ca_file=str(authority.ca_file)))
+    assert result.severity is Severity.CRITICAL
+    assert result.error == f"certificate of 127.0.0.1:{port} is not valid: certificate has expired"
+
+
+def test_tls_context_that_does_not_verify_still_reads_the_expiry(tls_server: Any) -> None:
+    port = tls_server("probe.test", timedelta(days=10, hours=1))
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    result = asyncio.run(probe_tls(TlsProbe("127.0.0.1", port, "probe.test"), at=CLOCK.now(), context=context))
+    assert result.severity is Severity.WARNING and result.detail["days_left"] == 10
+
+
+def test_https_with_a_certificate_for_another_name_is_down(authority: Authority, tls_server: Any) -> None:
+    port = tls_server("other.test", timedelta(days=90))
+
+    async def go() -> ProbeResult:
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=authority.ca_file)) as client:
+            return await probe_http(HttpProbe(f"https://127.0.0.1:{port}/", timeout=2), client=client, at=CLOCK.now())
+
+    result = asyncio.run(go())
+    assert not result.up
+    assert result.error.startswith(f"certificate of 127.0.0.1:{port} is not valid: IP address mismatch")
+
+
 def test_tls_takes_a_context_of_the_callers(authority: Authority, tls_server: Any) -> None:
     port = tls_server("probe.test", timedelta(days=90))
     context = ssl.create_default_context(cafile=authority.ca_file)
@@ -442,7 +485,7 @@ def test_run_many_keeps_the_order_and_bounds_each_probe(http_base: str, closed_p
     ]
 
     async def go() -> list[ProbeResult]:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=ROOTS) as client:
             return await run_many(specs, client=client, clock=CLOCK, limit=2)
 
     started = time.perf_counter()
@@ -457,9 +500,24 @@ def test_run_many_runs_no_more_than_the_limit_at_once(http_base: str) -> None:
     specs = [HttpProbe(f"{http_base}/slow") for _ in range(4)]
 
     async def go() -> list[ProbeResult]:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=ROOTS) as client:
             return await run_many(specs, client=client, clock=CLOCK, limit=2)
 
     started = time.perf_counter()
     assert all(r.up for r in asyncio.run(go()))
     assert time.perf_counter() - started >= 0.6  # two rounds of 0.3 s
+
+
+def test_run_many_turns_a_broken_probe_into_a_down_result(http_base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(spec: TcpProbe, *, at: Any) -> ProbeResult:
+        raise RuntimeError("no route in the table")
+
+    monkeypatch.setattr(probes, "probe_tcp", broken)
+
+    async def go() -> list[ProbeResult]:
+        async with httpx.AsyncClient(verify=ROOTS) as client:
+            return await run_many([TcpProbe("db", 5432), HttpProbe(f"{http_base}/ok")], client=client, clock=CLOCK)
+
+    broke, fine = asyncio.run(go())
+    assert broke.error == "the probe of db:5432 failed: RuntimeError: no route in the table"
+    assert fine.up

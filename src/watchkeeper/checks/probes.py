@@ -9,6 +9,7 @@ instant the probe ran (`at`), and the scheduler decides when it runs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import socket
@@ -16,7 +17,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ import dns.exception
 import dns.name
 import dns.resolver
 import httpx
+from cryptography import x509
 
 from watchkeeper.clock import Clock
 from watchkeeper.finding import Severity
@@ -96,6 +98,7 @@ class HttpProbe:
 
     def __post_init__(self) -> None:
         parse_statuses(self.expected_status)
+        _check_timeout(self.timeout)
 
     @property
     def target(self) -> str:
@@ -107,6 +110,10 @@ class TcpProbe:
     host: str
     port: int
     timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        _check_port(self.port)
+        _check_timeout(self.timeout)
 
     @property
     def target(self) -> str:
@@ -126,6 +133,10 @@ class TlsProbe:
     ca_file: str | None = None  # trusted instead of the system's roots
     timeout: float = 5.0
 
+    def __post_init__(self) -> None:
+        _check_port(self.port)
+        _check_timeout(self.timeout)
+
     @property
     def target(self) -> str:
         return f"{self.server_name or self.host}:{self.port}"
@@ -144,12 +155,26 @@ class DnsProbe:
     port: int = 53
     timeout: float = 5.0
 
+    def __post_init__(self) -> None:
+        _check_port(self.port)
+        _check_timeout(self.timeout)
+
     @property
     def target(self) -> str:
         return self.name
 
 
 ProbeSpec = HttpProbe | TcpProbe | TlsProbe | DnsProbe
+
+
+def _check_port(port: int) -> None:
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is not between 1 and 65535")
+
+
+def _check_timeout(timeout: float) -> None:
+    if not timeout > 0:
+        raise ValueError(f"a probe's timeout must be more than 0 s, not {timeout:g}")
 
 
 def _seconds(value: float) -> str:
@@ -273,9 +298,12 @@ async def _closed(writer: asyncio.StreamWriter) -> None:
         pass  # the answer is in; a peer slow to close changes nothing
 
 
-def tls_context(spec: TlsProbe) -> ssl.SSLContext:
-    """The default verifying context, trusting `spec.ca_file` when given."""
-    return ssl.create_default_context(cafile=spec.ca_file)
+@functools.lru_cache(maxsize=64)
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """The default verifying context, trusting `ca_file` instead of the
+    system's roots when given. Shared: loading the roots costs more than a
+    handshake, and a context may serve many connections at once."""
+    return ssl.create_default_context(cafile=ca_file)
 
 
 async def probe_tls(spec: TlsProbe, *, at: datetime, context: ssl.SSLContext | None = None) -> ProbeResult:
@@ -285,7 +313,7 @@ async def probe_tls(spec: TlsProbe, *, at: datetime, context: ssl.SSLContext | N
     try:
         async with asyncio.timeout(spec.timeout):
             _, writer = await asyncio.open_connection(
-                spec.host, spec.port, ssl=context or tls_context(spec), server_hostname=name
+                spec.host, spec.port, ssl=context or tls_context(spec.ca_file), server_hostname=name
             )
     except (OSError, TimeoutError) as exc:
         # An invalid chain, a name mismatch and an expired certificate are
@@ -293,14 +321,16 @@ async def probe_tls(spec: TlsProbe, *, at: datetime, context: ssl.SSLContext | N
         error = _reason(exc, where, spec.timeout)
         return ProbeResult(ProbeKind.TLS, spec.target, False, None, at, error, severity=Severity.CRITICAL)
     latency = time.perf_counter() - started
-    certificate = writer.get_extra_info("peercert") or {}
+    tls: ssl.SSLObject = writer.get_extra_info("ssl_object")
+    # The binary form, as a caller's context that does not verify gets no parsed one.
+    certificate = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True) or b"")
     writer.close()
     await _closed(writer)
     return _judge_expiry(spec, certificate, latency, at)
 
 
-def _judge_expiry(spec: TlsProbe, certificate: dict[str, Any], latency: float, at: datetime) -> ProbeResult:
-    not_after = datetime.fromtimestamp(ssl.cert_time_to_seconds(certificate["notAfter"]), UTC)
+def _judge_expiry(spec: TlsProbe, certificate: x509.Certificate, latency: float, at: datetime) -> ProbeResult:
+    not_after = certificate.not_valid_after_utc
     days_left = (not_after - at) // timedelta(days=1)
     detail = {"days_left": days_left, "not_after": not_after.isoformat(), "server_name": spec.server_name or spec.host}
     severity = None
@@ -401,6 +431,6 @@ async def _bounded(probe: Callable[[], Awaitable[ProbeResult]], spec: ProbeSpec,
             return await probe()
     except TimeoutError:
         error = f"no answer from {spec.target} within {_seconds(spec.timeout)}"
-    except Exception as exc:  # noqa: BLE001 - a broken probe is a down result, not a lost batch
+    except Exception as exc:  # a broken probe is a down result, not a lost batch
         error = f"the probe of {spec.target} failed: {type(exc).__name__}: {exc}"
     return ProbeResult(KIND[type(spec)], spec.target, False, None, at, error)
