@@ -177,6 +177,8 @@ def test_http_refused_is_down_in_words(closed_port: int) -> None:
         (lambda: TlsProbe("example.com", 0), "port 0 is not between 1 and 65535"),
         (lambda: DnsProbe("example.com", timeout=0), "timeout must be more than 0 s, not 0"),
         (lambda: HttpProbe("http://example.com/", timeout=-1), "timeout must be more than 0 s, not -1"),
+        (lambda: HttpProbe("http://example.com/", json_path="a..b"), "JSON path 'a..b' needs names or numbers"),
+        (lambda: DnsProbe("example.com", "AX"), "'AX' is not a DNS record type"),
     ],
 )
 def test_specs_that_cannot_run_are_refused(make: Any, message: str) -> None:

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import dns.asyncresolver
 import dns.exception
 import dns.name
+import dns.rdatatype
 import dns.resolver
 import httpx
 from cryptography import x509
@@ -99,6 +100,8 @@ class HttpProbe:
     def __post_init__(self) -> None:
         parse_statuses(self.expected_status)
         _check_timeout(self.timeout)
+        if self.json_path is not None and not all(self.json_path.split(".")):
+            raise ValueError(f"JSON path {self.json_path!r} needs names or numbers between its dots, e.g. checks.0.ok")
 
     @property
     def target(self) -> str:
@@ -158,6 +161,10 @@ class DnsProbe:
     def __post_init__(self) -> None:
         _check_port(self.port)
         _check_timeout(self.timeout)
+        try:
+            dns.rdatatype.from_text(self.record_type)
+        except dns.rdatatype.UnknownRdatatype:
+            raise ValueError(f"{self.record_type!r} is not a DNS record type, e.g. A, AAAA, CNAME, MX, TXT") from None
 
     @property
     def target(self) -> str:
