@@ -222,3 +222,12 @@ def test_a_pbx_that_refuses_the_connection_is_down() -> None:
 
     [down] = run(test)
     assert down.state is State.FIRING and "cannot connect" in down.summary
+
+
+def test_a_look_reads_the_channels_gauge() -> None:
+    snapshot, _ = run(look)
+    assert snapshot is not None
+    assert [(r.name, r.value, r.labels["pbx"]) for r in snapshot.readings(PBX)] == [
+        ("pbx_channels_active", 2, "pbx-fra1"),
+        ("pbx_calls_active", 1, "pbx-fra1"),
+    ]

@@ -61,7 +61,10 @@ class Snapshot:
     config_hashes: dict[str, str | None]
     channels: int
     calls: int
-    names: dict[str, str] = field(default_factory=dict)  # server URI -> trunk, for Registry events
+    names: dict[str, str] = field(default_factory=dict)  # client and server URI -> trunk, for Registry events
+
+    def readings(self, pbx: rules.Pbx) -> list[rules.Reading]:
+        return rules.channel_readings(pbx, channels=self.channels, calls=self.calls)
 
 
 class _Manager(Manager):  # type: ignore[misc]

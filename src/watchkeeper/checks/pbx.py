@@ -64,7 +64,8 @@ class Trunk:
     name: str
     status: str
     via: str = "registration"  # "registration" or "reachability"
-    detail: str = ""
+    detail: str = ""  # the server (URI or host), a cause, a contact URI
+    client: str = ""  # a PJSIP registration's client URI, which Registry events name
 
     @property
     def health(self) -> Health:
@@ -106,7 +107,7 @@ def _labels(pbx: Pbx, kind: Kind, **more: str) -> dict[str, str]:
 def trunks_from_outbound_registrations(events: Iterable[Message]) -> list[Trunk]:
     """PJSIPShowRegistrationsOutbound's OutboundRegistrationDetail events, one trunk each."""
     return [
-        Trunk(_get(e, "ObjectName"), _get(e, "Status"), detail=_get(e, "ServerUri"))
+        Trunk(_get(e, "ObjectName"), _get(e, "Status"), detail=_get(e, "ServerUri"), client=_get(e, "ClientUri"))
         for e in events
         if _get(e, "Event") == "OutboundRegistrationDetail"
     ]
@@ -127,7 +128,7 @@ def trunk_from_registry_event(event: Message, names: Mapping[str, str]) -> Trunk
     client URIs (Domain, Username), so `names` maps a known server URI (or
     chan_sip host) to the trunk the registration list named."""
     domain, user = _get(event, "Domain"), _get(event, "Username")
-    name = names.get(domain) or names.get(user)
+    name = names.get(user) or names.get(domain)
     if name is None:
         host = re.sub(r"^sips?:", "", domain)
         name = f"{user}@{host}" if _get(event, "ChannelType").upper() == "SIP" else host
@@ -151,8 +152,11 @@ def trunk_from_reachability(event: Message) -> Trunk | None:
 
 
 def registry_names(trunks: Iterable[Trunk]) -> dict[str, str]:
-    """Server URI (or host) -> trunk name, for `trunk_from_registry_event`."""
-    return {t.detail: t.name for t in trunks if t.detail}
+    """Client URI and server URI (or host) -> trunk name, for
+    `trunk_from_registry_event`; the client URI tells apart two trunks to one server."""
+    names = {t.detail: t.name for t in trunks if t.detail}
+    names.update({t.client: t.name for t in trunks if t.client})
+    return names
 
 
 def trunk_finding(pbx: Pbx, trunk: Trunk, *, now: datetime) -> Finding | None:
@@ -208,7 +212,7 @@ def _change_finding(
     summary: str | None,
     *,
     now: datetime,
-    labels: Mapping[str, str] = {},
+    labels: Mapping[str, str] | None = None,
     **details: str,
 ) -> Finding:
     return Finding(
@@ -219,7 +223,7 @@ def _change_finding(
         state=State.RESOLVED if summary is None else State.FIRING,
         summary=summary or f"PBX {pbx.name}: no {kind.value} change since the last look",
         observed_at=now,
-        labels=_labels(pbx, kind, **labels),
+        labels=_labels(pbx, kind, **(labels or {})),
         urgency=Urgency.LOW,
         details=dict(details),
     )
@@ -295,7 +299,22 @@ def channel_count(events: Iterable[Message]) -> int:
 
 
 def calls_in_progress(response: Message) -> int:
+    """CoreStatus's CoreCurrentCalls."""
     return int(_get(response, "CoreCurrentCalls") or 0)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A gauge's value at one look, for capacity reports to keep."""
+
+    name: str
+    value: float
+    labels: dict[str, str]
+
+
+def channel_readings(pbx: Pbx, *, channels: int, calls: int) -> list[Reading]:
+    labels = {**pbx.labels, "pbx": pbx.name}
+    return [Reading("pbx_channels_active", channels, labels), Reading("pbx_calls_active", calls, labels)]
 
 
 def link_finding(pbx: Pbx, error: str | None, *, now: datetime) -> Finding:
