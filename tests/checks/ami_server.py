@@ -51,6 +51,7 @@ class AmiServer:
             "getconfig:pjsip.conf": "getconfig_pjsip.txt",
         }
         self.hang_up_on: str | None = None  # an action at which the connection drops unanswered
+        self.silent_on: str | None = None  # an action left unanswered, the connection kept
         self.actions: list[dict[str, str]] = []
         self._sessions: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
@@ -95,6 +96,8 @@ class AmiServer:
         name, action_id = action.get("action", "").lower(), action.get("actionid", "")
         if name == self.hang_up_on:
             raise ConnectionError("dropped")
+        if name == self.silent_on:
+            return logged_in
         if name == "login":
             if action.get("username") != self.username or action.get("secret") != self.secret:
                 writer.write(response(action_id, "Error", Message="Authentication failed"))

@@ -231,3 +231,23 @@ def test_a_look_reads_the_channels_gauge() -> None:
         ("pbx_channels_active", 2, "pbx-fra1"),
         ("pbx_calls_active", 1, "pbx-fra1"),
     ]
+
+
+def test_a_pbx_that_stops_answering_is_down_after_the_timeout() -> None:
+    async def test(server: AmiServer) -> list[Finding]:
+        server.silent_on = "corestatus"
+        _, findings = await look(server, timeout=0.3)
+        return findings
+
+    [down] = run(test)
+    assert down.state is State.FIRING and "no answer to CoreStatus" in down.summary and "0.3 s" in down.summary
+
+
+def test_a_core_status_without_a_readable_start_is_down_not_a_crash() -> None:
+    async def test(server: AmiServer) -> list[Finding]:
+        server.answers["corestatus"] = "core_status_garbled.txt"
+        _, findings = await look(server)
+        return findings
+
+    [down] = run(test)
+    assert down.state is State.FIRING and "no start time" in down.summary

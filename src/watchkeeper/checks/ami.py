@@ -115,9 +115,13 @@ class AmiWatch:
         manager.connection_made(done)
         manager.register_event("*", self._dispatch)
         self._manager = manager
-        answer = await self._ask(
-            {"Action": "Login", "Username": self.target.username, "Secret": self.target.secret, "Events": "on"}
-        )
+        try:
+            answer = await self._ask(
+                {"Action": "Login", "Username": self.target.username, "Secret": self.target.secret, "Events": "on"}
+            )
+        except AmiError:
+            await self.close()
+            raise
         if not answer.success:
             await self.close()
             raise LoginFailed(
@@ -182,9 +186,15 @@ class AmiWatch:
         trunks = await self.trunks()
         status = await self.core_status()
         hashes = {name: await self.config_hash(name) for name in self.target.config_files}
+        try:
+            uptime = rules.uptime_from_core_status(status, zone=_zone(self.target.zone))
+        except ValueError as error:
+            raise AmiError(
+                f"CoreStatus from {self.target.where()} gives no start time one can read: {error}"
+            ) from error
         return Snapshot(
             trunks=trunks,
-            uptime=rules.uptime_from_core_status(status, zone=_zone(self.target.zone)),
+            uptime=uptime,
             config_hashes=hashes,
             channels=await self.channels(),
             calls=rules.calls_in_progress(status),
