@@ -251,3 +251,17 @@ def test_a_core_status_without_a_readable_start_is_down_not_a_crash() -> None:
 
     [down] = run(test)
     assert down.state is State.FIRING and "no start time" in down.summary
+
+
+def test_a_look_logs_in_first_and_off_last() -> None:
+    async def test(server: AmiServer) -> list[str]:
+        await look(server)
+        for _ in range(200):  # the Logoff is written as the connection closes: the server reads it a moment later
+            if server.actions and server.actions[-1]["action"] == "Logoff":
+                break
+            await asyncio.sleep(0.01)
+        return [action["action"] for action in server.actions]
+
+    actions = run(test)
+    assert (actions[0], actions[-1]) == ("Login", "Logoff")
+    assert "Logoff" not in actions[1:-1]

@@ -110,6 +110,8 @@ class AmiWatch:
             )
         except (OSError, TimeoutError) as error:
             raise AmiError(f"cannot connect to {self.target.where()}: {error or 'timed out'}") from error
+        # Connected here rather than by Manager.connect, which retries a refused
+        # connection for ever; the manager then takes the connection as made.
         done: asyncio.Future[Any] = loop.create_future()
         done.set_result(connected)
         manager.connection_made(done)
@@ -131,9 +133,13 @@ class AmiWatch:
         manager.authenticated = True
 
     async def close(self) -> None:
-        if self._manager is not None:
-            self._manager.close()
-            self._manager = None
+        """Log off (so the PBX logs a goodbye, not a dropped session) and close."""
+        manager, self._manager = self._manager, None
+        if manager is None:
+            return
+        if manager.authenticated and not manager.lost.done():
+            manager.send_action({"Action": "Logoff"})
+        manager.close()
 
     def _dispatch(self, _manager: Manager, event: Mapping[str, str]) -> None:
         if self.on_event is not None and event.get("Event") in LIVE_EVENTS:
