@@ -327,13 +327,14 @@ def answer_to(request: bytes, status: str = "200 OK", *extra: str, branch: str |
     return response(*echoed, *extra, status=status)
 
 
-def probe_udp(script, timeout=2.0):
+def probe_udp(script, timeout=2.0, host="127.0.0.1"):
     async def run():
         loop = asyncio.get_running_loop()
-        transport, server = await loop.create_datagram_endpoint(lambda: Scripted(script), local_addr=("127.0.0.1", 0))
+        bind = host.strip("[]")
+        transport, server = await loop.create_datagram_endpoint(lambda: Scripted(script), local_addr=(bind, 0))
         try:
             port = transport.get_extra_info("sockname")[1]
-            return await options_probe("127.0.0.1", port, "udp", timeout), server
+            return await options_probe(host, port, "udp", timeout), server
         finally:
             transport.close()
 
@@ -345,6 +346,14 @@ def test_a_2xx_is_up_with_its_round_trip_and_the_server_it_names():
     assert result.up and result.error is None
     assert 0 < result.latency < 1
     assert result.detail == {"transport": "udp", "status": "200", "reason": "OK", "server": "Asterisk PBX 20.5.0"}
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]"])
+def test_an_ipv6_server_is_probed_with_its_address_bracketed_in_the_request(host):
+    result, server = probe_udp(lambda n, req: [(0, answer_to(req))], host=host)
+    assert result.up
+    assert server.received[0].startswith(b"OPTIONS sip:[::1]:")
+    assert b"\r\nVia: SIP/2.0/UDP [::1]:" in server.received[0]
 
 
 def test_provisional_answers_are_waited_through_to_the_final_one():

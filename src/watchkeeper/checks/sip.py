@@ -415,6 +415,7 @@ async def options_probe(
     end does: a refusal, a timeout or an unreadable answer is a result that is down.
     """
     kind = _check(host, port, transport, timeout, user)
+    host = host.removeprefix("[").removesuffix("]")  # an IPv6 address as a URI writes it
     down = {"transport": kind.value}
     try:
         async with asyncio.timeout(timeout):
