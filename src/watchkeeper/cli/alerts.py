@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from watchkeeper import models  # noqa: F401  (alerts' tables refer to incidents')
 from watchkeeper.alerts import mutes
@@ -14,6 +13,7 @@ from watchkeeper.alerts.models import Alert
 from watchkeeper.alerts.schemas import AlertOut, DependencyOut, SilenceOut, WindowOut
 from watchkeeper.cli.common import (
     Column,
+    act,
     console,
     context,
     fail,
@@ -23,6 +23,8 @@ from watchkeeper.cli.common import (
     parse_instant,
     print_json,
     show_list,
+    show_table,
+    storing,
     when,
 )
 from watchkeeper.finding import State, Urgency
@@ -113,25 +115,21 @@ def silences_add(
 
     One matcher must name something (service=voip-de, instance=~"pbx-.*"):
     matchers that take any value of a label (service=~".+") need --force."""
-    ctx = context()
-    now = ctx.clock.now()
     if (duration is None) == (until is None):
         raise fail("give --duration or --until")
-    ends_at = now + parse_duration(duration) if duration else parse_instant(until or "")
-    try:
-        with ctx.transaction() as session:
-            silence = mutes.add_silence(
-                session=session,
-                now=now,
-                matchers=match,
-                ends_at=ends_at,
-                created_by=author or operator(),
-                comment=comment,
-                force=force,
-            )
-            out = SilenceOut.model_validate(silence).model_dump()
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        now = ctx.clock.now()
+        ends_at = now + parse_duration(duration) if duration else parse_instant(until or "")
+        silence = mutes.add_silence(
+            session=session,
+            now=now,
+            matchers=match,
+            ends_at=ends_at,
+            created_by=author or operator(),
+            comment=comment,
+            force=force,
+        )
+        out = SilenceOut.model_validate(silence).model_dump()
     if as_json:
         print_json(out)
         return
@@ -152,29 +150,27 @@ def silences_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "matchers", "from", "until", "by", "comment")
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            " ".join(r["matchers"]),
-            when(r["starts_at"]),
-            when(r["ends_at"]),
-            r["created_by"],
-            r["comment"],
-        )
-    console.print(table if rows else "no active silences")
+    show_table(
+        ("id", "matchers", "from", "until", "by", "comment"),
+        (
+            (
+                str(r["id"]),
+                " ".join(r["matchers"]),
+                when(r["starts_at"]),
+                when(r["ends_at"]),
+                r["created_by"],
+                r["comment"],
+            )
+            for r in rows
+        ),
+        empty="no active silences",
+    )
 
 
 @silences_app.command("expire")
 def silences_expire(silence_id: int) -> None:
     """End a silence now; what it muted and still fires is raised."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            mutes.expire_silence(silence_id, session=session, now=ctx.clock.now())
-    except LookupError as exc:
-        raise fail(str(exc)) from exc
-    console.print(f"silence {silence_id} expired")
+    act(lambda s, now: mutes.expire_silence(silence_id, session=s, now=now), f"silence {silence_id} expired")
 
 
 @maintenance_app.command("add")
@@ -196,30 +192,26 @@ def maintenance_add(
     as_json: Json = False,
 ) -> None:
     """Alerts in a window are recorded but not raised; one still firing when it ends is raised then."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            window = mutes.add_window(
-                session=session,
-                now=ctx.clock.now(),
-                name=name,
-                matchers=match,
-                created_by=operator(),
-                timezone=timezone,
-                starts_at=parse_instant(start) if start else None,
-                ends_at=parse_instant(end) if end else None,
-                hours=hours,
-                weekdays=days,
-                start=from_time,
-                end=to_time,
-                cron=cron,
-                duration=parse_duration(duration) if duration else None,
-                force=force,
-            )
-            out = WindowOut.model_validate(window).model_dump()
-            described = alerts.window_rule(window).describe()
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        window = mutes.add_window(
+            session=session,
+            now=ctx.clock.now(),
+            name=name,
+            matchers=match,
+            created_by=operator(),
+            timezone=timezone,
+            starts_at=parse_instant(start) if start else None,
+            ends_at=parse_instant(end) if end else None,
+            hours=hours,
+            weekdays=days,
+            start=from_time,
+            end=to_time,
+            cron=cron,
+            duration=parse_duration(duration) if duration else None,
+            force=force,
+        )
+        out = WindowOut.model_validate(window).model_dump()
+        described = alerts.window_rule(window).describe()
     if as_json:
         print_json(out)
         return
@@ -236,22 +228,17 @@ def maintenance_list(as_json: Json = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "name", "when", "for")
-    for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["when"], " ".join(r["matchers"]))
-    console.print(table if rows else "no maintenance windows")
+    show_table(
+        ("id", "name", "when", "for"),
+        ((str(r["id"]), r["name"], r["when"], " ".join(r["matchers"])) for r in rows),
+        empty="no maintenance windows",
+    )
 
 
 @maintenance_app.command("delete")
 def maintenance_delete(window_id: int) -> None:
     """Delete a window; alerts it muted that still fire are raised."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            mutes.delete_window(window_id, session=session, now=ctx.clock.now())
-    except LookupError as exc:
-        raise fail(str(exc)) from exc
-    console.print(f"maintenance window {window_id} deleted")
+    act(lambda s, now: mutes.delete_window(window_id, session=s, now=now), f"maintenance window {window_id} deleted")
 
 
 @dependencies_app.command("add")
@@ -263,15 +250,11 @@ def dependencies_add(
     as_json: Json = False,
 ) -> None:
     """Like an Alertmanager inhibit rule; `equal` labels must be present and equal on both."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            row = mutes.add_dependency(
-                session=session, now=ctx.clock.now(), name=name, parent=parent, child=child, equal=equal or []
-            )
-            out = DependencyOut.model_validate(row).model_dump()
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        row = mutes.add_dependency(
+            session=session, now=ctx.clock.now(), name=name, parent=parent, child=child, equal=equal or []
+        )
+        out = DependencyOut.model_validate(row).model_dump()
     if as_json:
         print_json(out)
         return
@@ -290,19 +273,16 @@ def dependencies_list(as_json: Json = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "name", "parent", "child", "equal")
-    for r in rows:
-        table.add_row(str(r["id"]), r["name"], " ".join(r["parent"]), " ".join(r["child"]), ", ".join(r["equal"]))
-    console.print(table if rows else "no dependencies")
+    show_table(
+        ("id", "name", "parent", "child", "equal"),
+        ((str(r["id"]), r["name"], " ".join(r["parent"]), " ".join(r["child"]), ", ".join(r["equal"])) for r in rows),
+        empty="no dependencies",
+    )
 
 
 @dependencies_app.command("delete")
 def dependencies_delete(dependency_id: int) -> None:
     """Delete a dependency; children it muted that still fire are raised."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            mutes.delete_dependency(dependency_id, session=session, now=ctx.clock.now())
-    except LookupError as exc:
-        raise fail(str(exc)) from exc
-    console.print(f"dependency {dependency_id} deleted")
+    act(
+        lambda s, now: mutes.delete_dependency(dependency_id, session=s, now=now), f"dependency {dependency_id} deleted"
+    )

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -181,14 +181,23 @@ def leave(status: object) -> NoReturn:
     os._exit(code)
 
 
-def act(action: Callable[[Session, datetime], object], message: str) -> None:
-    """Do `action(session, now)` in one transaction; say `message`, or what was wrong."""
+@contextmanager
+def storing() -> Iterator[tuple[Context, Session]]:
+    """One transaction of a command that changes something. Input the rules
+    refuse (ValueError) or a thing that is missing (LookupError) ends the
+    command with its message and nothing stored."""
     ctx = context()
     try:
         with ctx.transaction() as session:
-            action(session, ctx.clock.now())
+            yield ctx, session
     except (ValueError, LookupError) as exc:
         raise fail(said(exc)) from exc
+
+
+def act(action: Callable[[Session, datetime], object], message: str) -> None:
+    """Do `action(session, now)` in one transaction; say `message`, or what was wrong."""
+    with storing() as (ctx, session):
+        action(session, ctx.clock.now())
     _output("console").print(message)
 
 
@@ -275,6 +284,21 @@ def show_list(columns: list[Column], rows: list[list[str]], *, empty: str) -> No
     left_out = [columns[i].name for i in range(len(columns)) if i not in shown]
     if left_out:
         console.print(f"[dim]not shown at {console.width} columns: {', '.join(left_out)} (--json has all)[/dim]")
+
+
+def show_table(headers: Sequence[str], lines: Iterable[Sequence[str]], *, empty: str) -> None:
+    """Print a short list (silences, plans, keys) as a table, or `empty` when it has no line."""
+    from rich.table import Table
+
+    table = Table(*headers)
+    for line in lines:
+        table.add_row(*line)
+    _output("console").print(table if table.rows else empty)
+
+
+def fields(record: object, names: Sequence[str]) -> dict[str, Any]:
+    """The attributes `names` of a stored record, by name, in that order: a line of a list, as `--json` prints it."""
+    return {name: getattr(record, name) for name in names}
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
