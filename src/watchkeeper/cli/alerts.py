@@ -15,13 +15,13 @@ from watchkeeper.cli.common import (
     Column,
     act,
     console,
-    context,
     fail,
     minute,
     operator,
     parse_duration,
     parse_instant,
     print_json,
+    reading,
     show_list,
     show_table,
     storing,
@@ -52,8 +52,7 @@ def alerts_list(
     as_json: Json = False,
 ) -> None:
     """Newest first; a muted alert says why."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows = [
             alert_out(a)
             for a in alerts.list_alerts(session=session, service=service, status=status, urgency=urgency, limit=limit)
@@ -141,8 +140,7 @@ def silences_list(
     expired: Annotated[bool, typer.Option(help="include ended silences")] = False, as_json: Json = False
 ) -> None:
     """The silences in force (or that will be), with who set them and why."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (ctx, session):
         rows = [
             SilenceOut.model_validate(s).model_dump()
             for s in mutes.list_silences(session=session, now=ctx.clock.now(), include_expired=expired)
@@ -221,8 +219,7 @@ def maintenance_add(
 @maintenance_app.command("list")
 def maintenance_list(as_json: Json = False) -> None:
     """Every maintenance window, one-off, weekly or cron, and what it covers."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         windows = mutes.list_windows(session=session)
         rows = [WindowOut.model_validate(w).model_dump() | {"when": alerts.window_rule(w).describe()} for w in windows]
     if as_json:
@@ -267,8 +264,7 @@ def dependencies_add(
 @dependencies_app.command("list")
 def dependencies_list(as_json: Json = False) -> None:
     """Every dependency: which parent alert mutes which children, on which shared labels."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows = [DependencyOut.model_validate(d).model_dump() for d in mutes.list_dependencies(session=session)]
     if as_json:
         print_json(rows)

@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -182,16 +182,26 @@ def leave(status: object) -> NoReturn:
 
 
 @contextmanager
-def storing() -> Iterator[tuple[Context, Session]]:
-    """One transaction of a command that changes something. Input the rules
-    refuse (ValueError) or a thing that is missing (LookupError) ends the
-    command with its message and nothing stored."""
+def _transaction(refused: tuple[type[Exception], ...]) -> Iterator[tuple[Context, Session]]:
     ctx = context()
     try:
         with ctx.transaction() as session:
             yield ctx, session
-    except (ValueError, LookupError) as exc:
+    except refused as exc:
         raise fail(said(exc)) from exc
+
+
+def reading() -> AbstractContextManager[tuple[Context, Session]]:
+    """One transaction of a command that reads: a thing that is missing
+    (LookupError) ends the command with its message."""
+    return _transaction((LookupError,))
+
+
+def storing() -> AbstractContextManager[tuple[Context, Session]]:
+    """One transaction of a command that changes something. Input the rules
+    refuse (ValueError) or a thing that is missing (LookupError) ends the
+    command with its message and nothing stored."""
+    return _transaction((ValueError, LookupError))
 
 
 def act(action: Callable[[Session, datetime], object], message: str) -> None:
