@@ -13,6 +13,9 @@ from watchkeeper.alerts.models import Alert
 from watchkeeper.alerts.schemas import AlertOut, DependencyOut, SilenceOut, WindowOut
 from watchkeeper.cli.common import (
     Column,
+    Json,
+    OnlyService,
+    OnlyUrgency,
     act,
     console,
     fail,
@@ -27,13 +30,12 @@ from watchkeeper.cli.common import (
     storing,
     when,
 )
-from watchkeeper.finding import State, Urgency
+from watchkeeper.finding import State
 
 alerts_app = typer.Typer(help="Alerts from feeds and external monitors.")
 silences_app = typer.Typer(help="Mute alerts matching labels for a while (Alertmanager-style matchers).")
 maintenance_app = typer.Typer(help="Maintenance windows: one-off, weekly, or cron + duration, in a time zone.")
 dependencies_app = typer.Typer(help="A parent's alert (host, supplier link, PBX) mutes its dependants' alerts.")
-Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 Matchers = Annotated[
     list[str],
     typer.Option(
@@ -45,9 +47,9 @@ Force = Annotated[bool, typer.Option("--force", help="allow matchers that mute e
 
 @alerts_app.command("list")
 def alerts_list(
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    service: OnlyService = None,
     status: Annotated[State | None, typer.Option(help="firing or resolved")] = None,
-    urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,
+    urgency: OnlyUrgency = None,
     limit: int = 100,
     as_json: Json = False,
 ) -> None:

@@ -14,6 +14,7 @@ from watchkeeper.auth import service as tokens
 from watchkeeper.cli.common import (
     Column,
     Context,
+    Json,
     console,
     context,
     fail,
@@ -88,7 +89,7 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+def token_list(as_json: Json = False) -> None:
     """Every token: its role, whose it is, what it is limited to; never the secret."""
     with reading() as (_, session):
         rows = [tokens.token_view(t, session=session) for t in tokens.list_tokens(session=session)]

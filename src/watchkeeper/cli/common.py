@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from sqlalchemy import Engine
@@ -24,6 +24,7 @@ from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
 from watchkeeper.db import current_revision, dispose_engines, make_engine, transaction, upgrade
 from watchkeeper.errors import said
+from watchkeeper.finding import Urgency
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -95,6 +96,13 @@ class Context:
     def transaction(self) -> Iterator[Session]:
         with transaction(self.sessions) as session:
             yield session
+
+
+# The options many commands share, said alike in each one's --help.
+Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]
+OnlyService = Annotated[str | None, typer.Option(help="only this service")]
+OnlyUrgency = Annotated[Urgency | None, typer.Option(help="high or low")]
 
 
 def context() -> Context:

@@ -10,7 +10,11 @@ from rich.table import Table
 
 from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.cli.common import (
+    By,
     Column,
+    Json,
+    OnlyService,
+    OnlyUrgency,
     console,
     minute,
     operator,
@@ -21,24 +25,21 @@ from watchkeeper.cli.common import (
     storing,
     when,
 )
-from watchkeeper.finding import Urgency
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, Status
 from watchkeeper.incidents.schemas import IncidentOut
 from watchkeeper.incidents.views import detail, moved_out, still_firing_lines, timings_out
 
 incidents_app = typer.Typer(help="Incidents: alerts grouped, with a lifecycle and a timeline.")
-Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]
 _COLOUR = {Status.TRIGGERED: "red", Status.ACKNOWLEDGED: "yellow", Status.RESOLVED: "green", Status.CLOSED: "dim"}
 
 
 @incidents_app.command("list")
 def incidents_list(
     status: Annotated[Status | None, typer.Option(help="triggered, acknowledged, resolved, closed")] = None,
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    service: OnlyService = None,
     customer: Annotated[str | None, typer.Option(help="only this customer's (its services')")] = None,
-    urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,
+    urgency: OnlyUrgency = None,
     limit: int = 50,
     as_json: Json = False,
 ) -> None:
@@ -173,7 +174,7 @@ def incidents_note(incident_id: int, text: str, by: By = None) -> None:
 @incidents_app.command("stats")
 def incidents_stats(
     period: Annotated[str, typer.Option(help="incidents opened in the last ..., e.g. 30d")] = "30d",
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    service: OnlyService = None,
     as_json: Json = False,
 ) -> None:
     """MTTA and MTTR, read from the incidents' timelines."""

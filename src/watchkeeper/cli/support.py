@@ -10,7 +10,9 @@ from rich.table import Table
 
 from watchkeeper.auth.principal import Principal, Role
 from watchkeeper.cli.common import (
+    By,
     Column,
+    Json,
     act,
     console,
     context,
@@ -34,8 +36,6 @@ from watchkeeper.support.sla import CaseStatus, Priority, Target, Targets
 plans_app = typer.Typer(help="Support plans: opening hours (or 24x7), holidays, SLA targets per priority.")
 customers_app = typer.Typer(help="Customers, their plan, contacts and services.")
 cases_app = typer.Typer(help="Support cases with a work log and SLA clocks in business time.")
-Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]
 
 
 def _targets(values: list[str]) -> dict[Priority, Targets]:
