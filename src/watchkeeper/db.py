@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from watchkeeper.bus import BUS, MessageBus
+from watchkeeper.errors import NotFound
 from watchkeeper.keys import ServerKey
 
 # The largest id a row can have (a signed 64-bit integer, on SQLite and PostgreSQL):
@@ -258,9 +259,19 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 T = TypeVar("T")
+R = TypeVar("R")
 # Unique violation, serialization failure, deadlock: another process got there
 # first, and doing the work again sees what it wrote.
 _RACES = {"23505", "40001", "40P01"}
+
+
+def get_existing(session: Session, model: type[R], key: int, *, missing: str, lock: bool = False) -> R:
+    """The row of `model` with primary key `key` (locked for this transaction
+    with `lock`, on PostgreSQL); `missing`, a NotFound saying where to look, if none."""
+    row = session.get(model, key, with_for_update=lock)
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
 def in_transaction(factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 4) -> T:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from watchkeeper.db import Base, UTCDateTime
+from watchkeeper.db import Base, UTCDateTime, get_existing
 
 
 class Customer(Base):
@@ -31,10 +31,7 @@ class Customer(Base):
 
 
 def customer_by_id(customer_id: int, *, session: Session) -> Customer:
-    row = session.get(Customer, customer_id)
-    if row is None:
-        raise LookupError(f"no customer {customer_id}")
-    return row
+    return get_existing(session, Customer, customer_id, missing=f"no customer {customer_id}")
 
 
 def get_customer(name: str, *, session: Session) -> Customer:

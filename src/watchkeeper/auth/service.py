@@ -14,6 +14,7 @@ from watchkeeper.auth.customers import Customer
 from watchkeeper.auth.models import ApiToken, User
 from watchkeeper.auth.principal import Role, service_rule
 from watchkeeper.clock import Clock
+from watchkeeper.db import get_existing
 from watchkeeper.inputs import check_name
 
 PREFIX = "wk_"
@@ -113,9 +114,9 @@ def token_view(record: ApiToken, *, session: Session) -> dict[str, Any]:
 
 
 def revoke_token(*, session: Session, clock: Clock, token_id: int) -> ApiToken:
-    record = session.get(ApiToken, token_id)
-    if record is None:
-        raise LookupError(f"no token with id {token_id}; `watchkeeper token list` shows them")
+    record = get_existing(
+        session, ApiToken, token_id, missing=f"no token with id {token_id}; `watchkeeper token list` shows them"
+    )
     if record.revoked_at is None:
         record.revoked_at = clock.now()
     return record

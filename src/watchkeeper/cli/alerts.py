@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from watchkeeper import models  # noqa: F401  (alerts' tables refer to incidents')
 from watchkeeper.alerts import mutes
@@ -14,24 +13,29 @@ from watchkeeper.alerts.models import Alert
 from watchkeeper.alerts.schemas import AlertOut, DependencyOut, SilenceOut, WindowOut
 from watchkeeper.cli.common import (
     Column,
+    Json,
+    OnlyService,
+    OnlyUrgency,
+    act,
     console,
-    context,
     fail,
     minute,
     operator,
     parse_duration,
     parse_instant,
     print_json,
+    reading,
     show_list,
+    show_table,
+    storing,
     when,
 )
-from watchkeeper.finding import State, Urgency
+from watchkeeper.finding import State
 
 alerts_app = typer.Typer(help="Alerts from feeds and external monitors.")
 silences_app = typer.Typer(help="Mute alerts matching labels for a while (Alertmanager-style matchers).")
 maintenance_app = typer.Typer(help="Maintenance windows: one-off, weekly, or cron + duration, in a time zone.")
 dependencies_app = typer.Typer(help="A parent's alert (host, supplier link, PBX) mutes its dependants' alerts.")
-Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 Matchers = Annotated[
     list[str],
     typer.Option(
@@ -43,15 +47,14 @@ Force = Annotated[bool, typer.Option("--force", help="allow matchers that mute e
 
 @alerts_app.command("list")
 def alerts_list(
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    service: OnlyService = None,
     status: Annotated[State | None, typer.Option(help="firing or resolved")] = None,
-    urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,
+    urgency: OnlyUrgency = None,
     limit: int = 100,
     as_json: Json = False,
 ) -> None:
     """Newest first; a muted alert says why."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows = [
             alert_out(a)
             for a in alerts.list_alerts(session=session, service=service, status=status, urgency=urgency, limit=limit)
@@ -113,25 +116,21 @@ def silences_add(
 
     One matcher must name something (service=voip-de, instance=~"pbx-.*"):
     matchers that take any value of a label (service=~".+") need --force."""
-    ctx = context()
-    now = ctx.clock.now()
     if (duration is None) == (until is None):
         raise fail("give --duration or --until")
-    ends_at = now + parse_duration(duration) if duration else parse_instant(until or "")
-    try:
-        with ctx.transaction() as session:
-            silence = mutes.add_silence(
-                session=session,
-                now=now,
-                matchers=match,
-                ends_at=ends_at,
-                created_by=author or operator(),
-                comment=comment,
-                force=force,
-            )
-            out = SilenceOut.model_validate(silence).model_dump()
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        now = ctx.clock.now()
+        ends_at = now + parse_duration(duration) if duration else parse_instant(until or "")
+        silence = mutes.add_silence(
+            session=session,
+            now=now,
+            matchers=match,
+            ends_at=ends_at,
+            created_by=author or operator(),
+            comment=comment,
+            force=force,
+        )
+        out = SilenceOut.model_validate(silence).model_dump()
     if as_json:
         print_json(out)
         return
@@ -143,8 +142,7 @@ def silences_list(
     expired: Annotated[bool, typer.Option(help="include ended silences")] = False, as_json: Json = False
 ) -> None:
     """The silences in force (or that will be), with who set them and why."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (ctx, session):
         rows = [
             SilenceOut.model_validate(s).model_dump()
             for s in mutes.list_silences(session=session, now=ctx.clock.now(), include_expired=expired)
@@ -152,29 +150,27 @@ def silences_list(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "matchers", "from", "until", "by", "comment")
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            " ".join(r["matchers"]),
-            when(r["starts_at"]),
-            when(r["ends_at"]),
-            r["created_by"],
-            r["comment"],
-        )
-    console.print(table if rows else "no active silences")
+    show_table(
+        ("id", "matchers", "from", "until", "by", "comment"),
+        (
+            (
+                str(r["id"]),
+                " ".join(r["matchers"]),
+                when(r["starts_at"]),
+                when(r["ends_at"]),
+                r["created_by"],
+                r["comment"],
+            )
+            for r in rows
+        ),
+        empty="no active silences",
+    )
 
 
 @silences_app.command("expire")
 def silences_expire(silence_id: int) -> None:
     """End a silence now; what it muted and still fires is raised."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            mutes.expire_silence(silence_id, session=session, now=ctx.clock.now())
-    except LookupError as exc:
-        raise fail(str(exc)) from exc
-    console.print(f"silence {silence_id} expired")
+    act(lambda s, now: mutes.expire_silence(silence_id, session=s, now=now), f"silence {silence_id} expired")
 
 
 @maintenance_app.command("add")
@@ -196,30 +192,26 @@ def maintenance_add(
     as_json: Json = False,
 ) -> None:
     """Alerts in a window are recorded but not raised; one still firing when it ends is raised then."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            window = mutes.add_window(
-                session=session,
-                now=ctx.clock.now(),
-                name=name,
-                matchers=match,
-                created_by=operator(),
-                timezone=timezone,
-                starts_at=parse_instant(start) if start else None,
-                ends_at=parse_instant(end) if end else None,
-                hours=hours,
-                weekdays=days,
-                start=from_time,
-                end=to_time,
-                cron=cron,
-                duration=parse_duration(duration) if duration else None,
-                force=force,
-            )
-            out = WindowOut.model_validate(window).model_dump()
-            described = alerts.window_rule(window).describe()
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        window = mutes.add_window(
+            session=session,
+            now=ctx.clock.now(),
+            name=name,
+            matchers=match,
+            created_by=operator(),
+            timezone=timezone,
+            starts_at=parse_instant(start) if start else None,
+            ends_at=parse_instant(end) if end else None,
+            hours=hours,
+            weekdays=days,
+            start=from_time,
+            end=to_time,
+            cron=cron,
+            duration=parse_duration(duration) if duration else None,
+            force=force,
+        )
+        out = WindowOut.model_validate(window).model_dump()
+        described = alerts.window_rule(window).describe()
     if as_json:
         print_json(out)
         return
@@ -229,29 +221,23 @@ def maintenance_add(
 @maintenance_app.command("list")
 def maintenance_list(as_json: Json = False) -> None:
     """Every maintenance window, one-off, weekly or cron, and what it covers."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         windows = mutes.list_windows(session=session)
         rows = [WindowOut.model_validate(w).model_dump() | {"when": alerts.window_rule(w).describe()} for w in windows]
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "name", "when", "for")
-    for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["when"], " ".join(r["matchers"]))
-    console.print(table if rows else "no maintenance windows")
+    show_table(
+        ("id", "name", "when", "for"),
+        ((str(r["id"]), r["name"], r["when"], " ".join(r["matchers"])) for r in rows),
+        empty="no maintenance windows",
+    )
 
 
 @maintenance_app.command("delete")
 def maintenance_delete(window_id: int) -> None:
     """Delete a window; alerts it muted that still fire are raised."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            mutes.delete_window(window_id, session=session, now=ctx.clock.now())
-    except LookupError as exc:
-        raise fail(str(exc)) from exc
-    console.print(f"maintenance window {window_id} deleted")
+    act(lambda s, now: mutes.delete_window(window_id, session=s, now=now), f"maintenance window {window_id} deleted")
 
 
 @dependencies_app.command("add")
@@ -263,15 +249,11 @@ def dependencies_add(
     as_json: Json = False,
 ) -> None:
     """Like an Alertmanager inhibit rule; `equal` labels must be present and equal on both."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            row = mutes.add_dependency(
-                session=session, now=ctx.clock.now(), name=name, parent=parent, child=child, equal=equal or []
-            )
-            out = DependencyOut.model_validate(row).model_dump()
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        row = mutes.add_dependency(
+            session=session, now=ctx.clock.now(), name=name, parent=parent, child=child, equal=equal or []
+        )
+        out = DependencyOut.model_validate(row).model_dump()
     if as_json:
         print_json(out)
         return
@@ -284,25 +266,21 @@ def dependencies_add(
 @dependencies_app.command("list")
 def dependencies_list(as_json: Json = False) -> None:
     """Every dependency: which parent alert mutes which children, on which shared labels."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows = [DependencyOut.model_validate(d).model_dump() for d in mutes.list_dependencies(session=session)]
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "name", "parent", "child", "equal")
-    for r in rows:
-        table.add_row(str(r["id"]), r["name"], " ".join(r["parent"]), " ".join(r["child"]), ", ".join(r["equal"]))
-    console.print(table if rows else "no dependencies")
+    show_table(
+        ("id", "name", "parent", "child", "equal"),
+        ((str(r["id"]), r["name"], " ".join(r["parent"]), " ".join(r["child"]), ", ".join(r["equal"])) for r in rows),
+        empty="no dependencies",
+    )
 
 
 @dependencies_app.command("delete")
 def dependencies_delete(dependency_id: int) -> None:
     """Delete a dependency; children it muted that still fire are raised."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            mutes.delete_dependency(dependency_id, session=session, now=ctx.clock.now())
-    except LookupError as exc:
-        raise fail(str(exc)) from exc
-    console.print(f"dependency {dependency_id} deleted")
+    act(
+        lambda s, now: mutes.delete_dependency(dependency_id, session=s, now=now), f"dependency {dependency_id} deleted"
+    )

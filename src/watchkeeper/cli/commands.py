@@ -11,9 +11,20 @@ from typing import Annotated, Any
 import typer
 
 from watchkeeper.auth import service as tokens
-from watchkeeper.cli.common import Column, Context, console, context, fail, minute, print_json, show_list
+from watchkeeper.cli.common import (
+    Column,
+    Context,
+    Json,
+    console,
+    context,
+    fail,
+    minute,
+    print_json,
+    reading,
+    show_list,
+    storing,
+)
 from watchkeeper.db import current_revision, upgrade
-from watchkeeper.errors import said
 from watchkeeper.feeds.service import apply_retention
 from watchkeeper.scheduler import Scheduler
 from watchkeeper.wiring import jobs
@@ -33,8 +44,7 @@ def db_upgrade() -> None:
 @db_app.command("prune")
 def db_prune() -> None:
     """Apply retention now (serve does it hourly): old minute and hour counts, old batch keys."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (ctx, session):
         removed = apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
     console.print(", ".join(f"{n:,} {table}" for table, n in removed.items()) + " removed")
 
@@ -57,36 +67,31 @@ def token_create(
     from watchkeeper.auth.customers import get_customer
     from watchkeeper.auth.users import get_user
 
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            person = get_user(user, session=session) if user else None
-            if person is not None and (role or customer):
-                raise ValueError(f"a token for {person.name} has their role ({person.role}); drop --role/--customer")
-            if person is None and not name:
-                raise ValueError("say who uses it: --name NAME, or --user NAME for one of `watchkeeper users list`")
-            customer_id = get_customer(customer, session=session).id if customer else None
-            new = tokens.create_token(
-                session=session,
-                clock=ctx.clock,
-                name=name or (person.name if person else ""),
-                role=role or "engineer",
-                customer_id=customer_id,
-                user=person,
-                services=services,
-                feed=feed,
-            )
-    except (ValueError, LookupError) as exc:
-        raise fail(said(exc)) from exc
+    with storing() as (ctx, session):
+        person = get_user(user, session=session) if user else None
+        if person is not None and (role or customer):
+            raise ValueError(f"a token for {person.name} has their role ({person.role}); drop --role/--customer")
+        if person is None and not name:
+            raise ValueError("say who uses it: --name NAME, or --user NAME for one of `watchkeeper users list`")
+        customer_id = get_customer(customer, session=session).id if customer else None
+        new = tokens.create_token(
+            session=session,
+            clock=ctx.clock,
+            name=name or (person.name if person else ""),
+            role=role or "engineer",
+            customer_id=customer_id,
+            user=person,
+            services=services,
+            feed=feed,
+        )
     console.print(f"{new.record.role} token {new.record.id} ({new.record.name}), shown once, keep it safe:")
     typer.echo(new.token)
 
 
 @token_app.command("list")
-def token_list(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+def token_list(as_json: Json = False) -> None:
     """Every token: its role, whose it is, what it is limited to; never the secret."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows = [tokens.token_view(t, session=session) for t in tokens.list_tokens(session=session)]
     if as_json:
         print_json(rows)
@@ -122,12 +127,8 @@ def token_list(as_json: Annotated[bool, typer.Option("--json", help="machine-rea
 @token_app.command("revoke")
 def token_revoke(token_id: int) -> None:
     """Revoke a token at once; its requests get 401 from then on."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            tokens.revoke_token(session=session, clock=ctx.clock, token_id=token_id)
-    except LookupError as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        tokens.revoke_token(session=session, clock=ctx.clock, token_id=token_id)
     console.print(f"token {token_id} revoked")
 
 

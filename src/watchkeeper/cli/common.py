@@ -8,13 +8,13 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from sqlalchemy import Engine
@@ -24,6 +24,7 @@ from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings, get_settings
 from watchkeeper.db import current_revision, dispose_engines, make_engine, transaction, upgrade
 from watchkeeper.errors import said
+from watchkeeper.finding import Urgency
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -95,6 +96,13 @@ class Context:
     def transaction(self) -> Iterator[Session]:
         with transaction(self.sessions) as session:
             yield session
+
+
+# The options many commands share, said alike in each one's --help.
+Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]
+OnlyService = Annotated[str | None, typer.Option(help="only this service")]
+OnlyUrgency = Annotated[Urgency | None, typer.Option(help="high or low")]
 
 
 def context() -> Context:
@@ -181,14 +189,33 @@ def leave(status: object) -> NoReturn:
     os._exit(code)
 
 
-def act(action: Callable[[Session, datetime], object], message: str) -> None:
-    """Do `action(session, now)` in one transaction; say `message`, or what was wrong."""
+@contextmanager
+def _transaction(refused: tuple[type[Exception], ...]) -> Iterator[tuple[Context, Session]]:
     ctx = context()
     try:
         with ctx.transaction() as session:
-            action(session, ctx.clock.now())
-    except (ValueError, LookupError) as exc:
+            yield ctx, session
+    except refused as exc:
         raise fail(said(exc)) from exc
+
+
+def reading() -> AbstractContextManager[tuple[Context, Session]]:
+    """One transaction of a command that reads: a thing that is missing
+    (LookupError) ends the command with its message."""
+    return _transaction((LookupError,))
+
+
+def storing() -> AbstractContextManager[tuple[Context, Session]]:
+    """One transaction of a command that changes something. Input the rules
+    refuse (ValueError) or a thing that is missing (LookupError) ends the
+    command with its message and nothing stored."""
+    return _transaction((ValueError, LookupError))
+
+
+def act(action: Callable[[Session, datetime], object], message: str) -> None:
+    """Do `action(session, now)` in one transaction; say `message`, or what was wrong."""
+    with storing() as (ctx, session):
+        action(session, ctx.clock.now())
     _output("console").print(message)
 
 
@@ -275,6 +302,21 @@ def show_list(columns: list[Column], rows: list[list[str]], *, empty: str) -> No
     left_out = [columns[i].name for i in range(len(columns)) if i not in shown]
     if left_out:
         console.print(f"[dim]not shown at {console.width} columns: {', '.join(left_out)} (--json has all)[/dim]")
+
+
+def show_table(headers: Sequence[str], lines: Iterable[Sequence[str]], *, empty: str) -> None:
+    """Print a short list (silences, plans, keys) as a table, or `empty` when it has no line."""
+    from rich.table import Table
+
+    table = Table(*headers)
+    for line in lines:
+        table.add_row(*line)
+    _output("console").print(table if table.rows else empty)
+
+
+def fields(record: object, names: Sequence[str]) -> dict[str, Any]:
+    """The attributes `names` of a stored record, by name, in that order: a line of a list, as `--json` prints it."""
+    return {name: getattr(record, name) for name in names}
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

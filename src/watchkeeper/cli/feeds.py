@@ -11,9 +11,19 @@ from rich.table import Table
 
 from watchkeeper.alerts.service import list_alerts
 from watchkeeper.cli.alerts import alert_out
-from watchkeeper.cli.common import Column, console, context, fail, minute, print_json, show_list, when
+from watchkeeper.cli.common import (
+    Column,
+    console,
+    fail,
+    fields,
+    minute,
+    print_json,
+    reading,
+    show_list,
+    storing,
+    when,
+)
 from watchkeeper.feeds import service as services
-from watchkeeper.feeds.filecontrol import BadPattern
 from watchkeeper.feeds.models import ServiceStage
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import Sensitivity, duration
@@ -34,8 +44,7 @@ def services_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Services with their stage, first and last record, and totals."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows = [services.service_out(s) for s in services.list_services(session=session, stage=stage)]
     if as_json:
         print_json(rows)
@@ -76,13 +85,9 @@ def hourly_profile(points: list[Any], now: datetime) -> list[tuple[str, list[int
 @services_app.command("show")
 def services_show(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One service: stage, settings, totals, the last 7 days, the learned week and open alerts."""
-    ctx = context()
-    now = ctx.clock.now()
-    with ctx.transaction() as session:
-        try:
-            out = services.service_out(services.get_service(session=session, name=name))
-        except services.NotFound as exc:
-            raise fail(str(exc)) from exc
+    with reading() as (ctx, session):
+        now = ctx.clock.now()
+        out = services.service_out(services.get_service(session=session, name=name))
         points = services.service_counts(
             session=session, name=name, resolution="hour", since=now - timedelta(days=7), until=now
         )
@@ -242,12 +247,8 @@ def _given_settings(
 
 
 def _save(change: Any, name: str, patch: ServicePatch, as_json: bool) -> None:
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            out = services.service_out(change(session=session, name=name, patch=patch, now=ctx.clock.now()))
-    except (services.NotFound, services.Invalid, services.Exists) as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        out = services.service_out(change(session=session, name=name, patch=patch, now=ctx.clock.now()))
     if as_json:
         print_json(out)
         return
@@ -286,38 +287,26 @@ def feeds_add(
     With --append, a file that grew since it was last ingested under its name
     is counted from where it was counted to; a rotated one (shorter, or its
     start changed) is counted as a new file; an unchanged one is no duplicate."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            services.add_feed(
-                session=session,
-                clock=ctx.clock,
-                name=name,
-                format=format,
-                timezone=timezone,
-                service_column=service_column,
-                sequence_pattern=sequence_pattern,
-                append=append,
-            )
-    except (services.Invalid, BadPattern) as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        services.add_feed(
+            session=session,
+            clock=ctx.clock,
+            name=name,
+            format=format,
+            timezone=timezone,
+            service_column=service_column,
+            sequence_pattern=sequence_pattern,
+            append=append,
+        )
     console.print(f"feed {name} saved")
 
 
 @feeds_app.command("list")
 def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Each feed's file format, time zone, service column and sequence pattern."""
-    ctx = context()
-    with ctx.transaction() as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "name": f.name,
-                "format": f.format,
-                "timezone": f.timezone,
-                "service_column": f.service_column,
-                "sequence_pattern": f.sequence_pattern,
-                "append": f.append,
-            }
+    with reading() as (_, session):
+        rows = [
+            fields(f, ("name", "format", "timezone", "service_column", "sequence_pattern", "append"))
             for f in services.list_feeds(session=session)
         ]
     if as_json:
@@ -338,19 +327,9 @@ def files_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Ingested files, newest first."""
-    ctx = context()
-    with ctx.transaction() as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "feed": f.feed,
-                "name": f.name,
-                "sequence": f.sequence,
-                "format": f.format,
-                "accepted": f.accepted,
-                "rejected": f.rejected,
-                "received_at": f.received_at,
-                "content_hash": f.content_hash,
-            }
+    with reading() as (_, session):
+        rows = [
+            fields(f, ("feed", "name", "sequence", "format", "accepted", "rejected", "received_at", "content_hash"))
             for f in services.list_files(session=session, feed=feed)
         ]
     if as_json:
@@ -391,8 +370,7 @@ def files_findings(
 ) -> None:
     """Failed file controls: duplicates, sequence gaps, reused numbers, unreadable files (each an alert,
     open until resolved), and appended files (a note)."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows: list[dict[str, Any]] = [
             {
                 "at": f.created_at,

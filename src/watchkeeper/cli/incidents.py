@@ -10,42 +10,41 @@ from rich.table import Table
 
 from watchkeeper.alerts.service import RoutingConfig
 from watchkeeper.cli.common import (
+    By,
     Column,
+    Json,
+    OnlyService,
+    OnlyUrgency,
     console,
-    context,
-    fail,
     minute,
     operator,
     parse_duration,
     print_json,
+    reading,
     show_list,
+    storing,
     when,
 )
-from watchkeeper.errors import said
-from watchkeeper.finding import Urgency
 from watchkeeper.incidents import service as incidents
-from watchkeeper.incidents.lifecycle import Action, InvalidTransition, Status
+from watchkeeper.incidents.lifecycle import Action, Status
 from watchkeeper.incidents.schemas import IncidentOut
 from watchkeeper.incidents.views import detail, moved_out, still_firing_lines, timings_out
 
 incidents_app = typer.Typer(help="Incidents: alerts grouped, with a lifecycle and a timeline.")
-Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]
 _COLOUR = {Status.TRIGGERED: "red", Status.ACKNOWLEDGED: "yellow", Status.RESOLVED: "green", Status.CLOSED: "dim"}
 
 
 @incidents_app.command("list")
 def incidents_list(
     status: Annotated[Status | None, typer.Option(help="triggered, acknowledged, resolved, closed")] = None,
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    service: OnlyService = None,
     customer: Annotated[str | None, typer.Option(help="only this customer's (its services')")] = None,
-    urgency: Annotated[Urgency | None, typer.Option(help="high or low")] = None,
+    urgency: OnlyUrgency = None,
     limit: int = 50,
     as_json: Json = False,
 ) -> None:
     """Newest first."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows = [
             IncidentOut.model_validate(i).model_dump()
             for i in incidents.list_incidents(
@@ -83,17 +82,13 @@ def incidents_list(
 @incidents_app.command("show")
 def incidents_show(incident_id: int, as_json: Json = False) -> None:
     """The incident, its alerts and its timeline."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            out = detail(incidents.get(incident_id, session=session), session)
-            out = {
-                **out,
-                "alerts": [a.model_dump() for a in out["alerts"]],
-                "timeline": [e.model_dump() for e in out["timeline"]],
-            }
-    except LookupError as exc:
-        raise fail(str(exc)) from exc
+    with reading() as (_, session):
+        out = detail(incidents.get(incident_id, session=session), session)
+        out = {
+            **out,
+            "alerts": [a.model_dump() for a in out["alerts"]],
+            "timeline": [e.model_dump() for e in out["timeline"]],
+        }
     if as_json:
         print_json(out)
         return
@@ -131,21 +126,17 @@ def _print_detail(out: dict[str, Any]) -> None:
 
 
 def _act(incident_id: int, action: Action, by: str | None, note: str | None = None) -> None:
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            moved = incidents.move_by_hand(
-                incident_id,
-                action,
-                actor=by or operator(),
-                session=session,
-                now=ctx.clock.now(),
-                config=RoutingConfig.from_settings(ctx.settings),
-                note=note,
-            )
-            out = moved_out(moved.incident, moved.still_firing)
-    except (LookupError, InvalidTransition) as exc:
-        raise fail(said(exc)) from exc
+    with storing() as (ctx, session):
+        moved = incidents.move_by_hand(
+            incident_id,
+            action,
+            actor=by or operator(),
+            session=session,
+            now=ctx.clock.now(),
+            config=RoutingConfig.from_settings(ctx.settings),
+            note=note,
+        )
+        out = moved_out(moved.incident, moved.still_firing)
     console.print(f"incident {incident_id} {out.status}")
     for line in still_firing_lines(out):
         console.print(line, highlight=False, markup=False, soft_wrap=True)  # a command stays one line
@@ -175,25 +166,20 @@ def incidents_close(incident_id: int, by: By = None) -> None:
 @incidents_app.command("note")
 def incidents_note(incident_id: int, text: str, by: By = None) -> None:
     """Add a note to the timeline."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            incidents.add_note(incident_id, text, actor=by or operator(), session=session, now=ctx.clock.now())
-    except (LookupError, ValueError) as exc:
-        raise fail(said(exc)) from exc
+    with storing() as (ctx, session):
+        incidents.add_note(incident_id, text, actor=by or operator(), session=session, now=ctx.clock.now())
     console.print(f"note added to incident {incident_id}")
 
 
 @incidents_app.command("stats")
 def incidents_stats(
     period: Annotated[str, typer.Option(help="incidents opened in the last ..., e.g. 30d")] = "30d",
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    service: OnlyService = None,
     as_json: Json = False,
 ) -> None:
     """MTTA and MTTR, read from the incidents' timelines."""
-    ctx = context()
-    now = ctx.clock.now()
-    with ctx.transaction() as session:
+    with reading() as (ctx, session):
+        now = ctx.clock.now()
         out = timings_out(
             incidents.response_times(session=session, since=now - parse_duration(period), until=now, service=service)
         )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from watchkeeper.cli.common import console, context, fail, print_json, when
+from watchkeeper.cli.common import console, fields, print_json, reading, show_table, storing, when
 from watchkeeper.intake import service as intake
 from watchkeeper.intake.service import Kind
 
@@ -26,12 +25,8 @@ def integrations_create(
     name: Annotated[str, typer.Option(help="what sends through it, e.g. prometheus-prod")],
 ) -> None:
     """Create a key; it is printed once and stored only hashed."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            new = intake.create(session=session, clock=ctx.clock, kind=kind, name=name)
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        new = intake.create(session=session, clock=ctx.clock, kind=kind, name=name)
     console.print(f"integration {new.record.id} ({kind}, {name}); the key is shown once, keep it safe:")
     console.print(_WHERE[kind].format(key=new.key), soft_wrap=True)
     typer.echo(new.key)
@@ -40,42 +35,34 @@ def integrations_create(
 @integrations_app.command("list")
 def integrations_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every intake integration: its kind, name and key prefix (never the key)."""
-    ctx = context()
-    with ctx.transaction() as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "id": i.id,
-                "kind": i.kind,
-                "name": i.name,
-                "prefix": i.prefix,
-                "created_at": i.created_at,
-                "revoked_at": i.revoked_at,
-            }
+    with reading() as (_, session):
+        rows = [
+            fields(i, ("id", "kind", "name", "prefix", "created_at", "revoked_at"))
             for i in intake.list_integrations(session=session)
         ]
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "kind", "name", "key starts", "created", "revoked")
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            r["kind"],
-            r["name"],
-            r["prefix"] + "...",
-            when(r["created_at"]),
-            when(r["revoked_at"]) if r["revoked_at"] else "",
-        )
-    console.print(table if rows else "no integrations")
+    show_table(
+        ("id", "kind", "name", "key starts", "created", "revoked"),
+        (
+            (
+                str(r["id"]),
+                r["kind"],
+                r["name"],
+                r["prefix"] + "...",
+                when(r["created_at"]),
+                when(r["revoked_at"]) if r["revoked_at"] else "",
+            )
+            for r in rows
+        ),
+        empty="no integrations",
+    )
 
 
 @integrations_app.command("revoke")
 def integrations_revoke(integration_id: int) -> None:
     """Revoke an integration's key at once; its sender's events are refused (404) from then on."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            intake.revoke(session=session, clock=ctx.clock, integration_id=integration_id)
-    except LookupError as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        intake.revoke(session=session, clock=ctx.clock, integration_id=integration_id)
     console.print(f"integration {integration_id} revoked; its key no longer works")

@@ -10,7 +10,9 @@ from rich.table import Table
 
 from watchkeeper.auth.principal import Principal, Role
 from watchkeeper.cli.common import (
+    By,
     Column,
+    Json,
     act,
     console,
     context,
@@ -20,7 +22,9 @@ from watchkeeper.cli.common import (
     operator,
     parse_duration,
     print_json,
+    reading,
     show_list,
+    storing,
     when,
 )
 from watchkeeper.errors import said
@@ -32,8 +36,6 @@ from watchkeeper.support.sla import CaseStatus, Priority, Target, Targets
 plans_app = typer.Typer(help="Support plans: opening hours (or 24x7), holidays, SLA targets per priority.")
 customers_app = typer.Typer(help="Customers, their plan, contacts and services.")
 cases_app = typer.Typer(help="Support cases with a work log and SLA clocks in business time.")
-Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-By = Annotated[str | None, typer.Option("--by", help="who (default: $USER)")]
 
 
 def _targets(values: list[str]) -> dict[Priority, Targets]:
@@ -66,32 +68,27 @@ def plans_add(
     ] = False,
 ) -> None:
     """Add a plan; its clocks run in its business time."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            plan = desk.add_plan(
-                session=session,
-                now=ctx.clock.now(),
-                name=name,
-                hours=hours,
-                timezone=timezone,
-                holidays=holidays,
-                closed_days=[date.fromisoformat(d) for d in closed or []],
-                targets=_targets(target),
-                auto_case=auto_case,
-                auto_enquire=auto_enquire,
-            )
-            described = desk.plan_rule(plan).calendar.describe()
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+    with storing() as (ctx, session):
+        plan = desk.add_plan(
+            session=session,
+            now=ctx.clock.now(),
+            name=name,
+            hours=hours,
+            timezone=timezone,
+            holidays=holidays,
+            closed_days=[date.fromisoformat(d) for d in closed or []],
+            targets=_targets(target),
+            auto_case=auto_case,
+            auto_enquire=auto_enquire,
+        )
+        described = desk.plan_rule(plan).calendar.describe()
     console.print(f"plan {name}: {described}")
 
 
 @plans_app.command("list")
 def plans_list(as_json: Json = False) -> None:
     """Every support plan: its hours, SLA targets, automatic cases and enquiries."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows: list[dict[str, Any]] = [
             {
                 "name": p.name,
@@ -122,15 +119,11 @@ def customers_add(
     timezone: Annotated[str | None, typer.Option(help="the customer's own time zone for the plan's hours")] = None,
 ) -> None:
     """Add a customer on a plan; `--services REGEX` makes matching services theirs."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            customer = desk.add_customer(
-                session=session, now=ctx.clock.now(), name=name, plan=plan, service_pattern=services, timezone=timezone
-            )
-            owned = desk.services_of(customer, session=session)
-    except (ValueError, LookupError) as exc:
-        raise fail(said(exc)) from exc
+    with storing() as (ctx, session):
+        customer = desk.add_customer(
+            session=session, now=ctx.clock.now(), name=name, plan=plan, service_pattern=services, timezone=timezone
+        )
+        owned = desk.services_of(customer, session=session)
     console.print(f"customer {name} on plan {plan}" + (f"; services: {', '.join(owned)}" if owned else ""))
 
 
@@ -141,12 +134,8 @@ def customers_assign(
     move: Annotated[bool, typer.Option("--move", help="take it from the customer it belongs to now")] = False,
 ) -> None:
     """Make SERVICE the customer's."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            desk.assign_service(service, customer, session=session, move=move)
-    except (LookupError, ValueError) as exc:
-        raise fail(said(exc)) from exc
+    with storing() as (_, session):
+        desk.assign_service(service, customer, session=session, move=move)
     console.print(f"{service} belongs to {customer}")
 
 
@@ -158,20 +147,15 @@ def customers_contact(
     channel: Annotated[str, typer.Option(help="Apprise URL: mailto://..., slack://..., tgram://...")],
 ) -> None:
     """Add a contact to a customer; its technical contacts are the ones enquiries ask."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            desk.add_contact(session=session, customer=customer, name=name, role=role, channel=channel)
-    except (ValueError, LookupError) as exc:
-        raise fail(said(exc)) from exc
+    with storing() as (_, session):
+        desk.add_contact(session=session, customer=customer, name=name, role=role, channel=channel)
     console.print(f"{role} contact {name} added to {customer}")
 
 
 @customers_app.command("list")
 def customers_list(as_json: Json = False) -> None:
     """Every customer with their plan, services and contacts."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows: list[dict[str, Any]] = [
             {
                 "name": c.name,
@@ -211,21 +195,17 @@ def cases_open(
     by: By = None,
 ) -> None:
     """Open a case for a customer; its SLA clocks start now."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            case = desk.open_case(
-                session=session,
-                now=ctx.clock.now(),
-                customer=customer,
-                title=title,
-                priority=priority,
-                author=by or operator(),
-                description=description,
-            )
-            out = case_out(case, session, ctx.clock.now())
-    except (ValueError, LookupError) as exc:
-        raise fail(said(exc)) from exc
+    with storing() as (ctx, session):
+        case = desk.open_case(
+            session=session,
+            now=ctx.clock.now(),
+            customer=customer,
+            title=title,
+            priority=priority,
+            author=by or operator(),
+            description=description,
+        )
+        out = case_out(case, session, ctx.clock.now())
     due = [f"{c['target']} due {when(c['due_at'])}" for c in out["clocks"] if c["due_at"]]
     console.print(f"case {out['id']} opened for {customer} ({priority})" + (f"; {', '.join(due)}" if due else ""))
 
@@ -237,15 +217,11 @@ def cases_list(
     as_json: Json = False,
 ) -> None:
     """Cases, newest first, with status, priority and the SLA clock due next."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            rows = [
-                case_out(c, session, ctx.clock.now())
-                for c in desk.list_cases(session=session, customer=customer, status=status)
-            ]
-    except LookupError as exc:
-        raise fail(said(exc)) from exc
+    with reading() as (ctx, session):
+        rows = [
+            case_out(c, session, ctx.clock.now())
+            for c in desk.list_cases(session=session, customer=customer, status=status)
+        ]
     if as_json:
         print_json(rows)
         return
@@ -276,13 +252,9 @@ def cases_list(
 @cases_app.command("show")
 def cases_show(case_id: int, as_json: Json = False) -> None:
     """The case, its SLA clocks and its work log."""
-    ctx = context()
-    try:
-        with ctx.transaction() as session:
-            case = desk.get_case(case_id, session=session)
-            out = case_out(case, session, ctx.clock.now(), log=True)
-    except LookupError as exc:
-        raise fail(said(exc)) from exc
+    with reading() as (ctx, session):
+        case = desk.get_case(case_id, session=session)
+        out = case_out(case, session, ctx.clock.now(), log=True)
     if as_json:
         print_json(out)
         return

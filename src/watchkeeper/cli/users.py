@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.auth import users
 from watchkeeper.auth.principal import Role
-from watchkeeper.cli.common import act, console, context, print_json
+from watchkeeper.cli.common import act, console, print_json, reading
 from watchkeeper.words import count
 
 users_app = typer.Typer(help="People: the operator's staff and customers' own, with their notification channels.")
@@ -54,8 +54,7 @@ def users_channels(name: str, channel: Channels = None) -> None:
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every user with their role, customer and how many channels they are told on."""
-    ctx = context()
-    with ctx.transaction() as session:
+    with reading() as (_, session):
         rows = [users.user_view(u, session=session) for u in users.list_users(session=session)]
     if as_json:
         print_json(rows)

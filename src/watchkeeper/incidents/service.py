@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.alerts import service as alerts
 from watchkeeper.alerts.models import Alert
 from watchkeeper.bus import publish
+from watchkeeper.db import get_existing
 from watchkeeper.finding import Severity, State, Urgency
 from watchkeeper.incidents.events import IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved
 from watchkeeper.incidents.lifecycle import OPEN, Action, Entry, Status, Timings, next_status, timings
@@ -262,11 +263,12 @@ def _move(
     return incident
 
 
+def _missing(incident_id: int) -> str:
+    return f"no incident {incident_id}; `watchkeeper incidents list` shows them"
+
+
 def get(incident_id: int, *, session: Session) -> Incident:
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise LookupError(f"no incident {incident_id}; `watchkeeper incidents list` shows them")
-    return incident
+    return get_existing(session, Incident, incident_id, missing=_missing(incident_id))
 
 
 def act(
@@ -289,9 +291,7 @@ def move(
     transaction; otherwise the scheduler's next round does.
     """
     # Locked on PostgreSQL: two people resolving at once must not both move it.
-    incident = session.get(Incident, incident_id, with_for_update=True)
-    if incident is None:
-        raise LookupError(f"no incident {incident_id}; `watchkeeper incidents list` shows them")
+    incident = get_existing(session, Incident, incident_id, missing=_missing(incident_id), lock=True)
     _move(incident, action, actor=actor, session=session, now=now, note=note)
     if action is Action.ACKNOWLEDGE:
         return incident, []

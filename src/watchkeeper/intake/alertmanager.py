@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from watchkeeper.finding import Finding, Severity, State, problems
+from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.intake.errors import messages
-from watchkeeper.intake.parser import Answer, InPath, Parsed, Rejected, rejections
+from watchkeeper.intake.parser import Answer, InPath, Parsed, Rejected, rejections, take_each
 from watchkeeper.intake.service import Kind
 
 _SEVERITY = {
@@ -74,20 +74,12 @@ def parse(body: object, *, integration_id: int, now: datetime) -> Parsed:
                 Rejected(None, f"version: {payload.version!r} is not supported; watchkeeper takes webhook version 4")
             ]
         )
-    good: list[Finding] = []
-    bad: list[Rejected] = []
-    for index, item in enumerate(payload.alerts):
-        try:
-            found = _finding(AmAlert.model_validate(item), payload, integration_id, now)
-        except ValidationError as exc:
-            bad += rejections(messages(exc, f"alerts.{index}"), index)
-            continue
-        wrong = problems(found, now=now)
-        if wrong:
-            bad += rejections([f"alerts.{index}: {line}" for line in wrong], index)  # fields as watchkeeper stores them
-        else:
-            good.append(found)
-    return Parsed(findings=good, rejected=bad)
+    return take_each(
+        payload.alerts,
+        lambda item: _finding(AmAlert.model_validate(item), payload, integration_id, now),
+        now=now,
+        within="alerts",
+    )
 
 
 class Alertmanager(InPath):

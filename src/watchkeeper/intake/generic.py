@@ -17,11 +17,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from watchkeeper.finding import Finding, Severity, State, problems
-from watchkeeper.intake.errors import messages
-from watchkeeper.intake.parser import Answer, InPath, Parsed, Rejected, rejections
+from watchkeeper.finding import Finding, Severity, State
+from watchkeeper.intake.parser import Answer, InPath, Parsed, Rejected, take_each
 from watchkeeper.intake.service import Kind
 
 MAX_EVENTS = 1000
@@ -51,21 +50,9 @@ def parse(body: object, *, integration_id: int, now: datetime) -> Parsed:
     items = body if isinstance(body, list) else [body]
     if len(items) > MAX_EVENTS:
         return Parsed(rejected=[Rejected(None, f"at most {MAX_EVENTS} events per request; this one has {len(items)}")])
-    found: list[Finding] = []
-    bad: list[Rejected] = []
-    for index, item in enumerate(items):
-        try:
-            event = GenericEvent.model_validate(item)
-        except ValidationError as exc:
-            bad += rejections(messages(exc), index)
-            continue
-        candidate = finding(event, integration_id=integration_id, now=now)
-        wrong = problems(candidate, now=now)
-        if wrong:
-            bad += rejections(wrong, index)
-        else:
-            found.append(candidate)
-    return Parsed(findings=found, rejected=bad)
+    return take_each(
+        items, lambda item: finding(GenericEvent.model_validate(item), integration_id=integration_id, now=now), now=now
+    )
 
 
 class Generic(InPath):

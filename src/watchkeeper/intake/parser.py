@@ -9,11 +9,15 @@ why; the good items of the same payload are still taken.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from watchkeeper.finding import Finding
+from pydantic import ValidationError
+
+from watchkeeper.finding import Finding, problems
+from watchkeeper.intake.errors import messages
 from watchkeeper.intake.service import Kind
 
 
@@ -103,3 +107,26 @@ class InPath:
 def rejections(lines: list[str], index: int | None = None) -> list[Rejected]:
     """One rejected item per line, all at `index`."""
     return [Rejected(index, line) for line in lines]
+
+
+def take_each(items: Iterable[object], read: Callable[[object], Finding], *, now: datetime, within: str = "") -> Parsed:
+    """Each item `read` into a finding (a ValidationError if it cannot be) and
+    checked as watchkeeper stores it. One that fails either is rejected at its
+    index, its fields named under `within` ("alerts": "alerts.3.startsAt"; a
+    check of the finding names the field as watchkeeper stores it); the
+    others are taken."""
+    good: list[Finding] = []
+    bad: list[Rejected] = []
+    for index, item in enumerate(items):
+        where = f"{within}.{index}" if within else ""
+        try:
+            found = read(item)
+        except ValidationError as exc:
+            bad += rejections(messages(exc, where), index)
+            continue
+        wrong = problems(found, now=now)
+        if wrong:
+            bad += rejections([f"{where}: {line}" if where else line for line in wrong], index)
+        else:
+            good.append(found)
+    return Parsed(findings=good, rejected=bad)

@@ -15,6 +15,7 @@ from watchkeeper.auth.customers import get_customer as get_customer
 from watchkeeper.auth.customers import list_customers as list_customers
 from watchkeeper.auth.users import find_user, get_user
 from watchkeeper.bus import publish
+from watchkeeper.db import get_existing
 from watchkeeper.feeds.models import Service
 from watchkeeper.inputs import check_channel, check_name
 from watchkeeper.support import sla
@@ -106,10 +107,7 @@ def get_plan(name: str, *, session: Session) -> SupportPlan:
 
 
 def get_plan_by_id(plan_id: int, *, session: Session) -> SupportPlan:
-    row = session.get(SupportPlan, plan_id)
-    if row is None:
-        raise LookupError(f"no support plan {plan_id}")
-    return row
+    return get_existing(session, SupportPlan, plan_id, missing=f"no support plan {plan_id}")
 
 
 def list_plans(*, session: Session) -> list[SupportPlan]:
@@ -265,10 +263,7 @@ def open_case(
 
 
 def get_case(case_id: int, *, session: Session) -> Case:
-    row = session.get(Case, case_id)
-    if row is None:
-        raise LookupError(f"no case {case_id}; `watchkeeper cases list` shows them")
-    return row
+    return get_existing(session, Case, case_id, missing=f"no case {case_id}; `watchkeeper cases list` shows them")
 
 
 def entries(case: Case, *, session: Session) -> list[CaseEntry]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -250,6 +250,8 @@ def _own_feed(who: Principal, feed: str | None) -> str | None:
 
 
 class FileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from the stored file row
+
     feed: str
     name: str
     content_hash: str
@@ -275,25 +277,10 @@ class FileFindingOut(BaseModel):
 @router.get("/files", response_model=list[FileOut], tags=["files"])
 def list_files(
     session: SessionDep, who: FileReader, feed: str | None = None, limit: int = Query(100, ge=1, le=1000)
-) -> list[dict[str, Any]]:
+) -> list[FileOut]:
     """Files counted, newest first; an ingest token made for a feed reads that feed's only."""
     feed = _own_feed(who, feed)
-    return [
-        {
-            "feed": f.feed,
-            "name": f.name,
-            "content_hash": f.content_hash,
-            "size": f.size,
-            "sequence": f.sequence,
-            "format": f.format,
-            "accepted": f.accepted,
-            "rejected": f.rejected,
-            "errors": f.errors,
-            "received_at": f.received_at,
-            "counted_from": f.counted_from,
-        }
-        for f in services.list_files(session=session, feed=feed, limit=limit)
-    ]
+    return [FileOut.model_validate(f) for f in services.list_files(session=session, feed=feed, limit=limit)]
 
 
 @router.get("/files/findings", response_model=list[FileFindingOut], tags=["files"])
