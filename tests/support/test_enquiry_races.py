@@ -3,66 +3,24 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from watchkeeper.alerts.service import RoutingConfig, record
-from watchkeeper.auth.service import create_token
-from watchkeeper.clock import FrozenClock
+from tests.support.desk_setup import silent_acme_feed
 from watchkeeper.db import transaction
 from watchkeeper.feeds.models import Service
-from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.incidents.service import list_incidents, timeline
 from watchkeeper.support import enquiries
 from watchkeeper.support import service as desk
-from watchkeeper.support.sla import Priority, Targets
 from watchkeeper.web.app import create_app
-
-SATURDAY_3AM = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def asked(db):
     """An 8x5 customer's silent feed on a Saturday: a low-urgency incident, a p2 case, an enquiry about it."""
-    clock = FrozenClock(SATURDAY_3AM)
+    clock, token = silent_acme_feed(db)
     with transaction(db.sessions) as session:
-        desk.add_plan(
-            session=session,
-            now=SATURDAY_3AM,
-            name="8x5",
-            hours="Mon-Fri 09:00-17:00",
-            targets={Priority.P2: Targets(first_response=timedelta(hours=4))},
-        )
-        session.add(
-            Service(
-                name="acme-cdr",
-                stage="production",
-                first_seen=SATURDAY_3AM,
-                last_seen=SATURDAY_3AM,
-                last_received_at=SATURDAY_3AM,
-                created_at=SATURDAY_3AM,
-            )
-        )
-        session.flush()
-        desk.add_customer(session=session, now=SATURDAY_3AM, name="Acme", plan="8x5", service_pattern="acme-.*")
-        record(
-            Finding(
-                "feed/acme-cdr/silence",
-                "feeds",
-                "acme-cdr",
-                Severity.ERROR,
-                State.FIRING,
-                "no records from acme-cdr for 40 min",
-                SATURDAY_3AM,
-                labels={"service": "acme-cdr"},
-            ),
-            session=session,
-            now=SATURDAY_3AM,
-            config=RoutingConfig(group_wait=timedelta(0)),
-        )
-        token = create_token(session=session, clock=clock, name="anna").token
         (incident,) = list_incidents(session=session)
         (case,) = desk.list_cases(session=session)
     app = create_app(settings=db.settings, clock=clock, engine=db.engine)
