@@ -7,19 +7,8 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from watchkeeper.auth.service import create_token
 from watchkeeper.db import transaction
 from watchkeeper.web.app import create_app
-
-
-@pytest.fixture
-def api(db, clock):
-    with transaction(db.sessions) as session:
-        token = create_token(session=session, clock=clock, name="test").token
-    client = TestClient(create_app(settings=db.settings, clock=clock, engine=db.engine))
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
-
 
 RECORD = {"service": "voip-de", "ts": "2026-11-23T09:15:00Z", "count": 3, "quantity": 90}
 

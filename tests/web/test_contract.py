@@ -8,7 +8,6 @@ import json
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
@@ -68,15 +67,6 @@ def test_every_answer_is_one_the_openapi_document_declares(label, api_schema, de
 
 
 # -- what the runs above found, pinned ------------------------------------------------
-
-
-@pytest.fixture
-def api(db, clock):
-    with transaction(db.sessions) as session:
-        token = create_token(session=session, clock=clock, name="test").token
-    client = TestClient(create_app(settings=db.settings, clock=clock, engine=db.engine))
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
 
 
 @pytest.mark.parametrize(

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from watchkeeper.alerts.service import RoutingConfig, record
-from watchkeeper.auth.service import create_token
 from watchkeeper.db import transaction
 from watchkeeper.finding import Finding, Severity, State
-from watchkeeper.web.app import create_app
-
-
-@pytest.fixture
-def api(db, clock):
-    with transaction(db.sessions) as session:
-        token = create_token(session=session, clock=clock, name="prometheus").token
-    client = TestClient(create_app(settings=db.settings, clock=clock, engine=db.engine))
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
 
 
 def _scrape(api) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
