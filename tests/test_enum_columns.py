@@ -64,12 +64,19 @@ def _insert(connection: sa.Connection, table: sa.Table, made: dict[str, int] | N
     """A row of `table` with every required column set, and one of each table it refers to; its id."""
     made = {} if made is None else made
     if table.name not in made:
+        # The database's foreign keys, not only the models': a core table may name a higher
+        # layer's row by id (customers.plan_id) without its model knowing that table.
+        refers = {
+            fk["constrained_columns"][0]: fk["referred_table"]
+            for fk in sa.inspect(connection).get_foreign_keys(table.name)
+            if len(fk["constrained_columns"]) == 1
+        }
         values = {}
         for column in table.columns:
             if column.primary_key or column.nullable or column.default is not None or column.server_default is not None:
                 continue
-            key = next(iter(column.foreign_keys), None)
-            values[column.name] = _insert(connection, key.column.table, made) if key else _value(column)
+            parent = refers.get(column.name)
+            values[column.name] = _insert(connection, Base.metadata.tables[parent], made) if parent else _value(column)
         made[table.name] = connection.execute(sa.insert(table).values(values).returning(table.c.id)).scalar_one()
     return made[table.name]
 
