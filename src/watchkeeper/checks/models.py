@@ -65,7 +65,7 @@ class Check(Base):
     status: Mapped[CheckStatus] = mapped_column(str_enum(CheckStatus, 16), default=CheckStatus.NEW)
     service: Mapped[str | None] = mapped_column(String(200))  # the service or host it watches
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
-    customer: Mapped[Customer | None] = relationship(lazy="joined")
+    customer: Mapped[Customer | None] = relationship()  # not joined: claims lock checks FOR UPDATE
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     success_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
     failure_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
