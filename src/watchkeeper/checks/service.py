@@ -14,10 +14,12 @@ its finish, so overlapping runs of one job are timed separately.
 from __future__ import annotations
 
 import re
+import secrets
 import uuid as uuids
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -27,6 +29,7 @@ from watchkeeper.checks.models import Check, CheckKind, CheckStatus, Ping, PingK
 from watchkeeper.checks.schedule import Schedule, ScheduleError, deadline, validate
 from watchkeeper.errors import Conflict, Invalid, NotFound
 from watchkeeper.finding import Finding, Severity, State
+from watchkeeper.inputs import check_name, is_unicode
 
 BODY_LIMIT = 100 * 1024  # what a ping's body keeps, as Healthchecks does
 MAX_RUN = timedelta(hours=72)  # a start older than this finishes no run
@@ -70,8 +73,13 @@ def add(
 ) -> Check:
     """A new check, waiting for its first ping (a new check is never late)."""
     name = name.strip()
-    if not name or len(name) > 200:
-        raise Invalid("a check needs a name of 1 to 200 characters")
+    try:
+        check_name(name, "check", 200)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    _texts(service, *(labels or {}).keys(), *(labels or {}).values(), *success_keywords, *failure_keywords)
+    if ping_key is not None and not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", ping_key):
+        raise Invalid("a ping key is 8 to 64 letters, digits, '-' or '_'")
     if session.scalar(select(Check.id).where(Check.name == name)) is not None:
         raise Conflict(f"a check named {name!r} exists; pick another name or change that one")
     try:
@@ -105,6 +113,16 @@ def add(
     session.add(check)
     session.flush()
     return check
+
+
+def _texts(*texts: str | None) -> None:
+    for text in texts:
+        if text is not None and (len(text) > 200 or not text.isprintable() or not is_unicode(text)):
+            raise Invalid(f"{text[:40]!r}: a service, label or keyword is at most 200 printable characters")
+
+
+def new_ping_key() -> str:
+    return secrets.token_urlsafe(16)
 
 
 def list_checks(*, session: Session, customer_id: int | None = None) -> list[Check]:
@@ -346,3 +364,44 @@ def _said(check: Check) -> str:
     if check.schedule is ScheduleKind.PERIOD:
         return f"every {check.period_seconds} s, grace {check.grace_seconds} s"
     return f"{check.expression} ({check.tz}), grace {check.grace_seconds} s"
+
+
+# -- views ---------------------------------------------------------------------------------
+
+
+def check_view(check: Check) -> dict[str, Any]:
+    return {
+        "name": check.name,
+        "uuid": check.uuid,
+        "slug": check.slug,
+        "ping_key": check.ping_key,
+        "kind": check.kind,
+        "status": check.status,
+        "schedule": check.schedule,
+        "period_seconds": check.period_seconds,
+        "grace_seconds": check.grace_seconds,
+        "expression": check.expression,
+        "tz": check.tz,
+        "service": check.service,
+        "customer": check.customer.name if check.customer is not None else None,
+        "labels": check.labels,
+        "success_keywords": check.success_keywords,
+        "failure_keywords": check.failure_keywords,
+        "due_at": check.due_at,
+        "last_ping_at": check.last_ping_at,
+        "last_duration_seconds": check.last_duration_seconds,
+        "created_at": check.created_at,
+    }
+
+
+def ping_view(row: Ping) -> dict[str, Any]:
+    return {
+        "at": row.at,
+        "kind": row.kind,
+        "exit_status": row.exit_status,
+        "rid": row.rid,
+        "body": row.body.decode(errors="replace"),
+        "user_agent": row.user_agent,
+        "source": row.source,
+        "duration_seconds": row.duration_seconds,
+    }
