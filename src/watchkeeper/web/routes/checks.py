@@ -128,13 +128,11 @@ def _by_uuid(code: str) -> Any:
     return lambda session, _now: service.by_uuid(code, session=session) if _is_uuid(code) else None
 
 
-@pings.api_route("/{code}", methods=METHODS, response_class=PlainTextResponse, responses=ANSWERS)
 async def ping(code: str, request: Request) -> PlainTextResponse:
     """A success, as `GET|POST /ping/<uuid>` of Healthchecks."""
     return await _ping(request, _by_uuid(code), None)
 
 
-@pings.api_route("/{code}/{action}", methods=METHODS, response_class=PlainTextResponse, responses=SLUG_ANSWERS)
 async def ping_action(code: str, action: str, request: Request) -> PlainTextResponse:
     """`/ping/<uuid>/start|fail|log|<exit status>`, or a success by slug: `/ping/<ping key>/<slug>`."""
     if _is_uuid(code):
@@ -142,10 +140,26 @@ async def ping_action(code: str, action: str, request: Request) -> PlainTextResp
     return await _by_slug(request, code, action, None)
 
 
-@pings.api_route("/{key}/{slug}/{action}", methods=METHODS, response_class=PlainTextResponse, responses=SLUG_ANSWERS)
 async def ping_slug_action(key: str, slug: str, action: str, request: Request) -> PlainTextResponse:
     """`/ping/<ping key>/<slug>/start|fail|log|<exit status>`."""
     return await _by_slug(request, key, slug, action)
+
+
+# GET and POST alike, as Healthchecks takes them; one operation (and id) each.
+for _path, _route, _answers in (
+    ("/{code}", ping, ANSWERS),
+    ("/{code}/{action}", ping_action, SLUG_ANSWERS),
+    ("/{key}/{slug}/{action}", ping_slug_action, SLUG_ANSWERS),
+):
+    for _method in METHODS:
+        pings.add_api_route(
+            _path,
+            _route,
+            methods=[_method],
+            operation_id=f"{_route.__name__}_{_method.lower()}",
+            response_class=PlainTextResponse,
+            responses=_answers,
+        )
 
 
 async def _by_slug(request: Request, key: str, slug: str, action: str | None) -> PlainTextResponse:
