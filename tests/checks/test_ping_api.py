@@ -198,3 +198,20 @@ def test_the_checks_api_adds_shows_pauses_and_removes(client, db, check, clock):
     assert client.delete("/api/v1/checks/rating").status_code == 204
     assert client.get("/api/v1/checks/rating").status_code == 404
     assert client.post("/api/v1/checks", json={"name": "backup"}).status_code == 409
+
+
+def test_a_start_without_a_finish_raises_a_late_alert_once_its_grace_is_over(client, db, check, clock):
+    from watchkeeper.cli.common import Context
+    from watchkeeper.scheduler import Scheduler
+    from watchkeeper.wiring import jobs
+
+    scheduler = Scheduler(jobs(Context(settings=db.settings, clock=clock)), clock=clock, sessions=db.sessions)
+    client.get(f"/ping/{check}/start")
+    clock.advance(299)
+    scheduler.run_due()
+    assert (_state(db, check)[0].status, _alerts(db)) == (CheckStatus.STARTED, [])
+    clock.advance(2)
+    scheduler.run_due()
+    assert (_state(db, check)[0].status, _alerts(db)) == (CheckStatus.LATE, ["firing"])
+    client.get(f"/ping/{check}")
+    assert (_state(db, check)[0].status, _alerts(db)) == (CheckStatus.UP, ["resolved"])
