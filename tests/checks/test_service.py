@@ -141,3 +141,14 @@ def test_a_run_that_started_and_did_not_finish_within_its_grace_is_late(db):
     assert status == "firing" and "started at 2026-11-23 12:10:00Z and did not finish" in summary
     with transaction(db.sessions) as session:
         assert session.scalars(select(Check)).one().status is CheckStatus.LATE
+
+
+def test_a_customers_check_labels_its_findings_with_the_customer(db):
+    from watchkeeper.support import service as desk
+
+    with transaction(db.sessions) as session:
+        desk.add_plan(session=session, now=NOW, name="24x7", hours="Mon-Sun 00:00-24:00")
+        acme = desk.add_customer(session=session, now=NOW, name="Acme", plan="24x7")
+        check = _add(session, customer_id=acme.id, service="acme-pbx")
+        (finding,) = service.ping(check, PingKind.FAIL, session=session, now=NOW).findings
+        assert (finding.labels["customer"], finding.service) == ("Acme", "acme-pbx")
