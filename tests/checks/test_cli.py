@@ -39,3 +39,32 @@ def test_pause_resume_remove_and_list(run):
 def test_a_schedule_it_cannot_read_is_refused_saying_what_to_write(run):
     refused = run("checks", "add", "x", "--oncalendar", "Funday 02:00")
     assert refused.exit_code == 1 and "Mon..Fri *-*-* 02:30:00" in " ".join(refused.output.split())
+
+
+def test_run_pings_a_server_elsewhere_by_its_url(run):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[str, bytes]] = []
+
+    class Pings(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            received.append((self.path, body))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Pings)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/ping/abc"
+        assert run("run", "--url", url, "--", "sh", "-c", "echo tail; exit 4").exit_code == 4
+    finally:
+        server.shutdown()
+    (start, start_body), (result, body) = received
+    assert start.startswith("/ping/abc/start?rid=") and start_body == b""
+    assert result == f"/ping/abc/4?rid={start.split('rid=')[1]}" and body == b"tail\n"

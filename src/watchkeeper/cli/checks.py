@@ -6,6 +6,7 @@ import subprocess
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -171,18 +172,24 @@ def remove(name: str) -> None:
 
 def run_command(
     command: Annotated[list[str], typer.Argument(help="the command, after --")],
-    check: Annotated[str, typer.Option("--check", help="the check's name or uuid")],
+    check: Annotated[str | None, typer.Option("--check", help="the check's name or uuid, in this database")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="or the ping URL of a watchkeeper (or Healthchecks) elsewhere")
+    ] = None,
 ) -> None:
     """Run a command as a check's job: ping start, run it, ping its exit status with the tail of its output."""
+    if (check is None) == (url is None):
+        raise fail("give --check NAME (this database) or --url PING-URL (a server elsewhere)")
     rid = str(uuid.uuid4())
-    _ping(check, PingKind.START, rid=rid)
+    ping = _pinger(check, url)
+    ping(PingKind.START, rid, b"", None)
     started = time.monotonic()
     tail: deque[bytes] = deque()
     size = 0
     try:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     except OSError as exc:
-        _ping(check, PingKind.FAIL, rid=rid, body=f"cannot run {command[0]}: {exc}".encode())
+        ping(PingKind.FAIL, rid, f"cannot run {command[0]}: {exc}".encode(), None)
         raise fail(f"cannot run {command[0]}: {exc}", 127) from exc
     assert process.stdout is not None
     for line in process.stdout:
@@ -193,9 +200,37 @@ def run_command(
             size -= len(tail.popleft())
     status = process.wait()
     body = b"".join(tail)[-TAIL:]
-    _ping(check, PingKind.SUCCESS, rid=rid, body=body, exit_status=min(max(status, 0), 255) if status >= 0 else 255)
-    console.print(f"[dim]{check}: exit status {status} after {time.monotonic() - started:.1f} s[/dim]", highlight=False)
+    ping(PingKind.SUCCESS, rid, body, status if 0 <= status <= 255 else 255)  # killed by a signal: a failure
+    console.print(
+        f"[dim]{check or url}: exit status {status} after {time.monotonic() - started:.1f} s[/dim]", highlight=False
+    )
     raise typer.Exit(status if 0 <= status <= 255 else 1)
+
+
+Pinger = Callable[[PingKind, str, bytes, int | None], None]
+
+
+def _pinger(check: str | None, url: str | None) -> Pinger:
+    if check is not None:
+        return lambda kind, rid, body, status: _ping(check, kind, rid=rid, body=body, exit_status=status)
+    assert url is not None
+    base = url.rstrip("/")
+
+    def remote(kind: PingKind, rid: str, body: bytes, status: int | None) -> None:
+        import httpx
+
+        action = "/start" if kind is PingKind.START else f"/{status}" if status is not None else "/fail"
+        for attempt in range(5):
+            try:
+                httpx.post(f"{base}{action}", params={"rid": rid}, content=body, timeout=10).raise_for_status()
+                return
+            except httpx.HTTPError as exc:
+                if attempt == 4:  # the job's own outcome matters more than its ping: say so, go on
+                    console.print(f"[yellow]warning:[/yellow] could not ping {base}{action}: {exc}")
+                else:
+                    time.sleep(1 + attempt)
+
+    return remote
 
 
 def _ping(name: str, kind: PingKind, *, rid: str, body: bytes = b"", exit_status: int | None = None) -> None:
