@@ -102,8 +102,14 @@ def list_checks(as_json: Json = False) -> None:
     if as_json:
         print_json(rows)
         return
-    columns = [Column("name"), Column("status"), Column("schedule"), Column("last ping (UTC)"), Column("due (UTC)")]
-    lines = [[r["name"], str(r["status"]), _schedule(r), when(r["last_ping_at"]), when(r["due_at"])] for r in rows]
+    columns = [
+        Column("name"),
+        Column("status"),
+        Column("due (UTC)", 2),
+        Column("last ping (UTC)", 1),
+        Column("schedule", wide=True),
+    ]
+    lines = [[r["name"], str(r["status"]), when(r["due_at"]), when(r["last_ping_at"]), _schedule(r)] for r in rows]
     show_list(columns, lines, empty="no checks yet: `watchkeeper checks add NAME --period 1d`")
 
 

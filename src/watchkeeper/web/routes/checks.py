@@ -87,7 +87,8 @@ def _record(request: Request, check_id: int, kind: PingKind, exit_status: int | 
 
     def work(session: Session) -> None:
         now = state.clock.now()
-        check = session.get(Check, check_id)
+        # Locked, so two pings of one check at once move it one after the other.
+        check = session.get(Check, check_id, with_for_update=True)
         if check is None:  # removed since it was looked up
             return
         pinged = service.ping(
