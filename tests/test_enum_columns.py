@@ -16,7 +16,8 @@ from watchkeeper.db import Base, Sealed, SealedList, UTCDateTime
 
 from .conftest import NOW
 
-MIGRATION = next((Path(watchkeeper.models.__file__).parent / "migrations" / "versions").glob("0018_*.py"))
+VERSIONS = Path(watchkeeper.models.__file__).parent / "migrations" / "versions"
+MIGRATIONS = [next(VERSIONS.glob(f"{revision}_*.py")) for revision in ("0018", "0019")]
 
 ENUM_COLUMNS = sorted(
     (table.name, column.name)
@@ -26,8 +27,8 @@ ENUM_COLUMNS = sorted(
 )
 
 
-def _migration() -> Any:
-    spec = importlib.util.spec_from_file_location("migration_0018", MIGRATION)
+def _migration(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -84,7 +85,8 @@ def _insert(connection: sa.Connection, table: sa.Table, made: dict[str, int] | N
 def test_every_enum_column_is_checked_by_the_migration_for_its_enum_values() -> None:
     checked = {
         (table, column): set(values)
-        for table, columns in _migration().CHECKED.items()
+        for path in MIGRATIONS
+        for table, columns in _migration(path).CHECKED.items()
         for column, values in columns.items()
     }
     assert checked == {(table, column): {m.value for m in _enum(table, column)} for table, column in ENUM_COLUMNS}

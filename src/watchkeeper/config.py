@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     minute_retention_days: int = Field(default=14, ge=1)
     hour_retention_days: int = Field(default=396, ge=1, description="13 months")
     idempotency_retention_days: int = Field(default=7, ge=1)
+    ping_retention_days: int = Field(default=90, ge=1, description="days of heartbeat pings kept")
     max_future_skew_minutes: int = Field(
         default=24 * 60,
         ge=0,

@@ -2,6 +2,7 @@
 
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
 from watchkeeper.auth.models import ApiToken
+from watchkeeper.checks.models import Check, Ping
 from watchkeeper.feeds.models import (
     Feed,
     FeedState,
@@ -31,6 +32,7 @@ __all__ = [
     "Alert",
     "ApiToken",
     "Case",
+    "Check",
     "CaseEntry",
     "CaseIncident",
     "Contact",
@@ -52,6 +54,7 @@ __all__ = [
     "IngestedFile",
     "MinuteCount",
     "Notification",
+    "Ping",
     "Service",
     "UsageBatch",
 ]

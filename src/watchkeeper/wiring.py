@@ -5,7 +5,7 @@ factory here, so every unit of work carries the same bus. A lower layer
 publishes (watchkeeper.bus) and never learns who listens; the order below is
 the order handlers run in.
 
-Due work (feed deadlines, alerts' group waits and mutes, support hours, SLA
+Due work (feed and check deadlines, alerts' group waits and mutes, support hours, SLA
 clocks, the outbox) is a `DueJob`: claimed a batch at a time, each batch in
 one transaction of these sessions, so what a job's work publishes reaches the
 handlers. Signals only say what they found; the jobs that run them hand the
@@ -34,6 +34,7 @@ from watchkeeper.scheduler import DueJob, Job
 # the handlers and jobs need load only when a handler or a job is first wanted.
 if TYPE_CHECKING:
     from watchkeeper.alerts.service import RoutingConfig
+    from watchkeeper.checks.models import Check
     from watchkeeper.feeds.models import FeedState
     from watchkeeper.finding import Finding
     from watchkeeper.notify.models import Notification
@@ -105,6 +106,7 @@ SENDS = 20  # notifications per claim: each is a call to an outside channel
 def due_jobs(ctx: Runtime, routing: RoutingConfig | None = None) -> list[DueJob[Any]]:
     """The due work, in the order a tick runs it: what the feeds found is routed in the same tick."""
     from watchkeeper.alerts import service as alerts
+    from watchkeeper.checks import service as checks
     from watchkeeper.feeds import watch
     from watchkeeper.notify import outbox
     from watchkeeper.support import incidents as desk_incidents
@@ -117,6 +119,10 @@ def due_jobs(ctx: Runtime, routing: RoutingConfig | None = None) -> list[DueJob[
         report = watch.evaluate(states, session=session, now=now)
         alerts.record_all(report.findings, session=session, now=now, config=routing)
 
+    def deadlines(claimed: Sequence[Check], session: Session, now: datetime) -> None:
+        findings = checks.evaluate(claimed, session=session, now=now)
+        alerts.record_all(findings, session=session, now=now, config=routing)
+
     sender = outbox.AppriseSender()
 
     def send(claimed: Sequence[Claimed]) -> None:
@@ -124,6 +130,7 @@ def due_jobs(ctx: Runtime, routing: RoutingConfig | None = None) -> list[DueJob[
 
     return [
         DueJob("feeds", tick, BATCH, _claim(watch.claim_due), watched),
+        DueJob("checks", tick, BATCH, _claim(checks.claim_due), deadlines),
         DueJob(
             "alerts",
             tick,
@@ -141,6 +148,7 @@ def due_jobs(ctx: Runtime, routing: RoutingConfig | None = None) -> list[DueJob[
 def jobs(ctx: Runtime, inbox: Path | None = None, live: Callable[[], object] | None = None) -> list[Job | DueJob[Any]]:
     """Every job of `serve`: `live` (the demo's suppliers), the due work, retention, the inbox."""
     from watchkeeper.alerts.service import RoutingConfig
+    from watchkeeper.checks.service import prune_pings
     from watchkeeper.feeds.service import apply_retention
 
     routing = RoutingConfig.from_settings(ctx.settings)
@@ -148,6 +156,7 @@ def jobs(ctx: Runtime, inbox: Path | None = None, live: Callable[[], object] | N
     def retention() -> None:
         with transaction(ctx.sessions) as session:
             apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
+            prune_pings(session=session, now=ctx.clock.now(), days=ctx.settings.ping_retention_days)
 
     listed: list[Job | DueJob[Any]] = []
     if live is not None:  # first, so the feeds are topped up before the feed watcher looks at them

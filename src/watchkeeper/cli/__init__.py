@@ -27,6 +27,7 @@ COMMANDS = {
     "replay": "watchkeeper.cli.replay:replay_command",
     "serve": "watchkeeper.cli.commands:serve",
     "demo": "watchkeeper.cli.commands:demo",
+    "run": "watchkeeper.cli.checks:run_command",
     "db": "watchkeeper.cli.commands:db_app",
     "token": "watchkeeper.cli.commands:token_app",
     "services": "watchkeeper.cli.feeds:services_app",
@@ -43,6 +44,7 @@ COMMANDS = {
     "cases": "watchkeeper.cli.support:cases_app",
     "enquiries": "watchkeeper.cli.support:enquiries_app",
     "users": "watchkeeper.cli.users:users_app",
+    "checks": "watchkeeper.cli.checks:checks_app",
 }
 
 

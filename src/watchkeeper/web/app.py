@@ -30,6 +30,8 @@ from watchkeeper.web.docs import add_docs
 from watchkeeper.web.limits import MB, BodyLimitMiddleware, BodyLimits
 from watchkeeper.web.routes.alerts import router as alerts_router
 from watchkeeper.web.routes.cases import router as cases_router
+from watchkeeper.web.routes.checks import pings as pings_router
+from watchkeeper.web.routes.checks import router as checks_router
 from watchkeeper.web.routes.feeds import router as feeds_router
 from watchkeeper.web.routes.incidents import router as incidents_router
 from watchkeeper.web.routes.intake import router as intake_router
@@ -77,6 +79,8 @@ def create_app(
     app.include_router(support_router)
     app.include_router(cases_router, dependencies=[Depends(require_token)])
     app.include_router(users_router, dependencies=[Depends(require_token)])
+    app.include_router(checks_router, dependencies=[Depends(require_token)])
+    app.include_router(pings_router)
     errors.install(app)
 
     @app.exception_handler(OverflowError)

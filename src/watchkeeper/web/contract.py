@@ -54,8 +54,8 @@ def _codes(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     codes = {422, 503}
     if operation.get("security"):
         codes |= {401, 403, 429}
-    if path.startswith(("/api/v1/intake/", "/v2/enqueue", "/enquiries")):
-        codes.add(429)  # a bad integration key or enquiry link counts against its address
+    if path.startswith(("/api/v1/intake/", "/v2/enqueue", "/enquiries", "/ping/")):
+        codes.add(429)  # a bad integration key, enquiry link or check uuid counts against its address
     if "{" in path:
         codes.add(404)
     if method in BODY_METHODS:

@@ -13,6 +13,7 @@ Limits:
 - `/v2/enqueue`: 512 KB, PagerDuty's own cap on an event; its key is in the body.
 - `/api/v1/intake/...`: 4 MB, a webhook of thousands of alerts.
 - `/api/v1/usage`: `WATCHKEEPER_MAX_USAGE_BODY_MB` (also the cap on a gzip body inflated).
+- `/ping/...`: 1 MB, of which a ping keeps the first 100 KB (a job's log tail).
 - anything else: 1 MB.
 """
 
@@ -38,6 +39,7 @@ class BodyLimits:
     usage: int
     intake: int = 4 * MB
     pagerduty: int = 512 * KB
+    ping: int = 1 * MB
     other: int = 1 * MB
 
     def for_path(self, path: str) -> tuple[int, str]:
@@ -46,6 +48,8 @@ class BodyLimits:
             return self.usage, "send smaller batches, or raise WATCHKEEPER_MAX_USAGE_BODY_MB"
         if path == "/v2/enqueue":
             return self.pagerduty, "PagerDuty events are at most 512 KB"
+        if path.startswith("/ping/"):
+            return self.ping, "a ping keeps the first 100 KB of its body; send the tail of the output"
         if path.startswith("/api/v1/intake/"):
             return self.intake, "send fewer alerts per webhook (Alertmanager: max_alerts)"
         return self.other, "send a smaller body"

@@ -1,0 +1,95 @@
+"""The checks' tables: a check with its schedule and its stored deadline, and the pings it received."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+# Imported, not only named: the ORM resolves Check.customer when a session first runs.
+from watchkeeper.auth.customers import Customer
+from watchkeeper.db import Base, UTCDateTime, str_enum
+
+
+class CheckKind(StrEnum):
+    HEARTBEAT = "heartbeat"  # pushed: a job pings us
+    HTTP = "http"
+    TCP = "tcp"
+    TLS = "tls"
+    DNS = "dns"
+    SIP = "sip"
+    AMI = "ami"
+
+
+class ScheduleKind(StrEnum):
+    PERIOD = "period"
+    CRON = "cron"
+    ONCALENDAR = "oncalendar"
+
+
+class CheckStatus(StrEnum):
+    NEW = "new"  # never pinged
+    UP = "up"
+    STARTED = "started"  # a run began and has time left to finish
+    LATE = "late"  # a run began and did not finish within its grace
+    DOWN = "down"
+    PAUSED = "paused"
+
+
+class PingKind(StrEnum):
+    SUCCESS = "success"
+    START = "start"
+    FAIL = "fail"
+    LOG = "log"  # an entry for the record; it changes no state
+
+
+class Check(Base):
+    __tablename__ = "checks"
+    __table_args__ = (UniqueConstraint("ping_key", "slug", name="uq_checks_ping_key_slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    slug: Mapped[str] = mapped_column(String(200))
+    # A customer's (or the operator's) key for slug URLs: /ping/<ping_key>/<slug>.
+    ping_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[CheckKind] = mapped_column(str_enum(CheckKind, 16), default=CheckKind.HEARTBEAT)
+    schedule: Mapped[ScheduleKind] = mapped_column(str_enum(ScheduleKind, 16), default=ScheduleKind.PERIOD)
+    period_seconds: Mapped[int] = mapped_column(Integer, default=86400)
+    grace_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    expression: Mapped[str | None] = mapped_column(String(200))  # cron or OnCalendar
+    tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[CheckStatus] = mapped_column(str_enum(CheckStatus, 16), default=CheckStatus.NEW)
+    service: Mapped[str | None] = mapped_column(String(200))  # the service or host it watches
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer: Mapped[Customer | None] = relationship()  # not joined: claims lock checks FOR UPDATE
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    success_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    failure_keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # a probe's own options
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # the deadline
+    last_ping_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last run's start, while it runs
+    started_rid: Mapped[str | None] = mapped_column(String(64))
+    last_duration_seconds: Mapped[float | None] = mapped_column(Float)
+    firing: Mapped[bool] = mapped_column(default=False)  # a finding of this check is firing
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Ping(Base):
+    __tablename__ = "pings"
+    __table_args__ = (Index("ix_pings_check_id_at", "check_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    kind: Mapped[PingKind] = mapped_column(str_enum(PingKind, 16))
+    exit_status: Mapped[int | None] = mapped_column(Integer)
+    rid: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(64), default="")
+    duration_seconds: Mapped[float | None] = mapped_column(Float)  # the run this ping finished
