@@ -49,7 +49,7 @@ def add(
     grace: Annotated[str, typer.Option(help="how late a ping may be")] = "1h",
     cron: Annotated[str | None, typer.Option(help="a cron expression instead of --period: '30 2 * * *'")] = None,
     oncalendar: Annotated[str | None, typer.Option(help="a systemd OnCalendar expression: 'Mon..Fri 02:30'")] = None,
-    tz: Annotated[str, typer.Option(help="IANA time zone of --cron or --oncalendar")] = "UTC",
+    tz: Annotated[str, typer.Option("--timezone", "--tz", help="IANA time zone of --cron or --oncalendar")] = "UTC",
     service_name: Annotated[str | None, typer.Option("--service", help="the service or host it watches")] = None,
     customer: Annotated[str | None, typer.Option(help="whose it is")] = None,
     label: Annotated[list[str] | None, typer.Option(help="a label, repeatable: team=billing")] = None,
