@@ -25,6 +25,9 @@ def test_the_demo_feeds_usage_and_files_raises_a_silence_incident_and_leaves_a_c
     assert "without a token: HTTP 401" in out
     assert "duplicate Master-0005.csv" in out and "sequence_gap" in out
     assert "firing │ mobile-data-fr │ silence" in out
+    assert "│ nightly-rating │ 30 2 * * * (Europe/Berlin) │ up     │ 1." in out  # its run time, measured
+    assert "│ db-backup      │ every 24 hours (UTC)       │ down   │" in out and "too many connections" in out
+    assert "a ping to an unknown uuid: HTTP 404" in out
     assert "serve --demo" in out and "without it they have stopped with the demo" in " ".join(out.split())
 
     database = tmp_path / "watchkeeper-demo.db"
@@ -40,6 +43,7 @@ def test_the_demo_feeds_usage_and_files_raises_a_silence_incident_and_leaves_a_c
     )
     groups = [incident["group_key"] for incident in json.loads(listed.stdout)]
     assert any("service=mobile-data-fr" in group for group in groups), groups
+    assert any("service=billing-db" in group for group in groups), groups  # the failed backup's incident
 
 
 def test_serve_demo_keeps_the_demos_suppliers_sending_from_their_last_record_but_not_the_stopped_one(db):

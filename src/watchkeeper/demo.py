@@ -4,7 +4,8 @@ Starts the real server on a loopback port with a fresh SQLite file, feeds it
 two weeks of usage from six supplier services with daily and weekly rhythm
 (posted as JSON batches with idempotency keys, one retried), drops Asterisk
 Master.csv files into the inbox (one with a broken line, one duplicate, one
-after a gap in the file sequence), and shows what watchkeeper made of it.
+after a gap in the file sequence), has two cron jobs ping their heartbeat
+URLs (one succeeds, one fails), and shows what watchkeeper made of it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from watchkeeper.alerts.mutes import add_dependency, add_silence
 from watchkeeper.alerts.service import RoutingConfig, list_alerts, record_all
 from watchkeeper.auth.service import create_token
+from watchkeeper.checks import service as checks
+from watchkeeper.checks.models import ScheduleKind
+from watchkeeper.checks.schedule import Schedule
 from watchkeeper.cli.common import console
 from watchkeeper.cli.feeds import hourly_profile, sparkline
 from watchkeeper.clock import Clock, SystemClock
@@ -186,6 +190,7 @@ def run_demo(*, days: int, database: Path) -> None:
         _feed_api(port, token, clock.now(), days)
         _feed_inbox(database.parent / "demo-inbox", sessions, settings, clock.now())
         _show(sessions, clock.now(), port, token)
+        _heartbeats(sessions, port)
         _incidents(sessions, port)
     finally:
         server.should_exit = True  # type: ignore[attr-defined]
@@ -319,6 +324,46 @@ def _watch(sessions: sessionmaker[Session], now: datetime) -> None:
     console.print(table if rows else "no alerts: every feed is within its learned rhythm right now")
 
 
+def _heartbeats(sessions: sessionmaker[Session], port: int) -> None:
+    """Two cron jobs ping their heartbeat URLs as `curl URL/$?` would: the nightly rating
+    run starts and succeeds (its run time measured), the backup exits 3 with its error."""
+    clock = SystemClock()
+    with transaction(sessions) as session:
+        rating = checks.add(
+            "nightly-rating",
+            session=session,
+            now=clock.now(),
+            schedule=Schedule(ScheduleKind.CRON, grace=timedelta(hours=1), expression="30 2 * * *", tz="Europe/Berlin"),
+            service="rating",
+        ).uuid
+        backup = checks.add(
+            "db-backup",
+            session=session,
+            now=clock.now(),
+            schedule=Schedule(ScheduleKind.PERIOD, period=timedelta(days=1), grace=timedelta(hours=2)),
+            service="billing-db",
+            failure_keywords=["FATAL"],
+        ).uuid
+    console.print("\ncron jobs ping their heartbeat URLs (the Healthchecks ping API) ...")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        client.get(f"/ping/{rating}/start").raise_for_status()
+        time.sleep(1.2)
+        client.post(f"/ping/{rating}/0", content=b"rated 48,210 calls into 1,904 invoices\n").raise_for_status()
+        error = b"pg_dump: error: connection to server failed: FATAL: too many connections\n"
+        client.post(f"/ping/{backup}/3", content=error).raise_for_status()
+        unknown = client.get("/ping/00000000-0000-4000-8000-000000000000")
+        console.print(f"  a ping to an unknown uuid: HTTP {unknown.status_code} {unknown.text}, nothing stored")
+    with transaction(sessions) as session:
+        table = Table("check", "schedule", "status", "last run", "last ping", title="checks", title_justify="left")
+        for check in checks.list_checks(session=session):
+            last = checks.last_pings(check, session=session, limit=1)
+            said = last[0].body.decode(errors="replace").strip() if last else ""
+            took = f"{check.last_duration_seconds:.1f} s" if check.last_duration_seconds is not None else "-"
+            when = check.expression or f"every {count(check.period_seconds // 3600, 'hour')}"
+            table.add_row(check.name, f"{when} ({check.tz})", check.status, took, said)
+        console.print(table)
+
+
 def _incidents(sessions: sessionmaker[Session], port: int) -> None:
     """External monitors push alerts: a PBX down mutes its trunks, a repeat is counted, a silence holds one back."""
     clock = SystemClock()
@@ -405,6 +450,7 @@ def _incidents(sessions: sessionmaker[Session], port: int) -> None:
         "incidents show 1",
         "alerts list",
         "services show voip-de-wholesale",
+        "checks show db-backup",
         "serve --demo    # the API and scheduler on :8080, with the token above",
     ):
         console.print(f"  {command} {args}", soft_wrap=True, highlight=False)
