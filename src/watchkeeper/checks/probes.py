@@ -1,4 +1,4 @@
-"""Active probes: HTTP(S), TCP, TLS and DNS, each one request with a timeout.
+"""Active probes: HTTP(S), TCP, TLS, DNS and SIP OPTIONS, each one request with a timeout.
 
 A runner reports what it found as a `ProbeResult` and never raises for it: a
 refused connection, a silent server or a bad certificate is a down result whose
@@ -16,9 +16,8 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,29 +29,12 @@ import dns.resolver
 import httpx
 from cryptography import x509
 
+from watchkeeper.checks import sip
+from watchkeeper.checks.result import ProbeKind, ProbeResult
 from watchkeeper.clock import Clock
 from watchkeeper.finding import Severity
 
 BODY_LIMIT = 1024 * 1024  # what a keyword or a JSON path is looked for in
-
-
-class ProbeKind(StrEnum):
-    HTTP = "http"
-    TCP = "tcp"
-    TLS = "tls"
-    DNS = "dns"
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    kind: ProbeKind
-    target: str  # what a person calls it: a host, host:port, a name
-    up: bool
-    latency: float | None  # seconds; None when nothing answered
-    observed_at: datetime
-    error: str = ""  # why it is down, in words
-    detail: dict[str, Any] = field(default_factory=dict)
-    severity: Severity | None = None  # what a finding for this result should be; None: the default
 
 
 _STATUS = re.compile(r"^(?:(\d{3})(?:-(\d{3}))?|([1-5])xx)$")
@@ -171,7 +153,25 @@ class DnsProbe:
         return self.name
 
 
-ProbeSpec = HttpProbe | TcpProbe | TlsProbe | DnsProbe
+@dataclass(frozen=True)
+class SipProbe:
+    """A SIP OPTIONS to `sip:[user@]host:port` over UDP or TCP (watchkeeper.checks.sip)."""
+
+    host: str
+    port: int = 5060
+    transport: str = "udp"
+    timeout: float = 5.0
+    user: str | None = None
+
+    def __post_init__(self) -> None:
+        sip.check_options(self.host, self.port, self.transport, self.timeout, self.user)
+
+    @property
+    def target(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+ProbeSpec = HttpProbe | TcpProbe | TlsProbe | DnsProbe | SipProbe
 
 
 def _check_port(port: int) -> None:
@@ -405,9 +405,17 @@ async def run(
             return await probe_tls(spec, at=at, context=context)
         case DnsProbe():
             return await probe_dns(spec, at=at)
+        case SipProbe():
+            return await sip.options_probe(spec.host, spec.port, spec.transport, spec.timeout, user=spec.user, at=at)
 
 
-KIND = {HttpProbe: ProbeKind.HTTP, TcpProbe: ProbeKind.TCP, TlsProbe: ProbeKind.TLS, DnsProbe: ProbeKind.DNS}
+KIND: dict[type[ProbeSpec], ProbeKind] = {
+    HttpProbe: ProbeKind.HTTP,
+    TcpProbe: ProbeKind.TCP,
+    TlsProbe: ProbeKind.TLS,
+    DnsProbe: ProbeKind.DNS,
+    SipProbe: ProbeKind.SIP,
+}
 OVERALL_GRACE = 1.0  # seconds past a probe's own timeout before it is cut off
 
 
