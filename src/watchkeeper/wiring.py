@@ -35,10 +35,10 @@ from watchkeeper.scheduler import DueJob, Job
 if TYPE_CHECKING:
     from watchkeeper.alerts.service import RoutingConfig
     from watchkeeper.checks.models import Check
+    from watchkeeper.checks.runner import Planned, ProbeRunner
     from watchkeeper.feeds.models import FeedState
     from watchkeeper.finding import Finding
     from watchkeeper.notify.models import Notification
-    from watchkeeper.checks.runner import Planned, ProbeRunner
     from watchkeeper.notify.outbox import Claimed
 
 

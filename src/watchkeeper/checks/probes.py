@@ -30,7 +30,8 @@ import httpx
 from cryptography import x509
 
 from watchkeeper.checks import sip
-from watchkeeper.checks.result import ProbeKind, ProbeResult
+from watchkeeper.checks.result import ProbeKind as ProbeKind
+from watchkeeper.checks.result import ProbeResult as ProbeResult
 from watchkeeper.clock import Clock
 from watchkeeper.finding import Severity
 

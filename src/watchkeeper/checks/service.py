@@ -461,14 +461,11 @@ def add_probe(
 ) -> Check:
     """A new probe check of `kind` (http, tcp, tls, dns, sip) with the probe's options
     (probes.HttpProbe etc.), run every `interval` from its first slot after `now`."""
-    try:
-        kind = CheckKind(kind)
-    except ValueError:
-        kind = None  # type: ignore[assignment]
-    if kind not in PROBES:
+    probe: CheckKind | None = next((k for k in PROBES if k.value == kind), None)
+    if probe is None:
         raise Invalid(f"a probe is one of: {', '.join(PROBES)}")
     try:
-        spec = probes.spec_of(kind, options)
+        spec = probes.spec_of(probe, options)
     except ValueError as exc:
         raise Invalid(str(exc)) from None
     if not MIN_INTERVAL <= interval <= MAX_INTERVAL or interval % timedelta(seconds=1):
@@ -476,7 +473,7 @@ def add_probe(
     for said_as, count in (("fail after", fail_after), ("recover after", recover_after)):
         if not 1 <= count <= 100:
             raise Invalid(f"{said_as} is 1 to 100 results in a row, not {count}")
-    check = add(name, session=session, now=now, kind=kind, service=service, customer_id=customer_id, labels=labels)
+    check = add(name, session=session, now=now, kind=probe, service=service, customer_id=customer_id, labels=labels)
     check.period_seconds = int(interval.total_seconds())
     check.grace_seconds = 0
     check.settings = probes.settings_of(spec)
