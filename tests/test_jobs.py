@@ -33,6 +33,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "cases",
         "cases",
         "notify",
+        "probes",
         "retention",
         "inbox",
     ]
@@ -42,8 +43,18 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "alerts": 200,
         "cases": 200,
         "notify": 20,
+        "probes": 1000,
     }
-    assert [j.name for j in jobs(ctx)] == ["feeds", "checks", "alerts", "cases", "cases", "notify", "retention"]
+    assert [j.name for j in jobs(ctx)] == [
+        "feeds",
+        "checks",
+        "alerts",
+        "cases",
+        "cases",
+        "notify",
+        "probes",
+        "retention",
+    ]
 
 
 def test_what_the_feed_watcher_finds_is_recorded_as_an_alert_by_its_job(db):

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     hour_retention_days: int = Field(default=396, ge=1, description="13 months")
     idempotency_retention_days: int = Field(default=7, ge=1)
     ping_retention_days: int = Field(default=90, ge=1, description="days of heartbeat pings kept")
+    probe_retention_days: int = Field(default=30, ge=1, description="days of probe results kept")
+    probe_concurrency: int = Field(
+        default=200, ge=1, le=10_000, description="probes in flight at once, each with its own timeout"
+    )
     max_future_skew_minutes: int = Field(
         default=24 * 60,
         ge=0,

@@ -2,7 +2,7 @@
 
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
 from watchkeeper.auth.models import ApiToken
-from watchkeeper.checks.models import Check, Ping
+from watchkeeper.checks.models import Check, Ping, ProbeResultRow
 from watchkeeper.feeds.models import (
     Feed,
     FeedState,
@@ -33,6 +33,7 @@ __all__ = [
     "ApiToken",
     "Case",
     "Check",
+    "ProbeResultRow",
     "CaseEntry",
     "CaseIncident",
     "Contact",

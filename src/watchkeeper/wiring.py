@@ -6,7 +6,7 @@ publishes (watchkeeper.bus) and never learns who listens; the order below is
 the order handlers run in.
 
 Due work (feed and check deadlines, alerts' group waits and mutes, support hours, SLA
-clocks, the outbox) is a `DueJob`: claimed a batch at a time, each batch in
+clocks, the outbox, the probes) is a `DueJob`: claimed a batch at a time, each batch in
 one transaction of these sessions, so what a job's work publishes reaches the
 handlers. Signals only say what they found; the jobs that run them hand the
 findings to alerts here, so no signal knows of alerts. `jobs()` is the one
@@ -27,7 +27,7 @@ from sqlalchemy.orm import sessionmaker as SessionFactory
 from watchkeeper.bus import MessageBus
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
-from watchkeeper.db import make_sessionmaker, transaction
+from watchkeeper.db import in_transaction, make_sessionmaker, transaction
 from watchkeeper.scheduler import DueJob, Job
 
 # Every command makes its sessions here, `watchkeeper ingest` too, so the domains
@@ -35,6 +35,7 @@ from watchkeeper.scheduler import DueJob, Job
 if TYPE_CHECKING:
     from watchkeeper.alerts.service import RoutingConfig
     from watchkeeper.checks.models import Check
+    from watchkeeper.checks.runner import Planned, ProbeRunner
     from watchkeeper.feeds.models import FeedState
     from watchkeeper.finding import Finding
     from watchkeeper.notify.models import Notification
@@ -101,12 +102,16 @@ class Runtime(Protocol):
 # minute (a file touching 10,000 services) never holds the write lock long.
 BATCH = 200
 SENDS = 20  # notifications per claim: each is a call to an outside channel
+PROBES = 1000  # probe checks per claim: run together, at most `probe_concurrency` at once
 
 
-def due_jobs(ctx: Runtime, routing: RoutingConfig | None = None) -> list[DueJob[Any]]:
+def due_jobs(
+    ctx: Runtime, routing: RoutingConfig | None = None, runner: ProbeRunner | None = None
+) -> list[DueJob[Any]]:
     """The due work, in the order a tick runs it: what the feeds found is routed in the same tick."""
     from watchkeeper.alerts import service as alerts
     from watchkeeper.checks import service as checks
+    from watchkeeper.checks.runner import ProbeRunner
     from watchkeeper.feeds import watch
     from watchkeeper.notify import outbox
     from watchkeeper.support import incidents as desk_incidents
@@ -128,6 +133,22 @@ def due_jobs(ctx: Runtime, routing: RoutingConfig | None = None) -> list[DueJob[
     def send(claimed: Sequence[Claimed]) -> None:
         outbox.deliver(claimed, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome)
 
+    # Probes: the claim moves each check to its next slot and commits; the batch is
+    # probed with no transaction open; its results are stored, damped and alerted in
+    # a transaction of their own.
+    probing = runner or ProbeRunner(limit=ctx.settings.probe_concurrency)
+
+    def probe(planned: Sequence[Planned]) -> None:
+        results = probing.run(planned, ctx.clock)
+
+        def store(session: Session) -> None:
+            now = ctx.clock.now()
+            pairs = [(p.check_id, r) for p, r in zip(planned, results, strict=True)]
+            findings = checks.record_results(pairs, session=session, now=now)
+            alerts.record_all(findings, session=session, now=now, config=routing)
+
+        in_transaction(ctx.sessions, store)
+
     return [
         DueJob("feeds", tick, BATCH, _claim(watch.claim_due), watched),
         DueJob("checks", tick, BATCH, _claim(checks.claim_due), deadlines),
@@ -142,13 +163,19 @@ def due_jobs(ctx: Runtime, routing: RoutingConfig | None = None) -> list[DueJob[
         DueJob("cases", tick, BATCH, _claim(desk_incidents.claim_raise), _handle(desk_incidents.raise_urgency)),
         DueJob("cases", tick, BATCH, _claim(desk.claim_due), _handle(desk.check_clocks)),
         DueJob("notify", tick, SENDS, _claim(outbox.claim_to_send), after_commit=send),
+        DueJob("probes", tick, PROBES, _claim(checks.claim_probes), after_commit=probe),
     ]
 
 
-def jobs(ctx: Runtime, inbox: Path | None = None, live: Callable[[], object] | None = None) -> list[Job | DueJob[Any]]:
+def jobs(
+    ctx: Runtime,
+    inbox: Path | None = None,
+    live: Callable[[], object] | None = None,
+    runner: ProbeRunner | None = None,
+) -> list[Job | DueJob[Any]]:
     """Every job of `serve`: `live` (the demo's suppliers), the due work, retention, the inbox."""
     from watchkeeper.alerts.service import RoutingConfig
-    from watchkeeper.checks.service import prune_pings
+    from watchkeeper.checks.service import prune_pings, prune_probe_results
     from watchkeeper.feeds.service import apply_retention
 
     routing = RoutingConfig.from_settings(ctx.settings)
@@ -157,11 +184,12 @@ def jobs(ctx: Runtime, inbox: Path | None = None, live: Callable[[], object] | N
         with transaction(ctx.sessions) as session:
             apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
             prune_pings(session=session, now=ctx.clock.now(), days=ctx.settings.ping_retention_days)
+            prune_probe_results(session=session, now=ctx.clock.now(), days=ctx.settings.probe_retention_days)
 
     listed: list[Job | DueJob[Any]] = []
     if live is not None:  # first, so the feeds are topped up before the feed watcher looks at them
         listed.append(Job("demo-feeds", timedelta(minutes=1), live))
-    listed += due_jobs(ctx, routing)
+    listed += due_jobs(ctx, routing, runner)
     listed.append(Job("retention", timedelta(hours=1), retention))
     if inbox is not None:
         listed.append(Job("inbox", timedelta(seconds=5), lambda: _scan(ctx, inbox, routing)))

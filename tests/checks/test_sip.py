@@ -343,9 +343,9 @@ def probe_udp(script, timeout=2.0, host="127.0.0.1"):
 
 def test_a_2xx_is_up_with_its_round_trip_and_the_server_it_names():
     result, _ = probe_udp(lambda n, req: [(0, answer_to(req, "200 OK", "Server: Asterisk PBX 20.5.0"))])
-    assert result.up and result.error is None
+    assert result.up and result.error == ""
     assert 0 < result.latency < 1
-    assert result.detail == {"transport": "udp", "status": "200", "reason": "OK", "server": "Asterisk PBX 20.5.0"}
+    assert result.detail == {"transport": "udp", "status": 200, "reason": "OK", "server": "Asterisk PBX 20.5.0"}
 
 
 @pytest.mark.parametrize("host", ["::1", "[::1]"])
@@ -358,7 +358,7 @@ def test_an_ipv6_server_is_probed_with_its_address_bracketed_in_the_request(host
 
 def test_provisional_answers_are_waited_through_to_the_final_one():
     result, _ = probe_udp(lambda n, req: [(0, answer_to(req, "100 Trying")), (0.3, answer_to(req, "202 Accepted"))])
-    assert result.up and result.detail["status"] == "202"
+    assert result.up and result.detail["status"] == 202 and result.status == 202
     assert result.latency >= 0.3
 
 
@@ -367,7 +367,7 @@ def test_a_404_is_down_with_its_status_and_reason():
     assert not result.up
     assert result.error == "404 Not Found"
     assert result.latency is not None
-    assert result.detail == {"transport": "udp", "status": "404", "reason": "Not Found", "server": "FPBX-16"}
+    assert result.detail == {"transport": "udp", "status": 404, "reason": "Not Found", "server": "FPBX-16"}
 
 
 def test_a_503_is_down():

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from watchkeeper.checks.sip import SipResult, options_probe
+from watchkeeper.checks.result import ProbeKind, ProbeResult
+from watchkeeper.checks.sip import options_probe
 
 KAMAILIO = shutil.which("kamailio")
 
@@ -63,7 +64,7 @@ def free_udp_and_tcp_port() -> int:
     raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
 
 
-def probe(port: int, transport: str, timeout: float = 1.0, user: str | None = None) -> SipResult:
+def probe(port: int, transport: str, timeout: float = 1.0, user: str | None = None) -> ProbeResult:
     return asyncio.run(options_probe("127.0.0.1", port, transport, timeout, user=user))
 
 
@@ -148,16 +149,16 @@ def kamailio(tmp_path):
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_a_running_kamailio_is_up_with_its_round_trip_and_name(kamailio, transport):
     result = probe(kamailio.port, transport)
-    assert result.up and result.error is None
+    assert result.up and result.error == "" and result.kind is ProbeKind.SIP
     assert 0 < result.latency < 1
-    assert result.detail["status"] == "200" and result.detail["transport"] == transport
+    assert result.status == 200 and result.detail["transport"] == transport
     assert result.detail["server"].startswith("kamailio (")
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_options_to_a_user_kamailio_does_not_know_is_down_with_its_404(kamailio, transport):
     result = probe(kamailio.port, transport, user="nobody")
-    assert (result.up, result.error, result.detail["status"]) == (False, "404 Not Found", "404")
+    assert (result.up, result.error, result.detail["status"]) == (False, "404 Not Found", 404)
 
 
 def test_a_hung_kamailio_is_down_at_the_timeout_and_up_when_it_resumes(kamailio):

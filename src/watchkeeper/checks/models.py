@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # Imported, not only named: the ORM resolves Check.customer when a session first runs.
@@ -77,6 +77,15 @@ class Check(Base):
     last_duration_seconds: Mapped[float | None] = mapped_column(Float)
     firing: Mapped[bool] = mapped_column(default=False)  # a finding of this check is firing
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A probe's damping (probe_rules): down after `fail_after` failures in a row, up after
+    # `recover_after` successes; what it remembers between runs is `probe_state`.
+    fail_after: Mapped[int] = mapped_column(Integer, default=2)
+    recover_after: Mapped[int] = mapped_column(Integer, default=1)
+    probe_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a probe's last result
+    last_up: Mapped[bool | None] = mapped_column(Boolean)
+    last_latency: Mapped[float | None] = mapped_column(Float)
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class Ping(Base):
@@ -93,3 +102,18 @@ class Ping(Base):
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     source: Mapped[str] = mapped_column(String(64), default="")
     duration_seconds: Mapped[float | None] = mapped_column(Float)  # the run this ping finished
+
+
+class ProbeResultRow(Base):
+    """One run of a probe, kept `probe_retention_days`."""
+
+    __tablename__ = "probe_results"
+    __table_args__ = (Index("ix_probe_results_check_id_at", "check_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    up: Mapped[bool] = mapped_column(Boolean)
+    latency: Mapped[float | None] = mapped_column(Float)  # seconds
+    status: Mapped[int | None] = mapped_column(Integer)  # an HTTP or SIP status code
+    reason: Mapped[str] = mapped_column(String(300), default="")  # why it was down, or the answer's reason

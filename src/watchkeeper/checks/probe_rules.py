@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from watchkeeper.checks.probes import ProbeResult
+from watchkeeper.checks.result import ProbeResult
 from watchkeeper.finding import Finding, Severity, State
 
 SOURCE = "checks"

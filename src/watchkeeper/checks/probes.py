@@ -1,4 +1,4 @@
-"""Active probes: HTTP(S), TCP, TLS and DNS, each one request with a timeout.
+"""Active probes: HTTP(S), TCP, TLS, DNS and SIP OPTIONS, each one request with a timeout.
 
 A runner reports what it found as a `ProbeResult` and never raises for it: a
 refused connection, a silent server or a bad certificate is a down result whose
@@ -15,10 +15,9 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,29 +29,13 @@ import dns.resolver
 import httpx
 from cryptography import x509
 
+from watchkeeper.checks import sip
+from watchkeeper.checks.result import ProbeKind as ProbeKind
+from watchkeeper.checks.result import ProbeResult as ProbeResult
 from watchkeeper.clock import Clock
 from watchkeeper.finding import Severity
 
 BODY_LIMIT = 1024 * 1024  # what a keyword or a JSON path is looked for in
-
-
-class ProbeKind(StrEnum):
-    HTTP = "http"
-    TCP = "tcp"
-    TLS = "tls"
-    DNS = "dns"
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    kind: ProbeKind
-    target: str  # what a person calls it: a host, host:port, a name
-    up: bool
-    latency: float | None  # seconds; None when nothing answered
-    observed_at: datetime
-    error: str = ""  # why it is down, in words
-    detail: dict[str, Any] = field(default_factory=dict)
-    severity: Severity | None = None  # what a finding for this result should be; None: the default
 
 
 _STATUS = re.compile(r"^(?:(\d{3})(?:-(\d{3}))?|([1-5])xx)$")
@@ -171,7 +154,25 @@ class DnsProbe:
         return self.name
 
 
-ProbeSpec = HttpProbe | TcpProbe | TlsProbe | DnsProbe
+@dataclass(frozen=True)
+class SipProbe:
+    """A SIP OPTIONS to `sip:[user@]host:port` over UDP or TCP (watchkeeper.checks.sip)."""
+
+    host: str
+    port: int = 5060
+    transport: str = "udp"
+    timeout: float = 5.0
+    user: str | None = None
+
+    def __post_init__(self) -> None:
+        sip.check_options(self.host, self.port, self.transport, self.timeout, self.user)
+
+    @property
+    def target(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+ProbeSpec = HttpProbe | TcpProbe | TlsProbe | DnsProbe | SipProbe
 
 
 def _check_port(port: int) -> None:
@@ -405,9 +406,17 @@ async def run(
             return await probe_tls(spec, at=at, context=context)
         case DnsProbe():
             return await probe_dns(spec, at=at)
+        case SipProbe():
+            return await sip.options_probe(spec.host, spec.port, spec.transport, spec.timeout, user=spec.user, at=at)
 
 
-KIND = {HttpProbe: ProbeKind.HTTP, TcpProbe: ProbeKind.TCP, TlsProbe: ProbeKind.TLS, DnsProbe: ProbeKind.DNS}
+KIND: dict[type[ProbeSpec], ProbeKind] = {
+    HttpProbe: ProbeKind.HTTP,
+    TcpProbe: ProbeKind.TCP,
+    TlsProbe: ProbeKind.TLS,
+    DnsProbe: ProbeKind.DNS,
+    SipProbe: ProbeKind.SIP,
+}
 OVERALL_GRACE = 1.0  # seconds past a probe's own timeout before it is cut off
 
 
@@ -441,3 +450,89 @@ async def _bounded(probe: Callable[[], Awaitable[ProbeResult]], spec: ProbeSpec,
     except Exception as exc:  # a broken probe is a down result, not a lost batch
         error = f"the probe of {spec.target} failed: {type(exc).__name__}: {exc}"
     return ProbeResult(KIND[type(spec)], spec.target, False, None, at, error)
+
+
+# -- options, as a check stores them -------------------------------------------------------
+
+SPECS: dict[str, type[ProbeSpec]] = {kind.value: spec for spec, kind in KIND.items()}
+_INTS = {"port", "warn_days", "critical_days"}
+_NUMBERS = {"timeout", "max_latency"}
+_FLAGS = {"keyword_absent", "follow_redirects"}
+
+
+def spec_of(kind: str, options: Mapping[str, Any]) -> ProbeSpec:
+    """The probe a check of `kind` with these options (`Check.settings`) runs; a ValueError
+    that says what is wrong: an option the kind does not take, a missing or mistyped one,
+    a URL that is not one, a port out of range."""
+    spec = SPECS.get(kind)
+    if spec is None:
+        raise ValueError(f"{kind!r} is not a probe; one of: {', '.join(SPECS)}")
+    known = [f.name for f in fields(spec)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"{_a(kind)} check has no option {unknown[0]!r}; it takes: {', '.join(known)}")
+    needed = [f.name for f in fields(spec) if f.default is MISSING and f.name not in options]
+    if needed:
+        raise ValueError(f"{_a(kind)} check needs {' and '.join(needed)}")
+    values = {name: _option(kind, name, value) for name, value in options.items()}
+    if spec is HttpProbe:
+        _check_url(str(values["url"]))
+    try:
+        return spec(**values)
+    except TypeError as exc:  # a value the dataclass cannot take
+        raise ValueError(f"a {kind} check's options: {exc}") from None
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind == "http" else f"a {kind}"
+
+
+def _option(kind: str, name: str, value: Any) -> Any:
+    if value is None or name == "json_equals":
+        return value
+    wrong = ValueError(f"the {kind} option {name} cannot be {value!r}")
+    if name in _INTS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong
+    elif name in _NUMBERS:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong
+        return float(value)
+    elif name in _FLAGS:
+        if not isinstance(value, bool):
+            raise wrong
+    elif name == "expected":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise wrong
+        return tuple(value)
+    elif name == "headers":
+        pairs = list(value.items()) if isinstance(value, dict) else value
+        if not isinstance(pairs, list | tuple) or not all(
+            isinstance(p, list | tuple) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
+        ):
+            raise wrong
+        return tuple((str(k), str(v)) for k, v in pairs)
+    elif not isinstance(value, str) or not value.strip():
+        raise wrong
+    return value
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (reading it checks it)
+    except ValueError:
+        raise ValueError(f"{url!r} has a port that is not between 0 and 65535") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL with a host, e.g. https://example.com/health")
+
+
+def settings_of(spec: ProbeSpec) -> dict[str, Any]:
+    """The options of `spec` as a check stores them (JSON): `spec_of` reads them back."""
+    return {
+        f.name: [list(v) if isinstance(v, tuple) else v for v in value] if isinstance(value, tuple) else value
+        for f in fields(spec)
+        for value in [getattr(spec, f.name)]
+    }

@@ -17,15 +17,19 @@ import re
 import secrets
 import uuid as uuids
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
-from watchkeeper.checks.models import Check, CheckKind, CheckStatus, Ping, PingKind, ScheduleKind
+from watchkeeper.checks import probe_rules, probes
+from watchkeeper.checks.models import Check, CheckKind, CheckStatus, Ping, PingKind, ProbeResultRow, ScheduleKind
+from watchkeeper.checks.probe_rules import ProbeState
+from watchkeeper.checks.result import ProbeResult
+from watchkeeper.checks.runner import Planned
 from watchkeeper.checks.schedule import Schedule, ScheduleError, deadline, validate
 from watchkeeper.errors import Conflict, Invalid, NotFound
 from watchkeeper.finding import Finding, Severity, State
@@ -185,15 +189,20 @@ def pause(check: Check, *, session: Session, now: datetime) -> list[Finding]:
 
 
 def resume(check: Check, *, session: Session, now: datetime) -> None:
-    """Watch again from the next ping (as a new check: it is not late before it pings)."""
+    """Watch again from the next ping (as a new check: it is not late before it pings);
+    a probe runs again in its next slot, its damping started afresh."""
     if check.status is CheckStatus.PAUSED:
         check.status = CheckStatus.NEW
         check.due_at = None
+        if is_probe(check):
+            check.probe_state = {}
+            check.due_at = next_probe_at(check, now)
 
 
 def remove(check: Check, *, session: Session, now: datetime) -> list[Finding]:
     findings = _resolve(check, now, "removed")
     session.execute(delete(Ping).where(Ping.check_id == check.id))
+    session.execute(delete(ProbeResultRow).where(ProbeResultRow.check_id == check.id))
     session.delete(check)
     session.flush()
     return findings
@@ -391,6 +400,13 @@ def check_view(check: Check) -> dict[str, Any]:
         "last_ping_at": check.last_ping_at,
         "last_duration_seconds": check.last_duration_seconds,
         "created_at": check.created_at,
+        "settings": check.settings,
+        "fail_after": check.fail_after,
+        "recover_after": check.recover_after,
+        "last_run_at": check.last_run_at,
+        "last_up": check.last_up,
+        "last_latency": check.last_latency,
+        "last_error": check.last_error,
     }
 
 
@@ -405,3 +421,171 @@ def ping_view(row: Ping) -> dict[str, Any]:
         "source": row.source,
         "duration_seconds": row.duration_seconds,
     }
+
+
+def result_view(row: ProbeResultRow) -> dict[str, Any]:
+    return {"at": row.at, "up": row.up, "latency": row.latency, "status": row.status, "reason": row.reason}
+
+
+# -- probes --------------------------------------------------------------------------------
+
+PROBES = (CheckKind.HTTP, CheckKind.TCP, CheckKind.TLS, CheckKind.DNS, CheckKind.SIP)
+MIN_INTERVAL = timedelta(seconds=10)
+MAX_INTERVAL = timedelta(days=1)
+REASON = 300  # characters of a result's reason kept
+
+
+def is_probe(check: Check) -> bool:
+    return check.kind in PROBES
+
+
+def next_probe_at(check: Check, now: datetime) -> datetime:
+    """The check's first slot after `now`: its interval's grid, shifted by its own offset."""
+    interval = timedelta(seconds=check.period_seconds)
+    return probe_rules.next_run(now, interval, probe_rules.jitter(check.name, interval))
+
+
+def add_probe(
+    name: str,
+    kind: CheckKind | str,
+    options: dict[str, Any],
+    *,
+    session: Session,
+    now: datetime,
+    interval: timedelta = timedelta(seconds=60),
+    fail_after: int = 2,
+    recover_after: int = 1,
+    service: str | None = None,
+    customer_id: int | None = None,
+    labels: dict[str, str] | None = None,
+) -> Check:
+    """A new probe check of `kind` (http, tcp, tls, dns, sip) with the probe's options
+    (probes.HttpProbe etc.), run every `interval` from its first slot after `now`."""
+    probe: CheckKind | None = next((k for k in PROBES if k.value == kind), None)
+    if probe is None:
+        raise Invalid(f"a probe is one of: {', '.join(PROBES)}")
+    try:
+        spec = probes.spec_of(probe, options)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    if not MIN_INTERVAL <= interval <= MAX_INTERVAL or interval % timedelta(seconds=1):
+        raise Invalid("a probe's interval is whole seconds, from 10 s to a day (e.g. --interval 60s)")
+    for said_as, count in (("fail after", fail_after), ("recover after", recover_after)):
+        if not 1 <= count <= 100:
+            raise Invalid(f"{said_as} is 1 to 100 results in a row, not {count}")
+    check = add(name, session=session, now=now, kind=probe, service=service, customer_id=customer_id, labels=labels)
+    check.period_seconds = int(interval.total_seconds())
+    check.grace_seconds = 0
+    check.settings = probes.settings_of(spec)
+    check.fail_after, check.recover_after = fail_after, recover_after
+    check.probe_state = {}
+    check.due_at = next_probe_at(check, now)
+    session.flush()
+    return check
+
+
+def claim_probes(*, session: Session, now: datetime, limit: int) -> list[Planned]:
+    """Up to `limit` probe checks whose run is due, claimed: each is moved to its next slot
+    before this transaction commits (a lease the probe's result does not need to change, so
+    a worker that dies mid-batch loses one run of each, never the schedule), and what each
+    runs is read from its options, so the probing holds no row and no transaction."""
+    claimed = due.claim(session, Check, due=Check.due_at, now=now, limit=limit, where=[Check.kind.in_(PROBES)])
+    planned = []
+    for check in claimed:
+        check.due_at = next_probe_at(check, now)
+        try:
+            spec = probes.spec_of(check.kind, check.settings)
+        except ValueError as exc:
+            target = str(check.settings.get("url") or check.settings.get("host") or check.settings.get("name") or "")
+            planned.append(Planned(check.id, check.kind, target or check.name, None, f"cannot run: {exc}"))
+            continue
+        planned.append(Planned(check.id, check.kind, spec.target, spec))
+    return planned
+
+
+def _state(stored: dict[str, Any]) -> ProbeState:
+    since = stored.get("failing_since")
+    severity = stored.get("severity")
+    return ProbeState(
+        up=bool(stored.get("up", True)),
+        failures=int(stored.get("failures", 0)),
+        successes=int(stored.get("successes", 0)),
+        failing_since=datetime.fromisoformat(since) if since else None,
+        severity=Severity(severity) if severity else None,
+    )
+
+
+def _stored(state: ProbeState) -> dict[str, Any]:
+    return {
+        "up": state.up,
+        "failures": state.failures,
+        "successes": state.successes,
+        "failing_since": state.failing_since.isoformat() if state.failing_since else None,
+        "severity": str(state.severity) if state.severity else None,
+    }
+
+
+def record_results(results: Sequence[tuple[int, ProbeResult]], *, session: Session, now: datetime) -> list[Finding]:
+    """Store each (check id, result), move each check through the damping (probe_rules.step),
+    and what fires or resolves. A check removed or paused while it was probed is left as it is."""
+    if not results:
+        return []
+    ids = sorted({check_id for check_id, _ in results})
+    checks = {c.id: c for c in session.scalars(select(Check).where(Check.id.in_(ids)).with_for_update())}
+    rows: list[dict[str, Any]] = []
+    findings: list[Finding] = []
+    for check_id, result in results:
+        check = checks.get(check_id)
+        if check is None or check.status is CheckStatus.PAUSED:
+            continue
+        reason = result.error or str(result.detail.get("reason") or "")
+        rows.append(
+            {
+                "check_id": check_id,
+                "at": result.observed_at,
+                "up": result.up,
+                "latency": result.latency,
+                "status": result.status,
+                "reason": reason[:REASON],
+            }
+        )
+        moved = probe_rules.step(
+            _state(check.probe_state), result, fail_after=check.fail_after, recover_after=check.recover_after
+        )
+        check.probe_state = _stored(moved.state)
+        check.status = CheckStatus.UP if moved.state.up else CheckStatus.DOWN
+        check.last_run_at, check.last_up, check.last_latency = result.observed_at, result.up, result.latency
+        check.last_error = result.error[:REASON] or None
+        if moved.change is probe_rules.Change.NONE:
+            continue
+        check.firing = moved.change is probe_rules.Change.FIRE
+        findings.append(_probe_finding(check, moved.state, result))
+    if rows:
+        session.execute(insert(ProbeResultRow), rows)
+    return findings
+
+
+def _probe_finding(check: Check, state: ProbeState, result: ProbeResult) -> Finding:
+    labels = {**check.labels}
+    if check.service:
+        labels["service"] = check.service
+    if check.customer is not None:
+        labels["customer"] = check.customer.name
+    finding = probe_rules.finding_for(check.name, labels, state, result)
+    # One alert per check, whatever fires it: a pause or removal resolves it by this key.
+    return replace(finding, dedup_key=f"check:{check.uuid}", details={**finding.details, "uuid": check.uuid})
+
+
+def last_results(check: Check, *, session: Session, limit: int = 10) -> list[ProbeResultRow]:
+    query = (
+        select(ProbeResultRow)
+        .where(ProbeResultRow.check_id == check.id)
+        .order_by(ProbeResultRow.at.desc(), ProbeResultRow.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def prune_probe_results(*, session: Session, now: datetime, days: int) -> int:
+    result = session.execute(delete(ProbeResultRow).where(ProbeResultRow.at < now - timedelta(days=days)))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -16,9 +16,11 @@ import asyncio
 import re
 import secrets
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 
+from watchkeeper.checks.result import ProbeKind, ProbeResult
 from watchkeeper.clock import monotonic
 from watchkeeper.errors import Invalid
 
@@ -299,17 +301,6 @@ class StreamReader:
         return message
 
 
-@dataclass(frozen=True)
-class SipResult:
-    """What one OPTIONS probe found: `latency` is the round trip in seconds from the first
-    sending of the request to its final answer (None without one)."""
-
-    up: bool
-    latency: float | None = None
-    error: str | None = None
-    detail: dict[str, str] = field(default_factory=dict)
-
-
 class _Down(Exception):
     """The probe ended without a final answer; the text says why."""
 
@@ -380,7 +371,8 @@ async def _over_tcp(host: str, port: int, user: str | None) -> tuple[Response, f
             await writer.wait_closed()
 
 
-def _check(host: str, port: int, transport: str, timeout: float, user: str | None) -> Transport:
+def check_options(host: str, port: int, transport: str, timeout: float, user: str | None) -> Transport:
+    """The transport of an OPTIONS probe with these options; Invalid saying what is wrong."""
     if not _HOST.fullmatch(host):
         raise Invalid(f"host {host!r} is not a host name or IP address")
     if not 0 < port < 65_536:
@@ -395,40 +387,54 @@ def _check(host: str, port: int, transport: str, timeout: float, user: str | Non
         raise Invalid(f"transport {transport!r} is not one of: udp, tcp") from None
 
 
-def _result(response: Response, latency: float, transport: Transport) -> SipResult:
-    detail = {"transport": transport.value, "status": str(response.status), "reason": response.reason}
+def _result(response: Response, latency: float, transport: Transport, target: str, at: datetime) -> ProbeResult:
+    detail: dict[str, str | int] = {"transport": transport.value, "status": response.status, "reason": response.reason}
     server = response.get("server") or response.get("user-agent")
     if server:
         detail["server"] = server
-    if 200 <= response.status < 300:
-        return SipResult(True, latency, None, detail)
-    return SipResult(False, latency, f"{response.status} {response.reason}".strip(), detail)
+    up = 200 <= response.status < 300
+    error = "" if up else f"{response.status} {response.reason}".strip()
+    return ProbeResult(ProbeKind.SIP, target, up, latency, at, error, detail)
 
 
 async def options_probe(
-    host: str, port: int, transport: str = "udp", timeout: float = 5.0, *, user: str | None = None
-) -> SipResult:
+    host: str,
+    port: int,
+    transport: str = "udp",
+    timeout: float = 5.0,
+    *,
+    user: str | None = None,
+    at: datetime | None = None,
+) -> ProbeResult:
     """Send one OPTIONS to `sip:[user@]host:port` and wait up to `timeout` seconds for its final answer.
 
     Over UDP the request is retransmitted at T1, doubling, until the timeout; provisional
     (1xx) answers and answers to other requests are ignored. Never raises for what the far
-    end does: a refusal, a timeout or an unreadable answer is a result that is down.
+    end does: a refusal, a timeout or an unreadable answer is a result that is down. The
+    result's detail has the final answer's `status` (a number) and `reason`; `at` is when
+    the probe ran (now, unless the caller says).
     """
-    kind = _check(host, port, transport, timeout, user)
+    kind = check_options(host, port, transport, timeout, user)
+    at = at or datetime.now(UTC)
+    target = f"{host}:{port}"
     host = host.removeprefix("[").removesuffix("]")  # an IPv6 address as a URI writes it
     down = {"transport": kind.value}
+
+    def failed(error: str) -> ProbeResult:
+        return ProbeResult(ProbeKind.SIP, target, False, None, at, error, dict(down))
+
     try:
         async with asyncio.timeout(timeout):
             send = _over_udp if kind is Transport.UDP else _over_tcp
             response, latency = await send(host, port, user)
     except TimeoutError:
-        return SipResult(False, None, f"no final answer within {timeout:g} s", down)
+        return failed(f"no final answer within {timeout:g} s")
     except _Down as exc:
-        return SipResult(False, None, str(exc), down)
+        return failed(str(exc))
     except SipError as exc:
-        return SipResult(False, None, f"unreadable answer: {exc}", down)
+        return failed(f"unreadable answer: {exc}")
     except ConnectionRefusedError:
-        return SipResult(False, None, f"refused: nothing listens on {host}:{port} over {kind.value}", down)
+        return failed(f"refused: nothing listens on {host}:{port} over {kind.value}")
     except OSError as exc:
-        return SipResult(False, None, f"{host}:{port} over {kind.value}: {exc.strerror or exc}", down)
-    return _result(response, latency, kind)
+        return failed(f"{host}:{port} over {kind.value}: {exc.strerror or exc}")
+    return _result(response, latency, kind, target, at)

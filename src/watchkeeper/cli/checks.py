@@ -1,4 +1,4 @@
-"""`watchkeeper checks ...` and `watchkeeper run --check NAME -- CMD...`: heartbeats from the command line."""
+"""`watchkeeper checks ...` and `watchkeeper run --check NAME -- CMD...`: heartbeats and probes."""
 
 from __future__ import annotations
 
@@ -15,13 +15,16 @@ from sqlalchemy.orm import Session
 
 from watchkeeper import models  # noqa: F401  (every table, for the alerts a ping records)
 from watchkeeper.checks import service
-from watchkeeper.checks.models import PingKind, ScheduleKind
+from watchkeeper.checks.models import CheckKind, PingKind, ScheduleKind
 from watchkeeper.checks.schedule import Schedule
 from watchkeeper.cli.common import Column, act, console, context, fail, parse_duration, print_json, show_list, when
 from watchkeeper.errors import said
 from watchkeeper.finding import Finding
 
-checks_app = typer.Typer(help="Heartbeat checks: cron and backup jobs ping them (Healthchecks' ping API).")
+checks_app = typer.Typer(
+    help="Health checks: heartbeats that cron and backup jobs ping (Healthchecks' ping API), "
+    "and HTTP, TCP, TLS, DNS and SIP OPTIONS probes the scheduler runs."
+)
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 TAIL = 10 * 1024  # of a command's output, sent with its result
 
@@ -57,41 +60,195 @@ def add(
     failure_keyword: Annotated[list[str] | None, typer.Option(help="a body holding it is a failure")] = None,
     slug: Annotated[str | None, typer.Option(help="for /ping/<ping key>/<slug>; the name by default")] = None,
     ping_key: Annotated[str | None, typer.Option(help="the key of slug URLs; 'new' makes one")] = None,
+    http: Annotated[str | None, typer.Option(help="probe this URL", rich_help_panel="Probes")] = None,
+    tcp: Annotated[str | None, typer.Option(help="connect to HOST:PORT", rich_help_panel="Probes")] = None,
+    tls: Annotated[str | None, typer.Option(help="check HOST[:PORT]'s certificate", rich_help_panel="Probes")] = None,
+    dns: Annotated[str | None, typer.Option(help="resolve this name", rich_help_panel="Probes")] = None,
+    sip: Annotated[str | None, typer.Option(help="SIP OPTIONS to HOST[:PORT]", rich_help_panel="Probes")] = None,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="--http: the statuses that are up (200-299); --dns: an answer, repeatable", rich_help_panel="Probes"
+        ),
+    ] = None,
+    keyword: Annotated[str | None, typer.Option(help="--http: the body must hold it", rich_help_panel="Probes")] = None,
+    record_type: Annotated[str, typer.Option(help="--dns: A, AAAA, MX, TXT...", rich_help_panel="Probes")] = "A",
+    nameserver: Annotated[str | None, typer.Option(help="--dns: ask this server", rich_help_panel="Probes")] = None,
+    warn_days: Annotated[int, typer.Option(help="--tls: a warning this near expiry", rich_help_panel="Probes")] = 21,
+    critical_days: Annotated[int, typer.Option(help="--tls: critical this near", rich_help_panel="Probes")] = 7,
+    transport: Annotated[str, typer.Option(help="--sip: udp or tcp", rich_help_panel="Probes")] = "udp",
+    user: Annotated[str | None, typer.Option(help="--sip: OPTIONS to sip:USER@host", rich_help_panel="Probes")] = None,
+    interval: Annotated[
+        str, typer.Option(help="how often a probe runs: 30s, 1m, 5m", rich_help_panel="Probes")
+    ] = "60s",
+    timeout: Annotated[float | None, typer.Option(help="seconds a probe waits", rich_help_panel="Probes")] = None,
+    fail_after: Annotated[int, typer.Option(help="failures in a row that make it down", rich_help_panel="Probes")] = 2,
+    recover_after: Annotated[
+        int, typer.Option(help="successes in a row that make it up", rich_help_panel="Probes")
+    ] = 1,
     as_json: Json = False,
 ) -> None:
-    """Add a heartbeat check; prints its ping URL path."""
+    """Add a heartbeat check (prints its ping URL path), or a probe: --http, --tcp, --tls, --dns or --sip."""
+    targets = {"http": http, "tcp": tcp, "tls": tls, "dns": dns, "sip": sip}
+    given = [kind for kind, target in targets.items() if target is not None]
+    if len(given) > 1:
+        raise fail(f"a check probes one thing: give one of --{', --'.join(given)}")
     if cron and oncalendar:
         raise fail("give --cron or --oncalendar, not both")
-    kind = ScheduleKind.CRON if cron else ScheduleKind.ONCALENDAR if oncalendar else ScheduleKind.PERIOD
-    schedule = Schedule(kind, parse_duration(period), parse_duration(grace), cron or oncalendar, tz)
+    if given and (cron or oncalendar or slug or ping_key or success_keyword or failure_keyword):
+        raise fail("--cron, --oncalendar, --slug, --ping-key and the keywords are for heartbeats, not probes")
     ctx = context()
     try:
         with ctx.transaction() as session:
             from watchkeeper.auth.customers import get_customer
 
             customer_id = get_customer(customer, session=session).id if customer else None
-            check = service.add(
-                name,
-                session=session,
-                now=ctx.clock.now(),
-                schedule=schedule,
-                slug=slug,
-                ping_key=service.new_ping_key() if ping_key == "new" else ping_key,
-                service=service_name,
-                customer_id=customer_id,
-                labels=_labels(label or []),
-                success_keywords=success_keyword or [],
-                failure_keywords=failure_keyword or [],
-            )
+            if given:
+                kind = given[0]
+                options = _probe_options(
+                    kind,
+                    targets[kind] or "",
+                    expect=expect or [],
+                    keyword=keyword,
+                    record_type=record_type,
+                    nameserver=nameserver,
+                    warn_days=warn_days,
+                    critical_days=critical_days,
+                    transport=transport,
+                    user=user,
+                    timeout=timeout,
+                )
+                check = service.add_probe(
+                    name,
+                    kind,
+                    options,
+                    session=session,
+                    now=ctx.clock.now(),
+                    interval=parse_duration(interval),
+                    fail_after=fail_after,
+                    recover_after=recover_after,
+                    service=service_name,
+                    customer_id=customer_id,
+                    labels=_labels(label or []),
+                )
+            else:
+                if expect or keyword:
+                    raise fail("--expect and --keyword are for a probe: give --http URL (or --dns NAME for --expect)")
+                kind_of = ScheduleKind.CRON if cron else ScheduleKind.ONCALENDAR if oncalendar else ScheduleKind.PERIOD
+                schedule = Schedule(kind_of, parse_duration(period), parse_duration(grace), cron or oncalendar, tz)
+                check = service.add(
+                    name,
+                    session=session,
+                    now=ctx.clock.now(),
+                    schedule=schedule,
+                    slug=slug,
+                    ping_key=service.new_ping_key() if ping_key == "new" else ping_key,
+                    service=service_name,
+                    customer_id=customer_id,
+                    labels=_labels(label or []),
+                    success_keywords=success_keyword or [],
+                    failure_keywords=failure_keyword or [],
+                )
             shown = service.check_view(check)
     except (ValueError, LookupError) as exc:
         raise fail(said(exc)) from exc
     if as_json:
         print_json(shown)
         return
+    if given:
+        console.print(
+            f"added {shown['kind']} check {shown['name']}: {_target(shown)} every {shown['period_seconds']} s"
+        )
+        console.print(f"first run {when(shown['due_at'])}")
+        return
     console.print(f"added check {shown['name']}: ping /ping/{shown['uuid']}")
     if shown["ping_key"]:
         console.print(f"or /ping/{shown['ping_key']}/{shown['slug']}")
+
+
+def _host_port(text: str, default: int | None, what: str) -> tuple[str, int]:
+    """HOST, HOST:PORT or [IPv6]:PORT."""
+    host, port = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    if not port:
+        if default is None:
+            raise typer.BadParameter(f"{text!r}: give {what} as HOST:PORT")
+        return host, default
+    if not port.isdigit():
+        raise typer.BadParameter(f"{text!r}: the port {port!r} is not a number")
+    return host, int(port)
+
+
+def _probe_options(
+    kind: str,
+    target: str,
+    *,
+    expect: list[str],
+    keyword: str | None,
+    record_type: str,
+    nameserver: str | None,
+    warn_days: int,
+    critical_days: int,
+    transport: str,
+    user: str | None,
+    timeout: float | None,
+) -> dict[str, Any]:
+    """A probe's options (Check.settings) from the command line's."""
+    if keyword is not None and kind != "http":
+        raise typer.BadParameter("--keyword is for --http")
+    if expect and kind not in ("http", "dns"):
+        raise typer.BadParameter("--expect is for --http (statuses) and --dns (answers)")
+    options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    if kind == "http":
+        if len(expect) > 1:
+            raise typer.BadParameter("--http takes one --expect, e.g. --expect 200-299 or --expect 200,204")
+        options |= {"url": target, "keyword": keyword, **({"expected_status": expect[0]} if expect else {})}
+    elif kind in ("tcp", "tls"):
+        host, port = _host_port(target, None if kind == "tcp" else 443, f"--{kind}")
+        options |= {"host": host, "port": port}
+        if kind == "tls":
+            options |= {"warn_days": warn_days, "critical_days": critical_days}
+    elif kind == "dns":
+        options |= {"name": target, "record_type": record_type, "expected": expect}
+        if nameserver is not None:
+            server, port = _host_port(nameserver, 53, "--nameserver")
+            options |= {"nameserver": server, "port": port}
+    else:
+        host, port = _host_port(target, 5060, "--sip")
+        options |= {"host": host, "port": port, "transport": transport, "user": user}
+        options.setdefault("timeout", 5.0)
+    return options
+
+
+def _target(row: dict[str, Any]) -> str:
+    settings = row["settings"]
+    if row["kind"] == CheckKind.HTTP:
+        return str(settings["url"])
+    if row["kind"] == CheckKind.DNS:
+        return f"{settings['name']} {settings['record_type']}"
+    if row["kind"] == CheckKind.SIP:
+        host = f"[{settings['host']}]" if ":" in settings["host"] else settings["host"]
+        return f"sip:{host}:{settings['port']} over {settings['transport']}"
+    return f"{settings['host']}:{settings['port']}"
+
+
+def _ms(latency: float | None) -> str:
+    return "-" if latency is None else f"{latency * 1000:.0f} ms"
+
+
+def _last(row: dict[str, Any]) -> str:
+    """A check's last result: a probe's up or down with its latency, a heartbeat's last ping."""
+    if row["kind"] == CheckKind.HEARTBEAT:
+        return when(row["last_ping_at"])
+    if row["last_up"] is None:
+        return "-"
+    if row["last_up"]:
+        return f"up {_ms(row['last_latency'])}"
+    return f"down: {row['last_error'] or ''}".strip()
 
 
 @checks_app.command("list")
@@ -104,16 +261,19 @@ def list_checks(as_json: Json = False) -> None:
         return
     columns = [
         Column("name"),
+        Column("kind", 1),
         Column("status"),
         Column("due (UTC)", 2),
-        Column("last ping (UTC)", 1),
+        Column("last ping / result", 3),
         Column("schedule", wide=True),
     ]
-    lines = [[r["name"], str(r["status"]), when(r["due_at"]), when(r["last_ping_at"]), _schedule(r)] for r in rows]
+    lines = [[r["name"], str(r["kind"]), str(r["status"]), when(r["due_at"]), _last(r), _schedule(r)] for r in rows]
     show_list(columns, lines, empty="no checks yet: `watchkeeper checks add NAME --period 1d`")
 
 
 def _schedule(row: dict[str, Any]) -> str:
+    if row["kind"] != CheckKind.HEARTBEAT and row["kind"] != CheckKind.AMI:
+        return f"{_target(row)} every {row['period_seconds']} s"
     if row["schedule"] == ScheduleKind.PERIOD:
         return f"every {row['period_seconds']} s, grace {row['grace_seconds']} s"
     return f"{row['expression']} ({row['tz']}), grace {row['grace_seconds']} s"
@@ -121,18 +281,25 @@ def _schedule(row: dict[str, Any]) -> str:
 
 @checks_app.command("show")
 def show(
-    name: str, pings: Annotated[int, typer.Option(help="how many of the last pings")] = 10, as_json: Json = False
+    name: str,
+    pings: Annotated[int, typer.Option("--pings", "--results", help="how many of the last pings or results")] = 10,
+    as_json: Json = False,
 ) -> None:
-    """A check with its last pings, their bodies and run times."""
+    """A check with its last pings (their bodies and run times), or a probe with its last results and latencies."""
     try:
         with context().transaction() as session:
             check = service.get(name, session=session)
             shown = service.check_view(check)
             shown["pings"] = [service.ping_view(p) for p in service.last_pings(check, session=session, limit=pings)]
+            results = service.last_results(check, session=session, limit=pings)
+            shown["results"] = [service.result_view(r) for r in results]
     except LookupError as exc:
         raise fail(said(exc)) from exc
     if as_json:
         print_json(shown)
+        return
+    if shown["kind"] in service.PROBES:
+        _show_probe(shown)
         return
     console.print(f"[bold]{shown['name']}[/bold] {shown['status']}  uuid {shown['uuid']}  {_schedule(shown)}")
     console.print(f"last ping {when(shown['last_ping_at'])}, due {when(shown['due_at'])}")
@@ -142,6 +309,29 @@ def show(
         console.print(f"{when(ping['at'])}  {ping['kind']}{status}{took}  {ping['source']} {ping['user_agent']}")
         if ping["body"]:
             console.print(ping["body"], markup=False, highlight=False)
+
+
+def _times(count: int, what: str) -> str:
+    return f"{count} {what}" if count == 1 else f"{count} {what}{'es' if what.endswith('s') else 's'} in a row"
+
+
+def _show_probe(shown: dict[str, Any]) -> None:
+    console.print(f"[bold]{shown['name']}[/bold] {shown['status']}  {shown['kind']} {_target(shown)}", highlight=False)
+    damping = (
+        f"down after {_times(shown['fail_after'], 'failure')}, up after {_times(shown['recover_after'], 'success')}"
+    )
+    console.print(f"every {shown['period_seconds']} s, {damping}; next run {when(shown['due_at'])}")
+    if not shown["results"]:
+        console.print("no results yet")
+    for result in shown["results"]:
+        status = f"  {result['status']}" if result["status"] is not None else ""
+        said_as = "up" if result["up"] else "down"
+        reason = f"  {result['reason']}" if result["reason"] else ""
+        console.print(
+            f"{when(result['at'])}  {said_as:4} {_ms(result['latency']):>8}{status}{reason}",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _change(name: str, what: str) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import uuid as uuids
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Body, Request, status
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +24,7 @@ from watchkeeper.auth.customers import get_customer
 from watchkeeper.checks import service
 from watchkeeper.checks.models import Check, PingKind
 from watchkeeper.checks.schedule import Schedule
-from watchkeeper.checks.schemas import CheckIn, CheckOut, CheckShown
+from watchkeeper.checks.schemas import CheckIn, CheckOut, CheckShown, NewCheck, ProbeIn
 from watchkeeper.db import in_transaction
 from watchkeeper.web.deps import STAFF, SessionDep, Tx
 from watchkeeper.web.tokens import failed_attempt, refuse_if_throttled
@@ -192,11 +192,32 @@ def list_checks(session: SessionDep) -> list[dict[str, Any]]:
     "",
     response_model=CheckOut,
     status_code=status.HTTP_201_CREATED,
-    responses={404: {"description": "no such customer"}, 409: {"description": "a check of this name exists"}},
+    responses={
+        404: {"description": "no such customer"},
+        409: {"description": "a check of this name exists"},
+        422: {"description": "an option the kind does not take, a URL that is not one, a port out of range..."},
+    },
 )
-def add_check(body: CheckIn, tx: Tx) -> dict[str, Any]:
+def add_check(body: Annotated[NewCheck, Body()], tx: Tx) -> dict[str, Any]:
+    """A heartbeat (no `kind`, or `heartbeat`), or a probe: `kind` http, tcp, tls, dns or sip with its options."""
+
     def work(session: Session, now: datetime) -> dict[str, Any]:
         customer_id = get_customer(body.customer, session=session).id if body.customer else None
+        if isinstance(body, ProbeIn):
+            probe = service.add_probe(
+                body.name,
+                body.kind,
+                body.options(),
+                session=session,
+                now=now,
+                interval=timedelta(seconds=body.interval_seconds),
+                fail_after=body.fail_after,
+                recover_after=body.recover_after,
+                service=body.service,
+                customer_id=customer_id,
+                labels=body.labels,
+            )
+            return service.check_view(probe)
         check = service.add(
             body.name,
             session=session,
@@ -230,6 +251,7 @@ def show_check(ref: str, session: SessionDep) -> dict[str, Any]:
     check = service.get(ref, session=session)
     shown = service.check_view(check)
     shown["pings"] = [service.ping_view(p) for p in service.last_pings(check, session=session, limit=20)]
+    shown["results"] = [service.result_view(r) for r in service.last_results(check, session=session, limit=20)]
     return shown
 
 
