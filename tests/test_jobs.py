@@ -29,6 +29,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "demo-feeds",
         "feeds",
         "checks",
+        "pbx",
         "alerts",
         "cases",
         "cases",
@@ -39,11 +40,12 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
     assert {j.name: j.batch for j in listed if isinstance(j, DueJob)} == {
         "feeds": 200,
         "checks": 200,
+        "pbx": 50,
         "alerts": 200,
         "cases": 200,
         "notify": 20,
     }
-    assert [j.name for j in jobs(ctx)] == ["feeds", "checks", "alerts", "cases", "cases", "notify", "retention"]
+    assert [j.name for j in jobs(ctx)] == ["feeds", "checks", "pbx", "alerts", "cases", "cases", "notify", "retention"]
 
 
 def test_what_the_feed_watcher_finds_is_recorded_as_an_alert_by_its_job(db):

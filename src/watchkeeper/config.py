@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     hour_retention_days: int = Field(default=396, ge=1, description="13 months")
     idempotency_retention_days: int = Field(default=7, ge=1)
     ping_retention_days: int = Field(default=90, ge=1, description="days of heartbeat pings kept")
+    pbx_snapshot_retention_days: int = Field(
+        default=31, ge=1, description="days of PBX looks kept: their channels and calls, trunks and changes"
+    )
     max_future_skew_minutes: int = Field(
         default=24 * 60,
         ge=0,

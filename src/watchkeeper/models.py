@@ -2,7 +2,7 @@
 
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
 from watchkeeper.auth.models import ApiToken
-from watchkeeper.checks.models import Check, Ping
+from watchkeeper.checks.models import Check, PbxSnapshot, Ping
 from watchkeeper.feeds.models import (
     Feed,
     FeedState,
@@ -54,6 +54,7 @@ __all__ = [
     "IngestedFile",
     "MinuteCount",
     "Notification",
+    "PbxSnapshot",
     "Ping",
     "Service",
     "UsageBatch",

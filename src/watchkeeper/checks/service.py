@@ -191,7 +191,11 @@ def resume(check: Check, *, session: Session, now: datetime) -> None:
         check.due_at = None
 
 
-def remove(check: Check, *, session: Session, now: datetime) -> list[Finding]:
+def remove(check: Check, *, session: Session, now: datetime, of_pbx: bool = False) -> list[Finding]:
+    """The check and its pings; a PBX's own checks go only with their PBX (`of_pbx`, pbxes.remove)."""
+    if not of_pbx and (check.kind is CheckKind.AMI or (check.kind is CheckKind.SIP and "pbx" in check.labels)):
+        pbx = check.labels.get("pbx", check.name)
+        raise Conflict(f"check {check.name} is PBX {pbx}'s; `watchkeeper pbx remove {pbx}` removes the PBX's checks")
     findings = _resolve(check, now, "removed")
     session.execute(delete(Ping).where(Ping.check_id == check.id))
     session.delete(check)
