@@ -89,7 +89,10 @@ class AmiServer:
                     return
                 action = _headers(block.decode())
                 self.actions.append(action)
-                logged_in = await self._answer(action, logged_in, writer)
+                try:
+                    logged_in = await self._answer(action, logged_in, writer)
+                except ConnectionError:  # Asterisk ends the session here (a Logoff, a failed Login)
+                    return
         finally:
             self._sessions.discard(writer)
             writer.close()

@@ -118,6 +118,8 @@ def _print(shown: dict[str, Any], hours: int) -> None:
             f"channels now {snap['channels']}, calls now {snap['calls']}; last {hours} h: "
             f"peak {peak['channels']} channels at {when(peak['at'])}, {calls} calls at most ({len(readings)} looks)"
         )
+    if shown["changes"]:
+        console.print("changes (restarts, reloads, files), newest first:")
     for change in shown["changes"]:
         console.print(f"  {when(change['at'])}  {change['change']}")
 
