@@ -277,7 +277,7 @@ def test_retention_keeps_each_pbx_last_look_however_old(desk):
     ("field", "value", "said"),
     [
         ("ami", "pbx1:99999", "port must be a number from 1 to 65535"),
-        ("ami", "pbx 1", "is not a AMI address"),
+        ("ami", "pbx 1", "is not an AMI address"),
         ("sip", "[::1", "IPv6 SIP address"),
         ("config_files", ("../etc/passwd",), "no folders"),
         ("secret", "", "AMI secret is 1 to 200"),
@@ -296,4 +296,38 @@ def test_a_second_pbx_of_the_same_name_is_refused(db):
     with transaction(db.sessions) as session:
         pbxes.add(spec, session=session, now=NOW)
     with transaction(db.sessions) as session, pytest.raises(Conflict, match="a check named 'fra1' exists"):
+        pbxes.add(spec, session=session, now=NOW)
+
+
+def test_an_answer_that_cannot_be_read_is_that_pbx_link_alert_and_the_others_are_still_looked_at(desk):
+    with serving() as other:
+        desk.add("fra1")
+        spec = pbxes.PbxInput(name="ber1", ami=f"127.0.0.1:{other.port}", username="watchkeeper", secret="s3cret")
+        with transaction(desk.db.sessions) as session:
+            pbxes.add(spec, session=session, now=NOW)
+        desk.pbx.server.answers["corestatus"] = "core_status_bad_calls.txt"
+        desk.look()
+    down = desk.alert("ami:fra1:ami")
+    assert down is not None and down.status is State.FIRING and "could not be read" in down.summary
+    assert desk.shown("fra1")["snapshot"] is None
+    assert desk.shown("ber1")["snapshot"]["channels"] == 2
+
+
+def test_a_paused_pbx_is_not_looked_at_and_resumed_it_is_at_once(desk):
+    from watchkeeper.checks import service
+
+    desk.add()
+    with transaction(desk.db.sessions) as session:
+        service.pause(pbxes.get("fra1", session=session), session=session, now=NOW)
+    desk.wait(120)
+    assert desk.shown()["snapshot"] is None
+    with transaction(desk.db.sessions) as session:
+        service.resume(pbxes.get("fra1", session=session), session=session, now=desk.clock.now())
+    desk.wait(1)
+    assert desk.shown()["snapshot"] is not None
+
+
+def test_a_name_too_long_for_its_options_check_is_refused_saying_why(db):
+    spec = pbxes.PbxInput(name="p" * 191, ami="pbx1", username="wk", secret="s3cret")
+    with transaction(db.sessions) as session, pytest.raises(Invalid, match="at most 190 characters"):
         pbxes.add(spec, session=session, now=NOW)

@@ -45,6 +45,7 @@ DEFAULT_TIMEOUT = 5.0  # seconds for each answer of the PBX
 # well inside the claim's lease, so a slow PBX is never claimed twice at once.
 LOOK_LIMIT = 60.0
 LEASE = timedelta(minutes=2)
+NAME_LIMIT = 190  # a check's name is at most 200, and "-options" is added to it
 _FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a file GetConfig reads from Asterisk's config directory
 
 
@@ -68,7 +69,10 @@ def parse_address(text: str, default_port: int, what: str) -> tuple[str, int]:
     elif text.count(":") == 1:
         host, port = text.split(":")
     if not host or not re.fullmatch(r"[A-Za-z0-9._:-]{1,253}", host):
-        raise Invalid(f"{text!r} is not a {what} address like pbx1.example.net or pbx1.example.net:{default_port}")
+        article = "an" if what[:1] in "AEIOU" else "a"
+        raise Invalid(
+            f"{text!r} is not {article} {what} address like pbx1.example.net or pbx1.example.net:{default_port}"
+        )
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise Invalid(f"{text!r}: the {what} port must be a number from 1 to 65535")
     return host, int(port)
@@ -115,6 +119,8 @@ def _check_input(spec: PbxInput) -> None:
 
 def add(spec: PbxInput, *, session: Session, now: datetime) -> Check:
     """The PBX's AMI check (due at once), its SIP OPTIONS check if `spec.sip`, and the rule between them."""
+    if len(spec.name.strip()) > NAME_LIMIT:
+        raise Invalid(f"a PBX name is at most {NAME_LIMIT} characters: its OPTIONS check is named <name>-options")
     _check_input(spec)
     host, port = parse_address(spec.ami, AMI_PORT, "AMI")
     sip = parse_address(spec.sip, SIP_PORT, "SIP") if spec.sip else None
@@ -303,6 +309,11 @@ async def look_all(looks: Sequence[Look], *, clock: Clock) -> list[Looked]:
         except TimeoutError:
             error = f"the look at {look.target.where()} took over {LOOK_LIMIT:g} s"
             snapshot, findings = None, [rules.link_finding(look.pbx, error, now=clock.now())]
+        except Exception as exc:  # noqa: BLE001
+            # An answer the rules cannot read (a count that is no number) is this
+            # PBX's failure; it must not cost the other PBXs of the batch their looks.
+            error = f"an answer from {look.target.where()} could not be read ({type(exc).__name__}: {exc})"
+            snapshot, findings = None, [rules.link_finding(look.pbx, error, now=clock.now())]
         return Looked(look, snapshot, findings)
 
     return list(await asyncio.gather(*(one(look) for look in looks)))
@@ -314,10 +325,9 @@ def store(looked: Sequence[Looked], *, session: Session, now: datetime) -> list[
     findings: list[Finding] = []
     for done in looked:
         check = session.get(Check, done.look.check_id)
-        if check is None or check.kind is not CheckKind.AMI:
-            continue
-        if check.status is not CheckStatus.PAUSED:
-            check.due_at = next_run(now, done.look.period, jitter(check.name, done.look.period))
+        if check is None or check.kind is not CheckKind.AMI or check.status is CheckStatus.PAUSED:
+            continue  # removed or paused while it was looked at: what it saw is no one's concern now
+        check.due_at = next_run(now, done.look.period, jitter(check.name, done.look.period))
         check.last_ping_at = now
         check.status = CheckStatus.UP if done.snapshot is not None else CheckStatus.DOWN
         check.firing = any(f.state is State.FIRING for f in done.findings)
@@ -355,7 +365,7 @@ def prune(*, session: Session, now: datetime, days: int) -> int:
 # -- views ---------------------------------------------------------------------------------
 
 
-def readings(check: Check, *, session: Session, since: datetime, limit: int = 1440) -> list[dict[str, Any]]:
+def readings(check: Check, *, session: Session, since: datetime, limit: int = 50_000) -> list[dict[str, Any]]:
     """Channels and calls at each look since `since`, oldest first: the capacity time series."""
     query = (
         select(PbxSnapshot.at, PbxSnapshot.channels, PbxSnapshot.calls)

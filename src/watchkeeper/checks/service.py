@@ -185,10 +185,12 @@ def pause(check: Check, *, session: Session, now: datetime) -> list[Finding]:
 
 
 def resume(check: Check, *, session: Session, now: datetime) -> None:
-    """Watch again from the next ping (as a new check: it is not late before it pings)."""
+    """Watch again from the next ping (as a new check: it is not late before it pings);
+    a check the scheduler runs, at once."""
     if check.status is CheckStatus.PAUSED:
         check.status = CheckStatus.NEW
-        check.due_at = None
+        # A probe or a PBX's look, which the scheduler runs, is due at once; a heartbeat waits for its ping.
+        check.due_at = None if check.kind is CheckKind.HEARTBEAT else now
 
 
 def remove(check: Check, *, session: Session, now: datetime, of_pbx: bool = False) -> list[Finding]:
