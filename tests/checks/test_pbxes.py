@@ -331,3 +331,14 @@ def test_a_name_too_long_for_its_options_check_is_refused_saying_why(db):
     spec = pbxes.PbxInput(name="p" * 191, ami="pbx1", username="wk", secret="s3cret")
     with transaction(db.sessions) as session, pytest.raises(Invalid, match="at most 190 characters"):
         pbxes.add(spec, session=session, now=NOW)
+
+
+def test_the_hourly_retention_job_prunes_old_looks(desk):
+    desk.add()
+    desk.look()
+    desk.look()
+    desk.clock.advance(timedelta(days=40))
+    [retention] = [j for j in jobs(Context(settings=desk.db.settings, clock=desk.clock)) if j.name == "retention"]
+    retention.run()
+    with transaction(desk.db.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(PbxSnapshot)) == 1

@@ -34,6 +34,9 @@ def test_add_show_and_remove_a_pbx_and_its_secret_is_never_given_back(api, db, c
         ("carrier-b", "Rejected"),
     ]
     assert body["readings"] == [{"at": "2026-11-23T12:00:00Z", "channels": 2, "calls": 1}]
+    scraped = api.get("/metrics").text
+    assert 'watchkeeper_pbx_channels_active{pbx="fra1"} 2.0' in scraped
+    assert 'watchkeeper_pbx_calls_active{pbx="fra1"} 1.0' in scraped
     assert all(SECRET not in r.text for r in (made, shown, api.get("/api/v1/pbx"), api.get("/api/v1/checks/fra1")))
     assert [r["name"] for r in api.get("/api/v1/dependencies").json()] == ["pbx fra1"]
     assert api.delete("/api/v1/pbx/fra1").status_code == 204
