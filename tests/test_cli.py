@@ -502,11 +502,12 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
     ctx = Context(settings=db.settings, clock=clock)
     try:
         ran = build_scheduler(ctx, inbox).run_due()
-        assert ran == ["feeds", "checks", "alerts", "cases", "notify", "probes", "retention", "inbox"]
+        assert ran == ["feeds", "checks", "pbx", "alerts", "cases", "notify", "probes", "retention", "inbox"]
         assert (inbox / "done" / "usage.csv").exists()
         assert build_scheduler(ctx, None).run_due() == [
             "feeds",
             "checks",
+            "pbx",
             "alerts",
             "cases",
             "notify",

@@ -29,6 +29,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "demo-feeds",
         "feeds",
         "checks",
+        "pbx",
         "alerts",
         "cases",
         "cases",
@@ -40,6 +41,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
     assert {j.name: j.batch for j in listed if isinstance(j, DueJob)} == {
         "feeds": 200,
         "checks": 200,
+        "pbx": 50,
         "alerts": 200,
         "cases": 200,
         "notify": 20,
@@ -48,6 +50,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
     assert [j.name for j in jobs(ctx)] == [
         "feeds",
         "checks",
+        "pbx",
         "alerts",
         "cases",
         "cases",

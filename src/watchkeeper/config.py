@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     probe_concurrency: int = Field(
         default=200, ge=1, le=10_000, description="probes in flight at once, each with its own timeout"
     )
+    pbx_snapshot_retention_days: int = Field(
+        default=31, ge=1, description="days of PBX looks kept: their channels and calls, trunks and changes"
+    )
     max_future_skew_minutes: int = Field(
         default=24 * 60,
         ge=0,

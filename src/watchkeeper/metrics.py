@@ -27,6 +27,8 @@ def serve_metrics() -> None:
         files=Counter("watchkeeper_ingest_files", "Files handled, by outcome", ["outcome"]),
         scheduler_lag=Gauge("watchkeeper_scheduler_lag_seconds", "How late the scheduler ran its most recent due job"),
         scheduler_runs=Counter("watchkeeper_scheduler_runs", "Scheduler job runs", ["job", "outcome"]),
+        pbx_channels=Gauge("watchkeeper_pbx_channels_active", "Active channels on a PBX at its last look", ["pbx"]),
+        pbx_calls=Gauge("watchkeeper_pbx_calls_active", "Calls in progress on a PBX at its last look", ["pbx"]),
     )
 
 
@@ -51,3 +53,10 @@ def scheduler_late(seconds: float) -> None:
 def scheduler_ran(job: str, outcome: str) -> None:
     if _made:
         _made["scheduler_runs"].labels(job=job, outcome=outcome).inc()
+
+
+def pbx_in_use(pbx: str, *, channels: int, calls: int) -> None:
+    """A PBX's channels and calls at its last look (the time series is in pbx_snapshots)."""
+    if _made:
+        _made["pbx_channels"].labels(pbx=pbx).set(channels)
+        _made["pbx_calls"].labels(pbx=pbx).set(calls)

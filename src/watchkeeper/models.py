@@ -2,7 +2,7 @@
 
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
 from watchkeeper.auth.models import ApiToken
-from watchkeeper.checks.models import Check, Ping, ProbeResultRow
+from watchkeeper.checks.models import Check, PbxSnapshot, Ping, ProbeResultRow
 from watchkeeper.feeds.models import (
     Feed,
     FeedState,
@@ -55,6 +55,7 @@ __all__ = [
     "IngestedFile",
     "MinuteCount",
     "Notification",
+    "PbxSnapshot",
     "Ping",
     "Service",
     "UsageBatch",

@@ -5,16 +5,18 @@ factory here, so every unit of work carries the same bus. A lower layer
 publishes (watchkeeper.bus) and never learns who listens; the order below is
 the order handlers run in.
 
-Due work (feed and check deadlines, alerts' group waits and mutes, support hours, SLA
-clocks, the outbox, the probes) is a `DueJob`: claimed a batch at a time, each batch in
-one transaction of these sessions, so what a job's work publishes reaches the
-handlers. Signals only say what they found; the jobs that run them hand the
-findings to alerts here, so no signal knows of alerts. `jobs()` is the one
+Due work (feed and check deadlines, PBX looks, alerts' group waits and mutes,
+support hours, SLA clocks, the outbox, the probes) is a `DueJob`: claimed a batch
+at a time, each batch in one transaction of these sessions, so what a job's work
+publishes reaches the handlers; work that goes out to the network (a send, a
+look, a probe) runs after its claim commits. Signals only say what they found;
+the jobs that run them hand the findings to alerts here, so no signal knows of alerts. `jobs()` is the one
 list of what `watchkeeper serve`'s scheduler runs, and how often.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker as SessionFactory
 
+from watchkeeper import metrics
 from watchkeeper.bus import MessageBus
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
@@ -34,8 +37,10 @@ from watchkeeper.scheduler import DueJob, Job
 # the handlers and jobs need load only when a handler or a job is first wanted.
 if TYPE_CHECKING:
     from watchkeeper.alerts.service import RoutingConfig
+    from watchkeeper.checks.events import PbxAdded, PbxRemoved
     from watchkeeper.checks.models import Check
     from watchkeeper.checks.runner import Planned, ProbeRunner
+    from watchkeeper.checks.pbxes import Look
     from watchkeeper.feeds.models import FeedState
     from watchkeeper.finding import Finding
     from watchkeeper.notify.models import Notification
@@ -49,6 +54,7 @@ def message_bus(settings: Settings | None = None) -> MessageBus:
 
 def subscribe_all(bus: MessageBus, settings: Settings | None = None) -> None:
     from watchkeeper.alerts.events import AlertFired, AlertFlapping, AlertMuted, AlertResolved
+    from watchkeeper.checks.events import PbxAdded, PbxRemoved
     from watchkeeper.incidents import reactions as incidents
     from watchkeeper.incidents.events import IncidentOpened
     from watchkeeper.support import incidents as desk
@@ -67,8 +73,28 @@ def subscribe_all(bus: MessageBus, settings: Settings | None = None) -> None:
 
     bus.subscribe(IncidentOpened, incident_opened)
 
+    # A PBX's SIP OPTIONS check is the parent of its trunk, reload and link findings.
+    bus.subscribe(PbxAdded, pbx_added)
+    bus.subscribe(PbxRemoved, pbx_removed)
+
     # IncidentAcknowledged, IncidentResolved, IncidentClosed (incidents.events) and
     # CaseBreached (support.events) have no handler yet: paging and reports will.
+
+
+def pbx_added(event: PbxAdded, session: Session) -> None:
+    from watchkeeper.alerts import mutes
+
+    mutes.add_dependency(
+        session=session, now=event.at, name=event.rule, parent=list(event.parent), child=list(event.child), equal=[]
+    )
+
+
+def pbx_removed(event: PbxRemoved, session: Session) -> None:
+    from watchkeeper.alerts import mutes
+
+    for rule in mutes.list_dependencies(session=session):
+        if rule.name == event.rule:
+            mutes.delete_dependency(rule.id, session=session, now=event.at)
 
 
 def sessionmaker(engine: Engine, settings: Settings | None = None) -> SessionFactory[Session]:
@@ -103,6 +129,7 @@ class Runtime(Protocol):
 BATCH = 200
 SENDS = 20  # notifications per claim: each is a call to an outside channel
 PROBES = 1000  # probe checks per claim: run together, at most `probe_concurrency` at once
+LOOKS = 50  # PBXs looked at together: each holds a manager session open for the look
 
 
 def due_jobs(
@@ -110,6 +137,7 @@ def due_jobs(
 ) -> list[DueJob[Any]]:
     """The due work, in the order a tick runs it: what the feeds found is routed in the same tick."""
     from watchkeeper.alerts import service as alerts
+    from watchkeeper.checks import pbxes
     from watchkeeper.checks import service as checks
     from watchkeeper.checks.runner import ProbeRunner
     from watchkeeper.feeds import watch
@@ -127,6 +155,22 @@ def due_jobs(
     def deadlines(claimed: Sequence[Check], session: Session, now: datetime) -> None:
         findings = checks.evaluate(claimed, session=session, now=now)
         alerts.record_all(findings, session=session, now=now, config=routing)
+
+    def looked(claimed: Sequence[Look]) -> None:
+        # Claimed and committed first: no row stays locked while a PBX is slow to answer.
+        done = asyncio.run(pbxes.look_all(claimed, clock=ctx.clock))
+        with transaction(ctx.sessions) as session:
+            now = ctx.clock.now()
+            findings = pbxes.store(done, session=session, now=now)
+            # A restart, reload or changed file inside a maintenance window is on the
+            # PBX's timeline (its snapshot's changes) and raises nothing.
+            findings = [
+                f for f in findings if not (pbxes.is_change(f) and alerts.in_maintenance(f, session=session, now=now))
+            ]
+            alerts.record_all(findings, session=session, now=now, config=routing)
+        for one in done:
+            if one.snapshot is not None:
+                metrics.pbx_in_use(one.look.pbx.name, channels=one.snapshot.channels, calls=one.snapshot.calls)
 
     sender = outbox.AppriseSender()
 
@@ -152,6 +196,7 @@ def due_jobs(
     return [
         DueJob("feeds", tick, BATCH, _claim(watch.claim_due), watched),
         DueJob("checks", tick, BATCH, _claim(checks.claim_due), deadlines),
+        DueJob("pbx", tick, LOOKS, _claim(pbxes.claim_due), after_commit=looked),
         DueJob(
             "alerts",
             tick,
@@ -175,6 +220,7 @@ def jobs(
 ) -> list[Job | DueJob[Any]]:
     """Every job of `serve`: `live` (the demo's suppliers), the due work, retention, the inbox."""
     from watchkeeper.alerts.service import RoutingConfig
+    from watchkeeper.checks.pbxes import prune as prune_snapshots
     from watchkeeper.checks.service import prune_pings, prune_probe_results
     from watchkeeper.feeds.service import apply_retention
 
@@ -185,6 +231,7 @@ def jobs(
             apply_retention(session=session, clock=ctx.clock, settings=ctx.settings)
             prune_pings(session=session, now=ctx.clock.now(), days=ctx.settings.ping_retention_days)
             prune_probe_results(session=session, now=ctx.clock.now(), days=ctx.settings.probe_retention_days)
+            prune_snapshots(session=session, now=ctx.clock.now(), days=ctx.settings.pbx_snapshot_retention_days)
 
     listed: list[Job | DueJob[Any]] = []
     if live is not None:  # first, so the feeds are topped up before the feed watcher looks at them

@@ -17,6 +17,9 @@ message per block, blocks split by a blank line, `#` lines left out, and
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 
@@ -86,7 +89,10 @@ class AmiServer:
                     return
                 action = _headers(block.decode())
                 self.actions.append(action)
-                logged_in = await self._answer(action, logged_in, writer)
+                try:
+                    logged_in = await self._answer(action, logged_in, writer)
+                except ConnectionError:  # Asterisk ends the session here (a Logoff, a failed Login)
+                    return
         finally:
             self._sessions.discard(writer)
             writer.close()
@@ -134,3 +140,39 @@ def _headers(block: str) -> dict[str, str]:
         if sep:
             found[name.strip().lower()] = value.strip()
     return found
+
+
+class Serving:
+    """An AmiServer on an event loop of its own thread, for code that runs its
+    own loop (the scheduler's looks). `server.answers` may be changed between looks."""
+
+    def __init__(self, server: AmiServer, loop: asyncio.AbstractEventLoop) -> None:
+        self.server, self._loop = server, loop
+        self.up = True
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def stop(self) -> None:
+        """The PBX goes away: its manager port refuses connections."""
+        if self.up:
+            asyncio.run_coroutine_threadsafe(self.server.__aexit__(), self._loop).result(5)
+            self.up = False
+
+
+@contextmanager
+def serving(**options: str) -> Iterator[Serving]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="ami-server", daemon=True)
+    thread.start()
+    server = AmiServer(**options)
+    asyncio.run_coroutine_threadsafe(server.__aenter__(), loop).result(5)
+    running = Serving(server, loop)
+    try:
+        yield running
+    finally:
+        running.stop()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()

@@ -254,9 +254,13 @@ def test_the_manager_link_fires_when_it_fails_and_resolves_when_it_answers(error
     )
 
 
-def test_the_suggested_dependency_lets_the_options_check_mute_its_pbx_trunks_only() -> None:
+def test_the_dependency_lets_the_options_check_mute_its_pbx_trunks_reloads_and_link_only() -> None:
     rule = pbx.dependency("pbx-fra1", "pbx-fra1-options")
-    assert (rule.parent, rule.child, rule.equal) == (["check=pbx-fra1-options"], ["pbx=pbx-fra1", "kind=trunk"], [])
+    assert (rule.parent, rule.child, rule.equal) == (
+        ["check=pbx-fra1-options"],
+        ["pbx=pbx-fra1", "kind=~trunk|reload|ami"],
+        [],
+    )
     inhibit = routing.InhibitRule(
         1, "pbx-fra1", routing.parse_matchers(rule.parent), routing.parse_matchers(rule.child)
     )
@@ -268,3 +272,6 @@ def test_the_suggested_dependency_lets_the_options_check_mute_its_pbx_trunks_onl
     assert inhibit.mutes(options, trunk.labels)
     assert not inhibit.mutes(options, elsewhere.labels)
     assert not inhibit.mutes({"check": "pbx-ber1-options"}, trunk.labels)
+    assert inhibit.mutes(options, pbx.link_finding(PBX, "refused", now=NOW).labels)
+    changed = pbx.config_findings(PBX, {"pjsip.conf": "a"}, {"pjsip.conf": "b"}, now=NOW)[0]
+    assert not inhibit.mutes(options, changed.labels)  # a changed file is news whatever SIP does

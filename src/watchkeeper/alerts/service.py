@@ -330,6 +330,13 @@ def settle(
     publish(session, AlertFired(alert, now, hold_until, was_muted=was_muted, groups=groups | {alert.group_key}))
 
 
+def in_maintenance(finding: Finding, *, session: Session, now: datetime) -> str | None:
+    """Why a finding with these labels is expected now (the maintenance window it falls in), or None."""
+    seen = match_labels(finding.labels, severity=finding.severity, source=finding.source, service=finding.service)
+    mute = routing.mute_for(seen, now, windows=_rules(session, now)["windows"])
+    return mute.reason if mute is not None else None
+
+
 RULES_CACHE = "watchkeeper.routing_rules"
 
 

@@ -1,4 +1,5 @@
-"""The checks' tables: a check with its schedule and its stored deadline, and the pings it received."""
+"""The checks' tables: a check with its schedule and its stored deadline, the pings it received,
+and what each look at a PBX's manager interface saw."""
 
 from __future__ import annotations
 
@@ -117,3 +118,26 @@ class ProbeResultRow(Base):
     latency: Mapped[float | None] = mapped_column(Float)  # seconds
     status: Mapped[int | None] = mapped_column(Integer)  # an HTTP or SIP status code
     reason: Mapped[str] = mapped_column(String(300), default="")  # why it was down, or the answer's reason
+
+
+class PbxSnapshot(Base):
+    """What one look at a PBX's manager interface saw; the next look compares with the last.
+
+    Kept for the retention's days, so the channels and calls of each look are
+    a time series capacity reports read by (check_id, at).
+    """
+
+    __tablename__ = "pbx_snapshots"
+    __table_args__ = (Index("ix_pbx_snapshots_check_id_at", "check_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reloaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    trunks: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    config_hashes: Mapped[dict[str, str | None]] = mapped_column(JSON, default=dict)
+    channels: Mapped[int] = mapped_column(Integer)
+    calls: Mapped[int] = mapped_column(Integer)
+    # What changed since the look before (a restart, a reload, a file): the PBX's timeline.
+    changes: Mapped[list[str]] = mapped_column(JSON, default=list)

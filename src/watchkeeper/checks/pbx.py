@@ -333,5 +333,8 @@ def link_finding(pbx: Pbx, error: str | None, *, now: datetime) -> Finding:
 
 
 def dependency(pbx: str, options_check: str) -> Dependency:
-    """The rule that makes the PBX's SIP OPTIONS check the parent of its trunks."""
-    return Dependency(parent=[f"check={options_check}"], child=[f"pbx={pbx}", f"kind={Kind.TRUNK.value}"])
+    """The rule that makes the PBX's SIP OPTIONS check the parent of its trunks, its
+    restarts and reloads and its manager link: a PBX that stopped answering SIP
+    raises the one alert of its OPTIONS check, not one per trunk."""
+    kinds = "|".join(k.value for k in (Kind.TRUNK, Kind.RELOAD, Kind.AMI))
+    return Dependency(parent=[f"check={options_check}"], child=[f"pbx={pbx}", f"kind=~{kinds}"])

@@ -190,16 +190,22 @@ def pause(check: Check, *, session: Session, now: datetime) -> list[Finding]:
 
 def resume(check: Check, *, session: Session, now: datetime) -> None:
     """Watch again from the next ping (as a new check: it is not late before it pings);
-    a probe runs again in its next slot, its damping started afresh."""
+    a probe runs again in its next slot, its damping started afresh; a PBX is looked at at once."""
     if check.status is CheckStatus.PAUSED:
         check.status = CheckStatus.NEW
         check.due_at = None
         if is_probe(check):
             check.probe_state = {}
             check.due_at = next_probe_at(check, now)
+        elif check.kind is CheckKind.AMI:
+            check.due_at = now
 
 
-def remove(check: Check, *, session: Session, now: datetime) -> list[Finding]:
+def remove(check: Check, *, session: Session, now: datetime, of_pbx: bool = False) -> list[Finding]:
+    """The check and its pings; a PBX's own checks go only with their PBX (`of_pbx`, pbxes.remove)."""
+    if not of_pbx and (check.kind is CheckKind.AMI or (check.kind is CheckKind.SIP and "pbx" in check.labels)):
+        pbx = check.labels.get("pbx", check.name)
+        raise Conflict(f"check {check.name} is PBX {pbx}'s; `watchkeeper pbx remove {pbx}` removes the PBX's checks")
     findings = _resolve(check, now, "removed")
     session.execute(delete(Ping).where(Ping.check_id == check.id))
     session.execute(delete(ProbeResultRow).where(ProbeResultRow.check_id == check.id))
