@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from watchkeeper.alerts.service import RoutingConfig
     from watchkeeper.checks.events import PbxAdded, PbxRemoved
     from watchkeeper.checks.models import Check
-    from watchkeeper.checks.runner import Planned, ProbeRunner
     from watchkeeper.checks.pbxes import Look
+    from watchkeeper.checks.runner import Planned, ProbeRunner
     from watchkeeper.feeds.models import FeedState
     from watchkeeper.finding import Finding
     from watchkeeper.notify.models import Notification
