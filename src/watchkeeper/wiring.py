@@ -5,12 +5,14 @@ factory here, so every unit of work carries the same bus. A lower layer
 publishes (watchkeeper.bus) and never learns who listens; the order below is
 the order handlers run in.
 
-Due work (feed and check deadlines, PBX looks, alerts' group waits and mutes, support
-hours, SLA clocks, the outbox) is a `DueJob`: claimed a batch at a time, each batch in
-one transaction of these sessions, so what a job's work publishes reaches the
-handlers; work that goes out to the network (a send, a look) runs after its claim commits. Signals only say what they found; the jobs that run them hand the
-findings to alerts here, so no signal knows of alerts. `jobs()` is the one
-list of what `watchkeeper serve`'s scheduler runs, and how often.
+Due work (feed and check deadlines, PBX looks, alerts' group waits and mutes,
+support hours, SLA clocks, the outbox) is a `DueJob`: claimed a batch at a
+time, each batch in one transaction of these sessions, so what a job's work
+publishes reaches the handlers; work that goes out to the network (a send, a
+look) runs after its claim commits. Signals only say what they found; the jobs
+that run them hand the findings to alerts here, so no signal knows of alerts.
+`jobs()` is the one list of what `watchkeeper serve`'s scheduler runs, and how
+often.
 """
 
 from __future__ import annotations
