@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.notify.voice.phones import TRUNK_PASSWORD, TRUNK_USER, Phone, Registrar, needs_phones, rms_amplitude
+from tests.notify.voice.scripted_phone import ScriptedPhone
 from watchkeeper.notify.voice import CallOutcome, CallStatus, Trunk, place_call
 
 pytestmark = needs_phones
@@ -168,3 +169,53 @@ def test_a_trunk_that_is_down_fails_without_waiting_for_the_ring_timeout(registr
     outcome = asyncio.run(place_call(Trunk("127.0.0.1", port, "tcp", TRUNK_USER, TRUNK_PASSWORD), "alice", PAGE))
     assert outcome.status is CallStatus.FAILED
     assert outcome.reason.startswith(f"127.0.0.1:{port} over tcp:")
+
+
+def test_a_key_sent_as_sip_info_is_taken(registrar):
+    async def scenario() -> tuple[CallOutcome, ScriptedPhone]:
+        async with ScriptedPhone("dave", registrar.port) as phone:
+
+            async def behave() -> None:
+                invite = await phone.answer()
+                await asyncio.sleep(0.5)
+                info = b"Signal=1\r\nDuration=160\r\n"
+                phone.send(phone.in_dialog(invite, "INFO", 1, info, "application/dtmf-relay"))
+                assert (await phone.response("INFO")).status == 200
+                bye = await phone.request("BYE")
+                phone.send(phone.reply(bye, 200, "OK"))
+
+            behaving = asyncio.create_task(behave())
+            outcome = await place_call(trunk(registrar), "dave", PAGE, ring_timeout=5)
+            await behaving
+            return outcome, phone
+
+    outcome, phone = asyncio.run(scenario())
+    assert (outcome.status, outcome.digit, outcome.reason) == (CallStatus.ANSWERED, "1", "answered; 1 pressed")
+    assert phone.seen.rtp_packets > 10  # the message was being said when the key came
+    assert phone.seen.methods() == ["INVITE", "ACK", "BYE"]
+
+
+def test_a_phone_that_hangs_up_first_is_answered_without_a_key_and_gets_no_bye(registrar):
+    async def scenario() -> tuple[CallOutcome, ScriptedPhone]:
+        async with ScriptedPhone("erin", registrar.port) as phone:
+
+            async def behave() -> None:
+                invite = await phone.answer(twice=True)
+                await asyncio.sleep(0.5)
+                phone.send(phone.in_dialog(invite, "BYE", 1))
+                assert (await phone.response("BYE")).status == 200
+
+            behaving = asyncio.create_task(behave())
+            outcome = await place_call(trunk(registrar), "erin", PAGE, ring_timeout=5)
+            await behaving
+            await asyncio.sleep(1.0)  # time for a BYE the call must not send
+            while not phone.queue.empty():
+                await phone.next()
+            return outcome, phone
+
+    outcome, phone = asyncio.run(scenario())
+    assert (outcome.status, outcome.digit) == (CallStatus.ANSWERED, None)
+    assert outcome.reason == "answered; hung up without pressing a key"
+    assert 0.4 < outcome.talk_seconds < 3
+    # The 200 came twice, so it was ACKed twice; the phone hung up, so no BYE came to it.
+    assert phone.seen.methods() == ["INVITE", "ACK", "ACK"]
