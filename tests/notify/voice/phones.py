@@ -110,6 +110,20 @@ snd_path {recordings}
 KEY_RELEASE = b"\x04"  # baresip's KEYCODE_REL: the key is let go, the tone ends
 
 
+def free_sip_ports() -> int:
+    """A port free for UDP and TCP whose next port is free for TCP too: baresip listens for
+    SIP over TLS on the port after its `sip_listen` one."""
+    for _ in range(50):
+        port = free_udp_and_tcp_port()
+        with socket.socket() as tls:
+            try:
+                tls.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no pair of ports free for baresip on 127.0.0.1")
+
+
 def baresip_modules() -> str:
     for path in (
         "/usr/lib/baresip/modules",
@@ -131,7 +145,7 @@ class Phone:
         self.user, self.registrar = user, registrar
         self.keys_port = free_udp_and_tcp_port()
         config = PHONE_CONFIG.format(
-            sip=free_udp_and_tcp_port(),
+            sip=free_sip_ports(),
             name=user,
             modules=baresip_modules(),
             keys=self.keys_port,

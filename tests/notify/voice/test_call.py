@@ -7,6 +7,7 @@ an unanswered or an unknown phone is an outcome that says so and is not acknowle
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import pytest
@@ -219,3 +220,36 @@ def test_a_phone_that_hangs_up_first_is_answered_without_a_key_and_gets_no_bye(r
     assert 0.4 < outcome.talk_seconds < 3
     # The 200 came twice, so it was ACKed twice; the phone hung up, so no BYE came to it.
     assert phone.seen.methods() == ["INVITE", "ACK", "ACK"]
+
+
+def test_a_trunk_that_closes_the_connection_while_ringing_fails_at_once(registrar, phones):
+    phone = phones("carol", answer="manual")
+
+    async def scenario() -> CallOutcome:
+        async def stop_when_ringing() -> None:
+            deadline = time.monotonic() + 10
+            while "Incoming call from" not in phone.log.read_text(errors="replace"):
+                assert time.monotonic() < deadline, phone.tail()
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(registrar.stop)
+
+        stopping = asyncio.create_task(stop_when_ringing())
+        outcome = await place_call(trunk(registrar, transport="tcp"), "carol", PAGE, ring_timeout=20)
+        await stopping
+        return outcome
+
+    started = time.monotonic()
+    outcome = asyncio.run(scenario())
+    assert (outcome.status, outcome.code) == (CallStatus.FAILED, None)
+    assert outcome.reason == "the trunk closed the connection before a final answer"
+    assert time.monotonic() - started < 15
+
+
+def test_a_hung_trunk_fails_at_the_ring_timeout(registrar):
+    registrar.signal(signal.SIGSTOP)
+    try:
+        outcome = asyncio.run(place_call(trunk(registrar), "alice", PAGE, ring_timeout=2))
+    finally:
+        registrar.signal(signal.SIGCONT)
+    assert (outcome.status, outcome.reason) == (CallStatus.FAILED, "the trunk did not answer within 2 s")
+    assert 2 <= outcome.ring_seconds < 3

@@ -135,6 +135,10 @@ class _Rtp(asyncio.DatagramProtocol):
         pass
 
 
+class _Lost(Exception):
+    """The connection to the trunk is closed: nothing more will come in or go out."""
+
+
 class _Call:
     def __init__(self, trunk: Trunk, kind: Transport, channel: Channel, to: str, audio: bytes) -> None:
         self.trunk, self.kind, self.channel, self.audio = trunk, kind, channel, audio
@@ -153,6 +157,7 @@ class _Call:
         self.keys: asyncio.Queue[str] = asyncio.Queue()
         self.hung_up = asyncio.Event()
         self.ack: bytes | None = None
+        self.background: set[asyncio.Task[Response | None]] = set()
         self.answer_ids: tuple[str | None, int] | None = None
 
     # --- the messages that come in -------------------------------------------------------
@@ -197,6 +202,24 @@ class _Call:
 
     # --- client transactions ----------------------------------------------------------
 
+    async def _get(self, queue: asyncio.Queue[Response], timeout: float) -> Response:
+        """The next answer of a transaction; TimeoutError after `timeout`, _Lost if the
+        connection to the trunk closes first."""
+        if self.channel.lost.is_set():
+            raise _Lost
+        getting = asyncio.ensure_future(queue.get())
+        losing = asyncio.ensure_future(self.channel.lost.wait())
+        try:
+            done, _ = await asyncio.wait({getting, losing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            getting.cancel()
+            losing.cancel()
+        if getting in done:
+            return getting.result()
+        if losing in done:
+            raise _Lost
+        raise TimeoutError
+
     def _listen(self, branch: str, method: str) -> asyncio.Queue[Response]:
         queue: asyncio.Queue[Response] = asyncio.Queue()
         self.answers[(branch, method)] = queue
@@ -209,7 +232,9 @@ class _Call:
         self.channel.send(data)
         while (left := deadline - monotonic()) > 0:
             try:
-                answer = await asyncio.wait_for(queue.get(), min(interval, left))
+                answer = await self._get(queue, min(interval, left))
+            except _Lost:
+                return None
             except TimeoutError:
                 if self.kind is Transport.UDP:
                     self.channel.send(data)
@@ -239,7 +264,7 @@ class _Call:
             return CallOutcome(CallStatus.FAILED, f"answered, but {exc}", result.status, None, ring, 0.0)
         answered = monotonic()
         digit, reason = await self._talk(rtp, receiver, answer, script)
-        if not self.hung_up.is_set():
+        if not self.hung_up.is_set() and not self.channel.lost.is_set():
             await self._bye()
         return CallOutcome(CallStatus.ANSWERED, reason, result.status, digit, ring, monotonic() - answered)
 
@@ -285,7 +310,9 @@ class _Call:
             if not proceeding:
                 wake += [now + interval, sent + TIMER_B]
             try:
-                answer = await asyncio.wait_for(queue.get(), max(min(wake) - now, 0))
+                answer = await self._get(queue, max(min(wake) - now, 0))
+            except _Lost:
+                return CallOutcome(CallStatus.FAILED, "the trunk closed the connection before a final answer")
             except TimeoutError:
                 now = monotonic()
                 if cancelled:
@@ -297,7 +324,9 @@ class _Call:
                         return CallOutcome(CallStatus.FAILED, f"the trunk did not answer within {ring_timeout:g} s")
                     cancelled = True
                     cancel = messages.cancel(self.dialog, branch)
-                    asyncio.create_task(self._non_invite(cancel, branch, "CANCEL"))
+                    cancelling = asyncio.create_task(self._non_invite(cancel, branch, "CANCEL"))
+                    self.background.add(cancelling)
+                    cancelling.add_done_callback(self.background.discard)
                 elif self.kind is Transport.UDP and not proceeding:
                     self.channel.send(data)
                     interval *= 2
@@ -342,17 +371,20 @@ class _Call:
         speaking = asyncio.create_task(self._speak(rtp, (answer.host, answer.port), script))
         hearing = [asyncio.create_task(hear()), asyncio.create_task(relayed())]
         hang = asyncio.create_task(self.hung_up.wait())
+        lost = asyncio.create_task(self.channel.lost.wait())
         try:
-            waiting: set[asyncio.Future[Any]] = {speaking, hang, pressed}
+            waiting: set[asyncio.Future[Any]] = {speaking, hang, pressed, lost}
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (speaking, hang, *hearing):
+            for task in (speaking, hang, lost, *hearing):
                 task.cancel()
-            await asyncio.gather(speaking, hang, *hearing, return_exceptions=True)
+            await asyncio.gather(speaking, hang, lost, *hearing, return_exceptions=True)
         if pressed.done():
             return pressed.result(), f"answered; {pressed.result()} pressed"
         if self.hung_up.is_set():
             return None, "answered; hung up without pressing a key"
+        if self.channel.lost.is_set():
+            return None, "answered; the trunk closed the connection before a key was pressed"
         return None, f"answered; no key pressed after the message was said {script.repeats} times"
 
     async def _speak(self, rtp: asyncio.DatagramTransport, to: tuple[str, int], script: _Script) -> None:
@@ -424,9 +456,9 @@ async def place_call(
     except OSError as exc:
         return CallOutcome(CallStatus.FAILED, f"{trunk.host}:{trunk.port} over {kind.value}: {exc.strerror or exc}")
     finally:
-        pump.cancel()
-        with suppress(asyncio.CancelledError):
-            await pump
+        for task in (pump, *call.background):
+            task.cancel()
+        await asyncio.gather(pump, *call.background, return_exceptions=True)
         if rtp is not None:
             rtp.close()
         await channel.close()

@@ -42,6 +42,7 @@ class Channel:
 
     def __init__(self) -> None:
         self.incoming: asyncio.Queue[Message] = asyncio.Queue()
+        self.lost = asyncio.Event()  # set when a connection the trunk closed can carry nothing more
 
     def deliver(self, data: bytes) -> None:
         with suppress(SipError):
@@ -107,10 +108,14 @@ class TcpChannel(Channel):
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         frames = StreamReader()
-        with suppress(OSError, SipError):  # a broken stream ends the reading; the transaction times out
+        try:
             while chunk := await reader.read(65_536):
                 for message in frames.feed(chunk):
                     self.deliver(message)
+        except (OSError, SipError):
+            pass  # a stream that cannot be framed any more is as good as closed
+        finally:
+            self.lost.set()
 
     def send(self, data: bytes) -> None:
         if self._writer is not None and not self._writer.is_closing():
