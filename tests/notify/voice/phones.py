@@ -3,8 +3,8 @@ and proxy, baresip as the on-call engineer's phone.
 
 Kamailio keeps its locations in memory (usrloc db_mode 0) and needs no database: the
 trunk user's password is in the config and checked with the auth module's
-`pv_proxy_authenticate`, so watchkeeper's INVITE is challenged with a 407 exactly as an
-operator's PBX would; the phone registers without a password, which only a test network
+`pv_proxy_authenticate` (or `pv_www_authenticate`), so watchkeeper's INVITE is challenged
+with a 407 (or a 401) exactly as an operator's proxy (or PBX) would; the phone registers without a password, which only a test network
 allows. Anyone but the trunk user is refused with a 403, an unknown user is a 404.
 
 baresip runs with a config dir of its own: `aubridge` as its sound card (no hardware),
@@ -70,7 +70,7 @@ request_route {{
     if (is_method("REGISTER")) {{ save("location"); exit; }}
     if (is_method("INVITE")) {{
         if ($fU != "{user}") {{ sl_send_reply("403", "Only The Trunk User Calls"); exit; }}
-        if (!pv_proxy_authenticate("$fd", "{password}", "0")) {{ proxy_challenge("$fd", "1"); exit; }}
+        if (!pv_{challenge}_authenticate("$fd", "{password}", "0")) {{ {challenge}_challenge("$fd", "{qop}"); exit; }}
         consume_credentials();
         record_route();
         if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
@@ -85,9 +85,15 @@ request_route {{
 class Registrar(Kamailio):
     """Kamailio as the tests in tests/checks start it, with the registrar and proxy config."""
 
-    def __init__(self, where: Path, password: str = TRUNK_PASSWORD) -> None:
+    def __init__(self, where: Path, challenge: str = "proxy", qop: bool = True) -> None:
+        """`challenge` "proxy" answers an INVITE without credentials with a 407, as a proxy
+        does; "www" with a 401, as Asterisk and most PBXs do. `qop` says whether the
+        challenge asks for qop=auth (RFC 2617) or not (RFC 2069's form)."""
         super().__init__(where)
-        self.config.write_text(REGISTRAR.format(port=self.port, user=TRUNK_USER, password=password))
+        config = REGISTRAR.format(
+            port=self.port, user=TRUNK_USER, password=TRUNK_PASSWORD, challenge=challenge, qop=int(qop)
+        )
+        self.config.write_text(config)
 
 
 PHONE_CONFIG = """poll_method epoll

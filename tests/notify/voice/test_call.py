@@ -26,8 +26,9 @@ HEARD_FLOOR = 0.02  # sox RMS amplitude; espeak-ng's speech through G.711 is aro
 
 
 @pytest.fixture
-def registrar(tmp_path):
-    server = Registrar(tmp_path)
+def registrar(tmp_path, request):
+    challenge, qop = getattr(request, "param", ("proxy", True))
+    server = Registrar(tmp_path, challenge, qop)
     try:
         server.start()
         yield server
@@ -89,6 +90,26 @@ def test_an_answered_page_is_heard_and_the_key_pressed_comes_back(registrar, pho
     assert 0 <= outcome.ring_seconds < 5
     assert rms_amplitude(phone.heard()) > HEARD_FLOOR
     phone.wait_for("terminated", "hung up")
+
+
+@pytest.mark.parametrize(
+    "registrar",
+    [("www", True), ("proxy", False), ("www", False)],
+    indirect=True,
+    ids=["401", "407-rfc2069", "401-rfc2069"],
+)
+def test_a_401_or_a_challenge_without_qop_is_answered_too(registrar, phones):
+    phone = phones("alice")
+    outcome = asyncio.run(call_and_press(phone, trunk(registrar), "2", ring_timeout=10))
+    assert (outcome.status, outcome.code, outcome.digit) == (CallStatus.ANSWERED, 200, "2")
+
+
+@pytest.mark.parametrize("registrar", [("www", True)], indirect=True)
+def test_a_wrong_password_for_a_401_fails_with_the_refusal(registrar, phones):
+    phones("alice")
+    outcome = asyncio.run(place_call(trunk(registrar, password="wrong"), "alice", PAGE, ring_timeout=5))
+    assert (outcome.status, outcome.code) == (CallStatus.FAILED, 401)
+    assert outcome.reason.startswith("the trunk refused the credentials: 401")
 
 
 def test_a_key_not_offered_is_ignored_and_the_offered_one_counts(registrar, phones):
