@@ -49,3 +49,9 @@ def test_an_empty_message_is_not_a_call(monkeypatch):
         CallStatus.FAILED,
         "the message could not be said: there is no text to say",
     )
+
+
+def test_a_trunk_host_that_does_not_resolve_fails_at_once():
+    outcome = asyncio.run(place_call(Trunk("no-such-host.invalid"), "alice", "Incident 42."))
+    assert outcome.status is CallStatus.FAILED
+    assert outcome.reason.startswith("no-such-host.invalid:5060 over udp: ")

@@ -158,7 +158,6 @@ class _Call:
         self.hung_up = asyncio.Event()
         self.ack: bytes | None = None
         self.background: set[asyncio.Task[Response | None]] = set()
-        self.answer_ids: tuple[str | None, int] | None = None
 
     # --- the messages that come in -------------------------------------------------------
 

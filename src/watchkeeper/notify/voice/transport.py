@@ -64,7 +64,9 @@ class _Datagrams(asyncio.DatagramProtocol):
             self.channel.deliver(data)
 
     def error_received(self, exc: Exception) -> None:
-        pass  # an ICMP error: the transaction's retransmissions and timeout say what it means
+        # An unconnected socket (in-dialog requests may come from elsewhere than the trunk)
+        # hears of few ICMP errors; the retransmissions and timeouts say what they mean.
+        pass
 
 
 class UdpChannel(Channel):
