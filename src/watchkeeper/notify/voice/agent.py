@@ -224,10 +224,11 @@ class UserAgent:
         queue = self._listen(branch, "INVITE")
         sent = monotonic()
         interval, proceeding, cancelled = T1, False, False
+        given_up = ring_deadline + HANGUP_WAIT  # the 487 a CANCEL brings is waited for this long
         self.channel.send(data)
         while True:
             now = monotonic()
-            wake = [ring_deadline] if not cancelled else [now + HANGUP_WAIT]
+            wake = [given_up if cancelled else ring_deadline]
             if not proceeding:
                 wake += [now + interval, sent + TIMER_B]
             try:
@@ -243,7 +244,7 @@ class UserAgent:
                 if now >= ring_deadline:
                     if not proceeding:
                         return CallOutcome(CallStatus.FAILED, f"the trunk did not answer within {ring_timeout:g} s")
-                    cancelled = True
+                    cancelled, given_up = True, now + HANGUP_WAIT
                     cancel = messages.cancel(self.dialog, branch)
                     cancelling = asyncio.create_task(self._non_invite(cancel, branch, "CANCEL"))
                     self.background.add(cancelling)
