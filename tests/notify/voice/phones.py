@@ -227,10 +227,19 @@ class Phone:
             to_group(process.pid, signal.SIGKILL)
 
 
-def rms_amplitude(wav: Path) -> float:
-    """sox's RMS amplitude of a recording (0 is silence, 1 full scale)."""
+def sox_stat(wav: Path, name: str) -> float:
+    """One figure of `sox FILE -n stat`: "RMS     amplitude" (0 is silence, 1 full scale),
+    "Length (seconds)"."""
     stat = subprocess.run(["sox", str(wav), "-n", "stat"], capture_output=True, text=True, check=True).stderr
     for line in stat.splitlines():
-        if line.startswith("RMS     amplitude"):
+        if line.startswith(name):
             return float(line.split(":")[1])
-    raise AssertionError(f"sox stat printed no RMS amplitude:\n{stat}")
+    raise AssertionError(f"sox stat printed no {name}:\n{stat}")
+
+
+def rms_amplitude(wav: Path) -> float:
+    return sox_stat(wav, "RMS     amplitude")
+
+
+def seconds_long(wav: Path) -> float:
+    return sox_stat(wav, "Length (seconds)")

@@ -12,9 +12,19 @@ import time
 
 import pytest
 
-from tests.notify.voice.phones import TRUNK_PASSWORD, TRUNK_USER, Phone, Registrar, needs_phones, rms_amplitude
+from tests.notify.voice.phones import (
+    TRUNK_PASSWORD,
+    TRUNK_USER,
+    Phone,
+    Registrar,
+    needs_phones,
+    rms_amplitude,
+    seconds_long,
+)
 from tests.notify.voice.scripted_phone import ScriptedPhone
 from watchkeeper.notify.voice import CallOutcome, CallStatus, Trunk, place_call
+from watchkeeper.notify.voice.media import SAMPLE_RATE
+from watchkeeper.notify.voice.speech import synthesise
 
 pytestmark = needs_phones
 
@@ -133,13 +143,19 @@ def test_a_key_not_offered_is_ignored_and_the_offered_one_counts(registrar, phon
 
 def test_an_answered_page_without_a_key_is_said_repeats_times_and_not_acknowledged(registrar, phones):
     phone = phones("alice")
+    said = len(asyncio.run(synthesise("Incident 42."))) / SAMPLE_RATE
     outcome = asyncio.run(
         place_call(trunk(registrar), "alice", "Incident 42.", ring_timeout=10, repeats=2, gap=0.5, listen=1.0)
     )
     assert (outcome.status, outcome.digit) == (CallStatus.ANSWERED, None)
     assert outcome.reason == "answered; no key pressed after the message was said 2 times"
-    assert rms_amplitude(phone.heard()) > HEARD_FLOOR
+    # Twice the message, the gap and the listening, in real time: the packets went out every 20 ms.
+    expected = 2 * said + 0.5 + 1.0
+    assert expected <= outcome.talk_seconds < expected + 1.0
     phone.wait_for("terminated", "hung up")
+    heard = phone.heard()
+    assert rms_amplitude(heard) > HEARD_FLOOR
+    assert expected - 0.3 < seconds_long(heard) < expected + 1.0
 
 
 def test_a_phone_that_rejects_the_call_is_busy(registrar, phones):
