@@ -3,6 +3,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watchkeeper.notify.voice.media import (
     FRAME,
@@ -122,3 +124,22 @@ def test_audio_and_other_payload_types_are_not_key_presses():
 )
 def test_a_sip_info_key_is_read_from_its_body(content_type, body, key):
     assert dtmf_relay_key(content_type, body) == key
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_no_datagram_makes_the_rtp_reader_or_the_key_reader_raise_anything_but_its_own_error(data):
+    keys = KeyPresses(101)
+    try:
+        packet = parse_rtp(data)
+        keys.feed(packet)
+    except RtpError:
+        return
+    assert packet.payload_type < 128
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20), st.sampled_from(["application/dtmf-relay", "application/dtmf"]))
+def test_no_info_body_gives_anything_but_a_telephone_key_or_none(text, kind):
+    key = dtmf_relay_key(kind, f"Signal={text}".encode() if kind.endswith("relay") else text.encode())
+    assert key is None or key in "0123456789*#ABCD"

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watchkeeper.notify.voice.sdp import Answer, SdpError, offer, parse_answer
 
@@ -42,8 +44,36 @@ def test_an_answer_without_telephone_event_has_no_key_type():
         (b"v=0\nc=IN IP4 10.0.0.1\nm=audio 0 RTP/AVP 0\n", "refused the audio"),
         (b"v=0\nc=IN IP4 10.0.0.1\nm=audio 5004 RTP/AVP 8\n", "does not take PCMU"),
         (b"v=0\nm=audio 5004 RTP/AVP 0\n", "no address"),
+        (b"v=0\nc=IN IP4 10.0.0.1\nm=audio 99999 RTP/AVP 0\n", "audio port 99999 is not a port"),
+        (b"v=0\nc=IN IP4 phone.example\nm=audio 5004 RTP/AVP 0\n", "'phone.example' is not an IP address"),
+        (b"v=0\nc=IN IP4 10.0.0.1\nm=audio \xc2\xb2 RTP/AVP 0\n", "no audio stream"),
     ],
 )
 def test_an_answer_a_page_cannot_use_says_why(body, said):
     with pytest.raises(SdpError, match=said):
         parse_answer(body)
+
+
+LINES = [
+    b"v=0",
+    b"c=IN IP4 10.0.0.1",
+    b"c=IN IP6 ::1",
+    b"m=audio 5004 RTP/AVP 0 101",
+    b"m=audio 0 RTP/AVP 0",
+    b"a=rtpmap:101 telephone-event/8000",
+    b"a=rtpmap:x",
+    b"m=audio",
+    b"c=",
+    b"\xff",
+    b"m=audio 1\xc2\xb2 R 0",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(LINES), st.binary(max_size=30)), max_size=12))
+def test_no_answer_makes_the_reader_raise_anything_but_its_own_error(lines):
+    try:
+        answer = parse_answer(b"\r\n".join(lines))
+    except SdpError:
+        return
+    assert 0 < answer.port < 65_536

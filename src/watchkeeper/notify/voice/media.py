@@ -149,6 +149,6 @@ def dtmf_relay_key(content_type: str, body: bytes) -> str | None:
     elif kind != "application/dtmf":
         return None
     key = text.strip().upper()
-    if key.isdigit() and len(key) <= 2 and int(key) < len(EVENTS):
+    if key.isascii() and key.isdigit() and len(key) <= 2 and int(key) < len(EVENTS):
         return EVENTS[int(key)]  # some phones send the event number
     return key if len(key) == 1 and key in EVENTS else None

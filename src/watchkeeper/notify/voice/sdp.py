@@ -3,6 +3,7 @@ stream of PCMU/8000 with telephone-event/8000 for the keys, and what the answer 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -57,7 +58,7 @@ def parse_answer(body: bytes) -> Answer:
                 host = parts[2].split("/")[0]
         elif line.startswith("m=") and port is None:
             parts = line[2:].split()
-            if len(parts) >= 4 and parts[0] == "audio" and parts[1].isdigit():
+            if len(parts) >= 4 and parts[0] == "audio" and parts[1].isascii() and parts[1].isdigit():
                 port, formats = int(parts[1]), parts[3:]
         elif (found := _RTPMAP.match(line)) and found.group(2).lower() == "telephone-event":
             event_type = int(found.group(1))
@@ -65,8 +66,14 @@ def parse_answer(body: bytes) -> Answer:
         raise SdpError("the answer has no audio stream (m=audio)")
     if port == 0:
         raise SdpError("the far end refused the audio stream (port 0)")
+    if port > 65_535:
+        raise SdpError(f"the answer's audio port {port} is not a port")
     if str(PCMU) not in formats:
         raise SdpError(f"the far end does not take PCMU (it offers payload types {' '.join(formats)})")
     if host is None:
         raise SdpError("the answer says no address for the audio (c=)")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise SdpError(f"the answer's audio address {host[:60]!r} is not an IP address") from None
     return Answer(host, port, event_type if event_type is not None and str(event_type) in formats else None)
