@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 
 from watchkeeper.checks.sip import (
     Options,
+    Request,
     Response,
     SipError,
     StreamReader,
     Transport,
     new_options,
     options_probe,
+    parse_message,
     parse_response,
 )
 from watchkeeper.errors import Invalid
@@ -489,3 +491,64 @@ def test_a_probe_set_up_wrong_is_refused_before_anything_is_sent(arguments, said
     call = {"host": "127.0.0.1", "port": 5060} | arguments
     with pytest.raises(Invalid, match=re.escape(said)):
         asyncio.run(options_probe(**call))
+
+
+BYE = (
+    b"BYE sip:watchkeeper@127.0.0.1:5062 SIP/2.0\r\n"
+    b"v: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy, SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKphone\r\n"
+    b"Route: <sip:127.0.0.1;lr>\r\n"
+    b"f: <sip:alice@pbx>;tag=a1\r\nt: <sip:watchkeeper@pbx>;tag=w1\r\n"
+    b"i: call-7\r\nCSeq: 2 BYE\r\nl: 0\r\n\r\n"
+)
+
+
+def test_a_request_is_read_with_its_method_uri_and_list_headers():
+    request = parse_message(BYE)
+    assert isinstance(request, Request)
+    assert (request.method, request.uri, request.cseq) == ("BYE", "sip:watchkeeper@127.0.0.1:5062", (2, "BYE"))
+    assert request.vias == [
+        "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy",
+        "SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKphone",
+    ]
+    assert request.branch == "z9hG4bKproxy"
+    assert request.get_all("route") == ["<sip:127.0.0.1;lr>"]
+    assert request.get("from") == "<sip:alice@pbx>;tag=a1"
+
+
+def test_a_request_keeps_exactly_its_body():
+    info = BYE.replace(b"BYE sip", b"INFO sip").replace(b"2 BYE", b"3 INFO").replace(b"l: 0", b"l: 9")
+    request = parse_message(info + b"Signal=1\r\nextra")
+    assert isinstance(request, Request) and (request.method, request.body) == ("INFO", b"Signal=1\r")
+
+
+def test_parse_message_reads_a_response_as_parse_response_does():
+    data = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCall-ID: c\r\nCSeq: 1 BYE\r\n\r\n"
+    assert parse_message(data) == parse_response(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"HELLO\r\n\r\n", "neither a SIP/2.0 request line nor a status line"),
+        (b"BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nCall-ID: c\r\nCSeq: 1 BYE\r\nTo: <sip:a@b>\r\n\r\n", "From"),
+        (BYE.replace(b"l: 0", b"l: 50"), "Content-Length says 50"),
+        (b"BYE sip:a@b SIP/2.0\r\nVia: x", "does not end with an empty line"),
+    ],
+)
+def test_a_malformed_request_is_a_sip_error_that_says_what_is_wrong(data, said):
+    with pytest.raises(SipError, match=said):
+        parse_message(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=400), st.lists(st.sampled_from([*PIECES, BYE[:40], b"INVITE "]), max_size=40).map(b"".join)
+    )
+)
+def test_no_bytes_make_parse_message_raise_anything_but_its_own_error(data):
+    try:
+        read = parse_message(data)
+    except SipError:
+        return
+    assert isinstance(read, Request | Response)

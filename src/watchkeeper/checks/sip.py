@@ -155,25 +155,24 @@ def _split_commas(value: str) -> list[str]:
     return [part for part in parts if part]
 
 
-@dataclass(frozen=True)
-class Response:
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes = b""
+class _Headers:
+    """What requests and responses read alike: their headers."""
 
-    @property
-    def final(self) -> bool:
-        return self.status >= 200
+    headers: tuple[tuple[str, str], ...]
 
     def get(self, name: str) -> str | None:
         key = canonical(name)
         return next((value for header, value in self.headers if header == key), None)
 
+    def get_all(self, name: str) -> list[str]:
+        """Every value of a header that may be a list (Via, Record-Route), in order, whether
+        on lines of their own or comma-separated on one."""
+        key = canonical(name)
+        return [part for header, value in self.headers if header == key for part in _split_commas(value)]
+
     @property
     def vias(self) -> list[str]:
-        """Every Via value in order, whether on lines of their own or comma-separated on one."""
-        return [part for header, value in self.headers if header == "via" for part in _split_commas(value)]
+        return self.get_all("via")
 
     @property
     def branch(self) -> str | None:
@@ -185,6 +184,18 @@ class Response:
     def cseq(self) -> tuple[int, str] | None:
         found = _CSEQ.fullmatch(self.get("cseq") or "")
         return (int(found.group(1)), found.group(2)) if found else None
+
+
+@dataclass(frozen=True)
+class Response(_Headers):
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+
+    @property
+    def final(self) -> bool:
+        return self.status >= 200
 
     def answers(self, request: Options) -> bool:
         """Whether this is an answer to `request` (RFC 3261 17.1.3: the top Via's branch and the
@@ -263,6 +274,40 @@ def parse_response(data: bytes) -> Response:
         if not _VIA.fullmatch(via):
             raise SipError(f"a Via that is not 'SIP/2.0/transport host;params': {via[:60]!r}")
     return replace(response, body=rest if length is None else rest[:length])
+
+
+@dataclass(frozen=True)
+class Request(_Headers):
+    method: str
+    uri: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+
+
+_REQUEST_LINE = re.compile(r"([A-Za-z]+) (\S+) SIP/2\.0", re.IGNORECASE)
+
+
+def parse_message(data: bytes) -> Request | Response:
+    """A SIP request or response from one message's bytes, read as `parse_response` reads one."""
+    stripped = data.lstrip(b"\r\n")
+    if stripped[:8].upper() == b"SIP/2.0 ":
+        return parse_response(stripped)
+    end, sep = _head_end(stripped)
+    if end < 0:
+        raise SipError("the header section does not end with an empty line")
+    start, headers = _read_head(stripped[:end])
+    line = _REQUEST_LINE.fullmatch(start)
+    if line is None:
+        raise SipError(f"neither a SIP/2.0 request line nor a status line: {start[:60]!r}")
+    rest = stripped[end + sep :]
+    length = _content_length(headers)
+    if length is not None and length > len(rest):
+        raise SipError(f"Content-Length says {length} bytes, but the body has {len(rest)}")
+    for name in ("via", "call-id", "cseq", "from", "to"):
+        if not any(header == name for header, _ in headers):
+            raise SipError(f"a request without the {name.title()} header every request carries")
+    body = rest if length is None else rest[:length]
+    return Request(line.group(1).upper(), line.group(2), tuple(headers), body)
 
 
 class StreamReader:
