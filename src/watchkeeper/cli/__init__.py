@@ -45,6 +45,7 @@ COMMANDS = {
     "enquiries": "watchkeeper.cli.support:enquiries_app",
     "users": "watchkeeper.cli.users:users_app",
     "checks": "watchkeeper.cli.checks:checks_app",
+    "oncall": "watchkeeper.cli.oncall:oncall_app",
 }
 
 

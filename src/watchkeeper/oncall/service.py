@@ -293,7 +293,7 @@ def layer_view(layer: OncallLayer, number: int) -> dict[str, Any]:
         "users": [m.user.name for m in layer.members],
         "shift": str(ShiftLength(layer.shift_count, layer.shift_unit)),
         "handoff": f"{layer.handoff_minute // 60:02d}:{layer.handoff_minute % 60:02d}",
-        "start": layer.start_date,
+        "start": layer.start_date.isoformat(),
         "restrictions": layer.restrictions,
     }
 
