@@ -268,6 +268,18 @@ def calendar_key(key: str, *, session: Session) -> CalendarKey | None:
     return session.scalar(select(CalendarKey).where(CalendarKey.key_hash == _hash(key)))
 
 
+def calendar_key_opens(key: str, *, session: Session, schedule_id: int | None = None, user: str | None = None) -> bool:
+    """Whether `key` opens the calendar of that schedule, or of that user."""
+    found = calendar_key(key, session=session)
+    if found is None:
+        return False
+    if schedule_id is not None:
+        return found.schedule_id == schedule_id
+    if user is None or found.user_id is None:
+        return False
+    return session.scalar(select(User.id).where(User.name == user)) == found.user_id
+
+
 def revoke_calendar_keys(*, session: Session, schedule: str | int | None = None, user: str | None = None) -> int:
     """Forget every calendar key of a schedule or a user; their URLs stop working. How many."""
     if schedule is not None:
