@@ -38,4 +38,5 @@ def feed(name: str, shifts: Iterable[tuple[str, Shift]], *, now: datetime, host:
         event.add("summary", f"On call: {shift.user} ({schedule})")
         event.add("transp", "TRANSPARENT")
         calendar.add_component(event)
-    return calendar.to_ical()
+    body: bytes = calendar.to_ical()
+    return body
