@@ -170,3 +170,21 @@ def test_a_calendar_key_opens_its_own_feed_only(desk):
         assert service.calendar_key("guess", session=session) is None
         assert service.revoke_calendar_keys(session=session, schedule="primary") == 1
         assert service.calendar_key(key, session=session) is None
+
+
+def test_the_migration_goes_down_and_up_again(db):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from watchkeeper.db import _alembic_config, upgrade
+
+    command.downgrade(_alembic_config(db.engine), "0019")
+    assert not [t for t in inspect(db.engine).get_table_names() if t.startswith("oncall_")]
+    upgrade(db.engine)
+    assert sorted(t for t in inspect(db.engine).get_table_names() if t.startswith("oncall_")) == [
+        "oncall_calendar_keys",
+        "oncall_layers",
+        "oncall_members",
+        "oncall_overrides",
+        "oncall_schedules",
+    ]
