@@ -193,12 +193,17 @@ def layer_shifts(layer: Layer, zone: ZoneInfo, start: datetime, end: datetime) -
         return turns
     days = (end - start).days + 2
     windows = [(max(o, start), min(c, end)) for o, c in layer.restrictions.intervals(start, zone, days=days) if o < end]
-    pieces = []
-    for shift in turns:
-        for opens, closes in windows:
-            lo, hi = max(opens, shift.start), min(closes, shift.end)
-            if lo < hi:
-                pieces.append(Shift(lo, hi, shift.user))
+    # Both are sorted and disjoint: walk them side by side.
+    pieces, i, j = [], 0, 0
+    while i < len(turns) and j < len(windows):
+        shift, (opens, closes) = turns[i], windows[j]
+        lo, hi = max(opens, shift.start), min(closes, shift.end)
+        if lo < hi:
+            pieces.append(Shift(lo, hi, shift.user))
+        if shift.end <= closes:
+            i += 1
+        else:
+            j += 1
     return pieces
 
 
