@@ -17,7 +17,7 @@ from watchkeeper.db import Base, Sealed, SealedList, UTCDateTime
 from .conftest import NOW
 
 VERSIONS = Path(watchkeeper.models.__file__).parent / "migrations" / "versions"
-MIGRATIONS = [next(VERSIONS.glob(f"{revision}_*.py")) for revision in ("0018", "0019")]
+MIGRATIONS = [next(VERSIONS.glob(f"{revision}_*.py")) for revision in ("0018", "0019", "0022")]
 
 ENUM_COLUMNS = sorted(
     (table.name, column.name)
@@ -56,6 +56,8 @@ def _value(column: sa.Column[Any]) -> Any:
         return 0.0
     if isinstance(kind, sa.Integer):
         return 1
+    if isinstance(kind, sa.Date):
+        return NOW.date()
     if isinstance(kind, sa.LargeBinary):
         return b""
     raise AssertionError(f"no sample value for {column}")

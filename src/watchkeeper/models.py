@@ -16,6 +16,7 @@ from watchkeeper.feeds.models import (
 from watchkeeper.incidents.models import Incident, TimelineEntry
 from watchkeeper.intake.models import Integration
 from watchkeeper.notify.models import Notification
+from watchkeeper.oncall.models import CalendarKey, OncallLayer, OncallMember, OncallOverride, OncallSchedule
 from watchkeeper.support.models import (
     Case,
     CaseEntry,
@@ -31,6 +32,7 @@ from watchkeeper.support.models import (
 __all__ = [
     "Alert",
     "ApiToken",
+    "CalendarKey",
     "Case",
     "Check",
     "ProbeResultRow",
@@ -55,6 +57,10 @@ __all__ = [
     "IngestedFile",
     "MinuteCount",
     "Notification",
+    "OncallLayer",
+    "OncallMember",
+    "OncallOverride",
+    "OncallSchedule",
     "PbxSnapshot",
     "Ping",
     "Service",

@@ -46,6 +46,7 @@ COMMANDS = {
     "users": "watchkeeper.cli.users:users_app",
     "checks": "watchkeeper.cli.checks:checks_app",
     "pbx": "watchkeeper.cli.pbx:pbx_app",
+    "oncall": "watchkeeper.cli.oncall:oncall_app",
 }
 
 

@@ -36,6 +36,8 @@ from watchkeeper.web.routes.feeds import router as feeds_router
 from watchkeeper.web.routes.incidents import router as incidents_router
 from watchkeeper.web.routes.intake import router as intake_router
 from watchkeeper.web.routes.pbx import router as pbx_router
+from watchkeeper.web.routes.oncall import calendars as calendars_router
+from watchkeeper.web.routes.oncall import router as oncall_router
 from watchkeeper.web.routes.support import router as support_router
 from watchkeeper.web.routes.users import router as users_router
 from watchkeeper.web.tokens import require_token
@@ -83,6 +85,8 @@ def create_app(
     app.include_router(checks_router, dependencies=[Depends(require_token)])
     app.include_router(pbx_router, dependencies=[Depends(require_token)])
     app.include_router(pings_router)
+    app.include_router(oncall_router, dependencies=[Depends(require_token)])
+    app.include_router(calendars_router)
     errors.install(app)
 
     @app.exception_handler(OverflowError)
