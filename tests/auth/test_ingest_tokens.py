@@ -108,6 +108,7 @@ def _routes(app) -> list[tuple[str, str]]:
         if (
             "/intake/" in path
             or path.startswith(("/v2/", "/ping/"))  # a ping URL's uuid is its secret, as in Healthchecks
+            or path.endswith(".ics")  # a calendar URL's key is its secret: calendar apps send no header
             or path in ("/healthz", USAGE)
             or path.startswith("/api/v1/files")
         ):
