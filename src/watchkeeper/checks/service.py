@@ -232,7 +232,46 @@ def ping(
     user_agent: str = "",
     source: str = "",
 ) -> Pinged:
-    """Record a ping and move the check; what it found."""
+    """Record a ping and move the check; what it found.
+
+    The check's row is read again and locked first (FOR UPDATE on PostgreSQL;
+    a SQLite transaction holds the write lock from its start), so pings of one
+    check at once, from the API or `watchkeeper run`, move it one after the other."""
+    session.flush()  # what this transaction changed is kept by the read below
+    session.refresh(check, with_for_update=True)
+    return _record(check, kind, session, now, body, exit_status, rid, user_agent, source)
+
+
+def ping_uuid(
+    code: str,
+    kind: PingKind,
+    *,
+    session: Session,
+    now: datetime,
+    body: bytes = b"",
+    exit_status: int | None = None,
+    rid: str | None = None,
+    user_agent: str = "",
+    source: str = "",
+) -> Pinged | None:
+    """As `ping`, for the check of uuid `code`, found and locked in one query; None when none has it."""
+    check = session.scalar(select(Check).where(Check.uuid == code).with_for_update())
+    if check is None:
+        return None
+    return _record(check, kind, session, now, body, exit_status, rid, user_agent, source)
+
+
+def _record(
+    check: Check,
+    kind: PingKind,
+    session: Session,
+    now: datetime,
+    body: bytes,
+    exit_status: int | None,
+    rid: str | None,
+    user_agent: str,
+    source: str,
+) -> Pinged:
     if exit_status is not None:
         if not 0 <= exit_status <= 255:
             raise Invalid("an exit status is 0 to 255")

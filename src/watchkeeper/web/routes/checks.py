@@ -79,7 +79,7 @@ def _known(request: Request, find: Any) -> Check | None:
     return check
 
 
-def _record(request: Request, check_id: int, kind: PingKind, exit_status: int | None, body: bytes) -> None:
+def _record(request: Request, code: str, kind: PingKind, exit_status: int | None, body: bytes) -> None:
     state = request.app.state
     rid = request.query_params.get("rid")
     forwarded = request.headers.get("x-forwarded-for", "")
@@ -87,12 +87,8 @@ def _record(request: Request, check_id: int, kind: PingKind, exit_status: int | 
 
     def work(session: Session) -> None:
         now = state.clock.now()
-        # Locked, so two pings of one check at once move it one after the other.
-        check = session.get(Check, check_id, with_for_update=True)
-        if check is None:  # removed since it was looked up
-            return
-        pinged = service.ping(
-            check,
+        pinged = service.ping_uuid(
+            code,
             kind,
             session=session,
             now=now,
@@ -102,7 +98,8 @@ def _record(request: Request, check_id: int, kind: PingKind, exit_status: int | 
             user_agent=request.headers.get("user-agent", ""),
             source=source,
         )
-        alerts.record_all(pinged.findings, session=session, now=now, config=state.routing)
+        if pinged is not None:  # None: removed since it was looked up
+            alerts.record_all(pinged.findings, session=session, now=now, config=state.routing)
 
     in_transaction(state.sessions, work)
 
@@ -121,7 +118,7 @@ async def _ping(request: Request, find: Any, action: str | None, made: list[bool
     if check is None:
         return _plain("not found", status.HTTP_404_NOT_FOUND)
     body = await request.body()
-    await run_in_threadpool(_record, request, check.id, kind, exit_status, body)
+    await run_in_threadpool(_record, request, check.uuid, kind, exit_status, body)
     return _plain("Created", status.HTTP_201_CREATED) if made and any(made) else _plain("OK")
 
 
