@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
@@ -255,7 +255,7 @@ def ping_uuid(
     source: str = "",
 ) -> Pinged | None:
     """As `ping`, for the check of uuid `code`, found and locked in one query; None when none has it."""
-    check = session.scalar(select(Check).where(Check.uuid == code).with_for_update())
+    check = session.scalar(_BY_UUID_LOCKED, {"code": code})
     if check is None:
         return None
     return _record(check, kind, session, now, body, exit_status, rid, user_agent, source)
@@ -326,20 +326,26 @@ def _finished(check: Check, kind: PingKind, now: datetime, rid: str | None, took
     return _resolve(check, now, "succeeded")
 
 
+# The last start or finish of a run, as (kind, at): built once, not per ping.
+_LAST_OF_RUN = (
+    select(Ping.kind, Ping.at)
+    .where(
+        Ping.check_id == bindparam("check_id"),
+        Ping.kind.in_((PingKind.START, PingKind.SUCCESS, PingKind.FAIL)),
+        Ping.at >= bindparam("since"),
+    )
+    .order_by(Ping.at.desc(), Ping.id.desc())
+    .limit(1)
+)
+_LAST_OF_RID = _LAST_OF_RUN.where(Ping.rid == bindparam("rid"))
+_LAST_WITHOUT_RID = _LAST_OF_RUN.where(Ping.rid.is_(None))
+_BY_UUID_LOCKED = select(Check).where(Check.uuid == bindparam("code")).with_for_update()
+
+
 def _run_time(session: Session, check: Check, rid: str | None, now: datetime) -> float | None:
     """Seconds since the start of this run (the last start of the same rid, not finished since)."""
-    same_run = Ping.rid == rid if rid is not None else Ping.rid.is_(None)
-    last = session.scalars(
-        select(Ping)
-        .where(
-            Ping.check_id == check.id,
-            same_run,
-            Ping.kind.in_((PingKind.START, PingKind.SUCCESS, PingKind.FAIL)),
-            Ping.at >= now - MAX_RUN,
-        )
-        .order_by(Ping.at.desc(), Ping.id.desc())
-        .limit(1)
-    ).first()
+    query = _LAST_WITHOUT_RID if rid is None else _LAST_OF_RID
+    last = session.execute(query, {"check_id": check.id, "since": now - MAX_RUN, "rid": rid}).first()
     if last is None or last.kind is not PingKind.START:
         return None
     return (now - last.at).total_seconds()
