@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import Select, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
@@ -326,25 +326,31 @@ def _finished(check: Check, kind: PingKind, now: datetime, rid: str | None, took
     return _resolve(check, now, "succeeded")
 
 
-# The last start or finish of a run, as (kind, at): built once, not per ping.
-_LAST_OF_RUN = (
-    select(Ping.kind, Ping.at)
-    .where(
-        Ping.check_id == bindparam("check_id"),
-        Ping.kind.in_((PingKind.START, PingKind.SUCCESS, PingKind.FAIL)),
-        Ping.at >= bindparam("since"),
+# The last start or finish of a run (the same rid, within MAX_RUN): built once, not per ping.
+def _last(of_rid: bool) -> Select[Any]:
+    return (
+        select(Ping.kind, Ping.at)
+        .where(
+            Ping.check_id == bindparam("check_id"),
+            Ping.kind.in_((PingKind.START, PingKind.SUCCESS, PingKind.FAIL)),
+            Ping.at >= bindparam("since"),
+            Ping.rid == bindparam("rid") if of_rid else Ping.rid.is_(None),
+        )
+        .order_by(Ping.at.desc(), Ping.id.desc())
+        .limit(1)
     )
-    .order_by(Ping.at.desc(), Ping.id.desc())
-    .limit(1)
-)
-_LAST_OF_RID = _LAST_OF_RUN.where(Ping.rid == bindparam("rid"))
-_LAST_WITHOUT_RID = _LAST_OF_RUN.where(Ping.rid.is_(None))
+
+
+_LAST_OF_RUN = {of_rid: _last(of_rid) for of_rid in (False, True)}
 _BY_UUID_LOCKED = select(Check).where(Check.uuid == bindparam("code")).with_for_update()
 
 
 def _run_time(session: Session, check: Check, rid: str | None, now: datetime) -> float | None:
-    """Seconds since the start of this run (the last start of the same rid, not finished since)."""
-    query = _LAST_WITHOUT_RID if rid is None else _LAST_OF_RID
+    """Seconds since the start of this run (the last start of the same rid, not finished since).
+
+    Read once the check is locked, not in the query that locks it: on PostgreSQL
+    that query's snapshot is older than the lock, and misses a start committed meanwhile."""
+    query = _LAST_OF_RUN[rid is not None]
     last = session.execute(query, {"check_id": check.id, "since": now - MAX_RUN, "rid": rid}).first()
     if last is None or last.kind is not PingKind.START:
         return None
