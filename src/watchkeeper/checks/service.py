@@ -327,7 +327,7 @@ def _finished(check: Check, kind: PingKind, now: datetime, rid: str | None, took
 
 
 # The last start or finish of a run (the same rid, within MAX_RUN): built once, not per ping.
-def _last(of_rid: bool) -> Select[Any]:
+def _last(of_rid: bool) -> Select[PingKind, datetime]:
     return (
         select(Ping.kind, Ping.at)
         .where(
@@ -352,9 +352,10 @@ def _run_time(session: Session, check: Check, rid: str | None, now: datetime) ->
     that query's snapshot is older than the lock, and misses a start committed meanwhile."""
     query = _LAST_OF_RUN[rid is not None]
     last = session.execute(query, {"check_id": check.id, "since": now - MAX_RUN, "rid": rid}).first()
-    if last is None or last.kind is not PingKind.START:
+    if last is None:
         return None
-    return (now - last.at).total_seconds()
+    kind, at = last.tuple()
+    return (now - at).total_seconds() if kind is PingKind.START else None
 
 
 # -- deadlines -----------------------------------------------------------------------------
