@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -78,6 +81,36 @@ def test_a_success_answers_ok_and_stores_the_ping_with_who_sent_it(client, db, c
         "testclient",
     )
     assert client.get(f"/ping/{check}").text == "OK"
+
+
+@pytest.mark.parametrize("face", ["api", "run"])
+def test_a_success_sent_while_a_start_is_being_stored_waits_for_it(client, db, check, clock, face):
+    """`watchkeeper run` stores a start; a success (from the API or another run) comes before it commits."""
+
+    def start() -> None:
+        with transaction(db.sessions) as session:
+            service.ping(service.get(check, session=session), PingKind.START, session=session, now=clock.now())
+            started.set()
+            time.sleep(0.5)  # the success arrives meanwhile
+
+    def success() -> None:
+        if face == "api":
+            assert client.get(f"/ping/{check}").text == "OK"
+            return
+        with transaction(db.sessions) as session:
+            service.ping(service.get(check, session=session), PingKind.SUCCESS, session=session, now=clock.now())
+
+    started = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(start)
+        assert started.wait(10)
+        second = pool.submit(success)
+        first.result(), second.result()
+    row, pings = _state(db, check)
+    # The success saw the start: it finished that run, timed it, and left nothing started.
+    assert [(p.kind, p.duration_seconds) for p in pings] == [(PingKind.START, None), (PingKind.SUCCESS, 0.0)]
+    assert (row.status, row.started_at, row.last_duration_seconds) == (CheckStatus.UP, None, 0.0)
+    assert row.due_at == NOW + timedelta(hours=1, minutes=5)
 
 
 def test_start_then_success_measures_the_run_time(client, db, check, clock):

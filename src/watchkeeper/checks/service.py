@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import Select, bindparam, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
@@ -247,7 +247,46 @@ def ping(
     user_agent: str = "",
     source: str = "",
 ) -> Pinged:
-    """Record a ping and move the check; what it found."""
+    """Record a ping and move the check; what it found.
+
+    The check's row is read again and locked first (FOR UPDATE on PostgreSQL;
+    a SQLite transaction holds the write lock from its start), so pings of one
+    check at once, from the API or `watchkeeper run`, move it one after the other."""
+    session.flush()  # what this transaction changed is kept by the read below
+    session.refresh(check, with_for_update=True)
+    return _record(check, kind, session, now, body, exit_status, rid, user_agent, source)
+
+
+def ping_uuid(
+    code: str,
+    kind: PingKind,
+    *,
+    session: Session,
+    now: datetime,
+    body: bytes = b"",
+    exit_status: int | None = None,
+    rid: str | None = None,
+    user_agent: str = "",
+    source: str = "",
+) -> Pinged | None:
+    """As `ping`, for the check of uuid `code`, found and locked in one query; None when none has it."""
+    check = session.scalar(_BY_UUID_LOCKED, {"code": code})
+    if check is None:
+        return None
+    return _record(check, kind, session, now, body, exit_status, rid, user_agent, source)
+
+
+def _record(
+    check: Check,
+    kind: PingKind,
+    session: Session,
+    now: datetime,
+    body: bytes,
+    exit_status: int | None,
+    rid: str | None,
+    user_agent: str,
+    source: str,
+) -> Pinged:
     if exit_status is not None:
         if not 0 <= exit_status <= 255:
             raise Invalid("an exit status is 0 to 255")
@@ -302,23 +341,36 @@ def _finished(check: Check, kind: PingKind, now: datetime, rid: str | None, took
     return _resolve(check, now, "succeeded")
 
 
-def _run_time(session: Session, check: Check, rid: str | None, now: datetime) -> float | None:
-    """Seconds since the start of this run (the last start of the same rid, not finished since)."""
-    same_run = Ping.rid == rid if rid is not None else Ping.rid.is_(None)
-    last = session.scalars(
-        select(Ping)
+# The last start or finish of a run (the same rid, within MAX_RUN): built once, not per ping.
+def _last(of_rid: bool) -> Select[PingKind, datetime]:
+    return (
+        select(Ping.kind, Ping.at)
         .where(
-            Ping.check_id == check.id,
-            same_run,
+            Ping.check_id == bindparam("check_id"),
             Ping.kind.in_((PingKind.START, PingKind.SUCCESS, PingKind.FAIL)),
-            Ping.at >= now - MAX_RUN,
+            Ping.at >= bindparam("since"),
+            Ping.rid == bindparam("rid") if of_rid else Ping.rid.is_(None),
         )
         .order_by(Ping.at.desc(), Ping.id.desc())
         .limit(1)
-    ).first()
-    if last is None or last.kind is not PingKind.START:
+    )
+
+
+_LAST_OF_RUN = {of_rid: _last(of_rid) for of_rid in (False, True)}
+_BY_UUID_LOCKED = select(Check).where(Check.uuid == bindparam("code")).with_for_update()
+
+
+def _run_time(session: Session, check: Check, rid: str | None, now: datetime) -> float | None:
+    """Seconds since the start of this run (the last start of the same rid, not finished since).
+
+    Read once the check is locked, not in the query that locks it: on PostgreSQL
+    that query's snapshot is older than the lock, and misses a start committed meanwhile."""
+    query = _LAST_OF_RUN[rid is not None]
+    last = session.execute(query, {"check_id": check.id, "since": now - MAX_RUN, "rid": rid}).first()
+    if last is None:
         return None
-    return (now - last.at).total_seconds()
+    kind, at = last.tuple()
+    return (now - at).total_seconds() if kind is PingKind.START else None
 
 
 # -- deadlines -----------------------------------------------------------------------------

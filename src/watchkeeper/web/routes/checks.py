@@ -5,7 +5,8 @@ the URL is the secret, as with Healthchecks, so a job that pings Healthchecks
 changes only its base URL. They answer `OK` as text; an unknown uuid gets
 404 `not found`, stores nothing, and counts against its sender's address
 like a bad token. The body is read only once the check is known; its first
-100 KB is kept.
+100 KB is kept. A ping by uuid without a body (most are) takes one
+transaction: the check is found, locked and pinged at once.
 """
 
 from __future__ import annotations
@@ -79,20 +80,17 @@ def _known(request: Request, find: Any) -> Check | None:
     return check
 
 
-def _record(request: Request, check_id: int, kind: PingKind, exit_status: int | None, body: bytes) -> None:
+def _record(request: Request, code: str, kind: PingKind, exit_status: int | None, body: bytes) -> bool:
+    """Store the ping of the check of uuid `code`, locked, in one transaction; False when none has it."""
     state = request.app.state
     rid = request.query_params.get("rid")
     forwarded = request.headers.get("x-forwarded-for", "")
     source = forwarded.split(",")[0].strip() or (request.client.host if request.client else "")
 
-    def work(session: Session) -> None:
+    def work(session: Session) -> bool:
         now = state.clock.now()
-        # Locked, so two pings of one check at once move it one after the other.
-        check = session.get(Check, check_id, with_for_update=True)
-        if check is None:  # removed since it was looked up
-            return
-        pinged = service.ping(
-            check,
+        pinged = service.ping_uuid(
+            code,
             kind,
             session=session,
             now=now,
@@ -102,12 +100,22 @@ def _record(request: Request, check_id: int, kind: PingKind, exit_status: int | 
             user_agent=request.headers.get("user-agent", ""),
             source=source,
         )
+        if pinged is None:
+            return False
         alerts.record_all(pinged.findings, session=session, now=now, config=state.routing)
+        return True
 
-    in_transaction(state.sessions, work)
+    return in_transaction(state.sessions, work)
 
 
-async def _ping(request: Request, find: Any, action: str | None, made: list[bool] | None = None) -> PlainTextResponse:
+def _has_body(request: Request) -> bool:
+    return request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+
+
+async def _ping(
+    request: Request, find: Any, action: str | None, made: list[bool] | None = None, *, code: str | None = None
+) -> PlainTextResponse:
+    """The ping `action` says, for the check `find` finds (or, when known, of uuid `code`)."""
     said = _action(action)
     if said is None:
         return _plain("not found", status.HTTP_404_NOT_FOUND)
@@ -117,11 +125,18 @@ async def _ping(request: Request, find: Any, action: str | None, made: list[bool
     rid = request.query_params.get("rid")
     if rid is not None and not _is_uuid(rid):
         return _plain("invalid uuid format", status.HTTP_400_BAD_REQUEST)
+    if code is not None and not _has_body(request):
+        # No body to hold back: the check is found, locked and pinged in one transaction.
+        refuse_if_throttled(request)
+        if not await run_in_threadpool(_record, request, code, kind, exit_status, b""):
+            failed_attempt(request)
+            return _plain("not found", status.HTTP_404_NOT_FOUND)
+        return _plain("OK")
     check = await run_in_threadpool(_known, request, find)
     if check is None:
         return _plain("not found", status.HTTP_404_NOT_FOUND)
     body = await request.body()
-    await run_in_threadpool(_record, request, check.id, kind, exit_status, body)
+    await run_in_threadpool(_record, request, check.uuid, kind, exit_status, body)  # False: removed meanwhile
     return _plain("Created", status.HTTP_201_CREATED) if made and any(made) else _plain("OK")
 
 
@@ -131,13 +146,13 @@ def _by_uuid(code: str) -> Any:
 
 async def ping(code: str, request: Request) -> PlainTextResponse:
     """A success, as `GET|POST /ping/<uuid>` of Healthchecks."""
-    return await _ping(request, _by_uuid(code), None)
+    return await _ping(request, _by_uuid(code), None, code=code if _is_uuid(code) else None)
 
 
 async def ping_action(code: str, action: str, request: Request) -> PlainTextResponse:
     """`/ping/<uuid>/start|fail|log|<exit status>`, or a success by slug: `/ping/<ping key>/<slug>`."""
     if _is_uuid(code):
-        return await _ping(request, _by_uuid(code), action)
+        return await _ping(request, _by_uuid(code), action, code=code)
     return await _by_slug(request, code, action, None)
 
 
