@@ -502,9 +502,17 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
     ctx = Context(settings=db.settings, clock=clock)
     try:
         ran = build_scheduler(ctx, inbox).run_due()
-        assert ran == ["feeds", "checks", "alerts", "cases", "notify", "retention", "inbox"]
+        assert ran == ["feeds", "checks", "alerts", "cases", "escalation", "notify", "retention", "inbox"]
         assert (inbox / "done" / "usage.csv").exists()
-        assert build_scheduler(ctx, None).run_due() == ["feeds", "checks", "alerts", "cases", "notify", "retention"]
+        assert build_scheduler(ctx, None).run_due() == [
+            "feeds",
+            "checks",
+            "alerts",
+            "cases",
+            "escalation",
+            "notify",
+            "retention",
+        ]
     finally:
         ctx.engine.dispose()
     with transaction(db.sessions) as session:

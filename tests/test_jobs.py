@@ -32,6 +32,8 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "alerts",
         "cases",
         "cases",
+        "escalation",
+        "escalation",
         "notify",
         "retention",
         "inbox",
@@ -41,9 +43,20 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "checks": 200,
         "alerts": 200,
         "cases": 200,
+        "escalation": 200,
         "notify": 20,
     }
-    assert [j.name for j in jobs(ctx)] == ["feeds", "checks", "alerts", "cases", "cases", "notify", "retention"]
+    assert [j.name for j in jobs(ctx)] == [
+        "feeds",
+        "checks",
+        "alerts",
+        "cases",
+        "cases",
+        "escalation",
+        "escalation",
+        "notify",
+        "retention",
+    ]
 
 
 def test_what_the_feed_watcher_finds_is_recorded_as_an_alert_by_its_job(db):

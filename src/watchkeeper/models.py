@@ -16,6 +16,15 @@ from watchkeeper.feeds.models import (
 from watchkeeper.incidents.models import Incident, TimelineEntry
 from watchkeeper.intake.models import Integration
 from watchkeeper.notify.models import Notification
+from watchkeeper.oncall.policies import (
+    Escalation,
+    EscalationLevel,
+    EscalationPolicy,
+    EscalationRoute,
+    EscalationStep,
+    LevelUser,
+    NotificationRule,
+)
 from watchkeeper.support.models import (
     Case,
     CaseEntry,
@@ -36,6 +45,13 @@ __all__ = [
     "CaseEntry",
     "CaseIncident",
     "Contact",
+    "Escalation",
+    "EscalationLevel",
+    "EscalationPolicy",
+    "EscalationRoute",
+    "EscalationStep",
+    "LevelUser",
+    "NotificationRule",
     "Customer",
     "ServerSecret",
     "SlaBreach",
