@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from watchkeeper.clock import SimulatedClock
 from watchkeeper.db import transaction
 from watchkeeper.incidents.lifecycle import Action
 from watchkeeper.incidents.service import act, get
 
 from ..conftest import NOW
-import pytest
-
 from .escalation_helpers import Mailbox, deliver, engineers, escalate, fire, pages, policy, said
 
 PORT = 25  # where the engineers' email goes: nowhere, unless a test starts a Mailbox
