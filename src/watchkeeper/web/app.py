@@ -35,6 +35,8 @@ from watchkeeper.web.routes.checks import router as checks_router
 from watchkeeper.web.routes.feeds import router as feeds_router
 from watchkeeper.web.routes.incidents import router as incidents_router
 from watchkeeper.web.routes.intake import router as intake_router
+from watchkeeper.web.routes.oncall import links as ack_links_router
+from watchkeeper.web.routes.oncall import router as oncall_router
 from watchkeeper.web.routes.support import router as support_router
 from watchkeeper.web.routes.users import router as users_router
 from watchkeeper.web.tokens import require_token
@@ -80,6 +82,8 @@ def create_app(
     app.include_router(cases_router, dependencies=[Depends(require_token)])
     app.include_router(users_router, dependencies=[Depends(require_token)])
     app.include_router(checks_router, dependencies=[Depends(require_token)])
+    app.include_router(oncall_router, dependencies=[Depends(require_token)])
+    app.include_router(ack_links_router)
     app.include_router(pings_router)
     errors.install(app)
 
