@@ -168,3 +168,31 @@ def test_policies_routes_and_rules_over_the_api_staff_only_and_strict(paged):
         api.get("/api/v1/oncall/policies", headers={"Authorization": f"Bearer {customer_token.token}"}).status_code
         == 403
     )
+
+
+def test_incidents_ack_on_the_command_line_stops_the_escalation(run, tmp_path):
+    from watchkeeper.alerts.service import RoutingConfig, record
+    from watchkeeper.cli.common import context
+    from watchkeeper.finding import Finding, Severity, State
+
+    run("users", "add", "bob", "--role", "engineer", "--channel", "mailto://bob@example.com")
+    run("users", "add", "carol", "--role", "engineer", "--channel", "mailto://carol@example.com")
+    run("oncall", "policies", "add", "ops", "--level", "users=bob;timeout=10m", "--level", "users=carol")
+    run("oncall", "routes", "add", "ops")
+    ctx = context()
+    with ctx.transaction() as session:
+        record(
+            Finding("x/down", "checks", "x", Severity.CRITICAL, State.FIRING, "x is down", ctx.clock.now()),
+            session=session,
+            now=ctx.clock.now(),
+            config=RoutingConfig(group_wait=timedelta(0)),
+        )
+    shown_ = run("incidents", "show", "1")
+    assert "paging: policy ops, active, high urgency" in shown_.output
+    assert "next: level 1: bob; then 10m" in shown_.output
+    done = run("incidents", "ack", "1", "--by", "bob")
+    assert done.exit_code == 0, done.output
+    shown_ = run("incidents", "show", "1")
+    assert "paging: policy ops, acknowledged" in shown_.output and "next: nothing more" in shown_.output
+    timeline = [e["message"] for e in json.loads(run("incidents", "show", "1", "--json").output)["timeline"]]
+    assert timeline[-1] == "escalation stopped: acknowledged by bob; 1 step(s) and 0 page(s) not sent cancelled"
