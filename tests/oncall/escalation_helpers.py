@@ -128,6 +128,7 @@ class Mailbox:
         from aiosmtpd.controller import Controller
 
         self.received: list[tuple[str, str]] = []
+        self.bodies: list[tuple[str, str]] = []
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -136,8 +137,10 @@ class Mailbox:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         import email
 
-        subject = email.message_from_bytes(envelope.original_content)["Subject"]
-        self.received += [(to.split("@")[0], subject) for to in envelope.rcpt_tos]
+        message = email.message_from_bytes(envelope.original_content)
+        text = next(p.get_payload(decode=True).decode() for p in message.walk() if p.get_content_type() == "text/plain")
+        self.received += [(to.split("@")[0], message["Subject"]) for to in envelope.rcpt_tos]
+        self.bodies += [(to.split("@")[0], text) for to in envelope.rcpt_tos]
         return "250 OK"
 
 

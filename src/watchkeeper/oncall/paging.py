@@ -146,9 +146,11 @@ def start(incident: Incident, *, session: Session, now: datetime) -> Escalation 
     existing = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id))
     if existing is not None:
         return existing
-    name = choose(routes(session=session), labels_of(incident, session=session))
+    known = routes(session=session)
+    name = choose(known, labels_of(incident, session=session))
     if name is None:
-        _note(incident, "no escalation policy routes this incident: nobody is paged", session=session, now=now)
+        if known:  # with no route at all, paging is simply not set up: nothing to say on every incident
+            _note(incident, "no escalation policy routes this incident: nobody is paged", session=session, now=now)
         return None
     row = get_policy(name, session=session)
     policy = policy_of(row)
@@ -285,7 +287,7 @@ def _write(
     link = ack_link(incident.id, user.name, step.repeat, session=session, now=now, base_url=paging.public_url)
     title = f"[{urgency}] incident {incident.id}: {incident.title}"
     body = (
-        f"{incident.title}\nservice: {incident.service or '-'}  customer: {incident.customer or '-'}  "
+        f"Paged: level {step.level + 1}, pass {step.repeat + 1}\n{incident.title}\nservice: {incident.service or '-'}  customer: {incident.customer or '-'}  "
         f"severity: {incident.severity}\n\nAcknowledge: {link}\n"
         f"or: watchkeeper incidents ack {incident.id}"
     )
