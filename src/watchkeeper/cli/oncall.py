@@ -78,6 +78,7 @@ def _print_policy(view: dict[str, Any]) -> None:
 
 @policies_app.command("show")
 def policies_show(name: str, as_json: Json = False) -> None:
+    """A policy's levels, repeat and acknowledgement timeout."""
     with reading() as (_, session):
         view = policies.policy_view(policies.get_policy(name, session=session))
     if as_json:
@@ -88,6 +89,7 @@ def policies_show(name: str, as_json: Json = False) -> None:
 
 @policies_app.command("list")
 def policies_list(as_json: Json = False) -> None:
+    """Every escalation policy, with its levels."""
     with reading() as (_, session):
         views = [policies.policy_view(row) for row in policies.list_policies(session=session)]
     if as_json:
@@ -101,6 +103,7 @@ def policies_list(as_json: Json = False) -> None:
 
 @policies_app.command("remove")
 def policies_remove(name: str) -> None:
+    """Remove a policy no route uses; incidents paged already keep their snapshot."""
     act(lambda session, _: policies.remove_policy(name, session=session), f"policy {name} removed")
 
 
@@ -126,6 +129,7 @@ def routes_add(
 
 @routes_app.command("list")
 def routes_list(as_json: Json = False) -> None:
+    """The routes, in the order they are tried."""
     with reading() as (_, session):
         views = [policies.route_view(r, name) for r, name in policies.list_routes(session=session)]
     if as_json:
@@ -139,6 +143,7 @@ def routes_list(as_json: Json = False) -> None:
 
 @routes_app.command("remove")
 def routes_remove(route_id: int) -> None:
+    """Remove a route."""
     act(lambda session, _: policies.remove_route(route_id, session=session), f"route {route_id} removed")
 
 
@@ -163,6 +168,7 @@ def rules_add(
 
 @rules_app.command("list")
 def rules_list(name: str, as_json: Json = False) -> None:
+    """NAME's notification rules, by urgency, soonest first."""
     with reading() as (_, session):
         views = [policies.rule_view(r) for r in policies.list_rules(name, session=session)]
     if as_json:
@@ -176,4 +182,5 @@ def rules_list(name: str, as_json: Json = False) -> None:
 
 @rules_app.command("remove")
 def rules_remove(name: str, rule_id: int) -> None:
+    """Remove one of NAME's rules."""
     act(lambda session, _: policies.remove_rule(name, rule_id, session=session), f"{name}: rule {rule_id} removed")

@@ -287,7 +287,8 @@ def _write(
     link = ack_link(incident.id, user.name, step.repeat, session=session, now=now, base_url=paging.public_url)
     title = f"[{urgency}] incident {incident.id}: {incident.title}"
     body = (
-        f"Paged: level {step.level + 1}, pass {step.repeat + 1}\n{incident.title}\nservice: {incident.service or '-'}  customer: {incident.customer or '-'}  "
+        f"Paged: level {step.level + 1}, pass {step.repeat + 1}\n{incident.title}\n"
+        f"service: {incident.service or '-'}  customer: {incident.customer or '-'}  "
         f"severity: {incident.severity}\n\nAcknowledge: {link}\n"
         f"or: watchkeeper incidents ack {incident.id}"
     )

@@ -20,6 +20,7 @@ from watchkeeper.auth.users import get_user
 from watchkeeper.db import Base, Sealed, UTCDateTime, str_enum
 from watchkeeper.errors import Conflict, Invalid, NotFound
 from watchkeeper.finding import Urgency
+from watchkeeper.incidents.models import Incident as Incident  # escalations' foreign keys name its table
 from watchkeeper.inputs import check_channel, check_name
 from watchkeeper.oncall.escalation import VOICE, Level, Policy, Route, Rule, duration_text, shown, wakes
 
