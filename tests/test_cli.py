@@ -502,7 +502,18 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
     ctx = Context(settings=db.settings, clock=clock)
     try:
         ran = build_scheduler(ctx, inbox).run_due()
-        assert ran == ["feeds", "checks", "pbx", "alerts", "cases", "notify", "probes", "retention", "inbox"]
+        assert ran == [
+            "feeds",
+            "checks",
+            "pbx",
+            "alerts",
+            "cases",
+            "escalation",
+            "notify",
+            "probes",
+            "retention",
+            "inbox",
+        ]
         assert (inbox / "done" / "usage.csv").exists()
         assert build_scheduler(ctx, None).run_due() == [
             "feeds",
@@ -510,6 +521,7 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
             "pbx",
             "alerts",
             "cases",
+            "escalation",
             "notify",
             "probes",
             "retention",

@@ -17,6 +17,15 @@ from watchkeeper.incidents.models import Incident, TimelineEntry
 from watchkeeper.intake.models import Integration
 from watchkeeper.notify.models import Notification
 from watchkeeper.oncall.models import CalendarKey, OncallLayer, OncallMember, OncallOverride, OncallSchedule
+from watchkeeper.oncall.policies import (
+    Escalation,
+    EscalationLevel,
+    EscalationPolicy,
+    EscalationRoute,
+    EscalationStep,
+    LevelUser,
+    NotificationRule,
+)
 from watchkeeper.support.models import (
     Case,
     CaseEntry,
@@ -39,6 +48,13 @@ __all__ = [
     "CaseEntry",
     "CaseIncident",
     "Contact",
+    "Escalation",
+    "EscalationLevel",
+    "EscalationPolicy",
+    "EscalationRoute",
+    "EscalationStep",
+    "LevelUser",
+    "NotificationRule",
     "Customer",
     "ServerSecret",
     "SlaBreach",

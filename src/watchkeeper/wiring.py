@@ -6,11 +6,12 @@ publishes (watchkeeper.bus) and never learns who listens; the order below is
 the order handlers run in.
 
 Due work (feed and check deadlines, PBX looks, alerts' group waits and mutes,
-support hours, SLA clocks, the outbox, the probes) is a `DueJob`: claimed a batch
-at a time, each batch in one transaction of these sessions, so what a job's work
-publishes reaches the handlers; work that goes out to the network (a send, a
-look, a probe) runs after its claim commits. Signals only say what they found;
-the jobs that run them hand the findings to alerts here, so no signal knows of alerts. `jobs()` is the one
+support hours, SLA clocks, escalation steps, the outbox, the probes) is a
+`DueJob`: claimed a batch at a time, each batch in one transaction of these
+sessions, so what a job's work publishes reaches the handlers; work that goes
+out to the network (a send, a call, a look, a probe) runs after its claim
+commits. Signals only say what they found; the jobs that run them hand the
+findings to alerts here, so no signal knows of alerts. `jobs()` is the one
 list of what `watchkeeper serve`'s scheduler runs, and how often.
 """
 
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from watchkeeper.finding import Finding
     from watchkeeper.notify.models import Notification
     from watchkeeper.notify.outbox import Claimed
+    from watchkeeper.oncall.paging import Paging
+    from watchkeeper.oncall.policies import EscalationStep
 
 
 def message_bus(settings: Settings | None = None) -> MessageBus:
@@ -56,7 +59,14 @@ def subscribe_all(bus: MessageBus, settings: Settings | None = None) -> None:
     from watchkeeper.alerts.events import AlertFired, AlertFlapping, AlertMuted, AlertResolved
     from watchkeeper.checks.events import PbxAdded, PbxRemoved
     from watchkeeper.incidents import reactions as incidents
-    from watchkeeper.incidents.events import IncidentOpened
+    from watchkeeper.incidents.events import (
+        IncidentAcknowledged,
+        IncidentClosed,
+        IncidentOpened,
+        IncidentResolved,
+        IncidentUrgencyRaised,
+    )
+    from watchkeeper.oncall import paging
     from watchkeeper.support import incidents as desk
 
     # Incidents group alerts: join, hold for the group wait, open; say what happened on the timeline.
@@ -77,8 +87,15 @@ def subscribe_all(bus: MessageBus, settings: Settings | None = None) -> None:
     bus.subscribe(PbxAdded, pbx_added)
     bus.subscribe(PbxRemoved, pbx_removed)
 
-    # IncidentAcknowledged, IncidentResolved, IncidentClosed (incidents.events) and
-    # CaseBreached (support.events) have no handler yet: paging and reports will.
+    # Paging, once the desk has set the customer and the urgency: the escalation starts on a
+    # snapshot of its policy; an acknowledgement stops it, a resolution ends it, high urgency restarts it.
+    bus.subscribe(IncidentOpened, paging.incident_opened)
+    bus.subscribe(IncidentAcknowledged, paging.acknowledged)
+    bus.subscribe(IncidentResolved, paging.ended)
+    bus.subscribe(IncidentClosed, paging.ended)
+    bus.subscribe(IncidentUrgencyRaised, paging.urgency_raised)
+
+    # CaseBreached (support.events) has no handler yet: reports will.
 
 
 def pbx_added(event: PbxAdded, session: Session) -> None:
@@ -132,16 +149,30 @@ PROBES = 1000  # probe checks per claim: run together, at most `probe_concurrenc
 LOOKS = 50  # PBXs looked at together: each holds a manager session open for the look
 
 
+def paging_options(settings: Settings) -> Paging:
+    """What escalations run with. The on-call lookup and the dialer are the schedules' and the
+    voice channel's; until they are wired here, a schedule level says "no schedules" on the
+    timeline and a sip: rule "no voice channel"."""
+    from watchkeeper.oncall.paging import Paging
+
+    return Paging(public_url=settings.public_url)
+
+
 def due_jobs(
-    ctx: Runtime, routing: RoutingConfig | None = None, runner: ProbeRunner | None = None
+    ctx: Runtime,
+    routing: RoutingConfig | None = None,
+    runner: ProbeRunner | None = None,
+    paging: Paging | None = None,
 ) -> list[DueJob[Any]]:
-    """The due work, in the order a tick runs it: what the feeds found is routed in the same tick."""
+    """The due work, in the order a tick runs it: what the feeds found is routed in the same tick,
+    and the pages an escalation step writes go out in the tick it ran in."""
     from watchkeeper.alerts import service as alerts
     from watchkeeper.checks import pbxes
     from watchkeeper.checks import service as checks
     from watchkeeper.checks.runner import ProbeRunner
     from watchkeeper.feeds import watch
     from watchkeeper.notify import outbox
+    from watchkeeper.oncall import paging as pages
     from watchkeeper.support import incidents as desk_incidents
     from watchkeeper.support import service as desk
 
@@ -173,9 +204,16 @@ def due_jobs(
                 metrics.pbx_in_use(one.look.pbx.name, channels=one.snapshot.channels, calls=one.snapshot.calls)
 
     sender = outbox.AppriseSender()
+    options = paging or paging_options(ctx.settings)
 
     def send(claimed: Sequence[Claimed]) -> None:
-        outbox.deliver(claimed, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome)
+        calls = [c for c in claimed if pages.is_call(c)]
+        rest = [c for c in claimed if not pages.is_call(c)]
+        outbox.deliver(rest, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome)
+        pages.call(calls, ctx.sessions, dialer=options.dialer, now=ctx.clock.now)
+
+    def escalate(steps: Sequence[EscalationStep], session: Session, now: datetime) -> None:
+        pages.run(steps, session=session, now=now, paging=options)
 
     # Probes: the claim moves each check to its next slot and commits; the batch is
     # probed with no transaction open; its results are stored, damped and alerted in
@@ -207,6 +245,9 @@ def due_jobs(
         # The desk's: support hours that began, then SLA clocks that warn or breach.
         DueJob("cases", tick, BATCH, _claim(desk_incidents.claim_raise), _handle(desk_incidents.raise_urgency)),
         DueJob("cases", tick, BATCH, _claim(desk.claim_due), _handle(desk.check_clocks)),
+        # Escalations: steps due, then acknowledgements that timed out.
+        DueJob("escalation", tick, BATCH, _claim(pages.claim_due), escalate),
+        DueJob("escalation", tick, BATCH, _claim(pages.claim_ack_due), _handle(pages.ack_timed_out)),
         DueJob("notify", tick, SENDS, _claim(outbox.claim_to_send), after_commit=send),
         DueJob("probes", tick, PROBES, _claim(checks.claim_probes), after_commit=probe),
     ]

@@ -44,6 +44,7 @@ COMMANDS = {
     "cases": "watchkeeper.cli.support:cases_app",
     "enquiries": "watchkeeper.cli.support:enquiries_app",
     "users": "watchkeeper.cli.users:users_app",
+    "oncall": "watchkeeper.cli.oncall:oncall_app",
     "checks": "watchkeeper.cli.checks:checks_app",
     "pbx": "watchkeeper.cli.pbx:pbx_app",
     "oncall": "watchkeeper.cli.oncall:oncall_app",

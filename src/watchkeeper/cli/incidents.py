@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -82,10 +82,13 @@ def incidents_list(
 @incidents_app.command("show")
 def incidents_show(incident_id: int, as_json: Json = False) -> None:
     """The incident, its alerts and its timeline."""
+    from watchkeeper.oncall.paging import paging_view
+
     with reading() as (_, session):
         out = detail(incidents.get(incident_id, session=session), session)
         out = {
             **out,
+            "paging": paging_view(incident_id, session=session),
             "alerts": [a.model_dump() for a in out["alerts"]],
             "timeline": [e.model_dump() for e in out["timeline"]],
         }
@@ -119,10 +122,30 @@ def _print_detail(out: dict[str, Any]) -> None:
     console.print(alerts)
     for url in dict.fromkeys(a["runbook_url"] for a in out["alerts"] if a["runbook_url"]):
         console.print(f"runbook: {url}", highlight=False, markup=False, soft_wrap=True)
+    _print_paging(out.get("paging"))
     timeline = Table("at", "what", "who", "", title="timeline", title_justify="left")
     for e in out["timeline"]:
         timeline.add_row(when(e["at"]), e["kind"], e["actor"], e["message"])
     console.print(timeline)
+
+
+def _print_paging(paging: dict[str, Any] | None) -> None:
+    if paging is None:
+        console.print("paging: no escalation policy took this incident")
+        return
+    head = f"paging: policy {paging['policy']}, {paging['status']}, {paging['urgency']} urgency"
+    console.print(head + (f"; level {paging['level']} paged" if paging["level"] else ""), markup=False)
+    for page in paging["paged"]:
+        console.print(f"  {page['user']} on {page['channel']}: {page['status']} {when_text(page['at'])}", markup=False)
+    upcoming = paging["next"]
+    console.print(
+        f"  next: {upcoming['what']}, at {when_text(upcoming['at'])}" if upcoming else "  next: nothing more",
+        markup=False,
+    )
+
+
+def when_text(iso: str) -> str:
+    return when(datetime.fromisoformat(iso))
 
 
 def _act(incident_id: int, action: Action, by: str | None, note: str | None = None) -> None:

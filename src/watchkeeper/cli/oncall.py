@@ -11,16 +11,22 @@ import typer
 from sqlalchemy.orm import Session
 
 from watchkeeper.cli.common import Json, act, console, print_json, reading, show_table, storing
+from watchkeeper.cli.escalation import policies_app, routes_app, rules_app
 from watchkeeper.oncall import service
 from watchkeeper.oncall.rotation import Shift
 
-oncall_app = typer.Typer(help="On-call schedules: rotations in layers, overrides, who is on call now and next.")
+oncall_app = typer.Typer(
+    help="On-call: schedules (rotations in layers, overrides, who is on call), escalation policies, routes to them, and personal notification rules."
+)
 schedules_app = typer.Typer(help="On-call schedules, each in its own time zone.")
 layers_app = typer.Typer(help="A schedule's rotations; a later layer overrides the earlier ones where it has someone.")
 overrides_app = typer.Typer(help="A user covering part of a schedule, whatever its layers say.")
 oncall_app.add_typer(schedules_app, name="schedules")
 oncall_app.add_typer(layers_app, name="layers")
 oncall_app.add_typer(overrides_app, name="overrides")
+oncall_app.add_typer(policies_app, name="policies")
+oncall_app.add_typer(routes_app, name="routes")
+oncall_app.add_typer(rules_app, name="rules")
 
 Schedule = Annotated[str, typer.Argument(help="the schedule's name (or id)")]
 WHEN = "an ISO 8601 time; without a zone it is read in the schedule's zone: 2026-12-24T18:00"

@@ -36,3 +36,11 @@ class IncidentClosed:
     incident_id: int
     actor: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class IncidentUrgencyRaised:
+    """A low-urgency incident became high: its customer's support hours began, or a high alert joined it."""
+
+    incident_id: int
+    at: datetime

@@ -42,9 +42,33 @@ class EntryOut(BaseModel):
     data: dict[str, Any]
 
 
+class PagedOut(BaseModel):
+    user: str
+    channel: str = Field(description="a voice number, or an Apprise URL's scheme and host only")
+    status: str = Field(description="pending (due at `at`), sending, sent or failed")
+    at: str
+
+
+class NextOut(BaseModel):
+    at: str
+    what: str
+
+
+class PagingOut(BaseModel):
+    """Who the incident's escalation is paging now, and what it does next unless acknowledged."""
+
+    policy: str
+    status: str = Field(description="active, acknowledged or ended")
+    urgency: str
+    level: int | None = Field(description="the level paged last, from 1; none yet")
+    paged: list[PagedOut]
+    next: NextOut | None
+
+
 class IncidentDetail(IncidentOut):
     alerts: list[AlertOut]
     timeline: list[EntryOut]
+    paging: PagingOut | None = Field(default=None, description="staff only: the escalation, if a policy took it")
 
 
 class NoteIn(BaseModel):

@@ -15,7 +15,13 @@ from watchkeeper.alerts.models import Alert
 from watchkeeper.bus import publish
 from watchkeeper.db import get_existing
 from watchkeeper.finding import Severity, State, Urgency
-from watchkeeper.incidents.events import IncidentAcknowledged, IncidentClosed, IncidentOpened, IncidentResolved
+from watchkeeper.incidents.events import (
+    IncidentAcknowledged,
+    IncidentClosed,
+    IncidentOpened,
+    IncidentResolved,
+    IncidentUrgencyRaised,
+)
 from watchkeeper.incidents.lifecycle import OPEN, Action, Entry, Status, Timings, next_status, timings
 from watchkeeper.incidents.models import Incident, TimelineEntry
 
@@ -174,6 +180,7 @@ def join(incident: Incident, alert: Alert, *, session: Session, now: datetime, w
             at=now,
             alert=alert,
         )
+        publish(session, IncidentUrgencyRaised(incident.id, now))
     if _SEVERITY_RANK.get(Severity(alert.severity), 0) > _SEVERITY_RANK.get(Severity(incident.severity), 0):
         incident.severity = alert.severity
     _acknowledged_while_waiting(incident, alert, session=session, now=now)
@@ -261,6 +268,16 @@ def _move(
     add_entry(incident, _DONE[action], message, session=session, at=now, actor=actor)
     publish(session, _EVENT[action](incident.id, actor, now))
     return incident
+
+
+def trigger_again(incident: Incident, reason: str, *, session: Session, now: datetime) -> bool:
+    """An acknowledged incident no one resolved in time is triggered again (an escalation
+    policy's acknowledgement timeout), so the next acknowledgement counts. False if not acknowledged."""
+    if incident.status != Status.ACKNOWLEDGED:
+        return False
+    incident.status, incident.acknowledged_at, incident.acknowledged_by = Status.TRIGGERED, None, None
+    add_entry(incident, Entry.NOTE, f"triggered again: {reason}", session=session, at=now)
+    return True
 
 
 def _missing(incident_id: int) -> str:

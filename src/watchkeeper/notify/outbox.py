@@ -78,8 +78,11 @@ def enqueue(
     url: str,
     title: str,
     body: str,
+    due_at: datetime | None = None,
 ) -> Notification | None:
-    """Write a notification unless one with the same key exists. Returns the new row, or None if it existed."""
+    """Write a notification unless one with the same key exists. Returns the new row, or None if it existed.
+
+    `due_at`, if later than `now`, holds it until then (a page's later rule)."""
     key = f"{subject}:{subject_id}:{reason}:{recipient}"
     if session.scalar(select(Notification.id).where(Notification.key == key)) is not None:
         return None
@@ -93,7 +96,7 @@ def enqueue(
         body=body[:8000],
         status=Status.PENDING,
         attempts=0,
-        due_at=now,
+        due_at=due_at or now,
         created_at=now,
     )
     try:
@@ -168,6 +171,11 @@ def deliver(
             _record(row, error, now())
             if on_outcome is not None:
                 on_outcome(row, session, now())
+
+
+def record(row: Notification, error: str | None, now: datetime) -> None:
+    """What one try came to: sent (`error` None), to be retried with backoff, or given up."""
+    _record(row, error, now)
 
 
 def _record(row: Notification, error: str | None, now: datetime) -> None:

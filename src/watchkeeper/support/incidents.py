@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from watchkeeper import due
 from watchkeeper.alerts.models import Alert
+from watchkeeper.bus import publish
 from watchkeeper.config import Settings
 from watchkeeper.feeds.models import Service, ServiceStage
 from watchkeeper.feeds.rhythm import Kind
 from watchkeeper.finding import Severity, Urgency
-from watchkeeper.incidents.events import IncidentOpened
+from watchkeeper.incidents.events import IncidentOpened, IncidentUrgencyRaised
 from watchkeeper.incidents.lifecycle import OPEN, Entry
 from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.service import add_entry
@@ -189,3 +190,4 @@ def raise_urgency(claimed: Sequence[Incident], *, session: Session, now: datetim
                 session=session,
                 at=now,
             )
+            publish(session, IncidentUrgencyRaised(incident.id, now))

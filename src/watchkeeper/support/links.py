@@ -67,3 +67,29 @@ def verify(secret: bytes, token: str, now: datetime) -> Signed:
     if now >= expires_at:
         raise InvalidLink()
     return Signed(int(enquiry), Answer(answer), expires_at)
+
+
+def sign_parts(secret: bytes, purpose: str, parts: tuple[str, ...], expires_at: datetime) -> str:
+    """A link token for other purposes than enquiries (a page's acknowledge link): `parts`, signed
+    with the purpose in the MAC, so a token made for one purpose opens nothing of another."""
+    if any(":" in part for part in parts):
+        raise ValueError("a signed part holds no ':'")
+    payload = ":".join((*parts, str(int(expires_at.timestamp())))).encode()
+    mac = hmac.new(secret, f"watchkeeper-{purpose}:".encode() + payload, hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(mac)}"
+
+
+def verify_parts(secret: bytes, purpose: str, token: str, now: datetime, count: int) -> tuple[str, ...]:
+    """The `count` parts of a `sign_parts` token, or InvalidLink (one message for every failure)."""
+    try:
+        payload_text, mac_text = token.split(".")
+        payload, mac = _unb64(payload_text), _unb64(mac_text)
+    except (ValueError, TypeError) as exc:
+        raise InvalidLink() from exc
+    expected = hmac.new(secret, f"watchkeeper-{purpose}:".encode() + payload, hashlib.sha256).digest()
+    if not hmac.compare_digest(mac, expected):
+        raise InvalidLink()
+    *parts, expires = payload.decode().split(":")
+    if len(parts) != count or now >= datetime.fromtimestamp(int(expires), UTC):
+        raise InvalidLink()
+    return tuple(parts)

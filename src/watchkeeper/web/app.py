@@ -32,12 +32,14 @@ from watchkeeper.web.routes.alerts import router as alerts_router
 from watchkeeper.web.routes.cases import router as cases_router
 from watchkeeper.web.routes.checks import pings as pings_router
 from watchkeeper.web.routes.checks import router as checks_router
+from watchkeeper.web.routes.escalation import links as ack_links_router
+from watchkeeper.web.routes.escalation import router as escalation_router
 from watchkeeper.web.routes.feeds import router as feeds_router
 from watchkeeper.web.routes.incidents import router as incidents_router
 from watchkeeper.web.routes.intake import router as intake_router
-from watchkeeper.web.routes.pbx import router as pbx_router
 from watchkeeper.web.routes.oncall import calendars as calendars_router
 from watchkeeper.web.routes.oncall import router as oncall_router
+from watchkeeper.web.routes.pbx import router as pbx_router
 from watchkeeper.web.routes.support import router as support_router
 from watchkeeper.web.routes.users import router as users_router
 from watchkeeper.web.tokens import require_token
@@ -84,8 +86,10 @@ def create_app(
     app.include_router(users_router, dependencies=[Depends(require_token)])
     app.include_router(checks_router, dependencies=[Depends(require_token)])
     app.include_router(pbx_router, dependencies=[Depends(require_token)])
+    app.include_router(ack_links_router)
     app.include_router(pings_router)
     app.include_router(oncall_router, dependencies=[Depends(require_token)])
+    app.include_router(escalation_router, dependencies=[Depends(require_token)])
     app.include_router(calendars_router)
     errors.install(app)
 

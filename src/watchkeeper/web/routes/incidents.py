@@ -24,6 +24,7 @@ from watchkeeper.incidents.schemas import (
     TimingsOut,
 )
 from watchkeeper.incidents.views import detail, moved_out, timings_out
+from watchkeeper.oncall.paging import paging_view
 from watchkeeper.web.deps import STAFF as Staff
 from watchkeeper.web.deps import Now, RowId, SessionDep, Token, Tx, Who
 
@@ -77,7 +78,9 @@ def show(incident_id: RowId, session: SessionDep, who: Who) -> dict[str, Any]:
     incident = incidents.get(incident_id, session=session)
     if not who.staff and incident.customer != who.customer:
         raise NotFound(f"no incident {incident_id}; `watchkeeper incidents list` shows them")
-    return detail(incident, session)
+    # Who is paged, and on which channel, is the operator's business, not a customer's.
+    paging = paging_view(incident.id, session=session) if who.staff else None
+    return {**detail(incident, session), "paging": paging}
 
 
 def _act(request: Request, tx: Tx, incident_id: int, action: Action, actor: str, note: str | None = None) -> MovedOut:
