@@ -163,7 +163,8 @@ def due_jobs(
         DueJob("cases", tick, BATCH, _claim(desk_incidents.claim_raise), _handle(desk_incidents.raise_urgency)),
         DueJob("cases", tick, BATCH, _claim(desk.claim_due), _handle(desk.check_clocks)),
         DueJob("notify", tick, SENDS, _claim(outbox.claim_to_send), after_commit=send),
-        DueJob("probes", tick, PROBES, _claim(checks.claim_probes), after_commit=probe),
+        # One batch a turn: a batch behind on the network never keeps the others waiting.
+        DueJob("probes", tick, PROBES, _claim(checks.claim_probes), after_commit=probe, most=1),
     ]
 
 
