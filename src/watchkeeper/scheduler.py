@@ -47,6 +47,9 @@ class DueJob(Generic[T]):
     not hold a transaction open (a send to an outside channel) goes in
     `after_commit(rows)`, which runs once the claim is committed. Due jobs
     that share a name run as one scheduled job, in the order listed.
+    `most` bounds the batches of one turn (None: until a batch comes back
+    short), so work that takes long per batch and is behind (probes waiting
+    on the network) cannot keep the other jobs from their turn.
     """
 
     name: str
@@ -55,6 +58,7 @@ class DueJob(Generic[T]):
     claim: Callable[[Session, datetime, int], Sequence[T]]
     handle: Callable[[Sequence[T], Session, datetime], object] = _nothing
     after_commit: Callable[[Sequence[T]], object] | None = None
+    most: int | None = None
 
 
 def drain(job: DueJob[Any], sessions: sessionmaker[Session], clock: Clock) -> int:
@@ -70,13 +74,14 @@ def drain(job: DueJob[Any], sessions: sessionmaker[Session], clock: Clock) -> in
         job.handle(rows, session, now)
         return rows
 
-    total = 0
+    total = batches = 0
     while True:
         rows = in_transaction(sessions, batch)
         if job.after_commit is not None and rows:
             job.after_commit(rows)
         total += len(rows)
-        if len(rows) < job.batch:
+        batches += 1
+        if len(rows) < job.batch or (job.most is not None and batches >= job.most):
             return total
 
 

@@ -249,7 +249,8 @@ def due_jobs(
         DueJob("escalation", tick, BATCH, _claim(pages.claim_due), escalate),
         DueJob("escalation", tick, BATCH, _claim(pages.claim_ack_due), _handle(pages.ack_timed_out)),
         DueJob("notify", tick, SENDS, _claim(outbox.claim_to_send), after_commit=send),
-        DueJob("probes", tick, PROBES, _claim(checks.claim_probes), after_commit=probe),
+        # One batch a turn: a batch behind on the network never keeps the others waiting.
+        DueJob("probes", tick, PROBES, _claim(checks.claim_probes), after_commit=probe, most=1),
     ]
 
 

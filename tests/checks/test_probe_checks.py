@@ -301,3 +301,25 @@ def test_an_interval_and_damping_out_of_range_are_refused(db):
             )
         with pytest.raises(Invalid, match="fail after is 1 to 100"):
             service.add_probe("x", "tcp", {"host": "db1", "port": 5432}, session=session, now=NOW, fail_after=0)
+
+
+def test_a_probe_batch_a_turn_so_a_backlog_never_keeps_the_other_jobs_waiting(db, site, runner):
+    from watchkeeper.wiring import due_jobs
+
+    clock = SimulatedClock(NOW)
+    (probing,) = [j for j in due_jobs(Context(settings=db.settings, clock=clock), runner=runner) if j.name == "probes"]
+    assert probing.most == 1
+    import dataclasses
+
+    from watchkeeper.scheduler import drain
+
+    small = dataclasses.replace(probing, batch=2)
+    with transaction(db.sessions) as session:
+        for number in range(5):
+            service.add_probe(f"shop-{number}", "http", {"url": site.url}, session=session, now=NOW)
+    clock.advance(61)  # all five due
+    assert drain(small, db.sessions, clock) == 2
+    assert drain(small, db.sessions, clock) == 2
+    assert drain(small, db.sessions, clock) == 1
+    with transaction(db.sessions) as session:
+        assert session.query(ProbeResultRow).count() == 5
