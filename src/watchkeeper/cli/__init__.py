@@ -47,7 +47,6 @@ COMMANDS = {
     "oncall": "watchkeeper.cli.oncall:oncall_app",
     "checks": "watchkeeper.cli.checks:checks_app",
     "pbx": "watchkeeper.cli.pbx:pbx_app",
-    "oncall": "watchkeeper.cli.oncall:oncall_app",
 }
 
 

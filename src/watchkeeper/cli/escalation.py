@@ -1,4 +1,4 @@
-"""`watchkeeper oncall policies|routes|rules`: escalation policies, the routes to them, and personal notification rules."""
+"""`watchkeeper oncall policies|routes|rules`: escalation policies, their routes, personal notification rules."""
 
 from __future__ import annotations
 

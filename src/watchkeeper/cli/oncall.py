@@ -16,7 +16,8 @@ from watchkeeper.oncall import service
 from watchkeeper.oncall.rotation import Shift
 
 oncall_app = typer.Typer(
-    help="On-call: schedules (rotations in layers, overrides, who is on call), escalation policies, routes to them, and personal notification rules."
+    help="On-call: schedules (rotations in layers, overrides, who is on call), escalation policies, "
+    "the routes to them, and personal notification rules."
 )
 schedules_app = typer.Typer(help="On-call schedules, each in its own time zone.")
 layers_app = typer.Typer(help="A schedule's rotations; a later layer overrides the earlier ones where it has someone.")
