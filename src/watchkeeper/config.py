@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8080", description="Where customers reach this server, for the links sent to them."
     )
+    voice_trunk: str | None = Field(
+        default=None,
+        description="The SIP trunk or PBX voice pages are placed through: "
+        "sip://USER:PASSWORD@HOST[:PORT][?transport=tcp]; unset, a sip: rule cannot call.",
+    )
     max_usage_body_mb: int = Field(
         default=16,
         ge=1,

@@ -150,12 +150,18 @@ LOOKS = 50  # PBXs looked at together: each holds a manager session open for the
 
 
 def paging_options(settings: Settings) -> Paging:
-    """What escalations run with. The on-call lookup and the dialer are the schedules' and the
-    voice channel's; until they are wired here, a schedule level says "no schedules" on the
-    timeline and a sip: rule "no voice channel"."""
-    from watchkeeper.oncall.paging import Paging
+    """What escalations run with: who is on call by the schedules, calls through the
+    operator's trunk (`voice_trunk`; unset, a sip: rule says "no voice channel" on the
+    timeline), and the server's public URL for the acknowledgement links."""
+    from watchkeeper.oncall import service as schedules
+    from watchkeeper.oncall.paging import Dialer, NoDialer, Paging
 
-    return Paging(public_url=settings.public_url)
+    dialer: Dialer = NoDialer()
+    if settings.voice_trunk:
+        from watchkeeper.notify.voice.dialer import TrunkDialer, trunk_from_url
+
+        dialer = TrunkDialer(trunk_from_url(settings.voice_trunk))
+    return Paging(on_call=schedules.who_is_on_call, dialer=dialer, public_url=settings.public_url)
 
 
 def due_jobs(

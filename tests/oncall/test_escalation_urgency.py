@@ -136,7 +136,7 @@ def test_a_call_acknowledged_by_dtmf_acknowledges_the_incident_and_stops_the_esc
     assert dialer.called == [("+4930111", "[high] incident 1: voip-core is down")]
     with transaction(db.sessions) as session:
         assert get(incident, session=session).acknowledged_by == "alice"
-    assert "called alice at sip:+4930111: acknowledged by DTMF" in said(db, incident)
+    assert "called alice at sip:+4930111: acknowledged by phone (pressed 1)" in said(db, incident)
     assert "escalation stopped: acknowledged by alice" in said(db, incident)[-1]
 
 

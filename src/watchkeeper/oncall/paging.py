@@ -493,7 +493,7 @@ def _called(
         text = f"could not call {row.recipient} at {url} (attempt {row.attempts}): {error}"
     else:
         text = f"called {row.recipient} at {url}: " + (
-            "acknowledged by DTMF" if acked else f"not acknowledged ({reason})"
+            "acknowledged by phone" + (f" ({reason})" if reason else "") if acked else f"not acknowledged ({reason})"
         )
     incidents.add_entry(
         incident,

@@ -216,7 +216,7 @@ def who(*, session: Session, at: datetime, schedule: str | int | None = None) ->
     return answers
 
 
-def who_is_on_call(session: Session, schedule_id: int, at: datetime) -> list[User]:
+def who_is_on_call(session: Session, schedule_id: str | int, at: datetime) -> list[User]:
     """The users on call for the schedule at `at` (none in a gap): what an escalation step pages."""
     shift = rotation.on_call(load(get_schedule(schedule_id, session=session)), at)
     if shift is None or shift.user is None:

@@ -1,0 +1,76 @@
+"""The voice channel escalations page through: one trunk, set as a URL, and what a call means for a page.
+
+`WATCHKEEPER_VOICE_TRUNK` names the operator's trunk or PBX as a URL:
+`sip://USER:PASSWORD@HOST[:PORT][?transport=tcp&domain=DOMAIN&name=DISPLAY]`.
+A page is acknowledged when the callee presses 1 (the message says so); any
+other outcome (busy, no answer, answered without the key) is not, and the
+escalation goes on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from watchkeeper.errors import Invalid
+from watchkeeper.notify.voice.call import place_call
+from watchkeeper.notify.voice.outcome import Trunk
+
+ACK_KEY = "1"
+
+
+def trunk_from_url(url: str) -> Trunk:
+    """The trunk a `sip://user:password@host:port?transport=udp` URL names; Invalid saying what is wrong."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "sip" or not parts.hostname:
+        raise Invalid(f"a voice trunk is sip://USER:PASSWORD@HOST[:PORT][?transport=tcp], not {_redacted(url)!r}")
+    try:
+        port = parts.port or 5060
+    except ValueError as exc:
+        raise Invalid(f"the voice trunk's port is 1 to 65535: {_redacted(url)!r}") from exc
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(query) - {"transport", "domain", "name"}
+    if unknown:
+        raise Invalid(f"the voice trunk URL takes transport, domain and name, not {', '.join(sorted(unknown))}")
+    transport = query.get("transport", "udp").lower()
+    if transport not in ("udp", "tcp"):
+        raise Invalid(f"the voice trunk's transport is udp or tcp, not {transport!r}")
+    return Trunk(
+        host=parts.hostname,
+        port=port,
+        transport=transport,
+        user=unquote(parts.username or "watchkeeper"),
+        password=unquote(parts.password or ""),
+        display_name=query.get("name", "watchkeeper"),
+        domain=query.get("domain"),
+    )
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.hostname or ''}" if parts.password else url
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What a page by telephone came to: acknowledged (the key pressed) or why not."""
+
+    acknowledged: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class TrunkDialer:
+    """Rings the paged person through the trunk; the page is acknowledged by pressing 1."""
+
+    trunk: Trunk
+    ring_timeout: float = 30
+
+    async def place_call(self, to: str, text: str) -> Answered:
+        said = re.sub(r"^\[(\w+)\]\s*", r"\1 urgency ", text.strip()).rstrip(".")  # "[high] incident 4: ..."
+        spoken = f"watchkeeper, {said}. Press {ACK_KEY} to acknowledge."
+        outcome = await place_call(self.trunk, to, spoken, ring_timeout=self.ring_timeout, digits=ACK_KEY)
+        if outcome.digit == ACK_KEY:
+            return Answered(True, f"DTMF {ACK_KEY}")
+        return Answered(False, outcome.reason)
