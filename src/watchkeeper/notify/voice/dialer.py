@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from watchkeeper.errors import Invalid
 from watchkeeper.notify.voice.call import place_call
-from watchkeeper.notify.voice.outcome import Trunk
+from watchkeeper.notify.voice.outcome import CallOutcome, CallStatus, Trunk
 
 ACK_KEY = "1"
 
@@ -68,9 +68,22 @@ class TrunkDialer:
     ring_timeout: float = 30
 
     async def place_call(self, to: str, text: str) -> Answered:
-        said = re.sub(r"^\[(\w+)\]\s*", r"\1 urgency ", text.strip()).rstrip(".")  # "[high] incident 4: ..."
-        spoken = f"watchkeeper, {said}. Press {ACK_KEY} to acknowledge."
-        outcome = await place_call(self.trunk, to, spoken, ring_timeout=self.ring_timeout, digits=ACK_KEY)
+        outcome = await place_call(self.trunk, to, spoken(text), ring_timeout=self.ring_timeout, digits=ACK_KEY)
         if outcome.digit == ACK_KEY:
             return Answered(True, f"DTMF {ACK_KEY}")
-        return Answered(False, outcome.reason)
+        return Answered(False, why_not(outcome))
+
+
+def spoken(title: str) -> str:
+    """What the callee hears for a page titled `title` ("[high] incident 4: ..."), and the key to press."""
+    said = re.sub(r"^\[(\w+)\]\s*", r"\1 urgency ", title.strip()).rstrip(".")
+    return f"watchkeeper, {said}. Press {ACK_KEY} to acknowledge."
+
+
+def why_not(outcome: CallOutcome) -> str:
+    """Why a call did not acknowledge, naming what it came to: a phone that rejects the call
+    answers "486 Rejected" or "486 Busy Here", and either is busy to the person reading."""
+    words = outcome.status.value.replace("-", " ")
+    if outcome.status in (CallStatus.ANSWERED, CallStatus.FAILED) or outcome.reason.lower().startswith(words):
+        return outcome.reason
+    return f"{words}: {outcome.reason}"
