@@ -26,9 +26,11 @@ def trunk_from_url(url: str) -> Trunk:
     if parts.scheme != "sip" or not parts.hostname:
         raise Invalid(f"a voice trunk is sip://USER:PASSWORD@HOST[:PORT][?transport=tcp], not {_redacted(url)!r}")
     try:
-        port = parts.port or 5060
-    except ValueError as exc:
-        raise Invalid(f"the voice trunk's port is 1 to 65535: {_redacted(url)!r}") from exc
+        port = 5060 if parts.port is None else parts.port
+    except ValueError:  # not a number, or out of range
+        port = 0
+    if not 0 < port < 65536:
+        raise Invalid(f"the voice trunk's port is 1 to 65535: {_redacted(url)!r}")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = set(query) - {"transport", "domain", "name"}
     if unknown:
@@ -48,8 +50,8 @@ def trunk_from_url(url: str) -> Trunk:
 
 
 def _redacted(url: str) -> str:
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme}://{parts.hostname or ''}" if parts.password else url
+    """The URL without its user and password, however it is written (`sip:user:pw@host` too)."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*:(?://)?)[^/?#]*@", r"\1", url.strip(), flags=re.IGNORECASE)
 
 
 @dataclass(frozen=True)
