@@ -243,3 +243,36 @@ def rms_amplitude(wav: Path) -> float:
 
 def seconds_long(wav: Path) -> float:
     return sox_stat(wav, "Length (seconds)")
+
+
+# -- the fixtures: tests/notify/voice/conftest.py shares them; other test folders import them ----
+
+
+@pytest.fixture
+def registrar(tmp_path, request):
+    challenge, qop = getattr(request, "param", ("proxy", True))
+    server = Registrar(tmp_path, challenge, qop)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        print(f"--- kamailio.log\n{server.log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def phones(tmp_path, registrar):
+    started: list[Phone] = []
+
+    def start(user: str, answer: str = "auto") -> Phone:
+        phone = Phone(tmp_path, registrar, user, answer)
+        started.append(phone)
+        phone.start()
+        return phone
+
+    try:
+        yield start
+    finally:
+        for phone in started:
+            phone.stop()
+            print(f"--- baresip {phone.user}\n{phone.tail()}")

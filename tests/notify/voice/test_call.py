@@ -35,36 +35,6 @@ PAGE = (
 HEARD_FLOOR = 0.02  # sox RMS amplitude; espeak-ng's speech through G.711 is around 0.07, silence 0
 
 
-@pytest.fixture
-def registrar(tmp_path, request):
-    challenge, qop = getattr(request, "param", ("proxy", True))
-    server = Registrar(tmp_path, challenge, qop)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        print(f"--- kamailio.log\n{server.log.read_text()[-3000:]}")
-
-
-@pytest.fixture
-def phones(tmp_path, registrar):
-    started: list[Phone] = []
-
-    def start(user: str, answer: str = "auto") -> Phone:
-        phone = Phone(tmp_path, registrar, user, answer)
-        started.append(phone)
-        phone.start()
-        return phone
-
-    try:
-        yield start
-    finally:
-        for phone in started:
-            phone.stop()
-            print(f"--- baresip {phone.user}\n{phone.tail()}")
-
-
 def trunk(registrar: Registrar, password: str = TRUNK_PASSWORD, transport: str = "udp") -> Trunk:
     return Trunk("127.0.0.1", registrar.port, transport, TRUNK_USER, password, "watchkeeper on-call")
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from watchkeeper.errors import Invalid
 from watchkeeper.notify.voice.call import place_call
-from watchkeeper.notify.voice.outcome import Trunk
+from watchkeeper.notify.voice.outcome import CallOutcome, CallStatus, Trunk
 
 ACK_KEY = "1"
 
@@ -26,9 +26,11 @@ def trunk_from_url(url: str) -> Trunk:
     if parts.scheme != "sip" or not parts.hostname:
         raise Invalid(f"a voice trunk is sip://USER:PASSWORD@HOST[:PORT][?transport=tcp], not {_redacted(url)!r}")
     try:
-        port = parts.port or 5060
-    except ValueError as exc:
-        raise Invalid(f"the voice trunk's port is 1 to 65535: {_redacted(url)!r}") from exc
+        port = 5060 if parts.port is None else parts.port
+    except ValueError:  # not a number, or out of range
+        port = 0
+    if not 0 < port < 65536:
+        raise Invalid(f"the voice trunk's port is 1 to 65535: {_redacted(url)!r}")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = set(query) - {"transport", "domain", "name"}
     if unknown:
@@ -48,8 +50,8 @@ def trunk_from_url(url: str) -> Trunk:
 
 
 def _redacted(url: str) -> str:
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme}://{parts.hostname or ''}" if parts.password else url
+    """The URL without its user and password, however it is written (`sip:user:pw@host` too)."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*:(?://)?)[^/?#]*@", r"\1", url.strip(), flags=re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,22 @@ class TrunkDialer:
     ring_timeout: float = 30
 
     async def place_call(self, to: str, text: str) -> Answered:
-        said = re.sub(r"^\[(\w+)\]\s*", r"\1 urgency ", text.strip()).rstrip(".")  # "[high] incident 4: ..."
-        spoken = f"watchkeeper, {said}. Press {ACK_KEY} to acknowledge."
-        outcome = await place_call(self.trunk, to, spoken, ring_timeout=self.ring_timeout, digits=ACK_KEY)
+        outcome = await place_call(self.trunk, to, spoken(text), ring_timeout=self.ring_timeout, digits=ACK_KEY)
         if outcome.digit == ACK_KEY:
             return Answered(True, f"DTMF {ACK_KEY}")
-        return Answered(False, outcome.reason)
+        return Answered(False, why_not(outcome))
+
+
+def spoken(title: str) -> str:
+    """What the callee hears for a page titled `title` ("[high] incident 4: ..."), and the key to press."""
+    said = re.sub(r"^\[(\w+)\]\s*", r"\1 urgency ", title.strip()).rstrip(".")
+    return f"watchkeeper, {said}. Press {ACK_KEY} to acknowledge."
+
+
+def why_not(outcome: CallOutcome) -> str:
+    """Why a call did not acknowledge, naming what it came to: a phone that rejects the call
+    answers "486 Rejected" or "486 Busy Here", and either is busy to the person reading."""
+    words = outcome.status.value.replace("-", " ")
+    if outcome.status in (CallStatus.ANSWERED, CallStatus.FAILED) or outcome.reason.lower().startswith(words):
+        return outcome.reason
+    return f"{words}: {outcome.reason}"
