@@ -28,6 +28,10 @@ def test_the_demo_feeds_usage_and_files_raises_a_silence_incident_and_leaves_a_c
     assert "│ nightly-rating │ 30 2 * * * (Europe/Berlin) │ up     │ 1." in out  # its run time, measured
     assert "│ db-backup      │ every 24 hours (UTC)       │ down   │" in out and "too many connections" in out
     assert "a ping to an unknown uuid: HTTP 404" in out
+    flat = " ".join(out.split())
+    assert "│ sbc-fra1 │ sip │ up │ up," in flat  # the SIP OPTIONS probe of the live SBC
+    assert "│ pbx-hamburg-options │ sip │ down │ down: refused" in flat
+    assert "(muted: depends on alert" in flat and "by rule 'pbx pbx-hamburg')" in flat  # its manager link's alert
     assert "serve --demo" in out and "without it they have stopped with the demo" in " ".join(out.split())
 
     database = tmp_path / "watchkeeper-demo.db"

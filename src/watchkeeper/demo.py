@@ -5,11 +5,14 @@ two weeks of usage from six supplier services with daily and weekly rhythm
 (posted as JSON batches with idempotency keys, one retried), drops Asterisk
 Master.csv files into the inbox (one with a broken line, one duplicate, one
 after a gap in the file sequence), has two cron jobs ping their heartbeat
-URLs (one succeeds, one fails), and shows what watchkeeper made of it.
+URLs (one succeeds, one fails), probes a live SBC and a PBX that stopped
+answering by SIP OPTIONS (the PBX's other alerts muted by it), and shows
+what watchkeeper made of it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -33,7 +36,7 @@ from watchkeeper.alerts.mutes import add_dependency, add_silence
 from watchkeeper.alerts.service import RoutingConfig, list_alerts, record_all
 from watchkeeper.auth.service import create_token
 from watchkeeper.checks import service as checks
-from watchkeeper.checks.models import ScheduleKind
+from watchkeeper.checks.models import CheckKind, ScheduleKind
 from watchkeeper.checks.schedule import Schedule
 from watchkeeper.cli.common import console
 from watchkeeper.cli.feeds import hourly_profile, sparkline
@@ -191,6 +194,7 @@ def run_demo(*, days: int, database: Path) -> None:
         _feed_inbox(database.parent / "demo-inbox", sessions, settings, clock.now())
         _show(sessions, clock.now(), port, token)
         _heartbeats(sessions, port)
+        _probes(sessions, settings)
         _incidents(sessions, port)
     finally:
         server.should_exit = True  # type: ignore[attr-defined]
@@ -361,6 +365,111 @@ def _heartbeats(sessions: sessionmaker[Session], port: int) -> None:
             took = f"{check.last_duration_seconds:.1f} s" if check.last_duration_seconds is not None else "-"
             when = check.expression or f"every {count(check.period_seconds // 3600, 'hour')}"
             table.add_row(check.name, f"{when} ({check.tz})", check.status, took, said)
+        console.print(table)
+
+
+class _DemoSbc(asyncio.DatagramProtocol):
+    """A session border controller on loopback that answers SIP OPTIONS with 200, as a live one does."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        lines = data.decode(errors="replace").split("\r\n")
+        if not lines[0].startswith("OPTIONS "):
+            return
+        keep = ("via:", "from:", "to:", "call-id:", "cseq:")
+        echoed = [line for line in lines[1:] if line.lower().startswith(keep)]
+        answer = "\r\n".join(["SIP/2.0 200 OK", *echoed, "Server: demo-sbc", "Content-Length: 0", "", ""])
+        self.transport.sendto(answer.encode(), addr)  # type: ignore[attr-defined]
+
+
+def _start_sbc() -> tuple[int, asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    bound: list[int] = []
+    ready = threading.Event()
+
+    async def serve() -> None:
+        transport, _ = await loop.create_datagram_endpoint(_DemoSbc, local_addr=("127.0.0.1", 0))
+        bound.append(transport.get_extra_info("sockname")[1])
+        ready.set()
+
+    threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True).start()
+    ready.wait(10)
+    return bound[0], loop
+
+
+def _closed_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class _Runtime:
+    settings: Settings
+    clock: Clock
+    sessions: sessionmaker[Session]
+
+
+def _probes(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """A SIP OPTIONS probe of a live SBC, and a PBX that stopped answering: its OPTIONS
+    check goes down after two runs, and the alert of its manager link is muted by it."""
+    from watchkeeper import wiring
+    from watchkeeper.checks import pbxes
+    from watchkeeper.checks.models import Check
+    from watchkeeper.scheduler import drain
+
+    clock = SystemClock()
+    sbc_port, loop = _start_sbc()
+    dead = _closed_udp_port()
+    with transaction(sessions) as session:
+        checks.add_probe(
+            "sbc-fra1",
+            "sip",
+            {"host": "127.0.0.1", "port": sbc_port, "transport": "udp", "timeout": 2},
+            session=session,
+            now=clock.now(),
+            service="sbc",
+        ).due_at = clock.now()
+        spec = pbxes.PbxInput(
+            name="pbx-hamburg",
+            ami=f"127.0.0.1:{_free_port()}",  # nothing listens: the manager link is down too
+            username="watchkeeper",
+            secret="demo",
+            sip=f"127.0.0.1:{dead}",
+            timeout=1.0,
+            service="pbx-hamburg",
+        )
+        pbxes.add(spec, session=session, now=clock.now())
+    console.print("\nprobes: SIP OPTIONS to a live SBC, and to a PBX that stopped answering (run twice) ...")
+    ctx = _Runtime(settings, clock, sessions)
+    due = {job.name: job for job in wiring.due_jobs(ctx) if job.name in ("probes", "pbx", "alerts")}
+    for _ in range(2):  # two runs, as two minutes would bring: one lost packet pages nobody
+        with transaction(sessions) as session:
+            for check in session.scalars(select(Check).where(Check.name.in_(["sbc-fra1", "pbx-hamburg-options"]))):
+                check.due_at = clock.now()
+        drain(due["probes"], sessions, clock)
+    drain(due["pbx"], sessions, clock)
+    drain(due["alerts"], sessions, clock)
+    loop.call_soon_threadsafe(loop.stop)
+    with transaction(sessions) as session:
+        table = Table("check", "kind", "status", "last result", title="probes", title_justify="left")
+        for check in checks.list_checks(session=session):
+            if check.kind in (CheckKind.SIP, CheckKind.AMI):
+                if check.kind is CheckKind.AMI:
+                    said = "looked at by the PBX watch, not probed"
+                elif check.last_up:
+                    said = f"up, {check.last_latency * 1000:.0f} ms" if check.last_latency is not None else "up"
+                else:
+                    said = f"down: {check.last_error or ''}"
+                table.add_row(check.name, check.kind, check.status, said)
+        console.print(table)
+        table = Table("alert", "status", "summary", title="the PBX's alerts", title_justify="left")
+        for a in list_alerts(session=session):
+            if a.labels.get("pbx") == "pbx-hamburg":
+                state = a.status + (f" (muted: {a.muted_reason})" if a.muted else "")
+                table.add_row(str(a.id), state, a.summary)
         console.print(table)
 
 
