@@ -148,7 +148,24 @@ def test_a_schedule_level_without_schedules_says_so_and_pages_the_users(db):
     clock, incident = setup(db, "users=bob;schedule=primary")
     escalate(db, clock)
     assert [p[0] for p in pages(db, incident)] == ["bob"]
-    assert "no schedules: a level pages whoever is on call for 'primary'" in said(db, incident)[-1]
+    assert "no schedule 'primary'; `watchkeeper oncall schedules list` shows them" in said(db, incident)[-1]
+
+
+def test_a_schedule_level_pages_whoever_the_schedule_has_on_call(db):
+    from watchkeeper.oncall import service as schedules
+
+    clock = SimulatedClock(NOW)
+    engineers(db, NOW, PORT)
+    with transaction(db.sessions) as session:
+        schedules.add_schedule("primary", session=session, now=NOW, tz="Europe/Berlin")
+        start = (NOW - timedelta(days=7)).date()
+        schedules.add_layer("primary", session=session, now=NOW, users=["bob", "alice"], shift="1w", start=start)
+        on_call = [u.name for u in schedules.who_is_on_call(session, "primary", NOW)]
+    policy(db, NOW, "schedule=primary")
+    incident = fire(db, NOW)
+    escalate(db, clock)
+    assert len(on_call) == 1
+    assert {p[0] for p in pages(db, incident)} == set(on_call)
 
 
 def test_an_incident_no_route_takes_pages_nobody_and_says_so(db):
