@@ -17,11 +17,11 @@ import re
 import secrets
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from watchkeeper.checks.result import ProbeKind, ProbeResult
-from watchkeeper.clock import monotonic
+from watchkeeper.clock import SystemClock, monotonic
 from watchkeeper.errors import Invalid
 
 T1 = 0.5  # RFC 3261 17.1.2.2: the first retransmission of a non-INVITE request over UDP, doubling...
@@ -460,7 +460,7 @@ async def options_probe(
     the probe ran (now, unless the caller says).
     """
     kind = check_options(host, port, transport, timeout, user)
-    at = at or datetime.now(UTC)
+    at = at or SystemClock().now()
     target = f"{host}:{port}"
     host = host.removeprefix("[").removesuffix("]")  # an IPv6 address as a URI writes it
     down = {"transport": kind.value}
