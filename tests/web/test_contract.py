@@ -26,7 +26,7 @@ def desk(request, tmp_path_factory):
     urls = (
         iter([f"sqlite:///{tmp_path_factory.mktemp('contract') / 'wk.db'}"])
         if request.param == "sqlite"
-        else _postgres()
+        else _postgres(None)
     )
     url = next(urls)
     engine = make_engine(url)

@@ -216,7 +216,9 @@ def test_big_bodies_leave_memory_bounded_and_healthz_answering(server, tmp_path)
     stop.touch()
     slowest = float(probe.communicate(timeout=30)[0])
     grown = _status(pid, "VmHWM") - baseline
-    assert slowest < 1.0, f"/healthz took {slowest:.2f} s while big bodies arrived"
+    # Before bodies were bounded, /healthz stalled 9.5-36 s; 2 s leaves room for a loaded CI machine
+    # running other tests beside this one, and is still far from such a stall.
+    assert slowest < 2.0, f"/healthz took {slowest:.2f} s while big bodies arrived"
     assert grown < 300 * MB, f"the server grew by {grown / MB:.0f} MB while big bodies arrived"
     assert answers == {
         "enqueue, declared": 413,
