@@ -5,6 +5,7 @@ end (tests/notify/voice/far_end.py): the due jobs place real SIP calls to it thr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -16,10 +17,12 @@ from watchkeeper.auth.users import add_user
 from watchkeeper.clock import SimulatedClock
 from watchkeeper.db import transaction
 from watchkeeper.finding import Urgency
-from watchkeeper.incidents.service import get
+from watchkeeper.incidents.lifecycle import Action
+from watchkeeper.incidents.service import act, get
 from watchkeeper.notify.models import Notification
 from watchkeeper.oncall import policies
 from watchkeeper.oncall.escalation import parse_duration
+from watchkeeper.oncall.paging import Paging
 from watchkeeper.scheduler import drain
 
 from ..conftest import NOW
@@ -125,3 +128,39 @@ def test_voice_calls_1_rings_one_phone_at_a_time(db):
         tick(db, far, clock, "notify", voice_calls=1)
     first, second = sorted(far.calls, key=lambda c: c.invited)
     assert first.bye is not None and second.invited > first.bye
+
+
+@dataclass(frozen=True)
+class Answered:
+    acknowledged: bool
+    reason: str
+    escalated: bool = False
+
+
+def test_2_pressed_once_someone_else_acknowledged_says_so_and_pages_nobody_more(db):
+    called_by_phone(db, ("alice", ALICE), ("bob", BOB))
+    policy(db, NOW, "users=alice;timeout=15m", "users=bob")
+    clock, incident = SimulatedClock(NOW), fire(db, NOW)
+
+    class AcknowledgedMeanwhile:
+        """While alice's phone rings, bob acknowledges on the command line; then she presses 2."""
+
+        async def place_call(self, to: str, text: str) -> Answered:
+            with transaction(db.sessions) as session:
+                act(incident, Action.ACKNOWLEDGE, actor="bob", session=session, now=clock.now())
+            return Answered(False, "DTMF 2", escalated=True)
+
+    rt = Runtime(db.settings, clock, db.sessions)
+    for name in ("escalation", "notify"):
+        for job in wiring.due_jobs(rt, paging=Paging(dialer=AcknowledgedMeanwhile())):
+            if job.name == name:
+                drain(job, rt.sessions, clock)
+    assert (
+        "called alice at sip:+4930111: escalated by phone (DTMF 2); incident 1 is acknowledged: "
+        "its escalation is not paging, nothing to hurry"
+    ) in said(db, incident)
+    clock.advance(timedelta(minutes=20))
+    for job in wiring.due_jobs(rt):
+        if job.name == "escalation":
+            drain(job, rt.sessions, clock)
+    assert [p[0] for p in pages(db, incident)] == ["alice"]

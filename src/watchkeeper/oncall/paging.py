@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -442,10 +443,9 @@ def escalate_now(
     acknowledged or resolved)."""
     incident = incidents.get(incident_id, session=session)
     escalation = _escalation(incident_id, session=session)
-    if escalation is None:
-        raise Conflict(f"incident {incident_id} has no escalation: no policy routes it, so nobody is paged")
-    if incident.status != Status.TRIGGERED or escalation.status != EscalationStatus.ACTIVE:
-        raise Conflict(f"incident {incident_id} is {incident.status}: its escalation is not paging, nothing to hurry")
+    refused = not_escalating(incident, escalation)
+    if refused is not None or escalation is None:
+        raise Conflict(refused)
     policy = Policy.from_snapshot(escalation.snapshot)
     urgency = Urgency(escalation.urgency)
     by = f"escalated {how + ' ' if how else ''}by {actor}"
@@ -469,6 +469,15 @@ def escalate_now(
     text = f"{by}: {where} paged now instead of at {planned:%H:%M} UTC"
     _note(incident, text, session=session, now=now, actor=actor)
     return Escalated(text, step.level + 1)
+
+
+def not_escalating(incident: Incident, escalation: Escalation | None) -> str | None:
+    """Why asking to escalate `incident` does nothing, or None if its escalation is paging."""
+    if escalation is None:
+        return f"incident {incident.id} has no escalation: no policy routes it, so nobody is paged"
+    if incident.status != Status.TRIGGERED or escalation.status != EscalationStatus.ACTIVE:
+        return f"incident {incident.id} is {incident.status}: its escalation is not paging, nothing to hurry"
+    return None
 
 
 def escalated_text(incident_id: int, done: Escalated) -> str:
@@ -625,10 +634,11 @@ def _called(row_id: int, url: str, result: _Result, *, session: Session, now: da
     elif result.acknowledged:
         text = f"called {row.recipient} at {url}: acknowledged by phone{said}"
     elif result.escalated:
-        text = f"called {row.recipient} at {url}: escalated by phone{said}"
+        refused = not_escalating(incident, _escalation(incident.id, session=session))
+        text = f"called {row.recipient} at {url}: escalated by phone{said}" + (f"; {refused}" if refused else "")
     else:
         text = f"called {row.recipient} at {url}: not acknowledged{said}"
-    entry = incidents.add_entry(
+    incidents.add_entry(
         incident,
         Entry.NOTIFICATION,
         text,
@@ -647,12 +657,10 @@ def _called(row_id: int, url: str, result: _Result, *, session: Session, now: da
             now=now,
             note="by DTMF on a voice page",
         )
-    elif result.escalated:
-        try:
-            how = f"by phone{said}"
-            escalate_now(incident.id, session=session, now=now, actor=row.recipient, how=how, after=_page_step(row.key))
-        except Conflict as exc:
-            entry.message = f"{text}; {exc}"[:4000]
+    elif result.escalated and incident.status == Status.TRIGGERED:
+        how, after = f"by phone{said}", _page_step(row.key)
+        with suppress(Conflict):  # said on the call's line above
+            escalate_now(incident.id, session=session, now=now, actor=row.recipient, how=how, after=after)
 
 
 # -- what `incidents show` says ------------------------------------------------------------
