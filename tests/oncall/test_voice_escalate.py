@@ -71,6 +71,16 @@ def test_pressing_2_ends_the_call_and_pages_the_next_level_now(db, dtmf):
     assert said(db, incident)[-1].startswith("level 2 of ops, pass 1: paging bob (sip:+4930222 at once)")
 
 
+def test_2_pressed_on_the_last_level_with_no_pass_left_says_nobody_more_is_paged(db):
+    called_by_phone(db, ("alice", ALICE))
+    policy(db, NOW, "users=alice")
+    clock, incident = SimulatedClock(NOW), fire(db, NOW)
+    with FarEnd(default=Person(key="2")) as far:
+        tick(db, far, clock, "escalation")
+        tick(db, far, clock, "notify")
+    assert said(db, incident)[-1] == "escalated by phone (DTMF 2) by alice: ops has no level left, nobody more is paged"
+
+
 def test_a_page_answered_with_2_again_when_its_call_is_placed_again_escalates_once(db):
     called_by_phone(db, ("alice", ALICE), ("bob", mail("bob")), ("carol", CAROL))
     policy(db, NOW, "users=alice;timeout=15m", "users=bob;timeout=30m", "users=carol")

@@ -452,9 +452,9 @@ def escalate_now(
     if after is not None and after.repeat < escalation.first_pass:
         return Escalated(None, None)  # a page of a pass since started again: its answer is out of date
     wanted = None if after is None else next_step(policy, after, urgency=urgency, first_pass=escalation.first_pass)
-    step = _pending_step(escalation, wanted, session=session)
+    step = None if after is not None and wanted is None else _pending_step(escalation, wanted, session=session)
     if step is None:
-        if after is not None and wanted is not None:
+        if wanted is not None:
             return Escalated(None, None)  # the step after the page's ran already
         why = "low urgency pages one level only" if urgency is Urgency.LOW else f"{policy.name} has no level left"
         text = f"{by}: {why}, nobody more is paged"
