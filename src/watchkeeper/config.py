@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         description="The SIP trunk or PBX voice pages are placed through: "
         "sip://USER:PASSWORD@HOST[:PORT][?transport=tcp]; unset, a sip: rule cannot call.",
     )
+    voice_calls: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Voice pages ringing at once: the calls of one batch are placed together, so people paged "
+        "at one level ring together; more wait for a line. Keep it within the trunk's channels.",
+    )
     max_usage_body_mb: int = Field(
         default=16,
         ge=1,

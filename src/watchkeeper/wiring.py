@@ -216,7 +216,7 @@ def due_jobs(
         calls = [c for c in claimed if pages.is_call(c)]
         rest = [c for c in claimed if not pages.is_call(c)]
         outbox.deliver(rest, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome)
-        pages.call(calls, ctx.sessions, dialer=options.dialer, now=ctx.clock.now)
+        pages.call(calls, ctx.sessions, dialer=options.dialer, now=ctx.clock.now, limit=ctx.settings.voice_calls)
 
     def escalate(steps: Sequence[EscalationStep], session: Session, now: datetime) -> None:
         pages.run(steps, session=session, now=now, paging=options)

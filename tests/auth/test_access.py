@@ -101,6 +101,7 @@ def test_another_customers_objects_read_exactly_like_missing_ones(clients):
         ),
         ("get", "/api/v1/silences", None),
         ("post", "/api/v1/incidents/1/acknowledge", None),
+        ("post", "/api/v1/incidents/1/escalate", None),
         ("post", "/api/v1/enquiries", {"service": "acme-cdr"}),
         ("get", "/api/v1/files", None),
         ("get", "/metrics", None),

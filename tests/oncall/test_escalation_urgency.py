@@ -104,6 +104,7 @@ def test_support_hours_raise_the_urgency_and_the_escalation_goes_on_as_high(db, 
 class Answered:
     acknowledged: bool
     reason: str
+    escalated: bool = False
 
 
 class PressesOne:

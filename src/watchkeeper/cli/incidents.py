@@ -1,4 +1,4 @@
-"""`watchkeeper incidents`: list, show with timeline, acknowledge, resolve, close, note, MTTA/MTTR."""
+"""`watchkeeper incidents`: list, show with timeline, acknowledge, escalate, resolve, close, note, MTTA/MTTR."""
 
 from __future__ import annotations
 
@@ -169,6 +169,16 @@ def _act(incident_id: int, action: Action, by: str | None, note: str | None = No
 def incidents_ack(incident_id: int, by: By = None) -> None:
     """Acknowledge: someone is on it."""
     _act(incident_id, Action.ACKNOWLEDGE, by)
+
+
+@incidents_app.command("escalate")
+def incidents_escalate(incident_id: int, by: By = None) -> None:
+    """Page the escalation's next level now instead of after its timeout (after the last level, the next pass)."""
+    from watchkeeper.oncall.paging import escalate_now, escalated_text
+
+    with storing() as (ctx, session):
+        done = escalate_now(incident_id, session=session, now=ctx.clock.now(), actor=by or operator())
+    console.print(escalated_text(incident_id, done), highlight=False, markup=False, soft_wrap=True)
 
 
 @incidents_app.command("resolve")

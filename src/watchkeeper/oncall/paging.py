@@ -17,12 +17,14 @@ two small interfaces, `OnCallLookup` and `Dialer`, given in `Paging`.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +32,8 @@ from watchkeeper import due
 from watchkeeper.alerts.models import Alert
 from watchkeeper.auth.models import User
 from watchkeeper.auth.users import find_user
-from watchkeeper.db import server_key, transaction
+from watchkeeper.db import in_transaction, server_key
+from watchkeeper.errors import Conflict
 from watchkeeper.finding import Urgency
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.events import (
@@ -71,6 +74,8 @@ OnCallLookup = Callable[[Session, str | int, datetime], Sequence[User]]
 PAGE = "page"  # the start of a page's notification reason: page:L<level>:P<pass>:<rule>
 ACK_PURPOSE = "ack"
 ACK_LINK_LIFE = timedelta(days=7)
+CALLS = 10  # voice pages ringing at once (WATCHKEEPER_VOICE_CALLS)
+_PAGE_KEY = re.compile(rf":{PAGE}:L(\d+):P(\d+):")
 
 
 class NoSchedules(LookupError):
@@ -88,12 +93,15 @@ class CallOutcome(Protocol):
     def acknowledged(self) -> bool: ...
 
     @property
+    def escalated(self) -> bool: ...
+
+    @property
     def reason(self) -> str: ...
 
 
 class Dialer(Protocol):
     async def place_call(self, to: str, text: str) -> CallOutcome:
-        """Call `to` (what follows `sip:`) and say `text`; acknowledged if the callee pressed the key."""
+        """Call `to` (what follows `sip:`) and say `text`; acknowledged or escalated by the key the callee pressed."""
         ...
 
 
@@ -411,6 +419,98 @@ def ack_timed_out(claimed: Sequence[Escalation], *, session: Session, now: datet
             _restart(escalation, incident, why, session=session, now=now)
 
 
+# -- escalating now ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Escalated:
+    """What asking to escalate came to: the timeline's words, and the level (from 1) paged now, if any.
+    `text` is None when the ask changed nothing: the step it would hurry is due or done already."""
+
+    text: str | None
+    level: int | None
+
+
+def escalate_now(
+    incident_id: int, *, session: Session, now: datetime, actor: str, how: str = "", after: Step | None = None
+) -> Escalated:
+    """Page the escalation's next level now instead of after its timeout (after the last level, the
+    next pass's first): its pending step is made due now by a compare-and-swap, so two asks at
+    once move it once. With `after` (the step a page came with), only the step after that one is
+    hurried, so the same page answered twice (a call placed again) escalates once.
+
+    NotFound for no incident; Conflict when nothing escalates it (no policy took it, or it is
+    acknowledged or resolved)."""
+    incident = incidents.get(incident_id, session=session)
+    escalation = _escalation(incident_id, session=session)
+    refused = not_escalating(incident, escalation)
+    if refused is not None or escalation is None:
+        raise Conflict(refused)
+    policy = Policy.from_snapshot(escalation.snapshot)
+    urgency = Urgency(escalation.urgency)
+    by = f"escalated {how + ' ' if how else ''}by {actor}"
+    if after is not None and after.repeat < escalation.first_pass:
+        return Escalated(None, None)  # a page of a pass since started again: its answer is out of date
+    wanted = None if after is None else next_step(policy, after, urgency=urgency, first_pass=escalation.first_pass)
+    step = None if after is not None and wanted is None else _pending_step(escalation, wanted, session=session)
+    if step is None:
+        if wanted is not None:
+            return Escalated(None, None)  # the step after the page's ran already
+        why = "low urgency pages one level only" if urgency is Urgency.LOW else f"{policy.name} has no level left"
+        text = f"{by}: {why}, nobody more is paged"
+        _note(incident, text, session=session, now=now, actor=actor)
+        return Escalated(text, None)
+    planned = step.planned_at
+    if not _due_now(step, now, session=session):
+        return Escalated(None, step.level + 1)
+    where = f"level {step.level + 1} of {policy.name}" + (
+        f", pass {step.repeat - escalation.first_pass + 1}" if step.repeat != escalation.first_pass else ""
+    )
+    text = f"{by}: {where} paged now instead of at {planned:%H:%M} UTC"
+    _note(incident, text, session=session, now=now, actor=actor)
+    return Escalated(text, step.level + 1)
+
+
+def not_escalating(incident: Incident, escalation: Escalation | None) -> str | None:
+    """Why asking to escalate `incident` does nothing, or None if its escalation is paging."""
+    if escalation is None:
+        return f"incident {incident.id} has no escalation: no policy routes it, so nobody is paged"
+    if incident.status != Status.TRIGGERED or escalation.status != EscalationStatus.ACTIVE:
+        return f"incident {incident.id} is {incident.status}: its escalation is not paging, nothing to hurry"
+    return None
+
+
+def escalated_text(incident_id: int, done: Escalated) -> str:
+    """What a face answers an ask to escalate: the timeline's words, or why nothing changed."""
+    if done.text is not None:
+        return f"incident {incident_id} {done.text}"
+    due = f"level {done.level} is due now already" if done.level is not None else "nothing left to hurry"
+    return f"incident {incident_id}: {due}; nothing changed"
+
+
+def _pending_step(escalation: Escalation, wanted: Step | None, *, session: Session) -> EscalationStep | None:
+    """The step `wanted` if it is still pending; with none wanted, the escalation's next pending step."""
+    query = select(EscalationStep).where(
+        EscalationStep.escalation_id == escalation.id, EscalationStep.status == StepStatus.PENDING
+    )
+    if wanted is not None:
+        query = query.where(EscalationStep.level == wanted.level, EscalationStep.repeat == wanted.repeat)
+    return session.scalar(query.order_by(EscalationStep.due_at, EscalationStep.id).limit(1))
+
+
+def _due_now(step: EscalationStep, now: datetime, *, session: Session) -> bool:
+    """Move `step` to `now` if it is still pending and due later; False if another writer, or the
+    escalation job, moved or ran it first."""
+    moved = session.execute(
+        update(EscalationStep)
+        .where(EscalationStep.id == step.id, EscalationStep.status == StepStatus.PENDING, EscalationStep.due_at > now)
+        .values(due_at=now, planned_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(step, ["due_at", "planned_at", "status"])
+    return int(getattr(moved, "rowcount", 0) or 0) == 1
+
+
 # -- acknowledge links and calls ------------------------------------------------------------
 
 
@@ -466,35 +566,78 @@ def call(
     *,
     dialer: Dialer,
     now: Callable[[], datetime],
+    limit: int = CALLS,
 ) -> None:
-    """Place claimed voice pages, outside any transaction; a call acknowledged by DTMF acknowledges the incident."""
-    for row_id, url, title, _body in claimed:
-        error, acked, reason = None, False, ""
-        try:
-            outcome = asyncio.run(dialer.place_call(url[len(VOICE) :], title))
-            acked, reason = outcome.acknowledged, outcome.reason
-        except Exception as exc:  # a failing call must not stop the others
-            error = str(exc) if isinstance(exc, outbox.SendError) else f"{type(exc).__name__}: {exc}"
-        with transaction(sessions) as session:
-            _called(row_id, url, error, acked, reason, session=session, now=now())
+    """Place claimed voice pages together, at most `limit` ringing at once, outside any transaction;
+    each outcome is stored in a transaction of its own as its call ends. A call answered with 1
+    acknowledges the incident, one answered with 2 escalates it now."""
+    if not claimed:
+        return
+    stored = asyncio.run(_call_all(claimed, sessions, dialer=dialer, now=now, limit=limit))
+    failed = [result for result in stored if isinstance(result, BaseException)]
+    if failed:
+        raise failed[0]  # the others' outcomes are stored; the scheduler logs this one
 
 
-def _called(
-    row_id: int, url: str, error: str | None, acked: bool, reason: str, *, session: Session, now: datetime
-) -> None:
+async def _call_all(
+    claimed: Sequence[outbox.Claimed],
+    sessions: sessionmaker[Session],
+    *,
+    dialer: Dialer,
+    now: Callable[[], datetime],
+    limit: int,
+) -> list[object]:
+    ringing = asyncio.Semaphore(limit)
+
+    async def one(row_id: int, url: str, title: str) -> None:
+        async with ringing:
+            result = await _place(dialer, url, title)
+        # In a thread: a write waiting on the database must not hold up the audio of the calls still on.
+        await asyncio.to_thread(in_transaction, sessions, lambda s: _called(row_id, url, result, session=s, now=now()))
+
+    return await asyncio.gather(*(one(row_id, url, title) for row_id, url, title, _ in claimed), return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class _Result:
+    error: str | None = None
+    acknowledged: bool = False
+    escalated: bool = False
+    reason: str = ""
+
+
+async def _place(dialer: Dialer, url: str, title: str) -> _Result:
+    try:
+        outcome = await dialer.place_call(url[len(VOICE) :], title)
+    except Exception as exc:  # a failing call must not stop the others
+        return _Result(error=str(exc) if isinstance(exc, outbox.SendError) else f"{type(exc).__name__}: {exc}")
+    return _Result(None, outcome.acknowledged, outcome.escalated, outcome.reason)
+
+
+def _page_step(key: str) -> Step | None:
+    """The step a page was written by, from its key (incident:ID:page:L<level>:P<pass>:...)."""
+    found = _PAGE_KEY.search(key)
+    return None if found is None else Step(int(found.group(1)), int(found.group(2)))
+
+
+def _called(row_id: int, url: str, result: _Result, *, session: Session, now: datetime) -> None:
     row = session.get(Notification, row_id)
     if row is None:
         return
-    outbox.record(row, error, now)
+    outbox.record(row, result.error, now)
     incident = session.get(Incident, row.subject_id)
     if incident is None:
         return
-    if error is not None:
-        text = f"could not call {row.recipient} at {url} (attempt {row.attempts}): {error}"
+    said = f" ({result.reason})" if result.reason else ""
+    if result.error is not None:
+        text = f"could not call {row.recipient} at {url} (attempt {row.attempts}): {result.error}"
+    elif result.acknowledged:
+        text = f"called {row.recipient} at {url}: acknowledged by phone{said}"
+    elif result.escalated:
+        refused = not_escalating(incident, _escalation(incident.id, session=session))
+        text = f"called {row.recipient} at {url}: escalated by phone{said}" + (f"; {refused}" if refused else "")
     else:
-        text = f"called {row.recipient} at {url}: " + (
-            "acknowledged by phone" + (f" ({reason})" if reason else "") if acked else f"not acknowledged ({reason})"
-        )
+        text = f"called {row.recipient} at {url}: not acknowledged{said}"
     incidents.add_entry(
         incident,
         Entry.NOTIFICATION,
@@ -503,9 +646,9 @@ def _called(
         at=now,
         notification_id=row.id,
         status=row.status,
-        acknowledged=acked,
+        acknowledged=result.acknowledged,
     )
-    if acked and incident.status == Status.TRIGGERED:
+    if result.acknowledged and incident.status == Status.TRIGGERED:
         incidents.act(
             incident.id,
             Action.ACKNOWLEDGE,
@@ -514,6 +657,10 @@ def _called(
             now=now,
             note="by DTMF on a voice page",
         )
+    elif result.escalated and incident.status == Status.TRIGGERED:
+        how, after = f"by phone{said}", _page_step(row.key)
+        with suppress(Conflict):  # said on the call's line above
+            escalate_now(incident.id, session=session, now=now, actor=row.recipient, how=how, after=after)
 
 
 # -- what `incidents show` says ------------------------------------------------------------

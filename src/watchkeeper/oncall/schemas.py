@@ -1,4 +1,4 @@
-"""The API's shapes of on-call schedules, their layers, overrides and shifts."""
+"""The API's shapes of on-call schedules, their layers, overrides and shifts, and of an escalation hurried."""
 
 from __future__ import annotations
 
@@ -75,3 +75,10 @@ class OnCallOut(_Strict):
 
 class CalendarUrlOut(_Strict):
     url: str = Field(description="the path of the calendar, its secret key in the query; shown once")
+
+
+class EscalatedOut(BaseModel):
+    incident_id: int
+    level: int | None = Field(description="the level (from 1) paged now, or due now already; null: none left")
+    changed: bool = Field(description="false when the level was due already, or none was left to page")
+    message: str = Field(description="what the incident's timeline says, or why nothing changed")

@@ -60,12 +60,12 @@ def test_a_bad_url_is_shown_without_its_account_so_the_operator_sees_which_host(
         trunk_from_url(f"sip://pager:{SECRET}@pbx.example:99999")
 
 
-def test_the_page_says_who_it_is_from_its_urgency_and_the_key_to_press():
+def test_the_page_says_who_it_is_from_its_urgency_and_the_keys_to_press():
     assert spoken("[high] incident 4: voip-core is down.") == (
-        "watchkeeper, high urgency incident 4: voip-core is down. Press 1 to acknowledge."
+        "watchkeeper, high urgency incident 4: voip-core is down. Press 1 to acknowledge, 2 to escalate."
     )
     assert spoken("incident 5: acme feed silent") == (
-        "watchkeeper, incident 5: acme feed silent. Press 1 to acknowledge."
+        "watchkeeper, incident 5: acme feed silent. Press 1 to acknowledge, 2 to escalate."
     )
 
 

@@ -2,9 +2,10 @@
 
 `WATCHKEEPER_VOICE_TRUNK` names the operator's trunk or PBX as a URL:
 `sip://USER:PASSWORD@HOST[:PORT][?transport=tcp&domain=DOMAIN&name=DISPLAY]`.
-A page is acknowledged when the callee presses 1 (the message says so); any
-other outcome (busy, no answer, answered without the key) is not, and the
-escalation goes on.
+A page is acknowledged when the callee presses 1, and escalated at once to
+the next level when they press 2 (the message says both); any other outcome
+(busy, no answer, answered without a key) is neither, and the escalation goes
+on at its pace.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from watchkeeper.notify.voice.call import place_call
 from watchkeeper.notify.voice.outcome import CallOutcome, CallStatus, Trunk
 
 ACK_KEY = "1"
+ESCALATE_KEY = "2"
 
 
 def trunk_from_url(url: str) -> Trunk:
@@ -56,30 +58,34 @@ def _redacted(url: str) -> str:
 
 @dataclass(frozen=True)
 class Answered:
-    """What a page by telephone came to: acknowledged (the key pressed) or why not."""
+    """What a page by telephone came to: acknowledged (1 pressed), escalated (2 pressed), or why neither."""
 
     acknowledged: bool
     reason: str
+    escalated: bool = False
 
 
 @dataclass(frozen=True)
 class TrunkDialer:
-    """Rings the paged person through the trunk; the page is acknowledged by pressing 1."""
+    """Rings the paged person through the trunk; pressing 1 acknowledges the page, 2 escalates it."""
 
     trunk: Trunk
     ring_timeout: float = 30
 
     async def place_call(self, to: str, text: str) -> Answered:
-        outcome = await place_call(self.trunk, to, spoken(text), ring_timeout=self.ring_timeout, digits=ACK_KEY)
+        keys = ACK_KEY + ESCALATE_KEY
+        outcome = await place_call(self.trunk, to, spoken(text), ring_timeout=self.ring_timeout, digits=keys)
         if outcome.digit == ACK_KEY:
             return Answered(True, f"DTMF {ACK_KEY}")
+        if outcome.digit == ESCALATE_KEY:
+            return Answered(False, f"DTMF {ESCALATE_KEY}", escalated=True)
         return Answered(False, why_not(outcome))
 
 
 def spoken(title: str) -> str:
-    """What the callee hears for a page titled `title` ("[high] incident 4: ..."), and the key to press."""
+    """What the callee hears for a page titled `title` ("[high] incident 4: ..."), and the keys to press."""
     said = re.sub(r"^\[(\w+)\]\s*", r"\1 urgency ", title.strip()).rstrip(".")
-    return f"watchkeeper, {said}. Press {ACK_KEY} to acknowledge."
+    return f"watchkeeper, {said}. Press {ACK_KEY} to acknowledge, {ESCALATE_KEY} to escalate."
 
 
 def why_not(outcome: CallOutcome) -> str:

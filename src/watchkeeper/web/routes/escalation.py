@@ -16,7 +16,7 @@ from watchkeeper.oncall import paging, policies
 from watchkeeper.oncall.escalation import parse_duration, parse_level
 from watchkeeper.support.links import REFUSED, InvalidLink
 from watchkeeper.web.deps import STAFF, RowId, SessionDep, Tx
-from watchkeeper.web.routes.support import _page, _too_many
+from watchkeeper.web.pages import page, too_many
 from watchkeeper.web.tokens import failed_attempt, throttled_for
 
 router = APIRouter(tags=["oncall"])
@@ -181,33 +181,32 @@ def remove_rule(name: Name, rule_id: RowId, tx: Tx) -> None:
 def ack_page(request: Request, tx: Tx, token: Annotated[str, Path(max_length=500)]) -> HTMLResponse:
     """Opening the link only shows what it would acknowledge; the button does it, so a mail
     scanner that follows links acknowledges nothing."""
-    if (wait := throttled_for(request)) is not None:
-        return _too_many(wait)
-    try:
-        link = tx.run(lambda s, now: paging.read_ack_link(token, session=s, now=now))
-    except InvalidLink:
-        failed_attempt(request)
-        return _page("Link not valid", f"<p>{REFUSED}</p>", 404)
-    what = html.escape(f"incident {link.incident.id}: {link.incident.title}")
-    if not link.current:
-        return _page("Nothing to acknowledge", f"<p>{what} is {html.escape(str(link.incident.status))}.</p>")
-    return _page(
-        "Acknowledge",
-        f"<p>{what}</p><form method='post'><button type='submit'>"
-        f"Acknowledge as {html.escape(link.user)}: stop paging</button></form>",
-    )
+    return _ack_link(request, tx, token, use=False)
 
 
 @links.post("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
 def ack(request: Request, tx: Tx, token: Annotated[str, Path(max_length=500)]) -> HTMLResponse:
+    return _ack_link(request, tx, token, use=True)
+
+
+def _ack_link(request: Request, tx: Tx, token: str, *, use: bool) -> HTMLResponse:
+    """What a link's page says: opened, what it would acknowledge; used, that it did. A link
+    not valid counts against the asker's address, as an enquiry's does."""
     if (wait := throttled_for(request)) is not None:
-        return _too_many(wait)
+        return too_many(wait)
+    read = paging.use_ack_link if use else paging.read_ack_link
     try:
-        link = tx.run(lambda s, now: paging.use_ack_link(token, session=s, now=now))
+        link = tx.run(lambda s, now: read(token, session=s, now=now))
     except InvalidLink:
         failed_attempt(request)
-        return _page("Link not valid", f"<p>{REFUSED}</p>", 404)
+        return page("Link not valid", f"<p>{REFUSED}</p>", 404)
     what = html.escape(f"incident {link.incident.id}: {link.incident.title}")
     if not link.current:
-        return _page("Nothing to acknowledge", f"<p>{what} is {html.escape(str(link.incident.status))}.</p>")
-    return _page("Acknowledged", f"<p>{what} is acknowledged by {html.escape(link.user)}; paging stopped.</p>")
+        return page("Nothing to acknowledge", f"<p>{what} is {html.escape(str(link.incident.status))}.</p>")
+    if use:
+        return page("Acknowledged", f"<p>{what} is acknowledged by {html.escape(link.user)}; paging stopped.</p>")
+    return page(
+        "Acknowledge",
+        f"<p>{what}</p><form method='post'><button type='submit'>"
+        f"Acknowledge as {html.escape(link.user)}: stop paging</button></form>",
+    )

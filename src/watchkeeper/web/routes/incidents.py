@@ -1,4 +1,4 @@
-"""HTTP routes for incidents: list, show with timeline, acknowledge, resolve, close, note, MTTA/MTTR."""
+"""HTTP routes for incidents: list, show with timeline, acknowledge, escalate, resolve, close, note, MTTA/MTTR."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from watchkeeper.incidents.schemas import (
     TimingsOut,
 )
 from watchkeeper.incidents.views import detail, moved_out, timings_out
-from watchkeeper.oncall.paging import paging_view
+from watchkeeper.oncall.paging import escalate_now, escalated_text, paging_view
+from watchkeeper.oncall.schemas import EscalatedOut
 from watchkeeper.web.deps import STAFF as Staff
 from watchkeeper.web.deps import Now, RowId, SessionDep, Token, Tx, Who
 
@@ -98,6 +99,19 @@ def _act(request: Request, tx: Tx, incident_id: int, action: Action, actor: str,
 @router.post("/{incident_id}/acknowledge", response_model=IncidentOut, dependencies=Staff, responses=CONFLICT)
 def acknowledge(incident_id: RowId, request: Request, tx: Tx, token: Token) -> MovedOut:
     return _act(request, tx, incident_id, Action.ACKNOWLEDGE, token.name)
+
+
+@router.post("/{incident_id}/escalate", response_model=EscalatedOut, dependencies=Staff, responses=CONFLICT)
+def escalate(incident_id: RowId, tx: Tx, token: Token) -> EscalatedOut:
+    """Page the escalation's next level now instead of after its timeout (after the last level, the next
+    pass); 409 when the incident is not paging (acknowledged, resolved, or no policy took it)."""
+
+    def work(session: Session, now: datetime) -> EscalatedOut:
+        done = escalate_now(incident_id, session=session, now=now, actor=token.name)
+        said = escalated_text(incident_id, done)
+        return EscalatedOut(incident_id=incident_id, level=done.level, changed=done.text is not None, message=said)
+
+    return tx.run(work)
 
 
 @router.post("/{incident_id}/resolve", response_model=MovedOut, dependencies=Staff, responses=CONFLICT)

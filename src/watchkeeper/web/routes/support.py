@@ -15,6 +15,7 @@ from watchkeeper.support import enquiries
 from watchkeeper.support.enquiries import IfExpected
 from watchkeeper.support.links import REFUSED, Answer, InvalidLink
 from watchkeeper.web.deps import Tx, staff
+from watchkeeper.web.pages import page, too_many
 from watchkeeper.web.tokens import failed_attempt, throttled_for
 
 router = APIRouter(tags=["support"])
@@ -70,25 +71,6 @@ def ask(body: EnquiryIn, request: Request, tx: Tx) -> EnquiryOut:
     return tx.run(work)
 
 
-def _page(title: str, body: str, code: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        "<meta name='robots' content='noindex'></head><body style='font-family:sans-serif;"
-        f"max-width:40em;margin:3em auto'><h1>{html.escape(title)}</h1>{body}</body></html>",
-        status_code=code,
-    )
-
-
-def _too_many(wait: int) -> HTMLResponse:
-    page = _page(
-        "Too many attempts",
-        f"<p>Too many links that are not valid came from your address; try again in {wait} seconds.</p>",
-        429,
-    )
-    page.headers["Retry-After"] = str(wait)
-    return page
-
-
 _WORDS = {
     Answer.EXPECTED: "Yes, this is expected (we are testing, or it is planned)",
     Answer.NOT_EXPECTED: "No, this is not expected: please investigate",
@@ -96,24 +78,24 @@ _WORDS = {
 
 
 @router.get("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
-def answer_page(request: Request, tx: Tx, token: Annotated[str, Query(max_length=500)]) -> HTMLResponse:
+def answerpage(request: Request, tx: Tx, token: Annotated[str, Query(max_length=500)]) -> HTMLResponse:
     """Opening a link only shows what it would answer; the answer is given by the button, so a mail
     scanner that follows links answers nothing."""
     if (wait := throttled_for(request)) is not None:
-        return _too_many(wait)
+        return too_many(wait)
     try:
         enquiry, given = tx.run(
             lambda s, now: enquiries.preview(session=s, now=now, secret=_secret(request, s), token=token),
         )
     except InvalidLink:
         failed_attempt(request)
-        return _page("Link not valid", f"<p>{REFUSED}</p>", 404)
+        return page("Link not valid", f"<p>{REFUSED}</p>", 404)
     if enquiry.answered_at is not None:
-        return _page(
+        return page(
             "Already answered",
             f"<p>This enquiry was answered on {enquiry.answered_at:%Y-%m-%d %H:%M} UTC. Thank you.</p>",
         )
-    return _page(
+    return page(
         "Your answer",
         f"<p>{html.escape(enquiry.question)}</p><form method='post'>"
         f"<input type='hidden' name='token' value='{html.escape(token)}'>"
@@ -124,12 +106,12 @@ def answer_page(request: Request, tx: Tx, token: Annotated[str, Query(max_length
 @router.post("/enquiries/answer", response_class=HTMLResponse, include_in_schema=False)
 def answer(request: Request, tx: Tx, token: Annotated[str, Form(max_length=500)]) -> HTMLResponse:
     if (wait := throttled_for(request)) is not None:
-        return _too_many(wait)
+        return too_many(wait)
     try:
         said = tx.run(
             lambda s, now: enquiries.answer(session=s, now=now, secret=_secret(request, s), token=token),
         )
     except InvalidLink:
         failed_attempt(request)
-        return _page("Link not valid", f"<p>{REFUSED}</p>", 404)
-    return _page("Thank you", f"<p>{html.escape(said)}</p>")
+        return page("Link not valid", f"<p>{REFUSED}</p>", 404)
+    return page("Thank you", f"<p>{html.escape(said)}</p>")
