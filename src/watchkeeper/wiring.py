@@ -215,8 +215,14 @@ def due_jobs(
     def send(claimed: Sequence[Claimed]) -> None:
         calls = [c for c in claimed if pages.is_call(c)]
         rest = [c for c in claimed if not pages.is_call(c)]
+        # Calls beyond those that may ring at once go back to the queue for the next turn: waiting
+        # here for a second round could outlast the lease, and another worker would ring them too.
+        ringing, later = calls[: ctx.settings.voice_calls], calls[ctx.settings.voice_calls :]
+        if later:
+            with transaction(ctx.sessions) as session:
+                outbox.release([c[0] for c in later], session=session, now=ctx.clock.now())
         outbox.deliver(rest, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome)
-        pages.call(calls, ctx.sessions, dialer=options.dialer, now=ctx.clock.now, limit=ctx.settings.voice_calls)
+        pages.call(ringing, ctx.sessions, dialer=options.dialer, now=ctx.clock.now, limit=ctx.settings.voice_calls)
 
     def escalate(steps: Sequence[EscalationStep], session: Session, now: datetime) -> None:
         pages.run(steps, session=session, now=now, paging=options)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.notify.voice.far_end import FarEnd, Person
 from watchkeeper import wiring
@@ -128,16 +128,38 @@ def test_the_calls_of_one_level_ring_together(db):
         assert get(incident, session=session).acknowledged_by in ("alice", "bob")
 
 
-def test_voice_calls_1_rings_one_phone_at_a_time(db):
+def test_voice_calls_1_rings_one_phone_at_a_time_and_a_later_call_waits_in_the_queue(db):
     called_by_phone(db, ("alice", ALICE), ("bob", BOB))
     policy(db, NOW, "users=alice,bob")
     clock = SimulatedClock(NOW)
-    fire(db, NOW)
-    with FarEnd(default=Person(ring=0.3, key="1")) as far:
+    incident = fire(db, NOW)
+    with FarEnd(default=Person(ring=0.3, key=None, wait=0.1)) as far:
         tick(db, far, clock, "escalation")
+        tick(db, far, clock, "notify", voice_calls=1)
+        assert len(far.calls) == 1  # the other page went back to the queue, unsent
         tick(db, far, clock, "notify", voice_calls=1)
     first, second = sorted(far.calls, key=lambda c: c.invited)
     assert first.bye is not None and second.invited > first.bye
+    with transaction(db.sessions) as session:
+        tries = session.scalars(select(Notification.attempts).where(Notification.subject_id == incident)).all()
+    assert sorted(tries) == [1, 1]  # the page that waited its turn was tried once, not twice
+
+
+def test_a_call_waiting_its_turn_is_not_placed_once_the_first_acknowledged(db):
+    called_by_phone(db, ("alice", ALICE), ("bob", BOB))
+    policy(db, NOW, "users=alice,bob")
+    clock = SimulatedClock(NOW)
+    incident = fire(db, NOW)
+    with FarEnd(default=Person(ring=0.3, key="1")) as far:
+        tick(db, far, clock, "escalation")
+        tick(db, far, clock, "notify", voice_calls=1)
+        tick(db, far, clock, "notify", voice_calls=1)
+    assert len(far.calls) == 1
+    assert [(who, status) for who, _, _, status in pages(db, incident) if status == "sent"] == [("alice", "sent")]
+    assert (
+        said(db, incident)[-1]
+        == "escalation stopped: acknowledged by alice; 0 step(s) and 1 page(s) not sent cancelled"
+    )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,6 +121,19 @@ def claim(*, session: Session, now: datetime, limit: int = 20) -> list[Notificat
     for row in rows:
         row.status, row.attempts = Status.SENDING, row.attempts + 1
     return rows
+
+
+def release(ids: Sequence[int], *, session: Session, now: datetime) -> None:
+    """Give claimed notifications back unsent, due at once and their try not counted: for a
+    sender that took more than it can send within the lease (calls beyond those that may ring
+    at once), so that none is claimed again by another worker while its first is still on."""
+    if ids:
+        session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.status == Status.SENDING)
+            .values(status=Status.PENDING, due_at=now, attempts=Notification.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 Outcome = Callable[[Notification, Session, datetime], None]
