@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, event, func, select, text
 
 from watchkeeper.alerts.models import Alert
 from watchkeeper.auth.service import create_token
@@ -21,7 +21,7 @@ from watchkeeper.clock import SimulatedClock
 from watchkeeper.db import transaction
 from watchkeeper.web.app import create_app
 
-from ..conftest import NOW
+from ..conftest import NOW, PG_URL
 
 KEY = "project-key-0001"
 
@@ -248,3 +248,45 @@ def test_a_start_without_a_finish_raises_a_late_alert_once_its_grace_is_over(cli
     assert (_state(db, check)[0].status, _alerts(db)) == (CheckStatus.LATE, ["firing"])
     client.get(f"/ping/{check}")
     assert (_state(db, check)[0].status, _alerts(db)) == (CheckStatus.UP, ["resolved"])
+
+
+def test_a_ping_that_finds_nothing_is_one_statement_on_postgresql(client, db, check, clock):
+    """A start and its success: each one statement, no transaction around it; a failure takes the full path."""
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    client.get(f"/ping/{check}")  # the pool's connection is opened, and its settings read, before counting
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        clock.advance(30)
+        assert client.get(f"/ping/{check}/start").text == "OK"
+        clock.advance(12)
+        assert client.get(f"/ping/{check}").text == "OK"
+        at_once = list(statements)
+        assert client.get(f"/ping/{check}/fail").text == "OK"
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    if db.kind == "postgresql":
+        assert at_once == ["WITH", "WITH"]
+    row, pings = _state(db, check)
+    assert [(p.kind, p.duration_seconds) for p in pings] == [
+        (PingKind.SUCCESS, None),
+        (PingKind.START, None),
+        (PingKind.SUCCESS, 12.0),
+        (PingKind.FAIL, None),
+    ]
+    assert (row.status, row.last_duration_seconds, _alerts(db)) == (CheckStatus.DOWN, 12.0, ["firing"])
+
+
+def test_a_ping_on_a_connection_the_database_dropped_is_stored(client, db, check):
+    """No ping before each use of a pooled connection: one found dead is replaced and the ping stored."""
+    assert client.get(f"/ping/{check}").text == "OK"
+    if db.kind == "postgresql":
+        with db.engine.connect() as connection:  # the pooled connection the ping used
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with create_engine(PG_URL).connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert (client.get(f"/ping/{check}").text, client.get(f"/ping/{check}/start").text) == ("OK", "OK")
+    assert [p.kind for p in _state(db, check)[1]] == [PingKind.SUCCESS, PingKind.SUCCESS, PingKind.START]

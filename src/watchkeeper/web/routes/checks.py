@@ -87,6 +87,24 @@ def _record(request: Request, code: str, kind: PingKind, exit_status: int | None
     forwarded = request.headers.get("x-forwarded-for", "")
     source = forwarded.split(",")[0].strip() or (request.client.host if request.client else "")
 
+    user_agent = request.headers.get("user-agent", "")
+    if not body:
+        # Most pings: one statement, when it finds nothing (service.ping_at_once).
+        def at_once(session: Session) -> bool:
+            return service.ping_at_once(
+                code,
+                kind,
+                session=session,
+                now=state.clock.now(),
+                exit_status=exit_status,
+                rid=rid,
+                user_agent=user_agent,
+                source=source,
+            )
+
+        if in_transaction(state.sessions, at_once):
+            return True
+
     def work(session: Session) -> bool:
         now = state.clock.now()
         pinged = service.ping_uuid(
@@ -97,7 +115,7 @@ def _record(request: Request, code: str, kind: PingKind, exit_status: int | None
             body=body,
             exit_status=exit_status,
             rid=rid,
-            user_agent=request.headers.get("user-agent", ""),
+            user_agent=user_agent,
             source=source,
         )
         if pinged is None:
