@@ -236,10 +236,13 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "commit", writers.end)
         event.listen(engine, "rollback", writers.end)
         return engine
-    # No ping before each checkout (a round trip per unit of work, as many as a
-    # heartbeat's whole statement): a connection found dead is replaced and the
-    # work run again (in_transaction), and none is kept past an hour.
-    return create_engine(url, **({"pool_recycle": 3600} | kwargs))
+    # Ten connections kept open (SQLAlchemy keeps five): a server's requests in
+    # flight and its scheduler each hold one, and a connection past those the pool
+    # keeps is opened for one unit of work and closed after it, which costs more
+    # than a heartbeat's whole statement. No ping before each checkout (a round
+    # trip per unit of work): a connection found dead is replaced and the work run
+    # again (in_transaction), and none is kept past an hour.
+    return create_engine(url, **({"pool_size": 10, "pool_recycle": 3600} | kwargs))
 
 
 def make_sessionmaker(engine: Engine, *, bus: MessageBus | None = None) -> sessionmaker[Session]:
