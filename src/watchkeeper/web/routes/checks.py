@@ -6,7 +6,8 @@ changes only its base URL. They answer `OK` as text; an unknown uuid gets
 404 `not found`, stores nothing, and counts against its sender's address
 like a bad token. The body is read only once the check is known; its first
 100 KB is kept. A ping by uuid without a body (most are) takes one
-transaction: the check is found, locked and pinged at once.
+transaction: the check is found, locked and pinged at once; on PostgreSQL,
+when it finds nothing, one statement (service.ping_at_once).
 """
 
 from __future__ import annotations
