@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, event, func, select, text
 from watchkeeper.alerts.models import Alert
 from watchkeeper.auth.service import create_token
 from watchkeeper.checks import service
-from watchkeeper.checks.models import Check, CheckStatus, Ping, PingKind
+from watchkeeper.checks.models import Check, CheckStatus, Ping, PingKind, ScheduleKind
 from watchkeeper.checks.schedule import Schedule
 from watchkeeper.clock import SimulatedClock
 from watchkeeper.db import transaction
@@ -290,3 +290,26 @@ def test_a_ping_on_a_connection_the_database_dropped_is_stored(client, db, check
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     assert (client.get(f"/ping/{check}").text, client.get(f"/ping/{check}/start").text) == ("OK", "OK")
     assert [p.kind for p in _state(db, check)[1]] == [PingKind.SUCCESS, PingKind.SUCCESS, PingKind.START]
+
+
+def test_a_success_of_a_cron_check_is_due_at_its_next_run_and_one_that_resolves_says_so(client, db, clock):
+    """Pings the one statement does not take (a cron schedule; a success that resolves) are stored in full."""
+    with transaction(db.sessions) as session:
+        nightly = service.add(
+            "nightly",
+            session=session,
+            now=NOW,
+            schedule=Schedule(kind=ScheduleKind.CRON, expression="0 3 * * *", tz="UTC", grace=timedelta(minutes=10)),
+        ).uuid
+    assert client.get(f"/ping/{nightly}/start").text == "OK"
+    clock.advance(90)
+    assert client.get(f"/ping/{nightly}").text == "OK"
+    row, pings = _state(db, nightly)
+    assert (row.status, row.due_at, row.last_duration_seconds) == (
+        CheckStatus.UP,
+        NOW.replace(hour=3, minute=10) + timedelta(days=1),  # 03:00 the next day, and the grace
+        90.0,
+    )
+    assert client.get(f"/ping/{nightly}/1").text == "OK"
+    assert client.get(f"/ping/{nightly}").text == "OK"
+    assert (_state(db, nightly)[0].status, _alerts(db)) == (CheckStatus.UP, ["resolved"])
