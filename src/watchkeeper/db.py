@@ -236,7 +236,13 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "commit", writers.end)
         event.listen(engine, "rollback", writers.end)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # Ten connections kept open (SQLAlchemy keeps five): a server's requests in
+    # flight and its scheduler each hold one, and a connection past those the pool
+    # keeps is opened for one unit of work and closed after it, which costs more
+    # than a heartbeat's whole statement. No ping before each checkout (a round
+    # trip per unit of work): a connection found dead is replaced and the work run
+    # again (in_transaction), and none is kept past an hour.
+    return create_engine(url, **({"pool_size": 10, "pool_recycle": 3600} | kwargs))
 
 
 def make_sessionmaker(engine: Engine, *, bus: MessageBus | None = None) -> sessionmaker[Session]:
@@ -275,15 +281,29 @@ def get_existing(session: Session, model: type[R], key: int, *, missing: str, lo
 
 
 def in_transaction(factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 4) -> T:
-    """Run `work` in a transaction, again from the start if it lost a race with another writer."""
+    """Run `work` in a transaction, again from the start if it lost a race with another writer,
+    or if its connection was found dead before the commit (a database restarted since the
+    connection was opened: nothing of the work was stored). A connection lost during the
+    commit is not retried, since the commit may have been made."""
     for attempt in range(attempts):
+        committing = False
+        session = factory()
         try:
-            with transaction(factory) as session:
-                return work(session)
+            result = work(session)
+            committing = True
+            session.commit()
+            return result
         except DBAPIError as exc:
+            session.rollback()
             race = isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) in _RACES
-            if not race or attempt == attempts - 1:
+            dead = exc.connection_invalidated and not committing
+            if not (race or dead) or attempt == attempts - 1:
                 raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
     raise AssertionError("unreachable")
 
 

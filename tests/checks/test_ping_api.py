@@ -10,18 +10,18 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, event, func, select, text
 
 from watchkeeper.alerts.models import Alert
 from watchkeeper.auth.service import create_token
 from watchkeeper.checks import service
-from watchkeeper.checks.models import Check, CheckStatus, Ping, PingKind
+from watchkeeper.checks.models import Check, CheckStatus, Ping, PingKind, ScheduleKind
 from watchkeeper.checks.schedule import Schedule
 from watchkeeper.clock import SimulatedClock
 from watchkeeper.db import transaction
 from watchkeeper.web.app import create_app
 
-from ..conftest import NOW
+from ..conftest import NOW, PG_URL
 
 KEY = "project-key-0001"
 
@@ -248,3 +248,68 @@ def test_a_start_without_a_finish_raises_a_late_alert_once_its_grace_is_over(cli
     assert (_state(db, check)[0].status, _alerts(db)) == (CheckStatus.LATE, ["firing"])
     client.get(f"/ping/{check}")
     assert (_state(db, check)[0].status, _alerts(db)) == (CheckStatus.UP, ["resolved"])
+
+
+def test_a_ping_that_finds_nothing_is_one_statement_on_postgresql(client, db, check, clock):
+    """A start and its success: each one statement, no transaction around it; a failure takes the full path."""
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    client.get(f"/ping/{check}")  # the pool's connection is opened, and its settings read, before counting
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        clock.advance(30)
+        assert client.get(f"/ping/{check}/start").text == "OK"
+        clock.advance(12)
+        assert client.get(f"/ping/{check}").text == "OK"
+        at_once = list(statements)
+        assert client.get(f"/ping/{check}/fail").text == "OK"
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    if db.kind == "postgresql":
+        assert at_once == ["WITH", "WITH"]
+    row, pings = _state(db, check)
+    assert [(p.kind, p.duration_seconds) for p in pings] == [
+        (PingKind.SUCCESS, None),
+        (PingKind.START, None),
+        (PingKind.SUCCESS, 12.0),
+        (PingKind.FAIL, None),
+    ]
+    assert (row.status, row.last_duration_seconds, _alerts(db)) == (CheckStatus.DOWN, 12.0, ["firing"])
+
+
+def test_a_ping_on_a_connection_the_database_dropped_is_stored(client, db, check):
+    """No ping before each use of a pooled connection: one found dead is replaced and the ping stored."""
+    assert client.get(f"/ping/{check}").text == "OK"
+    if db.kind == "postgresql":
+        with db.engine.connect() as connection:  # the pooled connection the ping used
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with create_engine(PG_URL).connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert (client.get(f"/ping/{check}").text, client.get(f"/ping/{check}/start").text) == ("OK", "OK")
+    assert [p.kind for p in _state(db, check)[1]] == [PingKind.SUCCESS, PingKind.SUCCESS, PingKind.START]
+
+
+def test_a_success_of_a_cron_check_is_due_at_its_next_run_and_one_that_resolves_says_so(client, db, clock):
+    """Pings the one statement does not take (a cron schedule; a success that resolves) are stored in full."""
+    with transaction(db.sessions) as session:
+        nightly = service.add(
+            "nightly",
+            session=session,
+            now=NOW,
+            schedule=Schedule(kind=ScheduleKind.CRON, expression="0 3 * * *", tz="UTC", grace=timedelta(minutes=10)),
+        ).uuid
+    assert client.get(f"/ping/{nightly}/start").text == "OK"
+    clock.advance(90)
+    assert client.get(f"/ping/{nightly}").text == "OK"
+    row, pings = _state(db, nightly)
+    assert (row.status, row.due_at, row.last_duration_seconds) == (
+        CheckStatus.UP,
+        NOW.replace(hour=3, minute=10) + timedelta(days=1),  # 03:00 the next day, and the grace
+        90.0,
+    )
+    assert client.get(f"/ping/{nightly}/1").text == "OK"
+    assert client.get(f"/ping/{nightly}").text == "OK"
+    assert (_state(db, nightly)[0].status, _alerts(db)) == (CheckStatus.UP, ["resolved"])

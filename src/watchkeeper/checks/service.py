@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, insert, or_, select
+from sqlalchemy import Select, TextClause, bindparam, delete, insert, or_, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
@@ -274,6 +275,109 @@ def ping_uuid(
     if check is None:
         return None
     return _record(check, kind, session, now, body, exit_status, rid, user_agent, source)
+
+
+# -- a ping in one statement (PostgreSQL) ----------------------------------------------------
+#
+# The pings that find nothing (a success of a check not firing, on a period schedule; a start;
+# a log entry) without a body, as one statement each, outside a transaction: the check's row is
+# read, moved and updated, and the ping inserted with its run time, as `_record` would. The
+# UPDATE takes the row's lock, which serialises the statement with every other ping of the
+# check, and a success's UPDATE applies only to the row version it read (its xmin): when
+# another ping changed the row after the statement's snapshot was taken (every start and
+# finish does; the UPDATE waits for one still in progress), the run's start read from that
+# snapshot may be stale, so the statement stores nothing and the ping takes the full path,
+# which reads the start once it holds the lock. A start reads nothing but the row it updates,
+# whose latest version its UPDATE sees.
+
+_KINDS = "'start', 'success', 'fail'"
+_RUN_TIME = f"""(SELECT CASE WHEN p.kind = 'start' THEN EXTRACT(EPOCH FROM CAST(:now AS timestamptz) - p.at) END
+     FROM pings p
+     WHERE p.check_id = c.id AND p.kind IN ({_KINDS}) AND p.at >= :since
+       AND p.rid IS NOT DISTINCT FROM CAST(:rid AS varchar)
+     ORDER BY p.at DESC, p.id DESC LIMIT 1)"""
+_INSERT = """INSERT INTO pings (check_id, at, kind, exit_status, rid, body, user_agent, source, duration_seconds)
+SELECT id, :now, :kind, :exit_status, :rid, ''::bytea, :user_agent, :source, took FROM moved
+RETURNING id"""
+_AT_ONCE: dict[PingKind, TextClause] = {
+    PingKind.SUCCESS: sql(
+        f"""WITH cur AS (
+    SELECT id, xmin AS version, started_at, started_rid, period_seconds, grace_seconds,
+           CAST({_RUN_TIME} AS float8) AS took,
+           started_at IS NOT NULL AND (CAST(:rid AS varchar) IS NULL OR started_rid = :rid) AS finishes
+    FROM checks c
+    WHERE uuid = :code AND schedule = 'period' AND NOT firing
+), moved AS (
+    UPDATE checks SET
+        last_ping_at = :now,
+        last_duration_seconds = COALESCE(cur.took, checks.last_duration_seconds),
+        started_at = CASE WHEN cur.finishes THEN NULL ELSE cur.started_at END,
+        started_rid = CASE WHEN cur.finishes THEN NULL ELSE cur.started_rid END,
+        status = CASE WHEN cur.finishes OR cur.started_at IS NULL THEN 'up' ELSE 'started' END,
+        due_at = CASE WHEN cur.finishes OR cur.started_at IS NULL
+            THEN CAST(:now AS timestamptz) + make_interval(secs => cur.period_seconds + cur.grace_seconds)
+            ELSE LEAST(CAST(:now AS timestamptz) + make_interval(secs => cur.period_seconds + cur.grace_seconds),
+                       cur.started_at + make_interval(secs => cur.grace_seconds))
+        END
+    FROM cur WHERE checks.id = cur.id AND checks.xmin = cur.version
+    RETURNING checks.id, cur.took
+)
+{_INSERT}"""
+    ),
+    PingKind.START: sql(
+        f"""WITH moved AS (
+    UPDATE checks SET
+        started_at = :now,
+        started_rid = :rid,
+        status = CASE WHEN status = 'down' THEN status ELSE 'started' END,
+        due_at = LEAST(due_at, CAST(:now AS timestamptz) + make_interval(secs => grace_seconds))
+    WHERE uuid = :code
+    RETURNING id, CAST(NULL AS float8) AS took
+)
+{_INSERT}"""
+    ),
+    PingKind.LOG: sql(
+        f"""WITH moved AS (SELECT id, CAST(NULL AS float8) AS took FROM checks WHERE uuid = :code)
+{_INSERT}"""
+    ),
+}
+
+
+def ping_at_once(
+    code: str,
+    kind: PingKind,
+    *,
+    session: Session,
+    now: datetime,
+    exit_status: int | None = None,
+    rid: str | None = None,
+    user_agent: str = "",
+    source: str = "",
+) -> bool:
+    """A ping without a body of the check of uuid `code`, stored in one statement on PostgreSQL
+    when it finds nothing; False when it was not stored so (no such check, SQLite, a ping that
+    may find something or needs the check's schedule read, or another ping of the check came
+    between): `ping_uuid` then stores it, in a transaction of its own.
+
+    The statement commits as it runs (the session's connection is set to autocommit): it is
+    the first of its session, and the last."""
+    if exit_status is not None and exit_status != 0:
+        return False  # a failure: it fires
+    statement = _AT_ONCE.get(kind)
+    if statement is None or session.get_bind().dialect.name != "postgresql":
+        return False
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    values = {
+        "code": code,
+        "now": now,
+        "since": now - MAX_RUN,
+        "kind": kind.value,
+        "exit_status": exit_status,
+        "rid": rid,
+        "user_agent": user_agent[:200],
+        "source": source[:64],
+    }
+    return connection.execute(statement, values).first() is not None
 
 
 def _record(

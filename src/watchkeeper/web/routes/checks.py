@@ -6,7 +6,8 @@ changes only its base URL. They answer `OK` as text; an unknown uuid gets
 404 `not found`, stores nothing, and counts against its sender's address
 like a bad token. The body is read only once the check is known; its first
 100 KB is kept. A ping by uuid without a body (most are) takes one
-transaction: the check is found, locked and pinged at once.
+transaction: the check is found, locked and pinged at once; on PostgreSQL,
+when it finds nothing, one statement (service.ping_at_once).
 """
 
 from __future__ import annotations
@@ -87,6 +88,24 @@ def _record(request: Request, code: str, kind: PingKind, exit_status: int | None
     forwarded = request.headers.get("x-forwarded-for", "")
     source = forwarded.split(",")[0].strip() or (request.client.host if request.client else "")
 
+    user_agent = request.headers.get("user-agent", "")
+    if not body:
+        # Most pings: one statement, when it finds nothing (service.ping_at_once).
+        def at_once(session: Session) -> bool:
+            return service.ping_at_once(
+                code,
+                kind,
+                session=session,
+                now=state.clock.now(),
+                exit_status=exit_status,
+                rid=rid,
+                user_agent=user_agent,
+                source=source,
+            )
+
+        if in_transaction(state.sessions, at_once):
+            return True
+
     def work(session: Session) -> bool:
         now = state.clock.now()
         pinged = service.ping_uuid(
@@ -97,7 +116,7 @@ def _record(request: Request, code: str, kind: PingKind, exit_status: int | None
             body=body,
             exit_status=exit_status,
             rid=rid,
-            user_agent=request.headers.get("user-agent", ""),
+            user_agent=user_agent,
             source=source,
         )
         if pinged is None:
