@@ -145,6 +145,11 @@ class Runtime(Protocol):
 # minute (a file touching 10,000 services) never holds the write lock long.
 BATCH = 200
 SENDS = 20  # notifications per claim: each is a call to an outside channel
+SENDS_AT_ONCE = SENDS  # of a claim's sends, how many are under way together: each mostly waits on its server
+# Escalation steps, and the outbox, run in lanes of their own (threads), looking at least this often:
+# a step due when its incident opens is run, and its pages handed to their channels, within about
+# this long, whatever the other jobs are busy with. An idle look is three indexed queries.
+PAGING_TICK = timedelta(seconds=0.1)
 PROBES = 1000  # probe checks per claim: run together, at most `probe_concurrency` at once
 LOOKS = 50  # PBXs looked at together: each holds a manager session open for the look
 
@@ -184,6 +189,7 @@ def due_jobs(
 
     routing = routing or alerts.RoutingConfig.from_settings(ctx.settings)
     tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)
+    paging_tick = min(tick, PAGING_TICK)
 
     def watched(states: Sequence[FeedState], session: Session, now: datetime) -> None:
         report = watch.evaluate(states, session=session, now=now)
@@ -215,7 +221,9 @@ def due_jobs(
     def send(claimed: Sequence[Claimed]) -> None:
         calls = [c for c in claimed if pages.is_call(c)]
         rest = [c for c in claimed if not pages.is_call(c)]
-        outbox.deliver(rest, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome)
+        outbox.deliver(
+            rest, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome, at_once=SENDS_AT_ONCE
+        )
         pages.call(calls, ctx.sessions, dialer=options.dialer, now=ctx.clock.now)
 
     def escalate(steps: Sequence[EscalationStep], session: Session, now: datetime) -> None:
@@ -252,9 +260,11 @@ def due_jobs(
         DueJob("cases", tick, BATCH, _claim(desk_incidents.claim_raise), _handle(desk_incidents.raise_urgency)),
         DueJob("cases", tick, BATCH, _claim(desk.claim_due), _handle(desk.check_clocks)),
         # Escalations: steps due, then acknowledgements that timed out.
-        DueJob("escalation", tick, BATCH, _claim(pages.claim_due), escalate),
-        DueJob("escalation", tick, BATCH, _claim(pages.claim_ack_due), _handle(pages.ack_timed_out)),
-        DueJob("notify", tick, SENDS, _claim(outbox.claim_to_send), after_commit=send),
+        DueJob("escalation", paging_tick, BATCH, _claim(pages.claim_due), escalate, lane="paging"),
+        DueJob(
+            "escalation", paging_tick, BATCH, _claim(pages.claim_ack_due), _handle(pages.ack_timed_out), lane="paging"
+        ),
+        DueJob("notify", paging_tick, SENDS, _claim(outbox.claim_to_send), after_commit=send, lane="notify"),
         # One batch a turn: a batch behind on the network never keeps the others waiting.
         DueJob("probes", tick, PROBES, _claim(checks.claim_probes), after_commit=probe, most=1),
     ]
