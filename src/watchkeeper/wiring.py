@@ -144,12 +144,16 @@ class Runtime(Protocol):
 # Rows claimed per transaction: enough to keep up, few enough that one busy
 # minute (a file touching 10,000 services) never holds the write lock long.
 BATCH = 200
-SENDS = 20  # notifications per claim: each is a call to an outside channel
-SENDS_AT_ONCE = SENDS  # of a claim's sends, how many are under way together: each mostly waits on its server
+SENDS = 20  # notifications per claim, sent together: each mostly waits on its channel's server
+SENDS_AT_ONCE = SENDS  # all of a claim's sends are under way together
 # Escalation steps, and the outbox, run in lanes of their own (threads), looking at least this often:
 # a step due when its incident opens is run, and its pages handed to their channels, within about
 # this long, whatever the other jobs are busy with. An idle look is three indexed queries.
 PAGING_TICK = timedelta(seconds=0.1)
+STEPS = 20  # escalation steps per claim: their pages go out once the claim commits, so a burst goes in parts
+# Alerts whose group wait is over, per claim: an incident is opened at its claim's time and seen
+# (and paged) once the claim commits, so a burst of openings commits in parts.
+OPENINGS = 20
 PROBES = 1000  # probe checks per claim: run together, at most `probe_concurrency` at once
 LOOKS = 50  # PBXs looked at together: each holds a manager session open for the look
 
@@ -252,7 +256,7 @@ def due_jobs(
         DueJob(
             "alerts",
             tick,
-            BATCH,
+            OPENINGS,
             _claim(alerts.claim_due),
             lambda rows, session, now: alerts.process(rows, session=session, now=now, config=routing),
         ),
@@ -260,7 +264,7 @@ def due_jobs(
         DueJob("cases", tick, BATCH, _claim(desk_incidents.claim_raise), _handle(desk_incidents.raise_urgency)),
         DueJob("cases", tick, BATCH, _claim(desk.claim_due), _handle(desk.check_clocks)),
         # Escalations: steps due, then acknowledgements that timed out.
-        DueJob("escalation", paging_tick, BATCH, _claim(pages.claim_due), escalate, lane="paging"),
+        DueJob("escalation", paging_tick, STEPS, _claim(pages.claim_due), escalate, lane="paging"),
         DueJob(
             "escalation", paging_tick, BATCH, _claim(pages.claim_ack_due), _handle(pages.ack_timed_out), lane="paging"
         ),

@@ -167,12 +167,19 @@ def deliver(
         for one in claimed:
             _recorded([(one, _send(sender, one))], sessions, now=now, on_outcome=on_outcome)
         return
+    failed: Exception | None = None
     with ThreadPoolExecutor(max_workers=min(at_once, len(claimed)), thread_name_prefix="send") as pool:
         pending = {pool.submit(_send, sender, one): one for one in claimed}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            # Those that finished together are recorded together, in one transaction.
-            _recorded([(pending.pop(f), f.result()) for f in done], sessions, now=now, on_outcome=on_outcome)
+            # Those that finished together are recorded together, in one transaction. The sends
+            # already made must be recorded whatever one record's fate: unrecorded, they go again.
+            try:
+                _recorded([(pending.pop(f), f.result()) for f in done], sessions, now=now, on_outcome=on_outcome)
+            except Exception as exc:
+                failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 def _send(sender: Sender, claimed: Claimed) -> str | None:
