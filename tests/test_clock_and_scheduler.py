@@ -55,6 +55,35 @@ def test_the_loop_sleeps_only_until_the_next_job_is_due_not_a_whole_tick_after_t
     assert Scheduler([], clock=clock).seconds_to_next(0.5) == 0.5
 
 
+def test_a_job_of_another_lane_runs_while_the_default_lane_is_busy():
+    import threading
+
+    from watchkeeper.clock import SystemClock
+
+    release, stop = threading.Event(), threading.Event()
+    paged: list[str] = []
+
+    def page() -> None:
+        paged.append("page")
+        if len(paged) == 3:
+            release.set()
+
+    scheduler = Scheduler(
+        [
+            Job("alerts", timedelta(seconds=0.01), lambda: release.wait(5)),
+            Job("notify", timedelta(seconds=0.01), page, lane="notify"),
+        ],
+        clock=SystemClock(),
+    )
+    worker = threading.Thread(target=scheduler.run_forever, args=(stop, 0.01))
+    worker.start()
+    assert release.wait(5)  # the alerts job held the default lane until the notify lane had run three times
+    stop.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert list(scheduler.lanes()) == ["", "notify"]
+
+
 def _pending(db, count: int) -> list[int]:
     from watchkeeper.db import transaction
     from watchkeeper.notify.models import Notification

@@ -32,6 +32,7 @@ class Job:
     every: timedelta
     run: Callable[[], object]
     next_due: datetime | None = field(default=None)
+    lane: str = ""  # jobs of another lane run in a thread of their own (see `Scheduler.run_forever`)
 
 
 def _nothing(rows: Sequence[Any], session: Session, now: datetime) -> None:
@@ -49,7 +50,8 @@ class DueJob(Generic[T]):
     that share a name run as one scheduled job, in the order listed.
     `most` bounds the batches of one turn (None: until a batch comes back
     short), so work that takes long per batch and is behind (probes waiting
-    on the network) cannot keep the other jobs from their turn.
+    on the network) cannot keep the other jobs from their turn. A `lane`
+    other than the default runs in a thread of its own in `run_forever`.
     """
 
     name: str
@@ -59,6 +61,7 @@ class DueJob(Generic[T]):
     handle: Callable[[Sequence[T], Session, datetime], object] = _nothing
     after_commit: Callable[[Sequence[T]], object] | None = None
     most: int | None = None
+    lane: str = ""
 
 
 def drain(job: DueJob[Any], sessions: sessionmaker[Session], clock: Clock) -> int:
@@ -99,7 +102,7 @@ def scheduled(
             raise ValueError(f"due job {job.name} needs the sessions to claim with")
         if job.name not in drained:
             group = drained[job.name] = []
-            out.append(Job(job.name, job.every, _drain_all(group, sessions, clock)))
+            out.append(Job(job.name, job.every, _drain_all(group, sessions, clock), lane=job.lane))
         drained[job.name].append(job)
     return out
 
@@ -119,9 +122,12 @@ class Scheduler:
         self.clock = clock
 
     def run_due(self) -> list[str]:
-        """Run every job that is due; returns the names of those that ran."""
+        """Run every job that is due, of every lane; returns the names of those that ran."""
+        return self._run_due(self.jobs)
+
+    def _run_due(self, jobs: Sequence[Job]) -> list[str]:
         ran = []
-        for job in self.jobs:
+        for job in jobs:
             now = self.clock.now()
             due = job.next_due or now
             if due > now:
@@ -137,10 +143,36 @@ class Scheduler:
             ran.append(job.name)
         return ran
 
+    def lanes(self) -> dict[str, list[Job]]:
+        """The jobs by lane, the default lane first."""
+        lanes: dict[str, list[Job]] = {"": []}
+        for job in self.jobs:
+            lanes.setdefault(job.lane, []).append(job)
+        return lanes
+
     def run_forever(self, stop: threading.Event, tick_seconds: float) -> None:
+        """Run the jobs until `stop`: the default lane in this thread, each other lane in one of its own,
+        so that work waiting on the network in one lane (pages going out) never holds up another
+        (incidents opening), and the reverse."""
+        main, *others = self.lanes().values()
+        threads = [
+            threading.Thread(
+                target=self._loop, args=(jobs, stop, tick_seconds), name=f"scheduler-{jobs[0].lane}", daemon=True
+            )
+            for jobs in others
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            self._loop(main, stop, tick_seconds)
+        finally:
+            for thread in threads:
+                thread.join()
+
+    def _loop(self, jobs: Sequence[Job], stop: threading.Event, tick_seconds: float) -> None:
         while not stop.is_set():
-            self.run_due()
-            stop.wait(self.seconds_to_next(tick_seconds))
+            self._run_due(jobs)
+            stop.wait(self._seconds_to_next(jobs, tick_seconds))
 
     def seconds_to_next(self, most: float) -> float:
         """How long to sleep until the next job is due, at most `most`.
@@ -149,6 +181,9 @@ class Scheduler:
         leaves 0.2 s to wait, so a deadline is never later than one tick plus
         the work ahead of it.
         """
+        return self._seconds_to_next(self.jobs, most)
+
+    def _seconds_to_next(self, jobs: Sequence[Job], most: float) -> float:
         now = self.clock.now()
-        waits = [(job.next_due - now).total_seconds() for job in self.jobs if job.next_due is not None]
+        waits = [(job.next_due - now).total_seconds() for job in jobs if job.next_due is not None]
         return max(0.0, min([most, *waits]))

@@ -144,7 +144,16 @@ class Runtime(Protocol):
 # Rows claimed per transaction: enough to keep up, few enough that one busy
 # minute (a file touching 10,000 services) never holds the write lock long.
 BATCH = 200
-SENDS = 20  # notifications per claim: each is a call to an outside channel
+SENDS = 20  # notifications per claim, sent together: each mostly waits on its channel's server
+SENDS_AT_ONCE = SENDS  # all of a claim's sends are under way together
+# Escalation steps, and the outbox, run in lanes of their own (threads), looking at least this often:
+# a step due when its incident opens is run, and its pages handed to their channels, within about
+# this long, whatever the other jobs are busy with. An idle look is three indexed queries.
+PAGING_TICK = timedelta(seconds=0.1)
+STEPS = 20  # escalation steps per claim: their pages go out once the claim commits, so a burst goes in parts
+# Alerts whose group wait is over, per claim: an incident is opened at its claim's time and seen
+# (and paged) once the claim commits, so a burst of openings commits in parts.
+OPENINGS = 20
 PROBES = 1000  # probe checks per claim: run together, at most `probe_concurrency` at once
 LOOKS = 50  # PBXs looked at together: each holds a manager session open for the look
 
@@ -184,6 +193,7 @@ def due_jobs(
 
     routing = routing or alerts.RoutingConfig.from_settings(ctx.settings)
     tick = timedelta(seconds=ctx.settings.scheduler_tick_seconds)
+    paging_tick = min(tick, PAGING_TICK)
 
     def watched(states: Sequence[FeedState], session: Session, now: datetime) -> None:
         report = watch.evaluate(states, session=session, now=now)
@@ -221,7 +231,9 @@ def due_jobs(
         if later:
             with transaction(ctx.sessions) as session:
                 outbox.release([c[0] for c in later], session=session, now=ctx.clock.now())
-        outbox.deliver(rest, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome)
+        outbox.deliver(
+            rest, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome, at_once=SENDS_AT_ONCE
+        )
         pages.call(ringing, ctx.sessions, dialer=options.dialer, now=ctx.clock.now, limit=ctx.settings.voice_calls)
 
     def escalate(steps: Sequence[EscalationStep], session: Session, now: datetime) -> None:
@@ -250,7 +262,7 @@ def due_jobs(
         DueJob(
             "alerts",
             tick,
-            BATCH,
+            OPENINGS,
             _claim(alerts.claim_due),
             lambda rows, session, now: alerts.process(rows, session=session, now=now, config=routing),
         ),
@@ -258,9 +270,11 @@ def due_jobs(
         DueJob("cases", tick, BATCH, _claim(desk_incidents.claim_raise), _handle(desk_incidents.raise_urgency)),
         DueJob("cases", tick, BATCH, _claim(desk.claim_due), _handle(desk.check_clocks)),
         # Escalations: steps due, then acknowledgements that timed out.
-        DueJob("escalation", tick, BATCH, _claim(pages.claim_due), escalate),
-        DueJob("escalation", tick, BATCH, _claim(pages.claim_ack_due), _handle(pages.ack_timed_out)),
-        DueJob("notify", tick, SENDS, _claim(outbox.claim_to_send), after_commit=send),
+        DueJob("escalation", paging_tick, STEPS, _claim(pages.claim_due), escalate, lane="paging"),
+        DueJob(
+            "escalation", paging_tick, BATCH, _claim(pages.claim_ack_due), _handle(pages.ack_timed_out), lane="paging"
+        ),
+        DueJob("notify", paging_tick, SENDS, _claim(outbox.claim_to_send), after_commit=send, lane="notify"),
         # One batch a turn: a batch behind on the network never keeps the others waiting.
         DueJob("probes", tick, PROBES, _claim(checks.claim_probes), after_commit=probe, most=1),
     ]

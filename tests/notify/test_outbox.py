@@ -16,6 +16,8 @@ from watchkeeper.notify.outbox import (
     SendError,
     Status,
     backoff,
+    claim_to_send,
+    deliver,
     deliver_due,
     enqueue,
     list_notifications,
@@ -67,6 +69,29 @@ def test_the_same_key_is_written_once_and_sent_once(db):
     assert deliver_due(db.sessions, sender=sender, now=clock) == 1
     assert deliver_due(db.sessions, sender=sender, now=clock) == 0
     assert sender.delivered == [("mailto://user:secret@example.com", "Is the silence expected?")]
+
+
+class Slow:
+    """Each send waits until `together` sends are under way, so sent one after another they never finish."""
+
+    def __init__(self, together: int) -> None:
+        self.barrier, self.delivered = threading.Barrier(together, timeout=5), []
+
+    def send(self, url, title, body):
+        self.barrier.wait()
+        self.delivered.append(title)
+
+
+def test_a_claims_messages_are_sent_together_and_each_outcome_recorded(db):
+    for who in ("ann", "bob", "cho", "dan"):
+        put(db, recipient=who)
+    with transaction(db.sessions) as session:
+        claimed = claim_to_send(session=session, now=NOW, limit=20)
+    sender = Slow(together=4)
+    deliver(claimed, db.sessions, sender=sender, now=Clock(), at_once=4)
+    assert len(sender.delivered) == 4
+    with transaction(db.sessions) as session:
+        assert {n.status for n in list_notifications(session=session)} == {Status.SENT}
 
 
 def test_failures_are_retried_with_backoff_then_given_up(db):

@@ -168,6 +168,26 @@ def test_a_schedule_level_pages_whoever_the_schedule_has_on_call(db):
     assert {p[0] for p in pages(db, incident)} == set(on_call)
 
 
+def test_an_edited_schedule_pages_the_new_person_at_once(db):
+    from watchkeeper.oncall import service as schedules
+
+    clock = SimulatedClock(NOW)
+    engineers(db, NOW, PORT)
+    with transaction(db.sessions) as session:
+        schedules.add_schedule("primary", session=session, now=NOW, tz="Europe/Berlin")
+        schedules.add_layer("primary", session=session, now=NOW, users=["bob"], shift="1w", start=NOW.date())
+    policy(db, NOW, "schedule=primary")
+    first = fire(db, NOW)
+    escalate(db, clock)
+    with transaction(db.sessions) as session:
+        end = NOW + timedelta(hours=4)
+        schedules.add_override("primary", "alice", session=session, now=NOW, start=NOW - timedelta(hours=1), end=end)
+    second = fire(db, NOW, service="voip-edge", key="voip/edge/down")
+    escalate(db, clock)
+    assert [p[0] for p in pages(db, first)] == ["bob"]
+    assert {p[0] for p in pages(db, second)} == {"alice"}
+
+
 def test_an_incident_no_route_takes_pages_nobody_and_says_so(db):
     clock, _ = setup(db, "users=bob")
     other = fire(db, NOW, service="billing-core", key="billing/down")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from watchkeeper import weekly
 from watchkeeper.oncall.rotation import (
+    HORIZON,
     Layer,
     Override,
     Schedule,
@@ -279,6 +281,25 @@ def test_on_call_agrees_with_render_at_every_instant(schedule, window, where):
         assert shift.start == holding.start
     if holding.end < end:
         assert shift.end == holding.end
+
+
+@settings(max_examples=150, deadline=None)
+@given(SCHEDULES, INSTANTS)
+def test_on_call_is_the_shift_holding_the_instant_in_a_render_of_the_horizon_either_side(schedule, at):
+    (holding,) = [s for s in render(schedule, at - HORIZON, at + HORIZON) if s.start <= at < s.end]
+    assert on_call(schedule, at) == (None if holding.gap else holding)
+    assert on_call(schedule, at) == on_call(schedule, at)  # the second look, from the rendering kept
+
+
+def test_an_edited_schedule_has_the_new_person_on_call_at_once():
+    rules = daily("ann,bob", date(2027, 1, 4))
+    at = local(BERLIN, 2027, 1, 4, 12)
+    assert on_call(rules, at).user == "ann"
+    covered = replace(rules, overrides=(Override("cho", at - timedelta(hours=1), at + timedelta(hours=1)),))
+    assert on_call(covered, at).user == "cho"
+    moved = replace(rules, layers=(replace(rules.layers[0], users=("bob", "ann")),))
+    assert on_call(moved, at).user == "bob"
+    assert on_call(rules, at).user == "ann"
 
 
 @settings(max_examples=100, deadline=None)

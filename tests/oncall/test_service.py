@@ -62,6 +62,21 @@ def test_an_override_wins_and_removing_it_gives_the_layer_back(desk):
         assert [u.name for u in service.who_is_on_call(session, schedule_id, NOW + timedelta(hours=1))] == ["ann"]
 
 
+def test_who_is_on_call_follows_each_edit_of_the_schedule_at_once(desk):
+    with transaction(desk.sessions) as session:
+        assert [u.name for u in service.who_is_on_call(session, "primary", NOW)] == ["ann"]
+        service.add_layer("primary", session=session, now=NOW, users=["cho"], shift="1d", start=MONDAY)
+        assert [u.name for u in service.who_is_on_call(session, "primary", NOW)] == ["cho"]
+        service.add_override("primary", "bob", session=session, now=NOW, start=NOW, end=NOW + timedelta(hours=1))
+        assert [u.name for u in service.who_is_on_call(session, "primary", NOW)] == ["bob"]
+    with transaction(desk.sessions) as session:
+        (override,) = service.get_schedule("primary", session=session).overrides
+        service.remove_override("primary", override.id, session=session)
+        service.remove_layer("primary", 2, session=session)
+    with transaction(desk.sessions) as session:
+        assert [u.name for u in service.who_is_on_call(session, "primary", NOW)] == ["ann"]
+
+
 def test_a_higher_restricted_layer_takes_office_hours_and_show_lists_both(desk):
     with transaction(desk.sessions) as session:
         service.add_layer(

@@ -18,6 +18,7 @@ timeline or the case's work log.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -167,18 +168,55 @@ def deliver(
     sender: Sender,
     now: Callable[[], datetime],
     on_outcome: Outcome | None = None,
+    at_once: int = 1,
 ) -> None:
-    """Send claimed notifications, outside any transaction, and record each outcome in one of its own."""
-    for row_id, url, title, body in claimed:
-        error = None
-        try:
-            sender.send(url, title, body)
-        except SendError as exc:
-            error = str(exc)
-        except Exception as exc:  # a channel's library failing must not stop the others
-            error = f"{type(exc).__name__}: {exc}"
-        with transaction(sessions) as session:
-            row = session.get(Notification, row_id)
+    """Send claimed notifications, outside any transaction, and record each outcome in one of its own.
+
+    Up to `at_once` sends are under way together: a send mostly waits on the
+    channel's server, so a batch takes about as long as its slowest send, not
+    the sum of them. Each outcome is recorded as its send finishes (those that
+    finish together in one transaction), from this thread only."""
+    if at_once <= 1 or len(claimed) <= 1:
+        for one in claimed:
+            _recorded([(one, _send(sender, one))], sessions, now=now, on_outcome=on_outcome)
+        return
+    failed: Exception | None = None
+    with ThreadPoolExecutor(max_workers=min(at_once, len(claimed)), thread_name_prefix="send") as pool:
+        pending = {pool.submit(_send, sender, one): one for one in claimed}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            # Those that finished together are recorded together, in one transaction. The sends
+            # already made must be recorded whatever one record's fate: unrecorded, they go again.
+            try:
+                _recorded([(pending.pop(f), f.result()) for f in done], sessions, now=now, on_outcome=on_outcome)
+            except Exception as exc:
+                failed = failed or exc
+    if failed is not None:
+        raise failed
+
+
+def _send(sender: Sender, claimed: Claimed) -> str | None:
+    """Why the send failed, or None."""
+    _row_id, url, title, body = claimed
+    try:
+        sender.send(url, title, body)
+    except SendError as exc:
+        return str(exc)
+    except Exception as exc:  # a channel's library failing must not stop the others
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _recorded(
+    outcomes: Sequence[tuple[Claimed, str | None]],
+    sessions: sessionmaker[Session],
+    *,
+    now: Callable[[], datetime],
+    on_outcome: Outcome | None,
+) -> None:
+    with transaction(sessions) as session:
+        for claimed, error in outcomes:
+            row = session.get(Notification, claimed[0])
             if row is None:
                 continue
             _record(row, error, now())

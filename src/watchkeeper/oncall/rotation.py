@@ -24,6 +24,7 @@ that happens twice on the autumn night is the first of the two.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from watchkeeper.weekly import WeeklyHours
 # How far either side of an instant `on_call` looks to find where the shift holding it begins and ends.
 HORIZON = timedelta(days=28)
 MAX_SHIFT_COUNT = 10_000
+# Renderings `on_call` keeps: a day's for each schedule in use, with room for the day before and edits.
+RENDER_CACHE = 512
 
 
 class Unit(StrEnum):
@@ -250,10 +253,27 @@ def on_call(schedule: Schedule, at: datetime) -> Shift | None:
     HORIZON either side of `at`; a longer stretch is shown cut there.
     """
     _aware(at, "the instant")
-    for shift in render(schedule, at - HORIZON, at + HORIZON):
-        if shift.start <= at < shift.end:
-            return None if shift.gap else shift
-    raise AssertionError("render covers every instant of its span")  # pragma: no cover
+    at = at.astimezone(UTC)
+    # Who covers an instant does not depend on the span rendered, so the shift of a
+    # rendering of the whole day's surroundings, cut to HORIZON either side, is the one
+    # `render(at - HORIZON, at + HORIZON)` holds; a page per step then costs a lookup.
+    day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    shifts, starts = _around(schedule, day)
+    shift = shifts[bisect.bisect_right(starts, at) - 1]
+    if shift.gap:
+        return None
+    return Shift(max(shift.start, at - HORIZON), min(shift.end, at + HORIZON), shift.user)
+
+
+@functools.lru_cache(maxsize=RENDER_CACHE)
+def _around(schedule: Schedule, day: datetime) -> tuple[tuple[Shift, ...], list[datetime]]:
+    """The shifts of `day` (a UTC midnight) and HORIZON either side, with their starts for bisecting.
+
+    Keyed by the schedule's whole content: a schedule edited (a layer, an
+    override, a member) is another key, rendered afresh on its first look.
+    """
+    shifts = tuple(render(schedule, day - HORIZON, day + timedelta(days=1) + HORIZON))
+    return shifts, [s.start for s in shifts]
 
 
 def next_shift(schedule: Schedule, at: datetime, *, within: timedelta = HORIZON) -> Shift | None:
