@@ -510,6 +510,7 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
             "cases",
             "escalation",
             "notify",
+            "calls",
             "probes",
             "retention",
             "inbox",
@@ -523,6 +524,7 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
             "cases",
             "escalation",
             "notify",
+            "calls",
             "probes",
             "retention",
         ]

@@ -36,6 +36,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "escalation",
         "escalation",
         "notify",
+        "calls",
         "probes",
         "retention",
         "inbox",
@@ -48,12 +49,14 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "cases": 200,
         "escalation": 200,
         "notify": 20,
+        "calls": 10,
         "probes": 1000,
     }
     # Paging runs beside the rest, so neither waits on the other.
     assert {j.name: j.lane for j in listed if isinstance(j, DueJob) and j.lane} == {
         "escalation": "paging",
         "notify": "notify",
+        "calls": "calls",
     }
     assert [j.name for j in jobs(ctx)] == [
         "feeds",
@@ -65,6 +68,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "escalation",
         "escalation",
         "notify",
+        "calls",
         "probes",
         "retention",
     ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -223,18 +224,16 @@ def due_jobs(
     options = paging or paging_options(ctx.settings)
 
     def send(claimed: Sequence[Claimed]) -> None:
+        # Calls come from the calls lane; one here was queued before calls had a lane of their own.
         calls = [c for c in claimed if pages.is_call(c)]
         rest = [c for c in claimed if not pages.is_call(c)]
-        # Calls beyond those that may ring at once go back to the queue for the next turn: waiting
-        # here for a second round could outlast the lease, and another worker would ring them too.
-        ringing, later = calls[: ctx.settings.voice_calls], calls[ctx.settings.voice_calls :]
-        if later:
-            with transaction(ctx.sessions) as session:
-                outbox.release([c[0] for c in later], session=session, now=ctx.clock.now())
         outbox.deliver(
             rest, ctx.sessions, sender=sender, now=ctx.clock.now, on_outcome=on_delivery_outcome, at_once=SENDS_AT_ONCE
         )
-        pages.call(ringing, ctx.sessions, dialer=options.dialer, now=ctx.clock.now, limit=ctx.settings.voice_calls)
+        ring(calls)
+
+    def ring(calls: Sequence[Claimed]) -> None:
+        pages.call(calls, ctx.sessions, dialer=options.dialer, now=ctx.clock.now, limit=max(len(calls), 1))
 
     def escalate(steps: Sequence[EscalationStep], session: Session, now: datetime) -> None:
         pages.run(steps, session=session, now=now, paging=options)
@@ -274,7 +273,24 @@ def due_jobs(
         DueJob(
             "escalation", paging_tick, BATCH, _claim(pages.claim_ack_due), _handle(pages.ack_timed_out), lane="paging"
         ),
-        DueJob("notify", paging_tick, SENDS, _claim(outbox.claim_to_send), after_commit=send, lane="notify"),
+        DueJob(
+            "notify",
+            paging_tick,
+            SENDS,
+            _claim(partial(outbox.claim_to_send, calls=False)),
+            after_commit=send,
+            lane="notify",
+        ),
+        # Calls ring for up to a minute: in a lane of their own, claimed no more than may ring at once,
+        # so no message waits behind a phone and no claimed call waits past its lease for its turn.
+        DueJob(
+            "calls",
+            paging_tick,
+            ctx.settings.voice_calls,
+            _claim(partial(outbox.claim_to_send, calls=True)),
+            after_commit=ring,
+            lane="calls",
+        ),
         # One batch a turn: a batch behind on the network never keeps the others waiting.
         DueJob("probes", tick, PROBES, _claim(checks.claim_probes), after_commit=probe, most=1),
     ]

@@ -132,7 +132,7 @@ def test_a_call_acknowledged_by_dtmf_acknowledges_the_incident_and_stops_the_esc
     clock.advance(timedelta(minutes=5))
     rt = runtime(db, clock)
     for job in wiring.due_jobs(rt, paging=Paging(dialer=dialer)):
-        if job.name == "notify":
+        if job.name == "calls":
             drain(job, rt.sessions, clock)
     assert dialer.called == [("+4930111", "[high] incident 1: voip-core is down")]
     with transaction(db.sessions) as session:
@@ -154,7 +154,7 @@ def test_without_a_voice_channel_a_call_page_says_so_on_the_timeline(db):
     clock.advance(timedelta(minutes=5))
     rt = runtime(db, clock)
     for job in wiring.due_jobs(rt):
-        if job.name == "notify":
+        if job.name == "calls":
             drain(job, rt.sessions, clock)
     assert "could not call alice at sip:+4930111 (attempt 1): no voice channel is set up" in said(db, incident)[-1]
 

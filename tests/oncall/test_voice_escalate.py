@@ -26,7 +26,7 @@ from watchkeeper.oncall.paging import Paging
 from watchkeeper.scheduler import drain
 
 from ..conftest import NOW
-from .escalation_helpers import Runtime, fire, mail, pages, policy, said
+from .escalation_helpers import Mailbox, Runtime, fire, mail, pages, policy, said
 
 ALICE, BOB, CAROL = "sip:+4930111", "sip:+4930222", "sip:+4930333"
 
@@ -58,7 +58,7 @@ def test_pressing_2_ends_the_call_and_pages_the_next_level_now(db, dtmf):
     clock, incident = three_levels(db)
     with FarEnd(default=Person(key="2", dtmf=dtmf)) as far:
         tick(db, far, clock, "escalation")
-        tick(db, far, clock, "notify")
+        tick(db, far, clock, "calls")
         assert [(c.number, c.key_sent, c.bye is not None) for c in far.calls] == [("+4930111", "2", True)]
         timeline = said(db, incident)
         assert "called alice at sip:+4930111: escalated by phone (DTMF 2)" in timeline
@@ -77,7 +77,7 @@ def test_2_pressed_on_the_last_level_with_no_pass_left_says_nobody_more_is_paged
     clock, incident = SimulatedClock(NOW), fire(db, NOW)
     with FarEnd(default=Person(key="2")) as far:
         tick(db, far, clock, "escalation")
-        tick(db, far, clock, "notify")
+        tick(db, far, clock, "calls")
     assert said(db, incident)[-1] == "escalated by phone (DTMF 2) by alice: ops has no level left, nobody more is paged"
 
 
@@ -87,7 +87,7 @@ def test_a_page_answered_with_2_again_when_its_call_is_placed_again_escalates_on
     clock, incident = SimulatedClock(NOW), fire(db, NOW)
     with FarEnd(default=Person(key="2")) as far:
         tick(db, far, clock, "escalation")
-        tick(db, far, clock, "notify")
+        tick(db, far, clock, "calls")
         clock.advance(timedelta(seconds=1))
         tick(db, far, clock, "escalation")  # bob paged; carol's level due 30 min on
         # The notify job again for alice's call, as when a worker placed it and died before its
@@ -98,7 +98,7 @@ def test_a_page_answered_with_2_again_when_its_call_is_placed_again_escalates_on
                 .where(Notification.recipient == "alice")
                 .values(status="sending", due_at=clock.now(), sent_at=None)
             )
-        tick(db, far, clock, "notify")
+        tick(db, far, clock, "calls")
         assert [c.number for c in far.calls] == ["+4930111", "+4930111"]
         clock.advance(timedelta(minutes=29))
         tick(db, far, clock, "escalation")
@@ -114,7 +114,7 @@ def test_the_calls_of_one_level_ring_together(db):
     ring = 1.0
     with FarEnd(default=Person(ring=ring, key="1")) as far:
         tick(db, far, clock, "escalation")
-        tick(db, far, clock, "notify")
+        tick(db, far, clock, "calls")
     first, second = sorted(far.calls, key=lambda c: c.invited)
     assert first.answered is not None and second.answered is not None
     assert second.invited < first.answered  # the second rang before the first was answered
@@ -128,21 +128,41 @@ def test_the_calls_of_one_level_ring_together(db):
         assert get(incident, session=session).acknowledged_by in ("alice", "bob")
 
 
-def test_voice_calls_1_rings_one_phone_at_a_time_and_a_later_call_waits_in_the_queue(db):
+def test_voice_calls_1_rings_one_phone_at_a_time_each_page_tried_once(db):
     called_by_phone(db, ("alice", ALICE), ("bob", BOB))
     policy(db, NOW, "users=alice,bob")
     clock = SimulatedClock(NOW)
     incident = fire(db, NOW)
     with FarEnd(default=Person(ring=0.3, key=None, wait=0.1)) as far:
         tick(db, far, clock, "escalation")
-        tick(db, far, clock, "notify", voice_calls=1)
-        assert len(far.calls) == 1  # the other page went back to the queue, unsent
-        tick(db, far, clock, "notify", voice_calls=1)
+        tick(db, far, clock, "calls", voice_calls=1)
     first, second = sorted(far.calls, key=lambda c: c.invited)
     assert first.bye is not None and second.invited > first.bye
     with transaction(db.sessions) as session:
         tries = session.scalars(select(Notification.attempts).where(Notification.subject_id == incident)).all()
-    assert sorted(tries) == [1, 1]  # the page that waited its turn was tried once, not twice
+    assert sorted(tries) == [1, 1]  # the page that waited its turn was claimed once, not twice
+
+
+def test_a_message_page_never_waits_behind_a_ringing_phone(db):
+    box = Mailbox()
+    called_by_phone(db, ("alice", ALICE), ("bob", mail("bob", box.port)))
+    policy(db, NOW, "users=alice,bob")
+    clock = SimulatedClock(NOW)
+    incident = fire(db, NOW)
+    box.controller.start()
+    try:
+        with FarEnd(default=Person(ring=0.3, key="1")) as far:
+            tick(db, far, clock, "escalation")
+            tick(db, far, clock, "notify")  # the messages' lane: bob's email goes, alice's call waits for its lane
+            assert far.calls == [] and [who for who, _ in box.received] == ["bob"]
+            assert [(who, status) for who, _, _, status in pages(db, incident)] == [
+                ("alice", "pending"),
+                ("bob", "sent"),
+            ]
+            tick(db, far, clock, "calls")
+        assert [c.number for c in far.calls] == ["+4930111"]
+    finally:
+        box.controller.stop()
 
 
 def test_a_call_waiting_its_turn_is_not_placed_once_the_first_acknowledged(db):
@@ -152,8 +172,8 @@ def test_a_call_waiting_its_turn_is_not_placed_once_the_first_acknowledged(db):
     incident = fire(db, NOW)
     with FarEnd(default=Person(ring=0.3, key="1")) as far:
         tick(db, far, clock, "escalation")
-        tick(db, far, clock, "notify", voice_calls=1)
-        tick(db, far, clock, "notify", voice_calls=1)
+        tick(db, far, clock, "calls", voice_calls=1)
+        tick(db, far, clock, "calls", voice_calls=1)
     assert len(far.calls) == 1
     assert [(who, status) for who, _, _, status in pages(db, incident) if status == "sent"] == [("alice", "sent")]
     assert (
@@ -183,7 +203,7 @@ def test_2_pressed_once_someone_else_acknowledged_says_so_and_pages_nobody_more(
             return Answered(False, "DTMF 2", escalated=True)
 
     rt = Runtime(db.settings, clock, db.sessions)
-    for name in ("escalation", "notify"):
+    for name in ("escalation", "calls"):
         for job in wiring.due_jobs(rt, paging=Paging(dialer=AcknowledgedMeanwhile())):
             if job.name == name:
                 drain(job, rt.sessions, clock)

@@ -100,7 +100,7 @@ def test_a_page_answered_with_1_acknowledges_the_incident_and_stops_the_escalati
         phone.press("1")
 
     pressing = in_background(press_1_once_the_message_began)
-    tick(rt, "notify")  # places the call, and returns when it ended
+    tick(rt, "calls")  # places the call, and returns when it ended
     pressing.join(timeout=20)
 
     with transaction(db.sessions) as session:
@@ -131,7 +131,7 @@ def test_a_page_rejected_as_busy_is_not_acknowledged_and_level_2_follows(db, reg
         phone.key(b"b")  # baresip's menu: hang up the ringing call, a 486 Busy Here
 
     rejecting = in_background(reject_when_ringing)
-    tick(rt, "notify")
+    tick(rt, "calls")
     rejecting.join(timeout=20)
 
     with transaction(db.sessions) as session:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Boolean, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from watchkeeper.db import Base, Sealed, UTCDateTime, str_enum
@@ -41,6 +41,9 @@ class Notification(Base):
     url: Mapped[str] = mapped_column(Sealed)  # Apprise URL, never shown in full
     title: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Sealed)
+    # A telephone call (a `sip:` URL), which rings for up to a minute: calls are claimed by a lane of
+    # their own, so no message waits behind a ringing phone. Kept apart because the URL is sealed.
+    call: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[Status] = mapped_column(str_enum(Status, 12), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # next try, or lease end while sending

@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,7 @@ from watchkeeper.notify.models import Notification
 from watchkeeper.notify.models import Status as Status
 
 MAX_ATTEMPTS = 8
+CALL = "sip:"  # the scheme of a voice page's URL: a call, not a message
 LEASE = timedelta(minutes=2)
 
 
@@ -99,6 +100,7 @@ def enqueue(
         attempts=0,
         due_at=due_at or now,
         created_at=now,
+        call=url.lower().startswith(CALL),
     )
     try:
         with session.begin_nested():
@@ -108,15 +110,17 @@ def enqueue(
     return row
 
 
-def claim(*, session: Session, now: datetime, limit: int = 20) -> list[Notification]:
-    """Up to `limit` due notifications, marked `sending` and leased for LEASE (see watchkeeper.due)."""
+def claim(*, session: Session, now: datetime, limit: int = 20, calls: bool | None = None) -> list[Notification]:
+    """Up to `limit` due notifications (only calls, or only messages, if `calls` says), marked
+    `sending` and leased for LEASE (see watchkeeper.due)."""
+    kind = [] if calls is None else [Notification.call.is_(calls)]
     rows = due.claim(
         session,
         Notification,
         due=Notification.due_at,
         now=now,
         limit=limit,
-        where=[Notification.status.in_([Status.PENDING, Status.SENDING])],
+        where=[Notification.status.in_([Status.PENDING, Status.SENDING]), *kind],
         lease=LEASE,
     )
     for row in rows:
@@ -124,26 +128,13 @@ def claim(*, session: Session, now: datetime, limit: int = 20) -> list[Notificat
     return rows
 
 
-def release(ids: Sequence[int], *, session: Session, now: datetime) -> None:
-    """Give claimed notifications back unsent, due at once and their try not counted: for a
-    sender that took more than it can send within the lease (calls beyond those that may ring
-    at once), so that none is claimed again by another worker while its first is still on."""
-    if ids:
-        session.execute(
-            update(Notification)
-            .where(Notification.id.in_(ids), Notification.status == Status.SENDING)
-            .values(status=Status.PENDING, due_at=now, attempts=Notification.attempts - 1)
-            .execution_options(synchronize_session=False)
-        )
-
-
 Outcome = Callable[[Notification, Session, datetime], None]
 Claimed = tuple[int, str, str, str]
 
 
-def claim_to_send(*, session: Session, now: datetime, limit: int = 20) -> list[Claimed]:
+def claim_to_send(*, session: Session, now: datetime, limit: int = 20, calls: bool | None = None) -> list[Claimed]:
     """`claim`, keeping what a send needs (id, url, title, body) for after the claim is committed."""
-    return [(r.id, r.url, r.title, r.body) for r in claim(session=session, now=now, limit=limit)]
+    return [(r.id, r.url, r.title, r.body) for r in claim(session=session, now=now, limit=limit, calls=calls)]
 
 
 def deliver_due(
