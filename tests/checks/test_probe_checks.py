@@ -66,7 +66,7 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture
 def runner() -> Iterator[ProbeRunner]:
-    probing = ProbeRunner(limit=20)
+    probing = ProbeRunner(limit=20, settle=10)
     yield probing
     probing.close()
 
@@ -176,7 +176,7 @@ def test_a_restart_keeps_the_schedule_and_the_damping(db, site):
     with transaction(db.sessions) as session:
         service.add_probe("shop", "http", {"url": site.url}, session=session, now=NOW)
     site.healthy = False
-    first = ProbeRunner()
+    first = ProbeRunner(settle=10)
     to_due(db, clock, "shop")
     scheduler(db, clock, first).run_due()
     first.close()
@@ -185,7 +185,7 @@ def test_a_restart_keeps_the_schedule_and_the_damping(db, site):
         slot = stored.due_at
         assert stored.probe_state["failures"] == 1 and slot > clock.now()
     # A new process: new scheduler, new runner; it finds the stored slot and the one failure.
-    second = ProbeRunner()
+    second = ProbeRunner(settle=10)
     try:
         again = scheduler(db, clock, second)
         clock.advance(slot - clock.now() - timedelta(seconds=1))
