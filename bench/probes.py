@@ -83,6 +83,12 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def child_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -99,6 +105,7 @@ def main() -> None:
     from watchkeeper import models  # noqa: F401  (every table)
     from watchkeeper.checks import probe_rules, service
     from watchkeeper.checks.models import Check, ProbeResultRow
+    from watchkeeper.checks.runner import ProbeRunner
     from watchkeeper.cli.common import Context
     from watchkeeper.clock import SystemClock
     from watchkeeper.config import Settings
@@ -141,10 +148,12 @@ def main() -> None:
                     interval=interval,
                 )
         print(f"{args.checks} checks added in {time.perf_counter() - started_adding:.1f} s ({url.split(':')[0]})")
-        scheduler = Scheduler(jobs(ctx), clock=clock, sessions=ctx.sessions)
+        runner = ProbeRunner(limit=args.concurrency)
+        scheduler = Scheduler(jobs(ctx, runner=runner), clock=clock, sessions=ctx.sessions)
         stop = threading.Event()
         window_start = clock.now()
         cpu_before = cpu_seconds()
+        server_before = child_cpu_seconds(server.pid)
         loop = threading.Thread(target=scheduler.run_forever, args=(stop, settings.scheduler_tick_seconds))
         loop.start()
         time.sleep(args.minutes * 60)
@@ -152,6 +161,7 @@ def main() -> None:
         loop.join()
         window_end = clock.now()
         cpu = cpu_seconds() - cpu_before
+        server_cpu = child_cpu_seconds(server.pid) - server_before
         after = rss_kb()
         with transaction(ctx.sessions) as session:
             names = {check_id: name for check_id, name in session.execute(select(Check.id, Check.name))}
@@ -173,7 +183,10 @@ def main() -> None:
             due += 0 if first >= window_end else (window_end - first - tick) // interval + 1
         down = sum(1 for *_, up in rows if not up)
         minutes = (window_end - window_start).total_seconds() / 60
-        print(f"ran {minutes:.1f} min: {len(lateness)} probes ran of {due} due in the window ({down} down)")
+        print(
+            f"ran {minutes:.1f} min: {len(lateness)} probes ran of {due} due in the window ({down} down; "
+            f"{runner.dropped} timed out on a late loop, not judged)"
+        )
         if lateness:
             p99 = percentile(lateness, 0.99)
             print(
@@ -181,6 +194,7 @@ def main() -> None:
                 f"worst {max(lateness):.3f} s (target p99 <= 2 s: {'met' if p99 <= 2 else 'MISSED'})"
             )
         print(f"scheduler CPU: {cpu / minutes:.1f} s per minute ({cpu / max(1, len(rows)) * 1e3:.2f} ms per probe)")
+        print(f"HTTP server CPU (its own process): {server_cpu / minutes:.1f} s per minute")
         print(
             f"memory: RSS {before / 1024:.0f} -> {after / 1024:.0f} MB, "
             f"{(after - before) / args.checks:.2f} KB per check"

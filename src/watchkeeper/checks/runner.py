@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from watchkeeper.checks import probes
+from watchkeeper.checks import http1, probes
 from watchkeeper.checks.result import ProbeKind, ProbeResult
 from watchkeeper.clock import Clock
 
@@ -60,6 +60,7 @@ class ProbeRunner:
         self.settle = settle
         self.dropped = 0  # results not believed, as the loop was starved while they ran
         self._client = client
+        self._pool = http1.Pool()  # plain http:// probes; httpx the rest (checks.http1 says why)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -132,9 +133,9 @@ class ProbeRunner:
         if planned.spec is None:
             return ProbeResult(ProbeKind(planned.kind), planned.target, False, None, at, planned.error)
         began = time.monotonic()
-        result = await probes.run_bounded(planned.spec, client=self._http(), at=at)
+        result = await probes.run_bounded(planned.spec, client=self._http(), at=at, pool=self._pool)
         if not result.up and time.monotonic() - began >= planned.spec.timeout and self._lagged_at >= began:
-            log.warning("probe of %s ran to its timeout on a late event loop; judged on its next run", planned.target)
+            log.debug("probe of %s ran to its timeout on a late event loop; judged on its next run", planned.target)
             return None
         return result
 
@@ -159,6 +160,7 @@ class ProbeRunner:
             loop, self._loop = self._loop, None
         if loop is None:
             return
+        asyncio.run_coroutine_threadsafe(self._pool.aclose(), loop).result(timeout=10)
         if self._client is not None:
             asyncio.run_coroutine_threadsafe(self._client.aclose(), loop).result(timeout=10)
             self._client = None
