@@ -6,6 +6,9 @@ checks against it (`checks.service.add_probe`, interval 60 s, each in its own
 slot), and runs `watchkeeper serve`'s scheduler (`wiring.jobs` and the real
 `Scheduler.run_forever` on the system clock) for `--minutes`. Then:
 
+Each check starts at its first slot after all were added (the slots that passed
+while adding are not run; with ``--catch-up`` they are, first, as after a restart).
+
 * **lateness**: for every stored result, the time its probe started (the
   result's `at`) minus its scheduled slot (the check's grid, probe_rules);
   p50, p99 and the worst, and how many runs were due in the window against
@@ -100,6 +103,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="run the slots that passed while the checks were being added too, as after a restart",
+    )
     args = parser.parse_args()
 
     from watchkeeper import models  # noqa: F401  (every table)
@@ -148,6 +156,13 @@ def main() -> None:
                     interval=interval,
                 )
         print(f"{args.checks} checks added in {time.perf_counter() - started_adding:.1f} s ({url.split(':')[0]})")
+        if not args.catch_up:
+            # Slots that passed while the checks were being added are not a backlog to run:
+            # each check starts at its first slot from now, as on a server that was running.
+            with transaction(ctx.sessions) as session:
+                now = clock.now()
+                for check in session.scalars(select(Check)):
+                    check.due_at = service.next_probe_at(check, now)
         runner = ProbeRunner(limit=args.concurrency)
         scheduler = Scheduler(jobs(ctx, runner=runner), clock=clock, sessions=ctx.sessions)
         stop = threading.Event()

@@ -511,6 +511,7 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
             "escalation",
             "notify",
             "probes",
+            "probe-results",
             "retention",
             "inbox",
         ]
@@ -524,6 +525,7 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
             "escalation",
             "notify",
             "probes",
+            "probe-results",
             "retention",
         ]
     finally:

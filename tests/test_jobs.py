@@ -37,6 +37,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "escalation",
         "notify",
         "probes",
+        "probe-results",
         "retention",
         "inbox",
     ]
@@ -49,6 +50,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "escalation": 200,
         "notify": 20,
         "probes": 1000,
+        "probe-results": 500,
     }
     assert [j.name for j in jobs(ctx)] == [
         "feeds",
@@ -61,6 +63,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "escalation",
         "notify",
         "probes",
+        "probe-results",
         "retention",
     ]
 

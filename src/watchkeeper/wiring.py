@@ -147,6 +147,7 @@ BATCH = 200
 SENDS = 20  # notifications per claim: each is a call to an outside channel
 PROBES = 1000  # probe checks per claim, at most as many as the runner has room for (`probe_concurrency`)
 STORES = 500  # probe results stored per transaction
+PROBE_TICK = timedelta(seconds=0.1)
 LOOKS = 50  # PBXs looked at together: each holds a manager session open for the look
 
 
@@ -227,6 +228,9 @@ def due_jobs(
     # open, and their results are stored, damped and alerted as they come in, a few
     # hundred a transaction, on this turn or a later one.
     probing = runner or ProbeRunner(limit=ctx.settings.probe_concurrency)
+    # Claimed more often than the other due work: a probe starts within this of its slot,
+    # and a claim of at most `probe_concurrency` a turn keeps up with thousands a minute.
+    probe_tick = min(tick, PROBE_TICK)
 
     def claim_probes(session: Session, now: datetime, limit: int) -> Sequence[Planned]:
         return checks.claim_probes(session=session, now=now, limit=min(limit, probing.room()))
@@ -242,7 +246,7 @@ def due_jobs(
             probing.give_back(done)  # rolled back: stored on a later turn, once
             raise
 
-    probed = DueJob("probe-results", tick, STORES, take_probed, store_probed)
+    probed = DueJob("probe-results", probe_tick, STORES, take_probed, store_probed)
 
     def probe(planned: Sequence[Planned]) -> None:
         probing.start(planned, ctx.clock)
@@ -269,7 +273,7 @@ def due_jobs(
         DueJob("escalation", tick, BATCH, _claim(pages.claim_ack_due), _handle(pages.ack_timed_out)),
         DueJob("notify", tick, SENDS, _claim(outbox.claim_to_send), after_commit=send),
         # One batch a turn: a batch behind on the network never keeps the others waiting.
-        DueJob("probes", tick, PROBES, claim_probes, after_commit=probe, most=1),
+        DueJob("probes", probe_tick, PROBES, claim_probes, after_commit=probe, most=1),
         probed,
     ]
 
