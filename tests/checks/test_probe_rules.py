@@ -120,7 +120,7 @@ def test_finding_of_an_expiring_certificate_is_a_warning() -> None:
     state = step(step(ProbeState(), expiring).state, expiring).state
     finding = finding_for("cert", {}, state, expiring)
     assert finding.severity is Severity.WARNING
-    assert finding.summary == "billing.example.com:443: certificate expires in 15 days (2026-12-17)"
+    assert finding.summary == "cert (billing.example.com:443): certificate expires in 15 days (2026-12-17)"
     assert finding.details == {"days_left": 15}
     assert finding.labels["kind"] == "tls"
 
