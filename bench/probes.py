@@ -6,6 +6,9 @@ checks against it (`checks.service.add_probe`, interval 60 s, each in its own
 slot), and runs `watchkeeper serve`'s scheduler (`wiring.jobs` and the real
 `Scheduler.run_forever` on the system clock) for `--minutes`. Then:
 
+Each check starts at its first slot after all were added (the slots that passed
+while adding are not run; with ``--catch-up`` they are, first, as after a restart).
+
 * **lateness**: for every stored result, the time its probe started (the
   result's `at`) minus its scheduled slot (the check's grid, probe_rules);
   p50, p99 and the worst, and how many runs were due in the window against
@@ -83,6 +86,12 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def child_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -94,11 +103,17 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="run the slots that passed while the checks were being added too, as after a restart",
+    )
     args = parser.parse_args()
 
     from watchkeeper import models  # noqa: F401  (every table)
     from watchkeeper.checks import probe_rules, service
     from watchkeeper.checks.models import Check, ProbeResultRow
+    from watchkeeper.checks.runner import ProbeRunner
     from watchkeeper.cli.common import Context
     from watchkeeper.clock import SystemClock
     from watchkeeper.config import Settings
@@ -141,10 +156,19 @@ def main() -> None:
                     interval=interval,
                 )
         print(f"{args.checks} checks added in {time.perf_counter() - started_adding:.1f} s ({url.split(':')[0]})")
-        scheduler = Scheduler(jobs(ctx), clock=clock, sessions=ctx.sessions)
+        if not args.catch_up:
+            # Slots that passed while the checks were being added are not a backlog to run:
+            # each check starts at its first slot from now, as on a server that was running.
+            with transaction(ctx.sessions) as session:
+                now = clock.now()
+                for check in session.scalars(select(Check)):
+                    check.due_at = service.next_probe_at(check, now)
+        runner = ProbeRunner(limit=args.concurrency)
+        scheduler = Scheduler(jobs(ctx, runner=runner), clock=clock, sessions=ctx.sessions)
         stop = threading.Event()
         window_start = clock.now()
         cpu_before = cpu_seconds()
+        server_before = child_cpu_seconds(server.pid)
         loop = threading.Thread(target=scheduler.run_forever, args=(stop, settings.scheduler_tick_seconds))
         loop.start()
         time.sleep(args.minutes * 60)
@@ -152,6 +176,7 @@ def main() -> None:
         loop.join()
         window_end = clock.now()
         cpu = cpu_seconds() - cpu_before
+        server_cpu = child_cpu_seconds(server.pid) - server_before
         after = rss_kb()
         with transaction(ctx.sessions) as session:
             names = {check_id: name for check_id, name in session.execute(select(Check.id, Check.name))}
@@ -173,7 +198,10 @@ def main() -> None:
             due += 0 if first >= window_end else (window_end - first - tick) // interval + 1
         down = sum(1 for *_, up in rows if not up)
         minutes = (window_end - window_start).total_seconds() / 60
-        print(f"ran {minutes:.1f} min: {len(lateness)} probes ran of {due} due in the window ({down} down)")
+        print(
+            f"ran {minutes:.1f} min: {len(lateness)} probes ran of {due} due in the window ({down} down; "
+            f"{runner.dropped} timed out on a late loop, not judged)"
+        )
         if lateness:
             p99 = percentile(lateness, 0.99)
             print(
@@ -181,6 +209,7 @@ def main() -> None:
                 f"worst {max(lateness):.3f} s (target p99 <= 2 s: {'met' if p99 <= 2 else 'MISSED'})"
             )
         print(f"scheduler CPU: {cpu / minutes:.1f} s per minute ({cpu / max(1, len(rows)) * 1e3:.2f} ms per probe)")
+        print(f"HTTP server CPU (its own process): {server_cpu / minutes:.1f} s per minute")
         print(
             f"memory: RSS {before / 1024:.0f} -> {after / 1024:.0f} MB, "
             f"{(after - before) / args.checks:.2f} KB per check"

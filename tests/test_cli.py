@@ -512,6 +512,7 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
             "notify",
             "calls",
             "probes",
+            "probe-results",
             "retention",
             "inbox",
         ]
@@ -526,6 +527,7 @@ def test_serve_with_an_inbox_ingests_its_files_on_the_scheduler(db, clock, tmp_p
             "notify",
             "calls",
             "probes",
+            "probe-results",
             "retention",
         ]
     finally:

@@ -38,6 +38,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "notify",
         "calls",
         "probes",
+        "probe-results",
         "retention",
         "inbox",
     ]
@@ -51,6 +52,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "notify": 20,
         "calls": 10,
         "probes": 1000,
+        "probe-results": 500,
     }
     # Paging runs beside the rest, so neither waits on the other.
     assert {j.name: j.lane for j in listed if isinstance(j, DueJob) and j.lane} == {
@@ -70,6 +72,7 @@ def test_serve_runs_every_job_of_one_list_in_its_order(db, tmp_path):
         "notify",
         "calls",
         "probes",
+        "probe-results",
         "retention",
     ]
 

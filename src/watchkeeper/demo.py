@@ -418,6 +418,7 @@ def _probes(sessions: sessionmaker[Session], settings: Settings) -> None:
     from watchkeeper import wiring
     from watchkeeper.checks import pbxes
     from watchkeeper.checks.models import Check
+    from watchkeeper.checks.runner import ProbeRunner
     from watchkeeper.scheduler import drain
 
     clock = SystemClock()
@@ -444,7 +445,9 @@ def _probes(sessions: sessionmaker[Session], settings: Settings) -> None:
         pbxes.add(spec, session=session, now=clock.now())
     console.print("\nprobes: SIP OPTIONS to a live SBC, and to a PBX that stopped answering (run twice) ...")
     ctx = _Runtime(settings, clock, sessions)
-    due = {job.name: job for job in wiring.due_jobs(ctx) if job.name in ("probes", "pbx", "alerts")}
+    # Each run's results stored before the next: the runner waits for its probes.
+    listed = wiring.due_jobs(ctx, runner=ProbeRunner(settle=10.0))
+    due = {job.name: job for job in listed if job.name in ("probes", "pbx", "alerts")}
     for _ in range(2):  # two runs, as two minutes would bring: one lost packet pages nobody
         with transaction(sessions) as session:
             for check in session.scalars(select(Check).where(Check.name.in_(["sbc-fra1", "pbx-hamburg-options"]))):

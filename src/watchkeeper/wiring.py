@@ -32,8 +32,8 @@ from watchkeeper import metrics
 from watchkeeper.bus import MessageBus
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
-from watchkeeper.db import in_transaction, make_sessionmaker, transaction
-from watchkeeper.scheduler import DueJob, Job
+from watchkeeper.db import make_sessionmaker, transaction
+from watchkeeper.scheduler import DueJob, Job, drain
 
 # Every command makes its sessions here, `watchkeeper ingest` too, so the domains
 # the handlers and jobs need load only when a handler or a job is first wanted.
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from watchkeeper.checks.events import PbxAdded, PbxRemoved
     from watchkeeper.checks.models import Check
     from watchkeeper.checks.pbxes import Look
-    from watchkeeper.checks.runner import Planned, ProbeRunner
+    from watchkeeper.checks.runner import Done, Planned, ProbeRunner
     from watchkeeper.feeds.models import FeedState
     from watchkeeper.finding import Finding
     from watchkeeper.notify.models import Notification
@@ -155,7 +155,9 @@ STEPS = 20  # escalation steps per claim: their pages go out once the claim comm
 # Alerts whose group wait is over, per claim: an incident is opened at its claim's time and seen
 # (and paged) once the claim commits, so a burst of openings commits in parts.
 OPENINGS = 20
-PROBES = 1000  # probe checks per claim: run together, at most `probe_concurrency` at once
+PROBES = 1000  # probe checks per claim, at most as many as the runner has room for (`probe_concurrency`)
+STORES = 500  # probe results stored per transaction
+PROBE_TICK = timedelta(seconds=0.1)
 LOOKS = 50  # PBXs looked at together: each holds a manager session open for the look
 
 
@@ -238,21 +240,36 @@ def due_jobs(
     def escalate(steps: Sequence[EscalationStep], session: Session, now: datetime) -> None:
         pages.run(steps, session=session, now=now, paging=options)
 
-    # Probes: the claim moves each check to its next slot and commits; the batch is
-    # probed with no transaction open; its results are stored, damped and alerted in
-    # a transaction of their own.
+    # Probes stream: the claim moves each check to its next slot and commits, taking no
+    # more than the runner has room for; the probes start at once with no transaction
+    # open, and their results are stored, damped and alerted as they come in, a few
+    # hundred a transaction, on this turn or a later one.
     probing = runner or ProbeRunner(limit=ctx.settings.probe_concurrency)
+    # Claimed more often than the other due work: a probe starts within this of its slot,
+    # and a claim of at most `probe_concurrency` a turn keeps up with thousands a minute.
+    probe_tick = min(tick, PROBE_TICK)
+
+    def claim_probes(session: Session, now: datetime, limit: int) -> Sequence[Planned]:
+        return checks.claim_probes(session=session, now=now, limit=min(limit, probing.room()))
+
+    def take_probed(session: Session, now: datetime, limit: int) -> Sequence[Done]:
+        return probing.finished(most=limit)
+
+    def store_probed(done: Sequence[Done], session: Session, now: datetime) -> None:
+        try:
+            findings = checks.record_results([(p.check_id, r) for p, r in done], session=session, now=now)
+            alerts.record_all(findings, session=session, now=now, config=routing)
+        except Exception:
+            probing.give_back(done)  # rolled back: stored on a later turn, once
+            raise
+
+    probed = DueJob("probe-results", probe_tick, STORES, take_probed, store_probed)
 
     def probe(planned: Sequence[Planned]) -> None:
-        results = probing.run(planned, ctx.clock)
-
-        def store(session: Session) -> None:
-            now = ctx.clock.now()
-            pairs = [(p.check_id, r) for p, r in zip(planned, results, strict=True)]
-            findings = checks.record_results(pairs, session=session, now=now)
-            alerts.record_all(findings, session=session, now=now, config=routing)
-
-        in_transaction(ctx.sessions, store)
+        probing.start(planned, ctx.clock)
+        if probing.settle:
+            probing.wait(probing.settle)
+            drain(probed, ctx.sessions, ctx.clock)
 
     return [
         DueJob("feeds", tick, BATCH, _claim(watch.claim_due), watched),
@@ -292,7 +309,8 @@ def due_jobs(
             lane="calls",
         ),
         # One batch a turn: a batch behind on the network never keeps the others waiting.
-        DueJob("probes", tick, PROBES, _claim(checks.claim_probes), after_commit=probe, most=1),
+        DueJob("probes", probe_tick, PROBES, claim_probes, after_commit=probe, most=1),
+        probed,
     ]
 
 

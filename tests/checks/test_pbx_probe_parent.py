@@ -20,6 +20,7 @@ from watchkeeper.alerts.routing import MuteKind
 from watchkeeper.alerts.service import list_alerts
 from watchkeeper.checks import pbxes
 from watchkeeper.checks.models import Check, CheckStatus
+from watchkeeper.checks.runner import ProbeRunner
 from watchkeeper.cli.common import Context
 from watchkeeper.clock import SimulatedClock
 from watchkeeper.db import transaction
@@ -45,7 +46,7 @@ class Operator:
 
     def __init__(self, db, ami: Serving, sip_port: int) -> None:
         self.db, self.clock = db, SimulatedClock(NOW)
-        self.jobs = wiring.due_jobs(Context(settings=db.settings, clock=self.clock))
+        self.jobs = wiring.due_jobs(Context(settings=db.settings, clock=self.clock), runner=ProbeRunner(settle=10))
         spec = pbxes.PbxInput(
             name="fra1",
             ami=f"127.0.0.1:{ami.port}",

@@ -18,6 +18,7 @@ from watchkeeper.alerts.routing import MuteKind
 from watchkeeper.checks import pbxes
 from watchkeeper.checks.models import Check, CheckKind, CheckStatus, PbxSnapshot
 from watchkeeper.checks.probe_rules import alert_key
+from watchkeeper.checks.runner import ProbeRunner
 from watchkeeper.cli.common import Context
 from watchkeeper.clock import SimulatedClock
 from watchkeeper.db import transaction
@@ -45,7 +46,9 @@ class Desk:
         self.db, self.pbx = db, pbx
         self.clock = SimulatedClock(NOW)
         self.scheduler = Scheduler(
-            jobs(Context(settings=db.settings, clock=self.clock)), clock=self.clock, sessions=db.sessions
+            jobs(Context(settings=db.settings, clock=self.clock), runner=ProbeRunner(settle=10)),
+            clock=self.clock,
+            sessions=db.sessions,
         )
 
     def add(self, name: str = "fra1", **more) -> None:
@@ -188,7 +191,7 @@ def _options_down(desk: Desk) -> None:
             service=None,
             severity=Severity.CRITICAL,
             state=State.FIRING,
-            summary=f"{CLOSED_PORT}: no answer to OPTIONS within 5 s",
+            summary=f"fra1-options ({CLOSED_PORT}): no answer to OPTIONS within 5 s",
             observed_at=desk.clock.now(),
             labels={**options.labels, "check": options.name, "kind": "sip", "target": CLOSED_PORT},
         )
@@ -311,6 +314,35 @@ def test_an_answer_that_cannot_be_read_is_that_pbx_link_alert_and_the_others_are
     assert down is not None and down.status is State.FIRING and "could not be read" in down.summary
     assert desk.shown("fra1")["snapshot"] is None
     assert desk.shown("ber1")["snapshot"]["channels"] == 2
+
+
+def test_pausing_a_pbx_resolves_its_trunk_and_link_alerts_and_pauses_its_options_check(desk):
+    desk.add(sip=CLOSED_PORT)
+    desk.add("ham1", config_files=())
+    desk.look()
+    assert desk.alert("ami:fra1:trunk:carrier-b").status is State.FIRING
+    with transaction(desk.db.sessions) as session:
+        findings = pbxes.pause(pbxes.get("fra1", session=session), session=session, now=desk.clock.now())
+        alerts.record_all(findings, session=session, now=desk.clock.now())
+    assert desk.alert("ami:fra1:trunk:carrier-b").status is State.RESOLVED
+    assert desk.alert("ami:ham1:trunk:carrier-b").status is State.FIRING  # another PBX's: untouched
+    with transaction(desk.db.sessions) as session:
+        options = session.scalar(select(Check).where(Check.name == "fra1-options"))
+        assert (options.status, options.due_at) == (CheckStatus.PAUSED, None)
+        pbxes.resume(pbxes.get("fra1", session=session), session=session, now=desk.clock.now())
+        assert options.status is CheckStatus.NEW and options.due_at is not None
+
+
+def test_pausing_a_pbx_whose_manager_link_is_down_resolves_the_link_alert(desk):
+    desk.add()
+    desk.look()
+    desk.pbx.stop()
+    desk.look()
+    assert desk.alert("ami:fra1:ami").status is State.FIRING
+    with transaction(desk.db.sessions) as session:
+        findings = pbxes.pause(pbxes.get("fra1", session=session), session=session, now=desk.clock.now())
+        alerts.record_all(findings, session=session, now=desk.clock.now())
+    assert desk.alert("ami:fra1:ami").status is State.RESOLVED
 
 
 def test_a_paused_pbx_is_not_looked_at_and_resumed_it_is_at_once(desk):

@@ -66,7 +66,7 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture
 def runner() -> Iterator[ProbeRunner]:
-    probing = ProbeRunner(limit=20)
+    probing = ProbeRunner(limit=20, settle=10)
     yield probing
     probing.close()
 
@@ -124,7 +124,7 @@ def test_a_scheduled_http_probe_goes_down_after_its_failures_opens_an_incident_a
     host = site.url.removeprefix("http://").split("/")[0]
     ((key, status, summary),) = alerts(db)
     assert (key, status) == (f"check:{code}", "firing")
-    assert summary.startswith(f"{host}: HTTP 503 (expected 200-299)")
+    assert summary.startswith(f"shop ({host}): HTTP 503 (expected 200-299)")
     clock.advance(31)  # the group wait
     running.run_due()
     with transaction(db.sessions) as session:
@@ -176,7 +176,7 @@ def test_a_restart_keeps_the_schedule_and_the_damping(db, site):
     with transaction(db.sessions) as session:
         service.add_probe("shop", "http", {"url": site.url}, session=session, now=NOW)
     site.healthy = False
-    first = ProbeRunner()
+    first = ProbeRunner(settle=10)
     to_due(db, clock, "shop")
     scheduler(db, clock, first).run_due()
     first.close()
@@ -185,7 +185,7 @@ def test_a_restart_keeps_the_schedule_and_the_damping(db, site):
         slot = stored.due_at
         assert stored.probe_state["failures"] == 1 and slot > clock.now()
     # A new process: new scheduler, new runner; it finds the stored slot and the one failure.
-    second = ProbeRunner()
+    second = ProbeRunner(settle=10)
     try:
         again = scheduler(db, clock, second)
         clock.advance(slot - clock.now() - timedelta(seconds=1))
@@ -227,7 +227,7 @@ def test_a_sip_options_check_runs_through_the_due_job_against_kamailio(db, kamai
     refused = f"refused: nothing listens on 127.0.0.1:{kamailio.port} over udp"
     assert results(db, "pbx-fra1")[1:] == [(False, None, refused), (False, None, refused)]
     ((_, status, summary),) = alerts(db)
-    assert status == "firing" and summary == f"127.0.0.1:{kamailio.port}: {refused}"
+    assert status == "firing" and summary == f"pbx-fra1 (127.0.0.1:{kamailio.port}): {refused}"
     kamailio.start()
     to_due(db, clock, "pbx-fra1")
     running.run_due()

@@ -95,7 +95,7 @@ def test_finding_of_a_probe_judged_down() -> None:
     assert finding.dedup_key == alert_key("api") == "check/api"
     assert finding.source == "checks" and finding.service == "billing-api"
     assert finding.state is State.FIRING and finding.severity is Severity.CRITICAL
-    assert finding.summary == "api.example.com: HTTP 503 (expected 200-399), 0.21 s"
+    assert finding.summary == "api (api.example.com): HTTP 503 (expected 200-399), 0.21 s"
     assert finding.started_at == T0
     assert finding.labels == {"service": "billing-api", "check": "api", "kind": "http", "target": "api.example.com"}
 
@@ -104,7 +104,7 @@ def test_finding_of_a_probe_up_again_resolves() -> None:
     state, _ = run("ddu")
     finding = finding_for("api", {}, state, result(True, 2, latency=0.05))
     assert finding.state is State.RESOLVED
-    assert finding.summary == "api.example.com: up again, 0.05 s"
+    assert finding.summary == "api (api.example.com): up again, 0.05 s"
 
 
 def test_finding_of_an_expiring_certificate_is_a_warning() -> None:
@@ -120,7 +120,7 @@ def test_finding_of_an_expiring_certificate_is_a_warning() -> None:
     state = step(step(ProbeState(), expiring).state, expiring).state
     finding = finding_for("cert", {}, state, expiring)
     assert finding.severity is Severity.WARNING
-    assert finding.summary == "billing.example.com:443: certificate expires in 15 days (2026-12-17)"
+    assert finding.summary == "cert (billing.example.com:443): certificate expires in 15 days (2026-12-17)"
     assert finding.details == {"days_left": 15}
     assert finding.labels["kind"] == "tls"
 

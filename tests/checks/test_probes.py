@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import ssl
 import threading
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from watchkeeper.checks import probes
+from watchkeeper.checks import http1, probes
 from watchkeeper.checks.probes import (
     DnsProbe,
     HttpProbe,
@@ -85,11 +86,25 @@ def http_base() -> Iterator[str]:
 
 
 def http(spec: HttpProbe) -> ProbeResult:
-    async def go() -> ProbeResult:
-        async with httpx.AsyncClient(verify=ROOTS) as client:
-            return await probe_http(spec, client=client, at=CLOCK.now())
+    """What the probe finds through httpx; the scheduler's lean client (http1) must find the
+    same, its connection kept and used again."""
 
-    return asyncio.run(go())
+    async def go() -> tuple[ProbeResult, ProbeResult, ProbeResult]:
+        pool = http1.Pool()
+        async with httpx.AsyncClient(verify=ROOTS) as client:
+            by_httpx = await probe_http(spec, client=client, at=CLOCK.now())
+            lean = await probe_http(spec, client=client, at=CLOCK.now(), pool=pool)
+            again = await probe_http(spec, client=client, at=CLOCK.now(), pool=pool)
+        await pool.aclose()
+        return by_httpx, lean, again
+
+    found = asyncio.run(go())
+    said = {
+        (r.up, re.sub(r"answered in [0-9.]+ s", "", r.error), repr(r.detail), r.target, r.latency is None)
+        for r in found
+    }
+    assert len(said) == 1, found
+    return found[0]
 
 
 def test_http_200_is_up_with_its_latency(http_base: str) -> None:

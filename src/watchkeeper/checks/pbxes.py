@@ -189,6 +189,27 @@ def remove(check: Check, *, session: Session, now: datetime) -> list[Finding]:
     return findings
 
 
+def pause(check: Check, *, session: Session, now: datetime) -> list[Finding]:
+    """Pause a check (service.pause). A PBX's AMI check pauses the PBX: its OPTIONS check too,
+    and every alert the PBX has firing (link, trunks, configuration, restart) resolves, as it is
+    no longer watched."""
+    findings = service.pause(check, session=session, now=now)
+    if check.kind is not CheckKind.AMI:
+        return findings
+    options = options_check(check, session=session)
+    if options is not None:
+        findings += service.pause(options, session=session, now=now)
+    return findings + closing_findings(pbx_of(check), latest(check, session=session), now=now)
+
+
+def resume(check: Check, *, session: Session, now: datetime) -> None:
+    """Resume a check (service.resume); a PBX's AMI check resumes its OPTIONS check too."""
+    service.resume(check, session=session, now=now)
+    options = options_check(check, session=session) if check.kind is CheckKind.AMI else None
+    if options is not None:
+        service.resume(options, session=session, now=now)
+
+
 def closing_findings(pbx: rules.Pbx, last: ami.Snapshot | None, *, now: datetime) -> list[Finding]:
     """Every finding the PBX can have firing, resolved: it is no longer watched. Pure."""
     resolved = [rules.link_finding(pbx, None, now=now)]

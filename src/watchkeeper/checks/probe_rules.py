@@ -74,7 +74,8 @@ def alert_key(check_name: str) -> str:
 
 
 def finding_for(check_name: str, labels: dict[str, str], state: ProbeState, result: ProbeResult) -> Finding:
-    """The finding of a probe judged down (firing) or up (resolved) by `step`."""
+    """The finding of a probe judged down (firing) or up (resolved) by `step`; its summary
+    names the check and what it probes, as a person reading the alert list looks for both."""
     firing = not state.up
     speed = f", {result.latency:.2f} s" if result.latency is not None else ""
     said = result.error if firing and result.error else ("down" if firing else "up")
@@ -86,7 +87,7 @@ def finding_for(check_name: str, labels: dict[str, str], state: ProbeState, resu
         service=labels.get("service"),
         severity=state.severity or result.severity or DEFAULT_SEVERITY,
         state=State.FIRING if firing else State.RESOLVED,
-        summary=f"{result.target}: {said}{speed}",
+        summary=f"{check_name} ({result.target}): {said}{speed}",
         observed_at=result.observed_at,
         started_at=state.failing_since if firing else None,
         labels={**labels, "check": check_name, "kind": str(result.kind), "target": result.target},

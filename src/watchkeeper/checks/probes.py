@@ -29,7 +29,7 @@ import dns.resolver
 import httpx
 from cryptography import x509
 
-from watchkeeper.checks import sip
+from watchkeeper.checks import http1, sip
 from watchkeeper.checks.result import ProbeKind as ProbeKind
 from watchkeeper.checks.result import ProbeResult as ProbeResult
 from watchkeeper.clock import Clock
@@ -261,26 +261,48 @@ async def _read(response: httpx.Response) -> bytes:
     return bytes(body[:BODY_LIMIT])
 
 
-async def probe_http(spec: HttpProbe, *, client: httpx.AsyncClient, at: datetime) -> ProbeResult:
+async def _by_httpx(spec: HttpProbe, client: httpx.AsyncClient) -> tuple[int, bytes, str]:
+    request = client.build_request(spec.method, spec.url, headers=dict(spec.headers), timeout=spec.timeout)
+    response = await client.send(request, stream=True, follow_redirects=spec.follow_redirects)
+    try:
+        body = await _read(response)
+    finally:
+        await response.aclose()
+    return response.status_code, body, response.encoding or "utf-8"
+
+
+async def _exchange(spec: HttpProbe, client: httpx.AsyncClient, pool: http1.Pool | None) -> tuple[int, bytes, str]:
+    """Status, body and its encoding: by `pool` when it takes the request, else by httpx."""
+    if pool is not None and pool.takes(spec.url):
+        try:
+            answer = await pool.request(
+                spec.method, spec.url, spec.headers, limit=BODY_LIMIT, redirects=spec.follow_redirects
+            )
+        except http1.Unsupported:
+            pass
+        else:
+            return answer.status, answer.body, answer.encoding
+    return await _by_httpx(spec, client)
+
+
+async def probe_http(
+    spec: HttpProbe, *, client: httpx.AsyncClient, at: datetime, pool: http1.Pool | None = None
+) -> ProbeResult:
+    """`pool` (http1), when given, sends the plain http:// requests it takes; httpx the rest."""
+
     def result(up: bool, latency: float | None, error: str = "", **detail: Any) -> ProbeResult:
         return ProbeResult(ProbeKind.HTTP, spec.target, up, latency, at, error, {"url": spec.url, **detail})
 
     started = time.perf_counter()
     try:
         async with asyncio.timeout(spec.timeout):
-            request = client.build_request(spec.method, spec.url, headers=dict(spec.headers), timeout=spec.timeout)
-            response = await client.send(request, stream=True, follow_redirects=spec.follow_redirects)
-            try:
-                body = await _read(response)
-            finally:
-                await response.aclose()
-    except (httpx.HTTPError, OSError, TimeoutError) as exc:
+            status, body, encoding = await _exchange(spec, client, pool)
+    except (httpx.HTTPError, OSError, TimeoutError, http1.ProtocolError) as exc:
         return result(False, None, _reason(exc, _host_port(spec.url), spec.timeout))
     latency = time.perf_counter() - started
-    status = response.status_code
     if not any(low <= status <= high for low, high in parse_statuses(spec.expected_status)):
         return result(False, latency, f"HTTP {status} (expected {spec.expected_status})", status=status)
-    problem = _judge_body(spec, body, response.encoding or "utf-8")
+    problem = _judge_body(spec, body, encoding)
     if not problem and spec.max_latency is not None and latency > spec.max_latency:
         problem = f"answered in {latency:.2f} s, slower than {_seconds(spec.max_latency)}"
     return result(not problem, latency, f"HTTP {status}: {problem}" if problem else "", status=status)
@@ -394,12 +416,17 @@ async def probe_dns(spec: DnsProbe, *, at: datetime) -> ProbeResult:
 
 
 async def run(
-    spec: ProbeSpec, *, client: httpx.AsyncClient, at: datetime, context: ssl.SSLContext | None = None
+    spec: ProbeSpec,
+    *,
+    client: httpx.AsyncClient,
+    at: datetime,
+    context: ssl.SSLContext | None = None,
+    pool: http1.Pool | None = None,
 ) -> ProbeResult:
     """The runner for the kind of `spec`."""
     match spec:
         case HttpProbe():
-            return await probe_http(spec, client=client, at=at)
+            return await probe_http(spec, client=client, at=at, pool=pool)
         case TcpProbe():
             return await probe_tcp(spec, at=at)
         case TlsProbe():
@@ -435,10 +462,21 @@ async def run_many(
 
     async def one(spec: ProbeSpec) -> ProbeResult:
         async with gate:
-            at = clock.now()
-            return await _bounded(lambda: run(spec, client=client, at=at, context=context), spec, at)
+            return await run_bounded(spec, client=client, at=clock.now(), context=context)
 
     return list(await asyncio.gather(*(one(spec) for spec in specs)))
+
+
+async def run_bounded(
+    spec: ProbeSpec,
+    *,
+    client: httpx.AsyncClient,
+    at: datetime,
+    context: ssl.SSLContext | None = None,
+    pool: http1.Pool | None = None,
+) -> ProbeResult:
+    """`run`, cut off a little after the probe's own timeout; a probe that breaks is a down result."""
+    return await _bounded(lambda: run(spec, client=client, at=at, context=context, pool=pool), spec, at)
 
 
 async def _bounded(probe: Callable[[], Awaitable[ProbeResult]], spec: ProbeSpec, at: datetime) -> ProbeResult:

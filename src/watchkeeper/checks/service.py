@@ -651,6 +651,8 @@ def claim_probes(*, session: Session, now: datetime, limit: int) -> list[Planned
     before this transaction commits (a lease the probe's result does not need to change, so
     a worker that dies mid-batch loses one run of each, never the schedule), and what each
     runs is read from its options, so the probing holds no row and no transaction."""
+    if limit <= 0:
+        return []
     claimed = due.claim(session, Check, due=Check.due_at, now=now, limit=limit, where=[Check.kind.in_(PROBES)])
     planned = []
     for check in claimed:

@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from watchkeeper import models  # noqa: F401  (every table, for the alerts a ping records)
-from watchkeeper.checks import service
+from watchkeeper.checks import pbxes, service
 from watchkeeper.checks.models import CheckKind, PingKind, ScheduleKind
 from watchkeeper.checks.schedule import Schedule
 from watchkeeper.cli.common import Column, act, console, context, fail, parse_duration, print_json, show_list, when
@@ -338,9 +338,9 @@ def _change(name: str, what: str) -> None:
     def action(session: Session, now: datetime) -> None:
         check = service.get(name, session=session)
         if what == "pause":
-            _record(service.pause(check, session=session, now=now), session, now)
+            _record(pbxes.pause(check, session=session, now=now), session, now)
         elif what == "resume":
-            service.resume(check, session=session, now=now)
+            pbxes.resume(check, session=session, now=now)
         else:
             _record(service.remove(check, session=session, now=now), session, now)
 

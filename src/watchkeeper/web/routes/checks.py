@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.alerts import service as alerts
 from watchkeeper.auth.customers import get_customer
-from watchkeeper.checks import service
+from watchkeeper.checks import pbxes, service
 from watchkeeper.checks.models import Check, PingKind
 from watchkeeper.checks.schedule import Schedule
 from watchkeeper.checks.schemas import CheckIn, CheckOut, CheckShown, NewCheck, ProbeIn
@@ -40,6 +40,7 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": "the ping is stored", **PLAIN},
     400: {"description": "an exit status over 255, or a rid that is no uuid"},
     404: {"description": "no check has this uuid (or slug under this ping key); nothing is stored"},
+    409: {"description": "the check is a probe (http, tcp, tls, dns, sip): it is run, not pinged; nothing is stored"},
 }
 SLUG_ANSWERS: dict[int | str, dict[str, Any]] = {
     **ANSWERS,
@@ -79,6 +80,18 @@ def _known(request: Request, find: Any) -> Check | None:
     if check is None:
         failed_attempt(request)
     return check
+
+
+class _Probed(Exception):
+    """A ping to a probe check: refused, and nothing of it stored."""
+
+
+def _refusal(check: Check) -> str:
+    kind = f"an {check.kind}" if check.kind == "http" else f"a {check.kind}"
+    return (
+        f"check {check.name} is {kind} probe: watchkeeper runs it every {check.period_seconds} s "
+        "and takes no pings; ping a heartbeat check instead"
+    )
 
 
 def _record(request: Request, code: str, kind: PingKind, exit_status: int | None, body: bytes) -> bool:
@@ -121,6 +134,9 @@ def _record(request: Request, code: str, kind: PingKind, exit_status: int | None
         )
         if pinged is None:
             return False
+        check = session.get(Check, pinged.ping.check_id)  # the one just locked: no query
+        if check is not None and service.is_probe(check):
+            raise _Probed(_refusal(check))  # rolls the ping back: nothing is stored
         alerts.record_all(pinged.findings, session=session, now=now, config=state.routing)
         return True
 
@@ -147,13 +163,18 @@ async def _ping(
     if code is not None and not _has_body(request):
         # No body to hold back: the check is found, locked and pinged in one transaction.
         refuse_if_throttled(request)
-        if not await run_in_threadpool(_record, request, code, kind, exit_status, b""):
-            failed_attempt(request)
-            return _plain("not found", status.HTTP_404_NOT_FOUND)
+        try:
+            if not await run_in_threadpool(_record, request, code, kind, exit_status, b""):
+                failed_attempt(request)
+                return _plain("not found", status.HTTP_404_NOT_FOUND)
+        except _Probed as refused:
+            return _plain(str(refused), status.HTTP_409_CONFLICT)
         return _plain("OK")
     check = await run_in_threadpool(_known, request, find)
     if check is None:
         return _plain("not found", status.HTTP_404_NOT_FOUND)
+    if service.is_probe(check):
+        return _plain(_refusal(check), status.HTTP_409_CONFLICT)
     body = await request.body()
     await run_in_threadpool(_record, request, check.uuid, kind, exit_status, body)  # False: removed meanwhile
     return _plain("Created", status.HTTP_201_CREATED) if made and any(made) else _plain("OK")
@@ -293,7 +314,7 @@ def show_check(ref: str, session: SessionDep) -> dict[str, Any]:
 def pause_check(ref: str, request: Request, tx: Tx) -> dict[str, Any]:
     def work(session: Session, now: datetime) -> dict[str, Any]:
         check = service.get(ref, session=session)
-        findings = service.pause(check, session=session, now=now)
+        findings = pbxes.pause(check, session=session, now=now)
         alerts.record_all(findings, session=session, now=now, config=request.app.state.routing)
         return service.check_view(check)
 
@@ -304,7 +325,7 @@ def pause_check(ref: str, request: Request, tx: Tx) -> dict[str, Any]:
 def resume_check(ref: str, tx: Tx) -> dict[str, Any]:
     def work(session: Session, now: datetime) -> dict[str, Any]:
         check = service.get(ref, session=session)
-        service.resume(check, session=session, now=now)
+        pbxes.resume(check, session=session, now=now)
         return service.check_view(check)
 
     return tx.run(work)
