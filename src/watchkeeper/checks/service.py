@@ -306,7 +306,7 @@ _AT_ONCE: dict[PingKind, TextClause] = {
            CAST({_RUN_TIME} AS float8) AS took,
            started_at IS NOT NULL AND (CAST(:rid AS varchar) IS NULL OR started_rid = :rid) AS finishes
     FROM checks c
-    WHERE uuid = :code AND schedule = 'period' AND NOT firing
+    WHERE uuid = :code AND kind = 'heartbeat' AND schedule = 'period' AND NOT firing
 ), moved AS (
     UPDATE checks SET
         last_ping_at = :now,
@@ -331,13 +331,13 @@ _AT_ONCE: dict[PingKind, TextClause] = {
         started_rid = :rid,
         status = CASE WHEN status = 'down' THEN status ELSE 'started' END,
         due_at = LEAST(due_at, CAST(:now AS timestamptz) + make_interval(secs => grace_seconds))
-    WHERE uuid = :code
+    WHERE uuid = :code AND kind = 'heartbeat'
     RETURNING id, CAST(NULL AS float8) AS took
 )
 {_INSERT}"""
     ),
     PingKind.LOG: sql(
-        f"""WITH moved AS (SELECT id, CAST(NULL AS float8) AS took FROM checks WHERE uuid = :code)
+        f"""WITH moved AS (SELECT id, CAST(NULL AS float8) AS took FROM checks WHERE uuid = :code AND kind = 'heartbeat')
 {_INSERT}"""
     ),
 }
@@ -355,7 +355,7 @@ def ping_at_once(
     source: str = "",
 ) -> bool:
     """A ping without a body of the check of uuid `code`, stored in one statement on PostgreSQL
-    when it finds nothing; False when it was not stored so (no such check, SQLite, a ping that
+    when it finds nothing; False when it was not stored so (no such heartbeat, SQLite, a ping that
     may find something or needs the check's schedule read, or another ping of the check came
     between): `ping_uuid` then stores it, in a transaction of its own.
 
