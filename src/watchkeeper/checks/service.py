@@ -337,7 +337,8 @@ _AT_ONCE: dict[PingKind, TextClause] = {
 {_INSERT}"""
     ),
     PingKind.LOG: sql(
-        f"""WITH moved AS (SELECT id, CAST(NULL AS float8) AS took FROM checks WHERE uuid = :code AND kind = 'heartbeat')
+        f"""WITH moved AS (SELECT id, CAST(NULL AS float8) AS took FROM checks
+    WHERE uuid = :code AND kind = 'heartbeat')
 {_INSERT}"""
     ),
 }
