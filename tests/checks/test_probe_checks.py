@@ -3,7 +3,9 @@ loopback, the real due job, PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -325,3 +327,36 @@ def test_a_probe_batch_a_turn_so_a_backlog_never_keeps_the_other_jobs_waiting(db
     assert drain(small, db.sessions, clock) == 1
     with transaction(db.sessions) as session:
         assert session.query(ProbeResultRow).count() == 5
+
+
+def _starve(probing: ProbeRunner) -> None:
+    """Block the runner's event loop for longer than it may be late, as a busy CPU would."""
+    loop = probing._started()
+    asyncio.run_coroutine_threadsafe(asyncio.sleep(0.2), loop).result(timeout=5)  # the watch is running
+    blocked = threading.Event()
+    loop.call_soon_threadsafe(lambda: (time.sleep(0.6), blocked.set()))
+    assert blocked.wait(5)
+    asyncio.run_coroutine_threadsafe(asyncio.sleep(0.2), loop).result(timeout=5)  # the watch saw it
+
+
+def test_a_late_event_loop_takes_no_more_probes_until_it_catches_up():
+    streaming = ProbeRunner(limit=20)
+    try:
+        assert streaming.room() == 20
+        _starve(streaming)
+        assert streaming.room() == 0  # the checks wait in their due column, not in the loop
+        deadline = time.monotonic() + 5
+        while streaming.room() == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert streaming.room() == 20
+    finally:
+        streaming.close()
+
+
+def test_a_caller_that_waits_for_its_probes_is_not_held_back_by_a_late_loop():
+    settling = ProbeRunner(limit=20, settle=10)
+    try:
+        _starve(settling)
+        assert settling.lagging() and settling.room() == 20
+    finally:
+        settling.close()

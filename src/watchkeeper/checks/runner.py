@@ -53,7 +53,9 @@ Done = tuple[Planned, ProbeResult]
 
 class ProbeRunner:
     """`settle`: how long `start` callers may wait in `finished` for what they started
-    (0 in `serve`: results are stored on a later turn as they come in)."""
+    (0 in `serve`: results are stored on a later turn as they come in). A caller that
+    settles (the demo, a replayed clock) waits for its results itself, so the loop's
+    lateness does not hold its claims back: what it claims, it runs on this turn."""
 
     def __init__(self, *, limit: int = 200, client: httpx.AsyncClient | None = None, settle: float = 0.0) -> None:
         self.limit = limit
@@ -97,9 +99,10 @@ class ProbeRunner:
         return time.monotonic() - self._lagged_at < 1.0
 
     def room(self) -> int:
-        """How many more probes may start now: none while the loop is late."""
+        """How many more probes may start now: none while the loop is late (unless the
+        caller settles: it waits for what it starts)."""
         with self._lock:
-            return 0 if self.lagging() else max(0, self.limit - self._running)
+            return 0 if self.lagging() and not self.settle else max(0, self.limit - self._running)
 
     def running(self) -> int:
         with self._lock:

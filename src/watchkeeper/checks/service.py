@@ -474,7 +474,7 @@ def _run_time(session: Session, check: Check, rid: str | None, now: datetime) ->
     last = session.execute(query, {"check_id": check.id, "since": now - MAX_RUN, "rid": rid}).first()
     if last is None:
         return None
-    kind, at = last.tuple()
+    kind, at = last
     return (now - at).total_seconds() if kind is PingKind.START else None
 
 
