@@ -129,10 +129,29 @@ class Mailbox:
 
         self.received: list[tuple[str, str]] = []
         self.bodies: list[tuple[str, str]] = []
+        self.holding = False
+        self.held: set[int] = set()  # the client ports of the sends held at RCPT
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    def hold(self) -> None:
+        """Hold every send at its recipient, before the message is sent: a sender killed now has
+        had nothing accepted."""
+        self.holding = True
+
+    def release(self) -> None:
+        self.holding = False
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's name)
+        import asyncio
+
+        while self.holding:
+            self.held.add(session.peer[1])
+            await asyncio.sleep(0.02)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         import email
