@@ -6,7 +6,8 @@ always something the router can apply.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from watchkeeper import weekly
 from watchkeeper.alerts import routing
 from watchkeeper.alerts.models import Alert, Dependency, MaintenanceWindow, Silence
+from watchkeeper.alerts.routing import match_all
 from watchkeeper.alerts.service import RULES_CACHE, dependency_rule, window_rule
 from watchkeeper.clock import known_zone
 from watchkeeper.finding import State
@@ -220,3 +222,27 @@ def delete_dependency(dependency_id: int, *, session: Session, now: datetime) ->
     )
     session.delete(row)
     _changed(session)
+
+
+STEP = timedelta(minutes=15)
+
+
+def maintenance_by_day(
+    labels: dict[str, str], days: Sequence[date], *, session: Session, now: datetime, step: timedelta = STEP
+) -> list[timedelta]:
+    """How long maintenance windows matching `labels` were in force on each UTC day of `days`
+    (sampled every `step`; the day's future not counted)."""
+    windows = [w for w in (window_rule(row) for row in list_windows(session=session)) if match_all(w.matchers, labels)]
+    if not windows:
+        return [timedelta()] * len(days)
+    out = []
+    for day in days:
+        start = datetime.combine(day, time(), UTC)
+        end = min(start + timedelta(days=1), now)
+        total, at = timedelta(), start
+        while at < end:
+            if any(w.end_if_active(at) is not None for w in windows):
+                total += min(step, end - at)
+            at += step
+        out.append(total)
+    return out

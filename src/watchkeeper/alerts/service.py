@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
@@ -445,3 +445,15 @@ def list_alerts(
     if urgency is not None:
         query = query.where(Alert.urgency == urgency)
     return list(session.scalars(query))
+
+
+def firing_counts(services: Sequence[str], *, session: Session) -> dict[str, int]:
+    """How many alerts fire now for each of `services` (those with none left out)."""
+    if not services:
+        return {}
+    rows = session.execute(
+        select(Alert.service, func.count())
+        .where(Alert.service.in_(list(services)), Alert.status == State.FIRING)
+        .group_by(Alert.service)
+    )
+    return {str(service): int(n) for service, n in rows}

@@ -18,10 +18,10 @@ import secrets
 import uuid as uuids
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, TextClause, bindparam, delete, insert, or_, select
+from sqlalchemy import Select, TextClause, bindparam, delete, func, insert, or_, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
@@ -754,3 +754,27 @@ def last_results(check: Check, *, session: Session, limit: int = 10) -> list[Pro
 def prune_probe_results(*, session: Session, now: datetime, days: int) -> int:
     result = session.execute(delete(ProbeResultRow).where(ProbeResultRow.at < now - timedelta(days=days)))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def results_by_day(
+    check_ids: Sequence[int], days: Sequence[date], *, session: Session
+) -> dict[int, list[tuple[int, int] | None]]:
+    """For each check, each UTC day's (probe results up, all results), None for a day with none."""
+    out: dict[int, list[tuple[int, int] | None]] = {cid: [None] * len(days) for cid in check_ids}
+    if not check_ids:
+        return out
+    for n, day in enumerate(days):
+        start = datetime.combine(day, time(), UTC)
+        rows = session.execute(
+            select(ProbeResultRow.check_id, ProbeResultRow.up, func.count())
+            .where(
+                ProbeResultRow.check_id.in_(list(check_ids)),
+                ProbeResultRow.at >= start,
+                ProbeResultRow.at < start + timedelta(days=1),
+            )
+            .group_by(ProbeResultRow.check_id, ProbeResultRow.up)
+        )
+        for cid, up, count in rows:
+            up_n, total = out[cid][n] or (0, 0)
+            out[cid][n] = (up_n + (int(count) if up else 0), total + int(count))
+    return out

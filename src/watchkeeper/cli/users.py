@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.auth import users
 from watchkeeper.auth.principal import Role
-from watchkeeper.cli.common import act, console, print_json, reading
+from watchkeeper.cli.common import act, console, fail, print_json, reading
 from watchkeeper.words import count
 
 users_app = typer.Typer(help="People: the operator's staff and customers' own, with their notification channels.")
@@ -63,3 +63,30 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     for r in rows:
         table.add_row(r["name"], r["role"], r["customer"] or "-", str(len(r["channels"])))
     console.print(table if rows else "no users; `watchkeeper users add NAME --role engineer --channel mailto://...`")
+
+
+@users_app.command("password")
+def users_password(
+    name: str,
+    stdin: Annotated[bool, typer.Option("--stdin", help="read the password from standard input (one line)")] = False,
+) -> None:
+    """Set a person's password for the web desk (asked twice, not echoed); their other sessions end."""
+    import sys
+
+    from watchkeeper.auth import signin
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        signin.hash_password(password)
+    except signin.BadPassword as exc:
+        raise fail(str(exc)) from exc
+
+    def change(session: Session, now: datetime) -> None:
+        user = users.get_user(name, session=session)
+        signin.set_password(user, password)
+        signin.end_sessions_of(user, session=session, now=now)
+
+    act(change, f"{name}'s password is set; sign in at /signin")

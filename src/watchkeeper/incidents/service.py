@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.alerts import service as alerts
@@ -451,3 +452,53 @@ def response_times(
     for incident_id, kind, at in rows:
         entries[incident_id].append((kind, at))
     return timings(entries.values())
+
+
+def newest_entry(*, session: Session) -> int:
+    """The id of the newest timeline entry (0 before the first): it moves with every change to any incident."""
+    return session.scalar(select(func.max(TimelineEntry.id))) or 0
+
+
+def open_incidents(*, session: Session, customer: str | None = None, limit: int = 200) -> list[Incident]:
+    """Open incidents (triggered or acknowledged), high urgency first, then the newest."""
+    query = select(Incident).where(Incident.status.in_(OPEN))
+    if customer is not None:
+        query = query.where(Incident.customer == customer)
+    rank = case((Incident.urgency == Urgency.HIGH, 0), else_=1)
+    return list(session.scalars(query.order_by(rank, Incident.created_at.desc(), Incident.id.desc()).limit(limit)))
+
+
+def count_open(*, session: Session, customer: str | None = None) -> int:
+    query = select(func.count()).select_from(Incident).where(Incident.status.in_(OPEN))
+    if customer is not None:
+        query = query.where(Incident.customer == customer)
+    return session.scalar(query) or 0
+
+
+def down_spans(
+    services: Sequence[str], *, session: Session, since: datetime, now: datetime
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """When each service had an incident open, from `since`: (opened, resolved or now) spans."""
+    out: dict[str, list[tuple[datetime, datetime]]] = {name: [] for name in services}
+    if not services:
+        return out
+    rows = session.execute(
+        select(Incident.service, Incident.created_at, Incident.resolved_at).where(
+            Incident.service.in_(list(services)),
+            (Incident.resolved_at.is_(None)) | (Incident.resolved_at >= since),
+        )
+    )
+    for service, opened, resolved in rows:
+        out[str(service)].append((max(opened, since), resolved or now))
+    return out
+
+
+def affecting(
+    services: Sequence[str], *, session: Session, since: datetime, customer: str | None = None, limit: int = 50
+) -> list[Incident]:
+    """The incidents of `services` (or of `customer`) opened since `since`, newest first."""
+    condition: ColumnElement[bool] = Incident.service.in_(list(services))
+    if customer is not None:
+        condition = or_(condition, Incident.customer == customer)
+    query = select(Incident).where(condition, Incident.created_at >= since)
+    return list(session.scalars(query.order_by(Incident.created_at.desc()).limit(limit)))

@@ -20,6 +20,7 @@ class Subject(StrEnum):
     INCIDENT = "incident"
     CASE = "case"
     ENQUIRY = "enquiry"
+    SIGNIN = "signin"  # a one-time sign-in link to the web desk (subject_id: the link's)
 
 
 class Notification(Base):

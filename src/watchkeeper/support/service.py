@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
@@ -21,7 +21,7 @@ from watchkeeper.inputs import check_channel, check_name
 from watchkeeper.support import sla
 from watchkeeper.support.calendar import Calendar
 from watchkeeper.support.events import CaseBreached
-from watchkeeper.support.models import Case, CaseEntry, Contact, Customer, SlaBreach, SupportPlan
+from watchkeeper.support.models import Case, CaseEntry, CaseIncident, Contact, Customer, SlaBreach, SupportPlan
 from watchkeeper.support.models import ContactRole as ContactRole
 from watchkeeper.support.models import EntryKind as EntryKind
 from watchkeeper.support.sla import CaseFacts, CaseStatus, ClockState, Priority, Target, Targets
@@ -559,3 +559,13 @@ def list_cases(
     if status is not None:
         query = query.where(Case.status == status)
     return list(session.scalars(query))
+
+
+def newest_entry(*, session: Session) -> int:
+    """The id of the newest work-log entry (0 before the first): it moves with every change to any case."""
+    return session.scalar(select(func.max(CaseEntry.id))) or 0
+
+
+def cases_of_incident(incident_id: int, *, session: Session) -> list[Case]:
+    linked = select(CaseIncident.case_id).where(CaseIncident.incident_id == incident_id)
+    return list(session.scalars(select(Case).where(Case.id.in_(linked)).order_by(Case.id)))

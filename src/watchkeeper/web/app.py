@@ -26,6 +26,7 @@ from watchkeeper.web import errors, redact
 from watchkeeper.web import gauges as desk_gauges
 from watchkeeper.web.contract import declare_errors
 from watchkeeper.web.deps import staff
+from watchkeeper.web.desk import app as desk_pages
 from watchkeeper.web.docs import add_docs
 from watchkeeper.web.limits import MB, BodyLimitMiddleware, BodyLimits
 from watchkeeper.web.routes.alerts import router as alerts_router
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(escalation_router, dependencies=[Depends(require_token)])
     app.include_router(calendars_router)
     errors.install(app)
+    desk_pages.install(app)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(UnicodeEncodeError)

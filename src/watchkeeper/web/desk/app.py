@@ -1,0 +1,48 @@
+"""The web desk's routes on the app, its static files, and its answers to a stranger or a bad request."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from watchkeeper.web.desk import (
+    case_pages,
+    check_pages,
+    feed_pages,
+    incident_pages,
+    live,
+    oncall_pages,
+    signin_pages,
+    status_pages,
+)
+from watchkeeper.web.desk.access import PageError, SignInFirst
+from watchkeeper.web.desk.render import STATIC, STATIC_PREFIX, render
+
+TITLES = {401: "Sign in first", 403: "Not allowed", 404: "Not found", 422: "Not understood", 429: "Too many attempts"}
+
+
+def install(app: FastAPI) -> None:
+    app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="desk-static")
+    for module in (
+        signin_pages,
+        live,
+        incident_pages,
+        feed_pages,
+        check_pages,
+        oncall_pages,
+        case_pages,
+        status_pages,
+    ):
+        app.include_router(module.router)
+
+    @app.exception_handler(SignInFirst)
+    def sign_in_first(request: Request, exc: SignInFirst) -> Response:
+        if request.headers.get("hx-request") == "true" or request.url.path == "/events":
+            return HTMLResponse("sign in first", status_code=401, headers={"HX-Redirect": "/signin"})
+        return RedirectResponse(f"/signin?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(PageError)
+    def page_error(request: Request, exc: PageError) -> Response:
+        title = TITLES.get(exc.status_code, "Something went wrong")
+        return render(request, "error.html", exc.status_code, title=title, message=exc.detail)
