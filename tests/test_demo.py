@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+
+from fastapi.testclient import TestClient
+
+from watchkeeper.config import Settings
+from watchkeeper.web.app import create_app
 
 
 def test_the_demo_feeds_usage_and_files_raises_a_silence_incident_and_leaves_a_clean_database(tmp_path):
@@ -48,6 +54,15 @@ def test_the_demo_feeds_usage_and_files_raises_a_silence_incident_and_leaves_a_c
     groups = [incident["group_key"] for incident in json.loads(listed.stdout)]
     assert any("service=mobile-data-fr" in group for group in groups), groups
     assert any("service=billing-db" in group for group in groups), groups  # the failed backup's incident
+
+    # The web desk signs in with the password the demo printed, and shows the outage.
+    password = re.search(r"name demo, password (\S+) \(shown once\)", flat).group(1)  # type: ignore[union-attr]
+    settings = Settings(database_url=f"sqlite:///{database}", key_file=str(tmp_path / "watchkeeper.key"))
+    desk = TestClient(create_app(settings=settings), base_url="http://127.0.0.1")
+    form = re.search(r'name="form" value="([^"]+)"', desk.get("/signin").text).group(1)  # type: ignore[union-attr]
+    signed = desk.post("/signin", data={"name": "demo", "password": password, "form": form}, follow_redirects=False)
+    assert signed.status_code == 303, signed.text
+    assert "mobile-data-fr" in desk.get("/now").text
 
 
 def test_serve_demo_keeps_the_demos_suppliers_sending_from_their_last_record_but_not_the_stopped_one(db):

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import secrets
 import shutil
 import socket
 import sys
@@ -35,6 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from watchkeeper.alerts.mutes import add_dependency, add_silence
 from watchkeeper.alerts.service import RoutingConfig, list_alerts, record_all
 from watchkeeper.auth.service import create_token
+from watchkeeper.auth.signin import set_password
+from watchkeeper.auth.users import add_user
 from watchkeeper.checks import service as checks
 from watchkeeper.checks.models import CheckKind, ScheduleKind
 from watchkeeper.checks.schedule import Schedule
@@ -182,13 +185,19 @@ def run_demo(*, days: int, database: Path) -> None:
     engine = make_engine(settings.database_url, secret_key=settings.secret_key, key_file=settings.key_file)
     upgrade(engine)
     sessions = wired_sessions(engine, settings)
+    password = secrets.token_urlsafe(12)
     with transaction(sessions) as session:
         token = create_token(session=session, clock=clock, name="demo").token
+        set_password(add_user(session=session, now=clock.now(), name="demo", role="admin"), password)
     port = _free_port()
     server, thread = _start_server(settings, port)
     console.rule("[bold]watchkeeper demo")
     console.print(f"API on http://127.0.0.1:{port} (docs at /docs), database {database}")
-    console.print(f"API token for this database (shown once; `serve` on {database} takes it): [bold]{token}[/bold]\n")
+    console.print(f"API token for this database (shown once; `serve` on {database} takes it): [bold]{token}[/bold]")
+    console.print(
+        f"web desk: http://127.0.0.1:{port}/signin while the demo runs, and under `serve` on this database; "
+        f"name [bold]demo[/bold], password [bold]{password}[/bold] (shown once)\n"
+    )
     try:
         _feed_api(port, token, clock.now(), days)
         _feed_inbox(database.parent / "demo-inbox", sessions, settings, clock.now())
