@@ -20,7 +20,7 @@ from watchkeeper.feeds import service as feeds
 from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.support import service as desk
-from watchkeeper.support.sla import Priority
+from watchkeeper.support.sla import Priority, Targets
 from watchkeeper.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -51,7 +51,8 @@ def fire(db, now, service: str, key: str) -> int:
 def world(db, clock) -> World:
     now = clock.now()
     with transaction(db.sessions) as session:
-        desk.add_plan(session=session, now=now, name="24x7", hours="24x7")
+        targets = {p: Targets(first_response=timedelta(hours=4), resolution=timedelta(days=2)) for p in Priority}
+        desk.add_plan(session=session, now=now, name="24x7", hours="24x7", targets=targets)
         for name in ("acme", "globex"):
             desk.add_customer(session=session, now=now, name=name, plan="24x7", service_pattern=f"{name}-.*")
             feeds.add_service(session=session, name=f"{name}-voice", patch=ServicePatch(), now=now)

@@ -20,6 +20,7 @@ from watchkeeper.errors import Conflict, NotFound
 from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, Entry
 from watchkeeper.incidents.models import Incident
+from watchkeeper.incidents.views import moved_out, still_firing_lines
 from watchkeeper.oncall.paging import paging_view
 from watchkeeper.support import service as desk
 from watchkeeper.web.deps import RowId
@@ -117,32 +118,31 @@ def act(
         raise not_found("action")
     problem = None
 
-    def work(session: Session, now: datetime) -> None:
+    def work(session: Session, now: datetime) -> list[str]:
         visible(incident_id, viewer, session)
         if verb == "note":
             incidents.add_note(incident_id, note, actor=viewer.name, session=session, now=now)
-        else:
-            incidents.move_by_hand(
-                incident_id, ACTIONS[verb], actor=viewer.name, session=session, now=now, config=state.routing
-            )
+            return []
+        moved = incidents.move_by_hand(
+            incident_id, ACTIONS[verb], actor=viewer.name, session=session, now=now, config=state.routing
+        )
+        # What still fires is raised again at once: the person who resolved it must hear where it went.
+        lines = still_firing_lines(moved_out(moved.incident, moved.still_firing))
+        return [line for line in lines if not line.startswith(" ")]
 
+    notice: list[str] = []
     try:
-        incidents_tx(request, work)
+        notice = in_transaction(state.sessions, lambda session: work(session, state.clock.now()))
     except (Conflict, ValueError) as exc:
         problem = str(exc)
     if request.headers.get("hx-request") != "true":
         return RedirectResponse(f"/incidents/{incident_id}" if back == "incident" else "/now", status_code=303)
     with state.sessions() as session:
         if back == "now":
-            return render(request, "_open_incidents.html", problem=problem, **_open(request, viewer, session, 1))
-        return render(
-            request, "_incident_live.html", problem=problem, **_incident(request, viewer, session, incident_id)
-        )
-
-
-def incidents_tx(request: Request, work: Any) -> None:
-    state = request.app.state
-    in_transaction(state.sessions, lambda session: work(session, state.clock.now()))
+            context = _open(request, viewer, session, 1)
+            return render(request, "_open_incidents.html", problem=problem, notice=notice, **context)
+        context = _incident(request, viewer, session, incident_id)
+        return render(request, "_incident_live.html", problem=problem, notice=notice, **context)
 
 
 @router.get("/", response_model=None)
