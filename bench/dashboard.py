@@ -321,11 +321,14 @@ class Listener:
 
     got: list[tuple[float, int]] = field(default_factory=list)
     fetched: list[tuple[float, int]] = field(default_factory=list)  # with --refetch: Now's live part, fetched
+    failed: int = 0  # with --refetch: fetches answered other than 200, or not at all
     ready: bool = False
+    busy: bool = False  # a fetch in flight (or about to start)
+    again: int = 0  # the newest change seen while busy: fetched once more after
 
 
 async def listen(http: httpx.AsyncClient, listener: Listener, refetch: bool) -> None:
-    """Read the stream; with `refetch`, fetch Now's live part on each change, as the page's htmx does."""
+    """Read the stream; with `refetch`, fetch Now's live part on each change, as the page does."""
     pending: set[asyncio.Task] = set()
     async with http.stream("GET", "/events") as answer:
         if answer.status_code != 200:
@@ -336,16 +339,31 @@ async def listen(http: httpx.AsyncClient, listener: Listener, refetch: bool) -> 
             elif line.startswith("data:"):
                 mark = json.loads(line[5:])["incidents"]
                 listener.got.append((time.monotonic(), mark))
-                if refetch:
+                if refetch and listener.busy:
+                    listener.again = max(listener.again, mark)
+                elif refetch:
                     task = asyncio.create_task(fetch_part(http, listener, mark))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
 
 
 async def fetch_part(http: httpx.AsyncClient, listener: Listener, mark: int) -> None:
-    answer = await http.get("/now/incidents", headers={"HX-Request": "true"})
-    if answer.status_code == 200:
-        listener.fetched.append((time.monotonic(), mark))
+    """As desk.js and htmx do: 50 ms after a change, one fetch at a time, and the latest change queued behind it."""
+    listener.busy = True
+    await asyncio.sleep(0.05)
+    try:
+        while mark:
+            try:
+                answer = await http.get("/now/incidents", headers={"HX-Request": "true"})
+                if answer.status_code == 200:
+                    listener.fetched.append((time.monotonic(), mark))
+                else:
+                    listener.failed += 1
+            except httpx.HTTPError:
+                listener.failed += 1
+            mark, listener.again = listener.again, 0
+    finally:
+        listener.busy = False
 
 
 async def until_connected(app, listeners: list[Listener], tasks: list[asyncio.Task]) -> None:
@@ -456,7 +474,8 @@ def report_sse(listeners: list[Listener], events: Events, cpu: float) -> bool:
     print(f"  missed               {missed}")
     if any(x.fetched for x in listeners):
         refreshed, unfetched = deliveries(listeners, events, fetched=True)
-        print(waits_line("commit -> Now's part", refreshed) + f"   not fetched {unfetched} (not part of the target)")
+        failed = sum(x.failed for x in listeners)
+        print(waits_line("commit -> Now's part", refreshed) + f"   not fetched {unfetched}, failed {failed}")
     met = p99(waits) <= TARGET_SSE and missed == 0
     print(f"  target               p99 <= {TARGET_SSE:.0f} s, none missed: {'MET' if met else 'NOT MET'}")
     return met

@@ -11,6 +11,8 @@ import pytest
 from watchkeeper.db import transaction
 from watchkeeper.feeds.ingest import ingest_batch
 from watchkeeper.feeds.service import get_service
+from watchkeeper.support import service as desk
+from watchkeeper.support.models import ContactRole
 
 from .conftest import fire, form_token
 
@@ -234,3 +236,28 @@ def test_the_event_stream_tells_an_open_page_of_a_new_incident_within_a_second(w
             data = next(lines)
     assert line == "event: change" and data.startswith("data: ") and '"incidents":' in data
     assert took < 1.0, f"{took:.2f} s"
+
+
+def test_an_incident_page_shows_the_enquiry_asked_about_it(world, browser_for, db, clock):
+    from watchkeeper.support import enquiries
+
+    with transaction(db.sessions) as session:
+        desk.add_contact(
+            session=session,
+            customer="acme",
+            name="Ops",
+            role=ContactRole.TECHNICAL,
+            channel="mailto://ops@acme.example",
+        )
+        enquiries.ask(
+            session=session,
+            now=clock.now(),
+            secret=enquiries.server_secret(session=session),
+            base_url="http://desk.test",
+            service="acme-voice",
+            incident_id=world.incidents["acme"],
+            question="Is the silence of acme-voice expected?",
+        )
+    page = browser_for("ann").get(f"/incidents/{world.incidents['acme']}").text
+    assert "Enquiries to the customer" in page and "Is the silence of acme-voice expected?: " in page
+    assert "no answer yet" in page

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from watchkeeper.db import server_key
@@ -253,3 +253,8 @@ def _not_expected(enquiry: Enquiry, *, session: Session, now: datetime) -> str:
         desk.set_priority(case.id, higher, author=SYSTEM, session=session, now=now)
         done.append(f"case {case.id} raised to {higher}")
     return ", ".join(done) or "the incident and case stand as they are"
+
+
+def of_incident(incident_id: int, *, session: Session) -> list[Enquiry]:
+    """The enquiries asked about an incident, oldest first."""
+    return list(session.scalars(select(Enquiry).where(Enquiry.incident_id == incident_id).order_by(Enquiry.id)))

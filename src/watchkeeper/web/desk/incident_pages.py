@@ -22,6 +22,7 @@ from watchkeeper.incidents.lifecycle import Action, Entry
 from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.views import moved_out, still_firing_lines
 from watchkeeper.oncall.paging import paging_view
+from watchkeeper.support import enquiries
 from watchkeeper.support import service as desk
 from watchkeeper.web.deps import RowId
 from watchkeeper.web.desk.access import Seen, StaffPosted, Viewer, not_found
@@ -83,6 +84,7 @@ def _incident(request: Request, viewer: Viewer, session: Session, incident_id: i
         "entries": entries,
         "alerts": incidents.alerts_of(incident.id, session=session),
         "cases": cases,
+        "enquiries": enquiries.of_incident(incident.id, session=session),
         "paging": paging_view(incident.id, session=session) if viewer.staff else None,
         "now": request.app.state.clock.now(),
     }
