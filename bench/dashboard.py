@@ -33,16 +33,25 @@ SSE: the same app served by uvicorn on loopback, in a thread of this process;
 sessions, as serve's scheduler commits one), and stamps the time right after
 each commit. Each client stamps each `event: change` as it arrives; the
 message's data carries the newest timeline id, which tells which event it
-reports. Printed: p50, p99 and max over the 50 x 20 deliveries, and how many
-a client missed. The clients share this process with the server (one
-interpreter): their CPU is counted against the server's, so the figure is
-pessimistic, not flattering.
+reports (a message reports an event when it carries the event's id or a later
+one: one poll may see two commits). Printed: p50, p99 and max over the 50 x 20
+deliveries, and how many a client missed. The clients share this process with
+the server (one interpreter): their CPU is counted against the server's, so the
+figure is pessimistic, not flattering.
+
+`--refetch` makes each client do what the page does with a message (desk.js):
+50 ms later it fetches Now's live part (`/now/incidents`), one fetch at a time,
+the latest change queued behind a fetch in flight (htmx's default). It prints
+how long after each commit every client had a Now showing it. That is what a
+person at the desk sees, but not part of the target; it also loads the server
+the target's figure is measured on, so the message figure is printed again
+under that load.
 
 SQLite by default (a fresh file); `--database-url` for PostgreSQL, in a schema
 of its own that is dropped afterwards, analyzed once set up (see `analyze`).
 A run takes about 1.5 minutes on SQLite, 2.5 on PostgreSQL.
 
-Usage: .venv/bin/python bench/dashboard.py [--services 10000] [--incidents 1000] [--database-url URL]
+Usage: .venv/bin/python bench/dashboard.py [--services 10000] [--incidents 1000] [--refetch] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -143,7 +152,7 @@ def silent(name: str, now: datetime) -> Finding:
     return Finding(f"feeds/{name}/silence", "feeds", name, Severity.CRITICAL, State.FIRING, f"{name} is silent", now)
 
 
-def open_incidents(sessions: sessionmaker[Session], count: int, batch: int = 100) -> None:
+def open_many(sessions: sessionmaker[Session], count: int, batch: int = 100) -> None:
     """`count` firing findings for as many services, group wait 0: each opens an incident at once."""
     for first in range(0, count, batch):
         now = SystemClock().now()
@@ -181,7 +190,7 @@ def set_up(sessions: sessionmaker[Session], settings: Settings, args: argparse.N
     add_people(sessions, SystemClock().now())
     answer = add_services(sessions, settings, args.services)
     print(f"  services             {answer['services']:,} from {answer['accepted']:,} usage rows (24 hours each)")
-    open_incidents(sessions, args.incidents)
+    open_many(sessions, args.incidents)
     steps = run_escalations(sessions)
     with sessions() as session:
         opened = incidents.count_open(session=session)
@@ -381,6 +390,13 @@ async def until_connected(app, listeners: list[Listener], tasks: list[asyncio.Ta
         await asyncio.sleep(0.05)
 
 
+async def settled(listeners: list[Listener], most: float = 60.0) -> None:
+    """Until no client has a fetch in flight (with --refetch), for at most `most` seconds."""
+    deadline = time.monotonic() + most
+    while any(x.busy for x in listeners) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
 def open_one(sessions: sessionmaker[Session], name: str) -> tuple[int, float]:
     """A domain event: an incident opened for `name`, committed; its newest timeline id, and when it committed."""
     now = SystemClock().now()
@@ -409,26 +425,30 @@ async def drive(app, base: str, cookie: str, args: argparse.Namespace) -> tuple[
             name = service_name(args.incidents + i)  # a service with no incident yet
             events.append(await asyncio.to_thread(open_one, app.state.sessions, name))
         await asyncio.sleep(2)  # the last event's messages
+        await settled(listeners)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return listeners, events
 
 
-def deliveries(listeners: list[Listener], events: Events, fetched: bool = False) -> tuple[list[float], int]:
-    """Each client's wait for each event (commit to message, or to Now's part fetched after it), sorted;
-    and how many it never got. Event i's is the first whose timeline id is at least i's and below the next's."""
-    marks = [mark for mark, _ in events] + [sys.maxsize]
-    waits, missed = [], 0
+def deliveries(listeners: list[Listener], events: Events, fetched: bool = False) -> tuple[list[float], int, int]:
+    """Each client's wait for each event, from its commit to the first message (or, `fetched`, the first
+    fetch of Now's part) that reports its timeline id or a later one, sorted; how many events a client
+    never got; and how many it got only together with the next (one message, or one fetch, for both)."""
+    waits, missed, merged = [], 0, 0
     for listener in listeners:
         arrivals = listener.fetched if fetched else listener.got
-        for i, (mark, committed) in enumerate(events):
-            first = next((at for at, seen in arrivals if mark <= seen < marks[i + 1]), None)
+        previous = None
+        for mark, committed in events:
+            first = next((at for at, seen in arrivals if seen >= mark), None)
             if first is None:
                 missed += 1
-            else:
-                waits.append(first - committed)
-    return sorted(waits), missed
+                continue
+            merged += first == previous
+            previous = first
+            waits.append(first - committed)
+    return sorted(waits), missed, int(merged)
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -464,18 +484,19 @@ def waits_line(label: str, waits: list[float]) -> str:
 
 
 def report_sse(listeners: list[Listener], events: Events, cpu: float) -> bool:
-    waits, missed = deliveries(listeners, events)
+    waits, missed, merged = deliveries(listeners, events)
     total = len(listeners) * len(events)
     print(f"  SSE                  {len(listeners)} clients, {len(events)} incidents opened; process CPU {cpu:.1f} s")
     if not waits:
         print("  no message received: FAILED")
         return False
     print(waits_line("commit -> message", waits) + f"   {len(waits):,} of {total:,} delivered")
-    print(f"  missed               {missed}")
+    print(f"  missed               {missed}; sharing one message with the event before {merged}")
     if any(x.fetched for x in listeners):
-        refreshed, unfetched = deliveries(listeners, events, fetched=True)
+        refreshed, unfetched, together = deliveries(listeners, events, fetched=True)
         failed = sum(x.failed for x in listeners)
-        print(waits_line("commit -> Now's part", refreshed) + f"   not fetched {unfetched}, failed {failed}")
+        print(waits_line("commit -> Now's part", refreshed) + "   (--refetch; not part of the target)")
+        print(f"  refetches            never {unfetched}, one for two events or more {together}, failed {failed}")
     met = p99(waits) <= TARGET_SSE and missed == 0
     print(f"  target               p99 <= {TARGET_SSE:.0f} s, none missed: {'MET' if met else 'NOT MET'}")
     return met

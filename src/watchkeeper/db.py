@@ -204,6 +204,18 @@ def dispose_engines() -> None:
         engine.dispose()
 
 
+def make_reader(engine: Engine) -> Engine:
+    """An engine of its own for a small, frequent read that must not queue behind writers (the desk's
+    live poller): on SQLite without the writer queue, whose reads WAL never blocks (the driver begins
+    nothing before a SELECT); on PostgreSQL with one connection of its own, not one of the pool's."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite":
+        reader = create_engine(url)
+        event.listen(reader, "connect", lambda connection, _record: connection.execute("PRAGMA busy_timeout=30000"))
+        return reader
+    return create_engine(url, pool_size=1, max_overflow=0, pool_recycle=3600)
+
+
 class UnsupportedDatabase(Exception):
     """A database URL that names no database watchkeeper can use (not a ValueError:
     commands answer those as a user's input, and this is the setup's)."""

@@ -459,13 +459,16 @@ def newest_entry(*, session: Session) -> int:
     return session.scalar(select(func.max(TimelineEntry.id))) or 0
 
 
-def open_incidents(*, session: Session, customer: str | None = None, limit: int = 200) -> list[Incident]:
+def open_incidents(
+    *, session: Session, customer: str | None = None, limit: int = 200, offset: int = 0
+) -> list[Incident]:
     """Open incidents (triggered or acknowledged), high urgency first, then the newest."""
     query = select(Incident).where(Incident.status.in_(OPEN))
     if customer is not None:
         query = query.where(Incident.customer == customer)
     rank = case((Incident.urgency == Urgency.HIGH, 0), else_=1)
-    return list(session.scalars(query.order_by(rank, Incident.created_at.desc(), Incident.id.desc()).limit(limit)))
+    ordered = query.order_by(rank, Incident.created_at.desc(), Incident.id.desc())
+    return list(session.scalars(ordered.offset(offset).limit(limit)))
 
 
 def count_open(*, session: Session, customer: str | None = None) -> int:

@@ -681,8 +681,15 @@ def paging_view(incident_id: int, *, session: Session) -> dict[str, Any] | None:
     paged = []
     if done is not None:
         prefix = f"incident:{incident_id}:{PAGE}:L{done.level}:P{done.repeat}:"
+        # By the incident's own notifications (indexed), then the step's: a LIKE alone reads them all.
         rows = session.scalars(
-            select(Notification).where(Notification.key.like(f"{prefix}%")).order_by(Notification.id)
+            select(Notification)
+            .where(
+                Notification.subject == "incident",
+                Notification.subject_id == incident_id,
+                Notification.key.like(f"{prefix}%"),
+            )
+            .order_by(Notification.id)
         )
         paged = [
             {
@@ -716,3 +723,37 @@ def _next_view(escalation: Escalation, policy: Policy, pending: EscalationStep |
     if escalation.ack_due_at is not None:
         return {"at": escalation.ack_due_at.isoformat(), "what": "paged again from level 1 unless resolved"}
     return None
+
+
+def paged_now(incident_ids: Sequence[int], *, session: Session) -> dict[int, dict[str, Any]]:
+    """For a list of incidents (the desk's Now), each one's escalation status and who its last step
+    paged, with each page's state: `paging_view`'s first part, in three queries for them all."""
+    if not incident_ids:
+        return {}
+    escalations = {
+        e.id: e for e in session.scalars(select(Escalation).where(Escalation.incident_id.in_(list(incident_ids))))
+    }
+    last: dict[int, EscalationStep] = {}
+    steps = session.scalars(
+        select(EscalationStep)
+        .where(EscalationStep.escalation_id.in_(list(escalations)), EscalationStep.status == StepStatus.DONE)
+        .order_by(EscalationStep.ran_at, EscalationStep.id)
+    )
+    for step in steps:
+        last[step.escalation_id] = step
+    pages = session.execute(
+        select(Notification.subject_id, Notification.key, Notification.recipient, Notification.status)
+        .where(Notification.subject == "incident", Notification.subject_id.in_(list(incident_ids)))
+        .order_by(Notification.id)
+    ).all()
+    out: dict[int, dict[str, Any]] = {}
+    for escalation in escalations.values():
+        done = last.get(escalation.id)
+        prefix = None if done is None else f"incident:{escalation.incident_id}:{PAGE}:L{done.level}:P{done.repeat}:"
+        paged = [
+            {"user": recipient, "status": str(status)}
+            for subject_id, key, recipient, status in pages
+            if prefix is not None and subject_id == escalation.incident_id and key.startswith(prefix)
+        ]
+        out[escalation.incident_id] = {"status": str(escalation.status), "paged": paged}
+    return out

@@ -21,7 +21,7 @@ from watchkeeper.incidents import service as incidents
 from watchkeeper.incidents.lifecycle import Action, Entry
 from watchkeeper.incidents.models import Incident
 from watchkeeper.incidents.views import moved_out, still_firing_lines
-from watchkeeper.oncall.paging import paging_view
+from watchkeeper.oncall.paging import paged_now, paging_view
 from watchkeeper.support import enquiries
 from watchkeeper.support import service as desk
 from watchkeeper.web.deps import RowId
@@ -35,9 +35,9 @@ PRIVATE = {Entry.NOTIFICATION}  # who was paged, on which channel: the operator'
 
 def _open(request: Request, viewer: Viewer, session: Session, page: int) -> dict[str, Any]:
     customer = None if viewer.staff else viewer.who.customer
-    rows = incidents.open_incidents(session=session, customer=customer, limit=PAGE * page)[PAGE * (page - 1) :]
+    rows = incidents.open_incidents(session=session, customer=customer, limit=PAGE, offset=PAGE * (page - 1))
     total = incidents.count_open(session=session, customer=customer)
-    paged = {i.id: paging_view(i.id, session=session) for i in rows} if viewer.staff else {}
+    paged = paged_now([i.id for i in rows], session=session) if viewer.staff else {}
     return {
         "incidents": rows,
         "paged": paged,

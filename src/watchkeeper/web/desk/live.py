@@ -3,8 +3,9 @@
 Every domain event a desk shows leaves a row behind in the same transaction
 (an incident's timeline entry for opened, acknowledged, resolved, a note; a
 case's work-log entry for a reply). One poller per process reads the newest
-of those ids every POLL seconds (two index look-ups) and tells every open
-stream when one moved; the page then fetches its live parts again (htmx). So
+of those ids every POLL seconds (two index look-ups, on a thread and a
+database connection of its own, so that busy pages never hold it up) and
+tells every open stream when one moved; the page then fetches its live parts again (htmx). So
 an incident opened by any process on the same database, a scheduler on
 another machine included, reaches every browser within about POLL seconds,
 and a thousand open pages cost the database what one does.
@@ -15,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
+from watchkeeper.db import make_reader
 from watchkeeper.incidents import service as incidents
 from watchkeeper.support import service as desk
 from watchkeeper.web.desk.access import Seen
@@ -44,6 +46,7 @@ class Hub:
 
     def __init__(self, read: Callable[[], Marks], poll: float = POLL) -> None:
         self._read, self._poll = read, poll
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="desk-live")
         self._streams: set[asyncio.Queue[str]] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -62,11 +65,12 @@ class Hub:
         self._streams.discard(queue)
 
     async def _watch(self) -> None:
-        seen = await run_in_threadpool(self._read)
+        loop = asyncio.get_running_loop()
+        seen = await loop.run_in_executor(self._thread, self._read)
         while self._streams:
             await asyncio.sleep(self._poll)
             try:
-                marks = await run_in_threadpool(self._read)
+                marks = await loop.run_in_executor(self._thread, self._read)
             except Exception:  # the database away for a moment: the pages keep what they show
                 continue
             if marks != seen:
@@ -84,7 +88,8 @@ class Hub:
 def hub(request: Request) -> Hub:
     state = request.app.state
     if not hasattr(state, "desk_hub"):
-        state.desk_hub = Hub(lambda: newest(state.sessions))
+        reader = sessionmaker(make_reader(state.engine))
+        state.desk_hub = Hub(lambda: newest(reader))
     return state.desk_hub  # type: ignore[no-any-return]
 
 
