@@ -261,3 +261,13 @@ def test_an_incident_page_shows_the_enquiry_asked_about_it(world, browser_for, d
     page = browser_for("ann").get(f"/incidents/{world.incidents['acme']}").text
     assert "Enquiries to the customer" in page and "Is the silence of acme-voice expected?: " in page
     assert "no answer yet" in page
+
+
+def test_now_s_live_part_is_drawn_anew_once_an_incident_changes(world, browser_for, db, clock):
+    ann = browser_for("ann")
+    before = ann.get("/now/incidents").text
+    assert ann.get("/now/incidents").text == before  # nothing changed: the same part
+    fire(db, clock.now(), "acme-sms", "feeds/acme-sms/silence")
+    after = ann.get("/now/incidents").text
+    assert "acme-sms" in after and "acme-sms" not in before
+    assert "acme-sms" not in browser_for("gus").get("/now/incidents").text  # a customer's part is its own

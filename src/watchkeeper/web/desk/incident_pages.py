@@ -8,6 +8,7 @@ and a redirect to a browser without JavaScript.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -30,6 +31,8 @@ from watchkeeper.web.desk.render import render
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50  # incidents a page of Now shows
+PART_TTL = 2.0  # seconds a drawn live part of Now is served again while nothing changed
+PART_CACHE = 1000  # drawn parts kept at most (a customer and a page each)
 PRIVATE = {Entry.NOTIFICATION}  # who was paged, on which channel: the operator's business
 
 
@@ -57,10 +60,26 @@ def now_page(request: Request, viewer: Seen, page: int = 1) -> HTMLResponse:
 
 @router.get("/now/incidents", response_class=HTMLResponse)
 def now_part(request: Request, viewer: Seen, page: int = 1) -> HTMLResponse:
-    """The live part of Now, fetched again whenever the stream says something changed."""
+    """The live part of Now, fetched again whenever the stream says something changed.
+
+    Every open Now fetches it at the same moment, so it is drawn once for all who see the same
+    (the staff, or one customer's people) and kept while nothing changed (the newest timeline
+    entry is the same) for at most PART_TTL, the ages it shows being that old at most."""
     page = max(1, min(page, 1000))
-    with request.app.state.sessions() as session:
-        return render(request, "_open_incidents.html", **_open(request, viewer, session, page))
+    state = request.app.state
+    with state.sessions() as session:
+        key = (viewer.who.customer if not viewer.staff else None, page, incidents.newest_entry(session=session))
+        if not hasattr(state, "desk_now_parts"):
+            state.desk_now_parts = {}
+        cache: dict[tuple[object, ...], tuple[float, str]] = state.desk_now_parts
+        kept = cache.get(key)
+        if kept is not None and time.monotonic() - kept[0] < PART_TTL:
+            return HTMLResponse(kept[1], headers={"Cache-Control": "no-store"})
+        answer = render(request, "_open_incidents.html", **_open(request, viewer, session, page))
+    if len(cache) > PART_CACHE:
+        cache.clear()
+    cache[key] = (time.monotonic(), bytes(answer.body).decode())
+    return answer
 
 
 def visible(incident_id: int, viewer: Viewer, session: Session) -> Incident:
