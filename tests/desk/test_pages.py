@@ -271,3 +271,8 @@ def test_now_s_live_part_is_drawn_anew_once_an_incident_changes(world, browser_f
     after = ann.get("/now/incidents").text
     assert "acme-sms" in after and "acme-sms" not in before
     assert "acme-sms" not in browser_for("gus").get("/now/incidents").text  # a customer's part is its own
+
+
+def test_a_case_number_past_any_row_is_refused_not_a_server_error(world, browser_for):
+    answer = browser_for("ann").get("/cases/99999999999999999999")
+    assert answer.status_code == 422

@@ -18,6 +18,7 @@ from watchkeeper.errors import NotFound
 from watchkeeper.support import service as desk
 from watchkeeper.support.models import Case
 from watchkeeper.support.sla import CaseStatus, ClockState, Priority, Reading
+from watchkeeper.web.deps import RowId
 from watchkeeper.web.desk.access import Posted, Seen, Staff, Viewer, not_found
 from watchkeeper.web.desk.render import render
 
@@ -91,7 +92,7 @@ def visible(case_id: int, viewer: Viewer, session: Session) -> Case:
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, case_id: int, viewer: Seen) -> HTMLResponse:
+def case_page(request: Request, case_id: RowId, viewer: Seen) -> HTMLResponse:
     now = request.app.state.clock.now()
     with request.app.state.sessions() as session:
         case = visible(case_id, viewer, session)
@@ -143,7 +144,7 @@ def _back(request: Request, problem: str) -> HTMLResponse:
 
 
 @router.post("/cases/{case_id}/{kind}", response_model=None)
-def write(request: Request, case_id: int, kind: str, viewer: Posted, text: Text) -> Response:
+def write(request: Request, case_id: RowId, kind: str, viewer: Posted, text: Text) -> Response:
     """reply (staff: a public reply; a customer: its own words) or note (staff: internal)."""
     state = request.app.state
     if kind not in ("reply", "note") or (kind == "note" and not viewer.staff):
