@@ -17,7 +17,7 @@ from watchkeeper.db import Base, Sealed, SealedList, UTCDateTime
 from .conftest import NOW
 
 VERSIONS = Path(watchkeeper.models.__file__).parent / "migrations" / "versions"
-MIGRATIONS = [next(VERSIONS.glob(f"{revision}_*.py")) for revision in ("0018", "0019", "0022", "0025")]
+MIGRATIONS = [next(VERSIONS.glob(f"{revision}_*.py")) for revision in ("0018", "0019", "0022", "0025", "0031")]
 
 ENUM_COLUMNS = sorted(
     (table.name, column.name)

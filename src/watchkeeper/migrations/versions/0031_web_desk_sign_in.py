@@ -21,6 +21,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SUBJECTS = ("incident", "case", "enquiry")
+# The enum columns whose CHECK this migration sets (tests/test_enum_columns.py reads it).
+CHECKED: dict[str, dict[str, tuple[str, ...]]] = {"notifications": {"subject": (*SUBJECTS, "signin")}}
 
 
 def _subjects(values: Sequence[str]) -> None:
@@ -56,7 +58,7 @@ def upgrade() -> None:
             *columns,
         )
         op.create_index(f"ix_{name}_user_id", name, ["user_id"])
-    _subjects((*SUBJECTS, "signin"))
+    _subjects(CHECKED["notifications"]["subject"])
 
 
 def downgrade() -> None:
