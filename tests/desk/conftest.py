@@ -4,6 +4,7 @@ each with a password."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +18,7 @@ from watchkeeper.auth.customers import get_customer
 from watchkeeper.auth.users import add_user
 from watchkeeper.db import transaction
 from watchkeeper.feeds import service as feeds
+from watchkeeper.feeds.ingest import ingest_batch
 from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.finding import Finding, Severity, State
 from watchkeeper.support import service as desk
@@ -45,6 +47,24 @@ def fire(db, now, service: str, key: str) -> int:
 
     with transaction(db.sessions) as session:
         return next(i.id for i in list_incidents(session=session, service=service))
+
+
+def post_usage(db, clock, service: str, minutes: int, count: int) -> None:
+    """A supplier's batch: `count` records in each of the `minutes` minutes up to now, as POST /api/v1/usage takes it."""
+    now = clock.now()
+    rows = [
+        {"service": service, "ts": (now - timedelta(minutes=m)).isoformat(), "count": count}
+        for m in range(minutes, 0, -1)
+    ]
+    with transaction(db.sessions) as session:
+        ingest_batch(
+            json.dumps(rows).encode(),
+            "application/json",
+            idempotency_key=None,
+            session=session,
+            clock=clock,
+            settings=db.settings,
+        )
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ Each test saves screenshots of the pages it passes through (browser.SHOTS)."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -13,32 +12,21 @@ from selenium.webdriver.support import expected_conditions as seen
 
 from watchkeeper.cli.common import Context
 from watchkeeper.db import transaction
-from watchkeeper.feeds.ingest import ingest_batch
 from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.feeds.service import update_service
 from watchkeeper.scheduler import Scheduler
 from watchkeeper.wiring import jobs
 
 from .browser import shoot, sign_in, text, wait_for, wait_text
+from .conftest import post_usage
 
 
 def _records(db, clock, service: str, minutes: int = 30) -> None:
-    """A supplier's batch: `minutes` minutes of usage up to now, as POST /api/v1/usage takes it."""
-    now = clock.now()
-    rows = [
-        {"service": service, "ts": (now - timedelta(minutes=m)).isoformat(), "count": 40} for m in range(minutes, 0, -1)
-    ]
+    """A supplier's batch of `minutes` minutes up to now; then the service is in production, 5 min its limit."""
+    post_usage(db, clock, service, minutes, count=40)
     with transaction(db.sessions) as session:
-        ingest_batch(
-            json.dumps(rows).encode(),
-            "application/json",
-            idempotency_key=None,
-            session=session,
-            clock=clock,
-            settings=db.settings,
-        )
         patch = ServicePatch(stage="production", settings={"max_silence": "5m"})
-        update_service(session=session, name=service, patch=patch, now=now)
+        update_service(session=session, name=service, patch=patch, now=clock.now())
 
 
 def _silence(db, clock, minutes: int) -> None:

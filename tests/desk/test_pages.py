@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import timedelta
 
 import pytest
 
 from watchkeeper.db import transaction
-from watchkeeper.feeds.ingest import ingest_batch
 from watchkeeper.feeds.service import get_service
 from watchkeeper.support import service as desk
 from watchkeeper.support.models import ContactRole
 
-from .conftest import fire, form_token
+from .conftest import fire, form_token, post_usage
 
 
 def test_staff_see_every_open_incident_on_now(world, browser_for):
@@ -154,20 +152,7 @@ def test_resolving_from_now_answers_the_refreshed_list(world, browser_for):
 
 
 def _usage(db, clock, service: str, hours: int) -> None:
-    now = clock.now()
-    rows = [
-        {"service": service, "ts": (now - timedelta(minutes=m)).isoformat(), "count": 5}
-        for m in range(hours * 60, 0, -1)
-    ]
-    with transaction(db.sessions) as session:
-        ingest_batch(
-            json.dumps(rows).encode(),
-            "application/json",
-            idempotency_key=None,
-            session=session,
-            clock=clock,
-            settings=db.settings,
-        )
+    post_usage(db, clock, service, hours * 60, count=5)
 
 
 def test_the_feeds_page_draws_each_service_s_last_day_and_pages_and_sorts(world, browser_for, db, clock):

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from watchkeeper.clock import known_zone
 from watchkeeper.feeds.models import ServiceStage
@@ -38,6 +38,13 @@ DURATION_SETTINGS = {
 
 
 MAX_SILENCE_MINUTES = 366 * 1440  # a silence limit past a year is a typo, not a setting
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """What pydantic refused, field by field, in one line a person reads."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+    )
 
 
 def with_minutes(values: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,14 @@ from watchkeeper.feeds.models import (
 )
 from watchkeeper.feeds.parse import Format
 from watchkeeper.feeds.rhythm import Params
-from watchkeeper.feeds.schemas import CountPoint, ServiceOut, ServicePatch, ServiceSettings, with_minutes
+from watchkeeper.feeds.schemas import (
+    CountPoint,
+    ServiceOut,
+    ServicePatch,
+    ServiceSettings,
+    validation_problems,
+    with_minutes,
+)
 from watchkeeper.feeds.store import CustomerRules, mark_due
 from watchkeeper.inputs import check_name
 
@@ -148,11 +155,7 @@ def update_service(*, session: Session, name: str, patch: ServicePatch, now: dat
         try:
             checked = ServiceSettings(**merged)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
-                for e in exc.errors()
-            )
-            raise Invalid(problems) from exc
+            raise Invalid(validation_problems(exc)) from exc
         service.settings = checked.model_dump(mode="json", exclude_defaults=True)
     if patch.stage is not None:
         service.stage = patch.stage

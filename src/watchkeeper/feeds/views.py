@@ -131,10 +131,9 @@ class Week:
     low: list[float]
     high: list[float]
     actual: list[float | None]  # None: hours still to come
-    weeks_learned: int
 
 
-def band(service: Service, profile: Sequence[float] | None, weeks: int, *, session: Session, now: datetime) -> Week:
+def band(service: Service, profile: Sequence[float] | None, *, session: Session, now: datetime) -> Week:
     """`profile` is the model's 168 expected hourly counts from Monday 00:00 local. The band is the
     Poisson range of about 95 % around each (expected ± 2 √expected); unknown hours draw no band."""
     zone = _zone(service)
@@ -149,7 +148,7 @@ def band(service: Service, profile: Sequence[float] | None, weeks: int, *, sessi
     high = [0.0 if math.isnan(e) else e + 2 * math.sqrt(e) for e in rolled]
     actual: list[float | None] = [float(c) for c in counts[:WEEK_HOURS]]
     actual += [None] * (WEEK_HOURS - len(actual))
-    return Week(start.strftime("%a"), low, high, actual, weeks)
+    return Week(start.strftime("%a"), low, high, actual)
 
 
 def proposed_settings(service: Service, changes: dict[str, object]) -> ServiceSettings:

@@ -31,7 +31,7 @@ FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 class Viewer:
     name: str
     who: Principal
-    csrf: str  # this session's form token
+    csrf: str  # the form token of this sign-in (CSRF)
 
     @property
     def staff(self) -> bool:
@@ -83,7 +83,7 @@ def viewer(request: Request) -> Viewer:
 
 
 async def form_viewer(request: Request, found: Viewer = Depends(viewer)) -> Viewer:
-    """The viewer, once the post has shown this session's form token."""
+    """The viewer, once the post has shown the form token of the viewer's sign-in."""
     sent = request.headers.get("x-csrf-token")
     if sent is None and request.headers.get("content-type", "").startswith(FORMS):
         field = (await request.form()).get("csrf")

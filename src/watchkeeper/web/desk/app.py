@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from watchkeeper.auth.throttle import Throttle
 from watchkeeper.web.desk import (
     case_pages,
     check_pages,
@@ -23,6 +24,10 @@ TITLES = {401: "Sign in first", 403: "Not allowed", 404: "Not found", 422: "Not 
 
 
 def install(app: FastAPI) -> None:
+    """The desk's routes on `app`, whose state already has its engine, sessions and clock."""
+    app.state.desk_hub = live.reading(app.state.engine)
+    app.state.name_throttle = Throttle(signin_pages.NAME_FAILURES, signin_pages.NAME_WINDOW)
+    app.state.desk_now_parts = {}  # Now's live parts, drawn once per change (incident_pages.now_part)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="desk-static")
     for module in (
         signin_pages,

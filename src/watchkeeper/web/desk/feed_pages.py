@@ -10,10 +10,11 @@ findings are on the Feeds page.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from watchkeeper.feeds import service as feeds
 from watchkeeper.feeds import views
 from watchkeeper.feeds.models import Service, ServiceStage
 from watchkeeper.feeds.rhythm import Sensitivity
-from watchkeeper.feeds.schemas import ServicePatch, parse_minutes
+from watchkeeper.feeds.schemas import ServicePatch, parse_minutes, validation_problems
 from watchkeeper.finding import State
 from watchkeeper.web import charts
 from watchkeeper.web.desk.access import Seen, StaffPosted, Viewer, not_found
@@ -88,9 +89,7 @@ def _service(request: Request, viewer: Viewer, session: Session, name: str) -> d
     now = request.app.state.clock.now()
     service = visible(name, viewer, session)
     learned = feeds.learned(session=session, name=name)
-    week = views.band(
-        service, learned.profile if learned else None, learned.weeks if learned else 0, session=session, now=now
-    )
+    week = views.band(service, learned.profile if learned else None, session=session, now=now)
     heat = views.week_heat(service, session=session, now=now)
     open_alerts = alerts.list_alerts(session=session, service=name, status=State.FIRING, limit=50)
     files = feeds.list_files(session=session, feed=name, limit=20) if viewer.staff else []
@@ -127,21 +126,43 @@ def service_page(request: Request, name: str, viewer: Seen, saved: bool = False)
     return render(request, "service.html", active=active, saved=saved, **context)
 
 
-def _changes(
-    stage: str, sensitivity: str, min_silence: str, max_silence: str, hours: str, snooze: str, now: datetime
-) -> tuple[ServiceStage | None, dict[str, object]]:
-    """The form's fields as a stage and the settings they set; an empty field clears its setting."""
-    changes: dict[str, object] = {
-        "sensitivity": sensitivity or None,
-        "min_silence": min_silence.strip() or None,
-        "max_silence": max_silence.strip() or None,
-        "active_hours": hours.strip() or None,
-    }
-    if snooze.strip():
-        changes["snooze_until"] = (now + timedelta(minutes=parse_minutes(snooze))).isoformat()
-    else:
-        changes["snooze_until"] = None
-    return (ServiceStage(stage) if stage in tuple(ServiceStage) else None), changes
+@dataclass(frozen=True)
+class SettingsForm:
+    """The settings form's fields, as typed; an empty field clears its setting."""
+
+    stage: str
+    sensitivity: str
+    min_silence: str
+    max_silence: str
+    active_hours: str
+    snooze: str
+
+    def changes(self, now: datetime) -> tuple[ServiceStage | None, dict[str, object]]:
+        """The stage the form names (None: unchanged) and the settings it sets."""
+        changes: dict[str, object] = {
+            "sensitivity": self.sensitivity or None,
+            "min_silence": self.min_silence.strip() or None,
+            "max_silence": self.max_silence.strip() or None,
+            "active_hours": self.active_hours.strip() or None,
+            "snooze_until": None,
+        }
+        if self.snooze.strip():
+            changes["snooze_until"] = (now + timedelta(minutes=parse_minutes(self.snooze))).isoformat()
+        return (ServiceStage(self.stage) if self.stage in tuple(ServiceStage) else None), changes
+
+
+def settings_form(
+    stage: Field = "",
+    sensitivity: Field = "",
+    min_silence: Field = "",
+    max_silence: Field = "",
+    active_hours: Field = "",
+    snooze: Field = "",
+) -> SettingsForm:
+    return SettingsForm(stage, sensitivity, min_silence, max_silence, active_hours, snooze)
+
+
+SettingsPosted = Annotated[SettingsForm, Depends(settings_form)]
 
 
 @router.post("/feeds/{name}/preview", response_class=HTMLResponse)
@@ -149,19 +170,14 @@ def preview(
     request: Request,
     name: str,
     viewer: StaffPosted,
-    stage: Field = "",
-    sensitivity: Field = "",
-    min_silence: Field = "",
-    max_silence: Field = "",
-    active_hours: Field = "",
-    snooze: Field = "",
+    form: SettingsPosted,
 ) -> HTMLResponse:
     """What a replay of the last 14 days alerts with the settings now saved, and with the form's."""
     now = request.app.state.clock.now()
     with request.app.state.sessions() as session:
         service = visible(name, viewer, session)
         try:
-            new_stage, changes = _changes(stage, sensitivity, min_silence, max_silence, active_hours, snooze, now)
+            new_stage, changes = form.changes(now)
             proposed = views.proposed_settings(service, changes).params(new_stage or service.stage)
         except (ValueError, ValidationError) as exc:
             return render(request, "_preview.html", problem=_said(exc))
@@ -173,11 +189,7 @@ def preview(
 
 
 def _said(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
-        )
-    return str(exc)
+    return validation_problems(exc) if isinstance(exc, ValidationError) else str(exc)
 
 
 @router.post("/feeds/{name}/settings", response_model=None)
@@ -185,19 +197,14 @@ def save(
     request: Request,
     name: str,
     viewer: StaffPosted,
-    stage: Field = "",
-    sensitivity: Field = "",
-    min_silence: Field = "",
-    max_silence: Field = "",
-    active_hours: Field = "",
-    snooze: Field = "",
+    form: SettingsPosted,
 ) -> Response:
     state = request.app.state
 
     def work(session: Session) -> None:
         now = state.clock.now()
         visible(name, viewer, session)
-        new_stage, changes = _changes(stage, sensitivity, min_silence, max_silence, active_hours, snooze, now)
+        new_stage, changes = form.changes(now)
         feeds.update_service(session=session, name=name, patch=ServicePatch(stage=new_stage, settings=changes), now=now)
 
     try:

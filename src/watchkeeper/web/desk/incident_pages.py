@@ -69,8 +69,6 @@ def now_part(request: Request, viewer: Seen, page: int = 1) -> HTMLResponse:
     state = request.app.state
     with state.sessions() as session:
         key = (viewer.who.customer if not viewer.staff else None, page, incidents.newest_entry(session=session))
-        if not hasattr(state, "desk_now_parts"):
-            state.desk_now_parts = {}
         cache: dict[tuple[object, ...], tuple[float, str]] = state.desk_now_parts
         kept = cache.get(key)
         if kept is not None and time.monotonic() - kept[0] < PART_TTL:

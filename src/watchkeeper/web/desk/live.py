@@ -21,6 +21,7 @@ from contextlib import suppress
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from watchkeeper.db import make_reader
@@ -85,18 +86,16 @@ class Hub:
             queue.put_nowait(message)
 
 
-def hub(request: Request) -> Hub:
-    state = request.app.state
-    if not hasattr(state, "desk_hub"):
-        reader = sessionmaker(make_reader(state.engine))
-        state.desk_hub = Hub(lambda: newest(reader))
-    return state.desk_hub  # type: ignore[no-any-return]
+def reading(engine: Engine) -> Hub:
+    """The hub of an app on `engine`, reading through a connection of its own (made at its first read)."""
+    reader = sessionmaker(make_reader(engine))
+    return Hub(lambda: newest(reader))
 
 
 @router.get("/events")
 async def events(request: Request, _viewer: Seen) -> StreamingResponse:
     """`event: change` whenever an incident's timeline or a case's log has a new entry."""
-    streams = hub(request)
+    streams: Hub = request.app.state.desk_hub
     queue = streams.join()
 
     async def stream() -> AsyncIterator[str]:

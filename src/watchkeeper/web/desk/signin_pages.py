@@ -39,10 +39,7 @@ Text = Annotated[str, Form(max_length=1000)]
 
 
 def name_throttle(request: Request) -> Throttle:
-    state = request.app.state
-    if not hasattr(state, "name_throttle"):
-        state.name_throttle = Throttle(NAME_FAILURES, NAME_WINDOW)
-    return state.name_throttle  # type: ignore[no-any-return]
+    return request.app.state.name_throttle  # type: ignore[no-any-return]
 
 
 def _safe_next(target: str | None) -> str:
