@@ -165,6 +165,38 @@ def test_a_feed_silence_becomes_an_incident_with_its_explanation_on_the_timeline
     assert kinds == ["opened", "alert_joined", "alert_resolved", "resolved"]
 
 
+def test_a_resolved_silence_says_on_the_timeline_what_it_lacked_and_what_that_was_worth(db, clock):
+    import re
+
+    from watchkeeper.alerts.service import process_due
+    from watchkeeper.incidents.service import list_incidents, timeline
+
+    settings = Settings(database_url=db.url, minute_retention_days=30)
+    ingest(db, clock, office_csv(22), settings)
+    set_service(db, NOW, settings={"value_per_record": 0.05, "currency": "EUR"})
+    watch(db, NOW)
+    with transaction(db.sessions) as session:
+        due = session.scalar(select(FeedState.due_at))
+    watch(db, due)
+    with transaction(db.sessions) as session:
+        process_due(session=session, now=due + timedelta(seconds=30))
+    back = due + timedelta(minutes=2)
+    clock.set(back)
+    records = f"timestamp,service,count\n{back - timedelta(minutes=1):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10\n"
+    ingest(db, clock, records.encode(), settings)
+    watch(db, back)
+    with transaction(db.sessions) as session:
+        (incident,) = list_incidents(session=session)
+        [resolved] = [e.message for e in timeline(incident.id, session=session) if e.kind == "alert_resolved"]
+    # 10 records a minute were expected from NOW (the last record) until the one that ended it.
+    silent = (back - timedelta(minutes=1) - NOW).total_seconds() / 60
+    found = re.search(r"about ([\d,]+) of the ([\d,]+) records expected during the silence did not come", resolved)
+    assert found, resolved
+    missing, expected = (int(g.replace(",", "")) for g in found.groups())
+    assert abs(expected - 10 * silent) <= 10 and missing == expected - 10
+    assert f"about {missing * 0.05:,.2f} EUR of revenue at risk ({missing:,} records at 0.05 EUR)" in resolved
+
+
 def test_a_tick_reads_and_writes_its_batch_in_a_few_statements(db, clock):
     """Round trips per tick do not grow with the services due: 60 silences cost what 6 do."""
     from sqlalchemy import event
@@ -209,7 +241,10 @@ def test_records_arriving_during_a_silence_resolve_it_at_the_next_tick_as_of_the
     with transaction(db.sessions) as session:
         (alert,) = session.scalars(select(Alert))
         assert (alert.status, alert.resolved_at) == ("resolved", arrived)
-        assert alert.resolution == "pbx-berlin: records are arriving again"
+        # A service this new has no rates learned: it cannot say how many records were missing.
+        assert alert.resolution == (
+            "pbx-berlin: records are arriving again; the learned rates expected no records during the silence"
+        )
     # And it stays resolved as the minute ends and time goes on with records coming.
     watch(db, NOW + timedelta(minutes=11, seconds=4))
     assert [a[0] for a in alerts(db)] == ["resolved"]

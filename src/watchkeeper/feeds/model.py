@@ -12,18 +12,44 @@ What it learns, per hour of the week (see `rhythm.py`):
   (now minus the last record known now), so a supplier that drops a file
   every hour teaches hour-long gaps and does not alert between files.
 * **rate**: records per hour, an exponentially weighted average over weeks
-  (recent weeks weigh more, so growth is followed), plus one dispersion
-  figure for the whole service. A drop or surge compares the records of the
-  last window with what the rate expects for those same minutes.
+  (recent weeks weigh more, so growth is followed).
+* **variation**: how far the service's volume strays from its rate beyond
+  what chance (Poisson) explains, over quarter-hours and over hours: the
+  dispersion of a negative binomial, weighted to the busy hours where it
+  matters. A supplier whose volume swings by a fifth from one quarter-hour
+  to the next needs more evidence of a drop than one that never swings.
+* **bursts**: in each of the last six weeks, the highest multiple of the
+  expected volume (beyond chance) its windows of an hour or more reached,
+  measured on the windows the surge test judges. A burst seen in two of the
+  six weeks is the service's nature; one seen in one week only, news.
 
-A silence alerts when it is longer than its hour's gaps allow *and* the
+A **drop** compares the records that came since a possible change point
+(15 min to 4 h back, the start snapped to just after a delivery, so a file
+is never half in, half out) with what the rate expects for those minutes:
+it alerts when they are below drop_ratio of it *and* so few would come by
+chance, at the service's own variation, less than once in 10**drop_odds. A
+deep drop on a busy feed is sure within a quarter-hour; the same share on a
+feed of a few records an hour takes hours, or never alerts before its
+silence does. It resolves when the last hour (or the raising window, if
+shorter) is back within its normal range.
+
+A **surge** needs a window of an hour or more above surge_ratio times what
+is expected, beyond chance, above what the service's own bursts make
+plausible (the second largest of its completed weekly peaks, with a wider
+margin for a feed whose peaks range widely, or that bursts by nature), and
+as unlikely by chance, at the variation above its rate, as a drop.
+A duplicated file, the same records twice in the same minutes, doubles its
+hour: news on any feed that does not double by itself.
+
+Every silence and drop counts, while open, the records the learned rates
+expected and those that came: the records missing, said when it resolves.
+
+A **silence** alerts when it is longer than its hour's gaps allow *and* the
 learned rates since the last record expect enough records (silence_rarity,
 12 at normal sensitivity) that none arriving is no accident: a silence that
 began in a quiet weekend is not an outage at 07:01 on Monday because Monday's
 first record is a little late. The hard limit (max_silence) never waits.
-Surges stop alerting for a service whose own history holds them more than
-twice a week (a social feed, a batch partner); a test service is watched for
-silence only.
+A test service is watched for silence only.
 
 * **delivery delay**, live only: how late records come, measured when they
   arrive for minutes already judged (a batch or an hourly file). Silence
@@ -55,6 +81,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from scipy.stats import nbinom
 
 from watchkeeper.feeds.rhythm import (
     LEARNING,
@@ -83,16 +110,24 @@ RECURRING = 3  # weeks running an hour must be anomalous before it is learned an
 LAG_SAMPLES = 8  # delivery delays remembered
 LAG_MEMORY = 7 * 1440  # a delay not seen again for a week is forgotten (the supplier changed its delivery)
 QUIET_SLACK = 1e-6  # so a sum and a product of the same rates agree at the threshold
-# A service that surges more than twice a week, on average over about two
-# weeks, surges by nature (a social feed, a batch partner): its surges are
-# not news, so they stop alerting until they become rare again.
-SURGE_MEMORY = 1 / 336
-SURGES_PER_WEEK = 2.0  # hours holding a surge (alerted or not) per week
+WIDTHS = np.array([15, 30, 60, 120, 240])  # minutes back to the change points a drop is judged from
+SURGE_SPAN = 60  # a surge is judged on windows of an hour or more, as its bursts are learned
+SINGLE_DELIVERY_RATIO = 0.6  # a window of one hourly file is a drop below this share of drop_ratio
+SNAP = 60  # the most a window's start moves back to the end of a delivery
+RESOLVE_SPAN = 60  # a drop or surge ends when the last hour (at most) is back within its normal range
+VARIATION_MEMORY = 0.01  # weight of each settled hour in the learned variation (about two weeks of busy hours)
+VARIATION_FLOOR = 1e-3  # no feed is steadier than 3 % an hour beyond chance
+BURST_MARGIN = 1.25  # a surge must exceed the service's plausible burst by this much
+BURSTY = 0.1  # upper variation (a third of the rate, an hour) from which a feed bursts by nature
+BURSTY_MARGIN = 1.5
+VARIATIONS = 6
+LN10 = math.log(10.0)
+WEEK_MINUTES = 7 * 1440
 _UNLEARNED = -1e9  # per-minute expectation marker: a window touching it is not judged
 # The first byte of a stored model says its format; models stored before
 # there was one begin with their start minute, and are told apart by their
 # length (FeedModel._fits). A format that reads differently gets a new number.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class UnknownModelFormat(ValueError):
@@ -123,7 +158,11 @@ class _Segment(NamedTuple):
 class _Open:
     started_at: int
     raised_at: int
-    last_end: int = 0
+    last_end: int = 0  # a silence: the last record's end when it was raised
+    width: int = 0  # a drop or surge: the minutes of the window that raised it
+    expected: float = 0.0  # records the learned rates expected from started_at to `counted`
+    seen: float = 0.0  # records that came in those minutes
+    counted: int = 0
 
 
 @dataclass
@@ -138,11 +177,97 @@ class _Chunk:
     ends: np.ndarray  # minute after the last record known at each boundary
     limits: Limits
     late: np.ndarray | None = None  # silence past its limit, alerted or not (a snooze still counts)
-    surging: np.ndarray | None = None  # boundaries whose window was a surge, alerted or not
     recovered: np.ndarray | None = None  # at each boundary, the model's `recovered` as it stood there
 
     def segment_at(self, index: int) -> int:
         return int(np.searchsorted(self.offsets, index, side="right")) - 1
+
+
+class _Odds:
+    """Log-probabilities, under a negative binomial at the learned variation, of windows this low or high.
+
+    Computed only where asked (scipy's tails cost far more than the arithmetic
+    that picks the windows worth asking about), and kept.
+    """
+
+    def __init__(self, seen: np.ndarray, expected: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        self.seen, self.size, self.size_up = seen, 1.0 / lower, 1.0 / upper
+        self.prob = self.size / (self.size + np.maximum(expected, 1e-9))
+        self.prob_up = self.size_up / (self.size_up + np.maximum(expected, 1e-9))
+        self._below = np.full(seen.shape, np.nan)
+        self._above = np.full(seen.shape, np.nan)
+
+    def below(self, where: np.ndarray) -> np.ndarray:
+        """log P(X <= seen) where `where` (0 elsewhere, or as computed before)."""
+        need = where & np.isnan(self._below)
+        if need.any():
+            self._below[need] = nbinom.logcdf(np.floor(self.seen[need]), self.size[need], self.prob[need])
+        found: np.ndarray = np.nan_to_num(self._below, nan=0.0)
+        return found
+
+    def above(self, where: np.ndarray) -> np.ndarray:
+        """log P(X >= seen) where `where` (0 elsewhere, or as computed before)."""
+        need = where & np.isnan(self._above)
+        if need.any():
+            self._above[need] = nbinom.logsf(np.ceil(self.seen[need]) - 1, self.size_up[need], self.prob_up[need])
+        found: np.ndarray = np.nan_to_num(self._above, nan=0.0)
+        return found
+
+    def below_row(self, i: int) -> np.ndarray:
+        row: np.ndarray = self._below[i]
+        return row
+
+    def above_row(self, i: int) -> np.ndarray:
+        row: np.ndarray = self._above[i]
+        return row
+
+    def at(self, i: int, column: int, below: bool) -> float:
+        return float((self._below if below else self._above)[i, column])
+
+
+@dataclass
+class _Windows:
+    """The windows judged at each picked boundary (rows) back to each of WIDTHS (columns)."""
+
+    pick: np.ndarray
+    starts: np.ndarray  # minute each window starts
+    seen: np.ndarray
+    expected: np.ndarray
+    span: np.ndarray
+    odds: _Odds
+
+
+def exact(rates: np.ndarray) -> np.ndarray:
+    """Records a minute on a grid of 2**-20: sums of them are exact in any order and any chunking,
+    so a live model stepping minute by minute and replay in long chunks count the same."""
+    on_grid: np.ndarray = np.round(rates * 2.0**20) / 2.0**20
+    return on_grid
+
+
+def beyond_chance(seen: np.ndarray | float) -> np.ndarray | float:
+    """Records in a window less three Poisson standard deviations: what a burst surely holds."""
+    return np.maximum(seen - 3 * np.sqrt(seen), 0.0)
+
+
+def _odds_words(log_p: float) -> str:
+    """A log-probability as the rarity an operator reads: 'less than once in 10 million windows'."""
+    tens = int(-log_p / LN10) if math.isfinite(log_p) else 12
+    if tens >= 9:
+        return "less than once in a billion windows"
+    names = {6: "a million", 7: "10 million", 8: "100 million"}
+    return f"less than once in {names.get(tens, f'{10**tens:,}')} windows"
+
+
+def missing_words(expected: float, seen: float, during: str) -> str:
+    """'about 2,660 of the 3,900 records expected since 09:40 UTC did not come (68 %)'."""
+    # Words from the figures an event keeps (rounded), so live steps and replay say the same.
+    expected, seen = round(expected, 3), round(seen, 3)
+    missing = max(0.0, expected - seen)
+    if expected < 0.5:
+        return f"the learned rates expected no records {during}"
+    return (
+        f"about {missing:,.0f} of the {expected:,.0f} records expected {during} did not come ({missing / expected:.0%})"
+    )
 
 
 @dataclass
@@ -160,8 +285,15 @@ class FeedModel:
     rate: np.ndarray = field(default_factory=lambda: np.zeros(SLOTS))
     weeks: np.ndarray = field(default_factory=lambda: np.zeros(SLOTS, np.uint8))
     spoiled_weeks: np.ndarray = field(default_factory=lambda: np.zeros(SLOTS, np.uint8))
-    cv2: float = 0.1  # squared coefficient of variation of hourly volume around the rate
-    surges: float = 0.0  # share of hours holding a surge, averaged over about two weeks
+    # Learned variation beyond chance: weighted sums (deviation^2 - expected, expected^2) over
+    # quarter-hours, then over hours below their rate, then above it; each ratio is a negative
+    # binomial's dispersion. Drops are judged on the lower side, surges on the upper.
+    variation: np.ndarray = field(default_factory=lambda: np.zeros(VARIATIONS))
+    # What the tests judge by: the variation as it stood when this week began, so that what the
+    # week teaches changes no verdict until it ends (a chunk never spans two weeks), live as in replay.
+    judging: np.ndarray = field(default_factory=lambda: np.zeros(VARIATIONS))
+    bursts: np.ndarray = field(default_factory=lambda: np.zeros(WEEKS))  # highest multiple of expected, per week
+    burst_week: int = 0  # the week (minutes // 10080) bursts[-1] holds
     quiet: float = 0.0  # records the learned rates expected from last_end to now
     slot: int = -1  # the slot being lived through, -1 between slots
     slot_end: int = 0
@@ -169,6 +301,7 @@ class FeedModel:
     slot_tainted: bool = False
     pending: list[tuple[int, int, int]] = field(default_factory=list)  # (slot, start, end) awaiting volume
     recovered: int = 0  # first record after the last silence alert; drops are judged on windows after it
+    calmed: int = 0  # end of the last surge; surges are judged on windows after it
     open: dict[Kind, _Open] = field(default_factory=dict)
     lags: list[tuple[int, int]] = field(default_factory=list)  # (minute seen, minutes late) of late deliveries
     _late: int | None = field(default=None, repr=False)  # earliest minute come late since the last `advance`
@@ -228,7 +361,7 @@ class FeedModel:
         slots = np.array([s.slot for s in segments])
         learned = np.array([s.start - self.start >= LEARNING for s in segments])
         rate = np.where(self.weeks > 0, self.rate, 0.0)  # unknown hours get no rate floor
-        limits = silence_limits(self.gaps, rate, slots, learned, self.params)
+        limits = silence_limits(self.gaps, rate, slots, learned, self.params, self.rarity())
         floor = self.delivery_delay()
         if floor:
             hard = self.params.max_silence  # the operator's "always alert by then" still holds
@@ -263,7 +396,7 @@ class FeedModel:
             held = np.flatnonzero(self.counts[self.now - self.base :] > 0)
             return None if len(held) == 0 else self.now + int(held[0]) + 1
         minute, stop = self.now, self.now + horizon
-        quiet, rarity = self.quiet, self.params.tuning.silence_rarity - QUIET_SLACK
+        quiet, rarity = self.quiet, self.rarity() - QUIET_SLACK
         hard = self.params.max_silence
         while minute < stop:
             segments: list[_Segment] = []
@@ -299,6 +432,29 @@ class FeedModel:
         rates: list[float] = np.where(learned & (self.weeks[slots] >= 2), self.rate[slots] / 60.0, _UNLEARNED).tolist()
         return rates
 
+    def _per_minute(self, segments: list[_Segment], lengths: list[int]) -> np.ndarray:
+        """Records expected in each minute of `segments`: the hour's rate, leaning towards the
+        neighbouring hour's in its first and last half-hours where that is within 2x (traffic
+        that falls steadily after midnight), flat at a step (opening time) or next to an
+        unlearned hour. Unlearned minutes are _UNLEARNED."""
+        own = np.array(self._rates(segments))
+        flat = np.repeat(own, lengths)
+        slots = np.array([s.slot for s in segments])
+        learned = own > _UNLEARNED / 2
+        if not learned.any():
+            return flat
+        known = self.weeks >= 2
+        before = np.where(known[(slots - 1) % SLOTS], self.rate[(slots - 1) % SLOTS] / 60.0, -1.0)
+        after = np.where(known[(slots + 1) % SLOTS], self.rate[(slots + 1) % SLOTS] / 60.0, -1.0)
+        ends = np.repeat([s.slot_end for s in segments], lengths)
+        minutes = np.arange(segments[0].start, segments[-1].end)
+        offset = minutes - (ends - 60) + 0.5  # within the hour: 0.5 .. 59.5
+        mine = flat
+        other = np.where(offset < 30, np.repeat(before, lengths), np.repeat(after, lengths))
+        smooth = np.repeat(learned, lengths) & (other >= 0) & (other <= 2 * mine) & (mine <= 2 * other)
+        lean = np.abs(offset - 30) / 60.0
+        return exact(np.where(smooth, (1 - lean) * mine + lean * other, flat))
+
     # -- time passing --------------------------------------------------------
 
     def advance(self, now: int) -> list[Event]:
@@ -306,6 +462,7 @@ class FeedModel:
         events: list[Event] = []
         self._learn_delay()
         while self.now < now:
+            self._new_week(self.now)
             segments = self._segments(now)
             end = segments[-1].end
             self._make_room(end + HORIZON)
@@ -314,7 +471,12 @@ class FeedModel:
             first = len(events)
             self._silence(chunk, events)
             self._volume(chunk, events)
+            for kind, opened in self.open.items():  # at the rates the chunk was judged by, before it teaches
+                if kind is not Kind.SURGE:
+                    self._tally(opened, end, drop=kind is Kind.DROP)
             self._learn(chunk, was_open, events[first:])
+            # In the order they happened, as a live model stepping minute by minute raises them.
+            events[first:] = sorted(events[first:], key=lambda e: (e.at, list(Kind).index(e.kind), e.firing))
             self.last_end = int(chunk.ends[-1])
             self.now = end
         return events
@@ -322,7 +484,11 @@ class FeedModel:
     def close_all(self, at: int, reason: str) -> list[Event]:
         """End every open anomaly at minute `at`, for `reason` (the service was
         retired): their alerts resolve, and none stays open should it return."""
-        events = [Event(kind, False, o.started_at, at, reason) for kind, o in self.open.items()]
+        events = []
+        for kind, o in self.open.items():
+            if kind is not Kind.SURGE:
+                self._tally(o, min(at, self.now), drop=kind is Kind.DROP)
+            events.append(Event(kind, False, o.started_at, at, reason, outage_expected=o.expected, outage_seen=o.seen))
         self.open.clear()
         return events
 
@@ -337,11 +503,14 @@ class FeedModel:
             return []
         del self.open[Kind.SILENCE]
         self.recovered = self.now
-        return [Event(Kind.SILENCE, False, current.started_at, self.now, "records are arriving again")]
+        return [self._silence_resolved(current, self.now)]
 
     def _segments(self, now: int) -> list[_Segment]:
+        """The next chunk's hour slots up to `now`; a chunk never spans two weeks (the bursts it teaches
+        belong to one)."""
         segments = []
         minute = self.now
+        now = min(now, (minute // WEEK_MINUTES + 1) * WEEK_MINUTES)
         if self.slot >= 0 and minute < self.slot_end:
             segments.append(_Segment(self.slot, minute, min(self.slot_end, now), self.slot_end))
             minute = segments[-1].end
@@ -354,7 +523,7 @@ class FeedModel:
     def _chunk(self, segments: list[_Segment]) -> _Chunk:
         start, end = segments[0].start, segments[-1].end
         lengths = [s.end - s.start for s in segments]
-        self.expect[start - self.base : end - self.base] = np.repeat(self._rates(segments), lengths)
+        self.expect[start - self.base : end - self.base] = self._per_minute(segments, lengths)
         counts = self.counts[start - self.base : end - self.base]
         times = np.arange(start + 1, end + 1)
         ends = np.maximum.accumulate(np.where(counts > 0, times, self.last_end))
@@ -365,7 +534,7 @@ class FeedModel:
     def _evidence_rates(self, segments: list[_Segment]) -> list[float]:
         """Records expected per minute for the quiet gate: one week of the hour is enough."""
         slots = [s.slot for s in segments]
-        rates: list[float] = np.where(self.weeks[slots] >= 1, self.rate[slots] / 60.0, 0.0).tolist()
+        rates: list[float] = exact(np.where(self.weeks[slots] >= 1, self.rate[slots] / 60.0, 0.0)).tolist()
         return rates
 
     def _expected_between(self, start: int, end: int) -> float:
@@ -401,10 +570,7 @@ class FeedModel:
         # Outside active hours only the off-hours limit applies, and, a hard limit, it never waits either.
         off = np.repeat(chunk.limits.off, chunk.lengths)
         enough = (
-            (quiet >= self.params.tuning.silence_rarity - QUIET_SLACK)
-            | learning
-            | off
-            | (silence > (hard if hard is not None else np.inf))
+            (quiet >= self.rarity() - QUIET_SLACK) | learning | off | (silence > (hard if hard is not None else np.inf))
         )
         late = chunk.late = (silence > limit) & enough
         if self.params.snooze_until is not None:
@@ -422,9 +588,7 @@ class FeedModel:
                 i += int(back[0])
                 self.recovered = chunk.recovered[i:] = int(chunk.ends[i]) - 1
                 del self.open[Kind.SILENCE]
-                events.append(
-                    Event(Kind.SILENCE, False, current.started_at, int(chunk.times[i]), "records are arriving again")
-                )
+                events.append(self._silence_resolved(current, int(chunk.times[i])))
                 continue
             hits = np.flatnonzero(late[i:])
             if len(hits) == 0:
@@ -452,112 +616,322 @@ class FeedModel:
                     reason=reason,
                 )
             )
-            self.open[Kind.SILENCE] = _Open(last, at, last)
+            # What the learned rates expected since the last record is what the quiet gate counted.
+            opened = self._open(Kind.SILENCE, last, at, float(quiet[i]), 0.0, last_end=last)
+            events[-1] = dataclasses.replace(events[-1], outage_expected=opened.expected, outage_seen=opened.seen)
             i += 1
 
-    def _volume(self, chunk: _Chunk, events: list[Event]) -> None:
-        """Drop and surge over the window of records ending at the last record known.
+    def _silence_resolved(self, current: _Open, at: int) -> Event:
+        """The end of a silence: records came at minute at-1; the records it lacked, in words."""
+        self._tally(current, at)
+        message = "records are arriving again; " + missing_words(current.expected, current.seen, "during the silence")
+        return Event(
+            Kind.SILENCE,
+            False,
+            current.started_at,
+            at,
+            message,
+            outage_expected=current.expected,
+            outage_seen=current.seen,
+        )
 
-        Only boundaries where the last record moved change the window, so only
-        those are judged, all at once.
+    def _volume(self, chunk: _Chunk, events: list[Event]) -> None:
+        """Drop and surge over windows of records ending at the last record known.
+
+        Only boundaries where the last record moved change the windows, so only
+        those are judged, all at once: for each, the windows back to each of
+        WIDTHS, every one's start snapped to just after the last delivery
+        before it (an hourly file is in a window whole, or not at all).
         """
-        # Long enough to expect about 40 records (short for busy services, up to 4 h for
-        # sparse ones) and to span two of the service's usual gaps, so a supplier's
-        # hourly file is never half in, half out of the window.
         if self.params.test and not self.open.keys() & {Kind.DROP, Kind.SURGE}:
             return  # a test service's volume is irregular by nature; only its silences are watched
-        rates = self.rate[[s.slot for s in chunk.segments]]
-        gaps = np.nan_to_num(chunk.limits.plausible, nan=0.0)
-        windows = np.clip(np.maximum(40 * 60 / np.maximum(rates, 1e-9), 2 * gaps + 2), 30, MAX_WINDOW).astype(np.int64)
         ends = chunk.ends
         moved = np.ones(len(ends), dtype=bool)
         moved[1:] = ends[1:] != ends[:-1]
-        window = np.repeat(windows, chunk.lengths)
-        pick = np.flatnonzero(moved & (ends - window >= self.base))
+        pick = np.flatnonzero(moved & (ends - MAX_WINDOW - SNAP >= self.base))
         if len(pick) == 0:
             return
-        stop, width = ends[pick] - self.base, window[pick]
-        seen_cs = np.concatenate(([0.0], np.cumsum(self.counts[: int(stop.max())])))
-        exp_cs = np.concatenate(([0.0], np.cumsum(self.expect[: int(stop.max())])))
-        seen = seen_cs[stop] - seen_cs[stop - width]
-        expected = exp_cs[stop] - exp_cs[stop - width]
+        stop = (ends[pick] - self.base).astype(np.int64)
+        top = int(stop.max())
+        counts = self.counts[:top]
+        after = np.maximum.accumulate(np.where(counts > 0, np.arange(1, top + 1), 0))  # end of the last record so far
+        nominal = np.maximum(stop[:, None] - WIDTHS[None, :], SNAP + 1)
+        # (picks, widths): just after the last record before the nominal start, at most SNAP earlier
+        starts = np.maximum(after[nominal - 1], nominal - SNAP)
+        # Sums from the earliest window on, and unlearned minutes counted apart: a cumulative sum
+        # through their markers would lose the digits that live and replay must agree on.
+        lo = int(starts.min())
+        rates = self.expect[lo:top]
+        unlearned = np.concatenate(([0], np.cumsum(rates < 0)))
+        seen_cs = np.concatenate(([0.0], np.cumsum(counts[lo:])))
+        exp_cs = np.concatenate(([0.0], np.cumsum(np.maximum(rates, 0.0))))
+        stop, starts, after = stop - lo, starts - lo, after[lo:]
+        # A delivery that came later than the hour's usual gap is late, not short: the minutes
+        # of its lateness expect nothing (a file half an hour late holds an hour's records).
+        usual = np.repeat(np.nan_to_num(chunk.limits.plausible, nan=0.0), chunk.lengths)[pick]
+        gap = stop - 1 - after[np.maximum(stop - 2, 0)]
+        late = np.clip(gap - usual, 0, SNAP).astype(np.int64)
+        until = np.maximum(stop - late, 1)[:, None]
+        seen = seen_cs[stop][:, None] - seen_cs[starts]
+        expected = exp_cs[np.maximum(until, starts)] - exp_cs[starts]
+        span = stop[:, None] - starts
         tuning = self.params.tuning
-        # Not judged: windows reaching into unlearned minutes, and (for drops) windows
-        # still holding a silence that was alerted on, which would only say it again.
-        # And windows across a sharp change of expected rate (opening time): records
-        # stamped at the start of a 5- or 30-minute interval land on one side of it.
-        first, last_rate = self.expect[stop - width], self.expect[stop - 1]
+        # Not judged: windows reaching into unlearned minutes, or expecting too few
+        # records to say anything, or across a sharp change of expected rate
+        # (opening time: records stamped at the start of a 5- or 30-minute
+        # interval land on one side of it).
+        first, last_rate = rates[starts], rates[stop - 1][:, None]
         steady = (first <= 2 * last_rate + 1e-9) & (last_rate <= 2 * first + 1e-9)
-        judged = (expected >= 0) & steady
-        recovered = chunk.recovered[pick] if chunk.recovered is not None else self.recovered
-        fresh = ends[pick] - width >= recovered
+        learned = unlearned[stop][:, None] == unlearned[starts]
+        judged = learned & (expected >= 3.0) & steady
+        # Where deliveries are an hour or more apart (hourly files), a window holding one is a
+        # drop only if deep: a file late, early or split in two makes a shallow one by itself.
+        gaps = np.repeat(np.nan_to_num(chunk.limits.plausible, nan=0.0), chunk.lengths)[pick]
+        single = (gaps >= 45)[:, None] & (span < 2 * gaps[:, None])
+        ratio = np.where(single, SINGLE_DELIVERY_RATIO * tuning.drop_ratio, tuning.drop_ratio)
+        recovered = chunk.recovered[pick] if chunk.recovered is not None else np.full(len(pick), self.recovered)
+        # Drops are judged on windows after the last recovery: one holding a silence
+        # that was alerted on would only say it again.
+        begins = starts + lo + self.base  # minute each window starts
+        fresh = begins >= recovered[:, None]
         if self.params.active_hours is not None:
             # Outside its active hours a service may go quiet: no drop is news there, as no silence is.
             slots = np.repeat([s.slot for s in chunk.segments], chunk.lengths)[pick]
-            fresh &= np.isin(slots, list(self.params.active_hours))
-        if (
-            Kind.DROP not in self.open
-            and Kind.SURGE not in self.open
-            and not (
-                judged & ((fresh & (seen < tuning.drop_ratio * expected)) | (seen > tuning.surge_ratio * expected))
-            ).any()
-        ):
+            fresh &= np.isin(slots, list(self.params.active_hours))[:, None]
+        burst = self.plausible_burst()
+        limit = max(tuning.surge_ratio, self.surge_limit())
+        dispersion = self.dispersion(span)
+        spread = np.sqrt(expected + dispersion * expected * expected)
+        low = judged & fresh & (seen < ratio * expected) & (expected - seen >= 2 * spread)
+        long = judged & fresh & (span >= SURGE_SPAN)
+        multiple = np.where(long, beyond_chance(seen) / np.maximum(expected, 1e-9), 0.0)
+        high = multiple > limit
+        watching = Kind.DROP in self.open or Kind.SURGE in self.open
+        self._learn_burst(chunk.start, float(multiple.max()))
+        if not watching and not low.any() and not high.any():
             return  # the common case: nothing open, nothing out of line
-        z = (seen - expected) / (np.sqrt(np.maximum(expected + self.cv2 * expected * expected, 0.0)) + 1.0)
-        surge_like = (
-            judged & (expected >= tuning.min_expected) & (seen > tuning.surge_ratio * expected) & (z > tuning.surge_z)
-        )
-        chunk.surging = chunk.times[pick[surge_like]]
-        rules = {
-            Kind.DROP: (
-                judged
-                & fresh
-                & (expected >= tuning.min_expected)
-                & (seen < tuning.drop_ratio * expected)
-                & (z < -tuning.drop_z),
-                ~judged | (seen >= 0.75 * expected),
-            ),
-            Kind.SURGE: (
-                surge_like & (self.surges * 168 < SURGES_PER_WEEK),
-                ~judged | (seen <= 1.5 * expected),
-            ),
-        }
-        for kind, (bad, good) in rules.items():
-            i = 0
-            while i < len(pick):
-                current = self.open.get(kind)
-                hits = np.flatnonzero((good if current else bad)[i:])
-                if len(hits) == 0:
-                    break
-                i += int(hits[0])
-                at, last = int(chunk.times[pick[i]]), int(ends[pick[i]])
-                if current is not None or not self._snoozed(at):
-                    span = f"{seen[i]:.0f} records in the {duration(int(width[i]))} to {instant(last):%H:%M} UTC"
-                    self._volume_event(
-                        kind, current, at, last - int(width[i]), span, float(seen[i]), float(expected[i]), events
-                    )
-                i += 1
+        odds = _Odds(seen, expected, dispersion, self.dispersion(span, upper=True))
+        # A month holds 16 times fewer 4-hour windows than quarter-hours: a long window may be
+        # as rare per window by that much less and still be as rare per month.
+        bar = (tuning.drop_odds - np.log10(np.maximum(span, 15) / 15.0)) * LN10
+        drop_bad = low & (odds.below(low) < -bar)
+        surge_bad = high & (odds.above(high) < -tuning.surge_odds * LN10)
+        normal_low = ~judged | (seen >= 0.75 * expected)
+        normal_high = ~judged | (seen <= max(1.5, burst) * expected)
+        # (Whenever one may be open during the chunk: raised in it, live would judge its end so.)
+        if Kind.DROP in self.open or drop_bad.any():
+            normal_low |= odds.below(~normal_low) > math.log(0.01)
+        if Kind.SURGE in self.open or surge_bad.any():
+            normal_high |= odds.above(~normal_high) > math.log(0.01)
+        window = _Windows(pick, begins, seen, expected, span, odds)
+        self._judge(Kind.DROP, drop_bad, normal_low, window, chunk, events)
+        self._judge(Kind.SURGE, surge_bad, normal_high, window, chunk, events)
 
-    def _volume_event(
-        self,
-        kind: Kind,
-        current: _Open | None,
-        at: int,
-        started: int,
-        span: str,
-        seen: float,
-        expected: float,
-        events: list[Event],
+    def _judge(
+        self, kind: Kind, bad: np.ndarray, normal: np.ndarray, w: _Windows, chunk: _Chunk, events: list[Event]
     ) -> None:
-        if current is not None:
-            del self.open[kind]
-            message = f"volume back to normal: {span}, expected about {expected:.0f}"
-            events.append(Event(kind, False, current.started_at, at, message, expected, seen))
+        """Raise and resolve alerts of `kind` at the judged boundaries, in order."""
+        if not bad.any() and kind not in self.open:
             return
-        how = f"{seen / expected:.0%} of" if kind is Kind.DROP else f"{seen / max(expected, 1.0):.1f} times"
-        message = f"{span}: {how} the {expected:.0f} expected at this time of week"
-        self.open[kind] = _Open(started, at)
-        events.append(Event(kind, True, started, at, message, expected, seen))
+        allowed = bad if kind is Kind.DROP else bad & (w.starts >= self.calmed)
+        i = 0
+        while i < len(w.pick):
+            current = self.open.get(kind)
+            if current is not None:
+                column = max(int(np.searchsorted(WIDTHS, min(current.width, RESOLVE_SPAN), side="right")) - 1, 0)
+                hits = np.flatnonzero(normal[i:, column])
+            else:
+                hits = np.flatnonzero(allowed[i:].any(axis=1))
+            if len(hits) == 0:
+                return
+            i += int(hits[0])
+            at, end = int(chunk.times[w.pick[i]]), int(chunk.ends[w.pick[i]])
+            if current is not None:
+                self._tally(current, at, drop=kind is Kind.DROP)
+                back = int(w.starts[i, column])
+                if kind is Kind.DROP and back >= current.started_at:
+                    # It ended where the window that found the volume normal again begins.
+                    current.expected = max(0.0, current.expected - float(w.expected[i, column]))
+                    current.seen = max(0.0, current.seen - float(w.seen[i, column]))
+                del self.open[kind]
+                # The next is judged on windows after this one's end, as a drop after a silence: the
+                # longer windows still hold what was just found over.
+                # (`recovered` as it stands may already hold a silence later in this chunk: the
+                # windows after this boundary are judged by this end, as a live model would.)
+                if kind is Kind.DROP:
+                    self.recovered = max(self.recovered, end)
+                else:
+                    self.calmed = max(self.calmed, end)
+                allowed = bad & (w.starts >= end)
+                events.append(self._volume_resolved(kind, current, at, end, w, i, column))
+            elif not self._snoozed(at):
+                # The change point: the start of the window most unlikely by chance (too early, and
+                # normal minutes dilute it; too late, and it holds less of the outage).
+                odds = w.odds.below_row(i) if kind is Kind.DROP else w.odds.above_row(i)
+                column = int(np.argmin(np.where(allowed[i], odds, np.inf)))
+                started = int(w.starts[i, column])
+                opened = self._open(
+                    kind,
+                    started,
+                    at,
+                    float(w.expected[i, column]),
+                    float(w.seen[i, column]),
+                    width=int(w.span[i, column]),
+                )
+                events.append(self._volume_raised(kind, opened, at, end, w, i, column))
+            i += 1
+
+    def _volume_raised(self, kind: Kind, opened: _Open, at: int, end: int, w: _Windows, i: int, column: int) -> Event:
+        seen, expected = float(w.seen[i, column]), float(w.expected[i, column])
+        chance = _odds_words(float(w.odds.at(i, column, kind is Kind.DROP)))
+        usual = math.sqrt(float(self.dispersion(np.array(60.0))))  # below the rate, an hour
+        if kind is Kind.DROP:
+            message = (
+                f"since {instant(opened.started_at):%H:%M} UTC, {seen:,.0f} records against about {expected:,.0f} "
+                f"expected ({seen / expected:.0%}); at this service's usual variation (about {usual:.0%} an hour "
+                f"beyond chance) so few would come by chance {chance}"
+            )
+        else:
+            span = duration(int(w.span[i, column]))
+            message = (
+                f"{seen:,.0f} records in the {span} to {instant(end):%H:%M} UTC: {seen / expected:.1f} times the "
+                f"{expected:,.0f} expected at this time of week"
+            )
+            burst = self.plausible_burst()
+            message += (
+                f"; its bursts in the last {WEEKS} weeks reached {burst:.1f} times"
+                if burst > 1
+                else f"; it has had no bursts like it in the last {WEEKS} weeks"
+            )
+            message += f", and so many would come by chance {chance}"
+        return Event(
+            kind,
+            True,
+            opened.started_at,
+            at,
+            message,
+            expected,
+            seen,
+            outage_expected=opened.expected,
+            outage_seen=opened.seen,
+        )
+
+    def _volume_resolved(
+        self, kind: Kind, current: _Open, at: int, end: int, w: _Windows, i: int, column: int
+    ) -> Event:
+        seen, expected = float(w.seen[i, column]), float(w.expected[i, column])
+        span = duration(int(w.span[i, column]))
+        message = (
+            f"volume back to normal: {seen:,.0f} records in the {span} to {instant(end):%H:%M} UTC, "
+            f"expected about {expected:,.0f}"
+        )
+        if kind is Kind.DROP:
+            message += "; " + missing_words(
+                current.expected, current.seen, "since " + f"{instant(current.started_at):%H:%M} UTC"
+            )
+        return Event(
+            kind,
+            False,
+            current.started_at,
+            at,
+            message,
+            expected,
+            seen,
+            outage_expected=current.expected if kind is Kind.DROP else 0.0,
+            outage_seen=current.seen if kind is Kind.DROP else 0.0,
+        )
+
+    def _open(self, kind: Kind, started: int, at: int, expected: float, seen: float, **more: int) -> _Open:
+        """Open an outage or surge, with the records expected and seen from `started` to `at`."""
+        opened = self.open[kind] = _Open(started, at, counted=at, **more)
+        opened.expected, opened.seen = expected, seen
+        return opened
+
+    def _tally(self, opened: _Open, upto: int, *, drop: bool = False) -> None:
+        """Count the records expected and seen in an open outage from where it was counted to `upto`,
+        at the rates those minutes were judged by (so live steps and replay's chunks agree): a drop's
+        by the volume tests' per-minute expectations, a silence's by the hours' rates. Rounded, as
+        sums of the same figures in other orders differ in their last bits, what an event says is rounded."""
+        if upto <= opened.counted:
+            return
+        lo, hi = max(opened.counted, self.base) - self.base, upto - self.base
+        if drop:
+            expected = float(np.maximum(self.expect[lo:hi], 0.0).sum()) if hi > lo else 0.0
+        else:
+            expected = self._expected_between(opened.counted, upto)
+        opened.expected += expected
+        if hi > lo:
+            opened.seen += float(self.counts[lo:hi].sum())
+        opened.counted = upto
+
+    def outage_so_far(self, kind: Kind) -> tuple[float, float] | None:
+        """Records expected and seen so far in the open silence or drop of `kind`, None if none is open."""
+        opened = self.open.get(kind)
+        if opened is None or kind is Kind.SURGE:
+            return None
+        self._tally(opened, self.now, drop=kind is Kind.DROP)
+        return opened.expected, opened.seen
+
+    # -- what the service's history makes plausible ------------------------------
+
+    def dispersion(self, span: np.ndarray, *, upper: bool = False) -> np.ndarray:
+        """The learned variation beyond chance for windows of `span` minutes: a negative binomial's 1/size.
+
+        Below the rate (drops), as two parts: one that shrinks as a window
+        spans more quarter-hours (their ups and downs even out) and one that
+        does not (a day busier than the profile, an error in the learned
+        rate), told apart by how much more quarter-hours vary than hours.
+        Above the rate (surges), the hour's upper side.
+        """
+        a15, b15, a_low, b_low, a_high, b_high = (float(v) for v in self.judging)
+        # A side not seen yet (a feed as regular as clockwork never falls below its rate) borrows the other's.
+        low = a_low / b_low if b_low > 0 else (a_high / b_high if b_high > 0 else 0.1)
+        high = a_high / b_high if b_high > 0 else low
+        if upper:
+            return np.full(np.shape(span), max(high, VARIATION_FLOOR))
+        hour = max(low, VARIATION_FLOOR)
+        quarter = max(a15 / b15, hour) if b15 > 0 else hour
+        shrinking = (quarter - hour) * 4 / 3  # a quarter-hour's own part; an hour holds a quarter of it
+        lasting = max(hour - shrinking / 4, VARIATION_FLOOR)
+        result: np.ndarray = lasting + shrinking * 15.0 / np.maximum(span, 15)
+        return result
+
+    def plausible_burst(self) -> float:
+        """The multiple of the expected volume the service's bursts reached in two of the completed weeks."""
+        return float(np.sort(self.bursts[:-1])[-2])
+
+    def surge_limit(self) -> float:
+        """The multiple of the expected volume beyond which a window is a surge, by the service's bursts.
+
+        Its plausible burst, times BURST_MARGIN, or times how far that burst is
+        above its typical week's if more: a feed whose weekly peaks range from
+        2x to 12x (tweets on news) has a tail that the next month will reach
+        further into; one whose peaks are all about 1.4x has none.
+        """
+        completed = self.bursts[:-1]
+        seen = np.sort(completed[completed > 0])
+        if len(seen) < 2:
+            return BURST_MARGIN * float(seen[-1]) if len(seen) else 0.0
+        second, typical = float(seen[-2]), float(np.median(seen))
+        limit = second * max(BURST_MARGIN, second / max(typical, 1e-9))
+        if float(self.dispersion(np.array(60.0), upper=True)) >= BURSTY:
+            # A feed that bursts by nature (tweets on news) has a tail the next weeks will
+            # reach further into: a surge must beat its largest burst of six weeks by half.
+            limit = max(limit, BURSTY_MARGIN * float(seen[-1]))
+        return limit
+
+    def rarity(self) -> float:
+        """Records the learned rates must expect since the last one before none coming is no accident.
+
+        For traffic at random (Poisson), the tuning's silence_rarity r: none of r
+        expected comes with probability e**-r. Records that come in clusters (a
+        negative binomial of dispersion c over hours) leave longer
+        gaps: none of E comes with probability (1 + cE)**(-1/c), so the same
+        rarity takes E = (e**(rc) - 1) / c; at most four times r.
+        """
+        r = self.params.tuning.silence_rarity
+        c = float(self.dispersion(np.array(60.0)))
+        return min(4 * r, math.expm1(min(r * c, 50.0)) / c)
 
     def _snoozed(self, minute: int) -> bool:
         return self.params.snooze_until is not None and minute < self.params.snooze_until
@@ -569,7 +943,6 @@ class FeedModel:
         silence = chunk.times - chunk.ends
         gaps = np.maximum.reduceat(silence, chunk.offsets)
         tainted = self._tainted(chunk, was_open, events)
-        surging = chunk.surging
         for index, segment in enumerate(chunk.segments):
             gap, spoiled = int(gaps[index]), bool(tainted[index])
             if index == 0 and segment.slot == self.slot:
@@ -579,8 +952,6 @@ class FeedModel:
                 self.slot_gap, self.slot_tainted = gap, spoiled
                 break
             self.slot = -1
-            surged = surging is not None and bool(((surging > segment.start) & (surging <= segment.end)).any())
-            self.surges += SURGE_MEMORY * (float(surged) - self.surges)
             if spoiled and self.spoiled_weeks[segment.slot] < RECURRING - 1:
                 self.spoiled_weeks[segment.slot] += 1
                 continue
@@ -619,14 +990,60 @@ class FeedModel:
             slot, start, end = self.pending.pop(0)
             if start < self.base:
                 continue
-            seen = float(self.counts[start - self.base : end - self.base].sum())
+            hour = self.counts[start - self.base : end - self.base]
+            seen = float(hour.sum())
             known = int(self.weeks[slot])
-            if known:
-                before = self.rate[slot]
-                spread = (seen - before) / max(before, 1.0)
-                self.cv2 += 0.02 * (min(spread * spread, 4.0) - self.cv2)
-            self.rate[slot] += max(0.3, 1.0 / (known + 1)) * (seen - self.rate[slot])
+            before = float(self.rate[slot])
+            if known and before > 0:
+                self._learn_variation(hour, before)
+            self.rate[slot] += max(0.3, 1.0 / (known + 1)) * (seen - before)
             self.weeks[slot] = min(known + 1, 255)
+
+    def _learn_variation(self, hour: np.ndarray, rate: float) -> None:
+        """Fold one settled hour's deviation from its rate, beyond chance, into the learned variation.
+
+        Quarter-hours teach only from hours with records in every quarter: a
+        file every 15 minutes or more, or rows of half an hour, say nothing of
+        how a quarter-hour varies. Below the rate a deviation is at most the
+        rate; above it, bursts count up to twice the rate (one burst, however
+        high, does not make a feed bursty; many do) and each
+        hour weighs by its rate rather than its square, so a bursty feed's
+        surges, at night too, need to be far beyond its own.
+        """
+        weight = VARIATION_MEMORY
+        quarters = hour.reshape(4, 15).sum(axis=1)
+        if (quarters > 0).all():
+            quarter = rate / 4
+            off = float((np.minimum((quarters - quarter) ** 2, quarter * quarter) - quarter).sum())
+            self.variation[0:2] += weight * (np.array([off, 4 * quarter * quarter]) - self.variation[0:2])
+        seen = float(hour.sum())
+        if seen < rate:
+            off_hour = (seen - rate) ** 2 - rate
+            self.variation[2:4] += weight * (np.array([off_hour, rate * rate]) - self.variation[2:4])
+        else:
+            # Weighted by the rate, not its square: a quiet hour's bursts (news at night) count too.
+            off_hour = (min((seen - rate) ** 2, 4 * rate * rate) - rate) / rate
+            self.variation[4:6] += weight * (np.array([off_hour, rate]) - self.variation[4:6])
+
+    def _new_week(self, minute: int) -> None:
+        """At the first chunk of a week: the bursts move on a week, and the tests judge by the variation
+        learned up to now. Verdicts read completed weeks only, so what a week teaches changes none of
+        them until it ends, live as in replay."""
+        week = minute // WEEK_MINUTES
+        if week > self.burst_week:
+            shift = min(week - self.burst_week, WEEKS)
+            self.bursts = np.concatenate((self.bursts[shift:], np.zeros(shift)))
+            self.burst_week = week
+            self.judging = self.variation.copy()
+
+    def _learn_burst(self, minute: int, burst: float) -> None:
+        """This week's highest burst so far, from the windows just judged (a chunk never spans two weeks).
+
+        Every burst teaches, alerted or not: a service that surges every week
+        surges by nature.
+        """
+        if minute // WEEK_MINUTES == self.burst_week:
+            self.bursts[-1] = max(self.bursts[-1], burst)
 
     # -- what an operator reads ----------------------------------------------
 
@@ -639,7 +1056,8 @@ class FeedModel:
     _HEAD = struct.Struct("<qqqqdqqq?iiq")
 
     def to_bytes(self) -> bytes:
-        """About 7 KB: 8 h of per-minute counts and expectations, six weeks of gaps, the hourly rates, the delays."""
+        """About 7 KB: 8 h of per-minute counts and expectations, six weeks of gaps, the hourly rates, the delays,
+        the learned variation and bursts."""
         first = self.now - LOOKBACK
         counts = np.zeros(RING, np.float32)
         expect = np.full(RING, _UNLEARNED, np.float32)
@@ -652,12 +1070,15 @@ class FeedModel:
         opened = np.array(
             [(kinds.index(k), o.started_at, o.raised_at, o.last_end) for k, o in self.open.items()], dtype=np.int64
         ).reshape(-1, 4)
+        tallies = np.array(
+            [(o.width, o.expected, o.seen, o.counted) for o in self.open.values()], dtype=np.float64
+        ).reshape(-1, 4)
         head = self._HEAD.pack(
             self.start,
             self.now,
             self.last_end,
             first,
-            self.cv2,
+            float(self.dispersion(np.array(60.0))),  # format 1 kept one variation figure here; now informative
             self.slot,
             self.slot_end,
             self.slot_gap,
@@ -677,9 +1098,14 @@ class FeedModel:
             self.rate.astype(np.float32),
             self.weeks,
             self.spoiled_weeks,
-            np.array([self.surges, self.quiet], np.float64),
+            np.array([0.0, self.quiet], np.float64),  # the first was format 1's share of surging hours
             np.array([len(lags)], np.int64),
             lags,
+            self.variation.astype(np.float64),
+            self.judging.astype(np.float64),
+            self.bursts.astype(np.float64),
+            np.array([self.burst_week, self.calmed], np.int64),
+            tallies,
         ]
         body = b"".join(p if isinstance(p, bytes) else p.tobytes() for p in parts)  # type: ignore[attr-defined]
         return bytes([FORMAT_VERSION]) + body
@@ -688,10 +1114,14 @@ class FeedModel:
     # and expectations (float32 each), gaps (uint16), rates (float32), weeks
     # and spoiled weeks (uint8).
     _FIXED = 2 * 4 * RING + 2 * SLOTS * WEEKS + 4 * SLOTS + 2 * SLOTS
+    # Format 2 adds, after the delivery delays: the variation learned and judged by (6 float64 each), the
+    # bursts (WEEKS float64), their week and the end of the last surge (int64 each), and a tally
+    # row (4 float64) per open anomaly.
+    _TAIL = 16 * VARIATIONS + 8 * WEEKS + 16
 
     @classmethod
-    def _fits(cls, data: bytes, offset: int) -> bool:
-        """Does a model begin at `offset` and end where `data` ends? A model is
+    def _fits(cls, data: bytes, offset: int, version: int = 1) -> bool:
+        """Does a model of `version` begin at `offset` and end where `data` ends? A model is
         read whole or not at all, so its length, given by its head, tells."""
         if len(data) < offset + cls._HEAD.size:
             return False
@@ -699,27 +1129,34 @@ class FeedModel:
         if not (0 <= n_pending <= len(data) and 0 <= n_open <= len(Kind)):
             return False
         end = offset + cls._HEAD.size + 24 * n_pending + 32 * n_open + cls._FIXED
-        if len(data) in (end, end + 16):  # stored before surges and quiet, or before delivery delays
+        if version < 2 and len(data) in (end, end + 16):  # stored before surges and quiet, or before delivery delays
             return True
         if len(data) < end + 24:
             return False
         n_lags = int(struct.unpack_from("<q", data, end + 16)[0])
-        return n_lags >= 0 and len(data) == end + 24 + 16 * n_lags
+        if n_lags < 0:
+            return False
+        end += 24 + 16 * n_lags
+        if version >= 2:
+            end += cls._TAIL + 32 * n_open
+        return bool(len(data) == end)
 
     @classmethod
     def from_bytes(cls, data: bytes, params: Params) -> FeedModel:
-        """The model `to_bytes` stored, in this format or the unversioned one
-        before it; UnknownModelFormat for any other."""
-        if data[:1] == bytes([FORMAT_VERSION]) and cls._fits(data, 1):
-            return cls._read(data, 1, params)
+        """The model `to_bytes` stored, in this format or an older one (format 1,
+        or the unversioned one before it); UnknownModelFormat for any other."""
+        if data[:1] == bytes([FORMAT_VERSION]) and cls._fits(data, 1, FORMAT_VERSION):
+            return cls._read(data, 1, params, FORMAT_VERSION)
+        if data[:1] == b"\x01" and cls._fits(data, 1):
+            return cls._read(data, 1, params, 1)
         if cls._fits(data, 0):
-            return cls._read(data, 0, params)
+            return cls._read(data, 0, params, 1)
         raise UnknownModelFormat(data[0] if data else 0)
 
     @classmethod
-    def _read(cls, data: bytes, offset: int, params: Params) -> FeedModel:
+    def _read(cls, data: bytes, offset: int, params: Params, version: int) -> FeedModel:
         head = cls._HEAD.unpack_from(data, offset)
-        start, now, last_end, base, cv2, slot, slot_end, slot_gap, tainted, n_pending, n_open, recovered = head
+        start, now, last_end, base, variation, slot, slot_end, slot_gap, tainted, n_pending, n_open, recovered = head
         offset += cls._HEAD.size
 
         def take(dtype: type, count: int) -> np.ndarray:
@@ -730,7 +1167,7 @@ class FeedModel:
 
         pending = take(np.int64, n_pending * 3).reshape(-1, 3)
         opened = take(np.int64, n_open * 4).reshape(-1, 4)
-        model = cls(params, start=start, now=now, last_end=last_end, base=base, cv2=cv2, recovered=recovered)
+        model = cls(params, start=start, now=now, last_end=last_end, base=base, recovered=recovered)
         model.slot, model.slot_end, model.slot_gap, model.slot_tainted = slot, slot_end, slot_gap, tainted
         model.pending = [(int(s), int(a), int(b)) for s, a, b in pending]
         kinds = list(Kind)
@@ -742,8 +1179,23 @@ class FeedModel:
         model.weeks = take(np.uint8, SLOTS).copy()
         model.spoiled_weeks = take(np.uint8, SLOTS).copy()
         if offset < len(data):  # models stored before these were kept lack them
-            model.surges, model.quiet = (float(v) for v in take(np.float64, 2))
+            model.quiet = float(take(np.float64, 2)[1])
         if offset < len(data):
             (n_lags,) = take(np.int64, 1)
             model.lags = [(int(seen), int(late)) for seen, late in take(np.int64, int(n_lags) * 2).reshape(-1, 2)]
+        if version >= 2:
+            model.variation = take(np.float64, VARIATIONS).copy()
+            model.judging = take(np.float64, VARIATIONS).copy()
+            model.bursts = take(np.float64, WEEKS).copy()
+            model.burst_week, model.calmed = (int(v) for v in take(np.int64, 2))
+            for o, (width, expected, seen, counted) in zip(
+                model.open.values(), take(np.float64, n_open * 4).reshape(-1, 4), strict=True
+            ):
+                o.width, o.expected, o.seen, o.counted = int(width), float(expected), float(seen), int(counted)
+        else:
+            # Format 1 kept one figure, hourly and chance included: a wide start that learning narrows.
+            model.variation = np.array([2 * variation, 1.0, variation, 1.0, variation, 1.0])
+            model.judging = model.variation.copy()
+            for o in model.open.values():
+                o.counted, o.width = model.now, RESOLVE_SPAN
         return model

@@ -40,6 +40,14 @@ class ReplayAlert:
     raised_at: int
     resolved_at: int | None
     message: str
+    # A silence or drop: records the learned rates expected from its start to its end (or to the
+    # end of the replay, while open) and those that came; None for a surge.
+    expected: float | None = None
+    seen: float | None = None
+
+    @property
+    def missing(self) -> float | None:
+        return None if self.expected is None or self.seen is None else max(0.0, self.expected - self.seen)
 
     def to_json(self) -> dict[str, Any]:
         def iso(minute: int | None) -> str | None:
@@ -52,6 +60,9 @@ class ReplayAlert:
             "raised_at": iso(self.raised_at),
             "resolved_at": iso(self.resolved_at),
             "message": self.message,
+            "expected": None if self.expected is None else round(self.expected),
+            "seen": None if self.seen is None else round(self.seen),
+            "missing": None if self.missing is None else round(self.missing),
         }
 
 
@@ -64,22 +75,38 @@ class Series:
     counts: np.ndarray
 
 
-def pair_events(service: str, events: Iterable[Event]) -> list[ReplayAlert]:
-    """Turn firing/resolved events into one alert each, resolved_at None while still open."""
+def pair_events(
+    service: str, events: Iterable[Event], still_open: Mapping[Kind, tuple[float, float]] | None = None
+) -> list[ReplayAlert]:
+    """Turn firing/resolved events into one alert each, resolved_at None while still open.
+
+    An outage's records expected and seen are its resolution's, or for one
+    still open, `still_open`'s (the model's count so far), else its raising's.
+    """
     alerts: list[ReplayAlert] = []
     open_: dict[Kind, ReplayAlert] = {}
     for event in events:
+        outage = event.kind is not Kind.SURGE
+        expected, seen = (event.outage_expected, event.outage_seen) if outage else (None, None)
         if event.firing:
-            alert = ReplayAlert(service, event.kind, event.started_at, event.at, None, event.message)
+            alert = ReplayAlert(service, event.kind, event.started_at, event.at, None, event.message, expected, seen)
             alerts.append(alert)
             open_[event.kind] = alert
         elif event.kind in open_:
-            open_.pop(event.kind).resolved_at = event.at
+            alert = open_.pop(event.kind)
+            alert.resolved_at, alert.expected, alert.seen = event.at, expected, seen
+    for kind, alert in open_.items():
+        if still_open and kind in still_open:
+            alert.expected, alert.seen = still_open[kind]
     return alerts
 
 
 def replay_series(series: Series, params: Params, end: int) -> list[Event]:
     """Feed one service's minutes 23 hours at a time and judge every minute boundary up to `end`."""
+    return _replay_model(series, params, end)[1]
+
+
+def _replay_model(series: Series, params: Params, end: int) -> tuple[FeedModel, list[Event]]:
     minutes, counts = series.minutes, series.counts
     model = FeedModel(params, start=int(minutes[0]))
     events: list[Event] = []
@@ -91,12 +118,14 @@ def replay_series(series: Series, params: Params, end: int) -> list[Event]:
             model.observe_ahead(minutes[cursor:stop], counts[cursor:stop])
             cursor = stop
         events.extend(model.advance(step))
-    return events
+    return model, events
 
 
 def _replay_one(job: tuple[Series, Params, int]) -> list[ReplayAlert]:
     series, params, end = job
-    return pair_events(series.service, replay_series(series, params, end))
+    model, events = _replay_model(series, params, end)
+    still_open = {kind: so_far for kind in model.open if (so_far := model.outage_so_far(kind)) is not None}
+    return pair_events(series.service, events, still_open)
 
 
 def replay(

@@ -47,17 +47,16 @@ class Tuning:
     silence_floor: int  # never alert on a shorter silence
     silence_spread: float  # standard deviations of the hour's gaps above their median
     silence_rarity: float  # random traffic at r records/h is silent this many 60/r minutes only by rare chance
-    drop_ratio: float  # seen below this share of expected...
-    drop_z: float  # ...and this many standard deviations below
-    surge_ratio: float
-    surge_z: float
-    min_expected: float  # windows expecting fewer records are not judged
+    drop_ratio: float  # a drop: seen below this share of expected...
+    drop_odds: float  # ...and that few by chance less than once in 10**drop_odds, at the service's own variation
+    surge_ratio: float  # a surge: seen above this multiple of expected (and above the service's own bursts)...
+    surge_odds: float  # ...and that many by chance less than once in 10**surge_odds
 
 
 TUNINGS = {
-    Sensitivity.LOW: Tuning(2.0, 2.5, 10, 15, 9.0, 16.0, 0.3, 5.0, 6.0, 10.0, 40.0),
-    Sensitivity.NORMAL: Tuning(1.5, 1.75, 5, 5, 7.0, 12.0, 0.5, 4.0, 4.0, 8.0, 20.0),
-    Sensitivity.HIGH: Tuning(1.25, 1.5, 3, 3, 5.0, 9.0, 0.6, 3.0, 3.0, 6.0, 10.0),
+    Sensitivity.LOW: Tuning(2.0, 2.5, 10, 15, 9.0, 16.0, 0.35, 9.0, 2.5, 9.0),
+    Sensitivity.NORMAL: Tuning(1.5, 1.75, 5, 5, 7.0, 12.0, 0.5, 7.0, 1.6, 7.0),
+    Sensitivity.HIGH: Tuning(1.25, 1.5, 3, 3, 5.0, 9.0, 0.6, 5.0, 1.3, 5.0),
 }
 
 
@@ -100,6 +99,23 @@ class Event:
     seen: float = 0.0
     off_hours: bool = False  # raised outside the service's active hours, so low urgency
     reason: str = ""  # a silence raised: why its limit is what it is, to say again if raised later
+    # Records the learned rates expected over the outage (silence or drop) and those that came,
+    # from its start to when it was raised (firing) or resolved.
+    outage_expected: float = 0.0
+    outage_seen: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Sums of the same minutes taken in other steps differ in their last bits: live and replay
+        # must say the same.
+        for name in ("expected", "seen", "outage_expected", "outage_seen"):
+            object.__setattr__(self, name, round(getattr(self, name), 3))
+
+    @property
+    def missing(self) -> float:
+        """Records expected during the outage that did not come (0 for a surge)."""
+        if self.kind is Kind.SURGE:
+            return 0.0
+        return max(0.0, self.outage_expected - self.outage_seen)
 
     def raised_as_of(self, minute: int) -> Event:
         """This event as raised at `minute`, later than the model judged it (a
@@ -195,7 +211,12 @@ class Limits:
 
 
 def silence_limits(
-    gaps: np.ndarray, rate: np.ndarray, slots: np.ndarray, learned: np.ndarray, params: Params
+    gaps: np.ndarray,
+    rate: np.ndarray,
+    slots: np.ndarray,
+    learned: np.ndarray,
+    params: Params,
+    rarity: float | None = None,
 ) -> Limits:
     """How long a silence may last in each of `slots`, from the gaps learned for it and its siblings.
 
@@ -215,8 +236,10 @@ def silence_limits(
 
     Six weeks of one hour are few samples for a sparse feed, so the rate
     gives a floor too: records arriving at random at r an hour leave a gap of
-    k * 60 / r minutes with probability e**-k. An hour that normally has no
-    records at all (rate 0 once learned) never alerts on silence.
+    k * 60 / r minutes with probability e**-k (`rarity` is k for this
+    service: more than the tuning's when its records come in clusters). An
+    hour that normally has no records at all (rate 0 once learned) never
+    alerts on silence.
     """
     tuning, hard = params.tuning, params.max_silence
     table = np.vstack([gaps, np.full((1, WEEKS), NO_GAP, gaps.dtype)]).astype(np.float64)
@@ -239,7 +262,7 @@ def silence_limits(
     )
     hourly = rate[slots]
     with np.errstate(divide="ignore"):
-        by_rate = tuning.silence_rarity * 60.0 / hourly
+        by_rate = (rarity or tuning.silence_rarity) * 60.0 / hourly
     minutes = np.maximum.reduce(
         [by_gaps, by_rate, np.full(len(slots), float(max(tuning.silence_floor, params.min_silence or 0)))]
     )

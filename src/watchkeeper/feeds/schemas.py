@@ -92,6 +92,14 @@ class ServiceSettings(BaseModel):
     holidays: str | None = Field(
         default=None, description="country or country-subdivision (DE, US-CA) whose public holidays count as Sundays"
     )
+    value_per_record: float | None = Field(
+        default=None,
+        ge=0,
+        le=1e9,
+        description="what one record is worth (an average call's revenue, in `currency`): a silence or drop "
+        "then says its missing records as revenue at risk",
+    )
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of value_per_record")
 
     @field_validator("active_hours")
     @classmethod

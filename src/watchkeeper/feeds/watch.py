@@ -70,22 +70,25 @@ def evaluate(claimed: Sequence[FeedState], *, session: Session, now: datetime) -
     services = {s.id: s for s in session.scalars(select(Service).where(Service.id.in_(ids)))}
     minute = minute_of(now)
     params: dict[int, Params] = {}
+    kept: dict[int, ServiceSettings] = {}
     models: dict[int, FeedModel] = {}
     for service_id, state in states.items():
         service = services.get(service_id)
         if service is None:
             continue
-        own = ServiceSettings.model_validate(service.settings or {}).params(service.stage)
+        settings = ServiceSettings.model_validate(service.settings or {})
+        own = settings.params(service.stage)
         if service.stage == ServiceStage.RETIRED:
             # Not watched any more: what it had open is over, not left firing.
             state.due_at = None
             if state.model is not None:
                 retired = FeedModel.from_bytes(state.model, own)
                 closed = retired.close_all(minute, "the service was retired")
-                report.findings.extend(_finding(service, e) for e in closed)
+                report.findings.extend(_finding(service, e, settings=settings) for e in closed)
                 state.model = retired.to_bytes()
             continue
         params[service_id] = own
+        kept[service_id] = settings
         if state.model is not None:
             models[service_id] = FeedModel.from_bytes(state.model, params[service_id])
     # A model reads the minutes since it last looked. A new one reads all that
@@ -111,7 +114,9 @@ def evaluate(claimed: Sequence[FeedState], *, session: Session, now: datetime) -
         deadline = model.silence_deadline()
         state.due_at = None if deadline is None else instant(deadline)
         # Raised now, however long ago the limit was crossed (a tick that fell behind, a first model).
-        report.findings.extend(_finding(service, event.raised_as_of(minute), now=now) for event in events)
+        report.findings.extend(
+            _finding(service, event.raised_as_of(minute), now=now, settings=kept[service_id]) for event in events
+        )
     return report
 
 
@@ -177,14 +182,27 @@ def alert_key(service: str, kind: Kind) -> str:
     return f"feed/{service}/{kind}"
 
 
-def _finding(service: Service, event: Event, *, now: datetime | None = None) -> Finding:
+def at_risk(missing: float, settings: ServiceSettings) -> str:
+    """Missing records as revenue at risk, when the service says what a record is worth ('' if not)."""
+    if settings.value_per_record is None or missing < 0.5:
+        return ""
+    value = missing * settings.value_per_record
+    return (
+        f"; about {value:,.2f} {settings.currency} of revenue at risk "
+        f"({missing:,.0f} records at {settings.value_per_record:g} {settings.currency})"
+    )
+
+
+def _finding(
+    service: Service, event: Event, *, now: datetime | None = None, settings: ServiceSettings | None = None
+) -> Finding:
     test = service.stage == ServiceStage.TEST
     observed = instant(event.at)
     if now is not None and event.kind is Kind.SILENCE and not event.firing:
         # Only records end a silence, and live it ended when they arrived, not at
         # the minute boundary the model judged them on (up to a tick later).
         observed = min(now, max(service.last_received_at or now, instant(event.started_at)))
-    summary = event.message
+    summary = event.message + (at_risk(event.missing, settings) if settings is not None else "")
     if service.last_seen is None and event.kind is Kind.SILENCE and event.firing:
         summary = (
             f"no records yet since the service was added at {service.created_at:%Y-%m-%d %H:%M} UTC; "
