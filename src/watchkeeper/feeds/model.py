@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 import struct
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -305,6 +306,10 @@ class FeedModel:
     open: dict[Kind, _Open] = field(default_factory=dict)
     lags: list[tuple[int, int]] = field(default_factory=list)  # (minute seen, minutes late) of late deliveries
     _late: int | None = field(default=None, repr=False)  # earliest minute come late since the last `advance`
+    # What the week's judging figures give, worked out once a week (they change only when it begins).
+    _weekly: tuple[int, float, float, tuple[float, float, float]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.now == 0:
@@ -662,13 +667,14 @@ class FeedModel:
         # through their markers would lose the digits that live and replay must agree on.
         lo = int(starts.min())
         rates = self.expect[lo:top]
-        unlearned = np.concatenate(([0], np.cumsum(rates < 0)))
+        gaps_in = rates < 0
+        every_learned = not gaps_in.any()
         seen_cs = np.concatenate(([0.0], np.cumsum(counts[lo:])))
-        exp_cs = np.concatenate(([0.0], np.cumsum(np.maximum(rates, 0.0))))
+        exp_cs = np.concatenate(([0.0], np.cumsum(rates if every_learned else np.maximum(rates, 0.0))))
         stop, starts, after = stop - lo, starts - lo, after[lo:]
         # A delivery that came later than the hour's usual gap is late, not short: the minutes
         # of its lateness expect nothing (a file half an hour late holds an hour's records).
-        usual = np.repeat(np.nan_to_num(chunk.limits.plausible, nan=0.0), chunk.lengths)[pick]
+        usual = np.repeat(np.nan_to_num(chunk.limits.plausible, nan=0.0), chunk.lengths)[pick]  # the hour's gap
         gap = stop - 1 - after[np.maximum(stop - 2, 0)]
         late = np.clip(gap - usual, 0, SNAP).astype(np.int64)
         until = np.maximum(stop - late, 1)[:, None]
@@ -682,12 +688,13 @@ class FeedModel:
         # interval land on one side of it).
         first, last_rate = rates[starts], rates[stop - 1][:, None]
         steady = (first <= 2 * last_rate + 1e-9) & (last_rate <= 2 * first + 1e-9)
-        learned = unlearned[stop][:, None] == unlearned[starts]
-        judged = learned & (expected >= 3.0) & steady
+        judged = (expected >= 3.0) & steady
+        if not every_learned:
+            unlearned = np.concatenate(([0], np.cumsum(gaps_in)))
+            judged &= unlearned[stop][:, None] == unlearned[starts]
         # Where deliveries are an hour or more apart (hourly files), a window holding one is a
         # drop only if deep: a file late, early or split in two makes a shallow one by itself.
-        gaps = np.repeat(np.nan_to_num(chunk.limits.plausible, nan=0.0), chunk.lengths)[pick]
-        single = (gaps >= 45)[:, None] & (span < 2 * gaps[:, None])
+        single = (usual >= 45)[:, None] & (span < 2 * usual[:, None])
         ratio = np.where(single, SINGLE_DELIVERY_RATIO * tuning.drop_ratio, tuning.drop_ratio)
         recovered = chunk.recovered[pick] if chunk.recovered is not None else np.full(len(pick), self.recovered)
         # Drops are judged on windows after the last recovery: one holding a silence
@@ -883,18 +890,23 @@ class FeedModel:
         rate), told apart by how much more quarter-hours vary than hours.
         Above the rate (surges), the hour's upper side.
         """
+        lasting, shrinking, high = self._of_the_week()[3]
+        if upper:
+            return np.full(np.shape(span), high)
+        result: np.ndarray = lasting + shrinking * 15.0 / np.maximum(span, 15)
+        return result
+
+    def _dispersions(self) -> tuple[float, float, float]:
+        """(lasting, shrinking, upper): the parts of `dispersion` from the week's judging figures."""
         a15, b15, a_low, b_low, a_high, b_high = (float(v) for v in self.judging)
         # A side not seen yet (a feed as regular as clockwork never falls below its rate) borrows the other's.
         low = a_low / b_low if b_low > 0 else (a_high / b_high if b_high > 0 else 0.1)
         high = a_high / b_high if b_high > 0 else low
-        if upper:
-            return np.full(np.shape(span), max(high, VARIATION_FLOOR))
         hour = max(low, VARIATION_FLOOR)
         quarter = max(a15 / b15, hour) if b15 > 0 else hour
         shrinking = (quarter - hour) * 4 / 3  # a quarter-hour's own part; an hour holds a quarter of it
         lasting = max(hour - shrinking / 4, VARIATION_FLOOR)
-        result: np.ndarray = lasting + shrinking * 15.0 / np.maximum(span, 15)
-        return result
+        return lasting, shrinking, max(high, VARIATION_FLOOR)
 
     def plausible_burst(self) -> float:
         """The multiple of the expected volume the service's bursts reached in two of the completed weeks."""
@@ -908,16 +920,25 @@ class FeedModel:
         2x to 12x (tweets on news) has a tail that the next month will reach
         further into; one whose peaks are all about 1.4x has none.
         """
-        completed = self.bursts[:-1]
-        seen = np.sort(completed[completed > 0])
+        return self._of_the_week()[1]
+
+    def _of_the_week(self) -> tuple[int, float, float, tuple[float, float, float]]:
+        """(week, surge limit, silence rarity, dispersions) as the week's judging figures give them."""
+        if self._weekly is None or self._weekly[0] != self.burst_week:
+            self._weekly = (self.burst_week, 0.0, 0.0, self._dispersions())
+            self._weekly = (self.burst_week, self._surge_limit(), self._rarity(), self._weekly[3])
+        return self._weekly
+
+    def _surge_limit(self) -> float:
+        seen = sorted(float(b) for b in self.bursts[:-1] if b > 0)
         if len(seen) < 2:
-            return BURST_MARGIN * float(seen[-1]) if len(seen) else 0.0
-        second, typical = float(seen[-2]), float(np.median(seen))
+            return BURST_MARGIN * seen[-1] if seen else 0.0
+        second, typical = seen[-2], statistics.median(seen)
         limit = second * max(BURST_MARGIN, second / max(typical, 1e-9))
         if float(self.dispersion(np.array(60.0), upper=True)) >= BURSTY:
             # A feed that bursts by nature (tweets on news) has a tail the next weeks will
             # reach further into: a surge must beat its largest burst of six weeks by half.
-            limit = max(limit, BURSTY_MARGIN * float(seen[-1]))
+            limit = max(limit, BURSTY_MARGIN * seen[-1])
         return limit
 
     def rarity(self) -> float:
@@ -929,6 +950,9 @@ class FeedModel:
         gaps: none of E comes with probability (1 + cE)**(-1/c), so the same
         rarity takes E = (e**(rc) - 1) / c; at most four times r.
         """
+        return self._of_the_week()[2]
+
+    def _rarity(self) -> float:
         r = self.params.tuning.silence_rarity
         c = float(self.dispersion(np.array(60.0)))
         return min(4 * r, math.expm1(min(r * c, 50.0)) / c)
@@ -986,44 +1010,59 @@ class FeedModel:
         return found
 
     def _learn_volume(self, now: int) -> None:
+        hours: list[np.ndarray] = []
+        rates: list[float] = []
         while self.pending and self.pending[0][2] + SETTLE <= now:
             slot, start, end = self.pending.pop(0)
             if start < self.base:
                 continue
             hour = self.counts[start - self.base : end - self.base]
-            seen = float(hour.sum())
             known = int(self.weeks[slot])
             before = float(self.rate[slot])
             if known and before > 0:
-                self._learn_variation(hour, before)
-            self.rate[slot] += max(0.3, 1.0 / (known + 1)) * (seen - before)
+                hours.append(hour)
+                rates.append(before)
+            self.rate[slot] += max(0.3, 1.0 / (known + 1)) * (float(hour.sum()) - before)
             self.weeks[slot] = min(known + 1, 255)
+        if hours:
+            self._learn_variation(np.array(hours), np.array(rates))
 
-    def _learn_variation(self, hour: np.ndarray, rate: float) -> None:
-        """Fold one settled hour's deviation from its rate, beyond chance, into the learned variation.
+    def _learn_variation(self, hours: np.ndarray, rates: np.ndarray) -> None:
+        """Fold settled hours' deviations from their rates, beyond chance, into the learned variation,
+        in the order they ended (one exponentially weighted average per side, taken all at once).
 
         Quarter-hours teach only from hours with records in every quarter: a
         file every 15 minutes or more, or rows of half an hour, say nothing of
         how a quarter-hour varies. Below the rate a deviation is at most the
         rate; above it, bursts count up to twice the rate (one burst, however
-        high, does not make a feed bursty; many do) and each
-        hour weighs by its rate rather than its square, so a bursty feed's
-        surges, at night too, need to be far beyond its own.
+        high, does not make a feed bursty; many do) and each hour weighs by its
+        rate rather than its square, so a bursty feed's surges, at night too,
+        need to be far beyond its own.
         """
-        weight = VARIATION_MEMORY
-        quarters = hour.reshape(4, 15).sum(axis=1)
-        if (quarters > 0).all():
-            quarter = rate / 4
-            off = float((np.minimum((quarters - quarter) ** 2, quarter * quarter) - quarter).sum())
-            self.variation[0:2] += weight * (np.array([off, 4 * quarter * quarter]) - self.variation[0:2])
-        seen = float(hour.sum())
-        if seen < rate:
-            off_hour = (seen - rate) ** 2 - rate
-            self.variation[2:4] += weight * (np.array([off_hour, rate * rate]) - self.variation[2:4])
-        else:
-            # Weighted by the rate, not its square: a quiet hour's bursts (news at night) count too.
-            off_hour = (min((seen - rate) ** 2, 4 * rate * rate) - rate) / rate
-            self.variation[4:6] += weight * (np.array([off_hour, rate]) - self.variation[4:6])
+        quarters = hours.reshape(len(hours), 4, 15).sum(axis=2)
+        quarter = rates / 4
+        every = (quarters > 0).all(axis=1)
+        off_quarters = (
+            np.minimum((quarters - quarter[:, None]) ** 2, (quarter * quarter)[:, None]) - quarter[:, None]
+        ).sum(axis=1)
+        seen = hours.sum(axis=1)
+        below = seen < rates
+        off_low = (seen - rates) ** 2 - rates
+        # Weighted by the rate, not its square: a quiet hour's bursts (news at night) count too.
+        off_high = (np.minimum((seen - rates) ** 2, 4 * rates * rates) - rates) / rates
+        sides = (
+            (slice(0, 2), every, off_quarters, 4 * quarter * quarter),
+            (slice(2, 4), below, off_low, rates * rates),
+            (slice(4, 6), ~below, off_high, rates),
+        )
+        keep = 1.0 - VARIATION_MEMORY
+        for side, taken, numerator, denominator in sides:
+            n = int(taken.sum())
+            if n == 0:
+                continue
+            decay = keep ** np.arange(n - 1, -1, -1)
+            samples = np.stack((numerator[taken], denominator[taken]))
+            self.variation[side] = keep**n * self.variation[side] + VARIATION_MEMORY * (samples * decay).sum(axis=1)
 
     def _new_week(self, minute: int) -> None:
         """At the first chunk of a week: the bursts move on a week, and the tests judge by the variation
