@@ -32,6 +32,17 @@ def test_services_set_takes_an_off_hours_limit_with_active_hours(run, tmp_path):
     assert (cleared["active_hours"], cleared["off_hours_max_silence_minutes"]) == (None, None)
 
 
+def test_services_set_says_what_a_record_is_worth(run, tmp_path):
+    _one_service(run, tmp_path)
+    result = run("services", "set", "a", "--value-per-record", "0.05", "--currency", "chf")
+    assert result.exit_code == 0, result.output
+    assert "value per record 0.05, currency CHF" in result.output
+    cleared = json.loads(run("services", "set", "a", "--value-per-record", "-1", "--json").output)["settings"]
+    assert (cleared["value_per_record"], cleared["currency"]) == (None, "CHF")
+    refused = run("services", "set", "a", "--currency", "euro")
+    assert refused.exit_code != 0 and "currency" in refused.output
+
+
 def test_services_set_refuses_an_off_hours_limit_that_cannot_apply(run, tmp_path):
     _one_service(run, tmp_path)
     alone = run("services", "set", "a", "--off-hours-max-silence", "12h")

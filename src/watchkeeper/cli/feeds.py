@@ -170,6 +170,11 @@ def services_set(
         ),
     ] = None,
     holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,
+    value_per_record: Annotated[
+        float | None,
+        typer.Option(help="what one record is worth (e.g. 0.05): missing records become revenue at risk; -1 clears it"),
+    ] = None,
+    currency: Annotated[str | None, typer.Option(help="ISO 4217 code of --value-per-record (default EUR)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Change a service's stage or settings; unnamed settings stay as they are.
@@ -180,7 +185,7 @@ def services_set(
     """
     settings = _given_settings(
         timezone, sensitivity, min_silence, max_silence, active_hours, off_hours_max_silence, holidays
-    )
+    ) | _worth(value_per_record, currency)
     if snooze_until:
         settings["snooze_until"] = snooze_until if snooze_until.tzinfo else snooze_until.replace(tzinfo=UTC)
     if clear_snooze:
@@ -200,6 +205,11 @@ def services_add(
     active_hours: Annotated[str | None, typer.Option(help="e.g. 'Mon-Fri 08:00-18:00' (see `services set`)")] = None,
     off_hours_max_silence: Annotated[str | None, typer.Option(help="e.g. 12h (see `services set`)")] = None,
     holidays: Annotated[str | None, typer.Option(help="country (DE, US-CA) whose holidays are Sundays")] = None,
+    value_per_record: Annotated[
+        float | None,
+        typer.Option(help="what one record is worth (e.g. 0.05): missing records become revenue at risk; -1 clears it"),
+    ] = None,
+    currency: Annotated[str | None, typer.Option(help="ISO 4217 code of --value-per-record (default EUR)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Set up a service before its first record, e.g. a supplier about to start sending.
@@ -209,9 +219,19 @@ def services_add(
     """
     settings = _given_settings(
         timezone, sensitivity, min_silence, max_silence, active_hours, off_hours_max_silence, holidays
-    )
+    ) | _worth(value_per_record, currency)
     patch = ServicePatch(stage=stage, settings=settings or None, customer=customer)
     _save(services.add_service, name, patch, as_json)
+
+
+def _worth(value_per_record: float | None, currency: str | None) -> dict[str, Any]:
+    """The settings that say what a missing record costs; a negative value clears it."""
+    worth: dict[str, Any] = {}
+    if value_per_record is not None:
+        worth["value_per_record"] = value_per_record if value_per_record >= 0 else None
+    if currency:
+        worth["currency"] = currency.upper()
+    return worth
 
 
 def _given_settings(
