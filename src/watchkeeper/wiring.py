@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from watchkeeper.checks.pbxes import Look
     from watchkeeper.checks.runner import Done, Planned, ProbeRunner
     from watchkeeper.feeds.models import FeedState
+    from watchkeeper.feeds.watch import WatchReport
     from watchkeeper.finding import Finding
     from watchkeeper.notify.models import Notification
     from watchkeeper.notify.outbox import Claimed
@@ -161,6 +162,29 @@ PROBE_TICK = timedelta(seconds=0.1)
 LOOKS = 50  # PBXs looked at together: each holds a manager session open for the look
 
 
+def record_watch(report: WatchReport, *, session: Session, now: datetime, config: RoutingConfig) -> None:
+    """What a tick of the feed watcher found: its findings to alerts, and each outage that late
+    records filled since on the timeline of its alert's incident."""
+    from sqlalchemy import select
+
+    from watchkeeper.alerts import service as alerts
+    from watchkeeper.alerts.models import Alert
+    from watchkeeper.incidents import service as incidents
+    from watchkeeper.incidents.lifecycle import Entry
+
+    alerts.record_all(report.findings, session=session, now=now, config=config)
+    for late in report.late:
+        alert = session.scalar(
+            select(Alert)
+            .where(Alert.dedup_key == late.dedup_key, Alert.incident_id.is_not(None))
+            .order_by(Alert.id.desc())
+            .limit(1)
+        )
+        if alert is not None and alert.incident_id is not None:
+            incident = incidents.get(alert.incident_id, session=session)
+            incidents.add_entry(incident, Entry.NOTE, late.message, session=session, at=now, alert=alert)
+
+
 def paging_options(settings: Settings) -> Paging:
     """What escalations run with: who is on call by the schedules, calls through the
     operator's trunk (`voice_trunk`; unset, a sip: rule says "no voice channel" on the
@@ -199,8 +223,7 @@ def due_jobs(
     paging_tick = min(tick, PAGING_TICK)
 
     def watched(states: Sequence[FeedState], session: Session, now: datetime) -> None:
-        report = watch.evaluate(states, session=session, now=now)
-        alerts.record_all(report.findings, session=session, now=now, config=routing)
+        record_watch(watch.evaluate(states, session=session, now=now), session=session, now=now, config=routing)
 
     def deadlines(claimed: Sequence[Check], session: Session, now: datetime) -> None:
         findings = checks.evaluate(claimed, session=session, now=now)

@@ -197,6 +197,59 @@ def test_a_resolved_silence_says_on_the_timeline_what_it_lacked_and_what_that_wa
     assert f"about {missing * 0.05:,.2f} EUR of revenue at risk ({missing:,} records at 0.05 EUR)" in resolved
 
 
+def test_records_re_sent_for_a_silence_fill_its_gap_and_the_incident_timeline_says_how_much(db, clock):
+    from watchkeeper.alerts.service import RoutingConfig, process_due
+    from watchkeeper.incidents.service import list_incidents, timeline
+    from watchkeeper.wiring import record_watch
+
+    def tick(at):
+        with transaction(db.sessions) as session:
+            record_watch(watch_feeds(session=session, now=at), session=session, now=at, config=RoutingConfig())
+
+    settings = Settings(database_url=db.url, minute_retention_days=30)
+    ingest(db, clock, office_csv(22), settings)
+    set_service(db, NOW, settings={"value_per_record": 0.05})
+    tick(NOW)
+    with transaction(db.sessions) as session:
+        due = session.scalar(select(FeedState.due_at))
+    tick(due)
+    with transaction(db.sessions) as session:
+        process_due(session=session, now=due + timedelta(seconds=30))
+    back = due + timedelta(minutes=2)
+    clock.set(back)
+    ingest(
+        db,
+        clock,
+        f"timestamp,service,count\n{back - timedelta(minutes=1):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10\n".encode(),
+        settings,
+    )
+    tick(back)  # resolved: its minutes lacked about 10 records each
+    later = back + timedelta(hours=2)
+    clock.set(later)
+    gap = int((back - timedelta(minutes=1) - NOW).total_seconds() // 60)
+    half = [f"{NOW + timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10" for m in range(gap // 2)]
+    ingest(db, clock, ("timestamp,service,count\n" + "\n".join(half) + "\n").encode(), settings)
+    tick(later)  # the supplier re-sends the first half of the gap
+    rest = [f"{NOW + timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10" for m in range(gap // 2, gap)]
+    ingest(db, clock, ("timestamp,service,count\n" + "\n".join(rest) + "\n").encode(), settings)
+    tick(later + timedelta(minutes=5))  # and then the rest
+    with transaction(db.sessions) as session:
+        (incident,) = list_incidents(session=session)
+        notes = [e.message for e in timeline(incident.id, session=session) if e.kind == "note"]
+    first, second = notes
+    assert first.startswith(f"by {later:%H:%M} UTC, ") and "% of the " in first and "had come late" in first
+    share = int(first.split(", ")[1].split("%")[0])
+    assert 40 <= share <= 60  # half the gap, against an estimate of what was missing
+    assert second.startswith(f"by {later + timedelta(minutes=5):%H:%M} UTC, ")
+    assert int(second.split(", ")[1].split("%")[0]) >= 95
+    assert f"records missing from {NOW:%Y-%m-%d %H:%M} to " in second and "EUR of revenue recovered" in second
+    # Once nearly all has come, nothing more is said.
+    tick(later + timedelta(minutes=10))
+    with transaction(db.sessions) as session:
+        assert sum(e.kind == "note" for e in timeline(incident.id, session=session)) == 2
+        assert session.scalar(select(FeedState.outages)) is None
+
+
 def test_a_tick_reads_and_writes_its_batch_in_a_few_statements(db, clock):
     """Round trips per tick do not grow with the services due: 60 silences cost what 6 do."""
     from sqlalchemy import event

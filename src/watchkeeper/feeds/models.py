@@ -216,3 +216,6 @@ class FeedState(Base):
     model: Mapped[bytes | None] = mapped_column(LargeBinary)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Recent silences and drops that resolved with records missing (feeds.watch.Outage as dicts):
+    # records that come late for their minutes are set against them.
+    outages: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

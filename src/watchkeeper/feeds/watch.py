@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper import due
@@ -43,10 +44,23 @@ def claim_due(*, session: Session, now: datetime, limit: int) -> list[FeedState]
     return due.claim(session, FeedState, due=FeedState.due_at, now=now, limit=limit)
 
 
+OUTAGE_MEMORY = timedelta(days=7)  # how long late records are still set against an outage
+FILLED_STEP = 0.1  # say again once another tenth of an outage's missing records has come late
+
+
+@dataclass(frozen=True)
+class Late:
+    """Records came late for a past outage's minutes: what its alert's incident timeline says."""
+
+    dedup_key: str
+    message: str
+
+
 @dataclass
 class WatchReport:
     evaluated: int = 0
     findings: list[Finding] = field(default_factory=list)
+    late: list[Late] = field(default_factory=list)
 
 
 def watch_feeds(*, session: Session, now: datetime, limit: int = 500) -> WatchReport:
@@ -117,7 +131,78 @@ def evaluate(claimed: Sequence[FeedState], *, session: Session, now: datetime) -
         report.findings.extend(
             _finding(service, event.raised_as_of(minute), now=now, settings=kept[service_id]) for event in events
         )
+        ended = [e for e in events if not e.firing and e.kind is not Kind.SURGE and e.missing >= 1]
+        if ended or state.outages:
+            kept_outages = [o for o in state.outages or [] if instant(o["ended"]) > now - OUTAGE_MEMORY]
+            new = [{"kind": str(e.kind), "started": e.started_at, "ended": e.at, "missing": e.missing} for e in ended]
+            state.outages = kept_outages + new
+    report.late = _filled_late(session, [states[i] for i in params], services, kept, now, span)
     return report
+
+
+def _filled_late(
+    session: Session,
+    states: list[FeedState],
+    services: dict[int, Service],
+    settings: dict[int, ServiceSettings],
+    now: datetime,
+    span: tuple[int, int] | None,
+) -> list[Late]:
+    """Set the records stored now for each remembered outage's minutes against those seen when it
+    ended; say so when another tenth (or nearly all) of what was missing has come late."""
+    windows = [(s, o) for s in states for o in s.outages or []]
+    if not windows or span is None:
+        return []
+    oldest, newest = span
+    sums = {}
+    for state, outage in windows:
+        start, end = int(outage["started"]), int(outage["ended"])
+        sums[(state.service_id, start, end)] = session.scalar(
+            select(func.coalesce(func.sum(MinuteCount.count), 0)).where(
+                MinuteCount.hour.in_(buckets(max(start // MINUTES_PER_HOUR, oldest), newest)),
+                MinuteCount.service_id == state.service_id,
+                MinuteCount.minute >= start,
+                MinuteCount.minute < end,
+            )
+        )
+    said: list[Late] = []
+    for state in {id(s): s for s, _ in windows}.values():
+        kept: list[dict[str, Any]] = []
+        for outage in state.outages or []:
+            outage = dict(outage)
+            stored = float(sums[(state.service_id, int(outage["started"]), int(outage["ended"]))] or 0)
+            if "seen" not in outage:  # just ended: what its minutes held then
+                outage["seen"], outage["said"] = stored, 0.0
+            missing = float(outage["missing"])
+            share = min(max(stored - float(outage["seen"]), 0.0) / missing, 1.0) if missing else 0.0
+            told = float(outage["said"])
+            if share >= told + FILLED_STEP or (share >= 0.95 > told):
+                service = services[state.service_id]
+                said.append(
+                    Late(
+                        alert_key(service.name, Kind(outage["kind"])),
+                        _late_words(outage, share, now, settings.get(state.service_id)),
+                    )
+                )
+                outage["said"] = share
+            if share < 0.99:
+                kept.append(outage)
+        state.outages = kept or None
+    return said
+
+
+def _late_words(outage: dict[str, Any], share: float, now: datetime, settings: ServiceSettings | None) -> str:
+    """'by 11:40 UTC, 96 % of the 2,660 records missing from 09:40 to 10:55 UTC had come late (2,554)'."""
+    missing = float(outage["missing"])
+    came = share * missing
+    words = (
+        f"by {now:%H:%M} UTC, {share:.0%} of the {missing:,.0f} records missing from "
+        f"{instant(int(outage['started'])):%Y-%m-%d %H:%M} to {instant(int(outage['ended'])):%H:%M} UTC "
+        f"had come late ({came:,.0f})"
+    )
+    if settings is not None and settings.value_per_record is not None:
+        words += f"; about {came * settings.value_per_record:,.2f} {settings.currency} of revenue recovered"
+    return words
 
 
 def _minutes(
