@@ -55,7 +55,7 @@ class Tuning:
 
 TUNINGS = {
     Sensitivity.LOW: Tuning(2.0, 2.5, 10, 15, 9.0, 16.0, 0.35, 9.0, 2.5, 9.0),
-    Sensitivity.NORMAL: Tuning(1.5, 1.75, 5, 5, 7.0, 12.0, 0.5, 7.0, 1.6, 7.0),
+    Sensitivity.NORMAL: Tuning(1.5, 1.75, 5, 5, 7.0, 12.0, 0.5, 6.5, 1.6, 7.0),
     Sensitivity.HIGH: Tuning(1.25, 1.5, 3, 3, 5.0, 9.0, 0.6, 5.0, 1.3, 5.0),
 }
 
