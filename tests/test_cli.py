@@ -121,6 +121,10 @@ def test_replay_writes_one_json_line_per_alert(run, tmp_path):
     assert "2026-01-21T10:00:00Z" < alert["raised_at"] <= "2026-01-21T10:15:00Z"
     assert alert["resolved_at"] == "2026-01-21T13:01:00Z"
     assert "no records since" in alert["message"]
+    # Three hours of 50 records every 5 minutes did not come (one row at 13:00 ended it).
+    assert alert["seen"] == 50 and abs(alert["missing"] - 1800) <= 180
+    assert alert["missing"] == alert["expected"] - alert["seen"]
+    assert f"about {alert['missing']:,} records missing" in result.output
 
 
 def test_replay_reports_a_bad_services_file(run, tmp_path):

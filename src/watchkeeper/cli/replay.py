@@ -108,8 +108,9 @@ def replay_command(
             sink.write(json.dumps(alert.to_json()) + "\n")
     seconds = monotonic() - started
     kinds = {k: sum(1 for a in alerts if a.kind == k) for k in ("silence", "drop", "surge")}
+    missing = sum(a.missing or 0.0 for a in alerts)
     console.print(
         f"replayed {count(data.rows, 'row')} ({data.rejected:,} rejected) of {count(len(data.series), 'service')} "
-        f"in {seconds:.1f} s: {count(len(alerts), 'alert')} ({', '.join(f'{v} {k}' for k, v in kinds.items())}) "
-        f"-> {output}"
+        f"in {seconds:.1f} s: {count(len(alerts), 'alert')} ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
+        f"about {missing:,.0f} records missing -> {output}"
     )

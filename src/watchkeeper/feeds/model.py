@@ -42,7 +42,9 @@ A duplicated file, the same records twice in the same minutes, doubles its
 hour: news on any feed that does not double by itself.
 
 Every silence and drop counts, while open, the records the learned rates
-expected and those that came: the records missing, said when it resolves.
+expected and those that came: the records missing, said when it resolves
+(records that come late for its minutes afterwards are the watcher's to set
+against it: `feeds.watch`).
 
 A **silence** alerts when it is longer than its hour's gaps allow *and* the
 learned rates since the last record expect enough records (silence_rarity,
@@ -66,9 +68,14 @@ recurs every week is the new rhythm (a supplier moving its file time), and an
 alert that can never stop firing would be muted by its operators.
 
 Time is processed in chunks of up to 23 whole hours, vectorised per minute.
-A chunk never holds the same hour of two days, so nothing learned inside a
-chunk could have changed a verdict inside it: the result is the same as
-stepping minute by minute, only much faster.
+A chunk never holds the same hour of two days, so nothing learned for an
+hour inside a chunk could have changed a verdict inside it; and it never
+spans two weeks, as what is learned for the whole service (variation,
+bursts) is judged by as it stood when the week began. Expected records sit
+on a grid of 2**-20 a minute, so their sums are exact in any order; the
+events of a chunk are put in time order. The result is the same as stepping
+minute by minute, only much faster (tests/feeds: the live and replay
+property tests).
 """
 
 from __future__ import annotations

@@ -159,7 +159,9 @@ def _filled_late(
         start, end = int(outage["started"]), int(outage["ended"])
         sums[(state.service_id, start, end)] = session.scalar(
             select(func.coalesce(func.sum(MinuteCount.count), 0)).where(
-                MinuteCount.hour.in_(buckets(max(start // MINUTES_PER_HOUR, oldest), newest)),
+                MinuteCount.hour.in_(
+                    buckets(max(start // MINUTES_PER_HOUR, oldest), min((end - 1) // MINUTES_PER_HOUR, newest))
+                ),
                 MinuteCount.service_id == state.service_id,
                 MinuteCount.minute >= start,
                 MinuteCount.minute < end,
@@ -167,7 +169,7 @@ def _filled_late(
         )
     said: list[Late] = []
     for state in {id(s): s for s, _ in windows}.values():
-        kept: list[dict[str, Any]] = []
+        still: list[dict[str, Any]] = []
         for outage in state.outages or []:
             outage = dict(outage)
             stored = float(sums[(state.service_id, int(outage["started"]), int(outage["ended"]))] or 0)
@@ -186,8 +188,8 @@ def _filled_late(
                 )
                 outage["said"] = share
             if share < 0.99:
-                kept.append(outage)
-        state.outages = kept or None
+                still.append(outage)
+        state.outages = still or None
     return said
 
 
