@@ -162,7 +162,7 @@ PROBE_TICK = timedelta(seconds=0.1)
 LOOKS = 50  # PBXs looked at together: each holds a manager session open for the look
 
 
-def record_watch(report: WatchReport, *, session: Session, now: datetime, config: RoutingConfig) -> None:
+def record_watch(report: WatchReport, *, session: Session, now: datetime, config: RoutingConfig | None = None) -> None:
     """What a tick of the feed watcher found: its findings to alerts, and each outage that late
     records filled since on the timeline of its alert's incident."""
     from sqlalchemy import select
@@ -172,7 +172,7 @@ def record_watch(report: WatchReport, *, session: Session, now: datetime, config
     from watchkeeper.incidents import service as incidents
     from watchkeeper.incidents.lifecycle import Entry
 
-    alerts.record_all(report.findings, session=session, now=now, config=config)
+    alerts.record_all(report.findings, session=session, now=now, config=config or alerts.DEFAULT)
     for late in report.late:
         alert = session.scalar(
             select(Alert)

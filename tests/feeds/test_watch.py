@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from sqlalchemy import select
 
 from watchkeeper.alerts.models import Alert
-from watchkeeper.alerts.service import record_all
+from watchkeeper.alerts.service import process_due
 from watchkeeper.config import Settings
 from watchkeeper.db import transaction
 from watchkeeper.feeds.ingest import ingest_batch
@@ -16,6 +16,8 @@ from watchkeeper.feeds.models import FeedState, Service
 from watchkeeper.feeds.schemas import ServicePatch
 from watchkeeper.feeds.service import update_service
 from watchkeeper.feeds.watch import claim_due, watch_feeds
+from watchkeeper.incidents.service import list_incidents, timeline
+from watchkeeper.wiring import record_watch
 
 from ..conftest import NOW
 
@@ -37,10 +39,11 @@ def ingest(db, clock, body: bytes, settings: Settings) -> None:
 
 
 def watch(db, now):
-    """A tick of the feed watcher as serve runs it: what it finds is recorded as alerts."""
+    """A tick of the feed watcher as serve runs it: what it finds is recorded as alerts, and the
+    outages late records filled go on their incidents' timelines."""
     with transaction(db.sessions) as session:
         report = watch_feeds(session=session, now=now)
-        record_all(report.findings, session=session, now=now)
+        record_watch(report, session=session, now=now)
         return report
 
 
@@ -130,9 +133,6 @@ def test_idle_services_are_not_claimed(db, clock):
 
 
 def test_a_feed_silence_becomes_an_incident_with_its_explanation_on_the_timeline(db, clock):
-    from watchkeeper.alerts.service import process_due
-    from watchkeeper.incidents.service import list_incidents, timeline
-
     settings = Settings(database_url=db.url, minute_retention_days=30)
     ingest(db, clock, office_csv(22), settings)
     watch(db, NOW)
@@ -165,15 +165,11 @@ def test_a_feed_silence_becomes_an_incident_with_its_explanation_on_the_timeline
     assert kinds == ["opened", "alert_joined", "alert_resolved", "resolved"]
 
 
-def test_a_resolved_silence_says_on_the_timeline_what_it_lacked_and_what_that_was_worth(db, clock):
-    import re
-
-    from watchkeeper.alerts.service import process_due
-    from watchkeeper.incidents.service import list_incidents, timeline
-
-    settings = Settings(database_url=db.url, minute_retention_days=30)
+def silence_then_back(db, clock, settings, **service_settings):
+    """An office feed falls silent at NOW, its alert opens an incident, and a record ends it two
+    minutes past the deadline: (the deadline, the minute it ended)."""
     ingest(db, clock, office_csv(22), settings)
-    set_service(db, NOW, settings={"value_per_record": 0.05, "currency": "EUR"})
+    set_service(db, NOW, settings=service_settings)
     watch(db, NOW)
     with transaction(db.sessions) as session:
         due = session.scalar(select(FeedState.due_at))
@@ -185,6 +181,14 @@ def test_a_resolved_silence_says_on_the_timeline_what_it_lacked_and_what_that_wa
     records = f"timestamp,service,count\n{back - timedelta(minutes=1):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10\n"
     ingest(db, clock, records.encode(), settings)
     watch(db, back)
+    return due, back
+
+
+def test_a_resolved_silence_says_on_the_timeline_what_it_lacked_and_what_that_was_worth(db, clock):
+    import re
+
+    settings = Settings(database_url=db.url, minute_retention_days=30)
+    _, back = silence_then_back(db, clock, settings, value_per_record=0.05, currency="EUR")
     with transaction(db.sessions) as session:
         (incident,) = list_incidents(session=session)
         [resolved] = [e.message for e in timeline(incident.id, session=session) if e.kind == "alert_resolved"]
@@ -198,41 +202,17 @@ def test_a_resolved_silence_says_on_the_timeline_what_it_lacked_and_what_that_wa
 
 
 def test_records_re_sent_for_a_silence_fill_its_gap_and_the_incident_timeline_says_how_much(db, clock):
-    from watchkeeper.alerts.service import RoutingConfig, process_due
-    from watchkeeper.incidents.service import list_incidents, timeline
-    from watchkeeper.wiring import record_watch
-
-    def tick(at):
-        with transaction(db.sessions) as session:
-            record_watch(watch_feeds(session=session, now=at), session=session, now=at, config=RoutingConfig())
-
     settings = Settings(database_url=db.url, minute_retention_days=30)
-    ingest(db, clock, office_csv(22), settings)
-    set_service(db, NOW, settings={"value_per_record": 0.05})
-    tick(NOW)
-    with transaction(db.sessions) as session:
-        due = session.scalar(select(FeedState.due_at))
-    tick(due)
-    with transaction(db.sessions) as session:
-        process_due(session=session, now=due + timedelta(seconds=30))
-    back = due + timedelta(minutes=2)
-    clock.set(back)
-    ingest(
-        db,
-        clock,
-        f"timestamp,service,count\n{back - timedelta(minutes=1):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10\n".encode(),
-        settings,
-    )
-    tick(back)  # resolved: its minutes lacked about 10 records each
+    _, back = silence_then_back(db, clock, settings, value_per_record=0.05)  # its minutes lacked ~10 records each
     later = back + timedelta(hours=2)
     clock.set(later)
     gap = int((back - timedelta(minutes=1) - NOW).total_seconds() // 60)
     half = [f"{NOW + timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10" for m in range(gap // 2)]
     ingest(db, clock, ("timestamp,service,count\n" + "\n".join(half) + "\n").encode(), settings)
-    tick(later)  # the supplier re-sends the first half of the gap
+    watch(db, later)  # the supplier re-sends the first half of the gap
     rest = [f"{NOW + timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ},pbx-berlin,10" for m in range(gap // 2, gap)]
     ingest(db, clock, ("timestamp,service,count\n" + "\n".join(rest) + "\n").encode(), settings)
-    tick(later + timedelta(minutes=5))  # and then the rest
+    watch(db, later + timedelta(minutes=5))  # and then the rest
     with transaction(db.sessions) as session:
         (incident,) = list_incidents(session=session)
         notes = [e.message for e in timeline(incident.id, session=session) if e.kind == "note"]
@@ -244,7 +224,7 @@ def test_records_re_sent_for_a_silence_fill_its_gap_and_the_incident_timeline_sa
     assert int(second.split(", ")[1].split("%")[0]) >= 95
     assert f"records missing from {NOW:%Y-%m-%d %H:%M} to " in second and "EUR of revenue recovered" in second
     # Once nearly all has come, nothing more is said.
-    tick(later + timedelta(minutes=10))
+    watch(db, later + timedelta(minutes=10))
     with transaction(db.sessions) as session:
         assert sum(e.kind == "note" for e in timeline(incident.id, session=session)) == 2
         assert session.scalar(select(FeedState.outages)) is None

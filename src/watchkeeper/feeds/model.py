@@ -252,6 +252,15 @@ def exact(rates: np.ndarray) -> np.ndarray:
     return on_grid
 
 
+def _dispersion(parts: tuple[float, float, float], span: np.ndarray, *, upper: bool = False) -> np.ndarray:
+    """FeedModel.dispersion from its parts (lasting, shrinking, upper)."""
+    lasting, shrinking, high = parts
+    if upper:
+        return np.full(np.shape(span), high)
+    result: np.ndarray = lasting + shrinking * 15.0 / np.maximum(span, 15)
+    return result
+
+
 def beyond_chance(seen: np.ndarray | float) -> np.ndarray | float:
     """Records in a window less three Poisson standard deviations: what a burst surely holds."""
     return np.maximum(seen - 3 * np.sqrt(seen), 0.0)
@@ -864,8 +873,8 @@ class FeedModel:
     def _tally(self, opened: _Open, upto: int, *, drop: bool = False) -> None:
         """Count the records expected and seen in an open outage from where it was counted to `upto`,
         at the rates those minutes were judged by (so live steps and replay's chunks agree): a drop's
-        by the volume tests' per-minute expectations, a silence's by the hours' rates. Rounded, as
-        sums of the same figures in other orders differ in their last bits, what an event says is rounded."""
+        by the volume tests' per-minute expectations, a silence's by the hours' rates. (Sums taken in
+        other steps differ in their last bits: the events that carry them round them.)"""
         if upto <= opened.counted:
             return
         lo, hi = max(opened.counted, self.base) - self.base, upto - self.base
@@ -897,11 +906,7 @@ class FeedModel:
         rate), told apart by how much more quarter-hours vary than hours.
         Above the rate (surges), the hour's upper side.
         """
-        lasting, shrinking, high = self._of_the_week()[3]
-        if upper:
-            return np.full(np.shape(span), high)
-        result: np.ndarray = lasting + shrinking * 15.0 / np.maximum(span, 15)
-        return result
+        return _dispersion(self._of_the_week()[3], span, upper=upper)
 
     def _dispersions(self) -> tuple[float, float, float]:
         """(lasting, shrinking, upper): the parts of `dispersion` from the week's judging figures."""
@@ -932,17 +937,17 @@ class FeedModel:
     def _of_the_week(self) -> tuple[int, float, float, tuple[float, float, float]]:
         """(week, surge limit, silence rarity, dispersions) as the week's judging figures give them."""
         if self._weekly is None or self._weekly[0] != self.burst_week:
-            self._weekly = (self.burst_week, 0.0, 0.0, self._dispersions())
-            self._weekly = (self.burst_week, self._surge_limit(), self._rarity(), self._weekly[3])
+            parts = self._dispersions()
+            self._weekly = (self.burst_week, self._surge_limit(parts), self._rarity(parts), parts)
         return self._weekly
 
-    def _surge_limit(self) -> float:
+    def _surge_limit(self, parts: tuple[float, float, float]) -> float:
         seen = sorted(float(b) for b in self.bursts[:-1] if b > 0)
         if len(seen) < 2:
             return BURST_MARGIN * seen[-1] if seen else 0.0
         second, typical = seen[-2], statistics.median(seen)
         limit = second * max(BURST_MARGIN, second / max(typical, 1e-9))
-        if float(self.dispersion(np.array(60.0), upper=True)) >= BURSTY:
+        if parts[2] >= BURSTY:  # the upper variation
             # A feed that bursts by nature (tweets on news) has a tail the next weeks will
             # reach further into: a surge must beat its largest burst of six weeks by half.
             limit = max(limit, BURSTY_MARGIN * seen[-1])
@@ -959,9 +964,9 @@ class FeedModel:
         """
         return self._of_the_week()[2]
 
-    def _rarity(self) -> float:
+    def _rarity(self, parts: tuple[float, float, float]) -> float:
         r = self.params.tuning.silence_rarity
-        c = float(self.dispersion(np.array(60.0)))
+        c = float(_dispersion(parts, np.array(60.0)))
         return min(4 * r, math.expm1(min(r * c, 50.0)) / c)
 
     def _snoozed(self, minute: int) -> bool:
